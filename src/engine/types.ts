@@ -1,0 +1,121 @@
+// The contract between the explain/trace drivers and the two engines (reference TS walk and WASM).
+//
+// An engine performs ONE deterministic walk of one packet through every hook, given the branch to
+// take at each decision point it meets. explain.ts enumerates all walks by replay (depth-first,
+// branch 0 first) and merges equal outcomes, so both engines get identical enumeration, merging
+// and JSON for free; the engines only have to agree walk for walk (the differential tests check
+// exactly this, record for record).
+//
+// Decision points, in walk order, each with its branch probabilities (branch 0 first):
+//  - statistic --mode random:   [p, 1-p] with p = threshold / 2^31 (branch 0 = "matches")
+//  - statistic --mode nth:      [1/every, 1-1/every] in explain (trace keeps a real counter per rule)
+//  - an unmodelled condition:   [0.5, 0.5] (branch 0 = "assumed to match")
+//  - a NAT address range of n addresses: n equal branches (lowest address first)
+//  - IPVS scheduling:           one branch per real server that can be chosen, in ipvsadm order
+// Branches of probability 0 are never taken (explain skips them; trace cannot draw them).
+
+import type { Addr } from '../model/addr.js';
+import type { Origin, Verdict } from '../model/result.js';
+import type { Iface } from '../model/ruleset.js';
+
+/** A fully resolved packet (all defaults applied by src/engine/packet.ts). */
+export interface WalkPacket {
+  family: 4 | 6;
+  /** IP protocol number (6 tcp, 17 udp, 132 sctp, 1 icmp, 58 icmpv6). */
+  proto: number;
+  src: Addr;
+  dst: Addr;
+  /** 0 for protocols without ports. */
+  sport: number;
+  dport: number;
+  icmpType: number;
+  icmpCode: number;
+  origin: Origin;
+  /** Input interface (null for host-originated packets). */
+  inIface: Iface | null;
+  /** Output interface override from the query (null: decided by routing). */
+  outIface: Iface | null;
+  mark: number;
+  connmark: number;
+  /** CT.* bits of the packet on entry (NEW for a first packet). */
+  ctstate: number;
+  /** recent lists: `${name}` → entries (address words joined by ',' → {secondsAgo, hits}). */
+  recent: Map<string, Map<string, { secondsAgo: number; hits: number }>>;
+  /** IPVS lc/wlc/sed/nq input: active connections per real server "ip:port". */
+  activeConnections: Map<string, number>;
+}
+
+/** A step of a walk, by flat id (src/model/ruleset.ts numbering). */
+export type StepRef =
+  | { kind: 'rule'; rule: number }
+  | { kind: 'policy'; chain: number }
+  | { kind: 'ipvs'; service: number; real: number };
+
+export interface DecisionRecord {
+  /** Branch probabilities at this point (sum 1). */
+  probs: number[];
+  /** Branch this walk took. */
+  taken: number;
+}
+
+export interface WalkUncertain {
+  rule: number;
+  reason: string;
+  assumed: 'match' | 'no match';
+}
+
+/** What one walk produced. */
+export interface WalkRecord {
+  verdict: Verdict;
+  rejectWith?: string;
+  /** Final destination (after DNAT / IPVS) and source (after SNAT/MASQUERADE). */
+  dst: Addr;
+  dport: number;
+  src: Addr;
+  sport: number;
+  masquerade: boolean;
+  /** Interface the packet leaves on (absent when it was dropped/rejected or delivered locally). */
+  outIface?: string;
+  path: StepRef[];
+  uncertain: WalkUncertain[];
+  rulesEvaluated: number;
+  decisions: DecisionRecord[];
+  notes: string[];
+}
+
+export interface TraceRecord {
+  verdict: Verdict;
+  dst: Addr;
+  dport: number;
+  src: Addr;
+  masquerade: boolean;
+  rulesEvaluated: number;
+}
+
+export interface Engine {
+  readonly name: 'reference' | 'wasm';
+  /** One walk; forced[i] is the branch to take at the i-th decision point (branch 0 past the end). */
+  walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord;
+  /**
+   * Sampled walks of many packets with one PRNG stream (mulberry32 seeded with `seed`), and
+   * nth counters / recent lists that persist across the batch, in order.
+   */
+  trace(pkts: WalkPacket[], seed: number): TraceRecord[];
+}
+
+/**
+ * The PRNG both engines use in trace: mulberry32. A decision with branch probabilities p[] draws
+ * u = next() / 2^32 and takes the first branch whose cumulative probability exceeds u (skipping
+ * zero-probability branches). statistic --mode random instead compares like the kernel:
+ * (next() & 0x7fffffff) < threshold.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}

@@ -1,0 +1,38 @@
+// ipset state (`ipset save` / `ipset list`): typed entries so `-m set` can be evaluated exactly.
+
+import type { Cidr, Family } from './addr.js';
+
+/** One dimension of a set type: hash:ip,port,net has dims ['ip','port','net']. */
+export type SetDim = 'ip' | 'net' | 'port' | 'iface' | 'mac' | 'mark' | 'set';
+
+export type EntryPart =
+  | { kind: 'addr'; cidr: Cidr } // ip (a /32 or /128, or a range expanded to CIDRs) and net
+  | { kind: 'port'; proto: number; lo: number; hi: number } // proto 0 for bitmap:port (no protocol)
+  | { kind: 'iface'; name: string; physdev: boolean }
+  | { kind: 'mac'; mac: string }
+  | { kind: 'mark'; value: number }
+  | { kind: 'set'; name: string }; // list:set member
+
+export interface SetEntry {
+  parts: EntryPart[];
+  nomatch: boolean;
+  line: number;
+}
+
+export interface IpSet {
+  name: string;
+  /** e.g. "hash:ip,port". */
+  type: string;
+  dims: SetDim[];
+  family: Family;
+  entries: SetEntry[];
+  /** hash:net / hash:ip markmask etc. are kept raw. */
+  options: Record<string, string>;
+  line: number;
+}
+
+export interface IpsetState {
+  sets: Map<string, IpSet>;
+  /** True when the user supplied an ipset dump at all (a set missing from a supplied dump is still uncertain). */
+  supplied: boolean;
+}

@@ -1,0 +1,40 @@
+// IPVS state (`ipvsadm-save -n` / `ipvsadm -Ln`): virtual services and their real servers.
+
+import type { Addr } from './addr.js';
+
+export type IpvsScheduler = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sed' | 'nq' | 'sh' | 'dh' | 'mh' | 'lblc' | 'lblcr' | 'fo' | 'ovf' | 'twos';
+export type IpvsForward = 'masq' | 'gate' | 'ipip';
+
+export interface RealServer {
+  addr: Addr;
+  port: number;
+  forward: IpvsForward;
+  weight: number;
+  upperThreshold?: number;
+  lowerThreshold?: number;
+  line: number;
+  text: string;
+}
+
+export interface VirtualService {
+  /** 'fwmark' services match by packet mark instead of address/port. */
+  protocol: 'tcp' | 'udp' | 'sctp' | 'fwmark';
+  addr?: Addr;
+  port?: number;
+  fwmark?: number;
+  family: 4 | 6;
+  scheduler: string;
+  /** -b scheduler flags, e.g. sh-port, sh-fallback, mh-port, mh-fallback. */
+  schedFlags: string[];
+  /** -p persistence timeout in seconds. */
+  persistent?: number;
+  /** -M persistence netmask. */
+  netmask?: string;
+  reals: RealServer[];
+  line: number;
+  text: string;
+}
+
+export interface IpvsState {
+  services: VirtualService[];
+}
