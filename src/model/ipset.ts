@@ -8,7 +8,8 @@ export type SetDim = 'ip' | 'net' | 'port' | 'iface' | 'mac' | 'mark' | 'set';
 export type EntryPart =
   | { kind: 'addr'; cidr: Cidr } // ip (a /32 or /128, or a range expanded to CIDRs) and net
   | { kind: 'port'; proto: number; lo: number; hi: number } // proto 0 for bitmap:port (no protocol)
-  | { kind: 'iface'; name: string; physdev: boolean }
+  /** hash:net,iface; `wildcard` (ipset's per-entry flag): the name matches as a prefix. */
+  | { kind: 'iface'; name: string; physdev: boolean; wildcard?: boolean }
   | { kind: 'mac'; mac: string }
   | { kind: 'mark'; value: number }
   | { kind: 'set'; name: string }; // list:set member
@@ -17,6 +18,10 @@ export interface SetEntry {
   parts: EntryPart[];
   nomatch: boolean;
   line: number;
+  /** Remaining timeout in seconds when the set has timeouts (informational: the entry exists at dump time). */
+  timeout?: number;
+  /** `comment "…"` text, when the set has comments. */
+  comment?: string;
 }
 
 export interface IpSet {
