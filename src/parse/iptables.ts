@@ -276,46 +276,57 @@ class Parser {
     }
   }
 
+  // Cursor over the current rule's words (fields, not closures: this runs once per option).
+  private cw: string[] = [];
+  private cc: number[] = [];
+  private ck = 0;
+  private cinv = false;
+
+  private take(name: string, col: number, arity: number): OptWord {
+    const words = this.cw;
+    const o: OptWord = { name, args: [], invert: this.cinv, col, argCols: [] };
+    this.cinv = false;
+    // Old position: `-s ! 10.0.0.0/8`.
+    if (arity > 0 && words[this.ck] === '!') {
+      o.invert = true;
+      this.ck++;
+    }
+    for (let a = 0; a < arity; a++) {
+      if (this.ck >= words.length) this.fail(`option ${quote(name)} needs ${arity} argument${arity > 1 ? 's' : ''}`, col);
+      o.args.push(words[this.ck]);
+      o.argCols.push(this.cc[this.ck]);
+      this.ck++;
+    }
+    return o;
+  }
+
+  private checkFamily(dump: Dump, f: Family, col: number): void {
+    if (dump.family === undefined) dump.family = f;
+    else if (dump.family !== f) this.fail(`IPv${f} address in an IPv${dump.family} dump`, col);
+  }
+
   private rule(line: string, words: string[], cols: number[], k: number, chain: Chain, insertAt: number, textStart: number): void {
     const table = this.table!;
     const dump = this.dump!;
     const generic: Match[] = [];
     const modules: { name: string; opts: OptWord[] }[] = [];
     let target: { name: string; isGoto: boolean; opts: OptWord[]; col: number } | null = null;
-    let invert = false;
     let invertCol = 0;
     let proto = -1;
     let skip = false;
     const n = words.length;
+    this.cw = words;
+    this.cc = cols;
+    this.ck = k;
+    this.cinv = false;
 
-    const take = (name: string, col: number, arity: number): OptWord => {
-      const o: OptWord = { name, args: [], invert, col, argCols: [] };
-      invert = false;
-      // Old position: `-s ! 10.0.0.0/8`.
-      if (arity > 0 && words[k] === '!') {
-        o.invert = true;
-        k++;
-      }
-      for (let a = 0; a < arity; a++) {
-        if (k >= n) this.fail(`option ${quote(words[k - 1 - a] ?? name)} needs ${arity} argument${arity > 1 ? 's' : ''}`, col);
-        o.args.push(words[k]);
-        o.argCols.push(cols[k]);
-        k++;
-      }
-      return o;
-    };
-    const checkFamily = (f: Family, col: number) => {
-      if (dump.family === undefined) dump.family = f;
-      else if (dump.family !== f) this.fail(`IPv${f} address in an IPv${dump.family} dump`, col);
-    };
-
-    while (k < n) {
-      const w = words[k];
-      const col = cols[k];
-      k++;
+    while (this.ck < n) {
+      const w = words[this.ck];
+      const col = cols[this.ck];
+      this.ck++;
       if (w === '!') {
-        if (invert) this.fail('double negation', col);
-        invert = true;
+        if (this.cinv) this.fail('double negation', col);
+        this.cinv = true;
         invertCol = col;
         continue;
       }
@@ -326,33 +337,33 @@ class Parser {
       if (target && long) {
         const ar = target.isGoto ? undefined : targetOptionArity(target.name, name);
         if (ar !== undefined) {
-          target.opts.push(take(name, col, ar));
+          target.opts.push(this.take(name, col, ar));
           continue;
         }
       }
       switch (long ? name : `-${name}`) {
         case '-s': case 'source': case 'src': case '-d': case 'destination': case 'dst': {
-          const o = take(name, col, 1);
+          const o = this.take(name, col, 1);
           const a = o.args[0];
           if (a.includes(',')) this.fail(`address lists (${quote(a)}) expand into several rules; write one rule per address`, o.argCols[0]);
           const c = parseCidr(a);
           if (!c) this.fail(`malformed address ${quote(a)}`, o.argCols[0]);
-          checkFamily(c.family, o.argCols[0]);
+          this.checkFamily(dump, c.family, o.argCols[0]);
           const isSrc = name === 's' || name === 'source' || name === 'src';
           generic.push({ kind: isSrc ? 'src' : 'dst', invert: o.invert, cidr: c });
           continue;
         }
         case '-p': case 'protocol': {
-          const o = take(name, col, 1);
+          const o = this.take(name, col, 1);
           const p = parseProto(o.args[0]);
           if (p === null) this.fail(`unknown protocol ${quote(o.args[0])}`, o.argCols[0]);
-          if (p === 58) checkFamily(6, o.argCols[0]);
+          if (p === 58) this.checkFamily(dump, 6, o.argCols[0]);
           if (!o.invert) proto = p;
           if (p !== 0 || o.invert) generic.push({ kind: 'proto', invert: o.invert, proto: p });
           continue;
         }
         case '-i': case 'in-interface': case '-o': case 'out-interface': {
-          const o = take(name, col, 1);
+          const o = this.take(name, col, 1);
           const v = o.args[0];
           if (v.length > 15 || v.length === 0) this.fail(`interface name ${quote(v)} is not valid`, o.argCols[0]);
           const prefix = v.endsWith('+');
@@ -361,7 +372,7 @@ class Parser {
           continue;
         }
         case '-f': case 'fragment': {
-          const o = take(name, col, 0);
+          const o = this.take(name, col, 0);
           generic.push({ kind: 'fragment', invert: o.invert });
           continue;
         }
@@ -371,18 +382,18 @@ class Parser {
           continue;
         }
         case '-c': case 'set-counters':
-          take(name, col, 2);
+          this.take(name, col, 2);
           continue;
         case '-m': case 'match': {
-          if (invert) this.fail('"!" cannot negate -m', invertCol);
-          const o = take(name, col, 1);
+          if (this.cinv) this.fail('"!" cannot negate -m', invertCol);
+          const o = this.take(name, col, 1);
           modules.push({ name: o.args[0], opts: [] });
           continue;
         }
         case '-j': case 'jump': case '-g': case 'goto': {
-          if (invert) this.fail('"!" cannot negate a target', invertCol);
+          if (this.cinv) this.fail('"!" cannot negate a target', invertCol);
           if (target) this.fail('more than one target', col);
-          const o = take(name, col, 1);
+          const o = this.take(name, col, 1);
           target = { name: o.args[0], isGoto: name === 'g' || name === 'goto', opts: [], col: o.argCols[0] };
           continue;
         }
@@ -393,7 +404,7 @@ class Parser {
       for (let m = modules.length - 1; m >= 0 && !placed; m--) {
         const ar = optionArity(modules[m].name, name);
         if (ar !== undefined) {
-          modules[m].opts.push(take(name, col, ar));
+          modules[m].opts.push(this.take(name, col, ar));
           placed = true;
         }
       }
@@ -402,42 +413,42 @@ class Parser {
       if (implicit) {
         const ar = optionArity(implicit, name);
         if (ar !== undefined) {
-          modules.push({ name: implicit, opts: [take(name, col, ar)] });
+          modules.push({ name: implicit, opts: [this.take(name, col, ar)] });
           continue;
         }
       }
       // An option of a module landfall does not know: keep its words raw.
       const last = modules[modules.length - 1];
       if (last && !moduleSpec(last.name)) {
-        const o: OptWord = { name, args: [], invert, col, argCols: [] };
-        invert = false;
-        while (k < n && words[k] !== '!' && !(words[k][0] === '-' && words[k].length > 1 && !/^-\d/.test(words[k]))) {
-          o.args.push(words[k]);
-          o.argCols.push(cols[k]);
-          k++;
+        const o: OptWord = { name, args: [], invert: this.cinv, col, argCols: [] };
+        this.cinv = false;
+        while (this.ck < n && words[this.ck] !== '!' && !(words[this.ck][0] === '-' && words[this.ck].length > 1 && !/^-\d/.test(words[this.ck]))) {
+          o.args.push(words[this.ck]);
+          o.argCols.push(cols[this.ck]);
+          this.ck++;
         }
         last.opts.push(o);
         continue;
       }
       if (target) {
         // An option of a target landfall does not model.
-        const o: OptWord = { name, args: [], invert, col, argCols: [] };
-        invert = false;
-        while (k < n && !(words[k][0] === '-' && words[k].length > 1)) {
-          o.args.push(words[k]);
-          o.argCols.push(cols[k]);
-          k++;
+        const o: OptWord = { name, args: [], invert: this.cinv, col, argCols: [] };
+        this.cinv = false;
+        while (this.ck < n && !(words[this.ck][0] === '-' && words[this.ck].length > 1)) {
+          o.args.push(words[this.ck]);
+          o.argCols.push(cols[this.ck]);
+          this.ck++;
         }
         target.opts.push(o);
         if (isKnownTarget(target.name)) this.soft(`target ${target.name} has no option --${name}`, col);
         continue;
       }
       this.soft(`unknown option ${quote(w)}${modules.length ? ` (after -m ${modules[modules.length - 1].name})` : ''}`, col);
-      const o = take(name, col, 0);
-      while (k < n && !(words[k][0] === '-' && words[k].length > 1) && words[k] !== '!') o.args.push(words[k++]);
+      const o = this.take(name, col, 0);
+      while (this.ck < n && !(words[this.ck][0] === '-' && words[this.ck].length > 1) && words[this.ck] !== '!') o.args.push(words[this.ck++]);
       generic.push({ kind: 'unknown', module: '', text: `--${name} ${o.args.join(' ')}`.trim(), reason: `option --${name} is not modelled` });
     }
-    if (invert) this.fail('"!" at the end of the rule', invertCol);
+    if (this.cinv) this.fail('"!" at the end of the rule', invertCol);
     if (skip) return;
 
     // Generic IP matches are checked first by the kernel, then the modules in order.
@@ -447,7 +458,7 @@ class Parser {
         const built = buildModule(m.name, m.opts, dump.family ?? 4);
         for (const b of built) {
           if (b.kind === 'unknown') this.warn(`${b.reason}; treated as uncertain`, m.opts[0]?.col ?? 1);
-          if (b.kind === 'icmpType' && b.v6) checkFamily(6, m.opts[0]?.col ?? 1);
+          if (b.kind === 'icmpType' && b.v6) this.checkFamily(dump, 6, m.opts[0]?.col ?? 1);
           matches.push(b);
         }
       } catch (e) {
