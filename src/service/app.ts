@@ -1,0 +1,201 @@
+// buildApp: the Fastify application, separate from listen() so tests can inject() into it and
+// the server entry can decide where to listen. It owns the pool and the store; routes get them
+// through `app.landfall`. Startup work (workers, the bundled example, persisted rulesets) runs in
+// the background after ready(), and /healthz + /readyz say 200 only once it is done.
+
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import underPressure from '@fastify/under-pressure';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { timingSafeEqual } from 'node:crypto';
+import type { ServiceConfig } from './config.js';
+import { ApiError, faultToApiError, problem, toProblem } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { WorkerPool } from './pool.js';
+import type { RulesetRef, Task } from './protocol.js';
+import { namedSchemas } from './schemas.js';
+import { RulesetStore, type StoredRuleset } from './store.js';
+import { boot } from './boot.js';
+import { rulesetRoutes } from './routes/rulesets.js';
+import { explainRoutes } from './routes/explain.js';
+import { opsRoutes } from './routes/ops.js';
+import { openapiOptions } from './openapi.js';
+
+export interface AppOptions {
+  config: ServiceConfig;
+  logger?: FastifyServerOptions['logger'];
+  /** Directory of the bundled example (examples/kube-node); null for none. */
+  exampleDir?: string | null;
+  /** Worker module override (unit tests of the pool mechanics). */
+  workerFile?: string;
+}
+
+export interface BootState {
+  ready: boolean;
+  /** Settles when startup work is done (never rejects: failures are logged and leave ready false). */
+  done: Promise<void>;
+}
+
+/** What routes share. */
+export interface Landfall {
+  config: ServiceConfig;
+  pool: WorkerPool;
+  store: RulesetStore;
+  metrics: Metrics;
+  boot: BootState;
+  /** Runs a task, records its timings, and turns a library fault into an ApiError. */
+  run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string }>;
+  /** The stored ruleset for a path id or alias, or 404. */
+  ruleset(idOrAlias: string): Promise<StoredRuleset>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    landfall: Landfall;
+  }
+}
+
+export type App = FastifyInstance;
+
+export function refOf(entry: StoredRuleset): RulesetRef {
+  return { id: entry.id, input: entry.input };
+}
+
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    // Requests may carry large dumps; keep sockets from idling forever but give uploads time.
+    requestTimeout: 120_000,
+    ajv: {
+      // Reject rather than silently repair: a wrong type or an unknown field is the client's
+      // mistake and the 400 says which field.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const metrics = createMetrics();
+  const pool = new WorkerPool({
+    size: config.poolSize,
+    queueMax: config.queueMax,
+    taskTimeoutMs: config.taskTimeoutMs,
+    worker: {
+      cacheBytes: config.storeBytes,
+      ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
+    },
+    ...(opts.workerFile ? { filename: opts.workerFile } : {}),
+    onCrash: (reason) => app.log.error({ reason }, 'a worker died while running a task; piscina replaces it'),
+  });
+  const store = new RulesetStore({ dataDir: config.dataDir, maxBytes: config.storeBytes, log: app.log });
+
+  const landfall: Landfall = {
+    config,
+    pool,
+    store,
+    metrics,
+    boot: { ready: false, done: Promise.resolve() },
+    async run(task, fieldPrefix) {
+      const res = await pool.run(task);
+      const t = res.timings;
+      if (t.loadMs !== undefined) metrics.loads.observe({ phase: 'load' }, t.loadMs / 1000);
+      if (t.parseMs !== undefined) metrics.loads.observe({ phase: 'parse' }, t.parseMs / 1000);
+      if (t.compileMs !== undefined) metrics.loads.observe({ phase: 'compile' }, t.compileMs / 1000);
+      if (!res.ok) throw faultToApiError(res.fault, fieldPrefix);
+      return res.id === undefined ? { json: res.json } : { json: res.json, id: res.id };
+    },
+    async ruleset(idOrAlias) {
+      const id = store.resolve(idOrAlias);
+      const entry = id === undefined ? undefined : await store.get(id);
+      if (!entry) throw new ApiError('ruleset-not-found', `no ruleset ${idOrAlias}; upload it with POST /v1/rulesets`);
+      return entry;
+    },
+  };
+  app.decorate('landfall', landfall);
+
+  for (const schema of namedSchemas) app.addSchema(schema);
+
+  app.setErrorHandler((err, req, reply) => {
+    const { problem: p, retryAfter, expected } = toProblem(err);
+    if (expected) req.log.info({ code: p.code, detail: p.detail }, 'request failed');
+    else req.log.error({ err }, 'request failed unexpectedly');
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    return reply.status(p.status).type('application/problem+json').send(JSON.stringify(p));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const p = problem('route-not-found', `no route ${req.method} ${req.url.split('?')[0]}`);
+    return reply.status(404).type('application/problem+json').send(JSON.stringify(p));
+  });
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelayMs,
+    retryAfter: 1,
+    pressureHandler: (_req, reply, type, value) => {
+      const p = problem('under-pressure', `server overloaded (${type}${value !== undefined ? ` = ${Math.round(value)}` : ''}); retry shortly`);
+      void reply.status(503).header('retry-after', '1').type('application/problem+json').send(JSON.stringify(p));
+    },
+  });
+
+  if (config.corsOrigin) registerCors(app, config.corsOrigin);
+
+  app.addHook('onRequest', async (req) => {
+    if (config.token && req.url.startsWith('/v1/') && !bearerMatches(req.headers.authorization, config.token)) {
+      throw new ApiError('unauthorized', 'send Authorization: Bearer <LANDFALL_TOKEN>');
+    }
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="landfall"');
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.observe(
+      { route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(swagger, openapiOptions());
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(opsRoutes);
+  await app.register(rulesetRoutes);
+  await app.register(explainRoutes);
+
+  app.addHook('onReady', async () => {
+    // Not awaited: the server listens (and answers /healthz with 503) while rulesets load.
+    landfall.boot.done = boot(app, opts.exampleDir ?? null).then(
+      () => {
+        landfall.boot.ready = true;
+      },
+      (err: unknown) => app.log.error({ err }, 'startup failed; staying not-ready'),
+    );
+  });
+  app.addHook('onClose', async () => {
+    await landfall.boot.done;
+    await pool.close();
+  });
+  return app as unknown as App;
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7));
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** CORS for one configured origin: just the headers and preflight answers a dashboard needs. */
+function registerCors(app: FastifyInstance, origin: string): void {
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('access-control-allow-origin', origin);
+    void reply.header('vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      void reply
+        .header('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS')
+        .header('access-control-allow-headers', 'authorization, content-type')
+        .header('access-control-max-age', '600');
+      return reply.status(204).send();
+    }
+  });
+}

@@ -1,0 +1,80 @@
+// Service configuration: every knob has an environment variable (DESIGN.md "Configuration") and a
+// default, so `npm start` needs nothing set. buildApp takes the parsed object, never process.env,
+// so tests can build as many differently-configured apps as they like in one process.
+
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  /** Where uploaded rulesets persist; null keeps them in memory only. */
+  dataDir: string | null;
+  /** Bearer token required on /v1 routes, when set. */
+  token: string | null;
+  /** Largest request body in bytes (→ 413). */
+  bodyLimit: number;
+  /** Worker threads. Default: cores - 1 (at least 1), leaving one core for the event loop. */
+  poolSize: number;
+  /** Tasks waiting for a worker before new requests get 503 + Retry-After. */
+  queueMax: number;
+  /** Per-task time limit; a task over it has its worker terminated and gets 503. */
+  taskTimeoutMs: number;
+  /** Budget of the in-memory ruleset LRU (bytes of input held); persisted ones reload on demand. */
+  storeBytes: number;
+  /** Access-Control-Allow-Origin value; CORS stays off when null. */
+  corsOrigin: string | null;
+  /** Event-loop delay (ms) above which @fastify/under-pressure answers 503; 0 disables. */
+  maxEventLoopDelayMs: number;
+  /** Upper bound on explain paths (passed to the library as maxPaths). */
+  maxPaths: number | undefined;
+  /** Preload the bundled example under the alias `example`. */
+  preloadExample: boolean;
+  logLevel: string;
+}
+
+const MiB = 1024 * 1024;
+
+export function defaultPoolSize(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function str(env: NodeJS.ProcessEnv, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v === '' ? null : v;
+}
+
+/** Reads the configuration from the environment (defaults per DESIGN.md), failing loudly on nonsense. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServiceConfig {
+  const dataDir = env.LANDFALL_DATA_DIR === 'none' ? null : resolve(cwd, env.LANDFALL_DATA_DIR || 'data');
+  const maxPaths = int(env, 'LANDFALL_MAX_PATHS', 0);
+  return {
+    port: int(env, 'PORT', 8080),
+    host: str(env, 'HOST') ?? '127.0.0.1',
+    dataDir,
+    token: str(env, 'LANDFALL_TOKEN'),
+    bodyLimit: int(env, 'LANDFALL_BODY_LIMIT', 64 * MiB, 1),
+    poolSize: int(env, 'LANDFALL_POOL_SIZE', defaultPoolSize(), 1),
+    queueMax: int(env, 'LANDFALL_QUEUE_MAX', 256, 0),
+    taskTimeoutMs: int(env, 'LANDFALL_TASK_TIMEOUT_MS', 30_000, 1),
+    storeBytes: int(env, 'LANDFALL_STORE_BYTES', 512 * MiB, 1),
+    corsOrigin: str(env, 'LANDFALL_CORS_ORIGIN'),
+    maxEventLoopDelayMs: int(env, 'LANDFALL_MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
+    maxPaths: maxPaths > 0 ? maxPaths : undefined,
+    preloadExample: env.LANDFALL_PRELOAD_EXAMPLE !== '0',
+    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+  };
+}
+
+/** A configuration for tests and embedding: defaults without reading the environment. */
+export function defaultConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+  return { ...configFromEnv({}, process.cwd()), dataDir: null, ...overrides };
+}

@@ -1,0 +1,71 @@
+// The OpenAPI 3.1 document: @fastify/swagger options (named components keep their $id), and
+// generateOpenapi(), which builds the app and returns the live document — the npm script writes
+// it to openapi/openapi.json and a test fails when the committed file drifts from it.
+
+import type { SwaggerOptions } from '@fastify/swagger';
+import { readFileSync } from 'node:fs';
+import { defaultConfig } from './config.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function openapiOptions(): SwaggerOptions {
+  return {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'landfall',
+        version: version(),
+        description:
+          "Where does this packet land? Upload a Kubernetes node's netfilter state (iptables-save, ip6tables-save, ipvsadm-save -n, ipset save) and ask what the kernel does with a packet: the KUBE-SVC/KUBE-SEP chains it walks, the endpoint it is DNATed to and with what probability, masquerade, verdict. Errors are application/problem+json (RFC 9457) with a stable `code`.",
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: [{ url: 'http://127.0.0.1:8080' }],
+      tags: [
+        { name: 'rulesets', description: 'Upload and inspect node dumps' },
+        { name: 'explain', description: 'Follow packets' },
+        { name: 'ops', description: 'Health, readiness, metrics' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Required on /v1 when LANDFALL_TOKEN is set' },
+        },
+      },
+    },
+    // Keep each registered schema's $id as its component name (the default renames them def-N).
+    refResolver: {
+      buildLocalReference(json, _baseUri, _fragment, i) {
+        return typeof json.$id === 'string' ? json.$id : `def-${i}`;
+      },
+    },
+    transform: ({ schema, url }) => {
+      // Mark /v1 routes as (optionally) bearer-protected.
+      const s = { ...(schema as Record<string, unknown>) };
+      if (url.startsWith('/v1/')) s.security = [{ bearer: [] }, {}];
+      return { schema: s as never, url };
+    },
+  };
+}
+
+/** Builds the app (one worker, no example, no data dir) and returns its OpenAPI document. */
+export async function generateOpenapi(): Promise<Record<string, unknown>> {
+  const { buildApp } = await import('./app.js');
+  const app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, preloadExample: false }), exampleDir: null });
+  try {
+    await app.ready();
+    return app.swagger() as unknown as Record<string, unknown>;
+  } finally {
+    await app.close();
+  }
+}
+
+/** The document as committed: stable key order from generation, two-space indent, final newline. */
+export function renderOpenapi(doc: Record<string, unknown>): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}

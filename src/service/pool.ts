@@ -1,0 +1,135 @@
+// The piscina pool that runs every walk off the event loop. This module owns the mapping from
+// pool failures to API errors: a full queue is 503 + Retry-After, a task over its time limit has
+// its worker terminated (piscina does that on abort) and is 503, and a worker that dies fails only
+// the task it was running (500) — piscina starts a replacement, whose cache fills on demand.
+
+import { Piscina } from 'piscina';
+import { fileURLToPath } from 'node:url';
+import { ApiError } from './errors.js';
+import type { Task, TaskResult, WorkerConfig } from './protocol.js';
+
+export interface PoolOptions {
+  size: number;
+  queueMax: number;
+  taskTimeoutMs: number;
+  worker: WorkerConfig;
+  /** Told why a worker died (for the log; the client only gets a generic 500). */
+  onCrash?: (reason: string) => void;
+  /** Worker module; defaults to worker.ts/worker.js next to this file. Tests pass fakes. */
+  filename?: string;
+}
+
+export interface PoolStats {
+  threads: number;
+  busy: number;
+  queued: number;
+  queueMax: number;
+  completed: number;
+  /** Piscina's utilisation estimate (0..1) since start. */
+  utilization: number;
+  crashes: number;
+  timeouts: number;
+  rejected: number;
+}
+
+/** Resolves the worker file for this build: .ts under tsx/vitest (needs the tsx loader), .js in dist/. */
+export function defaultWorkerFile(): { filename: string; execArgv: string[] } {
+  const fromTs = import.meta.url.endsWith('.ts');
+  const filename = fileURLToPath(new URL(fromTs ? './worker.ts' : './worker.js', import.meta.url));
+  return { filename, execArgv: fromTs ? ['--import', 'tsx'] : [] };
+}
+
+function execArgvFor(filename: string): string[] {
+  return filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
+}
+
+export class WorkerPool {
+  readonly size: number;
+  private readonly piscina: Piscina<Task, TaskResult>;
+  private readonly taskTimeoutMs: number;
+  private readonly queueMax: number;
+  private inFlight = 0;
+  private crashes = 0;
+  private timeouts = 0;
+  private rejected = 0;
+  private readonly onCrash: ((reason: string) => void) | undefined;
+
+  constructor(opts: PoolOptions) {
+    const filename = opts.filename ?? defaultWorkerFile().filename;
+    this.size = opts.size;
+    this.taskTimeoutMs = opts.taskTimeoutMs;
+    this.queueMax = opts.queueMax;
+    this.onCrash = opts.onCrash;
+    this.piscina = new Piscina<Task, TaskResult>({
+      filename,
+      execArgv: execArgvFor(filename),
+      minThreads: opts.size,
+      maxThreads: opts.size,
+      // Workers hold parsed rulesets: never let them idle out, or every cache goes cold.
+      idleTimeout: Infinity,
+      // The queue bound is enforced in run(), where it is exact: piscina only checks its own
+      // queue at submission and lets tasks accepted by a busy worker's slot pass uncounted.
+      maxQueue: Infinity,
+      workerData: opts.worker,
+    });
+    // A worker's uncaught error is also emitted here; the failing task already rejects, so the
+    // event only needs to not crash the process.
+    this.piscina.on('error', () => {});
+  }
+
+  /** Waits until every worker has started (and imported the library), so /readyz means it. */
+  async warmUp(): Promise<void> {
+    // Starting a worker (and, under tsx, compiling its imports) is not a task: no task time limit.
+    const limit = Math.max(this.taskTimeoutMs, 120_000);
+    await Promise.all(Array.from({ length: this.size }, () => this.run({ op: 'ping' }, limit)));
+  }
+
+  async run(task: Task, timeoutMs = this.taskTimeoutMs): Promise<TaskResult> {
+    if (this.inFlight >= this.size + this.queueMax) {
+      this.rejected++;
+      throw new ApiError('overloaded', `all ${this.size} workers busy and ${this.queueMax} requests queued; retry shortly`, {}, 1);
+    }
+    const signal = AbortSignal.timeout(timeoutMs);
+    this.inFlight++;
+    try {
+      return await this.piscina.run(task, { signal });
+    } catch (err) {
+      throw this.classify(err, signal, timeoutMs);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private classify(err: unknown, signal: AbortSignal, timeoutMs: number): ApiError {
+    if (signal.aborted) {
+      this.timeouts++;
+      return new ApiError('task-timeout', `the request ran longer than ${timeoutMs} ms and was stopped`, {}, 1);
+    }
+    this.crashes++;
+    this.onCrash?.((err as Error)?.message ?? String(err));
+    return new ApiError('worker-crashed', 'the worker running this request stopped unexpectedly; it has been replaced, retry the request');
+  }
+
+  stats(): PoolStats {
+    return {
+      threads: this.piscina.threads.length,
+      busy: Math.min(this.inFlight, this.size),
+      queued: Math.max(0, this.inFlight - this.size),
+      queueMax: this.queueMax,
+      completed: this.piscina.completed,
+      utilization: this.piscina.utilization,
+      crashes: this.crashes,
+      timeouts: this.timeouts,
+      rejected: this.rejected,
+    };
+  }
+
+  /** The worker threads (tests terminate one to prove a crash fails only its own request). */
+  get threads() {
+    return this.piscina.threads;
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

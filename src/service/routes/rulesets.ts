@@ -1,0 +1,162 @@
+// /v1/rulesets: upload (JSON bundle or text/plain iptables-save), summary, forget, services,
+// explain and trace on a stored ruleset. Handlers only route: parsing, walking and JSON
+// serialization of answers happen in the workers.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { refOf } from '../app.js';
+import { encodeInput, type StoredRuleset } from '../store.js';
+import {
+  ExplainResult,
+  IdParams,
+  Query,
+  RulesetBundle,
+  RulesetSummary,
+  Service,
+  TraceBody,
+  TraceResult,
+  ref,
+  type RulesetBundleT,
+} from '../schemas.js';
+import { checkNode, checkQuery } from '../validate.js';
+import { COMMON, Deleted, errors, requireJson, sendJson } from './common.js';
+
+export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const lf = app.landfall;
+  const summary = (e: StoredRuleset) => ({
+    id: e.id,
+    stats: e.stats,
+    warnings: e.warnings,
+    bytes: e.input.byteLength,
+    aliases: lf.store.aliasesOf(e.id),
+  });
+
+  app.post(
+    '/v1/rulesets',
+    {
+      bodyLimit: lf.config.bodyLimit,
+      schema: {
+        summary: 'Upload a node dump',
+        description:
+          'A JSON bundle, or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
+        tags: ['rulesets'],
+        // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
+        body: {
+          content: {
+            'application/json': { schema: ref(RulesetBundle) },
+            'text/plain': { schema: Type.String({ description: 'iptables-save output' }) },
+          },
+        } as unknown as typeof RulesetBundle,
+        response: { 201: ref(RulesetSummary), ...errors(...COMMON, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      // text/plain arrives as a string (the schema is skipped for it: see the content-type parser).
+      const body = req.body as RulesetBundleT | string;
+      const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
+      checkNode(bundle.node, 'body/node');
+      const input = encodeInput(bundle);
+      const { json, id } = await lf.run({ op: 'load', ruleset: { id: null, input } });
+      const { stats, warnings } = JSON.parse(json) as Pick<StoredRuleset, 'stats' | 'warnings'>;
+      const entry = { id: id!, stats, warnings, input };
+      await lf.store.put(entry);
+      return reply.status(201).send(summary(entry));
+    },
+  );
+
+  app.get(
+    '/v1/rulesets/:id',
+    {
+      schema: {
+        summary: 'A stored ruleset',
+        tags: ['rulesets'],
+        params: IdParams,
+        response: { 200: ref(RulesetSummary), ...errors(...COMMON, 404) },
+      },
+    },
+    async (req) => summary(await lf.ruleset(req.params.id)),
+  );
+
+  app.delete(
+    '/v1/rulesets/:id',
+    {
+      schema: {
+        summary: 'Forget a ruleset',
+        description: 'Removes it from memory and the data directory. The alias `example` can be deleted until the next start.',
+        tags: ['rulesets'],
+        params: IdParams,
+        response: { 200: Deleted, ...errors(...COMMON, 404) },
+      },
+    },
+    async (req) => {
+      const entry = await lf.ruleset(req.params.id);
+      await lf.store.delete(entry.id);
+      return { id: entry.id, deleted: true as const };
+    },
+  );
+
+  app.get(
+    '/v1/rulesets/:id/services',
+    {
+      schema: {
+        summary: 'kube-proxy services found in the rules',
+        tags: ['rulesets'],
+        params: IdParams,
+        response: { 200: Type.Object({ services: Type.Array(ref(Service)) }), ...errors(...COMMON, 404) },
+      },
+    },
+    async (req, reply) => {
+      const entry = await lf.ruleset(req.params.id);
+      const { json } = await lf.run({ op: 'services', ruleset: refOf(entry) });
+      return sendJson(reply, json);
+    },
+  );
+
+  app.post(
+    '/v1/rulesets/:id/explain',
+    {
+      preValidation: requireJson,
+      schema: {
+        summary: 'Where does this packet land?',
+        description: 'Every path the packet can take, with probabilities, rule lines, NAT and verdict.',
+        tags: ['explain'],
+        params: IdParams,
+        body: ref(Query),
+        response: { 200: ref(ExplainResult), ...errors(...COMMON, 404, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      checkQuery(req.body, 'body');
+      const entry = await lf.ruleset(req.params.id);
+      const { json } = await lf.run({ op: 'explain', ruleset: refOf(entry), query: req.body }, 'body');
+      return sendJson(reply, json);
+    },
+  );
+
+  app.post(
+    '/v1/rulesets/:id/trace',
+    {
+      preValidation: requireJson,
+      schema: {
+        summary: 'Sample one outcome per packet',
+        description:
+          'The hot path: a batch of packets walked with one seeded PRNG stream (mulberry32), nth counters and recent lists carried across the batch in order.',
+        tags: ['explain'],
+        params: IdParams,
+        body: ref(TraceBody),
+        response: { 200: Type.Object({ results: Type.Array(ref(TraceResult)) }), ...errors(...COMMON, 404, 413, 415) },
+      },
+    },
+    async (req, reply) => {
+      req.body.packets.forEach((q, i) => checkQuery(q, `body/packets/${i}`));
+      const entry = await lf.ruleset(req.params.id);
+      const { json } = await lf.run({
+        op: 'trace',
+        ruleset: refOf(entry),
+        packets: req.body.packets,
+        seed: req.body.seed ?? 1,
+      }, 'body/packets');
+      return sendJson(reply, json);
+    },
+  );
+};

@@ -1,0 +1,47 @@
+// startServer: build the app from a configuration, listen, and stop cleanly on SIGTERM/SIGINT.
+// `landfall serve` and `npm start` call this; tests start it as a real process via main.ts.
+
+import { fileURLToPath } from 'node:url';
+import { buildApp, type App } from './app.js';
+import { configFromEnv, type ServiceConfig } from './config.js';
+
+export interface StartOptions {
+  config?: ServiceConfig;
+  /** Overrides of the environment's configuration (e.g. `--port` from the CLI). */
+  overrides?: Partial<ServiceConfig>;
+  /** Install SIGTERM/SIGINT handlers that close the server (default true). */
+  handleSignals?: boolean;
+}
+
+/** The bundled example, relative to this module in both src/ and dist/. */
+export function bundledExampleDir(): string {
+  return fileURLToPath(new URL('../../examples/kube-node/', import.meta.url));
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<{ app: App; url: string }> {
+  const config = { ...(opts.config ?? configFromEnv()), ...opts.overrides };
+  const app = await buildApp({
+    config,
+    logger: { level: config.logLevel },
+    exampleDir: config.preloadExample ? bundledExampleDir() : null,
+  });
+  const url = await app.listen({ port: config.port, host: config.host });
+  if (opts.handleSignals !== false) {
+    let closing = false;
+    const stop = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      app.log.info({ signal }, 'shutting down');
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          app.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  }
+  return { app, url };
+}
