@@ -1,0 +1,273 @@
+// The API edge for packets: a user's Query (strings, optional fields) and NodeInput become the
+// fully resolved WalkPacket / NodeContext the engines walk, with DESIGN.md's defaults applied and
+// echoed back as a ResolvedQuery. User addresses are validated here with ip-num (a clear error
+// naming the field, HTTP 400) and only then turned into the numeric form of src/model/addr.ts.
+
+import { Validator } from 'ip-num';
+import type { Addr, Cidr, Family } from '../model/addr.js';
+import { cidrContains, formatAddr, formatCidr, parseAddr, parseCidr } from '../model/addr.js';
+import type { IpvsState } from '../model/ipvs.js';
+import type { NodeInput, Origin, Protocol, Query, ResolvedQuery } from '../model/result.js';
+import { CT, PROTO } from '../model/rule.js';
+import type { Iface, NodeContext } from '../model/ruleset.js';
+import type { WalkPacket } from './types.js';
+
+/** A malformed or contradictory query/node field; `field` names it (e.g. "source", "node.addresses[1]"). */
+export class QueryError extends Error {
+  override readonly name = 'QueryError';
+  constructor(
+    readonly field: string,
+    /** The message without the field prefix. */
+    readonly detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+}
+
+/** Default source of an `external` packet (TEST-NET-3 / the IPv6 documentation prefix). */
+export const EXTERNAL_SOURCE = { 4: '203.0.113.10', 6: '2001:db8::10' } as const;
+export const DEFAULT_SOURCE_PORT = 40000;
+export const DEFAULT_UPLINK = 'eth0';
+export const DEFAULT_PODS_IFACE = 'cni0';
+
+const PROTOCOLS: Record<Protocol, true> = { tcp: true, udp: true, sctp: true, icmp: true };
+const ORIGINS: Record<Origin, true> = { external: true, pod: true, host: true };
+const STATES: Record<NonNullable<Query['state']>, number> = {
+  NEW: CT.NEW,
+  ESTABLISHED: CT.ESTABLISHED,
+  RELATED: CT.RELATED,
+  INVALID: CT.INVALID,
+  UNTRACKED: CT.UNTRACKED,
+};
+
+/** Validates one address string with ip-num, then converts it. */
+export function userAddr(field: string, s: unknown): Addr {
+  if (typeof s !== 'string' || s.length === 0) throw new QueryError(field, 'an IP address is required');
+  const ok = s.includes(':') ? Validator.isValidIPv6String(s)[0] : Validator.isValidIPv4String(s)[0];
+  const a = ok ? parseAddr(s) : null;
+  if (!a) throw new QueryError(field, `${JSON.stringify(s.slice(0, 60))} is not a valid IP address`);
+  return a;
+}
+
+/** Validates a CIDR ("10.244.0.0/16"; a bare address is a host route). */
+export function userCidr(field: string, s: unknown): Cidr {
+  if (typeof s !== 'string' || s.length === 0) throw new QueryError(field, 'a CIDR is required');
+  const slash = s.indexOf('/');
+  const v6 = s.includes(':');
+  const ok =
+    slash < 0
+      ? (v6 ? Validator.isValidIPv6String(s) : Validator.isValidIPv4String(s))[0]
+      : (v6 ? Validator.isValidIPv6CidrNotation(s) : Validator.isValidIPv4CidrNotation(s))[0];
+  const c = ok ? parseCidr(s) : null;
+  if (!c) throw new QueryError(field, `${JSON.stringify(s.slice(0, 60))} is not a valid CIDR`);
+  return c;
+}
+
+/** "eni+" → prefix pattern {name: "eni", prefix: true}; iptables' interface name rules (≤ 15 chars). */
+export function userIface(field: string, s: unknown): Iface {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9_.:@-]{1,15}\+?$/.test(s) || s === '+') {
+    throw new QueryError(field, `${JSON.stringify(String(s).slice(0, 60))} is not an interface name`);
+  }
+  return s.endsWith('+') ? { name: s.slice(0, -1), prefix: true } : { name: s, prefix: false };
+}
+
+export function formatIface(i: Iface): string {
+  return i.prefix ? `${i.name}+` : i.name;
+}
+
+function intField(field: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new QueryError(field, `must be an integer from ${lo} to ${hi}`);
+  }
+  return v;
+}
+
+/**
+ * NodeInput → NodeContext. IPVS virtual addresses are node-local (kube-proxy binds them to
+ * kube-ipvs0), so they join the addresses after the user's own: "the first node address" used for
+ * defaults and MASQUERADE stays the user's.
+ */
+export function resolveNode(input: NodeInput | undefined, ipvs?: IpvsState): NodeContext {
+  const addresses: Addr[] = [];
+  const seen = new Set<string>();
+  const add = (a: Addr): void => {
+    const k = `${a.family}:${a.w.join(',')}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      addresses.push(a);
+    }
+  };
+  const given = input?.addresses ?? [];
+  if (!Array.isArray(given)) throw new QueryError('node.addresses', 'must be a list of addresses');
+  given.forEach((s, i) => add(userAddr(`node.addresses[${i}]`, s)));
+  for (const vs of ipvs?.services ?? []) if (vs.addr) add(vs.addr);
+  const cidrs = input?.podCIDRs ?? [];
+  if (!Array.isArray(cidrs)) throw new QueryError('node.podCIDRs', 'must be a list of CIDRs');
+  const podCIDRs = cidrs.map((s, i) => userCidr(`node.podCIDRs[${i}]`, s));
+  const ifs = input?.interfaces ?? {};
+  return {
+    addresses,
+    podCIDRs,
+    uplink: userIface('node.interfaces.uplink', ifs.uplink ?? DEFAULT_UPLINK),
+    pods: userIface('node.interfaces.pods', ifs.pods ?? DEFAULT_PODS_IFACE),
+  };
+}
+
+/** 127.0.0.0/8 or ::1. */
+export function isLoopback(a: Addr): boolean {
+  if (a.family === 4) return a.w[0] >>> 24 === 127;
+  return a.w[0] === 0 && a.w[1] === 0 && a.w[2] === 0 && a.w[3] === 1;
+}
+
+/** Node-local: a node address or loopback (SEMANTICS.md routing and addrtype LOCAL). */
+export function isNodeLocal(node: NodeContext, a: Addr): boolean {
+  if (isLoopback(a)) return true;
+  for (const n of node.addresses) {
+    if (n.family === a.family && n.w[0] === a.w[0] && n.w[1] === a.w[1] && n.w[2] === a.w[2] && n.w[3] === a.w[3]) return true;
+  }
+  return false;
+}
+
+/** The first non-loopback node address of a family (MASQUERADE, REDIRECT, host defaults). */
+export function firstNodeAddress(node: NodeContext, family: Family): Addr | undefined {
+  return node.addresses.find((a) => a.family === family && !isLoopback(a));
+}
+
+/** network + 2: the first pod address that is not the bridge gateway (network + 1). */
+function podDefaultSource(c: Cidr): Addr {
+  const w: [number, number, number, number] = [c.w[0], c.w[1], c.w[2], c.w[3]];
+  const k = c.family === 4 ? 0 : 3;
+  w[k] = (w[k] + 2) >>> 0;
+  return { family: c.family, w };
+}
+
+export function addrKey(a: Addr): string {
+  return `${a.w[0]},${a.w[1]},${a.w[2]},${a.w[3]}`;
+}
+
+export interface ResolvedPacket {
+  pkt: WalkPacket;
+  query: ResolvedQuery;
+  /** Facts about the query the walk does not model (e.g. a martian destination). */
+  warnings: string[];
+}
+
+/** Query + node → the packet to walk, with every default filled in. Throws QueryError. */
+export function resolveQuery(q: Query, node: NodeContext): ResolvedPacket {
+  if (q === null || typeof q !== 'object') throw new QueryError('query', 'must be an object');
+  if (!(typeof q.protocol === 'string' && Object.hasOwn(PROTOCOLS, q.protocol))) {
+    throw new QueryError('protocol', 'must be one of tcp, udp, sctp, icmp');
+  }
+  const protocol = q.protocol;
+  const dst = userAddr('destination', q.destination);
+  const family = dst.family;
+  const origin: Origin = q.origin ?? 'external';
+  if (!Object.hasOwn(ORIGINS, origin)) throw new QueryError('origin', 'must be one of external, pod, host');
+  const warnings: string[] = [];
+
+  let src: Addr;
+  if (q.source !== undefined) {
+    src = userAddr('source', q.source);
+    if (src.family !== family) throw new QueryError('source', 'must be of the same address family as destination');
+  } else if (origin === 'external') {
+    src = parseAddr(EXTERNAL_SOURCE[family])!;
+  } else if (origin === 'pod') {
+    const c = node.podCIDRs.find((p) => p.family === family);
+    if (!c) throw new QueryError('source', `origin pod needs a source or an IPv${family} node.podCIDRs entry`);
+    src = podDefaultSource(c);
+  } else if (isLoopback(dst)) {
+    src = family === 4 ? parseAddr('127.0.0.1')! : parseAddr('::1')!;
+  } else {
+    const a = firstNodeAddress(node, family);
+    if (!a) throw new QueryError('source', `origin host needs a source or an IPv${family} node.addresses entry`);
+    src = a;
+  }
+
+  const ported = protocol !== 'icmp';
+  let dport = 0;
+  let sport = 0;
+  if (ported) {
+    if (q.port === undefined) throw new QueryError('port', `is required for protocol ${protocol}`);
+    dport = intField('port', q.port, 0, 65535);
+    sport = q.sourcePort === undefined ? DEFAULT_SOURCE_PORT : intField('sourcePort', q.sourcePort, 0, 65535);
+  } else if (q.port !== undefined || q.sourcePort !== undefined) {
+    throw new QueryError(q.port !== undefined ? 'port' : 'sourcePort', 'icmp has no ports');
+  }
+  const icmpType = ported ? 0 : q.icmpType === undefined ? (family === 4 ? 8 : 128) : intField('icmpType', q.icmpType, 0, 255);
+  const icmpCode = ported ? 0 : q.icmpCode === undefined ? 0 : intField('icmpCode', q.icmpCode, 0, 255);
+  const proto = protocol === 'tcp' ? PROTO.tcp : protocol === 'udp' ? PROTO.udp : protocol === 'sctp' ? PROTO.sctp : family === 4 ? PROTO.icmp : PROTO.icmpv6;
+
+  const inIface =
+    q.inInterface !== undefined ? userIface('inInterface', q.inInterface) : origin === 'external' ? node.uplink : origin === 'pod' ? node.pods : null;
+  const outIface = q.outInterface !== undefined ? userIface('outInterface', q.outInterface) : null;
+  const mark = q.mark === undefined ? 0 : intField('mark', q.mark, 0, 0xffffffff);
+  const connmark = q.connmark === undefined ? 0 : intField('connmark', q.connmark, 0, 0xffffffff);
+  const state = q.state ?? 'NEW';
+  if (!Object.hasOwn(STATES, state)) throw new QueryError('state', 'must be one of NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED');
+
+  const recent: WalkPacket['recent'] = new Map();
+  (q.recent ?? []).forEach((r, i) => {
+    const field = `recent[${i}]`;
+    if (r === null || typeof r !== 'object' || typeof r.name !== 'string' || r.name.length === 0) {
+      throw new QueryError(`${field}.name`, 'a recent list name is required');
+    }
+    const a = userAddr(`${field}.address`, r.address);
+    const secondsAgo = r.secondsAgo === undefined ? 0 : intField(`${field}.secondsAgo`, r.secondsAgo, 0, 0x7fffffff);
+    const hits = r.hits === undefined ? 1 : intField(`${field}.hits`, r.hits, 1, 0x7fffffff);
+    let list = recent.get(r.name);
+    if (!list) recent.set(r.name, (list = new Map()));
+    list.set(addrKey(a), { secondsAgo, hits });
+  });
+  const activeConnections = new Map<string, number>();
+  for (const [k, v] of Object.entries(q.activeConnections ?? {})) {
+    activeConnections.set(k, intField(`activeConnections.${k}`, v, 0, 0x7fffffff));
+  }
+
+  if (origin !== 'host' && isLoopback(dst)) {
+    warnings.push(
+      `a packet from outside the node to ${formatAddr(dst)} is a martian: the kernel drops it unless route_localnet is set (not modelled)`,
+    );
+  }
+  if (origin === 'pod' && q.source !== undefined && node.podCIDRs.length > 0 && !node.podCIDRs.some((c) => cidrContains(c, src))) {
+    warnings.push(`source ${formatAddr(src)} is not in any pod CIDR (${node.podCIDRs.map(formatCidr).join(', ')})`);
+  }
+
+  const pkt: WalkPacket = {
+    family,
+    proto,
+    src,
+    dst,
+    sport,
+    dport,
+    icmpType,
+    icmpCode,
+    origin,
+    inIface,
+    outIface,
+    mark,
+    connmark,
+    ctstate: STATES[state],
+    recent,
+    activeConnections,
+  };
+  const query: ResolvedQuery = {
+    protocol,
+    family,
+    destination: formatAddr(dst),
+    source: formatAddr(src),
+    origin,
+    inInterface: inIface ? formatIface(inIface) : null,
+    outInterface: outIface ? formatIface(outIface) : null,
+    mark,
+    connmark,
+    state,
+  };
+  if (ported) {
+    query.port = dport;
+    query.sourcePort = sport;
+  } else {
+    query.icmpType = icmpType;
+    query.icmpCode = icmpCode;
+  }
+  return { pkt, query, warnings };
+}

@@ -1,0 +1,547 @@
+// One walk of one packet (SEMANTICS.md): hooks per origin, chain traversal with jump/goto/return,
+// targets, NAT, IPVS, and the decision points explain replays. A Walker is used once.
+
+import type { Addr } from '../model/addr.js';
+import { cidrContains, formatAddr, formatEndpoint } from '../model/addr.js';
+import type { Match, NatRange, PortRange, Target } from '../model/rule.js';
+import { CT } from '../model/rule.js';
+import type { Iface } from '../model/ruleset.js';
+import type { Origin, Verdict } from '../model/result.js';
+import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
+import { evalMatch, type PacketView } from './matches.js';
+import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal } from './packet.js';
+import { H, type RuleIndex } from './reference-index.js';
+import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
+
+/** Batch state of a trace: one PRNG stream, nth counters per rule id, recent lists. */
+export interface TraceState {
+  rng: () => number;
+  nth: Map<number, number>;
+  recent: WalkPacket['recent'];
+}
+
+type Mode = { forced: ArrayLike<number> } | { trace: TraceState };
+
+/** Jump stack frames before the walk gives up (the kernel's own limit is of this order). */
+const MAX_DEPTH = 1024;
+/** Rules evaluated in one walk before it gives up: a goto loop the parser missed must not hang. */
+const MAX_STEPS = 10_000_000;
+/** Largest NAT address range enumerated branch by branch. */
+const MAX_NAT_BRANCHES = 256;
+const TWO31 = 0x80000000;
+const TWO32 = 0x100000000;
+const HALF = [0.5, 0.5];
+const LO: Iface = { name: 'lo', prefix: false };
+
+class WalkError extends Error {
+  override readonly name = 'WalkError';
+}
+
+export class Walker implements PacketView {
+  readonly rs;
+  readonly family: 4 | 6;
+  readonly proto: number;
+  readonly origin: Origin;
+  src: Addr;
+  dst: Addr;
+  sport: number;
+  dport: number;
+  icmpType: number;
+  icmpCode: number;
+  mark: number;
+  connmark: number;
+  ctstate: number;
+  readonly origSrc: Addr;
+  readonly origDst: Addr;
+  readonly origSport: number;
+  readonly origDport: number;
+  inIface: Iface | null;
+  outIface: Iface | null = null;
+  ipvsService = -1;
+
+  private readonly fi: 0 | 1;
+  private readonly forced: ArrayLike<number> | null;
+  private readonly traceState: TraceState | null;
+  private readonly recentLists: WalkPacket['recent'];
+  private verdict: Verdict = 'accept';
+  private rejectWith: string | undefined;
+  private masquerade = false;
+  private leftOn: Iface | null = null;
+  /** gate/ipip IPVS forwarding: the packet keeps its destination, the real server is the endpoint. */
+  private endpoint: { addr: Addr; port: number } | null = null;
+  private hook = -1;
+  private steps = 0;
+  private readonly path: StepRef[] = [];
+  private readonly uncertain: WalkUncertain[] = [];
+  private readonly decisions: DecisionRecord[] = [];
+  private readonly notes: string[] = [];
+  private rulesEvaluated = 0;
+
+  constructor(
+    private readonly ix: RuleIndex,
+    private readonly pkt: WalkPacket,
+    mode: Mode,
+  ) {
+    this.rs = ix.rs;
+    this.family = pkt.family;
+    this.fi = pkt.family === 4 ? 0 : 1;
+    this.proto = pkt.proto;
+    this.origin = pkt.origin;
+    this.src = this.origSrc = pkt.src;
+    this.dst = this.origDst = pkt.dst;
+    this.sport = this.origSport = pkt.sport;
+    this.dport = this.origDport = pkt.dport;
+    this.icmpType = pkt.icmpType;
+    this.icmpCode = pkt.icmpCode;
+    this.mark = pkt.mark >>> 0;
+    this.connmark = pkt.connmark >>> 0;
+    this.ctstate = pkt.ctstate;
+    this.inIface = pkt.inIface;
+    if ('trace' in mode) {
+      this.forced = null;
+      this.traceState = mode.trace;
+      this.recentLists = mode.trace.recent;
+    } else {
+      this.forced = mode.forced;
+      this.traceState = null;
+      this.recentLists = pkt.recent;
+    }
+  }
+
+  note(text: string): void {
+    if (!this.notes.includes(text)) this.notes.push(text);
+  }
+
+  run(): WalkRecord {
+    if (this.origin === 'host') this.fromHost();
+    else this.fromInterface();
+    const ep = this.endpoint;
+    const rec: WalkRecord = {
+      verdict: this.verdict,
+      dst: ep ? ep.addr : this.dst,
+      dport: ep ? ep.port : this.dport,
+      src: this.src,
+      sport: this.sport,
+      masquerade: this.masquerade,
+      path: this.path,
+      uncertain: this.uncertain,
+      rulesEvaluated: this.rulesEvaluated,
+      decisions: this.decisions,
+      notes: this.notes,
+    };
+    if (this.rejectWith !== undefined) rec.rejectWith = this.rejectWith;
+    if (this.leftOn) rec.outIface = formatIface(this.leftOn);
+    return rec;
+  }
+
+  // ---- hooks per origin -------------------------------------------------------------------
+
+  /** external / pod: arrives on an interface. */
+  private fromInterface(): void {
+    if (!this.hooks(H.rawPre, H.manglePre)) return;
+    if (this.isNew() && !this.runHook(H.natPre)) return;
+    if (this.local()) {
+      if (!this.hooks(H.mangleIn, H.filterIn, H.securityIn)) return;
+      const ipvs = this.ipvs();
+      if (ipvs === 'stop') return;
+      if (ipvs === 'scheduled' && !this.local()) {
+        // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
+        this.inIface = null;
+        this.outIface = this.route();
+        if (!this.hooks(H.rawOut, H.mangleOut, H.filterOut, H.securityOut, H.manglePost)) return;
+        if (this.isNew() && !this.runHook(H.natPost)) return;
+        this.leave();
+        return;
+      }
+      if (this.isNew() && !this.runHook(H.natIn)) return;
+      return; // delivered
+    }
+    this.outIface = this.route();
+    if (!this.hooks(H.mangleFwd, H.filterFwd, H.securityFwd, H.manglePost)) return;
+    if (this.isNew() && !this.runHook(H.natPost)) return;
+    this.leave();
+  }
+
+  /** host: generated on the node; comes back in on lo when it is addressed to the node. */
+  private fromHost(): void {
+    this.outIface = this.route();
+    if (!this.hooks(H.rawOut, H.mangleOut)) return;
+    if (this.isNew() && !this.runHook(H.natOut)) return;
+    this.outIface = this.route(); // rerouted after a DNAT
+    const ipvs = this.ipvs();
+    if (ipvs === 'stop') return;
+    if (ipvs === 'scheduled') this.outIface = this.route();
+    if (!this.hooks(H.filterOut, H.securityOut, H.manglePost)) return;
+    if (this.isNew() && !this.runHook(H.natPost)) return;
+    if (!this.local()) {
+      this.leave();
+      return;
+    }
+    // Loops back: the connection's NAT is settled, so nat is not consulted on the way in.
+    this.inIface = this.pkt.inIface ?? LO;
+    this.outIface = null;
+    this.hooks(H.rawPre, H.manglePre, H.mangleIn, H.filterIn, H.securityIn);
+  }
+
+  private leave(): void {
+    this.leftOn = this.outIface;
+  }
+
+  private isNew(): boolean {
+    return (this.ctstate & CT.NEW) !== 0;
+  }
+
+  private local(): boolean {
+    return isNodeLocal(this.rs.node, this.dst);
+  }
+
+  /** The outgoing interface for the current destination (SEMANTICS.md "Output interface"). */
+  private route(): Iface {
+    if (this.pkt.outIface) return this.pkt.outIface;
+    const node = this.rs.node;
+    if (this.local()) return LO;
+    for (const c of node.podCIDRs) if (cidrContains(c, this.dst)) return node.pods;
+    return node.uplink;
+  }
+
+  /** Runs hooks in order; false once a verdict ended the walk. */
+  private hooks(...hs: number[]): boolean {
+    for (const h of hs) if (!this.runHook(h)) return false;
+    return true;
+  }
+
+  private end(verdict: Verdict, rejectWith?: string): false {
+    this.verdict = verdict;
+    this.rejectWith = rejectWith;
+    return false;
+  }
+
+  // ---- chain traversal --------------------------------------------------------------------
+
+  /** Walks one table's built-in chain for a hook; false when the walk ended (drop/reject). */
+  private runHook(h: number): boolean {
+    const start = this.ix.hookChain[this.fi][h];
+    if (start < 0) return true;
+    this.hook = h;
+    const { chainFirst, chainLen, target } = this.ix;
+    const rules = this.rs.rules;
+    const stack: number[] = []; // pairs: chain id, position to resume at
+    let cid = start;
+    let pos = 0;
+    for (;;) {
+      if (pos >= chainLen[cid]) {
+        if (stack.length === 0) return this.policy(start);
+        pos = stack.pop()!;
+        cid = stack.pop()!;
+        continue;
+      }
+      const rid = chainFirst[cid] + pos;
+      this.rulesEvaluated++;
+      if (++this.steps > MAX_STEPS) throw new WalkError(`walk exceeded ${MAX_STEPS} rule evaluations (a chain loop?)`);
+      if (!this.matchRule(rid)) {
+        pos++;
+        continue;
+      }
+      this.path.push({ kind: 'rule', rule: rid });
+      const t = rules[rid].target;
+      if (t === null) {
+        pos++;
+        continue;
+      }
+      switch (t.kind) {
+        case 'ACCEPT':
+          return true;
+        case 'DROP':
+          return this.end('drop');
+        case 'REJECT':
+          return this.end('reject', t.with);
+        case 'RETURN':
+          if (stack.length === 0) return this.policy(start);
+          pos = stack.pop()!;
+          cid = stack.pop()!;
+          continue;
+        case 'jump':
+        case 'goto': {
+          const next = target[rid];
+          if (next < 0) {
+            this.uncertain.push({ rule: rid, reason: `target chain ${t.chain} does not exist`, assumed: 'no match' });
+            pos++;
+            continue;
+          }
+          if (t.kind === 'jump') {
+            if (stack.length >= 2 * MAX_DEPTH) throw new WalkError(`chain nesting deeper than ${MAX_DEPTH} (a chain loop?)`);
+            stack.push(cid, pos + 1);
+          }
+          cid = next;
+          pos = 0;
+          continue;
+        }
+        case 'DNAT':
+        case 'SNAT':
+        case 'MASQUERADE':
+        case 'REDIRECT':
+          this.nat(rid, t);
+          return true;
+        case 'MARK':
+          this.mark = ((this.mark & ~t.op.mask) ^ t.op.value) >>> 0;
+          break;
+        case 'CONNMARK':
+          if (t.mode === 'set') this.connmark = ((this.connmark & ~t.op.mask) ^ t.op.value) >>> 0;
+          else if (t.mode === 'save') this.connmark = ((this.connmark & ~t.ctmask) ^ (this.mark & t.nfmask)) >>> 0;
+          else this.mark = ((this.mark & ~t.nfmask) ^ (this.connmark & t.ctmask)) >>> 0;
+          break;
+        case 'CT':
+          if (t.notrack) this.ctstate = CT.UNTRACKED;
+          break;
+        case 'noop':
+          break;
+        case 'unknownTarget':
+          this.uncertain.push({ rule: rid, reason: `target ${t.name} not modelled; assumed to continue`, assumed: 'match' });
+          break;
+      }
+      pos++;
+    }
+  }
+
+  /** A built-in chain's end: its policy (a path step when the chain had rules or drops). */
+  private policy(cid: number): boolean {
+    const c = this.rs.chains[cid].chain;
+    const pol = c.policy ?? 'ACCEPT';
+    if (c.rules.length > 0 || pol === 'DROP') this.path.push({ kind: 'policy', chain: cid });
+    return pol === 'DROP' ? this.end('drop') : true;
+  }
+
+  // ---- matches and decisions ----------------------------------------------------------------
+
+  private matchRule(rid: number): boolean {
+    for (const m of this.ix.matches[rid]) {
+      let ok: boolean;
+      switch (m.kind) {
+        case 'random':
+          ok = this.statistic(m);
+          break;
+        case 'nth':
+          ok = this.nth(rid, m);
+          break;
+        case 'recent':
+          ok = this.recent(m);
+          break;
+        default: {
+          const r = evalMatch(this, m);
+          ok = typeof r === 'string' ? this.assume(rid, r) : r;
+        }
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A decision point. It exists only when at least two branches can happen; trace draws one
+   * u32 per decision point, explain replays `forced`.
+   */
+  private decide(probs: number[]): number {
+    const ts = this.traceState;
+    if (ts) {
+      const u = ts.rng() / TWO32;
+      let acc = 0;
+      let last = 0;
+      for (let b = 0; b < probs.length; b++) {
+        if (probs[b] <= 0) continue;
+        last = b;
+        acc += probs[b];
+        if (u < acc) return b;
+      }
+      return last;
+    }
+    const i = this.decisions.length;
+    const forced = this.forced!;
+    const b = i < forced.length ? forced[i] : 0;
+    if (!(b >= 0 && b < probs.length)) throw new WalkError(`decision ${i}: branch ${b} out of range`);
+    this.decisions.push({ probs, taken: b });
+    return b;
+  }
+
+  /** An undecidable condition: branch 0 assumes it holds. */
+  private assume(rid: number, reason: string): boolean {
+    const b = this.decide(HALF);
+    this.uncertain.push({ rule: rid, reason, assumed: b === 0 ? 'match' : 'no match' });
+    return b === 0;
+  }
+
+  private statistic(m: Extract<Match, { kind: 'random' }>): boolean {
+    let hit: boolean;
+    if (this.traceState) {
+      hit = (this.traceState.rng() & 0x7fffffff) < m.threshold; // the kernel's comparison, drawn every time
+    } else if (m.threshold <= 0) hit = false;
+    else if (m.threshold >= TWO31) hit = true;
+    else {
+      const p = m.threshold / TWO31;
+      hit = this.decide([p, 1 - p]) === 0;
+    }
+    return hit !== m.invert;
+  }
+
+  private nth(rid: number, m: Extract<Match, { kind: 'nth' }>): boolean {
+    let hit: boolean;
+    const ts = this.traceState;
+    if (ts) {
+      const c = ts.nth.get(rid) ?? 0;
+      hit = c === m.packet;
+      ts.nth.set(rid, (c + 1) % m.every);
+    } else if (m.every <= 1) hit = true;
+    else hit = this.decide([1 / m.every, 1 - 1 / m.every]) === 0;
+    return hit !== m.invert;
+  }
+
+  private recent(m: Extract<Match, { kind: 'recent' }>): boolean {
+    let a = m.side === 'src' ? this.src : this.dst;
+    if (m.mask) {
+      const k = m.mask.w;
+      a = { family: a.family, w: [(a.w[0] & k[0]) >>> 0, (a.w[1] & k[1]) >>> 0, (a.w[2] & k[2]) >>> 0, (a.w[3] & k[3]) >>> 0] };
+    }
+    const key = addrKey(a);
+    const list = this.recentLists.get(m.name);
+    const e = list?.get(key);
+    let hit: boolean;
+    if (m.op === 'set') hit = true;
+    else if (m.op === 'remove') hit = e !== undefined;
+    else hit = e !== undefined && (m.seconds === undefined || e.secondsAgo <= m.seconds) && (m.hitcount === undefined || e.hits >= m.hitcount);
+    if (this.traceState) {
+      // Later packets of the batch see what this one recorded.
+      if (m.op === 'set' || (m.op === 'update' && hit)) {
+        let l = list;
+        if (!l) this.recentLists.set(m.name, (l = new Map()));
+        l.set(key, { secondsAgo: 0, hits: (e?.hits ?? 0) + 1 });
+      } else if (m.op === 'remove' && hit) list!.delete(key);
+    }
+    return hit !== m.invert;
+  }
+
+  // ---- NAT and IPVS ---------------------------------------------------------------------------
+
+  private nat(rid: number, t: Extract<Target, { kind: 'DNAT' | 'SNAT' | 'MASQUERADE' | 'REDIRECT' }>): void {
+    switch (t.kind) {
+      case 'DNAT': {
+        const r = this.firstRange(t.ranges);
+        if (r.lo) this.dst = this.pickAddress(rid, r.lo, r.hi ?? r.lo);
+        if (r.ports) this.dport = this.pickPort(this.dport, r.ports, 'DNAT');
+        this.ctstate |= CT.DNAT;
+        return;
+      }
+      case 'SNAT': {
+        const r = this.firstRange(t.ranges);
+        if (r.lo) this.src = this.pickAddress(rid, r.lo, r.hi ?? r.lo);
+        if (r.ports) this.sport = this.pickPort(this.sport, r.ports, 'SNAT');
+        this.masquerade = true;
+        this.ctstate |= CT.SNAT;
+        return;
+      }
+      case 'MASQUERADE': {
+        const a = isLoopback(this.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.family);
+        if (a) this.src = a;
+        else this.note(`MASQUERADE: no IPv${this.family} node address given, so the source is left as ${formatAddr(this.src)}`);
+        if (t.ports) this.sport = this.pickPort(this.sport, t.ports, 'MASQUERADE');
+        this.masquerade = true;
+        this.ctstate |= CT.SNAT;
+        return;
+      }
+      case 'REDIRECT': {
+        const a = this.hook === H.natOut ? this.loopback() : firstNodeAddress(this.rs.node, this.family);
+        if (a) this.dst = a;
+        else this.note(`REDIRECT: no IPv${this.family} node address given, so the destination is left as ${formatAddr(this.dst)}`);
+        if (t.ports) this.dport = this.pickPort(this.dport, t.ports, 'REDIRECT');
+        this.ctstate |= CT.DNAT;
+        return;
+      }
+    }
+  }
+
+  private loopback(): Addr {
+    return this.family === 4 ? { family: 4, w: [0x7f000001, 0, 0, 0] } : { family: 6, w: [0, 0, 0, 1] };
+  }
+
+  private firstRange(ranges: NatRange[]): NatRange {
+    if (ranges.length > 1) this.note('NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)');
+    return ranges[0] ?? {};
+  }
+
+  /** An address from an inclusive range: one equal branch per address (lowest first). */
+  private pickAddress(rid: number, lo: Addr, hi: Addr): Addr {
+    const n = addrToBig(hi) - addrToBig(lo) + 1n;
+    if (n <= 1n) return lo;
+    if (n > BigInt(MAX_NAT_BRANCHES)) {
+      this.uncertain.push({ rule: rid, reason: `NAT range of ${n} addresses: only the first is followed`, assumed: 'match' });
+      return lo;
+    }
+    const k = Number(n);
+    const b = this.decide(new Array<number>(k).fill(1 / k));
+    return bigToAddr(lo.family, addrToBig(lo) + BigInt(b));
+  }
+
+  private pickPort(port: number, r: PortRange, what: string): number {
+    if (r.lo === r.hi || (port >= r.lo && port <= r.hi)) return r.lo === r.hi ? r.lo : port;
+    this.note(`${what} port range ${r.lo}-${r.hi}: port ${port} is outside it, ${r.lo} assumed`);
+    return r.lo;
+  }
+
+  /** IPVS scheduling where SEMANTICS.md puts it: 'none' (no virtual service), 'scheduled' or 'stop' (rejected). */
+  private ipvs(): 'none' | 'scheduled' | 'stop' {
+    const st = this.rs.ipvs;
+    if (!st || st.services.length === 0) return 'none';
+    const svc = findVirtualService(st, { family: this.family, proto: this.proto, dst: this.dst, dport: this.dport, mark: this.mark });
+    if (svc < 0) return 'none';
+    this.ipvsService = svc;
+    const vs = st.services[svc];
+    const sched = scheduleDetailed(st, svc, this.currentPacket());
+    for (const n of sched.notes) this.note(`IPVS ${vs.text}: ${n}`);
+    const branches = sched.branches.filter((b) => b.prob > 0);
+    if (branches.length === 0) {
+      this.path.push({ kind: 'ipvs', service: svc, real: -1 });
+      this.end('reject', 'icmp-port-unreachable');
+      return 'stop';
+    }
+    let pick = branches[0];
+    if (branches.length > 1) {
+      const total = branches.reduce((s, b) => s + b.prob, 0);
+      pick = branches[this.decide(branches.map((b) => b.prob / total))];
+    }
+    const real = vs.reals[pick.real];
+    this.path.push({ kind: 'ipvs', service: svc, real: pick.real });
+    if (real.forward === 'masq') {
+      this.dst = real.addr;
+      if (real.port !== 0) this.dport = real.port;
+      this.ctstate |= CT.DNAT;
+    } else {
+      this.endpoint = { addr: real.addr, port: real.port !== 0 ? real.port : this.dport };
+      this.note(`IPVS ${real.forward} forwarding: the packet keeps destination ${formatAddr(this.dst)} and is sent to real server ${formatEndpoint(real.addr, this.endpoint.port)}`);
+    }
+    return 'scheduled';
+  }
+
+  private currentPacket(): WalkPacket {
+    return {
+      ...this.pkt,
+      src: this.src,
+      dst: this.dst,
+      sport: this.sport,
+      dport: this.dport,
+      mark: this.mark,
+      connmark: this.connmark,
+      ctstate: this.ctstate,
+      inIface: this.inIface,
+      outIface: this.outIface,
+    };
+  }
+}
+
+function addrToBig(a: Addr): bigint {
+  if (a.family === 4) return BigInt(a.w[0]);
+  return (BigInt(a.w[0]) << 96n) | (BigInt(a.w[1]) << 64n) | (BigInt(a.w[2]) << 32n) | BigInt(a.w[3]);
+}
+
+function bigToAddr(family: 4 | 6, v: bigint): Addr {
+  if (family === 4) return { family, w: [Number(v & 0xffffffffn), 0, 0, 0] };
+  const w = (s: bigint): number => Number((v >> s) & 0xffffffffn);
+  return { family, w: [w(96n), w(64n), w(32n), w(0n)] };
+}
