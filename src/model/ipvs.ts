@@ -12,6 +12,11 @@ export interface RealServer {
   weight: number;
   upperThreshold?: number;
   lowerThreshold?: number;
+  /** ActiveConn / InActConn columns of an `ipvsadm -Ln` listing (absent in ipvsadm-save). */
+  activeConns?: number;
+  inactiveConns?: number;
+  /** True when the dump did not say (an `ipvsadm -Ln --stats/--rate` listing): weight is then 1. */
+  weightUnknown?: boolean;
   line: number;
   text: string;
 }
@@ -23,6 +28,7 @@ export interface VirtualService {
   port?: number;
   fwmark?: number;
   family: 4 | 6;
+  /** Scheduler name; 'unknown' when the dump did not say (an `ipvsadm -Ln --stats/--rate` listing). */
   scheduler: string;
   /** -b scheduler flags, e.g. sh-port, sh-fallback, mh-port, mh-fallback. */
   schedFlags: string[];
@@ -30,6 +36,10 @@ export interface VirtualService {
   persistent?: number;
   /** -M persistence netmask. */
   netmask?: string;
+  /** -o / --ops: one-packet scheduling (UDP): every datagram is scheduled on its own. */
+  ops?: boolean;
+  /** --pe persistence engine (e.g. sip). */
+  pe?: string;
   reals: RealServer[];
   line: number;
   text: string;
