@@ -54,7 +54,7 @@ function trailingZeros(x: number): number {
   return x === 0 ? 32 : 31 - Math.clz32(x & -x);
 }
 
-function parseAddrPart(s: string, family: Family, dim: SetDim): Cidr[] {
+function parseAddrPart(s: string, family: Family, dim: SetDim, allowZero: boolean): Cidr[] {
   const dash = s.indexOf('-');
   if (dash > 0 && family === 4) {
     const a = parseAddr(s.slice(0, dash));
@@ -67,7 +67,8 @@ function parseAddrPart(s: string, family: Family, dim: SetDim): Cidr[] {
   const c = parseCidr(s);
   if (!c) throw new ElementError(`bad ${dim === 'net' ? 'network' : 'address'} ${quote(s)}`, 0);
   if (c.family !== family) throw new ElementError(`${quote(s)} is not an IPv${family} address (set family inet${family === 6 ? '6' : ''})`, 0);
-  if (dim === 'net' && c.prefix === 0) throw new ElementError('a /0 network is not allowed in hash:net types', 0);
+  // Only hash:net,iface accepts /0 (its revision 2); the other net types refuse it.
+  if (dim === 'net' && c.prefix === 0 && !allowZero) throw new ElementError('a /0 network is not allowed in this set type', 0);
   return [c];
 }
 
@@ -125,7 +126,7 @@ function parseElement(elem: string, set: IpSet): EntryPart[][] {
       switch (dim) {
         case 'ip':
         case 'net':
-          options = parseAddrPart(f, set.family, dim).map((cidr) => ({ kind: 'addr', cidr }));
+          options = parseAddrPart(f, set.family, dim, set.type === 'hash:net,iface').map((cidr) => ({ kind: 'addr', cidr }));
           break;
         case 'port':
           options = [parsePortPart(f, set.family, set.type !== 'bitmap:port')];
