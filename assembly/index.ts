@@ -1,0 +1,74 @@
+// landfall's WASM engine: exports the walk entry points. JS (src/engine/wasm.ts) owns memory:
+// it copies the compiled ruleset to RS_BASE_BYTES, writes packets to IN_BYTES and reads results
+// from OUT_BYTES / TRACE_OUT_BYTES (src/compile/layout.ts). Nothing here allocates.
+
+import * as L from '../src/compile/layout';
+import { st } from './mem';
+import * as S from './state';
+import { loadRuleset, outIfaceCode, outRejectWith, outVerdict, walkPacket } from './walk';
+
+/** End of the module's static data: JS checks it lies below IO_BASE_BYTES. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Checks the ruleset copied to RS_BASE_BYTES; 0 when it is usable. */
+export function init(): i32 {
+  return loadRuleset() ? L.ST_OK : L.ST_BAD_RULESET;
+}
+
+/**
+ * One recorded walk of packet 0 with `forcedCount` forced branches at FORCED_BYTES. The record
+ * head and lists go to OUT_BYTES (layout O_*); returns the status.
+ */
+export function walk(forcedCount: i32): i32 {
+  const status = walkPacket(0, true, forcedCount);
+  const o = L.OUT_BYTES;
+  st(o, L.O_STATUS, status);
+  st(o, L.O_VERDICT, outVerdict());
+  st(o, L.O_REJECT, outRejectWith());
+  for (let k = 0; k < 4; k++) {
+    st(o, L.O_DST + k, load<i32>(S.DST + (<usize>k << 2)));
+    st(o, L.O_SRC + k, load<i32>(S.SRC + (<usize>k << 2)));
+  }
+  st(o, L.O_DPORT, S.dport);
+  st(o, L.O_SPORT, S.sport);
+  st(o, L.O_MASQ, S.masq);
+  st(o, L.O_OUT_IFACE, outIfaceCode());
+  st(o, L.O_RULES, S.rulesEval);
+  st(o, L.O_NPATH, S.npath);
+  st(o, L.O_NUNC, S.nunc);
+  st(o, L.O_NDEC, S.ndec);
+  st(o, L.O_NNOTES, S.nnotes);
+  st(o, L.O_NPROBS, S.nprobs);
+  return status;
+}
+
+/** Clears the statistic-nth counters and seeds the PRNG: the start of a trace batch. */
+export function traceBegin(seed: u32, nthCounters: i32): void {
+  memory.fill(L.STATE_BYTES, 0, <usize>nthCounters << 2);
+  S.seedRng(seed);
+}
+
+/**
+ * Sampled walks of packets 0..n-1 (one PRNG stream and nth counters across calls since
+ * traceBegin). Writes TRACE_WORDS per packet; returns how many packets were walked — fewer than
+ * n when one needed the host or failed (its status is in its record).
+ */
+export function trace(n: i32): i32 {
+  for (let i = 0; i < n; i++) {
+    const status = walkPacket(i, false, 0);
+    const o = L.TRACE_OUT_BYTES + (<usize>(i * L.TRACE_WORDS) << 2);
+    st(o, L.TR_STATUS, status);
+    if (status != L.ST_OK) return i;
+    st(o, L.TR_VERDICT, outVerdict());
+    for (let k = 0; k < 4; k++) {
+      st(o, L.TR_DST + k, load<i32>(S.DST + (<usize>k << 2)));
+      st(o, L.TR_SRC + k, load<i32>(S.SRC + (<usize>k << 2)));
+    }
+    st(o, L.TR_DPORT, S.dport);
+    st(o, L.TR_MASQ, S.masq);
+    st(o, L.TR_RULES, S.rulesEval);
+  }
+  return n;
+}

@@ -1,0 +1,283 @@
+// Match ops (layout.ts M_*), evaluated in the order the compiler wrote them, which is the
+// kernel's order the reference walk uses (src/engine/matches.ts kernelOrder). Each op answers
+// MATCH, NO_MATCH or HOST (the packet needs a host-side feature); undecidable conditions take a
+// [0.5, 0.5] decision here and record an uncertain entry, exactly like the reference's assume().
+
+import * as L from '../src/compile/layout';
+import { rw, rsAddr } from './mem';
+import * as S from './state';
+import { isNodeLocal } from './node';
+
+export const NO_MATCH: i32 = 0;
+export const MATCH: i32 = 1;
+export const HOST: i32 = 2;
+
+const CT_NEW: i32 = 2;
+const TCP_SYN: i32 = 0x02;
+const TCP_ACK: i32 = 0x10;
+const TWO31: f64 = 2147483648.0;
+
+// addrtype bits (src/model/rule.ts ADDRTYPE)
+const AT_UNICAST: i32 = 1 << 1;
+const AT_LOCAL: i32 = 1 << 2;
+const AT_BROADCAST: i32 = 1 << 3;
+const AT_MULTICAST: i32 = 1 << 5;
+
+@inline function inPortRange(p: i32, packed: i32): bool {
+  return p >= (packed & 0xffff) && p <= (<i32>(<u32>packed >>> 16));
+}
+
+/** (addr & mask) == want over the family's words; `addr` is a 4-word block in memory. */
+@inline function cidr4(addr: usize, want: i32, mask: i32): bool {
+  return (load<i32>(addr) & mask) == want;
+}
+
+function cidr6(addr: usize, op: i32): bool {
+  for (let k = 0; k < 4; k++) {
+    if ((load<i32>(addr + (<usize>k << 2)) & rw(op + 5 + k)) != rw(op + 1 + k)) return false;
+  }
+  return true;
+}
+
+// ---- interfaces ----
+
+/** Does name `a` (IFACE block at byte address) start with name `b`'s bytes? */
+function startsWith(a: usize, b: usize): bool {
+  const la = load<i32>(a) & 0xff;
+  const lb = load<i32>(b) & 0xff;
+  if (lb > la) return false;
+  for (let i = 0; i < lb; i++) {
+    if (load<u8>(a + 4 + i) != load<u8>(b + 4 + i)) return false;
+  }
+  return true;
+}
+
+function sameName(a: usize, b: usize): bool {
+  return (load<i32>(a) & 0xff) == (load<i32>(b) & 0xff) && startsWith(a, b);
+}
+
+/** ifaceMatch() of the reference: 1 match, 0 no match, -1 undecidable (packet iface known as a prefix). */
+function ifaceMatch(pat: usize, have: usize): i32 {
+  if (have == 0 || (load<i32>(have) & L.IF_PRESENT_BIT) == 0) return 0;
+  const patPrefix = (load<i32>(pat) & L.IF_PREFIX_BIT) != 0;
+  if ((load<i32>(have) & L.IF_PREFIX_BIT) == 0) {
+    return (patPrefix ? startsWith(have, pat) : sameName(have, pat)) ? 1 : 0;
+  }
+  if (patPrefix && startsWith(have, pat)) return 1;
+  return startsWith(pat, have) ? -1 : 0;
+}
+
+// ---- addrtype ----
+
+function addrTypeOf(a: usize): i32 {
+  if (isNodeLocal(a)) return AT_LOCAL;
+  const w0 = <u32>load<i32>(a);
+  if (S.family == 4) {
+    if (w0 == 0xffffffff) return AT_BROADCAST;
+    if (w0 >>> 28 == 0xe) return AT_MULTICAST;
+    return AT_UNICAST;
+  }
+  if (w0 >>> 24 == 0xff) return AT_MULTICAST;
+  return AT_UNICAST;
+}
+
+/** One side of addrtype: 1, 0, or -1 undecidable. */
+function addrtypeSide(a: usize, types: i32, invert: bool, limited: bool): i32 {
+  const t = addrTypeOf(a);
+  if (limited && t == AT_LOCAL) return -1;
+  return ((t & types) != 0) != invert ? 1 : 0;
+}
+
+/** An undecidable condition: decision [0.5, 0.5], branch 0 assumes it holds. */
+function assume(rule: i32, code: i32, arg: i32, arg2: i32): i32 {
+  const b = S.decide2(0.5);
+  S.pushUncertain(rule, code, arg, arg2, b == 0);
+  return b == 0 ? MATCH : NO_MATCH;
+}
+
+@inline function bool2(b: bool): i32 {
+  return b ? MATCH : NO_MATCH;
+}
+
+/** Conntrack tuple field (0 origsrc 1 origdst 2 replsrc 3 repldst) → address block. */
+@inline function ctAddr(field: i32): usize {
+  return field == 0 ? S.OSRC : field == 1 ? S.ODST : field == 2 ? S.DST : S.SRC;
+}
+
+@inline function ctPort(field: i32): i32 {
+  return field == 0 ? S.osport : field == 1 ? S.odport : field == 2 ? S.dport : S.sport;
+}
+
+/** Unsigned word-wise compare of two 4-word addresses. */
+function cmp4(a: usize, b: usize): i32 {
+  for (let k = 0; k < 4; k++) {
+    const x = <u32>load<i32>(a + (<usize>k << 2));
+    const y = <u32>load<i32>(b + (<usize>k << 2));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Evaluates op at word offset `op` of rule `rule`. */
+function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
+  const h = rw(op);
+  const kind = h & 0xff;
+  const inv = (h & L.OP_INV_BIT) != 0;
+  switch (kind) {
+    case L.M_SRC4:
+      return bool2(cidr4(S.SRC, rw(op + 1), rw(op + 2)) != inv);
+    case L.M_DST4:
+      return bool2(cidr4(S.DST, rw(op + 1), rw(op + 2)) != inv);
+    case L.M_SRC6:
+      return bool2(cidr6(S.SRC, op) != inv);
+    case L.M_DST6:
+      return bool2(cidr6(S.DST, op) != inv);
+    case L.M_PROTO: {
+      const p = rw(op + 1);
+      return bool2((p == 0 || p == S.proto) != inv);
+    }
+    case L.M_IN_IFACE:
+    case L.M_OUT_IFACE: {
+      const have = kind == L.M_IN_IFACE ? S.inIf : S.outIf;
+      const r = ifaceMatch(rsAddr(op + 1), have);
+      if (r < 0) return assume(rule, L.U_IFACE, op + 1, <i32>have);
+      return bool2((r == 1) != inv);
+    }
+    case L.M_FRAGMENT:
+      return bool2(inv);
+    case L.M_SPORT:
+      return bool2(inPortRange(S.sport, rw(op + 1)) != inv);
+    case L.M_DPORT:
+      return bool2(inPortRange(S.dport, rw(op + 1)) != inv);
+    case L.M_MULTIPORT: {
+      const dir = rw(op + 1);
+      const n = rw(op + 2);
+      let hit = false;
+      for (let i = 0; i < n; i++) {
+        const r = rw(op + 3 + i);
+        if ((dir != 1 && inPortRange(S.sport, r)) || (dir != 0 && inPortRange(S.dport, r))) {
+          hit = true;
+          break;
+        }
+      }
+      return bool2(hit != inv);
+    }
+    case L.M_TCPFLAGS: {
+      if (S.proto != 6) return NO_MATCH;
+      const flags = (S.ctstate & CT_NEW) != 0 ? TCP_SYN : TCP_ACK;
+      return bool2(((flags & rw(op + 1)) == rw(op + 2)) != inv);
+    }
+    case L.M_ICMPTYPE: {
+      const want = rw(op + 3) != 0 ? 58 : 1;
+      if (S.proto != want) return NO_MATCH;
+      const t = rw(op + 1);
+      const c = rw(op + 2);
+      const hit = t == -1 || (S.icmpType == t && (c == -1 || S.icmpCode == c));
+      return bool2(hit != inv);
+    }
+    case L.M_MARK:
+      return bool2(((S.mark & <u32>rw(op + 2)) == <u32>rw(op + 1)) != inv);
+    case L.M_CONNMARK:
+      return bool2(((S.connmark & <u32>rw(op + 2)) == <u32>rw(op + 1)) != inv);
+    case L.M_CTSTATE:
+      return bool2(((S.ctstate & rw(op + 1)) != 0) != inv);
+    case L.M_CTADDR: {
+      const a = ctAddr(rw(op + 1));
+      let hit = true;
+      for (let k = 0; k < 4; k++) {
+        if ((load<i32>(a + (<usize>k << 2)) & rw(op + 6 + k)) != rw(op + 2 + k)) {
+          hit = false;
+          break;
+        }
+      }
+      return bool2(hit != inv);
+    }
+    case L.M_CTPORT:
+      return bool2(inPortRange(ctPort(rw(op + 1)), rw(op + 2)) != inv);
+    case L.M_CTDIR:
+      return bool2((rw(op + 1) == 0) != inv);
+    case L.M_CTPROTO:
+      return bool2((rw(op + 1) == S.proto) != inv);
+    case L.M_ADDRTYPE: {
+      const f = rw(op + 1);
+      const limited = (f & (L.AT_LIMIT_IN | L.AT_LIMIT_OUT)) != 0;
+      if (f & L.AT_HAS_SRC) {
+        const r = addrtypeSide(S.SRC, rw(op + 2), (f & L.AT_SRC_INV) != 0, limited);
+        if (r < 0) return assume(rule, L.U_ADDRTYPE_LIMIT, 0, 0);
+        if (r == 0) return NO_MATCH;
+      }
+      if (f & L.AT_HAS_DST) {
+        const r = addrtypeSide(S.DST, rw(op + 3), (f & L.AT_DST_INV) != 0, limited);
+        if (r < 0) return assume(rule, L.U_ADDRTYPE_LIMIT, 0, 0);
+        if (r == 0) return NO_MATCH;
+      }
+      return MATCH;
+    }
+    case L.M_RANDOM: {
+      const threshold = <u32>rw(op + 1);
+      let hit: bool;
+      if (!S.recording) hit = (S.nextRandom() & 0x7fffffff) < threshold; // drawn every time, as the kernel
+      else if (threshold == 0) hit = false;
+      else if (threshold >= 0x80000000) hit = true;
+      else hit = S.decide2(<f64>threshold / TWO31) == 0;
+      return bool2(hit != inv);
+    }
+    case L.M_NTH: {
+      const every = rw(op + 1);
+      const packet = rw(op + 2);
+      let hit: bool;
+      if (!S.recording) {
+        const slot = nthCounters + (<usize>rw(op + 3) << 2);
+        const c = load<i32>(slot);
+        hit = c == packet;
+        store<i32>(slot, (c + 1) % every);
+      } else if (every <= 1) hit = true;
+      else hit = S.decide2(1.0 / <f64>every) == 0;
+      return bool2(hit != inv);
+    }
+    case L.M_IPRANGE: {
+      const a = rw(op + 1) == 0 ? S.SRC : S.DST;
+      const hit = cmp4(a, rsAddr(op + 2)) >= 0 && cmp4(a, rsAddr(op + 6)) <= 0;
+      return bool2(hit != inv);
+    }
+    case L.M_PHYSDEV: {
+      S.pushNote(L.NOTE_PHYSDEV, 0, 0, 0);
+      const f = rw(op + 1);
+      // a present, non-inverted test (bit pair 01) is false for a routed packet
+      for (let i = 0; i < 5; i++) {
+        if (((f >>> (2 * i)) & 3) == 1) return NO_MATCH;
+      }
+      return MATCH;
+    }
+    case L.M_OWNER:
+      if (S.origin == L.ORIGIN_HOST) return assume(rule, L.U_OWNER_HOST, 0, 0);
+      return bool2(rw(op + 1) != 0);
+    case L.M_LIMIT:
+      S.pushNote(L.NOTE_STRING, rw(op + 1), 0, 0);
+      return MATCH;
+    case L.M_POLICY: {
+      const mode = rw(op + 1);
+      if (mode == L.POL_UNMODELLED) return assume(rule, L.U_REASON, rw(op + 2), 0);
+      return bool2((mode == L.POL_NONE) != inv);
+    }
+    case L.M_UNKNOWN:
+      return assume(rule, L.U_REASON, rw(op + 1), 0);
+    case L.M_CONST:
+      return bool2(rw(op + 1) != 0);
+    default:
+      return HOST;
+  }
+}
+
+/** All of a rule's ops in order, stopping at the first that fails. */
+export function matchRule(rule: i32, rec: i32, nthCounters: usize): i32 {
+  const meta = rw(rec + L.R_NOPS_TK);
+  const n = meta & L.RN_NOPS_MASK;
+  let op = rw(rec + L.R_OPS);
+  for (let i = 0; i < n; i++) {
+    const r = evalOp(rule, op, nthCounters);
+    if (r != MATCH) return r;
+    op += <i32>(<u32>rw(op) >>> L.OP_LEN_SHIFT);
+  }
+  return MATCH;
+}

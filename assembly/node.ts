@@ -1,0 +1,85 @@
+// The node context (layout N_*): which addresses are node-local, the pod CIDRs, the uplink and
+// pods interfaces, and the address MASQUERADE/REDIRECT use. Mirrors src/engine/packet.ts.
+
+import * as L from '../src/compile/layout';
+import { rw, rsAddr } from './mem';
+import * as S from './state';
+
+/** The `lo` interface block (comes-back-in path of host packets). */
+export const LO_IFACE: usize = memory.data<i32>([2 | L.IF_PRESENT_BIT, 0x6f6c, 0, 0, 0, 0]); // "lo", little-endian bytes
+/** 127.0.0.1 and ::1 as 4-word blocks. */
+const LOOP4: usize = memory.data<i32>([0x7f000001, 0, 0, 0]);
+const LOOP6: usize = memory.data<i32>([0, 0, 0, 1]);
+
+@inline function node(): i32 {
+  return rw(L.H_NODE);
+}
+
+export function isLoopback(a: usize): bool {
+  if (S.family == 4) return (<u32>load<i32>(a)) >>> 24 == 127;
+  return load<i32>(a) == 0 && load<i32>(a, 4) == 0 && load<i32>(a, 8) == 0 && load<i32>(a, 12) == 1;
+}
+
+/** Loopback or one of the node's addresses (of the packet's family). */
+export function isNodeLocal(a: usize): bool {
+  if (isLoopback(a)) return true;
+  const n = node();
+  const count = rw(n + L.N_NADDR);
+  const w0 = load<i32>(a);
+  const w1 = load<i32>(a, 4);
+  const w2 = load<i32>(a, 8);
+  const w3 = load<i32>(a, 12);
+  for (let i = 0; i < count; i++) {
+    const e = n + L.N_ADDRS + i * L.NADDR_WORDS;
+    if (rw(e) == S.family && rw(e + 1) == w0 && rw(e + 2) == w1 && rw(e + 3) == w2 && rw(e + 4) == w3) return true;
+  }
+  return false;
+}
+
+function inPodCidr(a: usize): bool {
+  const n = node();
+  const base = n + L.N_ADDRS + rw(n + L.N_NADDR) * L.NADDR_WORDS;
+  const count = rw(n + L.N_NCIDR);
+  for (let i = 0; i < count; i++) {
+    const c = base + i * L.NCIDR_WORDS;
+    if (rw(c) != S.family) continue;
+    let hit = true;
+    for (let k = 0; k < 4; k++) {
+      if ((load<i32>(a + (<usize>k << 2)) & rw(c + 5 + k)) != rw(c + 1 + k)) {
+        hit = false;
+        break;
+      }
+    }
+    if (hit) return true;
+  }
+  return false;
+}
+
+export function uplinkIface(): usize {
+  return rsAddr(node() + L.N_UPLINK);
+}
+
+export function podsIface(): usize {
+  return rsAddr(node() + L.N_PODS);
+}
+
+/** The outgoing interface for the current destination: override, lo, pods, uplink. */
+export function route(given: usize): usize {
+  if (given != 0) return given;
+  if (isNodeLocal(S.DST)) return LO_IFACE;
+  if (inPodCidr(S.DST)) return podsIface();
+  return uplinkIface();
+}
+
+/** 127.0.0.1 / ::1 for the packet's family. */
+export function loopbackAddr(): usize {
+  return S.family == 4 ? LOOP4 : LOOP6;
+}
+
+/** The first non-loopback node address of the packet's family, 0 when there is none. */
+export function firstNodeAddress(): usize {
+  const n = node();
+  const i = rw(n + (S.family == 4 ? L.N_FIRST4 : L.N_FIRST6));
+  if (i < 0) return 0;
+  return rsAddr(n + L.N_ADDRS + i * L.NADDR_WORDS + 1);
+}

@@ -1,0 +1,405 @@
+// One walk of one packet through the node's hooks: the AssemblyScript twin of
+// src/engine/reference-walk.ts (SEMANTICS.md). Chain traversal uses an explicit frame stack in
+// STACK_BYTES; runs of destination-keyed rules are crossed by hash lookup (src/compile/runs.ts)
+// while rulesEvaluated still counts every rule the kernel would have looked at.
+
+import * as L from '../src/compile/layout';
+import { ld, rw, rsAddr } from './mem';
+import * as S from './state';
+import { HOST, MATCH, matchRule } from './match';
+import { firstNodeAddress, isLoopback, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
+
+const CT_NEW: i32 = 2;
+const CT_UNTRACKED: i32 = 16;
+const CT_SNAT: i32 = 32;
+const CT_DNAT: i32 = 64;
+
+// walk outcome
+let verdict: i32 = L.VERDICT_ACCEPT;
+let rejectWith: i32 = -1;
+let leftOn: usize = 0;
+/** Input-region address of the packet being walked. */
+let pkt: usize = 0;
+/** The (table, hook) being walked: REDIRECT needs to know it is in nat OUTPUT. */
+let curTable: i32 = 0;
+let curHook: i32 = 0;
+
+// ruleset section offsets, read once per call by load()
+let rules: i32 = 0;
+let chains: i32 = 0;
+let hooks: i32 = 0;
+let runs: i32 = 0;
+let flags: i32 = 0;
+
+/** Validates the ruleset header and caches section offsets; false when it is not a ruleset. */
+export function loadRuleset(): bool {
+  if (rw(L.H_MAGIC) != L.MAGIC || rw(L.H_VERSION) != L.LAYOUT_VERSION) return false;
+  rules = rw(L.H_RULES);
+  chains = rw(L.H_CHAINS);
+  hooks = rw(L.H_HOOKS);
+  runs = rw(L.H_RUNS);
+  flags = rw(L.H_FLAGS);
+  return true;
+}
+
+// ---- results of the walk ----
+
+export function outVerdict(): i32 { return verdict; }
+export function outRejectWith(): i32 { return rejectWith; }
+
+/** OIF_* code of the interface the packet left on. */
+export function outIfaceCode(): i32 {
+  if (leftOn == 0) return L.OIF_NONE;
+  if (leftOn == LO_IFACE) return L.OIF_LO;
+  if (leftOn == pkt + (<usize>L.P_OUT_IFACE << 2)) return L.OIF_QUERY;
+  if (leftOn == podsIface()) return L.OIF_PODS;
+  return L.OIF_UPLINK;
+}
+
+// ---- chain traversal ----
+
+@inline function end(v: i32, rw_: i32): bool {
+  verdict = v;
+  rejectWith = rw_;
+  return false;
+}
+
+/** A built-in chain's end: its policy (a path step when the chain has rules or drops). */
+function policy(cid: i32): bool {
+  const c = chains + cid * L.CHAIN_WORDS;
+  const pol = rw(c + L.C_POLICY);
+  if (rw(c + L.C_COUNT) > 0 || pol == L.POLICY_DROP) S.pushStep(L.STEP_POLICY, cid);
+  return pol == L.POLICY_DROP ? end(L.VERDICT_DROP, -1) : true;
+}
+
+/** Hash lookup of the packet's destination in a run: the first candidate rule, or the run end. */
+function runLookup(run: i32): i32 {
+  const hash = rw(run + L.RU_HASH);
+  const mask = rw(run + L.RU_MASK);
+  const k0 = load<i32>(S.DST);
+  const k1 = load<i32>(S.DST, 4);
+  const k2 = load<i32>(S.DST, 8);
+  const k3 = load<i32>(S.DST, 12);
+  let s = hashKey(<u32>k0, <u32>k1, <u32>k2, <u32>k3) & mask;
+  for (;;) {
+    const slot = hash + s * L.SLOT_WORDS;
+    const first = rw(slot + 4);
+    if (first < 0) return rw(run + L.RU_END);
+    if (rw(slot) == k0 && rw(slot + 1) == k1 && rw(slot + 2) == k2 && rw(slot + 3) == k3) return first;
+    s = (s + 1) & mask;
+  }
+  return unreachable();
+}
+
+/** src/compile/runs.ts hashKey, the same bits. */
+function hashKey(k0: u32, k1: u32, k2: u32, k3: u32): i32 {
+  let h: u32 = (k0 ^ 0x9e3779b9) * 0x85ebca6b;
+  h = (h ^ k1 ^ (h >>> 13)) * 0xc2b2ae35;
+  h = (h ^ k2 ^ (h >>> 16)) * 0x85ebca6b;
+  h = (h ^ k3 ^ (h >>> 13)) * 0xc2b2ae35;
+  return <i32>(h ^ (h >>> 16));
+}
+
+const STACK: usize = L.STACK_BYTES;
+
+/**
+ * Walks one table's built-in chain for a hook. true: go on to the next table; false: the walk
+ * ended (verdict set) or failed (status set).
+ */
+function runHook(table: i32, hook: i32): bool {
+  if (S.status != L.ST_OK) return false;
+  const start = rw(hooks + ((S.family == 4 ? 0 : 1) * L.NTABLES + table) * L.NHOOKS + hook);
+  if (start < 0) return true;
+  curTable = table;
+  curHook = hook;
+  let depth = 0;
+  let cid = start;
+  let first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
+  let count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
+  let pos = 0;
+  for (;;) {
+    if (pos >= count) {
+      if (depth == 0) return policy(start);
+      depth--;
+      cid = load<i32>(STACK + (<usize>depth << 3));
+      pos = load<i32>(STACK + (<usize>depth << 3), 4);
+      first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
+      count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
+      continue;
+    }
+    let rid = first + pos;
+    let rec = rules + rid * L.RULE_WORDS;
+    const runId = rw(rec + L.R_RUN);
+    if (runId != 0) {
+      // Every rule of the run reached before the candidate is one the kernel would evaluate
+      // (and reject on its destination) too.
+      const run = runs + (runId - 1) * L.RUN_WORDS;
+      const c = rid == rw(run + L.RU_START) ? runLookup(run) : rw(rules + (rid - 1) * L.RULE_WORDS + L.R_NEXT);
+      S.countRules(c - rid);
+      if (c >= rw(run + L.RU_END)) {
+        pos = c - first;
+        continue;
+      }
+      rid = c;
+      pos = c - first;
+      rec = rules + rid * L.RULE_WORDS;
+    }
+    S.countRules(1);
+    if (S.rulesEval > L.MAX_STEPS) {
+      S.setStatus(L.ST_LOOP);
+      return false;
+    }
+    const m = matchRule(rid, rec, L.STATE_BYTES);
+    if (S.status != L.ST_OK) return false;
+    if (m != MATCH) {
+      if (m == HOST) {
+        S.setStatus(L.ST_HOST);
+        return false;
+      }
+      pos++;
+      continue;
+    }
+    S.pushStep(L.STEP_RULE, rid);
+    const meta = rw(rec + L.R_NOPS_TK);
+    const tk = (meta >>> L.RN_TK_SHIFT) & 0xff;
+    const targ = rw(rec + L.R_TARG);
+    switch (tk) {
+      case L.T_NONE:
+      case L.T_NOOP:
+        break;
+      case L.T_ACCEPT:
+        return true;
+      case L.T_DROP:
+        return end(L.VERDICT_DROP, -1);
+      case L.T_REJECT:
+        return end(L.VERDICT_REJECT, targ);
+      case L.T_RETURN:
+        if (depth == 0) return policy(start);
+        depth--;
+        cid = load<i32>(STACK + (<usize>depth << 3));
+        pos = load<i32>(STACK + (<usize>depth << 3), 4);
+        first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
+        count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
+        continue;
+      case L.T_JUMP:
+      case L.T_GOTO:
+        if (tk == L.T_JUMP) {
+          if (depth >= L.MAX_DEPTH) {
+            S.setStatus(L.ST_DEPTH);
+            return false;
+          }
+          store<i32>(STACK + (<usize>depth << 3), cid);
+          store<i32>(STACK + (<usize>depth << 3), pos + 1, 4);
+          depth++;
+        }
+        cid = targ;
+        first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
+        count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
+        pos = 0;
+        continue;
+      case L.T_MISSING_CHAIN:
+        S.pushUncertain(rid, L.U_REASON, targ, 0, false);
+        break;
+      case L.T_DNAT:
+      case L.T_SNAT:
+      case L.T_MASQUERADE:
+      case L.T_REDIRECT:
+        nat(rid, tk, targ);
+        return S.status == L.ST_OK;
+      case L.T_MARK:
+        S.setMark((S.mark & ~<u32>rw(targ + 1)) ^ <u32>rw(targ));
+        break;
+      case L.T_CONNMARK_SET:
+        S.setConnmark((S.connmark & ~<u32>rw(targ + 1)) ^ <u32>rw(targ));
+        break;
+      case L.T_CONNMARK_SAVE: // targ: nfmask, ctmask
+        S.setConnmark((S.connmark & ~<u32>rw(targ + 1)) ^ (S.mark & <u32>rw(targ)));
+        break;
+      case L.T_CONNMARK_RESTORE:
+        S.setMark((S.mark & ~<u32>rw(targ)) ^ (S.connmark & <u32>rw(targ + 1)));
+        break;
+      case L.T_NOTRACK:
+        S.setCtstate(CT_UNTRACKED);
+        break;
+      case L.T_UNKNOWN:
+        S.pushUncertain(rid, L.U_REASON, targ, 0, true);
+        break;
+      default:
+        S.setStatus(L.ST_BAD_RULESET);
+        return false;
+    }
+    pos++;
+  }
+  return unreachable();
+}
+
+// ---- NAT ----
+
+function copy4(dst: usize, src: usize): void {
+  store<i32>(dst, load<i32>(src));
+  store<i32>(dst, load<i32>(src, 4), 4);
+  store<i32>(dst, load<i32>(src, 8), 8);
+  store<i32>(dst, load<i32>(src, 12), 12);
+}
+
+/** An address from the block's range into `into`: equal branches per address, lowest first. */
+function pickAddress(rid: i32, b: i32, into: usize): void {
+  const n = rw(b + L.NR_COUNT);
+  const lo = rsAddr(b + L.NR_LO);
+  copy4(into, lo);
+  if (n <= 1) return;
+  if (n > L.NAT_MAX_BRANCHES) {
+    S.pushUncertain(rid, L.U_REASON, rw(b + L.NR_REASON), 0, true);
+    return;
+  }
+  S.beginDecision();
+  const p = 1.0 / <f64>n;
+  for (let i = 0; i < n; i++) S.stageProb(p);
+  const k = S.decide();
+  // lo + k with carry from the last used word upwards
+  let carry: u64 = <u64>k;
+  const last = S.family == 4 ? 0 : 3;
+  for (let w = last; w >= 0 && carry != 0; w--) {
+    const at = into + (<usize>w << 2);
+    const sum = <u64>(<u32>load<i32>(at)) + carry;
+    store<i32>(at, <i32>(<u32>sum));
+    carry = sum >>> 32;
+  }
+}
+
+function pickPort(port: i32, b: i32): i32 {
+  const lo = rw(b + L.NR_PLO);
+  const hi = rw(b + L.NR_PHI);
+  if (lo == hi) return lo;
+  if (port >= lo && port <= hi) return port;
+  S.pushNotePorts(L.NOTE_NAT_PORT, rw(b + L.NR_WHAT), port, lo, hi);
+  return lo;
+}
+
+function nat(rid: i32, tk: i32, b: i32): void {
+  const f = rw(b + L.NR_FLAGS);
+  switch (tk) {
+    case L.T_DNAT:
+      if (rw(b + L.NR_NRANGES) > 1) S.pushNote(L.NOTE_NAT_MULTI, 0, 0, 0);
+      if (f & L.NRF_ADDR) pickAddress(rid, b, S.DST);
+      if (f & L.NRF_PORTS) S.setPorts(S.sport, pickPort(S.dport, b));
+      S.setCtstate(S.ctstate | CT_DNAT);
+      return;
+    case L.T_SNAT:
+      if (rw(b + L.NR_NRANGES) > 1) S.pushNote(L.NOTE_NAT_MULTI, 0, 0, 0);
+      if (f & L.NRF_ADDR) pickAddress(rid, b, S.SRC);
+      if (f & L.NRF_PORTS) S.setPorts(pickPort(S.sport, b), S.dport);
+      S.setMasq(1);
+      S.setCtstate(S.ctstate | CT_SNAT);
+      return;
+    case L.T_MASQUERADE: {
+      const a = isLoopback(S.DST) ? loopbackAddr() : firstNodeAddress();
+      if (a != 0) copy4(S.SRC, a);
+      else S.pushNote(L.NOTE_MASQ_NOADDR, S.family, 0, S.SRC);
+      if (f & L.NRF_PORTS) S.setPorts(pickPort(S.sport, b), S.dport);
+      S.setMasq(1);
+      S.setCtstate(S.ctstate | CT_SNAT);
+      return;
+    }
+    case L.T_REDIRECT: {
+      const a = curTable == L.TABLE_NAT && curHook == L.HOOK_OUTPUT ? loopbackAddr() : firstNodeAddress();
+      if (a != 0) copy4(S.DST, a);
+      else S.pushNote(L.NOTE_REDIRECT_NOADDR, S.family, 0, S.DST);
+      if (f & L.NRF_PORTS) S.setPorts(S.sport, pickPort(S.dport, b));
+      S.setCtstate(S.ctstate | CT_DNAT);
+      return;
+    }
+  }
+}
+
+// ---- hooks per origin ----
+
+@inline function isNew(): bool {
+  return (S.ctstate & CT_NEW) != 0;
+}
+
+/** The query's output interface override (0 when routing decides). */
+@inline function outOverride(): usize {
+  const b = pkt + (<usize>L.P_OUT_IFACE << 2);
+  return (load<i32>(b) & L.IF_PRESENT_BIT) != 0 ? b : 0;
+}
+
+/** IPVS runs the scheduler in JS (ST_HOST) when the ruleset has virtual services. */
+@inline function ipvsNeedsHost(): bool {
+  if ((flags & L.HF_IPVS) == 0) return false;
+  S.setStatus(L.ST_HOST);
+  return true;
+}
+
+function fromInterface(): void {
+  if (!runHook(L.TABLE_RAW, L.HOOK_PREROUTING) || !runHook(L.TABLE_MANGLE, L.HOOK_PREROUTING)) return;
+  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_PREROUTING)) return;
+  if (isNodeLocal(S.DST)) {
+    if (!runHook(L.TABLE_MANGLE, L.HOOK_INPUT) || !runHook(L.TABLE_FILTER, L.HOOK_INPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_INPUT)) return;
+    if (ipvsNeedsHost()) return;
+    if (isNew()) runHook(L.TABLE_NAT, L.HOOK_INPUT);
+    return; // delivered
+  }
+  S.setOutIf(route(outOverride()));
+  if (!runHook(L.TABLE_MANGLE, L.HOOK_FORWARD) || !runHook(L.TABLE_FILTER, L.HOOK_FORWARD)) return;
+  if (!runHook(L.TABLE_SECURITY, L.HOOK_FORWARD) || !runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
+  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
+  leftOn = S.outIf;
+}
+
+function fromHost(): void {
+  S.setOutIf(route(outOverride()));
+  if (!runHook(L.TABLE_RAW, L.HOOK_OUTPUT) || !runHook(L.TABLE_MANGLE, L.HOOK_OUTPUT)) return;
+  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_OUTPUT)) return;
+  S.setOutIf(route(outOverride())); // rerouted after a DNAT
+  if (ipvsNeedsHost()) return;
+  if (!runHook(L.TABLE_FILTER, L.HOOK_OUTPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_OUTPUT)) return;
+  if (!runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
+  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
+  if (!isNodeLocal(S.DST)) {
+    leftOn = S.outIf;
+    return;
+  }
+  // Loops back: the connection's NAT is settled, so nat is not consulted on the way in.
+  const given = pkt + (<usize>L.P_IN_IFACE << 2);
+  S.setInIf((load<i32>(given) & L.IF_PRESENT_BIT) != 0 ? given : LO_IFACE);
+  S.setOutIf(0);
+  if (!runHook(L.TABLE_RAW, L.HOOK_PREROUTING) || !runHook(L.TABLE_MANGLE, L.HOOK_PREROUTING)) return;
+  if (!runHook(L.TABLE_MANGLE, L.HOOK_INPUT) || !runHook(L.TABLE_FILTER, L.HOOK_INPUT)) return;
+  runHook(L.TABLE_SECURITY, L.HOOK_INPUT);
+}
+
+/** Loads packet `i` of the input region into the walk state. */
+function loadPacket(i: i32): void {
+  pkt = L.IN_BYTES + (<usize>(i * L.PKT_WORDS) << 2);
+  S.setFamily(ld(pkt, L.P_FAMILY));
+  S.setProto(ld(pkt, L.P_PROTO));
+  const src = pkt + (<usize>L.P_SRC << 2);
+  const dst = pkt + (<usize>L.P_DST << 2);
+  copy4(S.SRC, src);
+  copy4(S.OSRC, src);
+  copy4(S.DST, dst);
+  copy4(S.ODST, dst);
+  S.setPorts(ld(pkt, L.P_SPORT), ld(pkt, L.P_DPORT));
+  S.setOrigPorts(ld(pkt, L.P_SPORT), ld(pkt, L.P_DPORT));
+  S.setIcmp(ld(pkt, L.P_ICMPTYPE), ld(pkt, L.P_ICMPCODE));
+  S.setOrigin(ld(pkt, L.P_ORIGIN));
+  S.setMark(<u32>ld(pkt, L.P_MARK));
+  S.setConnmark(<u32>ld(pkt, L.P_CONNMARK));
+  S.setCtstate(ld(pkt, L.P_CTSTATE));
+  const inb = pkt + (<usize>L.P_IN_IFACE << 2);
+  S.setInIf((load<i32>(inb) & L.IF_PRESENT_BIT) != 0 ? inb : 0);
+  S.setOutIf(0);
+  verdict = L.VERDICT_ACCEPT;
+  rejectWith = -1;
+  leftOn = 0;
+}
+
+/** Walks packet `i`; returns the status (ST_*). */
+export function walkPacket(i: i32, record: bool, forcedCount: i32): i32 {
+  S.resetWalk(record, forcedCount);
+  loadPacket(i);
+  if (S.origin == L.ORIGIN_HOST) fromHost();
+  else fromInterface();
+  return S.status;
+}

@@ -1,0 +1,155 @@
+// Ruleset (src/model/ruleset.ts) → one flat binary ruleset (layout.ts) in a single Int32Array,
+// over a SharedArrayBuffer when asked so the service can hand it to every worker without a copy.
+// Rule and chain ids are the model's flat ids, so the walk's path/uncertain records need no mapping.
+
+import type { Ruleset } from '../model/ruleset.js';
+import { chainKey } from '../model/ruleset.js';
+import { TABLES } from '../model/rule.js';
+import * as L from './layout.js';
+import { encodeMatches, encodeTarget, indexKey, pushIface, type EncodeContext } from './ops.js';
+import { buildRuns } from './runs.js';
+import { StringTable, Words } from './words.js';
+
+export interface CompiledRuleset {
+  /** The whole compiled ruleset (header + sections), layout.ts. */
+  words: Int32Array;
+  /** String ids used by the words (reasons, reject-with, module names). */
+  strings: string[];
+  stats: { rules: number; chains: number; runs: number; bytes: number; bytesPerRule: number };
+}
+
+export interface CompileOptions {
+  /** Allocate over a SharedArrayBuffer (for worker pools). Default false. */
+  shared?: boolean;
+  /** Shortest run of destination-keyed rules worth a hash index. Default 8. */
+  minRun?: number;
+}
+
+const HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+
+export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
+  const w = new Words();
+  const strings = new StringTable();
+  const ctx: EncodeContext = {
+    w,
+    strings,
+    nth: { next: 0, rule: -1, counter: 0 },
+    rule: 0,
+    ipvs: (rs.ipvs?.services.length ?? 0) > 0,
+    sets: new Set(rs.ipsets.sets.keys()),
+    host: { used: false },
+  };
+  w.alloc(L.HDR_WORDS);
+  w.set(L.H_MAGIC, L.MAGIC);
+  w.set(L.H_VERSION, L.LAYOUT_VERSION);
+
+  const nrules = rs.rules.length;
+  const rulesAt = w.alloc(nrules * L.RULE_WORDS);
+  w.set(L.H_NRULES, nrules);
+  w.set(L.H_RULES, rulesAt);
+  w.set(L.H_OPS, w.length);
+
+  // Rules: ops and target blocks interleave after the fixed records; records point at them.
+  for (let id = 0; id < nrules; id++) {
+    const rule = rs.rules[id];
+    ctx.rule = id;
+    const [ops, nops] = encodeMatches(ctx, rule);
+    const [tk, targ] = encodeTarget(ctx, rule.target, (name) => {
+      const cid = rs.chainIds.get(chainKey(rule.family, rule.table, name));
+      return cid === undefined ? -1 : cid;
+    });
+    const r = rulesAt + id * L.RULE_WORDS;
+    w.set(r + L.R_OPS, ops);
+    w.set(r + L.R_NOPS_TK, nops | (tk << L.RN_TK_SHIFT));
+    w.set(r + L.R_TARG, targ);
+  }
+  w.set(L.H_TARGS, w.length);
+
+  // Chains.
+  const nchains = rs.chains.length;
+  const chainsAt = w.alloc(nchains * L.CHAIN_WORDS);
+  w.set(L.H_NCHAINS, nchains);
+  w.set(L.H_CHAINS, chainsAt);
+  let firstRule = 0;
+  for (let cid = 0; cid < nchains; cid++) {
+    const { chain, table, family } = rs.chains[cid];
+    const c = chainsAt + cid * L.CHAIN_WORDS;
+    // numberRules numbers a chain's rules consecutively, in chain order.
+    const first = chain.rules.length ? rs.ruleIds.get(chain.rules[0])! : firstRule;
+    w.set(c + L.C_FIRST, first);
+    w.set(c + L.C_COUNT, chain.rules.length);
+    w.set(
+      c + L.C_POLICY,
+      !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT,
+    );
+    w.set(c + L.C_TABLE, TABLES.indexOf(table) | (family << 8));
+    firstRule = first + chain.rules.length;
+  }
+
+  // Hook table: the built-in chain of each (family, table, hook), -1 when absent.
+  const hooksAt = w.alloc(2 * L.NTABLES * L.NHOOKS);
+  w.set(L.H_HOOKS, hooksAt);
+  for (let f = 0; f < 2; f++) {
+    for (let t = 0; t < L.NTABLES; t++) {
+      for (let h = 0; h < L.NHOOKS; h++) {
+        const cid = rs.chainIds.get(chainKey(f === 0 ? 4 : 6, TABLES[t], HOOK_NAMES[h]));
+        w.set(hooksAt + (f * L.NTABLES + t) * L.NHOOKS + h, cid === undefined ? -1 : cid);
+      }
+    }
+  }
+
+  // Index runs over destination-keyed rules.
+  const keys = rs.rules.map(indexKey);
+  const runs = buildRuns(w, rs, keys, rulesAt, opts.minRun ?? 8);
+
+  writeNode(w, rs);
+  w.set(L.H_NNTH, ctx.nth.next);
+  let flags = 0;
+  if (ctx.host.used || ctx.nth.next > L.MAX_NTH) flags |= L.HF_HOST;
+  if (rs.ipvs && rs.ipvs.services.length > 0) flags |= L.HF_IPVS | L.HF_HOST;
+  w.set(L.H_FLAGS, flags);
+  w.set(L.H_STRINGS, strings.list.length);
+  w.set(L.H_TOTAL_WORDS, w.length);
+
+  const words = w.finish(opts.shared ?? false);
+  const bytes = words.byteLength;
+  return {
+    words,
+    strings: strings.list,
+    stats: { rules: nrules, chains: nchains, runs, bytes, bytesPerRule: nrules ? bytes / nrules : 0 },
+  };
+}
+
+function writeNode(w: Words, rs: Ruleset): void {
+  const node = rs.node;
+  const at = w.alloc(L.N_ADDRS);
+  w.set(L.H_NODE, at);
+  const iface = (off: number, name: string, prefix: boolean): void => {
+    const tmp = new Words();
+    if (!pushIface(tmp, name, prefix)) return; // unencodable: absent (never matches a name)
+    for (let k = 0; k < L.IFACE_WORDS; k++) w.set(at + off + k, tmp.get(k));
+  };
+  iface(L.N_UPLINK, node.uplink.name, node.uplink.prefix);
+  iface(L.N_PODS, node.pods.name, node.pods.prefix);
+  w.set(at + L.N_NADDR, node.addresses.length);
+  w.set(at + L.N_NCIDR, node.podCIDRs.length);
+  let first4 = -1;
+  let first6 = -1;
+  node.addresses.forEach((a, i) => {
+    w.push(a.family);
+    for (let k = 0; k < 4; k++) w.push(a.w[k]);
+    const loop = a.family === 4 ? a.w[0] >>> 24 === 127 : a.w[0] === 0 && a.w[1] === 0 && a.w[2] === 0 && a.w[3] === 1;
+    if (!loop && a.family === 4 && first4 < 0) first4 = i;
+    if (!loop && a.family === 6 && first6 < 0) first6 = i;
+  });
+  w.set(at + L.N_FIRST4, first4);
+  w.set(at + L.N_FIRST6, first6);
+  for (const c of node.podCIDRs) {
+    w.push(c.family);
+    for (let k = 0; k < 4; k++) w.push(c.w[k]);
+    for (let k = 0; k < 4; k++) {
+      const bits = c.prefix - 32 * k;
+      w.push(bits >= 32 ? -1 : bits <= 0 ? 0 : (0xffffffff << (32 - bits)) | 0);
+    }
+  }
+}

@@ -1,0 +1,300 @@
+// THE binary layout shared by the compiler (TypeScript, src/compile/*.ts) and the walk
+// (AssemblyScript, assembly/*.ts, which imports this very file as `../src/compile/layout`).
+// It is written in the common subset of both languages: plain `export const NAME = <int>;` and
+// nothing else, so asc and tsc read the same numbers. All sizes and offsets are in 32-bit WORDS
+// unless the name ends in _BYTES.
+//
+// The compiled ruleset is one Int32Array (one ArrayBuffer or SharedArrayBuffer). Its first
+// HDR_WORDS words are a header of section offsets (word offsets from the start of the buffer),
+// so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
+// address every section relative to that base.
+
+export const LAYOUT_VERSION = 1;
+export const MAGIC = 0x4c464c31; // "LFL1"
+
+// ---- header (word index → value) ----
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_TOTAL_WORDS = 2;
+export const H_NRULES = 3;
+export const H_RULES = 4; // rule records, RULE_WORDS each, indexed by flat rule id
+export const H_OPS = 5; // match op lists (variable length)
+export const H_TARGS = 6; // target argument blocks (variable length)
+export const H_NCHAINS = 7;
+export const H_CHAINS = 8; // chain records, CHAIN_WORDS each, by flat chain id
+export const H_HOOKS = 9; // hook table: [family 0/1][table 0..4][hook 0..4] → chain id or -1
+export const H_NRUNS = 10;
+export const H_RUNS = 11; // index runs, RUN_WORDS each
+export const H_NODE = 12; // node context block
+export const H_NNTH = 13; // number of statistic-nth counters (trace keeps one per nth match)
+export const H_FLAGS = 14; // HF_* bits
+export const H_STRINGS = 15; // not read by the walk: count of string ids JS keeps beside the buffer
+export const HDR_WORDS = 16;
+
+/** The ruleset needs a host-side feature (ipset, recent, ipvs match, IPVS virtual services). */
+export const HF_HOST = 1;
+/** The ruleset has IPVS virtual services (the IPVS stage must run). */
+export const HF_IPVS = 2;
+
+// ---- rule record ----
+export const RULE_WORDS = 5;
+export const R_OPS = 0; // word offset (absolute in the buffer) of the first match op
+export const R_NOPS_TK = 1; // bits 0..15 number of match ops, bits 16..23 target kind, bit 24 INDEXABLE
+export const R_TARG = 2; // target argument: chain id (jump/goto) or offset of a target block
+export const R_RUN = 3; // 1 + run id when the rule belongs to an index run, else 0
+export const R_NEXT = 4; // in a run: the next rule id with the same destination key (run end when none)
+
+export const RN_TK_SHIFT = 16;
+export const RN_NOPS_MASK = 0xffff;
+
+// ---- chain record ----
+export const CHAIN_WORDS = 4;
+export const C_FIRST = 0; // first rule id
+export const C_COUNT = 1; // number of rules
+export const C_POLICY = 2; // POLICY_*
+export const C_TABLE = 3; // table index (TABLES order) | family (4/6) << 8
+
+export const POLICY_NONE = 0; // user chain
+export const POLICY_ACCEPT = 1;
+export const POLICY_DROP = 2;
+
+// ---- hooks ----
+export const HOOK_PREROUTING = 0;
+export const HOOK_INPUT = 1;
+export const HOOK_FORWARD = 2;
+export const HOOK_OUTPUT = 3;
+export const HOOK_POSTROUTING = 4;
+export const NHOOKS = 5;
+export const TABLE_RAW = 0;
+export const TABLE_MANGLE = 1;
+export const TABLE_NAT = 2;
+export const TABLE_FILTER = 3;
+export const TABLE_SECURITY = 4;
+export const NTABLES = 5;
+
+// ---- index runs: consecutive rules keyed on an exact destination address ----
+export const RUN_WORDS = 4;
+export const RU_START = 0; // first rule id of the run
+export const RU_END = 1; // rule id one past the run
+export const RU_HASH = 2; // absolute word offset of the hash table
+export const RU_MASK = 3; // slots - 1 (power of two)
+export const SLOT_WORDS = 5; // k0 k1 k2 k3 firstRuleId (-1 = empty)
+
+// ---- node context block (at H_NODE) ----
+export const N_UPLINK = 0; // IFACE_WORDS: the uplink interface
+export const N_PODS = 6; // IFACE_WORDS: the pods interface
+export const N_NADDR = 12; // node addresses (count), then at N_ADDRS count × 5 words (family, w0..w3)
+export const N_NCIDR = 13; // pod CIDRs (count), then after the addresses count × 9 words (family, w0..3, m0..3)
+export const N_FIRST4 = 14; // index of the first non-loopback v4 node address or -1
+export const N_FIRST6 = 15; // same for v6
+export const N_ADDRS = 16;
+export const NADDR_WORDS = 5;
+export const NCIDR_WORDS = 9;
+
+// An interface as the walk sees it: [len | prefix << 8 | present << 9, 4 words of name bytes (≤16)].
+export const IFACE_WORDS = 6;
+export const IF_META = 0;
+export const IF_BYTES = 1;
+export const IF_PREFIX_BIT = 256;
+export const IF_PRESENT_BIT = 512;
+
+// ---- match ops: word 0 = kind | invert << 8 | length-in-words << 16 ----
+export const OP_INV_BIT = 256;
+export const OP_LEN_SHIFT = 16;
+
+export const M_SRC4 = 1; // addr, mask
+export const M_DST4 = 2; // addr, mask
+export const M_SRC6 = 3; // a0..a3, m0..m3
+export const M_DST6 = 4; // a0..a3, m0..m3
+export const M_PROTO = 5; // proto
+export const M_IN_IFACE = 6; // IFACE block (prefix = pattern ended in '+')
+export const M_OUT_IFACE = 7; // IFACE block
+export const M_FRAGMENT = 8; //
+export const M_SPORT = 9; // lo | hi << 16
+export const M_DPORT = 10; // lo | hi << 16
+export const M_MULTIPORT = 11; // dir (0 src 1 dst 2 any), n, n × (lo | hi << 16)
+export const M_TCPFLAGS = 12; // mask, comp
+export const M_ICMPTYPE = 13; // type, code (-1 = any), v6 (0/1)
+export const M_MARK = 14; // value, mask
+export const M_CONNMARK = 15; // value, mask
+export const M_CTSTATE = 16; // states
+export const M_CTADDR = 17; // field (0 origsrc 1 origdst 2 replsrc 3 repldst), a0..a3, m0..m3
+export const M_CTPORT = 18; // field, lo | hi << 16
+export const M_CTDIR = 19; // reply (0/1)
+export const M_CTPROTO = 20; // proto
+export const M_ADDRTYPE = 21; // flags (AT_*), srcTypes, dstTypes
+export const M_RANDOM = 22; // threshold
+export const M_NTH = 23; // every, packet, counter index
+export const M_IPRANGE = 24; // dir (0 src 1 dst), lo0..3, hi0..3
+export const M_PHYSDEV = 25; // PD_* bits: which tests are present / inverted
+export const M_OWNER = 26; // 1 when every given criterion is inverted
+export const M_LIMIT = 27; // string id of the module name (for the note)
+export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled
+export const M_UNKNOWN = 29; // string id of the reason
+export const M_HOST = 30; // set / recent / ipvs: evaluated by the host (the walk yields ST_HOST)
+export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
+
+export const AT_HAS_SRC = 1;
+export const AT_SRC_INV = 2;
+export const AT_HAS_DST = 4;
+export const AT_DST_INV = 8;
+export const AT_LIMIT_IN = 16;
+export const AT_LIMIT_OUT = 32;
+
+export const POL_NONE = 0; // --pol none: matches
+export const POL_IPSEC = 1; // --pol ipsec: does not match
+export const POL_UNMODELLED = 2; // uncertain
+
+// ---- targets (kind in R_NOPS_TK bits 16..23) ----
+export const T_NONE = 0;
+export const T_ACCEPT = 1;
+export const T_DROP = 2;
+export const T_RETURN = 3;
+export const T_REJECT = 4; // targ = string id of --reject-with
+export const T_JUMP = 5; // targ = chain id
+export const T_GOTO = 6; // targ = chain id
+export const T_DNAT = 7; // targ = NAT block
+export const T_SNAT = 8; // targ = NAT block
+export const T_MASQUERADE = 9; // targ = NAT block (ports only)
+export const T_REDIRECT = 10; // targ = NAT block (ports only)
+export const T_MARK = 11; // targ = block [value, mask]
+export const T_CONNMARK_SET = 12; // targ = block [value, mask]
+export const T_CONNMARK_SAVE = 13; // targ = block [nfmask, ctmask]
+export const T_CONNMARK_RESTORE = 14; // targ = block [nfmask, ctmask]
+export const T_NOOP = 15; // LOG, NFLOG, CT without --notrack, …
+export const T_NOTRACK = 16;
+export const T_UNKNOWN = 17; // targ = string id of the uncertain reason
+export const T_MISSING_CHAIN = 18; // jump/goto to a chain the dump lacks; targ = string id of the reason
+
+// NAT block: only the first --to range counts (kernels since 2.6.11); the rest only add a note.
+export const NAT_WORDS = 15;
+export const NR_NRANGES = 0;
+export const NR_FLAGS = 1; // NRF_* bits
+export const NR_COUNT = 2; // addresses in lo..hi, capped at NAT_MAX_BRANCHES + 1
+export const NR_LO = 3; // 4 words
+export const NR_HI = 7; // 4 words
+export const NR_PLO = 11;
+export const NR_PHI = 12;
+export const NR_REASON = 13; // string id of the uncertain reason when COUNT > NAT_MAX_BRANCHES
+export const NR_WHAT = 14; // NAT_WHAT_*: the target's name in the port-range note
+export const NRF_ADDR = 1;
+export const NRF_PORTS = 2;
+export const NAT_WHAT_DNAT = 0;
+export const NAT_WHAT_SNAT = 1;
+export const NAT_WHAT_MASQUERADE = 2;
+export const NAT_WHAT_REDIRECT = 3;
+export const NAT_MAX_BRANCHES = 256;
+
+// ---- wasm memory regions (bytes; JS owns them) ----
+// Static data of the AssemblyScript module lives below IO_BASE_BYTES (checked at load time).
+export const IO_BASE_BYTES = 65536;
+export const MAX_BATCH = 1024;
+export const PKT_WORDS = 32;
+// packet record (input)
+export const P_FAMILY = 0;
+export const P_PROTO = 1;
+export const P_SRC = 2; // 4 words
+export const P_DST = 6; // 4 words
+export const P_SPORT = 10;
+export const P_DPORT = 11;
+export const P_ICMPTYPE = 12;
+export const P_ICMPCODE = 13;
+export const P_ORIGIN = 14; // ORIGIN_*
+export const P_MARK = 15;
+export const P_CONNMARK = 16;
+export const P_CTSTATE = 17;
+export const P_IN_IFACE = 18; // IFACE block (present bit clear: no input interface)
+export const P_OUT_IFACE = 24; // IFACE block (present bit clear: decided by routing)
+export const ORIGIN_EXTERNAL = 0;
+export const ORIGIN_POD = 1;
+export const ORIGIN_HOST = 2;
+
+export const IN_BYTES = IO_BASE_BYTES; // MAX_BATCH × PKT_WORDS words
+export const FORCED_BYTES = IN_BYTES + MAX_BATCH * PKT_WORDS * 4; // forced branches (walk)
+export const MAX_FORCED = 4096;
+export const TRACE_OUT_BYTES = FORCED_BYTES + MAX_FORCED * 4; // MAX_BATCH × TRACE_WORDS
+export const TRACE_WORDS = 13;
+export const TR_STATUS = 0;
+export const TR_VERDICT = 1;
+export const TR_DST = 2;
+export const TR_DPORT = 6;
+export const TR_SRC = 7;
+export const TR_MASQ = 11;
+export const TR_RULES = 12;
+
+// walk output: a fixed head, then the variable lists at fixed offsets
+export const OUT_BYTES = TRACE_OUT_BYTES + MAX_BATCH * TRACE_WORDS * 4;
+export const O_STATUS = 0;
+export const O_VERDICT = 1; // VERDICT_*
+export const O_REJECT = 2; // string id of --reject-with (-1 none)
+export const O_DST = 3; // 4 words
+export const O_DPORT = 7;
+export const O_SRC = 8; // 4 words
+export const O_SPORT = 12;
+export const O_MASQ = 13;
+export const O_OUT_IFACE = 14; // OIF_*
+export const O_RULES = 15;
+export const O_NPATH = 16;
+export const O_NUNC = 17;
+export const O_NDEC = 18;
+export const O_NNOTES = 19;
+export const O_NPROBS = 20;
+export const O_HEAD_WORDS = 32;
+export const MAX_PATH = 8192;
+export const MAX_UNC = 1024;
+export const MAX_DEC = 4096;
+export const MAX_NOTES = 1024;
+export const MAX_PROBS = 16384;
+export const O_PATH = O_HEAD_WORDS; // MAX_PATH × 2 words: kind (STEP_*), id
+export const O_UNC = O_PATH + MAX_PATH * 2; // MAX_UNC × UNC_WORDS
+export const O_DEC = O_UNC + MAX_UNC * 4; // MAX_DEC × 3 words: first prob index, count, taken
+export const O_NOTES = O_DEC + MAX_DEC * 3; // MAX_NOTES × NOTE_WORDS
+export const O_WORDS = O_NOTES + MAX_NOTES * 7;
+export const PROBS_BYTES = OUT_BYTES + O_WORDS * 4; // MAX_PROBS f64
+// persistent trace state: nth counters; then the jump stack (MAX_DEPTH × 2 words)
+export const STATE_BYTES = PROBS_BYTES + MAX_PROBS * 8;
+export const STACK_BYTES = STATE_BYTES + 65536 * 4;
+export const MAX_NTH = 65536; // rules with a statistic-nth match (one counter per rule, as the reference)
+export const RS_BASE_BYTES = STACK_BYTES + 1024 * 8; // the compiled ruleset is copied here
+
+export const STEP_RULE = 0;
+export const STEP_POLICY = 1;
+export const STEP_IPVS = 2;
+
+export const VERDICT_ACCEPT = 0;
+export const VERDICT_DROP = 1;
+export const VERDICT_REJECT = 2;
+
+export const OIF_NONE = 0;
+export const OIF_LO = 1;
+export const OIF_PODS = 2;
+export const OIF_UPLINK = 3;
+export const OIF_QUERY = 4;
+
+// uncertain records: [rule | NOT_ASSUMED_BIT when assumed 'no match', code, arg, arg2]
+export const UNC_WORDS = 4;
+export const UNC_NO_MATCH_BIT = 0x40000000;
+export const U_REASON = 1; // arg = string id of the reason
+export const U_IFACE = 2; // arg = ruleset word offset of the pattern IFACE block, arg2 = byte address of the packet's
+export const U_ADDRTYPE_LIMIT = 3;
+export const U_OWNER_HOST = 4;
+
+// note records: [code, arg, arg2, w0, w1, w2, w3]
+export const NOTE_WORDS = 7;
+export const NOTE_STRING = 1; // arg = string id of the text
+export const NOTE_PHYSDEV = 2;
+export const NOTE_MASQ_NOADDR = 3; // arg = family, w = the source left in place
+export const NOTE_REDIRECT_NOADDR = 4; // arg = family, w = the destination left in place
+export const NOTE_NAT_PORT = 5; // arg = NAT_WHAT_*, arg2 = packet port, w0 = lo, w1 = hi
+export const NOTE_NAT_MULTI = 6;
+
+// status codes returned by the walk (mapped to typed errors in src/engine/wasm.ts)
+export const ST_OK = 0;
+export const ST_HOST = 1; // needs a host-side feature: JS walks this packet with the reference
+export const ST_DEPTH = 2; // chain nesting beyond MAX_DEPTH
+export const ST_OVERFLOW = 3; // an output list is full
+export const ST_BAD_RULESET = 4;
+export const ST_FORCED = 5; // a forced branch out of range
+export const ST_LOOP = 6; // more than MAX_STEPS rule evaluations
+export const MAX_DEPTH = 1024; // jump frames, as the reference walk
+export const MAX_STEPS = 10000000;

@@ -1,0 +1,392 @@
+// Encodes one rule's matches and target into the op / target-argument words of layout.ts.
+// Matches are kept in the model's order so the walk meets decision points (statistic, uncertain
+// conditions) in exactly the order the reference walk does.
+
+import type { Addr, Cidr } from '../model/addr.js';
+import { maskWord } from '../model/addr.js';
+import type { Match, NatRange, Rule, Target } from '../model/rule.js';
+import * as L from './layout.js';
+import type { StringTable, Words } from './words.js';
+
+/** Matches that never decide, note, or touch state: a rule whose key mismatches before any other kind is skippable. */
+const PURE = new Set<Match['kind']>([
+  'src', 'dst', 'proto', 'sport', 'dport', 'multiport', 'tcpFlags', 'icmpType', 'mark', 'connmark',
+  'ctstate', 'ctaddr', 'ctport', 'ctdir', 'ctproto', 'comment', 'nfacct', 'fragment', 'iprange',
+]);
+
+const CT_FIELD = { origsrc: 0, origdst: 1, replsrc: 2, repldst: 3 } as const;
+
+export interface EncodeContext {
+  w: Words;
+  strings: StringTable;
+  /** Statistic-nth counters: next free one, and the one of the rule being encoded. */
+  nth: { next: number; rule: number; counter: number };
+  /** Flat id of the rule being encoded. */
+  rule: number;
+  /** The ruleset has IPVS virtual services (the ipvs match depends on the scheduled one). */
+  ipvs: boolean;
+  /** Names of the ipsets the user supplied. */
+  sets: ReadonlySet<string>;
+  /** Set when a match or target needs the host (ipset, recent, ipvs). */
+  host: { used: boolean };
+}
+
+function head(kind: number, invert: boolean, len: number): number {
+  return kind | (invert ? L.OP_INV_BIT : 0) | (len << L.OP_LEN_SHIFT);
+}
+
+function pushRange(w: Words, lo: number, hi: number): void {
+  w.push((lo & 0xffff) | ((hi & 0xffff) << 16));
+}
+
+/** [family-sized address words + masks] of a CIDR as the family's op expects. */
+function pushCidr(w: Words, c: Cidr): void {
+  if (c.family === 4) {
+    w.push(c.w[0]);
+    w.push(maskWord(c.prefix, 0));
+  } else {
+    for (let k = 0; k < 4; k++) w.push(c.w[k]);
+    for (let k = 0; k < 4; k++) w.push(maskWord(c.prefix, k));
+  }
+}
+
+function push4(w: Words, a: Addr): void {
+  for (let k = 0; k < 4; k++) w.push(a.w[k]);
+}
+
+/**
+ * Interface name bytes packed little-endian into 4 words. Names that do not fit (over 16 bytes
+ * or non-ASCII) return null: the caller then hands the rule to the host.
+ */
+export function ifaceWords(name: string): number[] | null {
+  if (name.length > 16) return null;
+  const out = [0, 0, 0, 0];
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127 || c === 0) return null;
+    out[i >> 2] |= c << ((i & 3) * 8);
+  }
+  return out;
+}
+
+/** Writes an IFACE block (layout IFACE_WORDS) at the end of `w`; false when the name cannot be encoded. */
+export function pushIface(w: Words, name: string, prefix: boolean): boolean {
+  const bytes = ifaceWords(name);
+  if (!bytes) return false;
+  w.push(name.length | (prefix ? L.IF_PREFIX_BIT : 0) | L.IF_PRESENT_BIT);
+  for (const b of bytes) w.push(b);
+  w.push(0);
+  return true;
+}
+
+function encodeMatch(ctx: EncodeContext, m: Match): boolean {
+  const { w } = ctx;
+  const at = w.length;
+  const inv = 'invert' in m ? m.invert : false;
+  switch (m.kind) {
+    case 'src':
+    case 'dst': {
+      const six = m.cidr.family === 6;
+      const kind = m.kind === 'src' ? (six ? L.M_SRC6 : L.M_SRC4) : six ? L.M_DST6 : L.M_DST4;
+      w.push(head(kind, inv, six ? 9 : 3));
+      pushCidr(w, m.cidr);
+      return true;
+    }
+    case 'proto':
+      w.push(head(L.M_PROTO, inv, 2));
+      w.push(m.proto);
+      return true;
+    case 'inIface':
+    case 'outIface':
+      w.push(head(m.kind === 'inIface' ? L.M_IN_IFACE : L.M_OUT_IFACE, inv, 1 + L.IFACE_WORDS));
+      if (!pushIface(w, m.name, m.prefix)) {
+        w.length = at;
+        return false;
+      }
+      return true;
+    case 'fragment':
+      w.push(head(L.M_FRAGMENT, inv, 1));
+      return true;
+    case 'sport':
+    case 'dport':
+      w.push(head(m.kind === 'sport' ? L.M_SPORT : L.M_DPORT, inv, 2));
+      pushRange(w, m.range.lo, m.range.hi);
+      return true;
+    case 'multiport':
+      w.push(head(L.M_MULTIPORT, inv, 3 + m.ports.length));
+      w.push(m.dir === 'src' ? 0 : m.dir === 'dst' ? 1 : 2);
+      w.push(m.ports.length);
+      for (const p of m.ports) pushRange(w, p.lo, p.hi);
+      return true;
+    case 'tcpFlags':
+      w.push(head(L.M_TCPFLAGS, inv, 3));
+      w.push(m.mask);
+      w.push(m.comp);
+      return true;
+    case 'icmpType':
+      w.push(head(L.M_ICMPTYPE, inv, 4));
+      w.push(m.type);
+      w.push(m.code);
+      w.push(m.v6 ? 1 : 0);
+      return true;
+    case 'mark':
+    case 'connmark':
+      w.push(head(m.kind === 'mark' ? L.M_MARK : L.M_CONNMARK, inv, 3));
+      w.push(m.value);
+      w.push(m.mask);
+      return true;
+    case 'ctstate':
+      w.push(head(L.M_CTSTATE, inv, 2));
+      w.push(m.states);
+      return true;
+    case 'ctaddr':
+      w.push(head(L.M_CTADDR, inv, 10));
+      w.push(CT_FIELD[m.field]);
+      for (let k = 0; k < 4; k++) w.push(m.cidr.w[k]);
+      for (let k = 0; k < 4; k++) w.push(maskWord(m.cidr.prefix, k));
+      return true;
+    case 'ctport':
+      w.push(head(L.M_CTPORT, inv, 3));
+      w.push(CT_FIELD[m.field]);
+      pushRange(w, m.range.lo, m.range.hi);
+      return true;
+    case 'ctdir':
+      w.push(head(L.M_CTDIR, inv, 2));
+      w.push(m.reply ? 1 : 0);
+      return true;
+    case 'ctproto':
+      w.push(head(L.M_CTPROTO, inv, 2));
+      w.push(m.proto);
+      return true;
+    case 'addrtype': {
+      let f = 0;
+      if (m.src) f |= L.AT_HAS_SRC | (m.src.invert ? L.AT_SRC_INV : 0);
+      if (m.dst) f |= L.AT_HAS_DST | (m.dst.invert ? L.AT_DST_INV : 0);
+      if (m.limitIfaceIn) f |= L.AT_LIMIT_IN;
+      if (m.limitIfaceOut) f |= L.AT_LIMIT_OUT;
+      w.push(head(L.M_ADDRTYPE, false, 4));
+      w.push(f);
+      w.push(m.src ? m.src.types : 0);
+      w.push(m.dst ? m.dst.types : 0);
+      return true;
+    }
+    case 'random':
+      w.push(head(L.M_RANDOM, inv, 2));
+      w.push(m.threshold);
+      return true;
+    case 'nth':
+      w.push(head(L.M_NTH, inv, 4));
+      w.push(m.every);
+      w.push(m.packet);
+      // One counter per rule (the reference keys its trace counters by rule id).
+      if (ctx.nth.rule !== ctx.rule) {
+        ctx.nth.rule = ctx.rule;
+        ctx.nth.counter = ctx.nth.next++;
+      }
+      w.push(ctx.nth.counter);
+      return true;
+    case 'iprange':
+      w.push(head(L.M_IPRANGE, inv, 10));
+      w.push(m.dir === 'src' ? 0 : 1);
+      push4(w, m.lo);
+      push4(w, m.hi);
+      return true;
+    case 'comment':
+    case 'nfacct':
+      return true; // always match: nothing to evaluate
+    default:
+      return false; // the rest are encoded by encodeSpecial
+  }
+}
+
+/** Matches whose evaluation the walk reports (notes, uncertain) or that the host owns. */
+function encodeSpecial(ctx: EncodeContext, m: Match): void {
+  const { w } = ctx;
+  switch (m.kind) {
+    case 'physdev': {
+      // bit pairs (present, inverted) for in, out, isIn, isOut, isBridged
+      let f = 0;
+      const parts = [m.in, m.out, m.isIn, m.isOut, m.isBridged];
+      parts.forEach((p, i) => {
+        if (p) f |= (1 | (p.invert ? 2 : 0)) << (2 * i);
+      });
+      w.push(head(L.M_PHYSDEV, false, 2));
+      w.push(f);
+      return;
+    }
+    case 'owner': {
+      const crit = [m.uid, m.gid, m.socketExists].filter((c) => c !== undefined);
+      w.push(head(L.M_OWNER, false, 2));
+      w.push(crit.every((c) => c.invert) ? 1 : 0);
+      return;
+    }
+    case 'limit':
+      w.push(head(L.M_LIMIT, false, 2));
+      // The note's full text is known here; the walk only says "note string #n" (once per walk).
+      w.push(ctx.strings.id(`${m.module}: rate limits are not modelled; assumed within the limit (${m.text})`));
+      return;
+    case 'policy':
+      w.push(head(L.M_POLICY, m.invert, 3));
+      w.push(m.unmodelled ? L.POL_UNMODELLED : m.pol === 'none' ? L.POL_NONE : L.POL_IPSEC);
+      w.push(ctx.strings.id('policy match option not modelled'));
+      return;
+    case 'unknown':
+      w.push(head(L.M_UNKNOWN, false, 2));
+      w.push(ctx.strings.id(m.reason || `-m ${m.module} not modelled`));
+      return;
+    case 'set':
+      if (ctx.sets.has(m.name)) break;
+      // A set missing from the dump is undecidable whatever the packet (setMatch → null).
+      w.push(head(L.M_UNKNOWN, false, 2));
+      w.push(ctx.strings.id(`ipset ${m.name} not supplied`));
+      return;
+    case 'ipvs': {
+      if (ctx.ipvs) break;
+      if (m.unmodelled) {
+        w.push(head(L.M_UNKNOWN, false, 2));
+        w.push(ctx.strings.id('ipvs match option not modelled'));
+        return;
+      }
+      // No virtual service exists, so IPVS handles no packet: --ipvs fails, so does every other
+      // criterion (xt_ipvs), and a bare `! --ipvs` holds.
+      const others = m.vaddr || m.vproto || m.vport || m.vdir;
+      const holds = !(m.ipvs && !m.ipvs.invert) && !others;
+      w.push(head(L.M_CONST, false, 2));
+      w.push(holds ? 1 : 0);
+      return;
+    }
+    default:
+      break;
+  }
+  // set, recent, ipvs with IPVS state, and interface names that do not fit: the host evaluates these.
+  ctx.host.used = true;
+  w.push(head(L.M_HOST, false, 1));
+}
+
+const HEADER = new Set<Match['kind']>(['src', 'dst', 'proto', 'inIface', 'outIface', 'fragment']);
+
+/**
+ * The kernel's evaluation order, as the reference walk uses it (src/engine/matches.ts
+ * kernelOrder; the differential tests hold the two together): the fixed IP-header part first
+ * (addresses, protocol, interfaces, fragment) in dump order, then the -m modules in dump order.
+ */
+export function kernelOrder(ms: Match[]): Match[] {
+  const head = ms.filter((m) => HEADER.has(m.kind));
+  return head.length === 0 ? ms : [...head, ...ms.filter((m) => !HEADER.has(m.kind))];
+}
+
+/** Appends the rule's match ops in kernel order; returns [first word, op count]. */
+export function encodeMatches(ctx: EncodeContext, rule: Rule): [number, number] {
+  const start = ctx.w.length;
+  let n = 0;
+  for (const m of kernelOrder(rule.matches)) {
+    const before = ctx.w.length;
+    if (!encodeMatch(ctx, m)) encodeSpecial(ctx, m);
+    if (ctx.w.length !== before) n++;
+  }
+  return [start, n];
+}
+
+/** Addresses in the range (as a bigint: the uncertain reason prints the exact count). */
+function natCount(r: NatRange): bigint {
+  if (!r.lo || !r.hi) return 1n;
+  let lo = 0n;
+  let hi = 0n;
+  for (let k = 0; k < 4; k++) {
+    lo = (lo << 32n) | BigInt(r.lo.w[k] >>> 0);
+    hi = (hi << 32n) | BigInt(r.hi.w[k] >>> 0);
+  }
+  const n = hi - lo + 1n;
+  return n < 1n ? 1n : n;
+}
+
+function pushNat(ctx: EncodeContext, ranges: NatRange[], what: number): number {
+  const { w } = ctx;
+  const at = w.alloc(L.NAT_WORDS);
+  w.set(at + L.NR_NRANGES, ranges.length);
+  w.set(at + L.NR_WHAT, what);
+  const r = ranges[0];
+  if (!r) return at;
+  w.set(at + L.NR_FLAGS, (r.lo ? L.NRF_ADDR : 0) | (r.ports ? L.NRF_PORTS : 0));
+  const n = natCount(r);
+  w.set(at + L.NR_COUNT, n > L.NAT_MAX_BRANCHES ? L.NAT_MAX_BRANCHES + 1 : Number(n));
+  if (n > L.NAT_MAX_BRANCHES) w.set(at + L.NR_REASON, ctx.strings.id(`NAT range of ${n} addresses: only the first is followed`));
+  for (let k = 0; k < 4; k++) {
+    w.set(at + L.NR_LO + k, r.lo ? r.lo.w[k] : 0);
+    w.set(at + L.NR_HI + k, r.hi ? r.hi.w[k] : r.lo ? r.lo.w[k] : 0);
+  }
+  w.set(at + L.NR_PLO, r.ports ? r.ports.lo : 0);
+  w.set(at + L.NR_PHI, r.ports ? r.ports.hi : 0);
+  return at;
+}
+
+/** Target kind and argument word; `chainId` resolves jump/goto names in the rule's table. */
+export function encodeTarget(
+  ctx: EncodeContext,
+  t: Target | null,
+  chainId: (name: string) => number,
+): [number, number] {
+  const { w, strings } = ctx;
+  if (!t) return [L.T_NONE, 0];
+  switch (t.kind) {
+    case 'ACCEPT':
+      return [L.T_ACCEPT, 0];
+    case 'DROP':
+      return [L.T_DROP, 0];
+    case 'RETURN':
+      return [L.T_RETURN, 0];
+    case 'REJECT':
+      return [L.T_REJECT, strings.id(t.with)];
+    case 'jump':
+    case 'goto': {
+      const id = chainId(t.chain);
+      if (id < 0) return [L.T_MISSING_CHAIN, strings.id(`target chain ${t.chain} does not exist`)];
+      return [t.kind === 'jump' ? L.T_JUMP : L.T_GOTO, id];
+    }
+    case 'DNAT':
+      return [L.T_DNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_DNAT)];
+    case 'SNAT':
+      return [L.T_SNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_SNAT)];
+    case 'MASQUERADE':
+      return [L.T_MASQUERADE, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_MASQUERADE)];
+    case 'REDIRECT':
+      return [L.T_REDIRECT, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_REDIRECT)];
+    case 'MARK': {
+      const at = w.push(t.op.value);
+      w.push(t.op.mask);
+      return [L.T_MARK, at];
+    }
+    case 'CONNMARK': {
+      if (t.mode === 'set') {
+        const at = w.push(t.op.value);
+        w.push(t.op.mask);
+        return [L.T_CONNMARK_SET, at];
+      }
+      const at = w.push(t.nfmask);
+      w.push(t.ctmask);
+      return [t.mode === 'save' ? L.T_CONNMARK_SAVE : L.T_CONNMARK_RESTORE, at];
+    }
+    case 'noop':
+      return [L.T_NOOP, 0];
+    case 'CT':
+      return [t.notrack ? L.T_NOTRACK : L.T_NOOP, 0];
+    case 'unknownTarget':
+      return [L.T_UNKNOWN, strings.id(`target ${t.name} not modelled; assumed to continue`)];
+  }
+}
+
+/**
+ * The destination key of a rule an index run may skip: its first `-d` is an exact, non-inverted
+ * address and every match before it is pure, so when the packet's destination differs the rule
+ * fails without deciding, noting or counting anything but itself. Null when not indexable.
+ */
+export function indexKey(rule: Rule): readonly [number, number, number, number] | null {
+  for (const m of kernelOrder(rule.matches)) {
+    if (m.kind === 'dst') {
+      const full = m.cidr.family === 4 ? 32 : 128;
+      return !m.invert && m.cidr.prefix === full ? m.cidr.w : null;
+    }
+    if (!PURE.has(m.kind)) return null;
+  }
+  return null;
+}

@@ -1,0 +1,78 @@
+// Index runs: inside one chain, a maximal stretch of consecutive rules keyed on an exact
+// destination address (ops.ts indexKey) gets an open-addressing hash table key → first rule with
+// that key, and every rule in the run links to the next rule with the same key. The walk jumps
+// from candidate to candidate and adds the skipped rules to rulesEvaluated, so first-match order
+// and the kernel's linear count are both kept while KUBE-SERVICES is not scanned.
+
+import type { Ruleset } from '../model/ruleset.js';
+import * as L from './layout.js';
+import type { Words } from './words.js';
+
+type Key = readonly [number, number, number, number];
+
+/** The key hash; assembly/walk.ts hashKey computes the same bits. */
+export function hashKey(k0: number, k1: number, k2: number, k3: number): number {
+  let h = Math.imul(k0 ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ k1 ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ k2 ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ k3 ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Finds the runs, writes the run table, hash tables and R_RUN/R_NEXT; returns the run count. */
+export function buildRuns(w: Words, rs: Ruleset, keys: (Key | null)[], rulesAt: number, minRun: number): number {
+  const runs: [number, number][] = [];
+  for (const { chain } of rs.chains) {
+    if (chain.rules.length < minRun) continue;
+    const first = rs.ruleIds.get(chain.rules[0])!;
+    const end = first + chain.rules.length;
+    let i = first;
+    while (i < end) {
+      if (!keys[i]) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < end && keys[j]) j++;
+      if (j - i >= minRun) runs.push([i, j]);
+      i = j;
+    }
+  }
+  const tableAt = w.alloc(runs.length * L.RUN_WORDS);
+  w.set(L.H_NRUNS, runs.length);
+  w.set(L.H_RUNS, tableAt);
+  runs.forEach(([start, end], runId) => {
+    // Distinct keys in rule order: the first rule of each key heads its candidate list.
+    const heads = new Map<string, number>();
+    const last = new Map<string, number>();
+    for (let r = start; r < end; r++) {
+      const k = keys[r]!;
+      const ks = `${k[0]},${k[1]},${k[2]},${k[3]}`;
+      const rec = rulesAt + r * L.RULE_WORDS;
+      w.set(rec + L.R_RUN, runId + 1);
+      w.set(rec + L.R_NEXT, end);
+      const prev = last.get(ks);
+      if (prev === undefined) heads.set(ks, r);
+      else w.set(rulesAt + prev * L.RULE_WORDS + L.R_NEXT, r);
+      last.set(ks, r);
+    }
+    let slots = 4;
+    while (slots < heads.size * 2) slots *= 2;
+    const hashAt = w.alloc(slots * L.SLOT_WORDS);
+    for (let s = 0; s < slots; s++) w.set(hashAt + s * L.SLOT_WORDS + 4, -1);
+    for (const r of heads.values()) {
+      const k = keys[r]!;
+      let s = hashKey(k[0], k[1], k[2], k[3]) & (slots - 1);
+      while (w.get(hashAt + s * L.SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
+      const at = hashAt + s * L.SLOT_WORDS;
+      for (let q = 0; q < 4; q++) w.set(at + q, k[q]);
+      w.set(at + 4, r);
+    }
+    const t = tableAt + runId * L.RUN_WORDS;
+    w.set(t + L.RU_START, start);
+    w.set(t + L.RU_END, end);
+    w.set(t + L.RU_HASH, hashAt);
+    w.set(t + L.RU_MASK, slots - 1);
+  });
+  return runs.length;
+}

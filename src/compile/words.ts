@@ -1,0 +1,63 @@
+// A growable Int32 word buffer: the compiler appends sections to it and patches offsets in place.
+// Plain doubling keeps compile linear in the ruleset size (20k services ≈ 640k rules).
+
+export class Words {
+  private buf = new Int32Array(1024);
+  length = 0;
+
+  push(v: number): number {
+    if (this.length === this.buf.length) this.grow(this.length + 1);
+    this.buf[this.length] = v | 0;
+    return this.length++;
+  }
+
+  /** Reserves n zeroed words; returns the offset of the first. */
+  alloc(n: number): number {
+    const at = this.length;
+    if (at + n > this.buf.length) this.grow(at + n);
+    this.buf.fill(0, at, at + n);
+    this.length += n;
+    return at;
+  }
+
+  set(at: number, v: number): void {
+    this.buf[at] = v | 0;
+  }
+
+  get(at: number): number {
+    return this.buf[at];
+  }
+
+  /** Copies the words into a fresh Int32Array over an ArrayBuffer or SharedArrayBuffer. */
+  finish(shared: boolean): Int32Array {
+    const bytes = this.length * 4;
+    const ab = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+    const out = new Int32Array(ab);
+    out.set(this.buf.subarray(0, this.length));
+    return out;
+  }
+
+  private grow(min: number): void {
+    let n = this.buf.length * 2;
+    while (n < min) n *= 2;
+    const next = new Int32Array(n);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+}
+
+/** Interns strings (reasons, reject-with names, module names) to small integer ids. */
+export class StringTable {
+  readonly list: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  id(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push(s);
+      this.ids.set(s, id);
+    }
+    return id;
+  }
+}

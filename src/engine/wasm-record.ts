@@ -1,0 +1,149 @@
+// Turns the WASM walk's integer output (layout.ts O_* region) into the WalkRecord of types.ts,
+// with the reference walk's exact texts for uncertain reasons and notes (src/engine/matches.ts,
+// reference-walk.ts): the differential tests compare them string for string.
+
+import type { Addr } from '../model/addr.js';
+import { formatAddr } from '../model/addr.js';
+import type { Iface, Ruleset } from '../model/ruleset.js';
+import type { Verdict } from '../model/result.js';
+import * as L from '../compile/layout.js';
+import { formatIface } from './packet.js';
+import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
+
+const VERDICTS: Verdict[] = ['accept', 'drop', 'reject'];
+const NAT_WHAT = ['DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT'];
+const LO: Iface = { name: 'lo', prefix: false };
+
+export function verdictOf(code: number): Verdict {
+  return VERDICTS[code];
+}
+
+/** An address from 4 words of an Int32Array. */
+export function addrAt(i32: Int32Array, at: number, family: 4 | 6): Addr {
+  if (family === 4) return { family, w: [i32[at] >>> 0, 0, 0, 0] };
+  return { family, w: [i32[at] >>> 0, i32[at + 1] >>> 0, i32[at + 2] >>> 0, i32[at + 3] >>> 0] };
+}
+
+/** An IFACE block (layout IF_*) at word index `at`. */
+export function ifaceAt(i32: Int32Array, at: number): Iface {
+  const meta = i32[at];
+  const len = meta & 0xff;
+  let name = '';
+  for (let i = 0; i < len; i++) name += String.fromCharCode((i32[at + 1 + (i >> 2)] >>> ((i & 3) * 8)) & 0xff);
+  return { name, prefix: (meta & L.IF_PREFIX_BIT) !== 0 };
+}
+
+export interface DecodeContext {
+  rs: Ruleset;
+  strings: string[];
+  /** wasm memory as words and as f64. */
+  i32: Int32Array;
+  f64: Float64Array;
+}
+
+function reason(ctx: DecodeContext, code: number, arg: number, arg2: number): string {
+  switch (code) {
+    case L.U_REASON:
+      return ctx.strings[arg];
+    case L.U_IFACE: {
+      const pattern = ifaceAt(ctx.i32, L.RS_BASE_BYTES / 4 + arg);
+      const have = ifaceAt(ctx.i32, arg2 / 4);
+      return `interface ${have.name}+ may or may not be ${pattern.name}${pattern.prefix ? '+' : ''}`;
+    }
+    case L.U_ADDRTYPE_LIMIT:
+      return 'addrtype --limit-iface: which interface holds the local address is not known';
+    case L.U_OWNER_HOST:
+      return 'owner: the sending socket of a host packet is not known';
+    default:
+      throw new Error(`wasm engine: unknown uncertain code ${code}`);
+  }
+}
+
+function note(ctx: DecodeContext, at: number): string {
+  const i32 = ctx.i32;
+  const code = i32[at];
+  const arg = i32[at + 1];
+  const arg2 = i32[at + 2];
+  switch (code) {
+    case L.NOTE_STRING:
+      return ctx.strings[arg];
+    case L.NOTE_PHYSDEV:
+      return 'physdev: packets are modelled as routed, never bridged, so positive physdev tests are false';
+    case L.NOTE_MASQ_NOADDR:
+      return `MASQUERADE: no IPv${arg} node address given, so the source is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
+    case L.NOTE_REDIRECT_NOADDR:
+      return `REDIRECT: no IPv${arg} node address given, so the destination is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
+    case L.NOTE_NAT_PORT:
+      return `${NAT_WHAT[arg]} port range ${i32[at + 3]}-${i32[at + 4]}: port ${arg2} is outside it, ${i32[at + 3]} assumed`;
+    case L.NOTE_NAT_MULTI:
+      return 'NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)';
+    default:
+      throw new Error(`wasm engine: unknown note code ${code}`);
+  }
+}
+
+function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | undefined {
+  switch (code) {
+    case L.OIF_LO:
+      return formatIface(LO);
+    case L.OIF_PODS:
+      return formatIface(ctx.rs.node.pods);
+    case L.OIF_UPLINK:
+      return formatIface(ctx.rs.node.uplink);
+    case L.OIF_QUERY:
+      return pkt.outIface ? formatIface(pkt.outIface) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Reads the walk output region into a WalkRecord. */
+export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
+  const i32 = ctx.i32;
+  const o = L.OUT_BYTES / 4;
+  const fam = pkt.family;
+  const path: StepRef[] = [];
+  for (let i = 0, n = i32[o + L.O_NPATH]; i < n; i++) {
+    const at = o + L.O_PATH + i * 2;
+    path.push(i32[at] === L.STEP_RULE ? { kind: 'rule', rule: i32[at + 1] } : { kind: 'policy', chain: i32[at + 1] });
+  }
+  const uncertain: WalkUncertain[] = [];
+  for (let i = 0, n = i32[o + L.O_NUNC]; i < n; i++) {
+    const at = o + L.O_UNC + i * L.UNC_WORDS;
+    const w0 = i32[at];
+    uncertain.push({
+      rule: w0 & ~L.UNC_NO_MATCH_BIT,
+      reason: reason(ctx, i32[at + 1], i32[at + 2], i32[at + 3]),
+      assumed: w0 & L.UNC_NO_MATCH_BIT ? 'no match' : 'match',
+    });
+  }
+  const decisions: DecisionRecord[] = [];
+  const pb = L.PROBS_BYTES / 8;
+  for (let i = 0, n = i32[o + L.O_NDEC]; i < n; i++) {
+    const at = o + L.O_DEC + i * 3;
+    const first = i32[at];
+    const count = i32[at + 1];
+    decisions.push({ probs: Array.from(ctx.f64.subarray(pb + first, pb + first + count)), taken: i32[at + 2] });
+  }
+  const notes: string[] = [];
+  for (let i = 0, n = i32[o + L.O_NNOTES]; i < n; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS));
+  const verdict = verdictOf(i32[o + L.O_VERDICT]);
+  const rec: WalkRecord = {
+    verdict,
+    dst: addrAt(i32, o + L.O_DST, fam),
+    dport: i32[o + L.O_DPORT],
+    src: addrAt(i32, o + L.O_SRC, fam),
+    sport: i32[o + L.O_SPORT],
+    masquerade: i32[o + L.O_MASQ] !== 0,
+    path,
+    uncertain,
+    rulesEvaluated: i32[o + L.O_RULES],
+    decisions,
+    notes,
+  };
+  const rj = i32[o + L.O_REJECT];
+  if (verdict === 'reject' && rj >= 0) rec.rejectWith = ctx.strings[rj];
+  const oif = outIface(ctx, i32[o + L.O_OUT_IFACE], pkt);
+  if (oif !== undefined) rec.outIface = oif;
+  return rec;
+}

@@ -1,0 +1,174 @@
+// The WASM engine: the same Engine contract as the reference walk (types.ts), with the walk run
+// by build/engine.wasm (assembly/) over the compiled ruleset (src/compile/).
+//
+// JS owns the instance's memory (src/compile/layout.ts): the compiled ruleset is copied once to
+// RS_BASE_BYTES, packets are written to IN_BYTES, results are read from OUT_BYTES /
+// TRACE_OUT_BYTES through views made once (the wasm never allocates, so memory never grows after
+// setup). The compiled WebAssembly.Module is cached per process.
+//
+// A few features live on the host side (ipset contents, recent lists, IPVS scheduling: compile
+// sets HF_HOST). The wasm walk reports ST_HOST when a packet reaches one of them, and that packet
+// (for trace: that batch, whose PRNG stream and counters are shared) is walked by the reference
+// engine instead, so the answer is always the reference's.
+
+import { readFileSync } from 'node:fs';
+import type { Ruleset } from '../model/ruleset.js';
+import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
+import * as L from '../compile/layout.js';
+import { ifaceWords } from '../compile/ops.js';
+import { createReferenceEngine } from './reference.js';
+import type { Engine, TraceRecord, WalkPacket, WalkRecord } from './types.js';
+import { addrAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
+
+export { compileRuleset };
+export type { CompiledRuleset };
+
+/** A failure inside the WASM walk, by status code (layout ST_*). */
+export class WasmWalkError extends Error {
+  override readonly name = 'WasmWalkError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  [L.ST_DEPTH]: `chain nesting deeper than ${L.MAX_DEPTH} (a chain loop?)`,
+  [L.ST_OVERFLOW]: 'a walk output list overflowed (path, decisions, notes or uncertain)',
+  [L.ST_BAD_RULESET]: 'the compiled ruleset is malformed',
+  [L.ST_FORCED]: 'a forced branch is out of range',
+  [L.ST_LOOP]: `walk exceeded ${L.MAX_STEPS} rule evaluations (a chain loop?)`,
+};
+
+function fail(status: number): never {
+  throw new WasmWalkError(status, `wasm engine: ${STATUS_TEXT[status] ?? `status ${status}`}`);
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  init(): number;
+  walk(forcedCount: number): number;
+  traceBegin(seed: number, nthCounters: number): void;
+  trace(n: number): number;
+}
+
+let cachedModule: WebAssembly.Module | null = null;
+
+/** build/engine.wasm, compiled once per process (src/engine → ../../build, dist/engine likewise). */
+export function wasmModule(): WebAssembly.Module {
+  if (!cachedModule) {
+    const bytes = readFileSync(new URL('../../build/engine.wasm', import.meta.url));
+    cachedModule = new WebAssembly.Module(bytes);
+  }
+  return cachedModule;
+}
+
+function instantiate(c: CompiledRuleset): Exports {
+  const inst = new WebAssembly.Instance(wasmModule(), {
+    env: {
+      abort(): never {
+        throw new WasmWalkError(-1, 'wasm engine: abort');
+      },
+    },
+  });
+  const ex = inst.exports as unknown as Exports;
+  if (ex.heapBase() > L.IO_BASE_BYTES) throw new Error('wasm engine: static data overlaps the I/O regions');
+  const need = L.RS_BASE_BYTES + c.words.byteLength;
+  const have = ex.memory.buffer.byteLength;
+  if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+  new Int32Array(ex.memory.buffer, L.RS_BASE_BYTES, c.words.length).set(c.words);
+  const st = ex.init();
+  if (st !== L.ST_OK) fail(st);
+  return ex;
+}
+
+/** Writes an IFACE block at word index `at`; false when the name cannot be encoded. */
+function writeIface(i32: Int32Array, at: number, name: string, prefix: boolean): boolean {
+  const bytes = ifaceWords(name);
+  if (!bytes) return false;
+  i32[at] = name.length | (prefix ? L.IF_PREFIX_BIT : 0) | L.IF_PRESENT_BIT;
+  for (let k = 0; k < 4; k++) i32[at + 1 + k] = bytes[k];
+  i32[at + 5] = 0;
+  return true;
+}
+
+const ORIGIN_CODE = { external: L.ORIGIN_EXTERNAL, pod: L.ORIGIN_POD, host: L.ORIGIN_HOST } as const;
+
+/** Packet → input record `i`; false when it cannot be expressed (the host walks it). */
+function writePacket(i32: Int32Array, i: number, p: WalkPacket): boolean {
+  const at = L.IN_BYTES / 4 + i * L.PKT_WORDS;
+  i32[at + L.P_FAMILY] = p.family;
+  i32[at + L.P_PROTO] = p.proto;
+  for (let k = 0; k < 4; k++) {
+    i32[at + L.P_SRC + k] = p.src.w[k];
+    i32[at + L.P_DST + k] = p.dst.w[k];
+  }
+  i32[at + L.P_SPORT] = p.sport;
+  i32[at + L.P_DPORT] = p.dport;
+  i32[at + L.P_ICMPTYPE] = p.icmpType;
+  i32[at + L.P_ICMPCODE] = p.icmpCode;
+  i32[at + L.P_ORIGIN] = ORIGIN_CODE[p.origin];
+  i32[at + L.P_MARK] = p.mark;
+  i32[at + L.P_CONNMARK] = p.connmark;
+  i32[at + L.P_CTSTATE] = p.ctstate;
+  i32[at + L.P_IN_IFACE] = 0;
+  i32[at + L.P_OUT_IFACE] = 0;
+  if (p.inIface && !writeIface(i32, at + L.P_IN_IFACE, p.inIface.name, p.inIface.prefix)) return false;
+  if (p.outIface && !writeIface(i32, at + L.P_OUT_IFACE, p.outIface.name, p.outIface.prefix)) return false;
+  return true;
+}
+
+export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): Engine {
+  const c = compiled ?? compileRuleset(rs);
+  const ex = instantiate(c);
+  // Views made once: the module never grows its memory after instantiate().
+  const i32 = new Int32Array(ex.memory.buffer);
+  const f64 = new Float64Array(ex.memory.buffer);
+  const ctx: DecodeContext = { rs, strings: c.strings, i32, f64 };
+  const nth = c.words[L.H_NNTH];
+  const forcedAt = L.FORCED_BYTES / 4;
+  let reference: Engine | null = null;
+  const host = (): Engine => (reference ??= createReferenceEngine(rs));
+
+  return {
+    name: 'wasm',
+    walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
+      if (forced.length > L.MAX_FORCED || !writePacket(i32, 0, pkt)) return host().walk(pkt, forced);
+      for (let i = 0; i < forced.length; i++) i32[forcedAt + i] = forced[i];
+      const st = ex.walk(forced.length);
+      if (st === L.ST_HOST) return host().walk(pkt, forced);
+      if (st !== L.ST_OK) fail(st);
+      return decodeWalk(ctx, pkt);
+    },
+    trace(pkts: WalkPacket[], seed: number): TraceRecord[] {
+      ex.traceBegin(seed >>> 0, nth);
+      const out: TraceRecord[] = [];
+      for (let start = 0; start < pkts.length; start += L.MAX_BATCH) {
+        const n = Math.min(L.MAX_BATCH, pkts.length - start);
+        for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i])) return host().trace(pkts, seed);
+        const done = ex.trace(n);
+        if (done < n) {
+          const st = i32[L.TRACE_OUT_BYTES / 4 + done * L.TRACE_WORDS + L.TR_STATUS];
+          if (st === L.ST_HOST) return host().trace(pkts, seed);
+          fail(st);
+        }
+        for (let i = 0; i < n; i++) {
+          const at = L.TRACE_OUT_BYTES / 4 + i * L.TRACE_WORDS;
+          const fam = pkts[start + i].family;
+          out.push({
+            verdict: verdictOf(i32[at + L.TR_VERDICT]),
+            dst: addrAt(i32, at + L.TR_DST, fam),
+            dport: i32[at + L.TR_DPORT],
+            src: addrAt(i32, at + L.TR_SRC, fam),
+            masquerade: i32[at + L.TR_MASQ] !== 0,
+            rulesEvaluated: i32[at + L.TR_RULES],
+          });
+        }
+      }
+      return out;
+    },
+  };
+}
