@@ -1,0 +1,73 @@
+// kube-proxy's chain names (pkg/proxy/iptables): a chain name must fit iptables' 28-character
+// limit, so kube-proxy hashes the service port name: prefix + base32(sha256(...))[:16].
+// The same hash suffix is shared by a service port's SVC/SVL/EXT/FW chains, which is what lets
+// service discovery group the chains of one service even when no comments are present.
+
+import { createHash } from 'node:crypto';
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** RFC 4648 base32 (Go's base32.StdEncoding) of the first bytes, enough for `chars` characters. */
+function base32Prefix(bytes: Uint8Array, chars: number): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < bytes.length && out.length < chars; i++) {
+    acc = ((acc << 8) | bytes[i]) & 0xffff;
+    bits += 8;
+    while (bits >= 5 && out.length < chars) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+function hash16(input: string): string {
+  return base32Prefix(createHash('sha256').update(input).digest(), 16);
+}
+
+/**
+ * The 16-character hash shared by a service port's chains. `svcPortName` is `ns/name:port`
+ * (or `ns/name` for an unnamed port); `protocol` is lower-case (`tcp`, `udp`, `sctp`).
+ */
+export function servicePortHash(svcPortName: string, protocol: string): string {
+  return hash16(svcPortName + protocol);
+}
+
+/** The KUBE-SEP hash: the service port name, protocol and the endpoint's `ip:port` (`[ip6]:port`). */
+export function endpointHash(svcPortName: string, protocol: string, endpoint: string): string {
+  return hash16(svcPortName + protocol + endpoint);
+}
+
+export interface ServiceChains {
+  svc: string;
+  svl: string;
+  ext: string;
+  fw: string;
+}
+
+export function serviceChains(svcPortName: string, protocol: string): ServiceChains {
+  const h = servicePortHash(svcPortName, protocol);
+  return { svc: `KUBE-SVC-${h}`, svl: `KUBE-SVL-${h}`, ext: `KUBE-EXT-${h}`, fw: `KUBE-FW-${h}` };
+}
+
+export function endpointChain(svcPortName: string, protocol: string, endpoint: string): string {
+  return `KUBE-SEP-${endpointHash(svcPortName, protocol, endpoint)}`;
+}
+
+/**
+ * Per-service chain kinds. XLB is the pre-1.24 name of the eTP=Local chain (now EXT + SVL);
+ * discovery still reads dumps from nodes that old.
+ */
+export type KubeChainKind = 'SVC' | 'SVL' | 'EXT' | 'FW' | 'SEP' | 'XLB';
+
+const KIND_RE = /^KUBE-(SVC|SVL|EXT|FW|SEP|XLB)-([A-Z2-7]{16})$/;
+
+/** Splits `KUBE-SVC-XPGD46QRK7WJZT7O` into kind and hash; null for any other chain name. */
+export function parseKubeChain(name: string): { kind: KubeChainKind; hash: string } | null {
+  // Fast reject before the regex: this runs over every jump target of large dumps.
+  if (name.length < 24 || name.charCodeAt(0) !== 75 /* K */) return null;
+  const m = KIND_RE.exec(name);
+  return m ? { kind: m[1] as KubeChainKind, hash: m[2] } : null;
+}

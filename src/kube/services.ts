@@ -1,0 +1,456 @@
+// Service discovery: the kube-proxy services a node's rules implement, recovered from the model
+// (typed matches and targets), not from the raw text.
+//
+// The chain graph is the backbone: a service port's KUBE-SVC/SVL/EXT/FW chains share one hash
+// (names.ts), KUBE-SERVICES jumps to them with the cluster/external/LB address and port, and the
+// KUBE-SEP chains they reach hold the DNAT targets. Comments add the name ("ns/name:port cluster
+// IP") when present; in large-cluster mode the per-endpoint rules carry none, which changes nothing
+// here. The filter table adds what has no nat rules at all: services without endpoints (REJECT),
+// Local policies without local endpoints (DROP), health-check node ports.
+//
+// Handled formats: current kube-proxy (≥1.26: EXT/SVL/FW, KUBE-PROXY-FIREWALL, "-> ip:port"
+// comments), and the 1.2x shapes still found on nodes (KUBE-XLB for eTP=Local, plain
+// "ns/name:port" endpoint comments, KUBE-MARK-MASQ rules in KUBE-SERVICES, KUBE-FW for every LB).
+// IPVS mode keeps its services in virtual servers and ipsets instead; that is a separate
+// discovery (discoverIpvsServices, to be added next to discoverIptablesServices) whose results
+// discoverServices concatenates.
+
+import { cidrContains, formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
+import type { Addr, Family } from '../model/addr.js';
+import type { Chain, FamilyRules, Rule, Table } from '../model/rule.js';
+import { ADDRTYPE, PROTO } from '../model/rule.js';
+import type { NodeContext, Ruleset } from '../model/ruleset.js';
+import { parseKubeChain, servicePortHash } from './names.js';
+import type { KubeChainKind } from './names.js';
+import { thresholdProbability } from './probability.js';
+
+export interface ServiceEndpoint {
+  /** The DNAT target: "ip:port", "[ip6]:port". */
+  endpoint: string;
+  /**
+   * Chance that a new connection to the cluster IP lands here (the KUBE-SVC/KUBE-SVL probability
+   * ladder with the kernel's stored 32-bit thresholds). 0 for endpoints only external traffic
+   * reaches, and for every endpoint when the cluster IP itself is rejected or dropped.
+   */
+  probability: number;
+  /** On this node: reached through KUBE-SVL/KUBE-XLB, or inside the node's pod CIDRs/addresses. Absent when unknown. */
+  local?: boolean;
+}
+
+/**
+ * ok: traffic is DNATed to endpoints. no-endpoints: kube-proxy REJECTs it (filter rules, no nat
+ * rules). no-local-endpoints: a Local traffic policy has no endpoint on this node, so that
+ * traffic is DROPped (external: after the pod/node short-circuits of KUBE-EXT).
+ */
+export type ServiceStatus = 'ok' | 'no-endpoints' | 'no-local-endpoints';
+
+export interface Service {
+  /** kube-proxy's service port name: "ns/name:port", "ns/name" for an unnamed port; '' when the rules name none. */
+  name: string;
+  namespace: string;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** '' when no rule shows it. */
+  clusterIP: string;
+  /** The service port (the cluster IP's destination port). */
+  port: number;
+  nodePort?: number;
+  /** eTP=Local LoadBalancer services: the kube-proxy health-check port the LB probes. */
+  healthCheckNodePort?: number;
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  sourceRanges: string[];
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  internalTrafficPolicy: 'Cluster' | 'Local';
+  affinitySeconds?: number;
+  endpoints: ServiceEndpoint[];
+  status: ServiceStatus;
+}
+
+/** All kube-proxy services of a loaded node, sorted by name, protocol, port and cluster IP. */
+export function discoverServices(rs: Pick<Ruleset, 'v4' | 'v6' | 'node'>): Service[] {
+  const out: Service[] = [];
+  for (const fam of [rs.v4, rs.v6]) if (fam) out.push(...discoverIptablesServices(fam, rs.node));
+  return out.sort(compareServices);
+}
+
+function compareServices(a: Service, b: Service): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  if (a.protocol !== b.protocol) return a.protocol < b.protocol ? -1 : 1;
+  if (a.port !== b.port) return a.port - b.port;
+  return a.clusterIP < b.clusterIP ? -1 : a.clusterIP > b.clusterIP ? 1 : 0;
+}
+
+/** What the rules say about one service port, collected before it becomes a Service. */
+interface Draft {
+  hash: string;
+  name: string;
+  protocol: Service['protocol'];
+  clusterIP: string;
+  port: number;
+  nodePort?: number;
+  healthCheckNodePort?: number;
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  /** Addresses from KUBE-EXTERNAL-SERVICES with no nat rule to tell external from LB. */
+  unclassified: string[];
+  /** The chain the cluster-IP rule jumps to (KUBE-SVC or KUBE-SVL). */
+  internalChain?: string;
+  itpLocal: boolean;
+  etpLocal: boolean;
+  noEndpoints: boolean;
+  noLocalEndpoints: boolean;
+}
+
+const SUFFIXES: [string, 'cluster' | 'external' | 'lb'][] = [
+  [' cluster IP', 'cluster'],
+  [' external IP', 'external'],
+  [' loadbalancer IP', 'lb'],
+];
+const NO_ENDPOINTS = ' has no endpoints';
+const NO_LOCAL = ' has no local endpoints';
+const HEALTH_CHECK = ' health check node port';
+const NOT_ACCEPTED = ' traffic not accepted by ';
+
+/** Services implemented by one family's iptables-mode kube-proxy rules. */
+export function discoverIptablesServices(fam: FamilyRules, node: NodeContext): Service[] {
+  const nat = fam.tables.get('nat');
+  const filter = fam.tables.get('filter');
+  const drafts = new Map<string, Draft>();
+  const draft = (hash: string, protocol: Service['protocol'] | undefined): Draft => {
+    let d = drafts.get(hash);
+    if (!d) {
+      d = {
+        hash,
+        name: '',
+        protocol: protocol ?? 'tcp',
+        clusterIP: '',
+        port: 0,
+        externalIPs: [],
+        loadBalancerIPs: [],
+        unclassified: [],
+        itpLocal: false,
+        etpLocal: false,
+        noEndpoints: false,
+        noLocalEndpoints: false,
+      };
+      drafts.set(hash, d);
+    }
+    return d;
+  };
+
+  if (nat) readNatEntryPoints(nat, draft);
+  if (filter) readFilterRules(filter, draft, (hash) => drafts.get(hash));
+  return [...drafts.values()].map((d) => finish(d, nat, fam.family, node));
+}
+
+type DraftOf = (hash: string, protocol: Service['protocol'] | undefined) => Draft;
+
+/** KUBE-SERVICES and KUBE-NODEPORTS in nat: which addresses and ports lead to which service chains. */
+function readNatEntryPoints(nat: Table, draftOf: DraftOf): void {
+  for (const r of nat.chains.get('KUBE-SERVICES')?.rules ?? []) {
+    const target = kubeTarget(r);
+    if (!target || target.kind === 'SEP') continue;
+    const d = draftOf(target.hash, protocolOf(r));
+    const comment = commentOf(r);
+    let role: 'cluster' | 'external' | 'lb' | undefined;
+    if (comment) {
+      for (const [suffix, kind] of SUFFIXES) {
+        if (comment.endsWith(suffix)) {
+          role = kind;
+          setName(d, comment.slice(0, -suffix.length));
+        }
+      }
+    }
+    // No comment: the first SVC/SVL jump is the cluster IP, an FW jump an LB IP, the rest external.
+    role ??= target.kind === 'FW' ? 'lb' : (target.kind === 'SVC' || target.kind === 'SVL') && !d.clusterIP ? 'cluster' : 'external';
+    const dst = dstHost(r);
+    if (!dst) continue;
+    const proto = protocolOf(r);
+    if (proto) d.protocol = proto;
+    if (role === 'cluster') {
+      d.clusterIP = dst;
+      d.port = dportOf(r) ?? d.port;
+      d.internalChain = targetChain(r);
+      if (target.kind === 'SVL') d.itpLocal = true;
+    } else if (role === 'lb') addUnique(d.loadBalancerIPs, dst);
+    else addUnique(d.externalIPs, dst);
+    if (!d.port) d.port = dportOf(r) ?? 0;
+  }
+  for (const r of nat.chains.get('KUBE-NODEPORTS')?.rules ?? []) {
+    const target = kubeTarget(r);
+    const port = dportOf(r);
+    if (!target || target.kind === 'SEP' || port === undefined) continue;
+    const d = draftOf(target.hash, protocolOf(r));
+    const comment = commentOf(r);
+    if (comment) setName(d, comment);
+    d.nodePort = port;
+  }
+}
+
+/** The filter table: services that nat does not show (no endpoints, no local endpoints), health checks, LB firewalls. */
+function readFilterRules(filter: Table, draftOf: DraftOf, existing: (hash: string) => Draft | undefined): void {
+  const byComment = (r: Rule, suffix: string): Draft | undefined => {
+    const c = commentOf(r);
+    const proto = protocolOf(r);
+    if (!c || !c.endsWith(suffix) || !proto) return undefined;
+    const name = c.slice(0, -suffix.length);
+    const d = draftOf(servicePortHash(name, proto), proto);
+    setName(d, name);
+    return d;
+  };
+  for (const r of filter.chains.get('KUBE-SERVICES')?.rules ?? []) {
+    const d = byComment(r, NO_ENDPOINTS) ?? byComment(r, NO_LOCAL);
+    const dst = dstHost(r);
+    if (!d || !dst) continue;
+    if (commentOf(r)?.endsWith(NO_ENDPOINTS)) d.noEndpoints = true;
+    else {
+      d.itpLocal = true;
+      d.noLocalEndpoints = true;
+    }
+    d.clusterIP = dst;
+    d.port = dportOf(r) ?? d.port;
+  }
+  for (const r of filter.chains.get('KUBE-EXTERNAL-SERVICES')?.rules ?? []) {
+    const noEndpoints = byComment(r, NO_ENDPOINTS);
+    const d = noEndpoints ?? byComment(r, NO_LOCAL);
+    if (!d) continue;
+    if (noEndpoints) d.noEndpoints = true;
+    else {
+      d.etpLocal = true;
+      d.noLocalEndpoints = true;
+    }
+    const port = dportOf(r);
+    if (hasAddrtypeDstLocal(r)) {
+      if (port !== undefined) d.nodePort = port;
+      continue;
+    }
+    const dst = dstHost(r);
+    if (dst && !d.externalIPs.includes(dst) && !d.loadBalancerIPs.includes(dst)) addUnique(d.unclassified, dst);
+    if (!d.port && port !== undefined) d.port = port;
+  }
+  // Health checks are always TCP, whatever the service's protocol: find the service port by name.
+  for (const r of filter.chains.get('KUBE-NODEPORTS')?.rules ?? []) {
+    const c = commentOf(r);
+    const port = dportOf(r);
+    if (!c || !c.endsWith(HEALTH_CHECK) || port === undefined) continue;
+    const name = c.slice(0, -HEALTH_CHECK.length);
+    for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+      const d = existing(servicePortHash(name, proto));
+      if (d) d.healthCheckNodePort = port;
+    }
+  }
+  for (const r of filter.chains.get('KUBE-PROXY-FIREWALL')?.rules ?? []) {
+    const c = commentOf(r);
+    const at = c ? c.indexOf(NOT_ACCEPTED) : -1;
+    if (!c || at < 0) continue;
+    const fw = parseKubeChain(c.slice(at + NOT_ACCEPTED.length));
+    const dst = dstHost(r);
+    if (!fw || !dst) continue;
+    const d = draftOf(fw.hash, protocolOf(r));
+    setName(d, c.slice(0, at));
+    addUnique(d.loadBalancerIPs, dst);
+  }
+}
+
+function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeContext): Service {
+  const chain = (kind: KubeChainKind): Chain | undefined => nat?.chains.get(`KUBE-${kind}-${d.hash}`);
+  const svc = chain('SVC');
+  const svl = chain('SVL');
+  const ext = chain('EXT');
+  const xlb = chain('XLB');
+  const fw = chain('FW');
+
+  // eTP=Local: KUBE-EXT short-circuits pods and the node itself, then (if any) goes to KUBE-SVL;
+  // eTP=Cluster masquerades everything. Before 1.24 the Local chain was KUBE-XLB.
+  if (xlb) d.etpLocal = true;
+  if (ext && ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}` || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
+  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}`)) d.noLocalEndpoints = true;
+
+  // Source ranges: KUBE-FW's `-s range -j KUBE-EXT` rules, minus the LB-IP rules kube-proxy adds
+  // when the node itself is inside a range (a hairpin from the VIP, not a configured range).
+  const sourceRanges: string[] = [];
+  for (const r of fw?.rules ?? []) {
+    const t = kubeTarget(r);
+    const src = r.matches.find((m) => m.kind === 'src' && !m.invert);
+    if (!t || t.kind === 'SEP' || !src || src.kind !== 'src') continue;
+    const host = src.cidr.prefix === (family === 4 ? 32 : 128) ? formatAddr(src.cidr) : '';
+    if (host && d.loadBalancerIPs.includes(host)) continue;
+    addUnique(sourceRanges, formatCidr(src.cidr));
+  }
+
+  // Addresses only the filter table shows (no endpoints at all): kube-proxy writes external and LB
+  // IPs alike there. LoadBalancer services nearly always have a node port, so use that to tell.
+  for (const a of d.unclassified) addUnique(d.nodePort !== undefined ? d.loadBalancerIPs : d.externalIPs, a);
+
+  // Endpoints: the ladder of the chain cluster-IP traffic takes, then any endpoint only the
+  // external path reaches (local ones via SVL/XLB, or all via SVC under iTP=Local).
+  const endpoints = new Map<string, ServiceEndpoint>();
+  const localSeps = new Set<string>();
+  let affinitySeconds: number | undefined;
+  const ladders: { chain: Chain; counts: boolean; local: boolean }[] = [];
+  const internal = d.internalChain ? nat?.chains.get(d.internalChain) : undefined;
+  if (internal) ladders.push({ chain: internal, counts: true, local: internal === svl });
+  for (const [c, local] of [
+    [svc, false],
+    [svl, true],
+    [xlb, true],
+  ] as const) {
+    if (c && c !== internal) ladders.push({ chain: c, counts: false, local });
+  }
+  for (const { chain: c, counts, local } of ladders) {
+    const ladder = readLadder(c);
+    if (ladder.affinitySeconds !== undefined) affinitySeconds ??= ladder.affinitySeconds;
+    for (const step of ladder.steps) {
+      if (local) localSeps.add(step.sep);
+      const endpoint = nat ? sepEndpoint(nat, step.sep) : undefined;
+      if (!endpoint) continue;
+      const prev = endpoints.get(step.sep);
+      const probability = counts ? step.probability : 0;
+      if (prev) prev.probability += probability;
+      else endpoints.set(step.sep, { endpoint: endpoint.text, probability });
+    }
+  }
+  for (const [sep, e] of endpoints) {
+    const addr = nat ? sepEndpoint(nat, sep)?.addr : undefined;
+    if (localSeps.has(sep)) e.local = true;
+    else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = isNodeLocal(addr, node);
+  }
+
+  const service: Service = {
+    name: d.name,
+    namespace: d.name.includes('/') ? d.name.slice(0, d.name.indexOf('/')) : '',
+    protocol: d.protocol,
+    clusterIP: d.clusterIP,
+    port: d.port,
+    externalIPs: d.externalIPs,
+    loadBalancerIPs: d.loadBalancerIPs,
+    sourceRanges,
+    externalTrafficPolicy: d.etpLocal ? 'Local' : 'Cluster',
+    internalTrafficPolicy: d.itpLocal ? 'Local' : 'Cluster',
+    endpoints: [...endpoints.values()],
+    status: d.noEndpoints ? 'no-endpoints' : d.noLocalEndpoints ? 'no-local-endpoints' : 'ok',
+  };
+  if (d.nodePort !== undefined) service.nodePort = d.nodePort;
+  if (d.healthCheckNodePort !== undefined) service.healthCheckNodePort = d.healthCheckNodePort;
+  if (affinitySeconds !== undefined) service.affinitySeconds = affinitySeconds;
+  return service;
+}
+
+interface Ladder {
+  steps: { sep: string; probability: number }[];
+  affinitySeconds?: number;
+}
+
+/**
+ * writeServiceToEndpointRules read back: `recent --rcheck` rules (affinity) are skipped for a first
+ * connection; each jump to a KUBE-SEP chain takes its statistic share of what is still falling
+ * through (threshold / 2^31, exactly as the kernel compares), an unconditional one takes the rest.
+ */
+function readLadder(chain: Chain): Ladder {
+  const steps: Ladder['steps'] = [];
+  let affinitySeconds: number | undefined;
+  let remaining = 1;
+  for (const r of chain.rules) {
+    const t = kubeTarget(r);
+    if (!t || t.kind !== 'SEP') continue;
+    const recent = r.matches.find((m) => m.kind === 'recent');
+    if (recent && recent.kind === 'recent' && recent.op !== 'set') {
+      if (recent.seconds !== undefined) affinitySeconds ??= recent.seconds;
+      continue;
+    }
+    let p = 1;
+    for (const m of r.matches) if (m.kind === 'random') p *= m.invert ? 1 - thresholdProbability(m.threshold) : thresholdProbability(m.threshold);
+    const share = remaining * p;
+    remaining -= share;
+    steps.push({ sep: targetChain(r) as string, probability: share });
+  }
+  const out: Ladder = { steps };
+  if (affinitySeconds !== undefined) out.affinitySeconds = affinitySeconds;
+  return out;
+}
+
+const sepCache = new WeakMap<Table, Map<string, { text: string; addr: Addr } | null>>();
+
+/** The DNAT target of a KUBE-SEP chain. */
+function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | undefined {
+  let cache = sepCache.get(nat);
+  if (!cache) {
+    cache = new Map();
+    sepCache.set(nat, cache);
+  }
+  const hit = cache.get(sep);
+  if (hit !== undefined) return hit ?? undefined;
+  let found: { text: string; addr: Addr } | null = null;
+  for (const r of nat.chains.get(sep)?.rules ?? []) {
+    const t = r.target;
+    if (t?.kind !== 'DNAT' || t.ranges.length === 0 || !t.ranges[0].lo) continue;
+    const range = t.ranges[0];
+    const addr = range.lo as Addr;
+    found = { text: formatEndpoint(addr, range.ports?.lo), addr };
+    break;
+  }
+  cache.set(sep, found);
+  return found ?? undefined;
+}
+
+function isNodeLocal(addr: Addr, node: NodeContext): boolean {
+  return node.podCIDRs.some((c) => cidrContains(c, addr)) || node.addresses.some((a) => a.family === addr.family && a.w.every((x, i) => x === addr.w[i]));
+}
+
+// ---- small readers over one rule's typed matches and target ----
+
+function targetChain(r: Rule): string | undefined {
+  const t = r.target;
+  return t && (t.kind === 'jump' || t.kind === 'goto') ? t.chain : undefined;
+}
+
+function kubeTarget(r: Rule): { kind: KubeChainKind; hash: string } | null {
+  const c = targetChain(r);
+  return c ? parseKubeChain(c) : null;
+}
+
+function commentOf(r: Rule): string | undefined {
+  for (const m of r.matches) if (m.kind === 'comment') return m.text;
+  return undefined;
+}
+
+function protocolOf(r: Rule): Service['protocol'] | undefined {
+  for (const m of r.matches) {
+    if (m.kind !== 'proto' || m.invert) continue;
+    if (m.proto === PROTO.tcp) return 'tcp';
+    if (m.proto === PROTO.udp) return 'udp';
+    if (m.proto === PROTO.sctp) return 'sctp';
+  }
+  return undefined;
+}
+
+function dportOf(r: Rule): number | undefined {
+  for (const m of r.matches) if (m.kind === 'dport' && !m.invert && m.range.lo === m.range.hi) return m.range.lo;
+  return undefined;
+}
+
+/** The single destination address of a rule (`-d x/32`), formatted. */
+function dstHost(r: Rule): string | undefined {
+  for (const m of r.matches) {
+    if (m.kind !== 'dst' || m.invert) continue;
+    if (m.cidr.prefix !== (m.cidr.family === 4 ? 32 : 128)) return undefined;
+    return formatAddr(m.cidr);
+  }
+  return undefined;
+}
+
+function hasAddrtypeDstLocal(r: Rule): boolean {
+  return r.matches.some((m) => m.kind === 'addrtype' && m.dst !== undefined && !m.dst.invert && (m.dst.types & ADDRTYPE.LOCAL) !== 0);
+}
+
+function hasAddrtypeSrcLocal(r: Rule): boolean {
+  return r.matches.some((m) => m.kind === 'addrtype' && m.src !== undefined && !m.src.invert && (m.src.types & ADDRTYPE.LOCAL) !== 0);
+}
+
+function setName(d: Draft, name: string): void {
+  if (!d.name && name) d.name = name;
+}
+
+function addUnique(xs: string[], x: string): void {
+  if (!xs.includes(x)) xs.push(x);
+}
