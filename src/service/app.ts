@@ -67,6 +67,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: config.bodyLimit,
+    disableRequestLogging: !config.logRequests,
     // Requests may carry large dumps; keep sockets from idling forever but give uploads time.
     requestTimeout: 120_000,
     ajv: {

@@ -19,7 +19,7 @@ export interface RulesetRef {
 export type Task =
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: QueryT }
-  | { op: 'trace'; ruleset: RulesetRef; packets: QueryT[]; seed: number }
+  | { op: 'trace'; ruleset: RulesetRef; packets: QueryT[]; seed?: number }
   | { op: 'services'; ruleset: RulesetRef }
   | { op: 'ping' };
 

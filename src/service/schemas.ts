@@ -164,31 +164,54 @@ export const TraceResult = Type.Object(
 
 export const Service = Type.Object(
   {
-    name: Type.String({ description: '"namespace/name:port"' }),
+    name: Type.String({ description: 'kube-proxy service port name: "ns/name:port" ("ns/name" for an unnamed port)' }),
     namespace: Type.String(),
-    protocol: Type.String(),
-    clusterIP: Type.String(),
+    protocol: Type.Union([Type.Literal('tcp'), Type.Literal('udp'), Type.Literal('sctp')]),
+    clusterIP: Type.String({ description: "'' when no rule shows it" }),
+    port: Type.Integer({ description: 'the service port (the cluster IP destination port)' }),
     nodePort: Type.Optional(Type.Integer()),
+    healthCheckNodePort: Type.Optional(Type.Integer({ description: 'eTP=Local LoadBalancer: the health-check port' })),
     externalIPs: Type.Array(Type.String()),
     loadBalancerIPs: Type.Array(Type.String()),
     sourceRanges: Type.Array(Type.String()),
-    externalTrafficPolicy: Type.String(),
-    internalTrafficPolicy: Type.String(),
+    externalTrafficPolicy: Type.Union([Type.Literal('Cluster'), Type.Literal('Local')]),
+    internalTrafficPolicy: Type.Union([Type.Literal('Cluster'), Type.Literal('Local')]),
     affinitySeconds: Type.Optional(Type.Integer()),
     endpoints: Type.Array(
-      Type.Object({ endpoint: Type.String(), probability: Type.Number(), local: Type.Optional(Type.Boolean()) }),
+      Type.Object({
+        endpoint: Type.String({ description: '"ip:port" or "[ip6]:port"' }),
+        probability: Type.Number({ description: 'chance a new connection to the cluster IP lands here' }),
+        local: Type.Optional(Type.Boolean({ description: 'on this node' })),
+      }),
     ),
+    status: Type.Union([Type.Literal('ok'), Type.Literal('no-endpoints'), Type.Literal('no-local-endpoints')]),
   },
   { $id: 'Service', description: 'A kube-proxy service found in the rules.' },
+);
+
+export const RulesetStats = Type.Object(
+  {
+    rules: Type.Integer(),
+    chains: Type.Integer(),
+    tables: Type.Record(Type.String(), Type.Object({ chains: Type.Integer(), rules: Type.Integer() }), {
+      description: 'per family and table, keyed "v4/nat", "v6/filter", …',
+    }),
+    ipvsServices: Type.Integer(),
+    ipvsRealServers: Type.Integer(),
+    ipsets: Type.Integer(),
+    ipsetEntries: Type.Integer(),
+    bytes: Type.Integer({ description: 'UTF-8 size of all inputs' }),
+  },
+  { $id: 'RulesetStats' },
 );
 
 export const RulesetSummary = Type.Object(
   {
     id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the normalized input' }),
-    stats: Type.Record(Type.String(), Type.Unknown(), { description: 'counts of tables, chains, rules, services…' }),
+    stats: ref(RulesetStats),
     warnings: Type.Array(Type.String()),
-    bytes: Type.Optional(Type.Integer({ description: 'size of the stored input' })),
-    aliases: Type.Optional(Type.Array(Type.String())),
+    bytes: Type.Integer({ description: 'size of the stored input' }),
+    aliases: Type.Array(Type.String({ description: 'other names for this ruleset (`example`)' })),
   },
   { $id: 'RulesetSummary' },
 );
@@ -224,7 +247,7 @@ export const IdParams = Type.Object(
 export const TraceBody = Type.Object(
   {
     packets: Type.Array(ref(Query), { minItems: 1, maxItems: 100_000 }),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'PRNG seed (default 1)' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'PRNG seed (default 0: equal requests get equal answers)' })),
   },
   { $id: 'TraceRequest', additionalProperties: false },
 );
@@ -244,6 +267,7 @@ export const namedSchemas: TSchema[] = [
   ExplainResult,
   TraceResult,
   Service,
+  RulesetStats,
   RulesetSummary,
   Problem,
   TraceBody,

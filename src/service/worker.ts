@@ -106,7 +106,7 @@ export default function run(task: Task): TaskResult {
           json = JSON.stringify(rs.explain(task.query));
           break;
         case 'trace':
-          json = JSON.stringify({ results: rs.trace(task.packets, { seed: task.seed }) });
+          json = JSON.stringify({ results: rs.trace(task.packets, task.seed === undefined ? {} : { seed: task.seed }) });
           break;
         case 'services':
           json = JSON.stringify({ services: rs.services() });

@@ -5,12 +5,26 @@ import { Type } from 'typebox';
 import { ApiError } from '../errors.js';
 import { Problem, ref } from '../schemas.js';
 
-const P = () => ref(Problem);
+const reasons: Record<number, string> = {
+  400: 'Schema violation or malformed field (`field` names it)',
+  401: 'Missing or wrong bearer token (when LANDFALL_TOKEN is set)',
+  404: 'Unknown ruleset id',
+  413: 'Body over LANDFALL_BODY_LIMIT',
+  415: 'Unsupported media type',
+  422: 'The dump does not parse (`line`, `column`, `text`), or explain hit its path cap (`maxPaths`)',
+  500: 'Internal error or the worker running the request died',
+  503: 'Queue full, task time limit, event loop under pressure, or still starting (Retry-After)',
+};
 
-/** Error responses for the OpenAPI document, by status (each an application/problem+json Problem). */
-export function errors(...statuses: number[]): Record<number, ReturnType<typeof P>> {
-  const out: Record<number, ReturnType<typeof P>> = {};
-  for (const s of statuses) out[s] = P();
+/** An error response: application/problem+json with the Problem schema. */
+type ErrorResponse = { description: string; content: { 'application/problem+json': { schema: ReturnType<typeof ref> } } };
+
+/** Error responses for the OpenAPI document, by status. */
+export function errors(...statuses: number[]): Record<number, ErrorResponse> {
+  const out: Record<number, ErrorResponse> = {};
+  for (const s of statuses) {
+    out[s] = { description: reasons[s] ?? 'Error', content: { 'application/problem+json': { schema: ref(Problem) } } };
+  }
   return out;
 }
 

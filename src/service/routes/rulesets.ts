@@ -17,15 +17,17 @@ import {
   TraceResult,
   ref,
   type RulesetBundleT,
+  type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
 import { COMMON, Deleted, errors, requireJson, sendJson } from './common.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
-  const summary = (e: StoredRuleset) => ({
+  const summary = (e: StoredRuleset): RulesetSummaryT => ({
     id: e.id,
-    stats: e.stats,
+    // Produced by the library's loadRuleset (RulesetStats); the store keeps it opaque.
+    stats: e.stats as RulesetSummaryT['stats'],
     warnings: e.warnings,
     bytes: e.input.byteLength,
     aliases: lf.store.aliasesOf(e.id),
@@ -154,7 +156,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         op: 'trace',
         ruleset: refOf(entry),
         packets: req.body.packets,
-        seed: req.body.seed ?? 1,
+        ...(req.body.seed === undefined ? {} : { seed: req.body.seed }),
       }, 'body/packets');
       return sendJson(reply, json);
     },

@@ -1,0 +1,74 @@
+// The load generator (its own process, so it does not share an event loop with the server):
+// `concurrency` loops, each sending its next request when the previous answer has been read,
+// for `durationMs`. Prints one JSON line: requests, errors, req/s, latency percentiles.
+//
+// Input (argv[2], JSON): { url, concurrency, durationMs, warmupMs, requests: [{method, path, body?}] }
+// Requests are taken round-robin from the list, so a run exercises many different queries.
+
+import { Pool } from 'undici';
+
+interface Spec {
+  url: string;
+  concurrency: number;
+  durationMs: number;
+  warmupMs: number;
+  requests: { method: 'GET' | 'POST'; path: string; body?: string }[];
+}
+
+const spec = JSON.parse(process.argv[2]!) as Spec;
+const pool = new Pool(spec.url, { connections: spec.concurrency, pipelining: 1 });
+
+async function phase(durationMs: number, record: boolean) {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let next = 0;
+  const end = performance.now() + durationMs;
+  const loop = async () => {
+    while (performance.now() < end) {
+      const r = spec.requests[next++ % spec.requests.length]!;
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({
+          method: r.method,
+          path: r.path,
+          ...(r.body !== undefined ? { body: r.body, headers: { 'content-type': 'application/json' } } : {}),
+        });
+        await res.body.arrayBuffer();
+        if (record) {
+          latencies.push(performance.now() - t0);
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          if (res.statusCode >= 400) errors++;
+        }
+      } catch {
+        if (record) errors++;
+      }
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: spec.concurrency }, loop));
+  return { latencies, statuses, errors, seconds: (performance.now() - t0) / 1000 };
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+if (spec.warmupMs > 0) await phase(spec.warmupMs, false);
+const { latencies, statuses, errors, seconds } = await phase(spec.durationMs, true);
+latencies.sort((a, b) => a - b);
+await pool.close();
+process.stdout.write(
+  `${JSON.stringify({
+    requests: latencies.length,
+    errors,
+    statuses,
+    seconds: Number(seconds.toFixed(2)),
+    rps: Number((latencies.length / seconds).toFixed(1)),
+    p50: Number(pct(latencies, 50).toFixed(2)),
+    p90: Number(pct(latencies, 90).toFixed(2)),
+    p99: Number(pct(latencies, 99).toFixed(2)),
+    max: Number((latencies[latencies.length - 1] ?? NaN).toFixed(2)),
+  })}\n`,
+);

@@ -1,0 +1,231 @@
+// HTTP load bench: a real landfall server process, a bare Fastify process and an undici load
+// generator process, all on this machine in one run. Explain and trace on a 10,000-service
+// kube-proxy rule set at c=32, next to the bare route; then an RSS soak (explain at c=64).
+// Writes bench/results/http.json and bench/results/http.md.
+//
+//   npx tsx bench/http.ts [--services 10000] [--duration 20] [--soak 60] [--concurrency 32]
+//
+// The server runs from dist/ when it has been built (production), else from src/ under tsx.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateIptables } from '../src/kube/generate.js';
+
+const { values: args } = parseArgs({
+  options: {
+    services: { type: 'string', default: '10000' },
+    endpoints: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '20' },
+    soak: { type: 'string', default: '60' },
+    concurrency: { type: 'string', default: '32' },
+    'soak-concurrency': { type: 'string', default: '64' },
+    batch: { type: 'string', default: '100' },
+  },
+});
+const N = Number(args.services);
+const DURATION = Number(args.duration) * 1000;
+const SOAK = Number(args.soak) * 1000;
+const C = Number(args.concurrency);
+const SOAK_C = Number(args['soak-concurrency']);
+const BATCH = Number(args.batch);
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const distMain = join(root, 'dist/service/main.js');
+const fromDist = existsSync(distMain) && existsSync(join(root, 'dist/index.js'));
+
+function tsxArgs(file: string): string[] {
+  return file.endsWith('.ts') ? ['--import', 'tsx', file] : [file];
+}
+
+/** Spawns a server that logs "Server listening at URL" as JSON on stdout. */
+function startProcess(args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = /Server listening at (http:\/\/[\d.]+:\d+)/.exec(line);
+      if (m) resolve({ proc, url: m[1]! });
+    });
+  });
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
+}
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  statuses: Record<string, number>;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+function load(spec: { url: string; concurrency: number; durationMs: number; warmupMs: number; requests: unknown[] }): Promise<LoadResult> {
+  const proc = spawn(process.execPath, tsxArgs(join(root, 'bench/http-load.ts')).concat(JSON.stringify(spec)), {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) =>
+    proc.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load exited ${code}`)))),
+  );
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server never became ready');
+}
+
+function stop(proc: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    proc.removeAllListeners('exit');
+    proc.once('exit', () => r());
+    proc.kill('SIGTERM');
+  });
+}
+
+// --- the rule set and the queries -------------------------------------------------------------
+const t0 = performance.now();
+const dump = generateIptables({ services: N, endpoints: Number(args.endpoints), seed: 1 });
+const genMs = performance.now() - t0;
+const reachable = dump.services.filter((s) => s.status === 'ok' && s.clusterIP && !s.clusterIP.includes(':'));
+let rng = 12345;
+const pick = <T>(xs: T[]): T => {
+  rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
+  return xs[rng % xs.length]!;
+};
+const query = () => {
+  const s = pick(reachable);
+  return { protocol: s.protocol, destination: s.clusterIP, port: s.port, origin: 'pod' };
+};
+
+const dataDir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
+const server = await startProcess(tsxArgs(fromDist ? distMain : join(root, 'src/service/main.ts')), {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LANDFALL_DATA_DIR: dataDir,
+  LOG_LEVEL: 'info',
+  LANDFALL_BODY_LIMIT: String(256 * 1024 * 1024),
+});
+const bare = await startProcess(tsxArgs(join(root, 'bench/http-bare.ts')), {});
+try {
+  await waitReady(server.url);
+  const body = JSON.stringify({ iptables: dump.text, node: dump.node });
+  const u0 = performance.now();
+  const up = await fetch(`${server.url}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const uploadMs = performance.now() - u0;
+  if (up.status !== 201) throw new Error(`upload: ${up.status} ${await up.text()}`);
+  const { id, stats } = (await up.json()) as { id: string; stats: { rules: number } };
+  process.stderr.write(`uploaded ${N} services (${stats.rules} rules, ${(body.length / 1e6).toFixed(1)} MB) in ${uploadMs.toFixed(0)} ms\n`);
+
+  const explainReqs = Array.from({ length: 2000 }, () => ({
+    method: 'POST',
+    path: `/v1/rulesets/${id}/explain`,
+    body: JSON.stringify(query()),
+  }));
+  const traceReqs = Array.from({ length: 50 }, () => ({
+    method: 'POST',
+    path: `/v1/rulesets/${id}/trace`,
+    body: JSON.stringify({ packets: Array.from({ length: BATCH }, query), seed: 1 }),
+  }));
+  const bareReqs = [{ method: 'POST', path: '/bare', body: JSON.stringify(query()) }];
+
+  const run = async (name: string, url: string, requests: unknown[], pid: number) => {
+    const rssBefore = rssMiB(pid);
+    const r = await load({ url, concurrency: C, durationMs: DURATION, warmupMs: 2000, requests });
+    const rssAfter = rssMiB(pid);
+    process.stderr.write(`${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}\n`);
+    return { name, concurrency: C, ...r, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter };
+  };
+  const results = [
+    await run('bare fastify POST', bare.url, bareReqs, bare.proc.pid!),
+    await run('explain', server.url, explainReqs, server.proc.pid!),
+    await run(`trace (${BATCH} packets/request)`, server.url, traceReqs, server.proc.pid!),
+  ];
+
+  // Soak: warm up, then measure RSS growth over a long explain run at higher concurrency.
+  await load({ url: server.url, concurrency: SOAK_C, durationMs: 10_000, warmupMs: 0, requests: explainReqs });
+  const soakBefore = rssMiB(server.proc.pid!);
+  const soak = await load({ url: server.url, concurrency: SOAK_C, durationMs: SOAK, warmupMs: 0, requests: explainReqs });
+  const soakAfter = rssMiB(server.proc.pid!);
+  const growth = (soakAfter - soakBefore) / soakBefore;
+  process.stderr.write(`soak c=${SOAK_C} ${SOAK / 1000}s: RSS ${soakBefore} → ${soakAfter} MiB (${(growth * 100).toFixed(1)}%)\n`);
+
+  const [b, e, t] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]];
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? '', node: process.version },
+    server: fromDist ? 'dist (compiled)' : 'src under tsx',
+    ruleset: { services: N, endpoints: Number(args.endpoints), rules: stats.rules, bytes: body.length, generateMs: Math.round(genMs), uploadMs: Math.round(uploadMs) },
+    durationSeconds: DURATION / 1000,
+    results,
+    soak: { concurrency: SOAK_C, ...soak, rssAfterWarmupMiB: soakBefore, rssEndMiB: soakAfter, rssGrowth: Number(growth.toFixed(4)) },
+    targets: {
+      explainVsBare: Number((e.rps / b.rps).toFixed(3)),
+      explainVsBareOk: e.rps / b.rps >= 0.3,
+      explainP99Ok: e.p99 <= 25,
+      explainErrorsOk: e.errors === 0,
+      traceErrorsOk: t.errors === 0,
+      soakRssOk: growth < 0.1,
+    },
+  };
+  await mkdir(join(root, 'bench/results'), { recursive: true });
+  await writeFile(join(root, 'bench/results/http.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(root, 'bench/results/http.md'), markdown(report));
+  process.stderr.write(markdown(report));
+} finally {
+  await stop(server.proc);
+  await stop(bare.proc);
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+function markdown(r: {
+  date: string;
+  machine: { cpus: number; model: string; node: string };
+  server: string;
+  ruleset: { services: number; endpoints: number; rules: number; bytes: number; uploadMs: number };
+  durationSeconds: number;
+  results: ({ name: string; concurrency: number; rssBeforeMiB: number; rssAfterMiB: number } & LoadResult)[];
+  soak: { concurrency: number; seconds: number; rssAfterWarmupMiB: number; rssEndMiB: number; rssGrowth: number } & LoadResult;
+  targets: Record<string, number | boolean>;
+}): string {
+  const rows = r.results.map(
+    (x) =>
+      `| ${x.name} | ${x.concurrency} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.errors} | ${x.rssBeforeMiB} → ${x.rssAfterMiB} |`,
+  );
+  const ok = (b: unknown) => (b ? 'met' : '**missed**');
+  return `# HTTP load (${r.date})
+
+${r.machine.cpus} cores (${r.machine.model}), Node ${r.machine.node}; server from ${r.server}.
+Rule set: ${r.ruleset.services} services × ${r.ruleset.endpoints} endpoints, ${r.ruleset.rules} rules,
+${(r.ruleset.bytes / 1e6).toFixed(1)} MB upload (parsed + compiled in ${r.ruleset.uploadMs} ms). Each run ${r.durationSeconds} s after a 2 s warm-up;
+an undici loop in its own process; the bare route is a separate Fastify process measured in the same run.
+
+| run | c | req/s | p50 ms | p99 ms | errors | server RSS MiB |
+|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Soak: explain at c=${r.soak.concurrency} for ${r.soak.seconds} s after 10 s warm-up: ${r.soak.rps} req/s, p99 ${r.soak.p99} ms,
+${r.soak.errors} errors, RSS ${r.soak.rssAfterWarmupMiB} → ${r.soak.rssEndMiB} MiB (${(r.soak.rssGrowth * 100).toFixed(1)}%).
+
+Targets: explain ≥ 0.3× bare req/s (${r.targets.explainVsBare}×): ${ok(r.targets.explainVsBareOk)};
+explain p99 ≤ 25 ms: ${ok(r.targets.explainP99Ok)}; 0 errors: ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)};
+soak RSS growth < 10%: ${ok(r.targets.soakRssOk)}.
+`;
+}

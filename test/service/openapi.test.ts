@@ -1,0 +1,49 @@
+// The committed openapi/openapi.json must equal the live document (regenerate with
+// `npm run openapi`), use named components, and document errors on every /v1 route.
+import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { generateOpenapi, renderOpenapi } from '../../src/service/openapi.js';
+
+const committed = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url));
+
+interface Doc {
+  openapi: string;
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>>;
+  components: { schemas: Record<string, unknown> };
+}
+
+describe('OpenAPI document', () => {
+  it('matches the committed openapi/openapi.json (run `npm run openapi` after changing a route)', async () => {
+    const live = renderOpenapi(await generateOpenapi());
+    expect(live).toBe(await readFile(committed, 'utf8'));
+  });
+
+  it('is OpenAPI 3.1 with named components, and every /v1 route documents problem+json errors', async () => {
+    const doc = (await generateOpenapi()) as unknown as Doc;
+    expect(doc.openapi).toBe('3.1.0');
+    for (const name of ['Query', 'ExplainResult', 'TraceResult', 'Service', 'RulesetBundle', 'RulesetSummary', 'Problem', 'NodeInput']) {
+      expect(doc.components.schemas, name).toHaveProperty(name);
+    }
+    expect(Object.keys(doc.components.schemas).filter((k) => k.startsWith('def-'))).toEqual([]);
+    const v1 = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/'));
+    expect(v1.map(([p]) => p).sort()).toEqual([
+      '/v1/explain',
+      '/v1/rulesets',
+      '/v1/rulesets/{id}',
+      '/v1/rulesets/{id}/explain',
+      '/v1/rulesets/{id}/services',
+      '/v1/rulesets/{id}/trace',
+    ]);
+    for (const [path, ops] of v1) {
+      for (const [method, op] of Object.entries(ops)) {
+        const errors = Object.entries(op.responses).filter(([s]) => Number(s) >= 400);
+        expect(errors.length, `${method} ${path}`).toBeGreaterThanOrEqual(3);
+        for (const [, r] of errors) {
+          const c = r.content?.['application/problem+json'] ?? r.content?.['application/json'];
+          expect(c?.schema.$ref, `${method} ${path}`).toBe('#/components/schemas/Problem');
+        }
+      }
+    }
+  });
+});

@@ -1,0 +1,97 @@
+// A real server process on a real port: start, upload, explain; stop; start again on the same
+// data directory (with a corrupt file dropped in) and explain again by id — nothing lost.
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nodeDump, tempDir, webQuery } from './helpers.js';
+
+const main = fileURLToPath(new URL('../../src/service/main.ts', import.meta.url));
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+interface Server {
+  url: string;
+  proc: ChildProcess;
+  logs: Record<string, unknown>[];
+}
+
+/** Starts `node --import tsx src/service/main.ts` on port 0 and resolves with its URL. */
+function startServer(dataDir: string): Promise<Server> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LANDFALL_POOL_SIZE: '1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(proc);
+  const logs: Record<string, unknown>[] = [];
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(rec);
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(rec.msg));
+      if (m) resolve({ url: m[1]!, proc, logs });
+    });
+  });
+}
+
+async function untilReady(url: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server never became ready');
+}
+
+async function stop(s: Server): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => s.proc.once('exit', (code) => r(code)));
+  s.proc.removeAllListeners('exit');
+  s.proc.once('exit', () => {});
+  s.proc.kill('SIGTERM');
+  return exited;
+}
+
+const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('a real listening server', () => {
+  it('keeps uploaded rulesets across a restart on the same data directory', async () => {
+    const dataDir = await tempDir();
+    dirs.push(dataDir);
+
+    const first = await startServer(dataDir);
+    await untilReady(first.url);
+    const up = await fetch(`${first.url}/v1/rulesets`, json(await nodeDump()));
+    expect(up.status).toBe(201);
+    const { id } = (await up.json()) as { id: string };
+    const before = await fetch(`${first.url}/v1/rulesets/${id}/explain`, json(webQuery));
+    expect(before.status).toBe(200);
+    const answer = await before.json();
+    expect(await stop(first)).toBe(0);
+
+    // A corrupt file and a stray file must not keep the next start from serving.
+    await writeFile(join(dataDir, `${'e'.repeat(64)}.ruleset`), 'garbage');
+    await writeFile(join(dataDir, 'README'), 'not a ruleset');
+
+    const second = await startServer(dataDir);
+    await untilReady(second.url);
+    const after = await fetch(`${second.url}/v1/rulesets/${id}/explain`, json(webQuery));
+    expect(after.status).toBe(200);
+    expect(await after.json()).toEqual(answer);
+    expect((await fetch(`${second.url}/v1/rulesets/${id}`)).status).toBe(200);
+    const skipped = second.logs.filter((l) => String(l.msg).startsWith('skipping'));
+    expect(skipped.map((l) => l.msg).sort()).toEqual(['skipping a corrupt ruleset file', 'skipping a file that is not a landfall ruleset']);
+    expect(await stop(second)).toBe(0);
+  });
+});

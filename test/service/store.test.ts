@@ -1,0 +1,101 @@
+// The ruleset store on its own: byte-bounded LRU backed by the data directory, atomic files,
+// corrupt and foreign files skipped with a log line.
+import { afterEach, describe, expect, it } from 'vitest';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encodeInput, FORMAT, RulesetStore, type StoredRuleset } from '../../src/service/store.js';
+import { tempDir } from './helpers.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+function logger() {
+  const warnings: { obj: object; msg: string }[] = [];
+  return { warnings, log: { info() {}, warn: (obj: object, msg: string) => warnings.push({ obj, msg }) } };
+}
+
+function entry(n: number, size = 1000): StoredRuleset {
+  return {
+    id: n.toString(16).padStart(64, '0'),
+    stats: { rules: n },
+    warnings: [],
+    input: encodeInput({ iptables: `# ${n}\n${'x'.repeat(size)}` }),
+  };
+}
+
+async function store(maxBytes: number, withDir = true) {
+  const dir = withDir ? await tempDir() : null;
+  if (dir) dirs.push(dir);
+  const l = logger();
+  return { s: new RulesetStore({ dataDir: dir, maxBytes, log: l.log }), dir, ...l };
+}
+
+describe('RulesetStore', () => {
+  it('evicts least recently used entries past its byte budget, and reloads them from disk', async () => {
+    const { s } = await store(2500);
+    const [a, b, c] = [entry(1), entry(2), entry(3)];
+    await s.put(a);
+    await s.put(b);
+    await s.get(a.id); // a is now the most recent
+    await s.put(c); // over budget: b goes
+    expect(s.size).toBe(2);
+    expect(s.memoryBytes).toBeLessThanOrEqual(2500);
+    const back = await s.get(b.id);
+    expect(back && Buffer.from(back.input).toString()).toBe(Buffer.from(b.input).toString());
+    expect(back?.stats).toEqual({ rules: 2 });
+  });
+
+  it('without a data directory an evicted entry is gone, but pinned (aliased) ones stay', async () => {
+    const { s } = await store(1500, false);
+    await s.put(entry(1));
+    s.setAlias('example', entry(1).id);
+    await s.put(entry(2));
+    await s.put(entry(3));
+    expect(await s.get(entry(1).id)).toBeDefined();
+    expect(await s.get(entry(2).id)).toBeUndefined();
+    expect(s.resolve('example')).toBe(entry(1).id);
+  });
+
+  it('writes whole files only (no temp files left) and deletes them', async () => {
+    const { s, dir } = await store(1 << 20);
+    await Promise.all([s.put(entry(5)), s.put(entry(5)), s.put(entry(6))]);
+    expect((await readdir(dir!)).sort()).toEqual([`${entry(5).id}.ruleset`, `${entry(6).id}.ruleset`]);
+    const text = await readFile(join(dir!, `${entry(5).id}.ruleset`), 'utf8');
+    expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ format: FORMAT, id: entry(5).id });
+    expect(await s.delete(entry(5).id)).toBe(true);
+    expect(await readdir(dir!)).toEqual([`${entry(6).id}.ruleset`]);
+    expect(await s.delete(entry(5).id)).toBe(false);
+  });
+
+  it('skips corrupt and foreign files with a log line instead of failing', async () => {
+    const { s, dir, warnings } = await store(1 << 20);
+    await s.put(entry(7));
+    const id = (n: number) => n.toString(16).padStart(64, '0');
+    await writeFile(join(dir!, `${id(8)}.ruleset`), 'not json at all');
+    await writeFile(join(dir!, `${id(9)}.ruleset`), `${JSON.stringify({ format: 'other/9', id: id(9), stats: {}, warnings: [] })}\n{}`);
+    await writeFile(join(dir!, `${id(10)}.ruleset`), `${JSON.stringify({ format: FORMAT, id: id(11), stats: {}, warnings: [] })}\n{"iptables":""}`);
+    await writeFile(join(dir!, `${id(12)}.ruleset`), `${JSON.stringify({ format: FORMAT, id: id(12), stats: {}, warnings: [] })}\n{"iptables":`);
+    await writeFile(join(dir!, 'notes.txt'), 'hello');
+    const fresh = new RulesetStore({ dataDir: dir, maxBytes: 1 << 20, log: { info() {}, warn: (o, m) => warnings.push({ obj: o, msg: m }) } });
+    const found: string[] = [];
+    for await (const e of fresh.readAll()) found.push(e.id);
+    expect(found).toEqual([entry(7).id]);
+    expect(warnings.map((w) => w.msg).sort()).toEqual([
+      'skipping a corrupt ruleset file',
+      'skipping a corrupt ruleset file',
+      'skipping a corrupt ruleset file',
+      'skipping a corrupt ruleset file',
+      'skipping a file that is not a landfall ruleset',
+    ]);
+  });
+
+  it('only resolves 64-hex ids and known aliases', async () => {
+    const { s } = await store(1 << 20);
+    expect(s.resolve('f'.repeat(64))).toBe('f'.repeat(64));
+    expect(s.resolve('example')).toBeUndefined();
+    expect(s.resolve('../etc/passwd')).toBeUndefined();
+    expect(await s.get('../../etc/passwd')).toBeUndefined();
+  });
+});
