@@ -1,0 +1,68 @@
+// `generateIpvs`: a consistent kube-proxy IPVS-mode node — iptables-save, ipvsadm-save -n and
+// ipset save text for N services × M endpoints — from the same synthetic cluster the iptables-mode
+// generator uses (so the two modes can be compared service for service). Deterministic by seed;
+// linear in services × endpoints, joined once (20,000 services render in well under a second).
+
+import { generateCluster, type GeneratedNode, type GeneratedService, type ServiceMix } from './cluster.js';
+import { renderIpvsIptables } from './ipvs-iptables.js';
+import { buildIpsets, buildVirtualServers, renderIpsets, renderIpvsadm, type VirtualServerTruth } from './ipvs-state.js';
+
+export type { VirtualServerTruth } from './ipvs-state.js';
+
+export interface GenerateIpvsOptions {
+  services: number;
+  endpoints: number;
+  seed?: number;
+  /** Fractions of each service kind; keys left out take DEFAULT_MIX's value. */
+  mix?: ServiceMix;
+  masqueradeAll?: boolean;
+  /** This node's pod CIDR (default 10.244.0.0/24). */
+  podCIDR?: string;
+  /** The cluster pod CIDR, kube-proxy's local-traffic detector (default 10.244.0.0/16). */
+  clusterCIDR?: string;
+  /** This node's IP (default 192.168.0.10). */
+  nodeIP?: string;
+}
+
+export interface GeneratedIpvsNode {
+  /** iptables-save text (filter + nat). */
+  iptables: string;
+  /** ipvsadm-save -n text. */
+  ipvs: string;
+  /** ipset save text. */
+  ipsets: string;
+  /** The truth the dumps were rendered from. */
+  services: GeneratedService[];
+  /** Every virtual server with the real servers kube-proxy bound to it. */
+  virtualServers: VirtualServerTruth[];
+  /**
+   * The node context: its own address plus every address kube-proxy binds on kube-ipvs0
+   * (cluster, external and LB IPs), which the kernel treats as local.
+   */
+  node: GeneratedNode;
+}
+
+export function generateIpvs(opts: GenerateIpvsOptions): GeneratedIpvsNode {
+  const clusterCIDR = opts.clusterCIDR ?? '10.244.0.0/16';
+  const nodeIP = opts.nodeIP ?? '192.168.0.10';
+  const { services, node } = generateCluster({
+    services: opts.services,
+    endpoints: opts.endpoints,
+    seed: opts.seed,
+    mix: opts.mix,
+    podCIDR: opts.podCIDR,
+    clusterCIDR,
+    nodeIP,
+  });
+  const sets = buildIpsets(services, nodeIP);
+  const virtualServers = buildVirtualServers(services, nodeIP);
+  const vips = [...(sets.get('KUBE-IPVS-IPS') as Set<string>)];
+  return {
+    iptables: renderIpvsIptables(sets, { clusterCIDR, masqueradeAll: opts.masqueradeAll }),
+    ipvs: renderIpvsadm(virtualServers),
+    ipsets: renderIpsets(sets),
+    services,
+    virtualServers,
+    node: { ...node, addresses: [...node.addresses, ...vips] },
+  };
+}
