@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { endpointChain, endpointHash, parseKubeChain, serviceChains, servicePortHash } from '../../src/kube/names.js';
+
+// Vectors from upstream kube-proxy (pkg/proxy/iptables proxier_test.go, TestOverallIPTablesRules).
+describe('kube-proxy chain names', () => {
+  it.each([
+    ['ns1/svc1:p80', 'XPGD46QRK7WJZT7O'],
+    ['ns2/svc2:p80', 'GNZBNJ2PO5MGZ6GT'],
+    ['ns3/svc3:p80', 'X27LE4BHSL4DOUIK'],
+    ['ns4/svc4:p80', '4SW47YFZTEDKD3PK'],
+    ['ns5/svc5:p80', 'NUKIZ6OKUXPJNT4C'],
+  ])('service port %s tcp → %s', (name, hash) => {
+    expect(servicePortHash(name, 'tcp')).toBe(hash);
+    expect(serviceChains(name, 'tcp')).toEqual({
+      svc: `KUBE-SVC-${hash}`,
+      svl: `KUBE-SVL-${hash}`,
+      ext: `KUBE-EXT-${hash}`,
+      fw: `KUBE-FW-${hash}`,
+    });
+  });
+
+  it.each([
+    ['ns1/svc1:p80', '10.180.0.1:80', 'SXIVWICOYRO3J4NJ'],
+    ['ns2/svc2:p80', '10.180.0.2:80', 'RS4RBKLTHTF2IUXJ'],
+    ['ns3/svc3:p80', '10.180.0.3:80', 'OYPFS5VJICHGATKP'],
+    ['ns4/svc4:p80', '10.180.0.4:80', 'UKSFD7AGPMPPLUHC'],
+    ['ns4/svc4:p80', '10.180.0.5:80', 'C6EBXVWJJZMIWKLZ'],
+    ['ns5/svc5:p80', '10.180.0.3:80', 'I77PXRDZVX7PMWMN'],
+  ])('endpoint %s %s → KUBE-SEP-%s', (name, ep, hash) => {
+    expect(endpointHash(name, 'tcp', ep)).toBe(hash);
+    expect(endpointChain(name, 'tcp', ep)).toBe(`KUBE-SEP-${hash}`);
+  });
+
+  it('hashes the protocol too (tcp and udp ports of one name differ)', () => {
+    expect(servicePortHash('kube-system/kube-dns:dns', 'udp')).not.toBe(servicePortHash('kube-system/kube-dns:dns', 'tcp'));
+  });
+
+  it('parses per-service chain names and nothing else', () => {
+    expect(parseKubeChain('KUBE-SVC-XPGD46QRK7WJZT7O')).toEqual({ kind: 'SVC', hash: 'XPGD46QRK7WJZT7O' });
+    expect(parseKubeChain('KUBE-XLB-XPGD46QRK7WJZT7O')).toEqual({ kind: 'XLB', hash: 'XPGD46QRK7WJZT7O' });
+    expect(parseKubeChain('KUBE-SEP-SXIVWICOYRO3J4NJ')).toEqual({ kind: 'SEP', hash: 'SXIVWICOYRO3J4NJ' });
+    for (const other of ['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SVC-short', 'KUBE-SVC-XPGD46QRK7WJZT7O1', 'KUBE-SVC-xpgd46qrk7wjzt7o']) {
+      expect(parseKubeChain(other)).toBeNull();
+    }
+  });
+});
