@@ -292,7 +292,7 @@ function natCount(r: NatRange): bigint {
   if (!r.lo || !r.hi) return 1n;
   let lo = 0n;
   let hi = 0n;
-  for (let k = 0; k < 4; k++) {
+  for (let k = 0; k < (r.lo.family === 4 ? 1 : 4); k++) {
     lo = (lo << 32n) | BigInt(r.lo.w[k] >>> 0);
     hi = (hi << 32n) | BigInt(r.hi.w[k] >>> 0);
   }

@@ -1,0 +1,251 @@
+// fast-check generators for the differential tests: random rule sets that use every modelled
+// match and target (jumps, gotos, returns, statistic ladders, marks, NAT, uncertain conditions)
+// and random packets, over a small address/port/interface vocabulary so that rules actually match.
+
+import fc from 'fast-check';
+import type { Addr, Cidr } from '../../src/model/addr.js';
+import { maskWord, parseAddr } from '../../src/model/addr.js';
+import type { Chain, FamilyRules, Match, Rule, Table, TableName, Target } from '../../src/model/rule.js';
+import { ADDRTYPE, BUILTIN_CHAINS, CT, TABLES } from '../../src/model/rule.js';
+import type { Iface, Ruleset } from '../../src/model/ruleset.js';
+import { numberRules } from '../../src/model/ruleset.js';
+import type { IpsetState } from '../../src/model/ipset.js';
+import { resolveNode } from '../../src/engine/packet.js';
+import type { WalkPacket } from '../../src/engine/types.js';
+
+const ADDRS: Record<4 | 6, string[]> = {
+  4: ['10.0.0.1', '10.0.0.2', '10.96.0.10', '10.96.0.11', '192.168.1.10', '127.0.0.1', '10.244.1.5', '10.244.2.9', '203.0.113.10', '255.255.255.255', '224.0.0.1'],
+  6: ['fd00::1', 'fd00::2', 'fd00:96::10', '2001:db8::10', '::1', 'fd00:244::5', 'ff02::1', 'fd00:1::10'],
+};
+const NODE_ADDRS: Record<4 | 6, string> = { 4: '192.168.1.10', 6: 'fd00:1::10' };
+const POD_CIDRS: Record<4 | 6, string> = { 4: '10.244.0.0/16', 6: 'fd00:244::/64' };
+const PORTS = [0, 53, 80, 443, 8080, 30080, 40000];
+const IFNAMES = ['eth0', 'eth', 'cni0', 'eni', 'eni1a', 'cali', 'lo'];
+
+function addr(family: 4 | 6, s: string): Addr {
+  return parseAddr(s)!;
+}
+
+function cidrOf(a: Addr, prefix: number): Cidr {
+  const n = a.family === 4 ? 1 : 4;
+  const w: [number, number, number, number] = [0, 0, 0, 0];
+  for (let k = 0; k < n; k++) w[k] = (a.w[k] & maskWord(prefix, k)) >>> 0;
+  return { family: a.family, w, prefix };
+}
+
+const arbAddr = (f: 4 | 6) => fc.constantFrom(...ADDRS[f]).map((s) => addr(f, s));
+const arbCidr = (f: 4 | 6) =>
+  fc.tuple(arbAddr(f), fc.constantFrom(...(f === 4 ? [32, 32, 24, 16, 8, 0] : [128, 128, 64, 16, 0]))).map(([a, p]) => cidrOf(a, p));
+const arbPort = fc.constantFrom(...PORTS);
+const arbRange = fc.tuple(arbPort, fc.constantFrom(0, 0, 10, 1000)).map(([lo, span]) => ({ lo, hi: Math.min(65535, lo + span) }));
+const inv = fc.boolean();
+const ctField = fc.constantFrom('origsrc' as const, 'origdst' as const, 'replsrc' as const, 'repldst' as const);
+const addrTypes = fc.constantFrom(ADDRTYPE.LOCAL, ADDRTYPE.UNICAST, ADDRTYPE.BROADCAST, ADDRTYPE.MULTICAST, ADDRTYPE.LOCAL | ADDRTYPE.BROADCAST);
+const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+
+function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('src' as const), invert: inv, cidr: arbCidr(f) }) },
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('dst' as const), invert: inv, cidr: arbCidr(f) }) },
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('proto' as const), invert: inv, proto: fc.constantFrom(0, 6, 17, 132, f === 4 ? 1 : 58) }) },
+    fc.record({ kind: fc.constant('inIface' as const), invert: inv, name: fc.constantFrom(...IFNAMES), prefix: fc.boolean() }),
+    fc.record({ kind: fc.constant('outIface' as const), invert: inv, name: fc.constantFrom(...IFNAMES), prefix: fc.boolean() }),
+    fc.record({ kind: fc.constant('fragment' as const), invert: inv }),
+    fc.record({ kind: fc.constant('sport' as const), invert: inv, range: arbRange }),
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('dport' as const), invert: inv, range: arbRange }) },
+    fc.record({ kind: fc.constant('multiport' as const), invert: inv, dir: fc.constantFrom('src' as const, 'dst' as const, 'any' as const), ports: fc.array(arbRange, { minLength: 1, maxLength: 4 }) }),
+    fc.record({ kind: fc.constant('tcpFlags' as const), invert: inv, mask: fc.constantFrom(0x17, 0x3f, 0x12), comp: fc.constantFrom(0x02, 0x10, 0) }),
+    fc.record({ kind: fc.constant('icmpType' as const), invert: inv, v6: fc.constant(f === 6), type: fc.constantFrom(-1, 0, 8, 128, 3), code: fc.constantFrom(-1, 0, 1) }),
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('mark' as const), invert: inv, value: fc.constantFrom(0, 0x4000, 0x1), mask: fc.constantFrom(0xffffffff, 0x4000, 0x1) }) },
+    fc.record({ kind: fc.constant('connmark' as const), invert: inv, value: fc.constantFrom(0, 0x4000, 0x1), mask: fc.constantFrom(0xffffffff, 0x4000, 0x1) }),
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('ctstate' as const), invert: inv, states: fc.constantFrom(CT.NEW, CT.ESTABLISHED | CT.RELATED, CT.DNAT, CT.SNAT, CT.UNTRACKED, CT.INVALID) }) },
+    fc.record({ kind: fc.constant('ctaddr' as const), invert: inv, field: ctField, cidr: arbCidr(f) }),
+    fc.record({ kind: fc.constant('ctport' as const), invert: inv, field: ctField, range: arbRange }),
+    fc.record({ kind: fc.constant('ctdir' as const), invert: inv, reply: fc.boolean() }),
+    fc.record({ kind: fc.constant('ctproto' as const), invert: inv, proto: fc.constantFrom(6, 17) }),
+    fc.record({
+      kind: fc.constant('addrtype' as const),
+      src: opt(fc.record({ invert: inv, types: addrTypes })),
+      dst: opt(fc.record({ invert: inv, types: addrTypes })),
+      limitIfaceIn: fc.boolean(),
+      limitIfaceOut: fc.constant(false),
+    }).map((m) => stripUndefined(m)),
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('random' as const), invert: inv, threshold: fc.constantFrom(0, 0x40000000, 715827882, 1431655765, 0x80000000, 1) }) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }).chain((every) => fc.record({ kind: fc.constant('nth' as const), invert: inv, every: fc.constant(every), packet: fc.integer({ min: 0, max: every - 1 }) })) },
+    fc.record({ kind: fc.constant('comment' as const), text: fc.constant('a comment') }),
+    fc.record({ kind: fc.constant('nfacct' as const), name: fc.constant('acct') }),
+    fc.tuple(fc.constantFrom('src' as const, 'dst' as const), inv, arbAddr(f), arbAddr(f)).map(([dir, invert, a, b]): Match => {
+      const [lo, hi] = a.w[0] <= b.w[0] ? [a, b] : [b, a];
+      return { kind: 'iprange', invert, dir, lo, hi };
+    }),
+    fc.record({
+      kind: fc.constant('physdev' as const),
+      in: opt(fc.record({ invert: inv, name: fc.constant('veth0'), prefix: fc.boolean() })),
+      isIn: opt(fc.record({ invert: inv })),
+      isBridged: opt(fc.record({ invert: inv })),
+    }).map((m) => stripUndefined(m)),
+    fc.record({ kind: fc.constant('owner' as const), uid: opt(fc.record({ invert: inv, lo: fc.constant(0), hi: fc.constant(0) })), socketExists: opt(fc.record({ invert: inv })) }).map((m) => stripUndefined(m)),
+    fc.record({ kind: fc.constant('limit' as const), module: fc.constantFrom('limit', 'hashlimit'), text: fc.constantFrom('--limit 5/sec', '--limit 1/min') }),
+    fc.record({ kind: fc.constant('policy' as const), dir: fc.constantFrom('in' as const, 'out' as const), pol: fc.constantFrom('none' as const, 'ipsec' as const), invert: inv, strict: fc.constant(false), unmodelled: fc.boolean() }),
+    fc.record({ kind: fc.constant('ipvs' as const), ipvs: opt(fc.record({ invert: inv })), vport: opt(fc.record({ invert: inv, port: fc.constant(80) })), unmodelled: fc.boolean() }).map((m) => stripUndefined(m)),
+    fc.record({ kind: fc.constant('unknown' as const), module: fc.constantFrom('bpf', 'u32'), text: fc.constant('-m bpf --bytecode x'), reason: fc.constantFrom('', 'bpf programs are not modelled') }),
+    fc.record({ kind: fc.constant('set' as const), invert: inv, name: fc.constantFrom('MISSING', 'KUBE-CLUSTER-IP'), dirs: fc.constant(['dst' as const]), returnNomatch: fc.constant(false) }),
+  );
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+const arbNatAddrs = (f: 4 | 6) =>
+  fc.tuple(arbAddr(f), fc.constantFrom(0, 0, 0, 2, 300)).map(([lo, span]) => {
+    const hi: Addr = f === 4 ? { family: 4, w: [(lo.w[0] + span) >>> 0, 0, 0, 0] } : { family: 6, w: [lo.w[0], lo.w[1], lo.w[2], (lo.w[3] + span) >>> 0] };
+    return { lo, hi };
+  });
+
+function arbTarget(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<Target | null> {
+  const base: fc.Arbitrary<Target | null>[] = [
+    fc.constant(null),
+    fc.constant({ kind: 'ACCEPT' } as Target),
+    fc.constant({ kind: 'DROP' } as Target),
+    fc.constant({ kind: 'RETURN' } as Target),
+    fc.constantFrom('icmp-port-unreachable', 'tcp-reset').map((w): Target => ({ kind: 'REJECT', with: w })),
+    fc.record({ value: fc.constantFrom(0x4000, 0x1, 0), mask: fc.constantFrom(0x4000, 0xffffffff, 0x1) }).map((op): Target => ({ kind: 'MARK', op })),
+    fc.record({ value: fc.constantFrom(0x4000, 0x1), mask: fc.constantFrom(0x4000, 0xffffffff) }).map((op): Target => ({ kind: 'CONNMARK', mode: 'set', op })),
+    fc.tuple(fc.constantFrom('save' as const, 'restore' as const), fc.constantFrom(0xffffffff, 0x4000)).map(([mode, m]): Target => ({ kind: 'CONNMARK', mode, nfmask: m, ctmask: 0xffffffff })),
+    fc.constantFrom('LOG', 'NFLOG').map((name): Target => ({ kind: 'noop', name })),
+    fc.boolean().map((notrack): Target => ({ kind: 'CT', notrack })),
+    fc.constant({ kind: 'unknownTarget', name: 'TEE', text: '-j TEE --gateway 1.2.3.4' } as Target),
+    fc.constant({ kind: 'jump', chain: 'NOSUCH' } as Target),
+  ];
+  if (later.length > 0) {
+    base.push(fc.constantFrom(...later).map((chain): Target => ({ kind: 'jump', chain })));
+    base.push(fc.constantFrom(...later).map((chain): Target => ({ kind: 'jump', chain })));
+    base.push(fc.constantFrom(...later).map((chain): Target => ({ kind: 'goto', chain })));
+  }
+  if (table === 'nat') {
+    const ports = opt(arbRange);
+    base.push(
+      fc.tuple(fc.array(fc.tuple(opt(arbNatAddrs(f)), ports), { minLength: 0, maxLength: 2 }), fc.boolean()).map(([rs, random]): Target => ({
+        kind: 'DNAT',
+        ranges: rs.map(([a, p]) => stripUndefined({ lo: a?.lo, hi: a?.hi, ports: p })),
+        random,
+        persistent: false,
+      })),
+      fc.tuple(opt(arbNatAddrs(f)), ports).map(([a, p]): Target => ({ kind: 'SNAT', ranges: [stripUndefined({ lo: a?.lo, hi: a?.hi, ports: p })], random: false, randomFully: false, persistent: false })),
+      ports.map((p): Target => stripUndefined({ kind: 'MASQUERADE', ports: p, random: false, randomFully: false }) as Target),
+      ports.map((p): Target => stripUndefined({ kind: 'REDIRECT', ports: p, random: false }) as Target),
+    );
+  }
+  // Terminal verdicts (DROP, REJECT) are a small share so that walks get deep into the hooks.
+  return fc.oneof(...base.map((arbitrary, i) => ({ arbitrary, weight: i === 2 || i === 4 ? 1 : 3 })));
+}
+
+/** A run of destination-keyed rules (what the index compiles): `-d X -p tcp --dport P -j …`. */
+function arbKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
+  return fc.record({
+    matches: fc.tuple(arbAddr(f), fc.constantFrom(6, 17), arbPort, fc.array(arbMatch(f), { maxLength: 1 })).map(([a, proto, port, extra]): Match[] => [
+      { kind: 'dst', invert: false, cidr: cidrOf(a, f === 4 ? 32 : 128) },
+      { kind: 'proto', invert: false, proto },
+      { kind: 'dport', invert: false, range: { lo: port, hi: port } },
+      ...extra,
+    ]),
+    target: arbTarget(f, table, later),
+  });
+}
+
+function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
+  const plain = fc.record({ matches: fc.array(arbMatch(f), { maxLength: 4 }), target: arbTarget(f, table, later) });
+  return fc.array(fc.oneof(plain.map((r) => [r]), fc.array(arbKeyedRule(f, table, later), { minLength: 2, maxLength: 8 })), { maxLength: 5 }).map((xs) => xs.flat());
+}
+
+export interface Scenario {
+  rs: Ruleset;
+  pkts: WalkPacket[];
+}
+
+const USER = ['U0', 'U1', 'U2', 'U3'];
+
+function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
+  const tables = TABLES.map((t) => {
+    const builtins = BUILTIN_CHAINS[t].map((name) =>
+      fc.tuple(fc.constantFrom<'ACCEPT' | 'DROP'>('ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'DROP'), arbChainRules(f, t, USER)).map(([policy, rules]) => ({ name, builtin: true, policy, rules })),
+    );
+    const users = USER.map((name, i) => arbChainRules(f, t, USER.slice(i + 1)).map((rules) => ({ name, builtin: false, rules })));
+    return fc.tuple(fc.boolean(), fc.tuple(...builtins), fc.tuple(...users)).map(([present, b, u]) => ({ t, present: present || t === 'nat' || t === 'filter', chains: [...b, ...u] }));
+  });
+  return fc.tuple(...tables).map((ts) => {
+    const fr: FamilyRules = { family: f, tables: new Map() };
+    let line = 1;
+    for (const { t, present, chains } of ts) {
+      if (!present) continue;
+      const table: Table = { name: t, family: f, chains: new Map(), line: line++ };
+      for (const c of chains) {
+        const chain: Chain = { name: c.name, builtin: c.builtin, line: line++, rules: [] };
+        if (c.builtin) chain.policy = (c as { policy: 'ACCEPT' | 'DROP' }).policy;
+        c.rules.forEach((r, i) => {
+          const rule: Rule = { line: line++, text: `-A ${c.name} …`, table: t, chain: c.name, index: i + 1, matches: r.matches, target: r.target, family: f };
+          chain.rules.push(rule);
+        });
+        table.chains.set(c.name, chain);
+      }
+      fr.tables.set(t, table);
+    }
+    return fr;
+  });
+}
+
+function arbIface(): fc.Arbitrary<Iface> {
+  return fc.record({ name: fc.constantFrom('eth0', 'cni0', 'eni', 'eni1a', 'cali', 'lo'), prefix: fc.boolean() });
+}
+
+function arbPacket(f: 4 | 6): fc.Arbitrary<WalkPacket> {
+  return fc
+    .record({
+      proto: fc.constantFrom(6, 17, 132, f === 4 ? 1 : 58),
+      src: arbAddr(f),
+      dst: arbAddr(f),
+      sport: arbPort,
+      dport: arbPort,
+      icmpType: fc.constantFrom(0, 8, 3, 128),
+      icmpCode: fc.constantFrom(0, 1),
+      origin: fc.constantFrom('external' as const, 'pod' as const, 'host' as const),
+      inIface: fc.option(arbIface(), { nil: null }),
+      outIface: fc.option(arbIface(), { nil: null, freq: 4 }),
+      mark: fc.constantFrom(0, 0x4000, 0x1, 0x4001),
+      connmark: fc.constantFrom(0, 0x4000, 0x1),
+      ctstate: fc.constantFrom(CT.NEW, CT.NEW, CT.NEW, CT.ESTABLISHED, CT.RELATED, CT.INVALID),
+    })
+    .map((p) => ({
+      family: f,
+      ...p,
+      inIface: p.origin === 'host' ? null : p.inIface,
+      recent: new Map(),
+      activeConnections: new Map(),
+    }));
+}
+
+export function arbScenario(opts: { ipsets?: IpsetState } = {}): fc.Arbitrary<Scenario> {
+  return fc.constantFrom<4 | 6>(4, 4, 4, 6).chain((f) =>
+    fc
+      .record({
+        fr: arbFamilyRules(f),
+        nodeAddrs: fc.boolean(),
+        uplink: fc.constantFrom('eth0', 'eni+'),
+        pods: fc.constantFrom('cni0', 'cali+'),
+        pkts: fc.array(arbPacket(f), { minLength: 1, maxLength: 6 }),
+      })
+      .map(({ fr, nodeAddrs, uplink, pods, pkts }) => {
+        const rs: Ruleset = {
+          v4: f === 4 ? fr : undefined,
+          v6: f === 6 ? fr : undefined,
+          ipsets: opts.ipsets ?? { sets: new Map(), supplied: false },
+          node: resolveNode({ addresses: nodeAddrs ? [NODE_ADDRS[f]] : [], podCIDRs: [POD_CIDRS[f]], interfaces: { uplink, pods } }),
+          warnings: [],
+          ...numberRules(f === 4 ? fr : undefined, f === 6 ? fr : undefined),
+        };
+        return { rs, pkts };
+      }),
+  );
+}
