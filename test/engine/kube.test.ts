@@ -35,8 +35,8 @@ describe('ClusterIP with three endpoints (0.33333333349 / 0.50000000000 / rest)'
     expect(p).toEqual([
       'nat/PREROUTING:1',
       'nat/KUBE-SERVICES:2',
-      'nat/KUBE-SVC-WEB:3',
-      'nat/KUBE-SEP-WEB2:2',
+      'nat/KUBE-SVC-CDGGSHYLG3RE2FKL:3',
+      'nat/KUBE-SEP-F7BHZ7WL3PFYMSRY:2',
       'filter/FORWARD:1', // → KUBE-FORWARD: no mark, not ESTABLISHED, falls back
       'filter/FORWARD:2', // → filter KUBE-SERVICES (NEW): nothing for this service
       'filter/FORWARD:3', // → KUBE-EXTERNAL-SERVICES (NEW): nothing

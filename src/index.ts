@@ -1,0 +1,27 @@
+// landfall as a library (package "exports"): load a node's netfilter state, ask where packets land.
+//
+//   import { loadRuleset } from 'landfall';
+//   const rs = loadRuleset({ iptables, ip6tables, ipvs, ipsets, node }, { engine: 'wasm' });
+//   rs.explain({ protocol: 'tcp', destination: '10.96.0.10', port: 53 });
+
+export { loadRuleset, rulesetId } from './ruleset.js';
+export type { LoadedRuleset, LoadOptions, RulesetBundle, RulesetStats, TableStats } from './ruleset.js';
+export { ParseError } from './parse/errors.js';
+export { QueryError } from './engine/packet.js';
+export { PathExplosionError, DEFAULT_MAX_PATHS } from './engine/explain.js';
+export type {
+  ExplainResult,
+  NodeInput,
+  Origin,
+  Outcome,
+  PathStep,
+  Protocol,
+  Query,
+  RecentEntry,
+  ResolvedQuery,
+  TraceResult,
+  UncertainCondition,
+  UncertainRule,
+  Verdict,
+} from './model/result.js';
+export type { Service, ServiceEndpoint, ServiceStatus } from './kube/services.js';
