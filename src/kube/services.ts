@@ -316,24 +316,24 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
     else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = isNodeLocal(addr, node);
   }
 
-  const service: Service = {
+  // Keys in DESIGN.md's order (JSON answers print them as built).
+  return {
     name: d.name,
     namespace: d.name.includes('/') ? d.name.slice(0, d.name.indexOf('/')) : '',
     protocol: d.protocol,
     clusterIP: d.clusterIP,
     port: d.port,
+    ...(d.nodePort !== undefined ? { nodePort: d.nodePort } : {}),
+    ...(d.healthCheckNodePort !== undefined ? { healthCheckNodePort: d.healthCheckNodePort } : {}),
     externalIPs: d.externalIPs,
     loadBalancerIPs: d.loadBalancerIPs,
     sourceRanges,
     externalTrafficPolicy: d.etpLocal ? 'Local' : 'Cluster',
     internalTrafficPolicy: d.itpLocal ? 'Local' : 'Cluster',
+    ...(affinitySeconds !== undefined ? { affinitySeconds } : {}),
     endpoints: [...endpoints.values()],
     status: d.noEndpoints ? 'no-endpoints' : d.noLocalEndpoints ? 'no-local-endpoints' : 'ok',
   };
-  if (d.nodePort !== undefined) service.nodePort = d.nodePort;
-  if (d.healthCheckNodePort !== undefined) service.healthCheckNodePort = d.healthCheckNodePort;
-  if (affinitySeconds !== undefined) service.affinitySeconds = affinitySeconds;
-  return service;
 }
 
 interface Ladder {
