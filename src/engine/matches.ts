@@ -255,12 +255,21 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
  * from being taken for packets the header part already rejects.
  */
 export function kernelOrder(ms: Match[]): Match[] {
-  const head: Match[] = [];
-  const rest: Match[] = [];
+  let seenModule = false;
+  let sorted = true;
   for (const m of ms) {
-    if (m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment') {
-      head.push(m);
-    } else rest.push(m);
+    if (isHeader(m)) {
+      if (seenModule) {
+        sorted = false;
+        break;
+      }
+    } else seenModule = true;
   }
-  return head.length === 0 ? ms : [...head, ...rest];
+  // iptables-save already prints the header part first: keep the array, allocate nothing.
+  if (sorted) return ms;
+  return [...ms.filter(isHeader), ...ms.filter((m) => !isHeader(m))];
+}
+
+function isHeader(m: Match): boolean {
+  return m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment';
 }

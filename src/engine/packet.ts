@@ -119,13 +119,20 @@ export function isLoopback(a: Addr): boolean {
   return a.w[0] === 0 && a.w[1] === 0 && a.w[2] === 0 && a.w[3] === 1;
 }
 
-/** Node-local: a node address or loopback (SEMANTICS.md routing and addrtype LOCAL). */
+const localSets = new WeakMap<NodeContext, Set<string>>();
+
+/**
+ * Node-local: a node address or loopback (SEMANTICS.md routing and addrtype LOCAL). IPVS mode
+ * makes every virtual address node-local, so the lookup is a set built once per node context.
+ */
 export function isNodeLocal(node: NodeContext, a: Addr): boolean {
   if (isLoopback(a)) return true;
-  for (const n of node.addresses) {
-    if (n.family === a.family && n.w[0] === a.w[0] && n.w[1] === a.w[1] && n.w[2] === a.w[2] && n.w[3] === a.w[3]) return true;
+  let set = localSets.get(node);
+  if (!set) {
+    set = new Set(node.addresses.map((n) => `${n.family}:${addrKey(n)}`));
+    localSets.set(node, set);
   }
-  return false;
+  return set.has(`${a.family}:${addrKey(a)}`);
 }
 
 /** The first non-loopback node address of a family (MASQUERADE, REDIRECT, host defaults). */

@@ -4,6 +4,7 @@
 
 import { describe, expect, test } from 'vitest';
 import { explain } from '../../src/engine/explain.js';
+import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import type { ExplainResult, NodeInput, Query } from '../../src/model/result.js';
 import { buildRs } from './build.js';
@@ -91,6 +92,20 @@ describe('decided matches', () => {
     ['-m recent --set --name X', {}, 'accept'],
   ])('%s %j → %s', (rule, q, want) => {
     expect(verdict(rule, q)).toBe(want);
+  });
+
+  test('the header part (-s/-d/-p/-i/-o/-f) is checked before any module, whatever the written order', () => {
+    // a statistic written before -d must not split packets the -d already excludes
+    const r = withRule('-m statistic --mode random --probability 0.5 -d 10.9.9.9/32');
+    expect(r.outcomes.map((o) => [o.verdict, o.probability])).toEqual([['drop', 1]]);
+    expect(r.outcomes[0].rulesEvaluated).toBe(1);
+    // the same with a hand-built model whose matches list the module first
+    const rs = buildRs('*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n-A FORWARD -d 10.9.9.9/32 -m statistic --mode random --probability 0.5 -j ACCEPT\nCOMMIT\n', { node: NODE });
+    rs.rules[0].matches.reverse();
+    expect(rs.rules[0].matches[0].kind).toBe('random');
+    const walk = createReferenceEngine(rs).walk(resolveQuery(BASE, rs.node).pkt, []);
+    expect(walk.decisions).toEqual([]);
+    expect(walk.verdict).toBe('drop');
   });
 
   test('limit and physdev leave a warning', () => {
