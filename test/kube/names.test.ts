@@ -9,6 +9,9 @@ describe('kube-proxy chain names', () => {
     ['ns3/svc3:p80', 'X27LE4BHSL4DOUIK'],
     ['ns4/svc4:p80', '4SW47YFZTEDKD3PK'],
     ['ns5/svc5:p80', 'NUKIZ6OKUXPJNT4C'],
+    // From a real EKS node's iptables-save.
+    ['default/kubernetes:https', 'NPX46M4PTMTKRN6Y'],
+    ['game-2048/service-2048', 'V7WHPSTR7G6YHTBY'],
   ])('service port %s tcp → %s', (name, hash) => {
     expect(servicePortHash(name, 'tcp')).toBe(hash);
     expect(serviceChains(name, 'tcp')).toEqual({
@@ -29,6 +32,14 @@ describe('kube-proxy chain names', () => {
   ])('endpoint %s %s → KUBE-SEP-%s', (name, ep, hash) => {
     expect(endpointHash(name, 'tcp', ep)).toBe(hash);
     expect(endpointChain(name, 'tcp', ep)).toBe(`KUBE-SEP-${hash}`);
+  });
+
+  it('names real EKS chains (kube-dns over udp and tcp)', () => {
+    expect(servicePortHash('kube-system/kube-dns:dns', 'udp')).toBe('TCOU7JCQXEZGVUNU');
+    expect(servicePortHash('kube-system/kube-dns:dns-tcp', 'tcp')).toBe('ERIFXISQEP7F7OF4');
+    expect(servicePortHash('kube-system/kube-dns:metrics', 'tcp')).toBe('JD5MR3NA4I4DYORP');
+    expect(endpointHash('kube-system/kube-dns:dns', 'udp', '192.168.11.99:53')).toBe('CSVG4NHGS2XS6TPF');
+    expect(endpointHash('default/kubernetes:https', 'tcp', '192.168.2.135:443')).toBe('AUWR7JB63E235DP3');
   });
 
   it('hashes the protocol too (tcp and udp ports of one name differ)', () => {
