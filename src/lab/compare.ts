@@ -12,6 +12,8 @@ export interface PredictedOutcome {
   /** "ip:port" / "[ip6]:port" after DNAT. */
   endpoint: string;
   masquerade: boolean;
+  /** Source address after SNAT/MASQUERADE (checked as CompareOptions.checkSource says). */
+  source?: string;
 }
 
 export interface ComparisonRow {
@@ -34,6 +36,12 @@ export interface Comparison {
 export interface CompareOptions {
   /** Significance level of the chi-square test (default 0.001). */
   alpha?: number;
+  /**
+   * Which accepted outcomes must show the predicted source address at the server: 'unmasqueraded'
+   * (default: the client's own address must arrive untouched), 'all' (also the address MASQUERADE
+   * chose), or 'none'.
+   */
+  checkSource?: 'unmasqueraded' | 'all' | 'none';
 }
 
 /** Canonical "ip:port" (IPv6 compressed, lower case) so both sides spell addresses alike. */
@@ -47,6 +55,11 @@ export function canonicalEndpoint(ep: string): string {
   }
 }
 
+/** Canonical address (IPv6 compressed, lower case). */
+export function canonicalHost(ip: string): string {
+  return ip.includes(':') ? canonicalEndpoint(`[${ip}]:0`).slice(1, -3) : ip;
+}
+
 /** Outcomes that a connection can tell apart: accepted where (and masqueraded or not), dropped, rejected. */
 export function outcomeKey(verdict: string, endpoint: string | null, masquerade: boolean): string {
   if (verdict !== 'accept') return verdict;
@@ -56,10 +69,17 @@ export function outcomeKey(verdict: string, endpoint: string | null, masquerade:
 export function compareOutcomes(predicted: readonly PredictedOutcome[], observed: ProbeSummary, opts: CompareOptions = {}): Comparison {
   const alpha = opts.alpha ?? 0.001;
   const problems: string[] = [];
+  const checkSource = opts.checkSource ?? 'unmasqueraded';
   const prob = new Map<string, number>();
+  const sources = new Map<string, Set<string>>();
   for (const o of predicted) {
     const k = outcomeKey(o.verdict, o.endpoint, o.masquerade);
     prob.set(k, (prob.get(k) ?? 0) + o.probability);
+    if (o.verdict === 'accept' && o.source !== undefined && (checkSource === 'all' || (checkSource === 'unmasqueraded' && !o.masquerade))) {
+      const set = sources.get(k) ?? new Set<string>();
+      set.add(canonicalHost(o.source));
+      sources.set(k, set);
+    }
   }
   const count = new Map<string, number>();
   for (const o of observed.outcomes) {
@@ -69,6 +89,9 @@ export function compareOutcomes(predicted: readonly PredictedOutcome[], observed
     }
     const k = outcomeKey(o.verdict, o.endpoint, o.masquerade);
     count.set(k, (count.get(k) ?? 0) + o.count);
+    const want = sources.get(k);
+    const wrong = want ? o.sources.map(canonicalHost).filter((src) => !want.has(src)) : [];
+    if (wrong.length > 0) problems.push(`${k}: kernel source ${wrong.join(', ')}; predicted ${[...(want ?? [])].join(', ')}`);
   }
   const n = [...count.values()].reduce((a, b) => a + b, 0);
   const keys = [...new Set([...prob.keys(), ...count.keys()])].sort();

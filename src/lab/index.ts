@@ -2,10 +2,20 @@
 // land. Powers the kernel differential tests (test/kernel) and `landfall scale --kernel`.
 export { labAvailability, optionalTools, type Availability } from './availability.js';
 export { sweepStaleNamespaces } from './cleanup.js';
-export { canonicalEndpoint, compareOutcomes, outcomeKey, type Comparison, type ComparisonRow, type PredictedOutcome } from './compare.js';
+export { canonicalEndpoint, canonicalHost, compareOutcomes, outcomeKey, type Comparison, type ComparisonRow, type PredictedOutcome } from './compare.js';
 export { ipsetNames, nfacctNames, scanDnatTargets, stripNfacct, type DnatScan } from './dump.js';
 export { LabError } from './exec.js';
-export { KernelLab, type LabDump, type LabOptions, type LabOrigin, type LabProbe, type LoadReport } from './netns.js';
+export {
+  KernelLab,
+  type LabDump,
+  type LabOptions,
+  type LabOrigin,
+  type LabProbe,
+  type LatencyReport,
+  type LatencyTarget,
+  type LoadOptions,
+  type LoadReport,
+} from './netns.js';
 export type { LabProtocol, ListenSpec, ProbeRecord } from './protocol.js';
 export { chiSquare, gammaQ, type ChiSquare } from './stats.js';
 export { hostOf, percentile, summarize, type ObservedOutcome, type ObservedVerdict, type ProbeSummary } from './summary.js';

@@ -13,7 +13,7 @@ import { deleteNamespace, newLabPrefix, sweepStaleNamespaces, track } from './cl
 import { nfacctNames, scanDnatTargets, stripNfacct } from './dump.js';
 import { haveTool, LabError, run } from './exec.js';
 import type { LabProtocol, ListenSpec, ProbeRecord } from './protocol.js';
-import { summarize, type ProbeSummary } from './summary.js';
+import { percentile, summarize, type ProbeSummary } from './summary.js';
 import {
   DEFAULT_TOPOLOGY,
   EXT_IFACE,
@@ -50,6 +50,30 @@ export interface LabDump {
   ip6tables?: string;
   /** `ipset save` output, restored before the rules. */
   ipsets?: string;
+}
+
+export interface LoadOptions {
+  /**
+   * Which DNAT targets get listeners: 'all' (default), 'tcp' (a scale run with many UDP endpoints
+   * would need one socket each), or 'none' (rules only; restore timing).
+   */
+  listen?: 'all' | 'tcp' | 'none';
+}
+
+export interface LatencyTarget {
+  destination: string;
+  port: number;
+}
+
+export interface LatencyReport {
+  /** Connections that were set up (the rest are in `failed`). */
+  connected: number;
+  failed: number;
+  /** TCP connection setup (SYN → established) in microseconds, measured inside the client's namespace. */
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
 }
 
 export interface LoadReport {
@@ -157,7 +181,7 @@ export class KernelLab {
    * Loads a dump into the node namespace (replacing an earlier one), makes every DNAT target a
    * listening pod address, and forgets earlier connections (conntrack, recent lists).
    */
-  async load(dump: LabDump): Promise<LoadReport> {
+  async load(dump: LabDump, opts: LoadOptions = {}): Promise<LoadReport> {
     this.assertOpen();
     const warnings: string[] = [];
     if (this.loaded) await this.reset();
@@ -190,11 +214,13 @@ export class KernelLab {
     if (v6) await run('ip', ['netns', 'exec', this.ns.node, 'ip6tables-restore'], { input: v6, timeoutMs: budget(v6) });
     const restoreMs = performance.now() - started;
 
+    const listen = opts.listen ?? 'all';
     const scan = scanDnatTargets(`${v4}\n${v6}`);
-    warnings.push(...scan.skipped.map((s) => `no listener: ${s}`));
+    const targets = listen === 'all' ? scan.targets : listen === 'tcp' ? scan.targets.filter((t) => t.proto === 'tcp') : [];
+    if (listen !== 'none') warnings.push(...scan.skipped.map((s) => `no listener: ${s}`));
     const before = this.pods.size;
-    await this.listenAt(scan.targets);
-    return { restoreMs, targets: scan.targets.length, podAddresses: this.pods.size - before, warnings };
+    await this.listenAt(targets);
+    return { restoreMs, targets: targets.length, podAddresses: this.pods.size - before, warnings };
   }
 
   /** Makes addresses pod addresses (local in pods, routed there from the node); idempotent. */
@@ -239,6 +265,36 @@ export class KernelLab {
       timeoutMs: p.timeoutMs ?? 1_000,
     });
     return summarize(records);
+  }
+
+  /**
+   * TCP connection setup latency through the loaded rules: one connection to each target in turn
+   * (sequential, so connections do not queue behind each other), from `origin`.
+   */
+  async latency(origin: LabOrigin, targets: readonly LatencyTarget[], opts: { source?: string; timeoutMs?: number } = {}): Promise<LatencyReport> {
+    const us: number[] = [];
+    let failed = 0;
+    for (const t of targets) {
+      const s = await this.probe({ origin, proto: 'tcp', destination: t.destination, port: t.port, source: opts.source, count: 1, concurrency: 1, timeoutMs: opts.timeoutMs ?? 1_000 });
+      const r = s.records[0];
+      if (r?.kind === 'landed') us.push(r.us);
+      else failed++;
+    }
+    us.sort((a, b) => a - b);
+    return {
+      connected: us.length,
+      failed,
+      p50: percentile(us, 0.5),
+      p99: percentile(us, 0.99),
+      mean: us.length ? us.reduce((a, b) => a + b, 0) / us.length : NaN,
+      max: us.length ? us[us.length - 1] : NaN,
+    };
+  }
+
+  /** Empties the node's tables and ipsets and forgets tracked connections (listeners stay). */
+  async clear(): Promise<void> {
+    this.assertOpen();
+    await this.reset();
   }
 
   /** The node's rules as iptables-save (or ip6tables-save) prints them now. */

@@ -47,3 +47,18 @@ describe('compareOutcomes', () => {
     expect(canonicalEndpoint('10.0.0.1:80')).toBe('10.0.0.1:80');
   });
 });
+
+describe('compareOutcomes sources', () => {
+  const predicted = [{ probability: 1, verdict: 'accept' as const, endpoint: '10.244.1.5:8080', masquerade: false, source: '203.0.113.10' }];
+  it('checks that an unmasqueraded source arrives untouched', () => {
+    expect(compareOutcomes(predicted, summarize(many(5, landed('10.244.1.5:8080')))).ok).toBe(true);
+    const other = summarize(many(5, { kind: 'landed', local: '10.244.1.5:8080', peer: '203.0.113.11:40000', client: '203.0.113.11:40000', us: 1 }));
+    expect(compareOutcomes(predicted, other).problems).toEqual(['accept 10.244.1.5:8080: kernel source 203.0.113.11; predicted 203.0.113.10']);
+  });
+  it('checks the masquerade address only when asked', () => {
+    const masq = [{ ...predicted[0], masquerade: true, source: '192.168.0.2' }];
+    const seen = summarize(many(5, landed('10.244.1.5:8080', true)));
+    expect(compareOutcomes(masq, seen).ok).toBe(true);
+    expect(compareOutcomes(masq, seen, { checkSource: 'all' }).problems).toEqual(['accept 10.244.1.5:8080 masquerade: kernel source 10.244.0.1; predicted 192.168.0.2']);
+  });
+});

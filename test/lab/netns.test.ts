@@ -165,3 +165,27 @@ COMMIT
     await expect(KernelLab.create({ podsInterface: 'a-name-far-too-long' })).rejects.toThrow(/invalid interface name/);
   });
 });
+
+describe.skipIf(!availability.ok)(labSuiteTitle('kernel lab latency (for landfall scale --kernel)'), () => {
+  it('measures TCP setup through loaded rules and with none', async () => {
+    const lab = await KernelLab.create({ v6: null });
+    try {
+      const report = await lab.load({ iptables: RULES }, { listen: 'tcp' });
+      expect(report.targets).toBe(4); // the two 10.96.0.10 targets and the two STICKY ones; UDP skipped
+      const through = await lab.latency('external', [
+        { destination: '10.96.0.10', port: 80 },
+        { destination: '10.96.0.60', port: 80 },
+        { destination: '10.96.0.21', port: 80 },
+      ], { timeoutMs: 300 });
+      expect(through).toMatchObject({ connected: 2, failed: 1 });
+      expect(through.p50).toBeGreaterThan(0);
+      expect(through.p50).toBeLessThan(300_000);
+      await lab.clear();
+      const direct = await lab.latency('external', Array.from({ length: 20 }, () => ({ destination: '10.244.1.5', port: 8080 })));
+      expect(direct.connected).toBe(20);
+      expect(direct.p99).toBeGreaterThanOrEqual(direct.p50);
+    } finally {
+      await lab.close();
+    }
+  });
+});

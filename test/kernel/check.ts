@@ -1,0 +1,46 @@
+// One kernel observation against explain's answer, in every loaded variant (dump text × engine).
+import { compareOutcomes, type ProbeSummary } from '../../src/lab/index.js';
+import type { Query } from '../../src/model/result.js';
+import type { ExplainingRuleset } from './library.js';
+
+export type Variant = { name: string; rs: ExplainingRuleset };
+
+/** Everything that disagrees, as readable text (empty when kernel and explain agree). */
+export function disagreements(variants: readonly Variant[], query: Query, observed: ProbeSummary, label: string): string[] {
+  if (variants.length === 0) return [`${label}: nothing to compare with (no ruleset loaded)`];
+  const problems: string[] = [];
+  for (const v of variants) {
+    let result;
+    try {
+      result = v.rs.explain(query);
+    } catch (e) {
+      problems.push(`${label} — ${v.name}: explain threw: ${(e as Error).message}`);
+      continue;
+    }
+    const c = compareOutcomes(result.outcomes, observed);
+    const bad = [...c.problems];
+    // kube-proxy dumps use only modelled matches: an uncertain answer would be a weaker claim.
+    if (result.uncertain.length > 0) bad.push(`explain is uncertain about: ${result.uncertain.map((u) => `line ${u.line} (${u.reason})`).join('; ')}`);
+    if (bad.length > 0) problems.push(`${label} — ${v.name}:\n    ${bad.join('\n    ')}\n${c.table}`);
+  }
+  return problems;
+}
+
+/** Per-scenario wall times, printed after a suite for the record. */
+export class Timings {
+  private readonly rows: Array<{ name: string; ms: number; connections: number }> = [];
+  private readonly started = performance.now();
+
+  add(name: string, ms: number, connections: number): void {
+    this.rows.push({ name, ms, connections });
+  }
+
+  report(suite: string): string {
+    const total = performance.now() - this.started;
+    const conns = this.rows.reduce((a, t) => a + t.connections, 0);
+    return (
+      `[kernel] ${suite}: ${this.rows.length} scenarios, ${conns} connections, ${(total / 1000).toFixed(1)} s with lab setup\n` +
+      this.rows.map((t) => `  ${(t.ms / 1000).toFixed(2).padStart(6)} s  ${String(t.connections).padStart(4)}×  ${t.name}`).join('\n')
+    );
+  }
+}
