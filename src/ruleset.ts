@@ -56,6 +56,9 @@ export interface RulesetStats {
   ipsetEntries: number;
   /** UTF-8 size of all inputs. */
   bytes: number;
+  /** Time spent parsing and numbering the inputs, and creating the engine (compiling, for wasm). */
+  parseMs: number;
+  compileMs: number;
 }
 
 export interface LoadedRuleset {
@@ -126,7 +129,11 @@ export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } 
   return { ruleset, warnings };
 }
 
-function statsOf(bundle: RulesetBundle, rs: Ruleset): RulesetStats {
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function statsOf(bundle: RulesetBundle, rs: Ruleset): Omit<RulesetStats, 'parseMs' | 'compileMs'> {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;
@@ -160,15 +167,18 @@ function createEngine(rs: Ruleset, kind: 'wasm' | 'reference'): Engine {
 
 /** Loads a node's dumps. Throws ParseError on a malformed dump, QueryError on a malformed node context. */
 export function loadRuleset(bundle: RulesetBundle, opts: LoadOptions = {}): LoadedRuleset {
+  const t0 = performance.now();
   const { ruleset, warnings } = buildRuleset(bundle, opts);
+  const t1 = performance.now();
   const engine = createEngine(ruleset, opts.engine ?? 'wasm');
+  const t2 = performance.now();
   const maxPaths = opts.maxPaths ?? DEFAULT_MAX_PATHS;
   let services: Service[] | undefined;
   return {
     id: rulesetId(bundle),
     ruleset,
     engine,
-    stats: statsOf(bundle, ruleset),
+    stats: { ...statsOf(bundle, ruleset), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
     warnings,
     explain: (query, o) => explain(ruleset, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(ruleset, engine, queries, o?.seed ?? 0),

@@ -23,6 +23,8 @@ describe('loadRuleset', () => {
 
   test('stats count rules, chains, tables and bytes', () => {
     expect(rs.stats).toMatchObject({ rules: 43, chains: 29, bytes: Buffer.byteLength(BASIC.iptables), ipvsServices: 0, ipsets: 0 });
+    expect(rs.stats.parseMs).toBeGreaterThan(0);
+    expect(rs.stats.compileMs).toBeGreaterThanOrEqual(0);
     expect(rs.stats.tables).toEqual({
       'v4/mangle': { chains: 6, rules: 0 },
       'v4/nat': { chains: 15, rules: 27 },
@@ -84,6 +86,19 @@ describe('errors', () => {
     expect(() => loadRuleset({ ...BASIC, node: { addresses: ['nope'] } })).toThrow(QueryError);
     const rs = loadRuleset(BASIC, { engine: 'reference' });
     expect(() => rs.explain({ protocol: 'tcp', destination: '10.96.100.1', port: 80, source: '1.2.3' })).toThrow(/^source/);
+  });
+
+  test('a loop of user chains is refused at load time', () => {
+    const loop = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A FORWARD -j A\n-A A -j B\n-A B -j A\nCOMMIT\n';
+    expect(() => loadRuleset({ iptables: loop })).toThrow(ParseError);
+  });
+
+  test('lenient: skippable problems become "input:line:column: message" warnings', () => {
+    const text = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -j NO-SUCH-CHAIN\nCOMMIT\n';
+    expect(() => loadRuleset({ iptables: text })).toThrow(ParseError);
+    const rs = loadRuleset({ iptables: text }, { lenient: true, engine: 'reference' });
+    expect(rs.warnings).toHaveLength(1);
+    expect(rs.warnings[0]).toMatch(/^iptables:5:\d+: /);
   });
 
   test('the same family from both iptables and ip6tables is refused', () => {
