@@ -214,16 +214,41 @@ function endpointKey(r: RealServer): string {
   return formatEndpoint(r.addr, r.port);
 }
 
-function activeOf(r: RealServer, conns: Map<string, number>): number {
-  return conns.get(endpointKey(r)) ?? 0;
+/**
+ * Connection counts per real server: the query's active-connection map when it has one, else the
+ * ActiveConn/InActConn columns of an `ipvsadm -Ln` dump (a snapshot of the kernel's own counters),
+ * else nothing known (every count 0, `known` false).
+ */
+export interface ConnCounts {
+  active(r: RealServer): number;
+  inactive(r: RealServer): number;
+  known: boolean;
+  source: 'query' | 'dump' | 'none';
 }
 
-/** IP_VS_DEST_F_OVERLOAD: set once the connection count reaches the upper threshold (-x). */
-function overloaded(r: RealServer, conns: Map<string, number>): boolean {
-  return !!r.upperThreshold && r.upperThreshold > 0 && activeOf(r, conns) >= r.upperThreshold;
+export function connCounts(svc: VirtualService, query: Map<string, number>): ConnCounts {
+  if (query.size > 0) {
+    return { active: (r) => query.get(endpointKey(r)) ?? 0, inactive: () => 0, known: true, source: 'query' };
+  }
+  if (svc.reals.some((r) => r.activeConns !== undefined)) {
+    return { active: (r) => r.activeConns ?? 0, inactive: (r) => r.inactiveConns ?? 0, known: true, source: 'dump' };
+  }
+  return { active: () => 0, inactive: () => 0, known: false, source: 'none' };
 }
 
-function available(r: RealServer, conns: Map<string, number>): boolean {
+const NO_COUNTS: ConnCounts = { active: () => 0, inactive: () => 0, known: false, source: 'none' };
+
+/** IP_VS_DEST_F_OVERLOAD: set once active + inactive connections reach the upper threshold (-x). */
+function overloaded(r: RealServer, conns: ConnCounts): boolean {
+  return !!r.upperThreshold && r.upperThreshold > 0 && conns.active(r) + conns.inactive(r) >= r.upperThreshold;
+}
+
+/** ip_vs_dest_conn_overhead(): (activeconns << 8) + inactconns — lc and wlc. */
+function connOverhead(r: RealServer, conns: ConnCounts): number {
+  return conns.active(r) * 256 + conns.inactive(r);
+}
+
+function available(r: RealServer, conns: ConnCounts): boolean {
   return r.weight > 0 && !overloaded(r, conns);
 }
 
@@ -232,7 +257,7 @@ function one(real: number): ScheduleBranch[] {
 }
 
 /** Probabilities proportional to `w(r)` over the available servers, in dump order. */
-function proportional(svc: VirtualService, conns: Map<string, number>, w: (r: RealServer) => number): ScheduleBranch[] {
+function proportional(svc: VirtualService, conns: ConnCounts, w: (r: RealServer) => number): ScheduleBranch[] {
   const out: ScheduleBranch[] = [];
   let total = 0;
   svc.reals.forEach((r, i) => {
@@ -251,13 +276,13 @@ function proportional(svc: VirtualService, conns: Map<string, number>, w: (r: Re
  * ip_vs_nq.c: the first available server whose overhead/weight is strictly smaller than the best
  * so far wins (ties keep the earlier one); compared by cross-multiplication like the kernel.
  */
-function leastWeighted(svc: VirtualService, conns: Map<string, number>, overhead: (r: RealServer) => number, nqIdle: boolean): number {
+function leastWeighted(svc: VirtualService, conns: ConnCounts, overhead: (r: RealServer) => number, nqIdle: boolean): number {
   let least = -1;
   let loh = 0;
   for (let i = 0; i < svc.reals.length; i++) {
     const r = svc.reals[i];
     if (!available(r, conns)) continue;
-    if (nqIdle && activeOf(r, conns) === 0) return i;
+    if (nqIdle && conns.active(r) === 0) return i;
     const doh = overhead(r);
     if (least < 0 || loh * r.weight > doh * svc.reals[least].weight) {
       least = i;
@@ -269,7 +294,7 @@ function leastWeighted(svc: VirtualService, conns: Map<string, number>, overhead
 
 function shLike(
   svc: VirtualService,
-  conns: Map<string, number>,
+  conns: ConnCounts,
   table: Int32Array,
   hashOf: (offset: number) => number,
   size: number,
@@ -298,7 +323,7 @@ function portsCarried(proto: number): boolean {
  * sh: ip_vs_sh_hashkey() = (offset + hash_32(port + fold(saddr), 8)) & 255, with the source port
  * only when the service has the sh-port flag (-b sh-port).
  */
-export function shSelect(svc: VirtualService, src: Addr, sport: number, proto: number, conns: Map<string, number> = new Map()): number {
+export function shSelect(svc: VirtualService, src: Addr, sport: number, proto: number, conns: ConnCounts = NO_COUNTS): number {
   const port = svc.schedFlags.includes('sh-port') && portsCarried(proto) ? sport : 0;
   const base = (port + addrFold(src)) >>> 0;
   const h = hash32(base, SH_TAB_BITS);
@@ -306,13 +331,13 @@ export function shSelect(svc: VirtualService, src: Addr, sport: number, proto: n
 }
 
 /** dh: hash_32(fold(daddr), 8) on the packet's destination (the virtual address); no fallback. */
-export function dhSelect(svc: VirtualService, dst: Addr, conns: Map<string, number> = new Map()): number {
+export function dhSelect(svc: VirtualService, dst: Addr, conns: ConnCounts = NO_COUNTS): number {
   const d = dhTable(svc)[hash32(addrFold(dst), DH_TAB_BITS)];
   return d >= 0 && available(svc.reals[d], conns) ? d : -1;
 }
 
 /** mh: the Maglev slot hsiphash(offset + port + fold(saddr)) % 251 (mh-port / mh-fallback flags). */
-export function mhSelect(svc: VirtualService, src: Addr, sport: number, proto: number, conns: Map<string, number> = new Map()): number {
+export function mhSelect(svc: VirtualService, src: Addr, sport: number, proto: number, conns: ConnCounts = NO_COUNTS): number {
   const port = svc.schedFlags.includes('mh-port') && portsCarried(proto) ? sport : 0;
   return shLike(svc, conns, mhTable(svc), (off) => mhHashKey(src, port, MH_HASH1, off) % MH_TAB_SIZE, MH_TAB_SIZE, svc.schedFlags.includes('mh-fallback'));
 }
@@ -322,8 +347,9 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
   const svc = state.services[service];
   const notes: string[] = [];
   if (!svc) return { branches: [], notes: ['no such virtual service'] };
-  const conns = pkt.activeConnections;
-  const haveConns = conns.size > 0;
+  const conns = connCounts(svc, pkt.activeConnections);
+  const haveConns = conns.known;
+  const countsFrom = conns.source === 'query' ? 'the query\'s active connections (inactive assumed 0)' : 'the dump\'s ActiveConn/InActConn counters';
   let branches: ScheduleBranch[];
   const sched = svc.scheduler;
   switch (sched) {
@@ -337,11 +363,11 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
       break;
     case 'lc':
       if (!haveConns) {
-        notes.push('lc: no active-connection counts given; assuming an equal share among servers with weight > 0');
+        notes.push('lc: no connection counts (neither in the query nor in the dump); assuming an equal share among servers with weight > 0');
         branches = proportional(svc, conns, () => 1);
       } else {
         // ip_vs_lc.c: smallest (activeconns << 8) + inactconns, first wins ties.
-        notes.push('lc: chosen from the given active connections (inactive connections assumed 0)');
+        notes.push(`lc: chosen from ${countsFrom}`);
         branches = one(lcPick(svc, conns));
       }
       break;
@@ -349,12 +375,12 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
     case 'sed':
     case 'nq':
       if (!haveConns) {
-        notes.push(`${sched}: no active-connection counts given; assuming weight-proportional shares`);
+        notes.push(`${sched}: no connection counts (neither in the query nor in the dump); assuming weight-proportional shares`);
         branches = proportional(svc, conns, (r) => r.weight);
       } else {
-        notes.push(`${sched}: chosen from the given active connections (inactive connections assumed 0)`);
+        notes.push(`${sched}: chosen from ${countsFrom}`);
         const oh =
-          sched === 'wlc' ? (r: RealServer) => activeOf(r, conns) * 256 : (r: RealServer) => activeOf(r, conns) + 1;
+          sched === 'wlc' ? (r: RealServer) => connOverhead(r, conns) : (r: RealServer) => conns.active(r) + 1;
         branches = one(leastWeighted(svc, conns, oh, sched === 'nq'));
       }
       break;
@@ -369,10 +395,10 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
     }
     case 'ovf': {
       // ip_vs_ovf.c: highest weight among servers whose active connections do not exceed it.
-      if (!haveConns) notes.push('ovf: no active-connection counts given; assuming idle servers');
+      if (!haveConns) notes.push('ovf: no connection counts (neither in the query nor in the dump); assuming idle servers');
       let best = -1;
       svc.reals.forEach((r, i) => {
-        if (!available(r, conns) || activeOf(r, conns) > r.weight) return;
+        if (!available(r, conns) || conns.active(r) > r.weight) return;
         if (best < 0 || r.weight > svc.reals[best].weight) best = i;
       });
       branches = one(best);
@@ -411,12 +437,12 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
 }
 
 /** ip_vs_lc.c: the first available server with the smallest overhead. */
-function lcPick(svc: VirtualService, conns: Map<string, number>): number {
+function lcPick(svc: VirtualService, conns: ConnCounts): number {
   let least = -1;
   let loh = 0;
   svc.reals.forEach((r, i) => {
     if (!available(r, conns)) return;
-    const doh = activeOf(r, conns) * 256;
+    const doh = connOverhead(r, conns);
     if (least < 0 || doh < loh) {
       least = i;
       loh = doh;

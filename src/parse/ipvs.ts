@@ -291,9 +291,16 @@ function parseSaveLine(text: string, lineNo: number, state: IpvsState, byKey: Ma
 const LIST_FORWARD: Record<string, IpvsForward> = { Masq: 'masq', Route: 'gate', Tunnel: 'ipip', Local: 'masq' };
 const LIST_PROTO: Record<string, Proto> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp', FWM: 'fwmark' };
 
+/** Real-server columns a listing can show (plain, --thresholds, --persistent-conn). */
+const REAL_COLUMNS = new Set(['Forward', 'Weight', 'ActiveConn', 'InActConn', 'Uthreshold', 'Lthreshold', 'PersistConn']);
+
 function parseListing(lines: string[]): IpvsState {
   const state: IpvsState = { services: [] };
-  let columns: 'plain' | 'stats' | 'rate' = 'plain';
+  // The service line's shape: scheduler + flags (plain), or counters (--stats / --rate).
+  let counters = false;
+  // The real-server columns after the address, from the "-> RemoteAddress:Port …" header;
+  // empty for --stats/--rate, whose rows carry counters only.
+  let realCols: string[] = ['Forward', 'Weight', 'ActiveConn', 'InActConn'];
   let current: VirtualService | null = null;
   for (let n = 0; n < lines.length; n++) {
     const text = lines[n];
@@ -301,10 +308,16 @@ function parseListing(lines: string[]): IpvsState {
     const t = text.trim();
     if (t === '' || t.startsWith('IP Virtual Server')) continue;
     if (t.startsWith('Prot LocalAddress')) {
-      columns = /\bConns\b/.test(t) ? 'stats' : /\bCPS\b/.test(t) ? 'rate' : 'plain';
+      counters = /\b(Conns|CPS)\b/.test(t);
       continue;
     }
-    if (t.startsWith('-> RemoteAddress')) continue;
+    if (t.startsWith('-> RemoteAddress')) {
+      const cols = t.split(/\s+/).slice(2);
+      const bad = cols.findIndex((c) => !REAL_COLUMNS.has(c));
+      if (bad >= 0 && !counters) throw new ParseError(`unknown real-server column ${quote(cols[bad])}`, lineNo, text.indexOf(cols[bad]) + 1, SOURCE, text);
+      realCols = counters ? [] : cols;
+      continue;
+    }
     const c: Cursor = new Cursor(tokenizeLine(text, lineNo), lineNo, text);
     const words = c.w.words;
     if (words[0] === '->') {
@@ -313,22 +326,28 @@ function parseListing(lines: string[]): IpvsState {
       const hp = parseHostPort(words[1] ?? '', true);
       if (!hp) c.fail(`expected a numeric address:port (use ipvsadm -Ln), got ${quote(words[1] ?? '')}`, 1);
       const server: RealServer = { addr: hp.addr, port: hp.port ?? svc.port ?? 0, forward: 'masq', weight: 1, line: lineNo, text };
-      if (columns === 'plain') {
-        const fwd = LIST_FORWARD[words[2]];
-        if (!fwd) c.fail(`unknown forwarding method ${quote(words[2] ?? '')} (expected Masq, Route, Tunnel or Local)`, 2);
-        server.forward = fwd;
-        const nums = words.slice(3, 6);
-        nums.forEach((x, k) => {
-          if (!/^\d+$/.test(x)) c.fail(`expected a number, got ${quote(x)}`, 3 + k);
-        });
-        if (nums.length < 1) c.fail('missing the weight column', words.length);
-        server.weight = Number(nums[0]);
-        if (nums.length > 1) server.activeConns = Number(nums[1]);
-        if (nums.length > 2) server.inactiveConns = Number(nums[2]);
-      } else {
-        // --stats / --rate rows carry counters only: forwarding and weight are not shown.
-        server.weightUnknown = true;
-      }
+      let sawWeight = false;
+      realCols.forEach((col, k) => {
+        const w = words[2 + k];
+        if (w === undefined) c.fail(`missing the ${col} column`, words.length);
+        if (col === 'Forward') {
+          const fwd = LIST_FORWARD[w];
+          if (!fwd) c.fail(`unknown forwarding method ${quote(w)} (expected Masq, Route, Tunnel or Local)`, 2 + k);
+          server.forward = fwd;
+          return;
+        }
+        if (!/^\d+$/.test(w)) c.fail(`${col}: expected a number, got ${quote(w)}`, 2 + k);
+        const v = Number(w);
+        if (col === 'Weight') {
+          server.weight = v;
+          sawWeight = true;
+        } else if (col === 'ActiveConn') server.activeConns = v;
+        else if (col === 'InActConn') server.inactiveConns = v;
+        else if (col === 'Uthreshold' && v > 0) server.upperThreshold = v;
+        else if (col === 'Lthreshold' && v > 0) server.lowerThreshold = v;
+      });
+      // --stats/--rate/--thresholds views do not show the weight: say so rather than guess silently.
+      if (!sawWeight) server.weightUnknown = true;
       svc.reals.push(server);
       continue;
     }
@@ -353,7 +372,7 @@ function parseListing(lines: string[]): IpvsState {
       svc.family = hp.addr.family;
       k++;
     }
-    if (columns === 'plain') {
+    if (!counters) {
       const sched = words[k];
       if (!sched || !/^[a-z]+$/.test(sched)) c.fail(`expected a scheduler name, got ${quote(sched ?? '')}`, k);
       svc.scheduler = sched;

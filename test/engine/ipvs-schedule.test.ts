@@ -122,7 +122,7 @@ describe('connection-count schedulers', () => {
   it('without counts: weight-proportional with a note', () => {
     const d = scheduleDetailed({ services: [svc('wlc', reals())] }, 0, pkt());
     expect(d.branches.map((b) => b.prob)).toEqual([0.25, 0.5, 0.25]);
-    expect(d.notes.join(' ')).toMatch(/no active-connection counts/);
+    expect(d.notes.join(' ')).toMatch(/no connection counts/);
   });
   it('lc picks the fewest active connections, first on ties', () => {
     const conns = new Map([['10.1.0.1:80', 3], ['10.1.0.2:80', 1], ['10.1.0.3:80', 1]]);
@@ -140,6 +140,15 @@ describe('connection-count schedulers', () => {
     const busy = new Map([['10.1.0.1:80', 1], ['10.1.0.2:80', 1], ['10.1.0.3:80', 1]]);
     // nq without an idle server behaves like sed: 2/1, 2/2, 2/1 → second
     expect(one(svc('nq', reals()), { activeConnections: busy })).toEqual([{ real: 1, prob: 1 }]);
+  });
+  it('without query counts, an ipvsadm -Ln snapshot\'s ActiveConn/InActConn decide: overhead = active*256 + inactive', () => {
+    const snap = [real('10.1.0.1', 80, 1, { activeConns: 1, inactiveConns: 300 }), real('10.1.0.2', 80, 1, { activeConns: 2, inactiveConns: 0 })];
+    // 1*256 + 300 = 556 > 2*256 + 0 = 512 → the second server
+    const d = scheduleDetailed({ services: [svc('wlc', snap)] }, 0, pkt());
+    expect(d.branches).toEqual([{ real: 1, prob: 1 }]);
+    expect(d.notes.join(' ')).toMatch(/ActiveConn\/InActConn/);
+    // the query's map wins over the snapshot
+    expect(one(svc('lc', snap), { activeConnections: new Map([['10.1.0.1:80', 0], ['10.1.0.2:80', 5]]) })).toEqual([{ real: 0, prob: 1 }]);
   });
   it('fo takes the highest weight; ovf overflows when active > weight', () => {
     expect(one(svc('fo', reals()))).toEqual([{ real: 1, prob: 1 }]);

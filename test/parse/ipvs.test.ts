@@ -109,6 +109,22 @@ TCP  10.96.0.1:443                      12      340      290    22680    50K
     const rate = stats.replace('Conns   InPkts  OutPkts  InBytes OutBytes', 'CPS    InPPS   OutPPS    InBPS   OutBPS');
     expect(parseIpvs(rate).services[0].reals).toHaveLength(1);
   });
+  it('--thresholds and --persistent-conn views: columns come from the real-server header', () => {
+    const th = `Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn
+  -> RemoteAddress:Port
+TCP  10.96.0.1:443 wlc
+  -> 172.18.0.2:6443              100        50         7          1
+`.replace('  -> RemoteAddress:Port\n', '  -> RemoteAddress:Port           Uthreshold Lthreshold ActiveConn InActConn\n');
+    const r = parseIpvs(th).services[0].reals[0];
+    expect(r).toMatchObject({ upperThreshold: 100, lowerThreshold: 50, activeConns: 7, inactiveConns: 1, weightUnknown: true });
+    const pc = `Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight PersistConn ActiveConn InActConn
+TCP  10.96.0.1:443 rr persistent 360
+  -> 172.18.0.2:6443              Route   3      2           7          1
+`;
+    expect(parseIpvs(pc).services[0].reals[0]).toMatchObject({ forward: 'gate', weight: 3, activeConns: 7, inactiveConns: 1 });
+    expect(parseIpvs(pc).services[0].reals[0].weightUnknown).toBeUndefined();
+  });
   it('errors carry line and column', () => {
     const e = err(LIST.replace('Masq    1      0          4', 'Masq    x      0          4'));
     expect([e.line, e.column, e.source]).toEqual([7, 43, 'ipvs']);
