@@ -3,7 +3,7 @@
 // through `app.landfall`. Startup work (workers, the bundled example, persisted rulesets) runs in
 // the background after ready(), and /healthz + /readyz say 200 only once it is done.
 
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
@@ -67,7 +67,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: config.bodyLimit,
-    disableRequestLogging: !config.logRequests,
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
     // Requests may carry large dumps; keep sockets from idling forever but give uploads time.
     requestTimeout: 120_000,
     ajv: {
@@ -85,6 +85,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     worker: {
       cacheBytes: config.storeBytes,
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
+      ...(config.engine ? { engine: config.engine } : {}),
     },
     ...(opts.workerFile ? { filename: opts.workerFile } : {}),
     onCrash: (reason) => app.log.error({ reason }, 'a worker died while running a task; piscina replaces it'),

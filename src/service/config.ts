@@ -26,6 +26,8 @@ export interface ServiceConfig {
   corsOrigin: string | null;
   /** Event-loop delay (ms) above which @fastify/under-pressure answers 503; 0 disables. */
   maxEventLoopDelayMs: number;
+  /** Walk engine for the library; undefined = the library's default (wasm). */
+  engine: 'wasm' | 'reference' | undefined;
   /** Upper bound on explain paths (passed to the library as maxPaths). */
   maxPaths: number | undefined;
   /** Preload the bundled example under the alias `example`. */
@@ -54,6 +56,12 @@ function str(env: NodeJS.ProcessEnv, name: string): string | null {
   return v === undefined || v === '' ? null : v;
 }
 
+function engineFrom(v: string | undefined): ServiceConfig['engine'] {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'wasm' || v === 'reference') return v;
+  throw new Error(`LANDFALL_ENGINE must be wasm or reference, got ${JSON.stringify(v)}`);
+}
+
 /** Reads the configuration from the environment (defaults per DESIGN.md), failing loudly on nonsense. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServiceConfig {
   const dataDir = env.LANDFALL_DATA_DIR === 'none' ? null : resolve(cwd, env.LANDFALL_DATA_DIR || 'data');
@@ -71,6 +79,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
     corsOrigin: str(env, 'LANDFALL_CORS_ORIGIN'),
     maxEventLoopDelayMs: int(env, 'LANDFALL_MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
     maxPaths: maxPaths > 0 ? maxPaths : undefined,
+    engine: engineFrom(env.LANDFALL_ENGINE),
     preloadExample: env.LANDFALL_PRELOAD_EXAMPLE !== '0',
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     logRequests: env.LANDFALL_LOG_REQUESTS === '1',

@@ -4,7 +4,8 @@
 // the task it was running (500) — piscina starts a replacement, whose cache fills on demand.
 
 import { Piscina } from 'piscina';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApiError } from './errors.js';
 import type { Task, TaskResult, WorkerConfig } from './protocol.js';
 
@@ -36,11 +37,16 @@ export interface PoolStats {
 export function defaultWorkerFile(): { filename: string; execArgv: string[] } {
   const fromTs = import.meta.url.endsWith('.ts');
   const filename = fileURLToPath(new URL(fromTs ? './worker.ts' : './worker.js', import.meta.url));
-  return { filename, execArgv: fromTs ? ['--import', 'tsx'] : [] };
+  return { filename, execArgv: execArgvFor(filename) };
 }
 
+/**
+ * A .ts worker needs the tsx loader. `--import tsx` would resolve tsx from the process's cwd, which
+ * fails when the server is started from elsewhere, so pass tsx's resolved location instead.
+ */
 function execArgvFor(filename: string): string[] {
-  return filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  if (!/\.[mc]?ts$/.test(filename)) return [];
+  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 }
 
 export class WorkerPool {

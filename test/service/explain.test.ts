@@ -74,21 +74,27 @@ describe('POST /v1/rulesets/{id}/trace', () => {
 });
 
 describe.skipIf(!hasExample)('the bundled example', () => {
-  it('answers to the alias `example` for services and explain', async () => {
+  it('answers to the alias `example`: its services, and explain lands on their endpoints', async () => {
+    const summary = await t.app.inject({ url: '/v1/rulesets/example' });
+    expect(summary.statusCode).toBe(200);
+    expect(summary.json().aliases).toEqual(['example']);
+    expect(summary.json().id).toMatch(/^[0-9a-f]{64}$/);
+
     const services = await t.app.inject({ url: '/v1/rulesets/example/services' });
     expect(services.statusCode).toBe(200);
-    const list = services.json().services as { clusterIP: string; protocol: string; name: string; endpoints: unknown[] }[];
-    expect(list.length).toBeGreaterThan(0);
-    const svc = list.find((s) => s.endpoints.length > 0 && s.protocol !== 'sctp')!;
-    const port = Number(svc.name.split(':').pop()) || undefined;
-    const summary = await t.app.inject({ url: '/v1/rulesets/example' });
-    expect(summary.json().aliases).toEqual(['example']);
+    type Svc = { name: string; clusterIP: string; protocol: string; port: number; status: string; endpoints: { endpoint: string }[] };
+    const list = services.json().services as Svc[];
+    const dns = list.find((s) => s.name === 'kube-system/kube-dns:dns');
+    expect(dns).toMatchObject({ clusterIP: '10.96.0.10', protocol: 'udp', port: 53, status: 'ok' });
+
     const explained = await t.app.inject({
       method: 'POST',
       url: '/v1/rulesets/example/explain',
-      payload: { protocol: svc.protocol, destination: svc.clusterIP, origin: 'pod', ...(port ? {} : {}) },
+      payload: { protocol: 'udp', destination: '10.96.0.10', port: 53, origin: 'pod' },
     });
     expect(explained.statusCode).toBe(200);
-    expect(explained.json().outcomes.length).toBeGreaterThan(0);
+    const outcomes = explained.json().outcomes as Outcome[];
+    expect(outcomes.map((o) => o.endpoint).sort()).toEqual(dns!.endpoints.map((e) => e.endpoint).sort());
+    expect(outcomes.reduce((sum, o) => sum + o.probability, 0)).toBeCloseTo(1, 9);
   });
 });

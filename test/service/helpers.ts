@@ -24,6 +24,12 @@ export async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'landfall-svc-'));
 }
 
+/** LANDFALL_ENGINE=reference runs the suite on the reference walk (default: the library's, wasm). */
+export function testEngine(): 'wasm' | 'reference' | undefined {
+  const e = process.env.LANDFALL_ENGINE;
+  return e === 'wasm' || e === 'reference' ? e : undefined;
+}
+
 export interface TestApp {
   app: App;
   dataDir: string;
@@ -37,7 +43,7 @@ export async function startApp(
 ): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await tempDir());
   const app = await buildApp({
-    config: defaultConfig({ poolSize: 1, dataDir, maxEventLoopDelayMs: 0, ...overrides }),
+    config: defaultConfig({ poolSize: 1, dataDir, maxEventLoopDelayMs: 0, engine: testEngine(), ...overrides }),
     exampleDir: opts.example && hasExample ? exampleDir : null,
   });
   await app.ready();

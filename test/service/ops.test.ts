@@ -57,10 +57,14 @@ describe('under pressure', () => {
   it('answers 503 + Retry-After while the event loop lags, then recovers', async () => {
     const t = await startApp({ maxEventLoopDelayMs: 20 });
     try {
-      // Block the loop well past the threshold; under-pressure samples the delay afterwards.
-      const until = Date.now() + 400;
-      while (Date.now() < until);
-      await new Promise((r) => setTimeout(r, 20));
+      // under-pressure reports the MEAN loop delay over each 1 s sample, so lag the loop in 200 ms
+      // chunks for 2.5 s: every sample window in that span is far over the 20 ms threshold.
+      const end = Date.now() + 2500;
+      while (Date.now() < end) {
+        const chunk = Date.now() + 200;
+        while (Date.now() < chunk);
+        await new Promise((r) => setImmediate(r));
+      }
       const res = await t.app.inject({ url: '/healthz' });
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('1');

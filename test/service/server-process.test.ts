@@ -56,9 +56,9 @@ async function untilReady(url: string): Promise<void> {
 }
 
 async function stop(s: Server): Promise<number | null> {
-  const exited = new Promise<number | null>((r) => s.proc.once('exit', (code) => r(code)));
+  // Drop the "exited early" rejection installed at start, then wait for this exit.
   s.proc.removeAllListeners('exit');
-  s.proc.once('exit', () => {});
+  const exited = new Promise<number | null>((r) => s.proc.once('exit', (code) => r(code)));
   s.proc.kill('SIGTERM');
   return exited;
 }
@@ -66,7 +66,7 @@ async function stop(s: Server): Promise<number | null> {
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('a real listening server', () => {
-  it('keeps uploaded rulesets across a restart on the same data directory', async () => {
+  it('keeps uploaded rulesets across a restart on the same data directory', { timeout: 120_000 }, async () => {
     const dataDir = await tempDir();
     dirs.push(dataDir);
 
