@@ -1,0 +1,57 @@
+// Human-readable tables for the CLI (the --json output is the library JSON itself).
+
+import type { ExplainResult } from './model/result.js';
+
+function pad(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function formatProbability(p: number): string {
+  const pct = p * 100;
+  return pct >= 99.99995 ? '100%' : `${pct.toFixed(pct < 1 ? 4 : 2)}%`;
+}
+
+export function renderExplain(r: ExplainResult, opts: { path: boolean }): string {
+  const q = r.query;
+  let out = `${q.protocol} ${q.source}${q.sourcePort !== undefined ? ':' + q.sourcePort : ''} -> ${q.destination}${q.port !== undefined ? ':' + q.port : ''} (origin ${q.origin}${q.inInterface ? ', in ' + q.inInterface : ''})\n\n`;
+  const rows = [['PROBABILITY', 'VERDICT', 'ENDPOINT', 'SOURCE', 'MASQUERADE', 'RULES WALKED']];
+  for (const o of r.outcomes) {
+    rows.push([formatProbability(o.probability), o.verdict + (o.rejectWith ? ` (${o.rejectWith})` : ''), o.endpoint, o.source, o.masquerade ? 'yes' : 'no', String(o.rulesEvaluated)]);
+  }
+  out += pad(rows);
+  if (opts.path) {
+    r.outcomes.forEach((o, i) => {
+      out += `\n#${i + 1} ${formatProbability(o.probability)} ${o.verdict} ${o.endpoint}\n`;
+      for (const s of o.path) {
+        const where = `${s.table}/${s.chain}${s.index !== undefined ? '#' + s.index : ''}`;
+        out += `  line ${String(s.line).padStart(5)}  ${where.padEnd(36)} ${s.rule}\n`;
+      }
+      for (const n of o.notes ?? []) out += `  note: ${n}\n`;
+    });
+  }
+  if (r.uncertain.length) {
+    out += '\nUncertain (not modelled; both branches followed):\n';
+    for (const u of r.uncertain) out += `  line ${u.line} ${u.table}/${u.chain}: ${u.reason}\n    ${u.rule}\n`;
+  }
+  if (r.warnings.length) out += '\nWarnings:\n' + r.warnings.map((w) => `  ${w}\n`).join('');
+  return out;
+}
+
+interface ServiceLike {
+  name: string;
+  protocol: string;
+  clusterIP?: string | null;
+  nodePort?: number | null;
+  externalTrafficPolicy?: string;
+  endpoints: { endpoint: string; probability: number; local?: boolean }[];
+}
+
+export function renderServices(services: ServiceLike[]): string {
+  const rows = [['SERVICE', 'PROTO', 'CLUSTER IP', 'NODE PORT', 'ETP', 'ENDPOINTS']];
+  for (const s of services) {
+    const eps = s.endpoints.length ? s.endpoints.map((e) => `${e.endpoint} ${formatProbability(e.probability)}`).join(', ') : '(none)';
+    rows.push([s.name, s.protocol, s.clusterIP ?? '-', s.nodePort ? String(s.nodePort) : '-', s.externalTrafficPolicy ?? '-', eps]);
+  }
+  return pad(rows);
+}

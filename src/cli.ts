@@ -1,0 +1,310 @@
+#!/usr/bin/env node
+// The `landfall` command: explain, services, generate, serve (scale and bench come from their
+// own modules). `--json` prints exactly the library/HTTP JSON on stdout and nothing else; human
+// tables and progress go to stdout/stderr as noted. Bad input exits 2 with a clear message.
+
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadRuleset, ParseError, QueryError, PathExplosionError } from './index.js';
+import type { ExplainResult, NodeInput, Query } from './index.js';
+import { generateIptables } from './kube/generate.js';
+import { renderExplain, renderServices } from './cli-render.js';
+
+const USAGE = `landfall — where does this packet land?
+
+Usage:
+  landfall explain  --iptables FILE [--ip6tables FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
+                    [--node-ip IP]… [--pod-cidr CIDR]… [--uplink IF] [--pods-iface IF]
+                    --proto tcp|udp|sctp|icmp --dst IP[:PORT] [--src IP] [--sport N]
+                    [--origin external|pod|host] [--in IF] [--out IF] [--mark N] [--state S]
+                    [--engine wasm|reference] [--lenient] [--path] [--json]
+  landfall services --iptables FILE [...ruleset options] [--json]
+  landfall generate --services N --endpoints M [--mode iptables|ipvs] [--seed S] [--style save|restore]
+                    [--out-dir DIR]          (iptables mode prints the dump on stdout)
+  landfall serve    [--port N] [--host H]
+  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs [--packets N] [--seed S]
+                    [--kernel] [--json] [--svg FILE]
+
+FILE may be "-" for standard input. --example NAME loads a bundled example node
+(kube-node, eks-node, calico-node, ipv6-node, ipvs-node) instead of --iptables/--node.
+Exit codes: 0 answered, 1 internal error, 2 bad input.`;
+
+class UsageError extends Error {}
+
+const rulesetOptions = {
+  iptables: { type: 'string' },
+  ip6tables: { type: 'string' },
+  ipvs: { type: 'string' },
+  ipsets: { type: 'string' },
+  node: { type: 'string' },
+  example: { type: 'string' },
+  'node-ip': { type: 'string', multiple: true },
+  'pod-cidr': { type: 'string', multiple: true },
+  uplink: { type: 'string' },
+  'pods-iface': { type: 'string' },
+  engine: { type: 'string' },
+  lenient: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function readInput(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+function exampleDir(name: string): URL {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new UsageError(`unknown example ${JSON.stringify(name)}`);
+  return new URL(`../examples/${name}/`, import.meta.url);
+}
+
+/** Reads an example directory: iptables.txt, ip6tables.txt, ipvs.txt, ipsets.txt, node.json (whichever exist). */
+function readExample(name: string): { iptables: string; ip6tables?: string; ipvs?: string; ipsets?: string; node?: NodeInput } {
+  const dir = exampleDir(name);
+  const opt = (f: string) => {
+    try {
+      return readFileSync(new URL(f, dir), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const iptables = opt('iptables.txt') ?? '';
+  const ip6tables = opt('ip6tables.txt');
+  if (!iptables && !ip6tables) throw new UsageError(`unknown example ${JSON.stringify(name)}`);
+  const node = opt('node.json');
+  return { iptables, ip6tables, ipvs: opt('ipvs.txt'), ipsets: opt('ipsets.txt'), node: node ? (JSON.parse(node) as NodeInput) : undefined };
+}
+
+function loadFrom(v: Values) {
+  const bundle = v.example ? readExample(String(v.example)) : { iptables: '' as string };
+  const b: { iptables: string; ip6tables?: string; ipvs?: string; ipsets?: string; node?: NodeInput } = { ...bundle };
+  if (v.iptables) b.iptables = readInput(String(v.iptables));
+  if (v.ip6tables) b.ip6tables = readInput(String(v.ip6tables));
+  if (v.ipvs) b.ipvs = readInput(String(v.ipvs));
+  if (v.ipsets) b.ipsets = readInput(String(v.ipsets));
+  if (!v.example && !v.iptables && !v.ip6tables) throw new UsageError('--iptables FILE (or --ip6tables, or --example NAME) is required');
+  let node: NodeInput = b.node ?? {};
+  if (v.node) {
+    try {
+      node = JSON.parse(readInput(String(v.node))) as NodeInput;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`--node ${v.node}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const ips = v['node-ip'] as string[] | undefined;
+  const cidrs = v['pod-cidr'] as string[] | undefined;
+  if (ips?.length) node = { ...node, addresses: ips };
+  if (cidrs?.length) node = { ...node, podCIDRs: cidrs };
+  if (v.uplink || v['pods-iface']) {
+    node = { ...node, interfaces: { ...node.interfaces, ...(v.uplink ? { uplink: String(v.uplink) } : {}), ...(v['pods-iface'] ? { pods: String(v['pods-iface']) } : {}) } };
+  }
+  b.node = node;
+  const engine = v.engine === undefined ? undefined : String(v.engine);
+  if (engine !== undefined && engine !== 'wasm' && engine !== 'reference') throw new UsageError('--engine must be wasm or reference');
+  return loadRuleset(b, { engine: engine as 'wasm' | 'reference' | undefined, lenient: !!v.lenient });
+}
+
+/** `IP`, `IP:PORT`, `[IP6]:PORT`, or a bare IPv6 address. */
+export function parseDst(s: string): { destination: string; port?: number } {
+  const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (m6) return { destination: m6[1], port: m6[2] === undefined ? undefined : Number(m6[2]) };
+  const parts = s.split(':');
+  if (parts.length === 2) {
+    if (!/^\d+$/.test(parts[1])) throw new UsageError(`--dst ${s}: port must be a number`);
+    return { destination: parts[0], port: Number(parts[1]) };
+  }
+  return { destination: s };
+}
+
+function intOpt(v: Values, name: string): number | undefined {
+  const x = v[name];
+  if (x === undefined) return undefined;
+  const s = String(x);
+  const n = s.startsWith('0x') ? parseInt(s, 16) : Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer`);
+  return n;
+}
+
+function explainCmd(args: string[]): void {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      ...rulesetOptions,
+      proto: { type: 'string' },
+      dst: { type: 'string' },
+      port: { type: 'string' },
+      src: { type: 'string' },
+      sport: { type: 'string' },
+      origin: { type: 'string' },
+      in: { type: 'string' },
+      out: { type: 'string' },
+      mark: { type: 'string' },
+      state: { type: 'string' },
+      path: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (!v.dst) throw new UsageError('--dst IP[:PORT] is required');
+  const dst = parseDst(v.dst);
+  const query: Query = {
+    protocol: (v.proto ?? 'tcp') as Query['protocol'],
+    destination: dst.destination,
+    ...(dst.port !== undefined ? { port: dst.port } : {}),
+    ...(v.port !== undefined ? { port: intOpt(v, 'port') } : {}),
+    ...(v.src ? { source: v.src } : {}),
+    ...(v.sport !== undefined ? { sourcePort: intOpt(v, 'sport') } : {}),
+    ...(v.origin ? { origin: v.origin as Query['origin'] } : {}),
+    ...(v.in ? { inInterface: v.in } : {}),
+    ...(v.out ? { outInterface: v.out } : {}),
+    ...(v.mark !== undefined ? { mark: intOpt(v, 'mark') } : {}),
+    ...(v.state ? { state: v.state.toUpperCase() as Query['state'] } : {}),
+  };
+  const rs = loadFrom(v);
+  const result: ExplainResult = rs.explain(query);
+  if (v.json) process.stdout.write(JSON.stringify(result) + '\n');
+  else process.stdout.write(renderExplain(result, { path: !!v.path }));
+}
+
+function servicesCmd(args: string[]): void {
+  const { values: v } = parseArgs({ args, options: rulesetOptions, strict: true });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  const services = loadFrom(v).services();
+  if (v.json) process.stdout.write(JSON.stringify({ services }) + '\n');
+  else process.stdout.write(renderServices(services));
+}
+
+async function generateCmd(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      services: { type: 'string' },
+      endpoints: { type: 'string' },
+      mode: { type: 'string' },
+      seed: { type: 'string' },
+      style: { type: 'string' },
+      'out-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  const services = intOpt(v, 'services');
+  const endpoints = intOpt(v, 'endpoints');
+  if (services === undefined || endpoints === undefined) throw new UsageError('--services N and --endpoints M are required');
+  if (services > 100_000 || endpoints > 1000) throw new UsageError('at most 100,000 services and 1,000 endpoints per service');
+  const seed = intOpt(v, 'seed') ?? 1;
+  const mode = v.mode ?? 'iptables';
+  const style = (v.style ?? 'save') as 'save' | 'restore';
+  if (style !== 'save' && style !== 'restore') throw new UsageError('--style must be save or restore');
+  if (mode === 'iptables') {
+    const g = generateIptables({ services, endpoints, seed, style });
+    if (v['out-dir']) await writeBundle(String(v['out-dir']), { 'iptables.txt': g.text, 'node.json': JSON.stringify(g.node, null, 2) + '\n' });
+    else process.stdout.write(g.text);
+    return;
+  }
+  if (mode === 'ipvs') {
+    const { generateIpvs } = await import('./kube/generate-ipvs.js');
+    const g = generateIpvs({ services, endpoints, seed });
+    const dir = v['out-dir'];
+    if (!dir) throw new UsageError('--mode ipvs writes three files: give --out-dir DIR');
+    await writeBundle(String(dir), { 'iptables.txt': g.iptables, 'ipvs.txt': g.ipvs, 'ipsets.txt': g.ipsets, 'node.json': JSON.stringify(g.node, null, 2) + '\n' });
+    return;
+  }
+  throw new UsageError('--mode must be iptables or ipvs');
+}
+
+async function writeBundle(dir: string, files: Record<string, string>): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) await writeFile(`${dir}/${name}`, text);
+  process.stderr.write(`wrote ${Object.keys(files).join(', ')} to ${dir}\n`);
+}
+
+async function serveCmd(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  const { startServer } = await import('./service/server.js');
+  const overrides: { port?: number; host?: string } = {};
+  if (v.port !== undefined) {
+    const p = intOpt(v, 'port')!;
+    if (p > 65535) throw new UsageError('--port must be 0..65535');
+    overrides.port = p;
+  }
+  if (v.host) overrides.host = v.host;
+  const { url } = await startServer({ overrides });
+  process.stderr.write(`landfall listening on ${url} (docs at ${url}/docs)\n`);
+}
+
+async function scaleCmd(args: string[]): Promise<void> {
+  const { runScaleCli } = await import('./kube/scale-cli.js');
+  await runScaleCli(args);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'explain':
+        explainCmd(rest);
+        return 0;
+      case 'services':
+        servicesCmd(rest);
+        return 0;
+      case 'generate':
+        await generateCmd(rest);
+        return 0;
+      case 'serve':
+        await serveCmd(rest);
+        return 0;
+      case 'scale':
+        await scaleCmd(rest);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+    }
+  } catch (e) {
+    if (e instanceof ParseError) {
+      process.stderr.write(`landfall: ${e.message}\n${e.text !== undefined ? `  ${e.text.slice(0, 200)}\n  ${' '.repeat(Math.max(0, Math.min(e.column - 1, 200)))}^\n` : ''}`);
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof QueryError || e instanceof PathExplosionError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`landfall: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+// Run when executed directly (bin or `node dist/cli.js`), not when imported by tests.
+function invokedDirectly(): boolean {
+  try {
+    return !!process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`landfall: internal error: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
