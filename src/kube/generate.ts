@@ -27,6 +27,14 @@ export interface GenerateOptions {
   nodeIP?: string;
   /** 'save' (default): as iptables-save prints it; 'restore': as kube-proxy writes it. */
   style?: DumpStyle;
+  /**
+   * Whether the kube-proxy nfacct counters exist (default true, as on current nodes). Loading such a
+   * dump with iptables-restore needs the counters first (`nfacct add localhost_nps_accepted_pkts`,
+   * `nfacct add ct_state_invalid_dropped_pkts`); false leaves the two `-m nfacct` rules out.
+   */
+  nfacct?: boolean;
+  /** kube-proxy's localhost NodePorts (default true): KUBE-FIREWALL and the 127.0.0.0/8 NodePort rules. */
+  localhostNodePorts?: boolean;
 }
 
 export interface GeneratedDump {
@@ -53,6 +61,8 @@ export function generateIptables(opts: GenerateOptions): GeneratedDump {
     masqueradeAll: opts.masqueradeAll,
     clusterCIDR,
     nodeIP,
+    nfacct: opts.nfacct,
+    localhostNodePorts: opts.localhostNodePorts,
   });
   return { text, services, node };
 }
