@@ -50,6 +50,13 @@ interface Group {
   exact: Map<string, boolean>;
   /** Entries with a wildcard interface: checked by prefix (few in practice). */
   wildcard: { key: string; iface: string; dim: number; nomatch: boolean }[];
+  /**
+   * hash:net,iface: keys with the interface replaced by '*'. The kernel stops its prefix walk at
+   * the first prefix length where the network exists with ANY interface (hash_netiface's
+   * data_equal counts a same-network element in `multi`, which ends mtype_test_cidrs) — so a
+   * more specific network on another interface hides a wider one on this interface.
+   */
+  anyIface: Set<string>;
 }
 
 interface SetIndex {
@@ -100,6 +107,7 @@ function buildIndex(set: IpSet): SetIndex {
     const prefixes: number[] = [];
     // Each part contributes one or more key fragments (port ranges expand like the kernel's adds).
     let keys: string[] = [''];
+    let anyKeys: string[] = [''];
     let wildIface: { iface: string; dim: number } | null = null;
     e.parts.forEach((part, dim) => {
       let frags: string[];
@@ -133,19 +141,27 @@ function buildIndex(set: IpSet): SetIndex {
       const next: string[] = [];
       for (const k of keys) for (const f of frags) next.push(k + '|' + f);
       keys = next;
+      const anyFrags = part.kind === 'iface' ? ['*'] : frags;
+      const nextAny: string[] = [];
+      for (const k of anyKeys) for (const f of anyFrags) nextAny.push(k + '|' + f);
+      anyKeys = nextAny;
     });
     const sig = prefixes.join(',');
     let g = bySig.get(sig);
     if (!g) {
-      g = { prefixes, exact: new Map(), wildcard: [] };
+      g = { prefixes, exact: new Map(), wildcard: [], anyIface: new Set() };
       bySig.set(sig, g);
     }
+    // A duplicate add is an error for the kernel unless -exist, which updates the element
+    // (nomatch included): the last one wins, as after `ipset restore -exist`.
     for (const k of keys) {
       const w = wildIface as { iface: string; dim: number } | null;
-      if (w) g.wildcard.push({ key: k, iface: w.iface, dim: w.dim, nomatch: e.nomatch });
-      // A later duplicate add would be refused by the kernel (-exist aside): the first one stays.
-      else if (!g.exact.has(k)) g.exact.set(k, e.nomatch);
+      if (w) {
+        g.wildcard = g.wildcard.filter((x) => !(x.key === k && x.iface === w.iface));
+        g.wildcard.push({ key: k, iface: w.iface, dim: w.dim, nomatch: e.nomatch });
+      } else g.exact.set(k, e.nomatch);
     }
+    if (set.dims.includes('iface')) for (const k of anyKeys) g.anyIface.add(k);
   }
   // Kernel order: most specific prefix first, dimension by dimension.
   idx.groups = [...bySig.values()].sort((a, b) => {
@@ -218,6 +234,8 @@ function lookupHash(set: IpSet, idx: SetIndex, dirs: ('src' | 'dst')[], pkt: Set
       for (const w of g.wildcard) {
         if (w.key === wkey && iface.startsWith(w.iface)) return w.nomatch ? 'nomatch' : 'match';
       }
+      // The network exists here on other interfaces only: the kernel's walk ends without a match.
+      if (g.anyIface.has(wkey)) return 'none';
     }
   }
   return 'none';

@@ -146,6 +146,23 @@ describe('hash:net,iface', () => {
   });
 });
 
+describe('hash:net,iface: a more specific network on another interface hides a wider one (kernel-verified)', () => {
+  // ipset test with 10.0.0.0/8,cni0 and 10.0.0.0/20,eth1 → "10.0.3.5,cni0 is NOT in set".
+  const s = parseIpsets('create F hash:net,iface family inet\nadd F 10.0.0.0/8,cni0\nadd F 10.0.0.0/20,eth1\nadd F 10.0.16.0/20,physdev:eth2');
+  it('stops at the most specific prefix where the network exists', () => {
+    expect(setMatch(s, 'F', ['src', 'src'], pkt({ src: '10.0.3.5', inIface: 'cni0' }))).toBe(false);
+    expect(setMatch(s, 'F', ['src', 'src'], pkt({ src: '10.0.3.5', inIface: 'eth1' }))).toBe(true);
+    expect(setMatch(s, 'F', ['src', 'src'], pkt({ src: '10.0.99.5', inIface: 'cni0' }))).toBe(true);
+    // a physdev element also shadows, and never matches a routed packet
+    expect(setMatch(s, 'F', ['src', 'src'], pkt({ src: '10.0.17.1', inIface: 'cni0' }))).toBe(false);
+    expect(setMatch(s, 'F', ['src', 'src'], pkt({ src: '10.0.17.1', inIface: 'eth2' }))).toBe(false);
+  });
+  it('duplicate adds: the last one wins, as after ipset restore -exist', () => {
+    const d = parseIpsets('create N hash:net family inet\nadd N 10.0.0.0/8\nadd N 10.0.0.0/8 nomatch');
+    expect(setMatch(d, 'N', ['src'], pkt({ src: '10.1.1.1' }))).toBe(false);
+  });
+});
+
 describe('bitmap:port', () => {
   it('has no protocol, but only answers for TCP and UDP', () => {
     expect(setMatch(sets, 'NODEPORTS', ['dst'], pkt({ dport: 30080 }))).toBe(true);
