@@ -60,6 +60,8 @@ class Parser {
   private dump: Dump | null = null;
   private table: Table | null = null;
   private pending: PendingTarget[] = [];
+  /** Set when -I or -F changed positions: renumber the table's rules at COMMIT. */
+  private inserted = false;
   private familyHint: Family | undefined;
   private lineNo = 0;
   private lineText = '';
@@ -261,6 +263,7 @@ class Parser {
         const name = words[1];
         if (!name) for (const ch of this.table!.chains.values()) ch.rules = [];
         else this.chainOf(name, cols[1])!.rules = [];
+        this.inserted = true;
         return;
       }
       case '-P':
@@ -477,20 +480,29 @@ class Parser {
       family: dump.family ?? 4,
     };
     if (target) this.pending.push({ rule, name: target.name, isGoto: target.isGoto, opts: target.opts, col: target.col });
-    if (insertAt < 0) chain.rules.push(rule);
-    else chain.rules.splice(insertAt, 0, rule);
+    if (insertAt < 0) {
+      chain.rules.push(rule);
+      rule.index = chain.rules.length;
+    } else {
+      chain.rules.splice(insertAt, 0, rule);
+      this.inserted = true;
+    }
     dump.rules.push(rule);
   }
 
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
   private commit(): void {
     const table = this.table!;
+    const edges = new Map<string, Rule[]>();
     for (const p of this.pending) {
       const ch = table.chains.get(p.name);
       let t: Target;
       if (ch) {
         if (ch.builtin) this.fail(`cannot jump to built-in chain ${p.name}`, p.col, p.rule.line, p.rule.text);
         t = { kind: p.isGoto ? 'goto' : 'jump', chain: p.name };
+        const out = edges.get(p.rule.chain);
+        if (out) out.push(p.rule);
+        else edges.set(p.rule.chain, [p.rule]);
       } else if (p.isGoto) {
         this.softAt(`goto to missing chain ${quote(p.name)}`, p);
         t = { kind: 'unknownTarget', name: p.name, text: `-g ${p.name}` };
@@ -512,8 +524,11 @@ class Parser {
       p.rule.target = t;
     }
     this.pending = [];
-    for (const ch of table.chains.values()) ch.rules.forEach((r, idx) => (r.index = idx + 1));
-    this.checkLoops(table);
+    if (this.inserted) {
+      for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
+      this.inserted = false;
+    }
+    this.checkLoops(edges);
     this.table = null;
   }
 
@@ -522,27 +537,41 @@ class Parser {
     this.warn(message, p.col, p.rule.line);
   }
 
-  /** iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. */
-  private checkLoops(table: Table): void {
+  /**
+   * iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. Only the jump/goto
+   * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack).
+   */
+  private checkLoops(edges: Map<string, Rule[]>): void {
     const state = new Map<string, 1 | 2>();
-    const stack: string[] = [];
-    const visit = (name: string): void => {
-      state.set(name, 1);
-      stack.push(name);
-      for (const r of table.chains.get(name)!.rules) {
-        const t = r.target;
-        if (!t || (t.kind !== 'jump' && t.kind !== 'goto')) continue;
-        const s = state.get(t.chain);
-        if (s === 1) {
-          const cycle = [...stack.slice(stack.indexOf(t.chain)), t.chain].join(' -> ');
-          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(t.chain) + 1 || 1, r.line, r.text);
+    for (const start of edges.keys()) {
+      if (state.has(start)) continue;
+      const path: string[] = [start];
+      const next: number[] = [0];
+      state.set(start, 1);
+      while (path.length) {
+        const top = path.length - 1;
+        const out = edges.get(path[top]);
+        const i = next[top]++;
+        if (!out || i >= out.length) {
+          state.set(path[top], 2);
+          path.pop();
+          next.pop();
+          continue;
         }
-        if (s === undefined) visit(t.chain);
+        const r = out[i];
+        const to = (r.target as { chain: string }).chain;
+        const s = state.get(to);
+        if (s === 1) {
+          const cycle = [...path.slice(path.indexOf(to)), to].join(' -> ');
+          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(to) + 1 || 1, r.line, r.text);
+        }
+        if (s === undefined) {
+          state.set(to, 1);
+          path.push(to);
+          next.push(0);
+        }
       }
-      stack.pop();
-      state.set(name, 2);
-    };
-    for (const name of table.chains.keys()) if (!state.has(name)) visit(name);
+    }
   }
 
   private finish(): ParsedDump {
