@@ -82,6 +82,7 @@ export function compareOutcomes(predicted: readonly PredictedOutcome[], observed
     }
   }
   const count = new Map<string, number>();
+  const portOnly = new Map<string, number>();
   for (const o of observed.outcomes) {
     if (o.verdict === 'error') {
       problems.push(`${o.count} probe(s) failed in the lab: ${o.codes.join('; ')}`);
@@ -89,9 +90,13 @@ export function compareOutcomes(predicted: readonly PredictedOutcome[], observed
     }
     const k = outcomeKey(o.verdict, o.endpoint, o.masquerade);
     count.set(k, (count.get(k) ?? 0) + o.count);
+    if (o.portOnly > 0) portOnly.set(k, (portOnly.get(k) ?? 0) + o.portOnly);
     const want = sources.get(k);
     const wrong = want ? o.sources.map(canonicalHost).filter((src) => !want.has(src)) : [];
-    if (wrong.length > 0) problems.push(`${k}: kernel source ${wrong.join(', ')}; predicted ${[...(want ?? [])].join(', ')}`);
+    if (wrong.length > 0) {
+      const shown = wrong.length > 4 ? `${wrong.slice(0, 4).join(', ')}, … (${wrong.length} in all)` : wrong.join(', ');
+      problems.push(`${k}: kernel source ${shown}; predicted ${[...(want ?? [])].join(', ')}`);
+    }
   }
   const n = [...count.values()].reduce((a, b) => a + b, 0);
   const keys = [...new Set([...prob.keys(), ...count.keys()])].sort();
@@ -102,7 +107,11 @@ export function compareOutcomes(predicted: readonly PredictedOutcome[], observed
     observed: count.get(key) ?? 0,
   }));
   for (const r of rows) {
-    if (r.probability === 0 && r.observed > 0) problems.push(`kernel: ${r.key} (${r.observed}×); predicted: never`);
+    if (r.probability === 0 && r.observed > 0) {
+      const p = portOnly.get(r.key) ?? 0;
+      const hint = p > 0 ? ` [${p}× only the source port changed: SNAT to the client's own address, or a conntrack tuple clash]` : '';
+      problems.push(`kernel: ${r.key} (${r.observed}×); predicted: never${hint}`);
+    }
     // With ≥ 10 expected hits, never seeing one happens with probability < e^-10.
     if (r.probability > 0 && r.observed === 0 && r.expected >= 10) problems.push(`predicted: ${r.key} (p=${r.probability.toFixed(4)}, ${r.expected.toFixed(1)} expected); kernel: never`);
   }

@@ -249,6 +249,18 @@ export class KernelLab {
     for (const s of fresh) this.listening.add(`${s.proto} ${s.ip} ${s.port}`);
   }
 
+  /**
+   * Listens in ext, on addresses local there (inside `externalClients`): servers "outside the
+   * cluster", for pod → internet traffic (SNAT/egress rules).
+   */
+  async listenOutside(specs: readonly ListenSpec[]): Promise<void> {
+    this.assertOpen();
+    const fresh = specs.filter((s) => !this.listening.has(`ext ${s.proto} ${s.ip} ${s.port}`));
+    if (fresh.length === 0) return;
+    await (await this.agent('ext')).listen(fresh, false);
+    for (const s of fresh) this.listening.add(`ext ${s.proto} ${s.ip} ${s.port}`);
+  }
+
   /** Makes `count` connections and reports where they landed. */
   async probe(p: LabProbe): Promise<ProbeSummary> {
     this.assertOpen();

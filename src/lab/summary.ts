@@ -12,6 +12,11 @@ export interface ObservedOutcome {
   masquerade: boolean;
   /** Source addresses the server saw (without ports). */
   sources: string[];
+  /**
+   * Of the masqueraded ones: how many kept the client's address and changed only the port — SNAT to
+   * the client's own address, or conntrack remapping a clashing tuple (see KernelLab.flushConntrack).
+   */
+  portOnly: number;
   count: number;
   /** Error codes seen (refused/blocked/error records). */
   codes: string[];
@@ -60,12 +65,13 @@ export function summarize(records: ProbeRecord[]): ProbeSummary {
     const key = `${verdict} ${endpoint ?? ''} ${masquerade}`;
     let g = groups.get(key);
     if (!g) {
-      g = { verdict, endpoint, masquerade, sources: [], count: 0, codes: [], src: new Set(), codeSet: new Set() };
+      g = { verdict, endpoint, masquerade, sources: [], portOnly: 0, count: 0, codes: [], src: new Set(), codeSet: new Set() };
       groups.set(key, g);
     }
     g.count++;
     if (r.kind === 'landed') {
       g.src.add(hostOf(r.peer));
+      if (masquerade && hostOf(r.peer) === hostOf(r.client)) g.portOnly++;
       setup.push(r.us);
     } else if (r.kind !== 'timeout') g.codeSet.add(r.kind === 'error' ? `${r.code}: ${r.message}` : r.code);
   }

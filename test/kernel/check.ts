@@ -6,7 +6,18 @@ import type { ExplainingRuleset } from './library.js';
 export type Variant = { name: string; rs: ExplainingRuleset };
 
 /** Everything that disagrees, as readable text (empty when kernel and explain agree). */
-export function disagreements(variants: readonly Variant[], query: Query, observed: ProbeSummary, label: string): string[] {
+export function disagreements(
+  variants: readonly Variant[],
+  query: Query,
+  observed: ProbeSummary,
+  label: string,
+  opts: {
+    /** Accept (and print) `uncertain` rules: for dumps whose unmodelled bits cannot change the outcome. */
+    allowUncertain?: boolean;
+    /** Passed to compareOutcomes ('none' when the observation merges many clients). */
+    checkSource?: 'unmasqueraded' | 'all' | 'none';
+  } = {},
+): string[] {
   if (variants.length === 0) return [`${label}: nothing to compare with (no ruleset loaded)`];
   const problems: string[] = [];
   for (const v of variants) {
@@ -17,13 +28,24 @@ export function disagreements(variants: readonly Variant[], query: Query, observ
       problems.push(`${label} — ${v.name}: explain threw: ${(e as Error).message}`);
       continue;
     }
-    const c = compareOutcomes(result.outcomes, observed);
+    const c = compareOutcomes(result.outcomes, observed, { checkSource: opts.checkSource });
     const bad = [...c.problems];
     // kube-proxy dumps use only modelled matches: an uncertain answer would be a weaker claim.
-    if (result.uncertain.length > 0) bad.push(`explain is uncertain about: ${result.uncertain.map((u) => `line ${u.line} (${u.reason})`).join('; ')}`);
+    if (result.uncertain.length > 0) {
+      const text = `explain is uncertain about: ${result.uncertain.map((u) => `line ${u.line} (${u.reason})`).join('; ')}`;
+      if (opts.allowUncertain) noteOnce(`${v.name}: ${text}`);
+      else bad.push(text);
+    }
     if (bad.length > 0) problems.push(`${label} — ${v.name}:\n    ${bad.join('\n    ')}\n${c.table}`);
   }
   return problems;
+}
+
+const noted = new Set<string>();
+function noteOnce(text: string): void {
+  if (noted.has(text)) return;
+  noted.add(text);
+  console.info(`[kernel] note: ${text}`);
 }
 
 /** Per-scenario wall times, printed after a suite for the record. */

@@ -1,7 +1,7 @@
 // Kernel differential tests, IPv6: the IPv6 family of a dual-stack kube-proxy node loaded with
 // ip6tables-restore (next to its IPv4 family), real IPv6 connections, compared with explain.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KernelLab } from '../../src/lab/index.js';
 import type { Origin, Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
@@ -34,6 +34,13 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
     const loaded = loadVariants(lib, { 'kube-proxy dumps': { iptables: V4, ip6tables: V6 }, 'iptables-save dumps': { iptables: await lab.save(4), ip6tables: await lab.save(6) } }, lab.nodeContext());
     variants = loaded.variants;
     for (const n of loaded.notes) console.info(`[kernel] ${n}`);
+  });
+
+  // Conntrack entries outlive their connections (TCP TIME_WAIT: 120 s). A later connection whose
+  // reply tuple clashes with one (same endpoint, same client address and port, e.g. an earlier
+  // scenario's) gets its source port remapped by the kernel, which would look like masquerade.
+  beforeEach(async () => {
+    await lab?.flushConntrack();
   });
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
 // Each scenario is checked against explain on the dump as kube-proxy writes it and as iptables-save
 // prints it back from the kernel, with every engine that loads.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareOutcomes, KernelLab, summarize, type ProbeRecord } from '../../src/lab/index.js';
 import type { Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
@@ -30,6 +30,13 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
     const loaded = loadVariants(lib, { 'kube-proxy dump': { iptables: FIXTURE }, 'iptables-save dump': { iptables: await lab.save() } }, lab.nodeContext());
     variants = loaded.variants;
     for (const n of loaded.notes) console.info(`[kernel] ${n}`);
+  });
+
+  // Conntrack entries outlive their connections (TCP TIME_WAIT: 120 s). A later connection whose
+  // reply tuple clashes with one (same endpoint, same client address and port, e.g. an earlier
+  // scenario's) gets its source port remapped by the kernel, which would look like masquerade.
+  beforeEach(async () => {
+    await lab?.flushConntrack();
   });
 
   afterAll(async () => {
