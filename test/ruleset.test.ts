@@ -130,7 +130,7 @@ describe('other inputs', () => {
 
   test('ipvs: the dump is parsed and its virtual addresses become node-local', () => {
     const rs = loadRuleset({ iptables: fx('ipvs-mode.txt'), ipvs: fx('ipvs-mode.ipvs'), node: NODE }, { engine: 'reference' });
-    expect(rs.stats).toMatchObject({ ipvsServices: 3, ipvsRealServers: 3 });
+    expect(rs.stats).toMatchObject({ ipvsServices: 4, ipvsRealServers: 4 });
     expect(rs.explain({ protocol: 'tcp', destination: '10.96.0.1', port: 443 }).outcomes.map((o) => o.endpoint)).toEqual(['192.168.1.20:6443', '192.168.1.21:6443']);
   });
 });
@@ -167,6 +167,7 @@ describe('both engines give the same answers', () => {
         { protocol: 'tcp', destination: '10.96.0.1', port: 443 },
         { protocol: 'tcp', destination: '10.96.0.99', port: 80, origin: 'host' },
         { protocol: 'tcp', destination: '10.96.0.50', port: 80 },
+        { protocol: 'tcp', destination: '10.96.0.60', port: 80 },
       ],
     ],
   ];

@@ -191,8 +191,9 @@ export class Walker implements PacketView {
     return (this.ctstate & CT.NEW) !== 0;
   }
 
+  /** Routing is by the destination, or by the real server when IPVS gate/ipip kept the header's. */
   private local(): boolean {
-    return isNodeLocal(this.rs.node, this.dst);
+    return isNodeLocal(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst);
   }
 
   /** The outgoing interface for the current destination (SEMANTICS.md "Output interface"). */
@@ -200,7 +201,8 @@ export class Walker implements PacketView {
     if (this.pkt.outIface) return this.pkt.outIface;
     const node = this.rs.node;
     if (this.local()) return LO;
-    for (const c of node.podCIDRs) if (cidrContains(c, this.dst)) return node.pods;
+    const dst = this.endpoint ? this.endpoint.addr : this.dst;
+    for (const c of node.podCIDRs) if (cidrContains(c, dst)) return node.pods;
     return node.uplink;
   }
 

@@ -15,7 +15,7 @@ const run = (q: Query) => explain(rs, engine, q);
 
 describe('IPVS', () => {
   test('virtual addresses count as node-local', () => {
-    expect(rs.node.addresses.length).toBe(4);
+    expect(rs.node.addresses.length).toBe(5);
   });
 
   test('from outside: INPUT, then IPVS schedules rr over both real servers, then LOCAL_OUT and masquerade', () => {
@@ -51,6 +51,13 @@ describe('IPVS', () => {
     expect(r.outcomes).toHaveLength(1);
     expect(r.outcomes[0]).toMatchObject({ verdict: 'reject', rejectWith: 'icmp-port-unreachable', endpoint: '10.96.0.50:80' });
     expect(r.outcomes[0].path.at(-1)).toMatchObject({ table: 'ipvs', ipvs: 'no real server', line: 6 });
+  });
+
+  test('gate (direct routing): the header keeps the virtual address, the real server is the endpoint, and it leaves', () => {
+    const r = run({ protocol: 'tcp', destination: '10.96.0.60', port: 80 });
+    expect(r.outcomes).toHaveLength(1);
+    expect(r.outcomes[0]).toMatchObject({ verdict: 'accept', endpoint: '10.244.3.3:80', outInterface: 'cni0' });
+    expect(r.outcomes[0].notes?.join()).toMatch(/gate forwarding: the packet keeps destination 10\.96\.0\.60/);
   });
 
   test('a port without a virtual service is just delivered to the node', () => {
