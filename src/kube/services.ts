@@ -285,6 +285,7 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
   // Endpoints: the ladder of the chain cluster-IP traffic takes, then any endpoint only the
   // external path reaches (local ones via SVL/XLB, or all via SVC under iTP=Local).
   const endpoints = new Map<string, ServiceEndpoint>();
+  const addrs = new Map<string, Addr>();
   const localSeps = new Set<string>();
   let affinitySeconds: number | undefined;
   const ladders: { chain: Chain; counts: boolean; local: boolean }[] = [];
@@ -307,11 +308,14 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
       const prev = endpoints.get(step.sep);
       const probability = counts ? step.probability : 0;
       if (prev) prev.probability += probability;
-      else endpoints.set(step.sep, { endpoint: endpoint.text, probability });
+      else {
+        endpoints.set(step.sep, { endpoint: endpoint.text, probability });
+        addrs.set(step.sep, endpoint.addr);
+      }
     }
   }
   for (const [sep, e] of endpoints) {
-    const addr = nat ? sepEndpoint(nat, sep)?.addr : undefined;
+    const addr = addrs.get(sep);
     if (localSeps.has(sep)) e.local = true;
     else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = isNodeLocal(addr, node);
   }
