@@ -5,6 +5,7 @@
 import * as L from '../src/compile/layout';
 import { st } from './mem';
 import * as S from './state';
+import { recentClear, recentPut } from './recent';
 import { loadRuleset, outIfaceCode, outRejectWith, outVerdict, walkPacket } from './walk';
 
 /** End of the module's static data: JS checks it lies below IO_BASE_BYTES. */
@@ -71,4 +72,14 @@ export function trace(n: i32): i32 {
     st(o, L.TR_RULES, S.rulesEval);
   }
   return n;
+}
+
+/** Empties the recent table (before a walk, or at the start of a trace batch). */
+export function recentReset(): void {
+  recentClear();
+}
+
+/** Adds a packet's recent history entry; 0 when the table is full. */
+export function recentAdd(list: i32, a0: i32, a1: i32, a2: i32, a3: i32, secondsAgo: i32, hits: i32): i32 {
+  return recentPut(list, a0, a1, a2, a3, secondsAgo, hits) ? 1 : 0;
 }

@@ -15,6 +15,8 @@ export interface CompiledRuleset {
   words: Int32Array;
   /** String ids used by the words (reasons, reject-with, module names). */
   strings: string[];
+  /** recent list names by list id (JS loads a packet's recent history by them). */
+  recentLists: string[];
   stats: { rules: number; chains: number; runs: number; bytes: number; bytesPerRule: number };
 }
 
@@ -30,6 +32,7 @@ const HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] a
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
   const w = new Words();
   const strings = new StringTable();
+  const recent = new StringTable();
   const ctx: EncodeContext = {
     w,
     strings,
@@ -37,6 +40,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     rule: 0,
     ipvs: (rs.ipvs?.services.length ?? 0) > 0,
     sets: new Set(rs.ipsets.sets.keys()),
+    recentId: (name) => recent.id(name),
     host: { used: false },
   };
   w.alloc(L.HDR_WORDS);
@@ -116,6 +120,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   return {
     words,
     strings: strings.list,
+    recentLists: recent.list,
     stats: { rules: nrules, chains: nchains, runs, bytes, bytesPerRule: nrules ? bytes / nrules : 0 },
   };
 }

@@ -133,6 +133,11 @@ export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled
 export const M_UNKNOWN = 29; // string id of the reason
 export const M_HOST = 30; // set / recent / ipvs: evaluated by the host (the walk yields ST_HOST)
 export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
+export const M_RECENT = 32; // (10 words) list id, RC_* op, seconds (-1 none), hitcount (-1 none), side (0 src 1 dst), m0..m3
+export const RC_RCHECK = 0;
+export const RC_UPDATE = 1;
+export const RC_SET = 2;
+export const RC_REMOVE = 3;
 
 export const AT_HAS_SRC = 1;
 export const AT_SRC_INV = 2;
@@ -255,7 +260,12 @@ export const PROBS_BYTES = OUT_BYTES + O_WORDS * 4; // MAX_PROBS f64
 export const STATE_BYTES = PROBS_BYTES + MAX_PROBS * 8;
 export const STACK_BYTES = STATE_BYTES + 65536 * 4;
 export const MAX_NTH = 65536; // rules with a statistic-nth match (one counter per rule, as the reference)
-export const RS_BASE_BYTES = STACK_BYTES + 1024 * 8; // the compiled ruleset is copied here
+// recent lists (open addressing): slot = [list id + 1 (0 empty), a0..a3, secondsAgo, hits (-1 removed), 0]
+export const RECENT_BYTES = STACK_BYTES + 1024 * 8;
+export const RECENT_SLOTS = 65536;
+export const RECENT_WORDS = 8;
+export const RECENT_MAX = 32768; // entries before the walk hands the batch to the host (keeps probes short)
+export const RS_BASE_BYTES = RECENT_BYTES + RECENT_SLOTS * RECENT_WORDS * 4; // the compiled ruleset is copied here
 
 export const STEP_RULE = 0;
 export const STEP_POLICY = 1;

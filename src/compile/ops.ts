@@ -25,6 +25,8 @@ export interface EncodeContext {
   rule: number;
   /** The ruleset has IPVS virtual services (the ipvs match depends on the scheduled one). */
   ipvs: boolean;
+  /** recent list name → list id (the walk's recent table is keyed by it). */
+  recentId(name: string): number;
   /** Names of the ipsets the user supplied. */
   sets: ReadonlySet<string>;
   /** Set when a match or target needs the host (ipset, recent, ipvs). */
@@ -185,6 +187,16 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       }
       w.push(ctx.nth.counter);
       return true;
+    case 'recent': {
+      w.push(head(L.M_RECENT, inv, 10));
+      w.push(ctx.recentId(m.name));
+      w.push(m.op === 'rcheck' ? L.RC_RCHECK : m.op === 'update' ? L.RC_UPDATE : m.op === 'set' ? L.RC_SET : L.RC_REMOVE);
+      w.push(m.seconds ?? -1);
+      w.push(m.hitcount ?? -1);
+      w.push(m.side === 'src' ? 0 : 1);
+      for (let k = 0; k < 4; k++) w.push(m.mask ? m.mask.w[k] : -1);
+      return true;
+    }
     case 'iprange':
       w.push(head(L.M_IPRANGE, inv, 10));
       w.push(m.dir === 'src' ? 0 : 1);
@@ -258,7 +270,7 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
     default:
       break;
   }
-  // set, recent, ipvs with IPVS state, and interface names that do not fit: the host evaluates these.
+  // set, ipvs with IPVS state, and interface names that do not fit: the host evaluates these.
   ctx.host.used = true;
   w.push(head(L.M_HOST, false, 1));
 }
@@ -282,7 +294,11 @@ export function encodeMatches(ctx: EncodeContext, rule: Rule): [number, number] 
   for (const m of kernelOrder(rule.matches)) {
     const before = ctx.w.length;
     if (!encodeMatch(ctx, m)) encodeSpecial(ctx, m);
-    if (ctx.w.length !== before) n++;
+    if (ctx.w.length === before) continue;
+    // The walk steps from op to op by the length in the head word: it must be what was written.
+    const len = ctx.w.get(before) >>> L.OP_LEN_SHIFT;
+    if (len !== ctx.w.length - before) throw new Error(`compile: ${m.kind} op declares ${len} words, wrote ${ctx.w.length - before}`);
+    n++;
   }
   return [start, n];
 }

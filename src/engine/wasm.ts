@@ -53,6 +53,8 @@ interface Exports {
   walk(forcedCount: number): number;
   traceBegin(seed: number, nthCounters: number): void;
   trace(n: number): number;
+  recentReset(): void;
+  recentAdd(list: number, a0: number, a1: number, a2: number, a3: number, secondsAgo: number, hits: number): number;
 }
 
 let cachedModule: WebAssembly.Module | null = null;
@@ -121,7 +123,12 @@ function writePacket(i32: Int32Array, i: number, p: WalkPacket): boolean {
   return true;
 }
 
-export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): Engine {
+/** The wasm engine, with counts of the work it handed to the reference walk (see the header). */
+export interface WasmEngine extends Engine {
+  readonly stats: { hostWalks: number; hostTraces: number };
+}
+
+export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmEngine {
   const c = compiled ?? compileRuleset(rs);
   const ex = instantiate(c);
   // Views made once: the module never grows its memory after instantiate().
@@ -131,43 +138,86 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): Engin
   const nth = c.words[L.H_NNTH];
   const forcedAt = L.FORCED_BYTES / 4;
   let reference: Engine | null = null;
-  const host = (): Engine => (reference ??= createReferenceEngine(rs));
+  const stats = { hostWalks: 0, hostTraces: 0 };
+  const ref = (): Engine => (reference ??= createReferenceEngine(rs));
+  const hostWalk = (pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord => {
+    stats.hostWalks++;
+    return ref().walk(pkt, forced);
+  };
+  const hostTrace = (pkts: WalkPacket[], seed: number): TraceRecord[] => {
+    stats.hostTraces++;
+    return ref().trace(pkts, seed);
+  };
+  const recentIds = new Map(c.recentLists.map((name, i) => [name, i]));
+
+  /** Loads a packet's earlier connections into the recent table; false when it is full. */
+  const loadRecent = (pkt: WalkPacket): boolean => {
+    for (const [name, entries] of pkt.recent) {
+      const id = recentIds.get(name);
+      if (id === undefined) continue; // no rule reads this list
+      for (const [key, e] of entries) {
+        const w = key.split(',').map(Number);
+        if (!ex.recentAdd(id, w[0], w[1] ?? 0, w[2] ?? 0, w[3] ?? 0, e.secondsAgo, e.hits)) return false;
+      }
+    }
+    return true;
+  };
+
+  /** Runs packets [from, to) of a trace batch in wasm chunks; false when the host must take the batch. */
+  const traceRun = (pkts: WalkPacket[], from: number, to: number, out: TraceRecord[]): boolean => {
+    for (let start = from; start < to; start += L.MAX_BATCH) {
+      const n = Math.min(L.MAX_BATCH, to - start);
+      for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i])) return false;
+      const done = ex.trace(n);
+      if (done < n) {
+        const st = i32[L.TRACE_OUT_BYTES / 4 + done * L.TRACE_WORDS + L.TR_STATUS];
+        if (st === L.ST_HOST) return false;
+        fail(st);
+      }
+      for (let i = 0; i < n; i++) {
+        const at = L.TRACE_OUT_BYTES / 4 + i * L.TRACE_WORDS;
+        const fam = pkts[start + i].family;
+        out.push({
+          verdict: verdictOf(i32[at + L.TR_VERDICT]),
+          dst: addrAt(i32, at + L.TR_DST, fam),
+          dport: i32[at + L.TR_DPORT],
+          src: addrAt(i32, at + L.TR_SRC, fam),
+          masquerade: i32[at + L.TR_MASQ] !== 0,
+          rulesEvaluated: i32[at + L.TR_RULES],
+        });
+      }
+    }
+    return true;
+  };
 
   return {
     name: 'wasm',
+    stats,
     walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
-      if (forced.length > L.MAX_FORCED || !writePacket(i32, 0, pkt)) return host().walk(pkt, forced);
+      if (forced.length > L.MAX_FORCED || !writePacket(i32, 0, pkt)) return hostWalk(pkt, forced);
+      if (recentIds.size > 0) {
+        ex.recentReset();
+        if (!loadRecent(pkt)) return hostWalk(pkt, forced);
+      }
       for (let i = 0; i < forced.length; i++) i32[forcedAt + i] = forced[i];
       const st = ex.walk(forced.length);
-      if (st === L.ST_HOST) return host().walk(pkt, forced);
+      if (st === L.ST_HOST) return hostWalk(pkt, forced);
       if (st !== L.ST_OK) fail(st);
       return decodeWalk(ctx, pkt);
     },
     trace(pkts: WalkPacket[], seed: number): TraceRecord[] {
       ex.traceBegin(seed >>> 0, nth);
+      ex.recentReset();
       const out: TraceRecord[] = [];
-      for (let start = 0; start < pkts.length; start += L.MAX_BATCH) {
-        const n = Math.min(L.MAX_BATCH, pkts.length - start);
-        for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i])) return host().trace(pkts, seed);
-        const done = ex.trace(n);
-        if (done < n) {
-          const st = i32[L.TRACE_OUT_BYTES / 4 + done * L.TRACE_WORDS + L.TR_STATUS];
-          if (st === L.ST_HOST) return host().trace(pkts, seed);
-          fail(st);
-        }
-        for (let i = 0; i < n; i++) {
-          const at = L.TRACE_OUT_BYTES / 4 + i * L.TRACE_WORDS;
-          const fam = pkts[start + i].family;
-          out.push({
-            verdict: verdictOf(i32[at + L.TR_VERDICT]),
-            dst: addrAt(i32, at + L.TR_DST, fam),
-            dport: i32[at + L.TR_DPORT],
-            src: addrAt(i32, at + L.TR_SRC, fam),
-            masquerade: i32[at + L.TR_MASQ] !== 0,
-            rulesEvaluated: i32[at + L.TR_RULES],
-          });
-        }
+      // A packet that brings recent history has it merged into the batch's lists right before
+      // its own walk (as the reference does), so the batch is cut there.
+      let from = 0;
+      for (let i = 0; i < pkts.length; i++) {
+        if (recentIds.size === 0 || pkts[i].recent.size === 0) continue;
+        if (!traceRun(pkts, from, i, out) || !loadRecent(pkts[i])) return hostTrace(pkts, seed);
+        from = i;
       }
+      if (!traceRun(pkts, from, pkts.length, out)) return hostTrace(pkts, seed);
       return out;
     },
   };

@@ -44,7 +44,9 @@ const addrTypes = fc.constantFrom(ADDRTYPE.LOCAL, ADDRTYPE.UNICAST, ADDRTYPE.BRO
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 
 function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
-  return fc.oneof(
+  // The records below are Match variants; optional parts come out as absent keys (stripUndefined),
+  // which the union's inferred type cannot see, hence the one widening cast at the end.
+  const any = fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('src' as const), invert: inv, cidr: arbCidr(f) }) },
     { weight: 8, arbitrary: fc.record({ kind: fc.constant('dst' as const), invert: inv, cidr: arbCidr(f) }) },
     { weight: 5, arbitrary: fc.record({ kind: fc.constant('proto' as const), invert: inv, proto: fc.constantFrom(0, 6, 17, 132, f === 4 ? 1 : 58) }) },
@@ -90,7 +92,20 @@ function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
     fc.record({ kind: fc.constant('ipvs' as const), ipvs: opt(fc.record({ invert: inv })), vport: opt(fc.record({ invert: inv, port: fc.constant(80) })), unmodelled: fc.boolean() }).map((m) => stripUndefined(m)),
     fc.record({ kind: fc.constant('unknown' as const), module: fc.constantFrom('bpf', 'u32'), text: fc.constant('-m bpf --bytecode x'), reason: fc.constantFrom('', 'bpf programs are not modelled') }),
     fc.record({ kind: fc.constant('set' as const), invert: inv, name: fc.constantFrom('MISSING', 'KUBE-CLUSTER-IP'), dirs: fc.constant(['dst' as const]), returnNomatch: fc.constant(false) }),
+    fc.record({
+      kind: fc.constant('recent' as const),
+      invert: inv,
+      name: fc.constantFrom('KUBE-SEP-A', 'KUBE-SEP-B'),
+      op: fc.constantFrom('rcheck' as const, 'update' as const, 'set' as const, 'remove' as const),
+      seconds: opt(fc.constantFrom(0, 10, 10800)),
+      hitcount: opt(fc.constantFrom(1, 2)),
+      reap: fc.boolean(),
+      rttl: fc.constant(false),
+      side: fc.constantFrom('src' as const, 'dst' as const),
+      mask: opt(fc.constant(f === 4 ? addr(4, '255.255.255.0') : addr(6, 'ffff:ffff::'))),
+    }).map((m) => stripUndefined(m)),
   );
+  return any as unknown as fc.Arbitrary<Match>;
 }
 
 function stripUndefined<T extends object>(o: T): T {
@@ -170,9 +185,9 @@ const USER = ['U0', 'U1', 'U2', 'U3'];
 function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
   const tables = TABLES.map((t) => {
     const builtins = BUILTIN_CHAINS[t].map((name) =>
-      fc.tuple(fc.constantFrom<'ACCEPT' | 'DROP'>('ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'DROP'), arbChainRules(f, t, USER)).map(([policy, rules]) => ({ name, builtin: true, policy, rules })),
+      fc.tuple(fc.constantFrom<'ACCEPT' | 'DROP'>('ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'DROP'), arbChainRules(f, t, USER)).map(([policy, rules]) => ({ name, builtin: true, policy: policy as 'ACCEPT' | 'DROP' | undefined, rules })),
     );
-    const users = USER.map((name, i) => arbChainRules(f, t, USER.slice(i + 1)).map((rules) => ({ name, builtin: false, rules })));
+    const users = USER.map((name, i) => arbChainRules(f, t, USER.slice(i + 1)).map((rules) => ({ name, builtin: false, policy: undefined as 'ACCEPT' | 'DROP' | undefined, rules })));
     return fc.tuple(fc.boolean(), fc.tuple(...builtins), fc.tuple(...users)).map(([present, b, u]) => ({ t, present: present || t === 'nat' || t === 'filter', chains: [...b, ...u] }));
   });
   return fc.tuple(...tables).map((ts) => {
@@ -183,7 +198,7 @@ function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
       const table: Table = { name: t, family: f, chains: new Map(), line: line++ };
       for (const c of chains) {
         const chain: Chain = { name: c.name, builtin: c.builtin, line: line++, rules: [] };
-        if (c.builtin) chain.policy = (c as { policy: 'ACCEPT' | 'DROP' }).policy;
+        if (c.policy) chain.policy = c.policy;
         c.rules.forEach((r, i) => {
           const rule: Rule = { line: line++, text: `-A ${c.name} …`, table: t, chain: c.name, index: i + 1, matches: r.matches, target: r.target, family: f };
           chain.rules.push(rule);
@@ -216,14 +231,26 @@ function arbPacket(f: 4 | 6): fc.Arbitrary<WalkPacket> {
       mark: fc.constantFrom(0, 0x4000, 0x1, 0x4001),
       connmark: fc.constantFrom(0, 0x4000, 0x1),
       ctstate: fc.constantFrom(CT.NEW, CT.NEW, CT.NEW, CT.ESTABLISHED, CT.RELATED, CT.INVALID),
+      history: fc.array(
+        fc.record({
+          name: fc.constantFrom('KUBE-SEP-A', 'KUBE-SEP-B', 'UNUSED'),
+          // plain pool addresses, and /24 (/32-bit) masked ones for the --mask rules
+          addr: fc.tuple(arbAddr(f), fc.boolean()).map(([a, masked]) => (masked ? cidrOf(a, f === 4 ? 24 : 32) : a)),
+          secondsAgo: fc.constantFrom(0, 5, 20000),
+          hits: fc.constantFrom(1, 2, 3),
+        }),
+        { maxLength: 3 },
+      ),
     })
-    .map((p) => ({
-      family: f,
-      ...p,
-      inIface: p.origin === 'host' ? null : p.inIface,
-      recent: new Map(),
-      activeConnections: new Map(),
-    }));
+    .map(({ history, ...p }) => {
+      const recent: WalkPacket['recent'] = new Map();
+      for (const h of history) {
+        let list = recent.get(h.name);
+        if (!list) recent.set(h.name, (list = new Map()));
+        list.set(h.addr.w.join(','), { secondsAgo: h.secondsAgo, hits: h.hits });
+      }
+      return { family: f, ...p, inIface: p.origin === 'host' ? null : p.inIface, recent, activeConnections: new Map() };
+    });
 }
 
 export function arbScenario(opts: { ipsets?: IpsetState } = {}): fc.Arbitrary<Scenario> {
