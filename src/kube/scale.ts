@@ -24,10 +24,15 @@ export { normalizeScaleOptions, parseMixSpec, resolveServiceMix, ScaleOptionsErr
 
 export interface ScaleHooks {
   signal?: AbortSignal;
+  /** The point measurer for `inline` runs (default measurePoint; tests make one point fail with it). */
+  measure?: (spec: PointSpec, onPhase: PhaseCb) => PointOutcome;
   onProgress?: (p: ScaleProgress) => void;
   /** Each point as it finishes (failed ones included), in order. */
   onPoint?: (p: ScalePoint, index: number) => void;
 }
+
+/** runScale's shape (the HTTP job registry takes one, so tests can substitute a controllable runner). */
+export type ScaleRunner = (options: ScaleOptions, hooks?: ScaleHooks) => Promise<ScaleResult>;
 
 /** Thrown by runScale when its signal aborts; the points finished so far went to onPoint. */
 export class ScaleCancelled extends Error {
@@ -154,7 +159,7 @@ export async function runScale(options: ScaleOptions, hooks: ScaleHooks = {}): P
     let point: ScalePoint;
     let outcome: PointOutcome | null = null;
     try {
-      outcome = o.inline ? measurePoint(spec, onPhase) : await pointInWorker(spec, o.pointTimeoutMs, signal, onPhase);
+      outcome = o.inline ? (hooks.measure ?? measurePoint)(spec, onPhase) : await pointInWorker(spec, o.pointTimeoutMs, signal, onPhase);
       point = outcome.point;
     } catch (e) {
       if (e instanceof ScaleCancelled || signal?.aborted) throw new ScaleCancelled();
