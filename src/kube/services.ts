@@ -12,14 +12,14 @@
 // comments), and the 1.2x shapes still found on nodes (KUBE-XLB for eTP=Local, plain
 // "ns/name:port" endpoint comments, KUBE-MARK-MASQ rules in KUBE-SERVICES, KUBE-FW for every LB).
 // IPVS mode keeps its services in virtual servers and ipsets instead; that is a separate
-// discovery (discoverIpvsServices, to be added next to discoverIptablesServices) whose results
-// discoverServices concatenates.
+// discovery (discoverIpvsServices in ipvs-services.ts) whose results discoverServices adds.
 
 import { cidrContains, formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
 import type { Addr, Family } from '../model/addr.js';
 import type { Chain, FamilyRules, Rule, Table } from '../model/rule.js';
 import { ADDRTYPE, PROTO } from '../model/rule.js';
 import type { NodeContext, Ruleset } from '../model/ruleset.js';
+import { discoverIpvsServices } from './ipvs-services.js';
 import { parseKubeChain, servicePortHash } from './names.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
@@ -66,10 +66,14 @@ export interface Service {
   status: ServiceStatus;
 }
 
-/** All kube-proxy services of a loaded node, sorted by name, protocol, port and cluster IP. */
-export function discoverServices(rs: Pick<Ruleset, 'v4' | 'v6' | 'node'>): Service[] {
+/**
+ * All kube-proxy services of a loaded node — iptables mode from the rules of both families, IPVS
+ * mode from the virtual servers and ipsets — sorted by name, protocol, port and cluster IP.
+ */
+export function discoverServices(rs: Pick<Ruleset, 'v4' | 'v6' | 'node'> & Partial<Pick<Ruleset, 'ipvs' | 'ipsets'>>): Service[] {
   const out: Service[] = [];
   for (const fam of [rs.v4, rs.v6]) if (fam) out.push(...discoverIptablesServices(fam, rs.node));
+  if (rs.ipvs) out.push(...discoverIpvsServices({ ipvs: rs.ipvs, ipsets: rs.ipsets ?? { sets: new Map(), supplied: false }, node: rs.node }));
   return out.sort(compareServices);
 }
 
