@@ -2,9 +2,10 @@
 // `concurrency` loops, each sending its next request when the previous answer has been read,
 // for `durationMs`. Prints one JSON line: requests, errors, req/s, latency percentiles.
 //
-// Input (argv[2], JSON): { url, concurrency, durationMs, warmupMs, requests: [{method, path, body?}] }
+// Input (a JSON file named by argv[2]): { url, concurrency, durationMs, warmupMs, requests: [{method, path, body?}] }
 // Requests are taken round-robin from the list, so a run exercises many different queries.
 
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 
 interface Spec {
@@ -15,7 +16,7 @@ interface Spec {
   requests: { method: 'GET' | 'POST'; path: string; body?: string }[];
 }
 
-const spec = JSON.parse(process.argv[2]!) as Spec;
+const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Spec;
 const pool = new Pool(spec.url, { connections: spec.concurrency, pipelining: 1 });
 
 async function phase(durationMs: number, record: boolean) {

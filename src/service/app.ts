@@ -12,6 +12,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { ServiceConfig } from './config.js';
 import { ApiError, faultToApiError, problem, toProblem } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { AnswerCache } from './answer-cache.js';
 import { WorkerPool } from './pool.js';
 import type { RulesetRef, Task } from './protocol.js';
 import { namedSchemas } from './schemas.js';
@@ -43,6 +44,8 @@ export interface Landfall {
   pool: WorkerPool;
   store: RulesetStore;
   metrics: Metrics;
+  /** Explain answers by ruleset id + canonical query. */
+  answers: AnswerCache;
   boot: BootState;
   /** Runs a task, records its timings, and turns a library fault into an ApiError. */
   run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string }>;
@@ -97,6 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     pool,
     store,
     metrics,
+    answers: new AnswerCache(config.answerCacheBytes),
     boot: { ready: false, done: Promise.resolve() },
     async run(task, fieldPrefix) {
       const res = await pool.run(task);

@@ -22,6 +22,8 @@ export interface ServiceConfig {
   taskTimeoutMs: number;
   /** Budget of the in-memory ruleset LRU (bytes of input held); persisted ones reload on demand. */
   storeBytes: number;
+  /** Budget of the explain-answer cache (bytes); 0 turns it off. */
+  answerCacheBytes: number;
   /** Access-Control-Allow-Origin value; CORS stays off when null. */
   corsOrigin: string | null;
   /** Event-loop delay (ms) above which @fastify/under-pressure answers 503; 0 disables. */
@@ -76,6 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
     queueMax: int(env, 'LANDFALL_QUEUE_MAX', 256, 0),
     taskTimeoutMs: int(env, 'LANDFALL_TASK_TIMEOUT_MS', 30_000, 1),
     storeBytes: int(env, 'LANDFALL_STORE_BYTES', 512 * MiB, 1),
+    answerCacheBytes: int(env, 'LANDFALL_ANSWER_CACHE_BYTES', 64 * MiB, 0),
     corsOrigin: str(env, 'LANDFALL_CORS_ORIGIN'),
     maxEventLoopDelayMs: int(env, 'LANDFALL_MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
     maxPaths: maxPaths > 0 ? maxPaths : undefined,

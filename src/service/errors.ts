@@ -111,7 +111,10 @@ const fastifyCodes: Record<string, ErrorCode> = {
  */
 export function toProblem(err: unknown): { problem: Problem; retryAfter?: number; expected: boolean } {
   if (err instanceof ApiError) {
-    return { problem: problem(err.code, err.message, err.extras), retryAfter: err.retryAfter, expected: err.status < 500 };
+    // Overload, timeouts and "not ready" are the service working as designed; only internal
+    // errors and dead workers are unexpected.
+    const expected = err.code !== 'internal' && err.code !== 'worker-crashed';
+    return { problem: problem(err.code, err.message, err.extras), retryAfter: err.retryAfter, expected };
   }
   const fe = err as Partial<FastifyError> & { validation?: { instancePath?: string; params?: Record<string, unknown> }[]; validationContext?: string };
   if (fe && typeof fe === 'object') {

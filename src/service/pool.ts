@@ -116,6 +116,11 @@ export class WorkerPool {
     return new ApiError('worker-crashed', 'the worker running this request stopped unexpectedly; it has been replaced, retry the request');
   }
 
+  /** Live worker threads (cheap, unlike stats(): piscina's utilisation walks a histogram). */
+  get threadCount(): number {
+    return this.piscina.threads.length;
+  }
+
   stats(): PoolStats {
     return {
       threads: this.piscina.threads.length,

@@ -12,9 +12,12 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-// After every hostile request the same server must still answer a normal one.
+// After every hostile request the same server must still answer a normal one — a fresh query
+// each time, so the answer comes from a worker and not from the answer cache.
+let probe = 0;
 afterEach(async () => {
-  const res = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${id}/explain`, payload: webQuery });
+  const payload = { ...webQuery, sourcePort: 30000 + probe++ };
+  const res = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${id}/explain`, payload });
   expect(res.statusCode).toBe(200);
 });
 

@@ -30,7 +30,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       async () => {
         if (!lf.boot.ready) throw new ApiError('not-ready', 'still starting: loading workers and rulesets', {}, 1);
-        return { status: 'ok' as const, rulesets: lf.store.size, workers: lf.pool.stats().threads };
+        return { status: 'ok' as const, rulesets: lf.store.size, workers: lf.pool.threadCount };
       },
     );
   }
@@ -60,6 +60,9 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         gauge('landfall_pool_task_timeouts_total', 'Tasks stopped at the time limit.', s.timeouts, 'counter'),
         gauge('landfall_pool_rejected_total', 'Requests refused because the queue was full.', s.rejected, 'counter'),
         gauge('landfall_rulesets_cached', 'Rulesets held in memory.', lf.store.size),
+        gauge('landfall_explain_cache_hits_total', 'Explain answers served from the answer cache.', lf.answers.hits, 'counter'),
+        gauge('landfall_explain_cache_misses_total', 'Explain answers computed by a worker.', lf.answers.misses, 'counter'),
+        gauge('landfall_explain_cache_bytes', 'Memory held by cached explain answers.', lf.answers.memoryBytes),
         gauge('landfall_rulesets_memory_bytes', 'Bytes of ruleset input held in memory.', lf.store.memoryBytes),
         gauge('process_resident_memory_bytes', 'Resident set size.', process.memoryUsage.rss()),
       ].join('\n');

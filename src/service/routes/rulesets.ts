@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { refOf } from '../app.js';
+import { canonicalJson } from '../answer-cache.js';
 import { encodeInput, type StoredRuleset } from '../store.js';
 import {
   ExplainResult,
@@ -130,7 +131,11 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       checkQuery(req.body, 'body');
       const entry = await lf.ruleset(req.params.id);
+      const key = `${entry.id} ${canonicalJson(req.body)}`;
+      const cached = lf.answers.get(key);
+      if (cached !== undefined) return sendJson(reply, cached);
       const { json } = await lf.run({ op: 'explain', ruleset: refOf(entry), query: req.body }, 'body');
+      lf.answers.set(key, json);
       return sendJson(reply, json);
     },
   );
