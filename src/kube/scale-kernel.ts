@@ -6,7 +6,7 @@
 // Connections are sequential (one in flight) so each time is one connection's setup, not a queue;
 // every connection has a fresh source port, so each one is NEW and walks the nat rules.
 
-import { KernelLab, labAvailability, type LabProbe } from '../lab/index.js';
+import { KernelLab, labAvailability, scanDnatTargets, type LabProbe } from '../lab/index.js';
 import type { ProbeRecord } from '../lab/protocol.js';
 import type { KernelInput, KernelTarget } from './scale-point.js';
 import { nearestRank } from './scale-stats.js';
@@ -77,16 +77,23 @@ export async function measureKernel(input: KernelInput, opts: KernelMeasureOptio
   if (o.signal?.aborted) throw abortError();
 
   let lab: KernelLab | null = null;
-  const onAbort = (): void => void lab?.close();
+  // One close, shared: the abort handler's and the finally's must both wait for the namespaces to go.
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => (closing ??= lab ? lab.close() : Promise.resolve());
+  const onAbort = (): void => void close();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     lab = await KernelLab.create({ v6: null });
+    if (o.signal?.aborted) throw abortError();
     report(0.05);
     const targets: KernelTarget[] = input.targets;
     const n = Math.max(1, targets.length);
     if (input.mode === 'iptables' && targets.length > 0) {
+      // Every DNAT target listens before anything is loaded, all in one request: the lab's agent
+      // listens on TCP ports by wildcard, and a second request for the same port would collide
+      // with the first (EADDRINUSE), so load() must find nothing left to listen on.
+      await lab.listenAt(scanDnatTargets(input.iptables).targets);
       // The floor: the same pods reached directly, through an empty rule set.
-      await lab.listenAt([...new Map(targets.map((t) => [`${t.endpoint}:${t.endpointPort}`, { proto: 'tcp' as const, ip: t.endpoint, port: t.endpointPort }])).values()]);
       figures.empty = await series(lab, targets.map((t) => ({ destination: t.endpoint, port: t.endpointPort })), o, (d) => report(0.05 + (0.25 * d) / n));
     }
     if (o.signal?.aborted) throw abortError();
@@ -111,6 +118,6 @@ export async function measureKernel(input: KernelInput, opts: KernelMeasureOptio
     return { ...figures, error: e instanceof Error ? e.message : String(e) };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
-    await lab?.close();
+    await close();
   }
 }

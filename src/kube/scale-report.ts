@@ -64,7 +64,10 @@ export function scaleTable(points: readonly ScalePoint[]): string {
     row.push(notes.join('; '));
     return row;
   });
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  // Floors sized for 100k-service figures: the CLI prints rows one by one as points finish, and
+  // the columns must line up with the header printed before the first of them.
+  const floor = (h: string): number => (h === 'mode' ? 8 : h === 'endp' ? 4 : h === 'notes' ? 0 : Math.max(8, h.length));
+  const widths = head.map((h, c) => Math.max(floor(h), ...rows.map((r) => r[c].length)));
   // Text left, numbers right; the notes column is last and unpadded.
   const left = new Set([0, head.length - 1]);
   const line = (cells: string[]): string =>
