@@ -432,6 +432,7 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
       `persistent ${svc.persistent}s${svc.netmask ? ` (netmask ${svc.netmask})` : ''}: a client with an existing connection template goes back to the same real server; this answer is for a client without one`,
     );
   }
+  if (svc.ops) notes.push('one-packet scheduling (-o): every datagram is scheduled on its own; this is the distribution per datagram');
   if (branches.length === 0) notes.push('no real server available (none listed, all weight 0 or overloaded): the kernel refuses the connection');
   return { branches, notes };
 }
