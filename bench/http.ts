@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'soak-concurrency': { type: 'string', default: '64' },
     batch: { type: 'string', default: '100' },
+    pool: { type: 'string' },
   },
 });
 const N = Number(args.services);
@@ -129,7 +130,10 @@ const server = await startProcess(tsxArgs(fromDist ? distMain : join(root, 'src/
   LANDFALL_DATA_DIR: dataDir,
   LOG_LEVEL: 'info',
   LANDFALL_BODY_LIMIT: String(256 * 1024 * 1024),
+  ...(args.pool ? { LANDFALL_POOL_SIZE: args.pool } : {}),
 });
+// Other work on the machine skews latency tails: record how busy it was.
+const loadBefore = loadavg()[0]!;
 const bare = await startProcess(tsxArgs(join(root, 'bench/http-bare.ts')), {});
 try {
   await waitReady(server.url);
@@ -187,7 +191,14 @@ try {
   const [b, e, u, t] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0], (typeof results)[0]];
   const report = {
     date: new Date().toISOString(),
-    machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? '', node: process.version },
+    machine: {
+      cpus: availableParallelism(),
+      model: cpus()[0]?.model ?? '',
+      node: process.version,
+      loadAverageBefore: Number(loadBefore.toFixed(2)),
+      loadAverageAfter: Number(loadavg()[0]!.toFixed(2)),
+    },
+    poolSize: args.pool ? Number(args.pool) : Math.max(1, availableParallelism() - 1),
     server: fromDist ? 'dist (compiled)' : 'src under tsx',
     ruleset: { services: N, endpoints: Number(args.endpoints), rules: stats.rules, bytes: body.length, generateMs: Math.round(genMs), uploadMs: Math.round(uploadMs) },
     durationSeconds: DURATION / 1000,
@@ -215,7 +226,8 @@ try {
 
 function markdown(r: {
   date: string;
-  machine: { cpus: number; model: string; node: string };
+  machine: { cpus: number; model: string; node: string; loadAverageBefore: number; loadAverageAfter: number };
+  poolSize: number;
   server: string;
   ruleset: { services: number; endpoints: number; rules: number; bytes: number; uploadMs: number };
   durationSeconds: number;
@@ -230,7 +242,8 @@ function markdown(r: {
   const ok = (b: unknown) => (b ? 'met' : '**missed**');
   return `# HTTP load (${r.date})
 
-${r.machine.cpus} cores (${r.machine.model}), Node ${r.machine.node}; server from ${r.server}.
+${r.machine.cpus} cores (${r.machine.model}), Node ${r.machine.node}; server from ${r.server}, ${r.poolSize} worker thread(s).
+1-minute load average ${r.machine.loadAverageBefore} before, ${r.machine.loadAverageAfter} after (other processes share the machine).
 Rule set: ${r.ruleset.services} services × ${r.ruleset.endpoints} endpoints, ${r.ruleset.rules} rules,
 ${(r.ruleset.bytes / 1e6).toFixed(1)} MB upload (parsed + compiled in ${r.ruleset.uploadMs} ms). Each run ${r.durationSeconds} s after a 2 s warm-up (4 s for the cached run);
 an undici loop in its own process; the bare route is a separate Fastify process measured in the same run.

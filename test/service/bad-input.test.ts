@@ -7,7 +7,8 @@ import { nodeDump, startApp, upload, webQuery, type TestApp } from './helpers.js
 let t: TestApp;
 let id: string;
 beforeAll(async () => {
-  t = await startApp({ bodyLimit: 4 * 1024 * 1024 });
+  // The default configuration: LANDFALL_BODY_LIMIT 64 MiB.
+  t = await startApp();
   id = await upload(t.app);
 });
 afterAll(async () => t.close());
@@ -56,10 +57,45 @@ describe('bad dumps', () => {
     expect(p2.line).toBeGreaterThanOrEqual(1);
   });
 
-  it('a body over the limit is 413', async () => {
-    const big = 'x'.repeat(5 * 1024 * 1024);
+  it('a 100 MB body is 413, as text/plain or JSON', async () => {
+    const big = Buffer.alloc(100 * 1024 * 1024, 0x61);
     expectProblem(await post('/v1/rulesets', big, { 'content-type': 'text/plain' }), 413, 'payload-too-large');
-    expectProblem(await post('/v1/rulesets', { iptables: big }), 413, 'payload-too-large');
+    const json = Buffer.concat([Buffer.from('{"iptables":"'), big, Buffer.from('"}')]);
+    expectProblem(await post('/v1/rulesets', json, { 'content-type': 'application/json' }), 413, 'payload-too-large');
+    expectProblem(await post('/v1/explain', json, { 'content-type': 'application/json' }), 413, 'payload-too-large');
+  });
+
+  it('an unknown table and a chain loop are 422 with the line', async () => {
+    const unknown = expectProblem(await post('/v1/rulesets', { iptables: '*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n*bogus\nCOMMIT\n' }), 422, 'parse-error');
+    expect(unknown.line).toBe(4);
+    const loop = [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':A - [0:0]',
+      ':B - [0:0]',
+      '-A INPUT -j A',
+      '-A A -j B',
+      '-A B -j A',
+      'COMMIT',
+      '',
+    ].join('\n');
+    const p = expectProblem(await post('/v1/rulesets', { iptables: loop }), 422, 'parse-error');
+    expect(p.line).toBeGreaterThanOrEqual(5);
+    expect(p.line).toBeLessThanOrEqual(7);
+  });
+});
+
+describe('path explosion', () => {
+  it('is 422 naming the cap', async () => {
+    const small = await startApp({ maxPaths: 2 });
+    try {
+      const up = await small.app.inject({ method: 'POST', url: '/v1/rulesets', payload: await nodeDump() });
+      const res = await small.app.inject({ method: 'POST', url: `/v1/rulesets/${up.json().id}/explain`, payload: webQuery });
+      const p = expectProblem(res, 422, 'path-explosion');
+      expect(p.maxPaths).toBe(2);
+    } finally {
+      await small.close();
+    }
   });
 });
 
