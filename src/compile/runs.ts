@@ -6,6 +6,21 @@
 
 import type { Ruleset } from '../model/ruleset.js';
 import * as L from './layout.js';
+
+// Layout constants as module locals: namespace reads are getter calls under some loaders.
+const {
+  H_NRUNS,
+  H_RUNS,
+  RULE_WORDS,
+  RUN_WORDS,
+  RU_END,
+  RU_HASH,
+  RU_MASK,
+  RU_START,
+  R_NEXT,
+  R_RUN,
+  SLOT_WORDS
+} = L;
 import type { Words } from './words.js';
 
 type Key = readonly [number, number, number, number];
@@ -38,9 +53,9 @@ export function buildRuns(w: Words, rs: Ruleset, keys: (Key | null)[], rulesAt: 
       i = j;
     }
   }
-  const tableAt = w.alloc(runs.length * L.RUN_WORDS);
-  w.set(L.H_NRUNS, runs.length);
-  w.set(L.H_RUNS, tableAt);
+  const tableAt = w.alloc(runs.length * RUN_WORDS);
+  w.set(H_NRUNS, runs.length);
+  w.set(H_RUNS, tableAt);
   runs.forEach(([start, end], runId) => {
     // Distinct keys in rule order: the first rule of each key heads its candidate list.
     const heads = new Map<string, number>();
@@ -48,31 +63,31 @@ export function buildRuns(w: Words, rs: Ruleset, keys: (Key | null)[], rulesAt: 
     for (let r = start; r < end; r++) {
       const k = keys[r]!;
       const ks = `${k[0]},${k[1]},${k[2]},${k[3]}`;
-      const rec = rulesAt + r * L.RULE_WORDS;
-      w.set(rec + L.R_RUN, runId + 1);
-      w.set(rec + L.R_NEXT, end);
+      const rec = rulesAt + r * RULE_WORDS;
+      w.set(rec + R_RUN, runId + 1);
+      w.set(rec + R_NEXT, end);
       const prev = last.get(ks);
       if (prev === undefined) heads.set(ks, r);
-      else w.set(rulesAt + prev * L.RULE_WORDS + L.R_NEXT, r);
+      else w.set(rulesAt + prev * RULE_WORDS + R_NEXT, r);
       last.set(ks, r);
     }
     let slots = 4;
     while (slots < heads.size * 2) slots *= 2;
-    const hashAt = w.alloc(slots * L.SLOT_WORDS);
-    for (let s = 0; s < slots; s++) w.set(hashAt + s * L.SLOT_WORDS + 4, -1);
+    const hashAt = w.alloc(slots * SLOT_WORDS);
+    for (let s = 0; s < slots; s++) w.set(hashAt + s * SLOT_WORDS + 4, -1);
     for (const r of heads.values()) {
       const k = keys[r]!;
       let s = hashKey(k[0], k[1], k[2], k[3]) & (slots - 1);
-      while (w.get(hashAt + s * L.SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
-      const at = hashAt + s * L.SLOT_WORDS;
+      while (w.get(hashAt + s * SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
+      const at = hashAt + s * SLOT_WORDS;
       for (let q = 0; q < 4; q++) w.set(at + q, k[q]);
       w.set(at + 4, r);
     }
-    const t = tableAt + runId * L.RUN_WORDS;
-    w.set(t + L.RU_START, start);
-    w.set(t + L.RU_END, end);
-    w.set(t + L.RU_HASH, hashAt);
-    w.set(t + L.RU_MASK, slots - 1);
+    const t = tableAt + runId * RUN_WORDS;
+    w.set(t + RU_START, start);
+    w.set(t + RU_END, end);
+    w.set(t + RU_HASH, hashAt);
+    w.set(t + RU_MASK, slots - 1);
   });
   return runs.length;
 }

@@ -7,6 +7,49 @@ import { formatAddr } from '../model/addr.js';
 import type { Iface, Ruleset } from '../model/ruleset.js';
 import type { Verdict } from '../model/result.js';
 import * as L from '../compile/layout.js';
+
+// Layout constants as module locals (see src/engine/wasm.ts).
+const {
+  IF_PREFIX_BIT,
+  NOTE_MASQ_NOADDR,
+  NOTE_NAT_MULTI,
+  NOTE_NAT_PORT,
+  NOTE_PHYSDEV,
+  NOTE_REDIRECT_NOADDR,
+  NOTE_STRING,
+  NOTE_WORDS,
+  OIF_LO,
+  OIF_PODS,
+  OIF_QUERY,
+  OIF_UPLINK,
+  OUT_BYTES,
+  O_DEC,
+  O_DPORT,
+  O_DST,
+  O_MASQ,
+  O_NDEC,
+  O_NNOTES,
+  O_NOTES,
+  O_NPATH,
+  O_NUNC,
+  O_OUT_IFACE,
+  O_PATH,
+  O_REJECT,
+  O_RULES,
+  O_SPORT,
+  O_SRC,
+  O_UNC,
+  O_VERDICT,
+  PROBS_BYTES,
+  RS_BASE_BYTES,
+  STEP_RULE,
+  UNC_NO_MATCH_BIT,
+  UNC_WORDS,
+  U_ADDRTYPE_LIMIT,
+  U_IFACE,
+  U_OWNER_HOST,
+  U_REASON
+} = L;
 import { formatIface } from './packet.js';
 import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
 
@@ -30,7 +73,7 @@ export function ifaceAt(i32: Int32Array, at: number): Iface {
   const len = meta & 0xff;
   let name = '';
   for (let i = 0; i < len; i++) name += String.fromCharCode((i32[at + 1 + (i >> 2)] >>> ((i & 3) * 8)) & 0xff);
-  return { name, prefix: (meta & L.IF_PREFIX_BIT) !== 0 };
+  return { name, prefix: (meta & IF_PREFIX_BIT) !== 0 };
 }
 
 export interface DecodeContext {
@@ -43,16 +86,16 @@ export interface DecodeContext {
 
 function reason(ctx: DecodeContext, code: number, arg: number, arg2: number): string {
   switch (code) {
-    case L.U_REASON:
+    case U_REASON:
       return ctx.strings[arg];
-    case L.U_IFACE: {
-      const pattern = ifaceAt(ctx.i32, L.RS_BASE_BYTES / 4 + arg);
+    case U_IFACE: {
+      const pattern = ifaceAt(ctx.i32, RS_BASE_BYTES / 4 + arg);
       const have = ifaceAt(ctx.i32, arg2 / 4);
       return `interface ${have.name}+ may or may not be ${pattern.name}${pattern.prefix ? '+' : ''}`;
     }
-    case L.U_ADDRTYPE_LIMIT:
+    case U_ADDRTYPE_LIMIT:
       return 'addrtype --limit-iface: which interface holds the local address is not known';
-    case L.U_OWNER_HOST:
+    case U_OWNER_HOST:
       return 'owner: the sending socket of a host packet is not known';
     default:
       throw new Error(`wasm engine: unknown uncertain code ${code}`);
@@ -65,17 +108,17 @@ function note(ctx: DecodeContext, at: number): string {
   const arg = i32[at + 1];
   const arg2 = i32[at + 2];
   switch (code) {
-    case L.NOTE_STRING:
+    case NOTE_STRING:
       return ctx.strings[arg];
-    case L.NOTE_PHYSDEV:
+    case NOTE_PHYSDEV:
       return 'physdev: packets are modelled as routed, never bridged, so positive physdev tests are false';
-    case L.NOTE_MASQ_NOADDR:
+    case NOTE_MASQ_NOADDR:
       return `MASQUERADE: no IPv${arg} node address given, so the source is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
-    case L.NOTE_REDIRECT_NOADDR:
+    case NOTE_REDIRECT_NOADDR:
       return `REDIRECT: no IPv${arg} node address given, so the destination is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
-    case L.NOTE_NAT_PORT:
+    case NOTE_NAT_PORT:
       return `${NAT_WHAT[arg]} port range ${i32[at + 3]}-${i32[at + 4]}: port ${arg2} is outside it, ${i32[at + 3]} assumed`;
-    case L.NOTE_NAT_MULTI:
+    case NOTE_NAT_MULTI:
       return 'NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)';
     default:
       throw new Error(`wasm engine: unknown note code ${code}`);
@@ -84,13 +127,13 @@ function note(ctx: DecodeContext, at: number): string {
 
 function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | undefined {
   switch (code) {
-    case L.OIF_LO:
+    case OIF_LO:
       return formatIface(LO);
-    case L.OIF_PODS:
+    case OIF_PODS:
       return formatIface(ctx.rs.node.pods);
-    case L.OIF_UPLINK:
+    case OIF_UPLINK:
       return formatIface(ctx.rs.node.uplink);
-    case L.OIF_QUERY:
+    case OIF_QUERY:
       return pkt.outIface ? formatIface(pkt.outIface) : undefined;
     default:
       return undefined;
@@ -100,50 +143,52 @@ function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | u
 /** Reads the walk output region into a WalkRecord. */
 export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
   const i32 = ctx.i32;
-  const o = L.OUT_BYTES / 4;
+  const o = OUT_BYTES / 4;
   const fam = pkt.family;
   const path: StepRef[] = [];
-  for (let i = 0, n = i32[o + L.O_NPATH]; i < n; i++) {
-    const at = o + L.O_PATH + i * 2;
-    path.push(i32[at] === L.STEP_RULE ? { kind: 'rule', rule: i32[at + 1] } : { kind: 'policy', chain: i32[at + 1] });
+  for (let i = 0, n = i32[o + O_NPATH]; i < n; i++) {
+    const at = o + O_PATH + i * 2;
+    path.push(i32[at] === STEP_RULE ? { kind: 'rule', rule: i32[at + 1] } : { kind: 'policy', chain: i32[at + 1] });
   }
   const uncertain: WalkUncertain[] = [];
-  for (let i = 0, n = i32[o + L.O_NUNC]; i < n; i++) {
-    const at = o + L.O_UNC + i * L.UNC_WORDS;
+  for (let i = 0, n = i32[o + O_NUNC]; i < n; i++) {
+    const at = o + O_UNC + i * UNC_WORDS;
     const w0 = i32[at];
     uncertain.push({
-      rule: w0 & ~L.UNC_NO_MATCH_BIT,
+      rule: w0 & ~UNC_NO_MATCH_BIT,
       reason: reason(ctx, i32[at + 1], i32[at + 2], i32[at + 3]),
-      assumed: w0 & L.UNC_NO_MATCH_BIT ? 'no match' : 'match',
+      assumed: w0 & UNC_NO_MATCH_BIT ? 'no match' : 'match',
     });
   }
   const decisions: DecisionRecord[] = [];
-  const pb = L.PROBS_BYTES / 8;
-  for (let i = 0, n = i32[o + L.O_NDEC]; i < n; i++) {
-    const at = o + L.O_DEC + i * 3;
+  const pb = PROBS_BYTES / 8;
+  for (let i = 0, n = i32[o + O_NDEC]; i < n; i++) {
+    const at = o + O_DEC + i * 3;
     const first = i32[at];
     const count = i32[at + 1];
-    decisions.push({ probs: Array.from(ctx.f64.subarray(pb + first, pb + first + count)), taken: i32[at + 2] });
+    const probs = new Array<number>(count);
+    for (let k = 0; k < count; k++) probs[k] = ctx.f64[pb + first + k];
+    decisions.push({ probs, taken: i32[at + 2] });
   }
   const notes: string[] = [];
-  for (let i = 0, n = i32[o + L.O_NNOTES]; i < n; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS));
-  const verdict = verdictOf(i32[o + L.O_VERDICT]);
+  for (let i = 0, n = i32[o + O_NNOTES]; i < n; i++) notes.push(note(ctx, o + O_NOTES + i * NOTE_WORDS));
+  const verdict = verdictOf(i32[o + O_VERDICT]);
   const rec: WalkRecord = {
     verdict,
-    dst: addrAt(i32, o + L.O_DST, fam),
-    dport: i32[o + L.O_DPORT],
-    src: addrAt(i32, o + L.O_SRC, fam),
-    sport: i32[o + L.O_SPORT],
-    masquerade: i32[o + L.O_MASQ] !== 0,
+    dst: addrAt(i32, o + O_DST, fam),
+    dport: i32[o + O_DPORT],
+    src: addrAt(i32, o + O_SRC, fam),
+    sport: i32[o + O_SPORT],
+    masquerade: i32[o + O_MASQ] !== 0,
     path,
     uncertain,
-    rulesEvaluated: i32[o + L.O_RULES],
+    rulesEvaluated: i32[o + O_RULES],
     decisions,
     notes,
   };
-  const rj = i32[o + L.O_REJECT];
+  const rj = i32[o + O_REJECT];
   if (verdict === 'reject' && rj >= 0) rec.rejectWith = ctx.strings[rj];
-  const oif = outIface(ctx, i32[o + L.O_OUT_IFACE], pkt);
+  const oif = outIface(ctx, i32[o + O_OUT_IFACE], pkt);
   if (oif !== undefined) rec.outIface = oif;
   return rec;
 }

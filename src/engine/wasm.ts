@@ -15,6 +15,56 @@ import { readFileSync } from 'node:fs';
 import type { Ruleset } from '../model/ruleset.js';
 import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
 import * as L from '../compile/layout.js';
+
+// Layout constants copied into module locals once: a namespace property read per packet field is
+// a getter call under some loaders (tsx), and these are read millions of times.
+const {
+  FORCED_BYTES,
+  H_NNTH,
+  IF_PREFIX_BIT,
+  IF_PRESENT_BIT,
+  IN_BYTES,
+  IO_BASE_BYTES,
+  MAX_BATCH,
+  MAX_DEPTH,
+  MAX_FORCED,
+  MAX_STEPS,
+  ORIGIN_EXTERNAL,
+  ORIGIN_HOST,
+  ORIGIN_POD,
+  PKT_WORDS,
+  P_CONNMARK,
+  P_CTSTATE,
+  P_DPORT,
+  P_DST,
+  P_FAMILY,
+  P_ICMPCODE,
+  P_ICMPTYPE,
+  P_IN_IFACE,
+  P_MARK,
+  P_ORIGIN,
+  P_OUT_IFACE,
+  P_PROTO,
+  P_SPORT,
+  P_SRC,
+  RS_BASE_BYTES,
+  ST_BAD_RULESET,
+  ST_DEPTH,
+  ST_FORCED,
+  ST_HOST,
+  ST_LOOP,
+  ST_OK,
+  ST_OVERFLOW,
+  TRACE_OUT_BYTES,
+  TRACE_WORDS,
+  TR_DPORT,
+  TR_DST,
+  TR_MASQ,
+  TR_RULES,
+  TR_SRC,
+  TR_STATUS,
+  TR_VERDICT
+} = L;
 import { ifaceWords } from '../compile/ops.js';
 import { createReferenceEngine } from './reference.js';
 import type { Engine, TraceRecord, WalkPacket, WalkRecord } from './types.js';
@@ -35,11 +85,11 @@ export class WasmWalkError extends Error {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  [L.ST_DEPTH]: `chain nesting deeper than ${L.MAX_DEPTH} (a chain loop?)`,
-  [L.ST_OVERFLOW]: 'a walk output list overflowed (path, decisions, notes or uncertain)',
-  [L.ST_BAD_RULESET]: 'the compiled ruleset is malformed',
-  [L.ST_FORCED]: 'a forced branch is out of range',
-  [L.ST_LOOP]: `walk exceeded ${L.MAX_STEPS} rule evaluations (a chain loop?)`,
+  [ST_DEPTH]: `chain nesting deeper than ${MAX_DEPTH} (a chain loop?)`,
+  [ST_OVERFLOW]: 'a walk output list overflowed (path, decisions, notes or uncertain)',
+  [ST_BAD_RULESET]: 'the compiled ruleset is malformed',
+  [ST_FORCED]: 'a forced branch is out of range',
+  [ST_LOOP]: `walk exceeded ${MAX_STEPS} rule evaluations (a chain loop?)`,
 };
 
 function fail(status: number): never {
@@ -77,13 +127,13 @@ function instantiate(c: CompiledRuleset): Exports {
     },
   });
   const ex = inst.exports as unknown as Exports;
-  if (ex.heapBase() > L.IO_BASE_BYTES) throw new Error('wasm engine: static data overlaps the I/O regions');
-  const need = L.RS_BASE_BYTES + c.words.byteLength;
+  if (ex.heapBase() > IO_BASE_BYTES) throw new Error('wasm engine: static data overlaps the I/O regions');
+  const need = RS_BASE_BYTES + c.words.byteLength;
   const have = ex.memory.buffer.byteLength;
   if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
-  new Int32Array(ex.memory.buffer, L.RS_BASE_BYTES, c.words.length).set(c.words);
+  new Int32Array(ex.memory.buffer, RS_BASE_BYTES, c.words.length).set(c.words);
   const st = ex.init();
-  if (st !== L.ST_OK) fail(st);
+  if (st !== ST_OK) fail(st);
   return ex;
 }
 
@@ -91,35 +141,35 @@ function instantiate(c: CompiledRuleset): Exports {
 function writeIface(i32: Int32Array, at: number, name: string, prefix: boolean): boolean {
   const bytes = ifaceWords(name);
   if (!bytes) return false;
-  i32[at] = name.length | (prefix ? L.IF_PREFIX_BIT : 0) | L.IF_PRESENT_BIT;
+  i32[at] = name.length | (prefix ? IF_PREFIX_BIT : 0) | IF_PRESENT_BIT;
   for (let k = 0; k < 4; k++) i32[at + 1 + k] = bytes[k];
   i32[at + 5] = 0;
   return true;
 }
 
-const ORIGIN_CODE = { external: L.ORIGIN_EXTERNAL, pod: L.ORIGIN_POD, host: L.ORIGIN_HOST } as const;
+const ORIGIN_CODE = { external: ORIGIN_EXTERNAL, pod: ORIGIN_POD, host: ORIGIN_HOST } as const;
 
 /** Packet → input record `i`; false when it cannot be expressed (the host walks it). */
 function writePacket(i32: Int32Array, i: number, p: WalkPacket): boolean {
-  const at = L.IN_BYTES / 4 + i * L.PKT_WORDS;
-  i32[at + L.P_FAMILY] = p.family;
-  i32[at + L.P_PROTO] = p.proto;
+  const at = IN_BYTES / 4 + i * PKT_WORDS;
+  i32[at + P_FAMILY] = p.family;
+  i32[at + P_PROTO] = p.proto;
   for (let k = 0; k < 4; k++) {
-    i32[at + L.P_SRC + k] = p.src.w[k];
-    i32[at + L.P_DST + k] = p.dst.w[k];
+    i32[at + P_SRC + k] = p.src.w[k];
+    i32[at + P_DST + k] = p.dst.w[k];
   }
-  i32[at + L.P_SPORT] = p.sport;
-  i32[at + L.P_DPORT] = p.dport;
-  i32[at + L.P_ICMPTYPE] = p.icmpType;
-  i32[at + L.P_ICMPCODE] = p.icmpCode;
-  i32[at + L.P_ORIGIN] = ORIGIN_CODE[p.origin];
-  i32[at + L.P_MARK] = p.mark;
-  i32[at + L.P_CONNMARK] = p.connmark;
-  i32[at + L.P_CTSTATE] = p.ctstate;
-  i32[at + L.P_IN_IFACE] = 0;
-  i32[at + L.P_OUT_IFACE] = 0;
-  if (p.inIface && !writeIface(i32, at + L.P_IN_IFACE, p.inIface.name, p.inIface.prefix)) return false;
-  if (p.outIface && !writeIface(i32, at + L.P_OUT_IFACE, p.outIface.name, p.outIface.prefix)) return false;
+  i32[at + P_SPORT] = p.sport;
+  i32[at + P_DPORT] = p.dport;
+  i32[at + P_ICMPTYPE] = p.icmpType;
+  i32[at + P_ICMPCODE] = p.icmpCode;
+  i32[at + P_ORIGIN] = ORIGIN_CODE[p.origin];
+  i32[at + P_MARK] = p.mark;
+  i32[at + P_CONNMARK] = p.connmark;
+  i32[at + P_CTSTATE] = p.ctstate;
+  i32[at + P_IN_IFACE] = 0;
+  i32[at + P_OUT_IFACE] = 0;
+  if (p.inIface && !writeIface(i32, at + P_IN_IFACE, p.inIface.name, p.inIface.prefix)) return false;
+  if (p.outIface && !writeIface(i32, at + P_OUT_IFACE, p.outIface.name, p.outIface.prefix)) return false;
   return true;
 }
 
@@ -135,8 +185,8 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
   const i32 = new Int32Array(ex.memory.buffer);
   const f64 = new Float64Array(ex.memory.buffer);
   const ctx: DecodeContext = { rs, strings: c.strings, i32, f64 };
-  const nth = c.words[L.H_NNTH];
-  const forcedAt = L.FORCED_BYTES / 4;
+  const nth = c.words[H_NNTH];
+  const forcedAt = FORCED_BYTES / 4;
   let reference: Engine | null = null;
   const stats = { hostWalks: 0, hostTraces: 0 };
   const ref = (): Engine => (reference ??= createReferenceEngine(rs));
@@ -165,25 +215,25 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
 
   /** Runs packets [from, to) of a trace batch in wasm chunks; false when the host must take the batch. */
   const traceRun = (pkts: WalkPacket[], from: number, to: number, out: TraceRecord[]): boolean => {
-    for (let start = from; start < to; start += L.MAX_BATCH) {
-      const n = Math.min(L.MAX_BATCH, to - start);
+    for (let start = from; start < to; start += MAX_BATCH) {
+      const n = Math.min(MAX_BATCH, to - start);
       for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i])) return false;
       const done = ex.trace(n);
       if (done < n) {
-        const st = i32[L.TRACE_OUT_BYTES / 4 + done * L.TRACE_WORDS + L.TR_STATUS];
-        if (st === L.ST_HOST) return false;
+        const st = i32[TRACE_OUT_BYTES / 4 + done * TRACE_WORDS + TR_STATUS];
+        if (st === ST_HOST) return false;
         fail(st);
       }
       for (let i = 0; i < n; i++) {
-        const at = L.TRACE_OUT_BYTES / 4 + i * L.TRACE_WORDS;
+        const at = TRACE_OUT_BYTES / 4 + i * TRACE_WORDS;
         const fam = pkts[start + i].family;
         out.push({
-          verdict: verdictOf(i32[at + L.TR_VERDICT]),
-          dst: addrAt(i32, at + L.TR_DST, fam),
-          dport: i32[at + L.TR_DPORT],
-          src: addrAt(i32, at + L.TR_SRC, fam),
-          masquerade: i32[at + L.TR_MASQ] !== 0,
-          rulesEvaluated: i32[at + L.TR_RULES],
+          verdict: verdictOf(i32[at + TR_VERDICT]),
+          dst: addrAt(i32, at + TR_DST, fam),
+          dport: i32[at + TR_DPORT],
+          src: addrAt(i32, at + TR_SRC, fam),
+          masquerade: i32[at + TR_MASQ] !== 0,
+          rulesEvaluated: i32[at + TR_RULES],
         });
       }
     }
@@ -194,15 +244,15 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
     name: 'wasm',
     stats,
     walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
-      if (forced.length > L.MAX_FORCED || !writePacket(i32, 0, pkt)) return hostWalk(pkt, forced);
+      if (forced.length > MAX_FORCED || !writePacket(i32, 0, pkt)) return hostWalk(pkt, forced);
       if (recentIds.size > 0) {
         ex.recentReset();
         if (!loadRecent(pkt)) return hostWalk(pkt, forced);
       }
       for (let i = 0; i < forced.length; i++) i32[forcedAt + i] = forced[i];
       const st = ex.walk(forced.length);
-      if (st === L.ST_HOST) return hostWalk(pkt, forced);
-      if (st !== L.ST_OK) fail(st);
+      if (st === ST_HOST) return hostWalk(pkt, forced);
+      if (st !== ST_OK) fail(st);
       return decodeWalk(ctx, pkt);
     },
     trace(pkts: WalkPacket[], seed: number): TraceRecord[] {
