@@ -34,6 +34,8 @@ export interface SetPacket {
   /** ICMP type/code: the "port" of an ICMP packet in port dimensions (absent → uncertain). */
   icmpType?: number;
   icmpCode?: number;
+  /** The packet mark, for hash:ip,mark (absent → uncertain). */
+  mark?: number;
 }
 
 export interface SetMatchOptions {
@@ -90,8 +92,16 @@ function netmaskOption(set: IpSet): number | undefined {
   return Number.isInteger(n) ? n : undefined;
 }
 
+function markmaskOption(set: IpSet): number {
+  const m = set.options['markmask'];
+  const v = m === undefined ? NaN : Number(m);
+  return Number.isFinite(v) ? v >>> 0 : 0xffffffff;
+}
+
 function buildIndex(set: IpSet): SetIndex {
-  const idx: SetIndex = { groups: [], unsupported: set.dims.some((d) => d === 'mac' || d === 'mark') };
+  // Packets carry no MAC address here: hash:mac / hash:ip,mac lookups stay uncertain.
+  const idx: SetIndex = { groups: [], unsupported: set.dims.some((d) => d === 'mac') };
+  const markmask = markmaskOption(set);
   if (set.type === 'bitmap:port') {
     const bm = new Uint8Array(65536);
     for (const e of set.entries) {
@@ -133,7 +143,8 @@ function buildIndex(set: IpSet): SetIndex {
           frags = [part.mac];
           break;
         case 'mark':
-          frags = [String(part.value)];
+          // The kernel stores mark & markmask and masks the packet's mark the same way.
+          frags = [String((part.value & markmask) >>> 0)];
           break;
         default:
           frags = [];
@@ -212,6 +223,9 @@ function lookupHash(set: IpSet, idx: SetIndex, dirs: ('src' | 'dst')[], pkt: Set
       const name = dir === 'src' ? pkt.inIface : pkt.outIface;
       if (!name) return 'none';
       fixed.push(name);
+    } else if (dim === 'mark') {
+      if (pkt.mark === undefined) return 'unknown';
+      fixed.push(String((pkt.mark & markmaskOption(set)) >>> 0));
     } else return 'unknown';
   }
   for (const g of idx.groups) {
@@ -272,7 +286,8 @@ function matchDepth(sets: IpsetState, name: string, dirs: ('src' | 'dst')[], pkt
     }
     return unknown ? null : false;
   }
-  if (set.family !== pkt.family) return false;
+  // hash:mac is family-less (NFPROTO_UNSPEC) in the kernel; every other type has one family.
+  if (set.family !== pkt.family && set.type !== 'hash:mac') return false;
   if (dirs.length < set.dims.length) return false;
   const idx = indexOf(set);
   if (idx.portBitmap) {

@@ -163,6 +163,19 @@ describe('hash:net,iface: a more specific network on another interface hides a w
   });
 });
 
+describe('hash:ip,mark', () => {
+  const s = parseIpsets('create M hash:ip,mark family inet markmask 0xff00\nadd M 10.0.0.1,0x1234');
+  it('masks both the stored and the packet mark with markmask; no mark given → uncertain', () => {
+    expect(setMatch(s, 'M', ['dst', 'dst'], { ...pkt({ dst: '10.0.0.1' }), mark: 0x12ff })).toBe(true);
+    expect(setMatch(s, 'M', ['dst', 'dst'], { ...pkt({ dst: '10.0.0.1' }), mark: 0x1300 })).toBe(false);
+    expect(setMatch(s, 'M', ['dst', 'dst'], pkt({ dst: '10.0.0.1' }))).toBe(null);
+  });
+  it('hash:mac cannot be decided from a routed packet', () => {
+    const m = parseIpsets('create H hash:mac\nadd H 02:00:00:00:00:01');
+    expect(setMatch(m, 'H', ['src'], pkt())).toBe(null);
+  });
+});
+
 describe('bitmap:port', () => {
   it('has no protocol, but only answers for TCP and UDP', () => {
     expect(setMatch(sets, 'NODEPORTS', ['dst'], pkt({ dport: 30080 }))).toBe(true);
