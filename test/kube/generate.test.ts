@@ -210,6 +210,13 @@ describe('generateIptables', () => {
     const ms = performance.now() - t0;
     expect(services).toHaveLength(20_000);
     expect(text.length).toBeGreaterThan(50_000_000);
+    // Cluster IPs are a permutation of the service CIDR, node ports never repeat, and a service
+    // never lists an endpoint twice.
+    expect(new Set(services.map((s) => s.clusterIP)).size).toBe(20_000);
+    const nodePorts = services.flatMap((s) => [s.nodePort, s.healthCheckNodePort]).filter((p) => p !== undefined);
+    expect(new Set(nodePorts).size).toBe(nodePorts.length);
+    expect(nodePorts.every((p) => p! >= 30000 && p! <= 32767)).toBe(true);
+    expect(services.every((s) => new Set(s.endpoints.map((e) => e.endpoint)).size === s.endpoints.length)).toBe(true);
     // ~3 s on a quiet 2-vCPU machine; the bound leaves room for a loaded CI runner.
     expect(ms).toBeLessThan(45_000);
   }, 60_000);
