@@ -6,13 +6,12 @@ import { loadRuleset } from '../../src/ruleset.js';
 import type { Query } from '../../src/model/result.js';
 
 const ex = (f: string) => readFileSync(new URL(`../../examples/ipvs-node/${f}`, import.meta.url), 'utf8');
-const rs = loadRuleset(
-  { iptables: ex('iptables.txt'), ipvs: ex('ipvs.txt'), ipsets: ex('ipsets.txt'), node: JSON.parse(ex('node.json')) },
-  { engine: 'reference' },
-);
-const land = (q: Query) => rs.explain(q).outcomes.map((o) => [o.probability, o.verdict, o.endpoint, o.masquerade]);
+const bundle = { iptables: ex('iptables.txt'), ipvs: ex('ipvs.txt'), ipsets: ex('ipsets.txt'), node: JSON.parse(ex('node.json')) };
 
-describe('examples/ipvs-node', () => {
+describe.each(['reference', 'wasm'] as const)('examples/ipvs-node (%s engine)', (engine) => {
+  const rs = loadRuleset(bundle, { engine });
+  const land = (q: Query) => rs.explain(q).outcomes.map((o) => [o.probability, o.verdict, o.endpoint, o.masquerade]);
+
   it('DNS from a pod: rr over both CoreDNS pods, no masquerade', () => {
     expect(land({ protocol: 'udp', destination: '10.96.0.10', port: 53, origin: 'pod' })).toEqual([
       [0.5, 'accept', '10.244.0.5:53', false],
