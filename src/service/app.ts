@@ -85,8 +85,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     size: config.poolSize,
     queueMax: config.queueMax,
     taskTimeoutMs: config.taskTimeoutMs,
+    loadTimeoutMs: config.loadTimeoutMs,
     worker: {
-      cacheBytes: config.storeBytes,
+      cacheBytes: config.workerCacheBytes,
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
       ...(config.engine ? { engine: config.engine } : {}),
     },

@@ -18,12 +18,23 @@ export interface ServiceConfig {
   poolSize: number;
   /** Tasks waiting for a worker before new requests get 503 + Retry-After. */
   queueMax: number;
-  /** Per-task time limit; a task over it has its worker terminated and gets 503. */
+  /** Time limit of an explain/trace/services task; over it the worker is terminated and the request gets 503. */
   taskTimeoutMs: number;
+  /**
+   * Time limit of a task that parses a dump (upload, one-shot explain, startup): parsing scales
+   * with the dump (a 21 MB, 10k-service dump takes ~10 s), so it gets its own, larger limit.
+   */
+  loadTimeoutMs: number;
   /** Budget of the in-memory ruleset LRU (bytes of input held); persisted ones reload on demand. */
   storeBytes: number;
   /** Budget of the explain-answer cache (bytes); 0 turns it off. */
   answerCacheBytes: number;
+  /**
+   * Input bytes of rulesets each worker keeps parsed. A parsed ruleset costs ~25× its input in
+   * heap (a 21 MB dump ≈ 550 MB), so this is far below storeBytes; the least recently used is
+   * dropped and re-parsed from its input when asked for again.
+   */
+  workerCacheBytes: number;
   /** Access-Control-Allow-Origin value; CORS stays off when null. */
   corsOrigin: string | null;
   /** Event-loop delay (ms) above which @fastify/under-pressure answers 503; 0 disables. */
@@ -77,7 +88,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
     poolSize: int(env, 'LANDFALL_POOL_SIZE', defaultPoolSize(), 1),
     queueMax: int(env, 'LANDFALL_QUEUE_MAX', 256, 0),
     taskTimeoutMs: int(env, 'LANDFALL_TASK_TIMEOUT_MS', 30_000, 1),
+    loadTimeoutMs: int(env, 'LANDFALL_LOAD_TIMEOUT_MS', 180_000, 1),
     storeBytes: int(env, 'LANDFALL_STORE_BYTES', 512 * MiB, 1),
+    workerCacheBytes: int(env, 'LANDFALL_WORKER_CACHE_BYTES', 64 * MiB, 1),
     answerCacheBytes: int(env, 'LANDFALL_ANSWER_CACHE_BYTES', 64 * MiB, 0),
     corsOrigin: str(env, 'LANDFALL_CORS_ORIGIN'),
     maxEventLoopDelayMs: int(env, 'LANDFALL_MAX_EVENT_LOOP_DELAY_MS', 1000, 0),

@@ -13,6 +13,8 @@ export interface PoolOptions {
   size: number;
   queueMax: number;
   taskTimeoutMs: number;
+  /** Limit for tasks that parse a dump (ruleset id unknown); default taskTimeoutMs. */
+  loadTimeoutMs?: number;
   worker: WorkerConfig;
   /** Told why a worker died (for the log; the client only gets a generic 500). */
   onCrash?: (reason: string) => void;
@@ -53,6 +55,7 @@ export class WorkerPool {
   readonly size: number;
   private readonly piscina: Piscina<Task, TaskResult>;
   private readonly taskTimeoutMs: number;
+  private readonly loadTimeoutMs: number;
   private readonly queueMax: number;
   private inFlight = 0;
   private crashes = 0;
@@ -64,6 +67,7 @@ export class WorkerPool {
     const filename = opts.filename ?? defaultWorkerFile().filename;
     this.size = opts.size;
     this.taskTimeoutMs = opts.taskTimeoutMs;
+    this.loadTimeoutMs = opts.loadTimeoutMs ?? opts.taskTimeoutMs;
     this.queueMax = opts.queueMax;
     this.onCrash = opts.onCrash;
     this.piscina = new Piscina<Task, TaskResult>({
@@ -90,7 +94,16 @@ export class WorkerPool {
     await Promise.all(Array.from({ length: this.size }, () => this.run({ op: 'ping' }, limit)));
   }
 
-  async run(task: Task, timeoutMs = this.taskTimeoutMs): Promise<TaskResult> {
+  /**
+   * A task whose ruleset id is not known yet must parse its input: it gets the load limit. (A
+   * known id may also need parsing on a fresh worker; its limit is the task limit, and a restart
+   * replaces workers only after a crash or timeout.)
+   */
+  private limitFor(task: Task): number {
+    return task.op !== 'ping' && task.ruleset.id === null ? this.loadTimeoutMs : this.taskTimeoutMs;
+  }
+
+  async run(task: Task, timeoutMs = this.limitFor(task)): Promise<TaskResult> {
     if (this.inFlight >= this.size + this.queueMax) {
       this.rejected++;
       throw new ApiError('overloaded', `all ${this.size} workers busy and ${this.queueMax} requests queued; retry shortly`, {}, 1);

@@ -19,6 +19,22 @@ describe('OpenAPI document', () => {
     expect(live).toBe(await readFile(committed, 'utf8'));
   });
 
+  it('is served at /openapi.json, with Swagger UI at /docs', async () => {
+    const { startApp } = await import('./helpers.js');
+    const t = await startApp();
+    try {
+      const spec = await t.app.inject({ url: '/openapi.json' });
+      expect(spec.statusCode).toBe(200);
+      expect(spec.json()).toEqual(JSON.parse(renderOpenapi(await generateOpenapi())));
+      const docs = await t.app.inject({ url: '/docs/' });
+      expect(docs.statusCode).toBe(200);
+      expect(docs.headers['content-type']).toMatch(/^text\/html/);
+      expect(docs.body).toMatch(/swagger/i);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('is OpenAPI 3.1 with named components, and every /v1 route documents problem+json errors', async () => {
     const doc = (await generateOpenapi()) as unknown as Doc;
     expect(doc.openapi).toBe('3.1.0');

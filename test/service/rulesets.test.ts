@@ -29,6 +29,14 @@ describe('POST /v1/rulesets', () => {
     expect(a.json().id).not.toBe(await upload(t.app));
   });
 
+  it('accepts text/plain bodies far over Fastify\'s 1 MiB default', async () => {
+    const { iptables } = await nodeDump();
+    const padded = `${'# padding comment line, ignored by the parser\n'.repeat(120_000)}${iptables}`;
+    expect(padded.length).toBeGreaterThan(5 * 1024 * 1024);
+    const res = await t.app.inject({ method: 'POST', url: '/v1/rulesets', headers: { 'content-type': 'text/plain; charset=utf-8' }, payload: padded });
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
   it('gives concurrent uploads of the same dump one id and one stored copy', async () => {
     const payload = await nodeDump();
     payload.iptables += '\n# concurrent\n';
