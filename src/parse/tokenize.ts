@@ -51,20 +51,23 @@ export function tokenize(line: string, start = 0): Words {
         const q = c;
         const open = i + 1;
         i++;
+        // Slice runs between escapes instead of appending character by character.
+        let run = i;
         let closed = false;
         while (i < n) {
           const d = line.charCodeAt(i);
           if (d === 92 /* \ */ && i + 1 < n) {
-            w += line[i + 1];
+            w += line.slice(run, i) + line[i + 1];
             i += 2;
+            run = i;
             continue;
           }
           if (d === q) {
+            w += line.slice(run, i);
             closed = true;
             i++;
             break;
           }
-          w += line[i];
           i++;
         }
         if (!closed) throw new TokenizeError('unterminated quoted string', open);
