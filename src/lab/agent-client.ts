@@ -3,7 +3,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LabError } from './exec.js';
+import { LAB_PATH, LabError } from './exec.js';
 import type { ListenSpec, ProbeRecord, ProbeRequest, Request, Response } from './protocol.js';
 
 /**
@@ -31,7 +31,7 @@ export class AgentClient {
   private constructor(readonly namespace: string, ttlMs: number) {
     this.child = spawn('ip', ['netns', 'exec', namespace, ...agentCommand()], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LANDFALL_AGENT_TTL_MS: String(ttlMs) },
+      env: { ...process.env, PATH: LAB_PATH, LANDFALL_AGENT_TTL_MS: String(ttlMs) },
     });
     createInterface({ input: this.child.stdout }).on('line', (line) => this.onLine(line));
     this.child.stderr.on('data', (b: Buffer) => {

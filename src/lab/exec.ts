@@ -4,6 +4,14 @@
 // Nothing here goes through a shell, so dump text and names never get interpreted.
 import { spawn, spawnSync } from 'node:child_process';
 
+/**
+ * iproute2 and iptables live in sbin directories that a non-login or CI shell may leave off PATH;
+ * the lab runs as root anyway, so look there too.
+ */
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+export const LAB_PATH = [...(process.env.PATH ?? '/usr/bin:/bin').split(':'), ...SBIN].filter((d, i, a) => d && a.indexOf(d) === i).join(':');
+const LAB_ENV = { ...process.env, PATH: LAB_PATH };
+
 export class LabError extends Error {
   constructor(
     message: string,
@@ -39,7 +47,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   const started = performance.now();
   const line = [cmd, ...args].join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: LAB_ENV });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -73,13 +81,13 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 
 /** Synchronous variant for exit handlers, where nothing asynchronous runs any more. */
 export function runSync(cmd: string, args: readonly string[], timeoutMs = 5_000): number {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: timeoutMs });
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: timeoutMs, env: LAB_ENV });
   return r.status ?? -1;
 }
 
 /** True when `tool` is found on PATH (or is an executable path). */
 export function haveTool(tool: string): boolean {
-  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore', timeout: 2_000 });
+  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore', timeout: 2_000, env: LAB_ENV });
   return r.status === 0;
 }
 

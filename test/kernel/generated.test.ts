@@ -94,7 +94,7 @@ function probesFor(svc: GenService): Probe[] {
   const out: Probe[] = [];
   /** `expectAnswer` only sizes the probe (explain decides what is right); `clients` picks sources. */
   const add = (name: string, origin: LabOrigin, destination: string, port: number, expectAnswer: boolean, clients: (n: number) => string[]): void => {
-    const n = expectAnswer ? 90 : 4;
+    const n = expectAnswer ? 60 : 4;
     // Affinity pins a client after its first connection: spread over many clients instead.
     const spread = sticky && expectAnswer;
     if (spread && origin === 'host') return; // one host address: nothing to spread over
