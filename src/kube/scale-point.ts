@@ -181,6 +181,7 @@ export function emptyPoint(mode: ScaleMode, services: number, endpoints: number)
     mismatches: null,
     memory: null,
     kernel: null,
+    loadAverage: null,
     notes: [],
     error: null,
   };

@@ -40,7 +40,7 @@ export function scaleTable(points: readonly ScalePoint[]): string {
   const withKernel = points.some((p) => p.kernel !== null);
   const head = ['mode', 'services', 'endp', 'rules', 'dump', 'parse', 'compile', 'walked mean', 'p50', 'p99', 'max', 'wasm/pkt', 'ref/pkt', 'heap'];
   if (withKernel) head.push('restore', 'connect p50 empty → loaded');
-  head.push('notes');
+  head.push('load', 'notes');
   const rows = points.map((p) => {
     const r = p.rulesEvaluated;
     const row = [
@@ -60,13 +60,14 @@ export function scaleTable(points: readonly ScalePoint[]): string {
       fmtBytes(p.memory?.heapBytes),
     ];
     if (withKernel) row.push(...kernelCells(p));
+    row.push(p.loadAverage === null ? '–' : p.loadAverage.toFixed(1));
     const notes = [...(p.error ? [`FAILED: ${p.error}`] : []), ...p.notes, ...(p.kernel?.error ? [`kernel: ${p.kernel.error}`] : [])];
     row.push(notes.join('; '));
     return row;
   });
   // Floors sized for 100k-service figures: the CLI prints rows one by one as points finish, and
   // the columns must line up with the header printed before the first of them.
-  const floor = (h: string): number => (h === 'mode' ? 8 : h === 'endp' ? 4 : h === 'notes' ? 0 : Math.max(8, h.length));
+  const floor = (h: string): number => (h === 'mode' ? 8 : h === 'endp' || h === 'load' ? 4 : h === 'notes' ? 0 : Math.max(8, h.length));
   const widths = head.map((h, c) => Math.max(floor(h), ...rows.map((r) => r[c].length)));
   // Text left, numbers right; the notes column is last and unpadded.
   const left = new Set([0, head.length - 1]);

@@ -134,6 +134,11 @@ export interface ScalePoint {
    */
   memory: { heapBytes: number; compiledBytes: number } | null;
   kernel: KernelFigures | null;
+  /**
+   * The machine's 1-minute load average when the point finished. Times are wall-clock: on a
+   * machine busy with other work they stretch, and this says how busy it was.
+   */
+  loadAverage: number | null;
   /** Things the reader should know about this point's figures (e.g. an engine that fell back). */
   notes: string[];
   /** Why the point failed; its figures are then null. */

@@ -9,7 +9,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { totalmem } from 'node:os';
+import { loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -177,6 +177,7 @@ export async function runScale(options: ScaleOptions, hooks: ScaleHooks = {}): P
         point.kernel = { restoreMs: null, empty: null, loaded: null, addedP50Us: null, error: e instanceof Error ? e.message : String(e) };
       }
     }
+    point.loadAverage = Math.round(loadavg()[0] * 100) / 100;
     points.push(point);
     base += weights[i];
     hooks.onPoint?.(point, i);

@@ -8,6 +8,7 @@ import scaleRoutes from '../../src/service/routes/scale.js';
 import { JobQueueFull, ScaleJobs, type JobStatus } from '../../src/kube/scale-jobs.js';
 import { ScaleCancelled, type ScaleHooks, type ScaleResult } from '../../src/kube/scale.js';
 import type { ScaleOptions } from '../../src/kube/scale-types.js';
+import { emptyPoint } from '../../src/kube/scale-point.js';
 
 let app: App;
 
@@ -54,6 +55,9 @@ describe('POST /v1/scale', () => {
     expect(p.rulesEvaluated).toEqual({ mean: expect.any(Number), p50: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
     expect(p.nsPerPacket.reference).toEqual(expect.any(Number));
     expect(p.kernel).toBeNull();
+    // Every field survives the response schema's serializer (an unlisted one would be dropped).
+    expect(Object.keys(p).sort()).toEqual(Object.keys(emptyPoint('iptables', 1, 1)).sort());
+    expect(p.loadAverage).toEqual(expect.any(Number));
     expect(seenPercents.every((v, i) => i === 0 || v >= seenPercents[i - 1])).toBe(true);
   });
 

@@ -73,6 +73,7 @@ const ScalePointSchema = Type.Object({
       error: Nullable(Type.String()),
     }),
   ),
+  loadAverage: Nullable(Type.Number({ description: "the machine's 1-minute load average when the point finished" })),
   notes: Type.Array(Type.String()),
   error: Nullable(Type.String()),
 });
