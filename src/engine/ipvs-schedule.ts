@@ -1,9 +1,10 @@
 // IPVS virtual-service lookup and real-server scheduling, as net/netfilter/ipvs does it.
 //
-// Order of real servers: the dump's order. The kernel keeps svc->destinations with list_add_rcu
-// (newest first) and ipvsadm lists that list as is (unless --sort was given), so the order in an
-// ipvsadm-save / ipvsadm -Ln dump IS the kernel's list order — which is what the hashing schedulers
-// (sh, dh, mh) build their tables from, so it matters.
+// Order of real servers matters to the hashing schedulers (sh, dh, mh): the kernel builds their
+// tables from svc->destinations, its own list (list_add_rcu: most recently added first). ipvsadm
+// prints that list sorted by address and port unless --nosort, so the dump's order is the kernel's
+// only when the dump proves --nosort (IpvsState.realOrder, set by the parser); otherwise the
+// per-client choice is unknown and the shares over all clients are returned, with a note.
 //
 // Availability (shared by every scheduler): a real server with weight <= 0 never receives new
 // connections; one whose upper threshold (-x) is reached is OVERLOADed. landfall only knows active
@@ -405,13 +406,19 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
       break;
     }
     case 'sh':
-      branches = one(shSelect(svc, pkt.src, pkt.sport, pkt.proto, conns));
-      break;
     case 'dh':
-      branches = one(dhSelect(svc, pkt.dst, conns));
-      break;
     case 'mh':
-      branches = one(mhSelect(svc, pkt.src, pkt.sport, pkt.proto, conns));
+      if (state.realOrder === 'sorted' && svc.reals.length > 1) {
+        // The tables are built from the kernel's destination list; ipvsadm printed its own sorted
+        // order, so which server owns which slot is unknown. Over the unknown order a client is
+        // equally likely to land on any slot: weight-proportional for sh/mh, equal for dh.
+        notes.push(
+          `${sched}: the dump lists real servers in ipvsadm's sorted order, not the kernel's; the per-client choice needs a dump taken with --nosort, so shares over all clients are shown`,
+        );
+        branches = proportional(svc, conns, sched === 'dh' ? () => 1 : (r) => r.weight);
+      } else if (sched === 'sh') branches = one(shSelect(svc, pkt.src, pkt.sport, pkt.proto, conns));
+      else if (sched === 'dh') branches = one(dhSelect(svc, pkt.dst, conns));
+      else branches = one(mhSelect(svc, pkt.src, pkt.sport, pkt.proto, conns));
       break;
     case 'lblc':
     case 'lblcr':

@@ -47,4 +47,11 @@ export interface VirtualService {
 
 export interface IpvsState {
   services: VirtualService[];
+  /**
+   * Whether `reals` is in the kernel's own destination order (which the sh, dh and mh tables are
+   * built from). ipvsadm sorts real servers by address and port unless --nosort, so a parsed dump
+   * whose lists are all in that sorted order is 'sorted': the kernel's order is then unknown.
+   * Absent = the kernel's order (a dump that proves --nosort, or a hand-built state).
+   */
+  realOrder?: 'kernel' | 'sorted';
 }

@@ -141,6 +141,7 @@ function parseSaveLine(text: string, lineNo: number, state: IpvsState, byKey: Ma
       case '--udp-service':
         addrSpec('udp', w);
         break;
+      case '-q':
       case '--sctp-service':
         addrSpec('sctp', w);
         break;
@@ -308,14 +309,21 @@ function parseListing(lines: string[]): IpvsState {
     const t = text.trim();
     if (t === '' || t.startsWith('IP Virtual Server')) continue;
     if (t.startsWith('Prot LocalAddress')) {
-      counters = /\b(Conns|CPS)\b/.test(t);
+      // Plain: "Scheduler Flags" here and the real-server columns on the "->" line. --stats and
+      // --rate: counters. --thresholds / --persistent-conn: the real-server columns are here and
+      // the "->" line is bare.
+      const cols = t.split(/\s+/).slice(2);
+      counters = cols.includes('Conns') || cols.includes('CPS');
+      if (counters) realCols = [];
+      else if (cols.length > 0 && cols.every((x) => REAL_COLUMNS.has(x))) realCols = cols;
+      else realCols = ['Forward', 'Weight', 'ActiveConn', 'InActConn'];
       continue;
     }
     if (t.startsWith('-> RemoteAddress')) {
       const cols = t.split(/\s+/).slice(2);
-      const bad = cols.findIndex((c) => !REAL_COLUMNS.has(c));
-      if (bad >= 0 && !counters) throw new ParseError(`unknown real-server column ${quote(cols[bad])}`, lineNo, text.indexOf(cols[bad]) + 1, SOURCE, text);
-      realCols = counters ? [] : cols;
+      const bad = cols.findIndex((x) => !REAL_COLUMNS.has(x));
+      if (bad >= 0) throw new ParseError(`unknown real-server column ${quote(cols[bad])}`, lineNo, text.indexOf(cols[bad]) + 1, SOURCE, text);
+      if (cols.length > 0) realCols = cols;
       continue;
     }
     const c: Cursor = new Cursor(tokenizeLine(text, lineNo), lineNo, text);
@@ -408,8 +416,41 @@ function parseListing(lines: string[]): IpvsState {
   return state;
 }
 
+/**
+ * libipvs ipvs_cmp_dests(), which ipvsadm sorts real servers with unless --nosort: IPv4 by the
+ * difference of the host-order addresses taken as a signed int (so it wraps for far-apart
+ * addresses), IPv6 by the bytes, then by port.
+ */
+function ipvsadmCompare(a: RealServer, b: RealServer): number {
+  if (a.addr.family !== b.addr.family) return a.addr.family - b.addr.family;
+  let r = 0;
+  if (a.addr.family === 4) r = (a.addr.w[0] - b.addr.w[0]) | 0;
+  else {
+    for (let k = 0; k < 4 && r === 0; k++) r = a.addr.w[k] === b.addr.w[k] ? 0 : a.addr.w[k] < b.addr.w[k] ? -1 : 1;
+  }
+  return r !== 0 ? r : a.port - b.port;
+}
+
+/** 'kernel' when some list is out of ipvsadm's sorted order (the dump was taken with --nosort). */
+function realOrder(state: IpvsState): 'kernel' | 'sorted' {
+  let ambiguous = false;
+  for (const s of state.services) {
+    for (let i = 1; i < s.reals.length; i++) {
+      if (ipvsadmCompare(s.reals[i - 1], s.reals[i]) > 0) return 'kernel';
+      ambiguous = true;
+    }
+  }
+  return ambiguous ? 'sorted' : 'kernel';
+}
+
 /** Parses `ipvsadm-save -n` or `ipvsadm -Ln [--stats|--rate]` text; throws ParseError (source "ipvs"). */
 export function parseIpvs(text: string): IpvsState {
+  const state = parseText(text);
+  if (realOrder(state) === 'sorted') state.realOrder = 'sorted';
+  return state;
+}
+
+function parseText(text: string): IpvsState {
   const lines = text.split(/\r?\n/);
   const first = lines.find((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
   if (first !== undefined && /^\s*(IP Virtual Server|Prot\s+LocalAddress|TCP\s|UDP\s|SCTP\s|FWM\s)/.test(first)) {

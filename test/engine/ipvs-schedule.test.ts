@@ -197,6 +197,22 @@ describe('sh (source hashing)', () => {
   });
 });
 
+describe('hashing schedulers on a sorted ipvsadm listing', () => {
+  it('the kernel order is unknown: shares over all clients, with a note, instead of a made-up per-client answer', () => {
+    const s = svc('sh', [real('10.1.0.1', 80, 1), real('10.1.0.2', 80, 3)]);
+    const d = scheduleDetailed({ services: [s], realOrder: 'sorted' }, 0, pkt());
+    expect(d.branches).toEqual([
+      { real: 0, prob: 0.25 },
+      { real: 1, prob: 0.75 },
+    ]);
+    expect(d.notes.join(' ')).toMatch(/--nosort/);
+    const dh = scheduleDetailed({ services: [svc('dh', s.reals)], realOrder: 'sorted' }, 0, pkt());
+    expect(dh.branches.map((b) => b.prob)).toEqual([0.5, 0.5]);
+    // one real server: the order cannot matter
+    expect(scheduleDetailed({ services: [svc('mh', [s.reals[0]])], realOrder: 'sorted' }, 0, pkt()).branches).toEqual([{ real: 0, prob: 1 }]);
+  });
+});
+
 describe('dh (destination hashing)', () => {
   it('hashes the destination (the VIP) into a round-robin table, weights ignored', () => {
     const s = svc('dh', [real('10.1.0.1', 80, 5), real('10.1.0.2', 80, 1), real('10.1.0.3', 80, 1)]);

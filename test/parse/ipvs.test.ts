@@ -109,21 +109,34 @@ TCP  10.96.0.1:443                      12      340      290    22680    50K
     const rate = stats.replace('Conns   InPkts  OutPkts  InBytes OutBytes', 'CPS    InPPS   OutPPS    InBPS   OutBPS');
     expect(parseIpvs(rate).services[0].reals).toHaveLength(1);
   });
-  it('--thresholds and --persistent-conn views: columns come from the real-server header', () => {
-    const th = `Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn
+  it('--thresholds and --persistent-conn views (columns on the Prot line, as ipvsadm prints them)', () => {
+    const th = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn
   -> RemoteAddress:Port
 TCP  10.96.0.1:443 wlc
   -> 172.18.0.2:6443              100        50         7          1
-`.replace('  -> RemoteAddress:Port\n', '  -> RemoteAddress:Port           Uthreshold Lthreshold ActiveConn InActConn\n');
-    const r = parseIpvs(th).services[0].reals[0];
-    expect(r).toMatchObject({ upperThreshold: 100, lowerThreshold: 50, activeConns: 7, inactiveConns: 1, weightUnknown: true });
-    const pc = `Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port           Forward Weight PersistConn ActiveConn InActConn
-TCP  10.96.0.1:443 rr persistent 360
-  -> 172.18.0.2:6443              Route   3      2           7          1
 `;
-    expect(parseIpvs(pc).services[0].reals[0]).toMatchObject({ forward: 'gate', weight: 3, activeConns: 7, inactiveConns: 1 });
-    expect(parseIpvs(pc).services[0].reals[0].weightUnknown).toBeUndefined();
+    const st = parseIpvs(th);
+    expect(st.services[0].scheduler).toBe('wlc');
+    expect(st.services[0].reals[0]).toMatchObject({ upperThreshold: 100, lowerThreshold: 50, activeConns: 7, inactiveConns: 1, weightUnknown: true });
+    const pc = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn
+  -> RemoteAddress:Port
+TCP  10.96.0.1:443 rr persistent 360
+  -> 172.18.0.2:6443              3         2           7          1
+`;
+    const r = parseIpvs(pc).services[0];
+    expect(r.persistent).toBe(360);
+    expect(r.reals[0]).toMatchObject({ weight: 3, activeConns: 7, inactiveConns: 1 });
+    expect(r.reals[0].weightUnknown).toBeUndefined();
+  });
+  it('real-server order: ipvsadm sorts unless --nosort, so a sorted dump leaves the kernel order unknown', () => {
+    expect(parseIpvs('-A -t 10.0.0.1:80 -s sh\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1\n-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 1').realOrder).toBe('sorted');
+    expect(parseIpvs('-A -t 10.0.0.1:80 -s sh\n-a -t 10.0.0.1:80 -r 10.1.1.2:80 -m -w 1\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1').realOrder).toBeUndefined();
+    // libipvs compares IPv4 addresses by a wrapping int difference: 240.0.0.1 sorts before 10.0.0.1
+    expect(parseIpvs('-A -t 10.0.0.1:80 -s sh\n-a -t 10.0.0.1:80 -r 240.0.0.1:80 -m -w 1\n-a -t 10.0.0.1:80 -r 10.0.0.1:80 -m -w 1').realOrder).toBe('sorted');
+    expect(parseIpvs('-A -t 10.0.0.1:80 -s sh\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m -w 1').realOrder).toBeUndefined();
+    expect(parseIpvs('-A -q 10.0.0.1:80 -s rr').services[0].protocol).toBe('sctp');
   });
   it('errors carry line and column', () => {
     const e = err(LIST.replace('Masq    1      0          4', 'Masq    x      0          4'));
