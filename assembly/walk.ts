@@ -72,14 +72,15 @@ function policy(cid: i32): bool {
   return pol == L.POLICY_DROP ? end(L.VERDICT_DROP, -1) : true;
 }
 
-/** Hash lookup of the packet's destination in a run: the first candidate rule, or the run end. */
+/** Hash lookup of the packet's destination (address or port) in a run: the first candidate rule, or the run end. */
 function runLookup(run: i32): i32 {
   const hash = rw(run + L.RU_HASH);
   const mask = rw(run + L.RU_MASK);
-  const k0 = load<i32>(S.DST);
-  const k1 = load<i32>(S.DST, 4);
-  const k2 = load<i32>(S.DST, 8);
-  const k3 = load<i32>(S.DST, 12);
+  const byPort = rw(run + L.RU_KIND) == L.KEY_DPORT;
+  const k0 = byPort ? S.dport : load<i32>(S.DST);
+  const k1 = byPort ? 0 : load<i32>(S.DST, 4);
+  const k2 = byPort ? 0 : load<i32>(S.DST, 8);
+  const k3 = byPort ? 0 : load<i32>(S.DST, 12);
   let s = hashKey(<u32>k0, <u32>k1, <u32>k2, <u32>k3) & mask;
   for (;;) {
     const slot = hash + s * L.SLOT_WORDS;

@@ -53,7 +53,7 @@ const {
   R_OPS,
   R_TARG
 } = L;
-import { encodeMatches, encodeTarget, indexKey, pushIface, type EncodeContext } from './ops.js';
+import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
 import { StringTable, Words } from './words.js';
 
@@ -77,7 +77,8 @@ export interface CompileOptions {
 const HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
 
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
-  const w = new Words();
+  // ~14 words per kube-proxy rule; sized up front so the buffer rarely regrows.
+  const w = new Words(rs.rules.length * 14 + 4096);
   const strings = new StringTable();
   const recent = new StringTable();
   const ctx: EncodeContext = {
@@ -100,15 +101,35 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(H_RULES, rulesAt);
   w.set(H_OPS, w.length);
 
+  // Jump targets resolve within the rule's own (family, table): one name map per table.
+  const tableChains = new Map<string, Map<string, number>>();
+  rs.chains.forEach(({ chain, table, family }, id) => {
+    const k = `${family}:${table}`;
+    let m = tableChains.get(k);
+    if (!m) tableChains.set(k, (m = new Map()));
+    m.set(chain.name, id);
+  });
+  let names: Map<string, number> | undefined;
+  let namesKey = '';
+  const chainId = (name: string): number => names?.get(name) ?? -1;
+
   // Rules: ops and target blocks interleave after the fixed records; records point at them.
+  const dstKeys: (Key | null)[] = new Array(nrules);
+  const portKeys: (number | null)[] = new Array(nrules);
   for (let id = 0; id < nrules; id++) {
     const rule = rs.rules[id];
     ctx.rule = id;
-    const [ops, nops] = encodeMatches(ctx, rule);
-    const [tk, targ] = encodeTarget(ctx, rule.target, (name) => {
-      const cid = rs.chainIds.get(chainKey(rule.family, rule.table, name));
-      return cid === undefined ? -1 : cid;
-    });
+    const ordered = kernelOrder(rule.matches);
+    const k = indexKeys(ordered);
+    dstKeys[id] = k.dst;
+    portKeys[id] = k.dport;
+    const [ops, nops] = encodeMatches(ctx, ordered);
+    const tk0 = `${rule.family}:${rule.table}`;
+    if (tk0 !== namesKey) {
+      namesKey = tk0;
+      names = tableChains.get(tk0);
+    }
+    const [tk, targ] = encodeTarget(ctx, rule.target, chainId);
     const r = rulesAt + id * RULE_WORDS;
     w.set(r + R_OPS, ops);
     w.set(r + R_NOPS_TK, nops | (tk << RN_TK_SHIFT));
@@ -150,8 +171,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
 
   // Index runs over destination-keyed rules.
-  const keys = rs.rules.map(indexKey);
-  const runs = buildRuns(w, rs, keys, rulesAt, opts.minRun ?? 8);
+  const runs = buildRuns(w, rs, dstKeys, portKeys, rulesAt, opts.minRun ?? 8);
 
   writeNode(w, rs);
   w.set(H_NNTH, ctx.nth.next);

@@ -72,12 +72,16 @@ export const TABLE_FILTER = 3;
 export const TABLE_SECURITY = 4;
 export const NTABLES = 5;
 
-// ---- index runs: consecutive rules keyed on an exact destination address ----
-export const RUN_WORDS = 4;
+// ---- index runs: consecutive rules keyed on an exact destination address, or on one
+// destination port (KUBE-NODEPORTS) ----
+export const RUN_WORDS = 5;
 export const RU_START = 0; // first rule id of the run
 export const RU_END = 1; // rule id one past the run
 export const RU_HASH = 2; // absolute word offset of the hash table
 export const RU_MASK = 3; // slots - 1 (power of two)
+export const RU_KIND = 4; // KEY_*: what the hash is keyed on
+export const KEY_DST = 0; // the destination address (4 words)
+export const KEY_DPORT = 1; // the destination port (word 0; words 1..3 are 0)
 export const SLOT_WORDS = 5; // k0 k1 k2 k3 firstRuleId (-1 = empty)
 
 // ---- node context block (at H_NODE) ----

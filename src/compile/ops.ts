@@ -4,7 +4,7 @@
 
 import type { Addr, Cidr } from '../model/addr.js';
 import { maskWord } from '../model/addr.js';
-import type { Match, NatRange, Rule, Target } from '../model/rule.js';
+import type { Match, NatRange, Target } from '../model/rule.js';
 import * as L from './layout.js';
 
 // Layout constants as module locals: namespace reads are getter calls under some loaders.
@@ -373,15 +373,25 @@ const HEADER = new Set<Match['kind']>(['src', 'dst', 'proto', 'inIface', 'outIfa
  * (addresses, protocol, interfaces, fragment) in dump order, then the -m modules in dump order.
  */
 export function kernelOrder(ms: Match[]): Match[] {
-  const head = ms.filter((m) => HEADER.has(m.kind));
-  return head.length === 0 ? ms : [...head, ...ms.filter((m) => !HEADER.has(m.kind))];
+  // Dumps print the header part first, so the common case needs no copy.
+  let seenModule = false;
+  let reorder = false;
+  for (const m of ms) {
+    if (!HEADER.has(m.kind)) seenModule = true;
+    else if (seenModule) {
+      reorder = true;
+      break;
+    }
+  }
+  if (!reorder) return ms;
+  return [...ms.filter((m) => HEADER.has(m.kind)), ...ms.filter((m) => !HEADER.has(m.kind))];
 }
 
-/** Appends the rule's match ops in kernel order; returns [first word, op count]. */
-export function encodeMatches(ctx: EncodeContext, rule: Rule): [number, number] {
+/** Appends the matches' ops (already in kernel order); returns [first word, op count]. */
+export function encodeMatches(ctx: EncodeContext, ordered: Match[]): [number, number] {
   const start = ctx.w.length;
   let n = 0;
-  for (const m of kernelOrder(rule.matches)) {
+  for (const m of ordered) {
     const before = ctx.w.length;
     if (!encodeMatch(ctx, m)) encodeSpecial(ctx, m);
     if (ctx.w.length === before) continue;
@@ -482,17 +492,29 @@ export function encodeTarget(
 }
 
 /**
- * The destination key of a rule an index run may skip: its first `-d` is an exact, non-inverted
- * address and every match before it is pure, so when the packet's destination differs the rule
- * fails without deciding, noting or counting anything but itself. Null when not indexable.
+ * The index keys of a rule (matches in kernel order) that an index run may skip: its first `-d`
+ * is an exact, non-inverted address (dst), or its first --dport is one non-inverted port (dport),
+ * and every match before it is pure — so when the packet's key differs the rule fails at that
+ * match without deciding, noting or counting anything but itself.
  */
-export function indexKey(rule: Rule): readonly [number, number, number, number] | null {
-  for (const m of kernelOrder(rule.matches)) {
-    if (m.kind === 'dst') {
+export function indexKeys(ordered: Match[]): { dst: Key | null; dport: number | null } {
+  let dst: Key | null = null;
+  let dport: number | null = null;
+  let dstDone = false;
+  let dportDone = false;
+  for (const m of ordered) {
+    if (m.kind === 'dst' && !dstDone) {
       const full = m.cidr.family === 4 ? 32 : 128;
-      return !m.invert && m.cidr.prefix === full ? m.cidr.w : null;
+      if (!m.invert && m.cidr.prefix === full) dst = m.cidr.w;
+      dstDone = true;
+    } else if (m.kind === 'dport' && !dportDone) {
+      if (!m.invert && m.range.lo === m.range.hi) dport = m.range.lo;
+      dportDone = true;
     }
-    if (!PURE.has(m.kind)) return null;
+    if (dstDone && dportDone) break;
+    if (!PURE.has(m.kind)) break;
   }
-  return null;
+  return { dst, dport };
 }
+
+export type Key = readonly [number, number, number, number];

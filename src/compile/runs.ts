@@ -1,5 +1,5 @@
 // Index runs: inside one chain, a maximal stretch of consecutive rules keyed on an exact
-// destination address (ops.ts indexKey) gets an open-addressing hash table key → first rule with
+// destination address or one destination port (ops.ts indexKeys) gets an open-addressing hash table key → first rule with
 // that key, and every rule in the run links to the next rule with the same key. The walk jumps
 // from candidate to candidate and adds the skipped rules to rulesEvaluated, so first-match order
 // and the kernel's linear count are both kept while KUBE-SERVICES is not scanned.
@@ -17,13 +17,16 @@ const {
   RU_HASH,
   RU_MASK,
   RU_START,
+  RU_KIND,
+  KEY_DST,
+  KEY_DPORT,
   R_NEXT,
   R_RUN,
   SLOT_WORDS
 } = L;
 import type { Words } from './words.js';
 
-type Key = readonly [number, number, number, number];
+import type { Key } from './ops.js';
 
 /** The key hash; assembly/walk.ts hashKey computes the same bits. */
 export function hashKey(k0: number, k1: number, k2: number, k3: number): number {
@@ -34,34 +37,54 @@ export function hashKey(k0: number, k1: number, k2: number, k3: number): number 
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Finds the runs, writes the run table, hash tables and R_RUN/R_NEXT; returns the run count. */
-export function buildRuns(w: Words, rs: Ruleset, keys: (Key | null)[], rulesAt: number, minRun: number): number {
-  const runs: [number, number][] = [];
+interface Run {
+  start: number;
+  end: number;
+  kind: number;
+}
+
+/** Maximal stretches [i, j) of rules in `first..end` that have a key, at least minRun long. */
+function stretches(first: number, end: number, has: (r: number) => boolean, minRun: number, kind: number, out: Run[]): void {
+  let i = first;
+  while (i < end) {
+    if (!has(i)) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < end && has(j)) j++;
+    if (j - i >= minRun) out.push({ start: i, end: j, kind });
+    i = j;
+  }
+}
+
+/**
+ * Finds the runs (destination-address runs first; destination-port runs among the rules left),
+ * writes the run table, hash tables and R_RUN/R_NEXT; returns the run count.
+ */
+export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKeys: (number | null)[], rulesAt: number, minRun: number): number {
+  const runs: Run[] = [];
+  const inRun = new Uint8Array(rs.rules.length);
   for (const { chain } of rs.chains) {
     if (chain.rules.length < minRun) continue;
     const first = rs.ruleIds.get(chain.rules[0])!;
     const end = first + chain.rules.length;
-    let i = first;
-    while (i < end) {
-      if (!keys[i]) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < end && keys[j]) j++;
-      if (j - i >= minRun) runs.push([i, j]);
-      i = j;
-    }
+    const dstRuns: Run[] = [];
+    stretches(first, end, (r) => dstKeys[r] !== null, minRun, KEY_DST, dstRuns);
+    for (const r of dstRuns) inRun.fill(1, r.start, r.end);
+    stretches(first, end, (r) => !inRun[r] && portKeys[r] !== null, minRun, KEY_DPORT, runs);
+    runs.push(...dstRuns);
   }
+  const keyOf = (r: number, kind: number): Key => (kind === KEY_DST ? dstKeys[r]! : [portKeys[r]!, 0, 0, 0]);
   const tableAt = w.alloc(runs.length * RUN_WORDS);
   w.set(H_NRUNS, runs.length);
   w.set(H_RUNS, tableAt);
-  runs.forEach(([start, end], runId) => {
+  runs.forEach(({ start, end, kind }, runId) => {
     // Distinct keys in rule order: the first rule of each key heads its candidate list.
     const heads = new Map<string, number>();
     const last = new Map<string, number>();
     for (let r = start; r < end; r++) {
-      const k = keys[r]!;
+      const k = keyOf(r, kind);
       const ks = `${k[0]},${k[1]},${k[2]},${k[3]}`;
       const rec = rulesAt + r * RULE_WORDS;
       w.set(rec + R_RUN, runId + 1);
@@ -76,7 +99,7 @@ export function buildRuns(w: Words, rs: Ruleset, keys: (Key | null)[], rulesAt: 
     const hashAt = w.alloc(slots * SLOT_WORDS);
     for (let s = 0; s < slots; s++) w.set(hashAt + s * SLOT_WORDS + 4, -1);
     for (const r of heads.values()) {
-      const k = keys[r]!;
+      const k = keyOf(r, kind);
       let s = hashKey(k[0], k[1], k[2], k[3]) & (slots - 1);
       while (w.get(hashAt + s * SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
       const at = hashAt + s * SLOT_WORDS;
@@ -88,6 +111,7 @@ export function buildRuns(w: Words, rs: Ruleset, keys: (Key | null)[], rulesAt: 
     w.set(t + RU_END, end);
     w.set(t + RU_HASH, hashAt);
     w.set(t + RU_MASK, slots - 1);
+    w.set(t + RU_KIND, kind);
   });
   return runs.length;
 }

@@ -2,8 +2,12 @@
 // Plain doubling keeps compile linear in the ruleset size (20k services ≈ 640k rules).
 
 export class Words {
-  private buf = new Int32Array(1024);
+  private buf: Int32Array;
   length = 0;
+
+  constructor(capacity = 1024) {
+    this.buf = new Int32Array(Math.max(16, capacity));
+  }
 
   push(v: number): number {
     if (this.length === this.buf.length) this.grow(this.length + 1);

@@ -125,3 +125,40 @@ describe('index runs keep the kernel linear count and first-match order', () => 
     }
   });
 });
+
+describe('port-keyed runs (KUBE-NODEPORTS shape)', () => {
+  const rules: string[] = [];
+  for (let i = 0; i < 300; i++) rules.push(`-A NP -p ${i % 3 === 0 ? 'udp' : 'tcp'} -m comment --comment "np ${i}" -m ${i % 3 === 0 ? 'udp' : 'tcp'} --dport ${30000 + (i % 250)} -j ACCEPT`);
+  rules.push('-A NP -j DROP');
+  const rs = buildRs(
+    `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:NP - [0:0]\n-A INPUT -j NP\n${rules.join('\n')}\nCOMMIT\n`,
+    { node: NODE },
+  );
+  const c = compileRuleset(rs);
+
+  test('one run keyed on the destination port', () => {
+    expect(c.stats.runs).toBe(1);
+    expect(c.words[c.words[L.H_RUNS] + L.RU_KIND]).toBe(L.KEY_DPORT);
+  });
+
+  test('hits, protocol mismatches on the same port, and misses count like the kernel', () => {
+    const wasm = createWasmEngine(rs, c);
+    const ref = createReferenceEngine(rs);
+    const cases: [Query, number][] = [
+      // tcp 30001 is rule i=1 (position 2): INPUT:1 + 2
+      [{ protocol: 'tcp', destination: '192.168.1.10', port: 30001 }, 3],
+      // udp 30001: rule 1 is tcp (fails on -p), rule 251 (i=251, 251%3 → tcp) fails, … no udp rule has 30001 → DROP at the end
+      [{ protocol: 'udp', destination: '192.168.1.10', port: 30001 }, 1 + 301],
+      // port 30250 appears nowhere: the whole chain
+      [{ protocol: 'tcp', destination: '192.168.1.10', port: 30250 }, 1 + 301],
+      // udp 30003 is i=3 (position 4)
+      [{ protocol: 'udp', destination: '192.168.1.10', port: 30003 }, 1 + 4],
+    ];
+    for (const [q, n] of cases) {
+      const { pkt } = resolveQuery(q, rs.node);
+      const w = wasm.walk(pkt, []);
+      expect(w).toEqual(ref.walk(pkt, []));
+      expect(w.rulesEvaluated, JSON.stringify(q)).toBe(n);
+    }
+  });
+});

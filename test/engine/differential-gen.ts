@@ -170,9 +170,31 @@ function arbKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary
   });
 }
 
+/** A run of port-keyed rules (KUBE-NODEPORTS): `-p tcp -m comment --dport P -j …`. */
+function arbPortKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
+  return fc.record({
+    matches: fc.tuple(fc.constantFrom(6, 17), arbPort, fc.array(arbMatch(f), { maxLength: 1 })).map(([proto, port, extra]): Match[] => [
+      { kind: 'proto', invert: false, proto },
+      { kind: 'comment', text: 'nodeport' },
+      { kind: 'dport', invert: false, range: { lo: port, hi: port } },
+      ...extra,
+    ]),
+    target: arbTarget(f, table, later),
+  });
+}
+
 function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
   const plain = fc.record({ matches: fc.array(arbMatch(f), { maxLength: 4 }), target: arbTarget(f, table, later) });
-  return fc.array(fc.oneof(plain.map((r) => [r]), fc.array(arbKeyedRule(f, table, later), { minLength: 2, maxLength: 8 })), { maxLength: 5 }).map((xs) => xs.flat());
+  return fc
+    .array(
+      fc.oneof(
+        plain.map((r) => [r]),
+        fc.array(arbKeyedRule(f, table, later), { minLength: 2, maxLength: 8 }),
+        fc.array(arbPortKeyedRule(f, table, later), { minLength: 2, maxLength: 6 }),
+      ),
+      { maxLength: 5 },
+    )
+    .map((xs) => xs.flat());
 }
 
 export interface Scenario {
