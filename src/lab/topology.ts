@@ -21,6 +21,11 @@ export interface FamilyPlan {
   podCIDR: string;
   /** Prefixes that are local in ext: any address in them can be a client. */
   externalClients: string[];
+  /**
+   * Prefixes ext must send to the node although they look on-link (an externalIP or LB IP inside
+   * the uplink subnet, which the real network routes to the node).
+   */
+  viaNode?: string[];
 }
 
 export interface LabTopology {
@@ -84,9 +89,14 @@ export function commonSysctls(): string[] {
     // No duplicate address detection: addresses are usable at once, not after a second.
     'net.ipv6.conf.all.accept_dad=0',
     'net.ipv6.conf.default.accept_dad=0',
-    // Without this a burst of REJECTs turns into timeouts after a few answers.
+    // Without these a burst of REJECTs turns into timeouts after a few answers: the per-destination
+    // limit, and the global token bucket (50 ICMP errors, then 1000/s). The bucket is per namespace
+    // since Linux 6.2; before that the keys exist only in the root namespace and `sysctl -e` skips
+    // them here, so the root namespace is never touched.
     'net.ipv4.icmp_ratelimit=0',
     'net.ipv6.icmp.ratelimit=0',
+    'net.ipv4.icmp_msgs_per_sec=1000000',
+    'net.ipv4.icmp_msgs_burst=100000',
   ];
 }
 
@@ -146,12 +156,14 @@ export function extBatch(t: LabTopology): string[] {
     `link set ${EXT_IFACE} up`,
     `route add default via ${t.v4.nodeAddress} dev ${EXT_IFACE}`,
     ...t.v4.externalClients.map((p) => `route add local ${p} dev lo`),
+    ...(t.v4.viaNode ?? []).map((p) => `route add ${p} via ${t.v4.nodeAddress} dev ${EXT_IFACE}`),
   ];
   if (t.v6)
     b.push(
       `addr add ${t.v6.extAddress}/${t.v6.prefixLen} dev ${EXT_IFACE} nodad`,
       `-6 route add default via ${t.v6.nodeAddress} dev ${EXT_IFACE}`,
       ...t.v6.externalClients.map((p) => `-6 route add local ${p} dev lo`),
+      ...(t.v6.viaNode ?? []).map((p) => `-6 route add ${p} via ${t.v6?.nodeAddress} dev ${EXT_IFACE}`),
     );
   return b;
 }

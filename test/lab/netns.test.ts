@@ -189,3 +189,18 @@ describe.skipIf(!availability.ok)(labSuiteTitle('kernel lab latency (for landfal
     }
   });
 });
+
+describe.skipIf(!availability.ok)(labSuiteTitle('kernel lab REJECT bursts'), () => {
+  it('answers a burst of 200 REJECTs at once, none turning into a timeout', async () => {
+    const lab = await KernelLab.create({ v6: null });
+    try {
+      await lab.load({ iptables: RULES });
+      const s = await lab.probe({ origin: 'external', proto: 'tcp', destination: '10.96.0.20', port: 80, count: 200, concurrency: 200, timeoutMs: 800 });
+      expect(s.outcomes).toMatchObject([{ verdict: 'reject', count: 200 }]);
+      // Answered by the first SYN, not a retransmission a second later.
+      expect(Math.max(...s.records.map((r) => r.us))).toBeLessThan(800_000);
+    } finally {
+      await lab.close();
+    }
+  });
+});
