@@ -127,13 +127,32 @@ export function buildVirtualServers(services: readonly GeneratedService[], nodeI
   return out;
 }
 
-/** `ipvsadm-save -n` text: `-A` per virtual server followed by its `-a` lines. */
+const PROTO_NUMBER: Record<GeneratedService['protocol'], number> = { tcp: 6, udp: 17, sctp: 132 };
+
+function v4Number(ip: string): number {
+  const p = ip.split('.');
+  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
+}
+
+/**
+ * libipvs ipvs_cmp_services() / ipvs_cmp_dests(), which ipvsadm sorts its output with (unless
+ * --nosort): protocol, then the IPv4 address as a wrapping signed difference, then the port.
+ */
+function cmpService(a: VirtualServerTruth, b: VirtualServerTruth): number {
+  return PROTO_NUMBER[a.protocol] - PROTO_NUMBER[b.protocol] || (v4Number(a.address) - v4Number(b.address)) | 0 || a.port - b.port;
+}
+
+function cmpReal(a: GeneratedEndpoint, b: GeneratedEndpoint): number {
+  return (v4Number(a.ip) - v4Number(b.ip)) | 0 || a.port - b.port;
+}
+
+/** `ipvsadm-save -n` text, sorted as ipvsadm prints it: `-A` per virtual server, then its `-a` lines. */
 export function renderIpvsadm(vss: readonly VirtualServerTruth[]): string {
   const out: string[] = [];
-  for (const v of vss) {
+  for (const v of [...vss].sort(cmpService)) {
     const spec = `${IPVS_FLAG[v.protocol]} ${v.address}:${v.port}`;
     out.push(v.persistentSeconds !== undefined ? `-A ${spec} -s rr -p ${v.persistentSeconds}` : `-A ${spec} -s rr`);
-    for (const e of v.reals) out.push(`-a ${spec} -r ${e.ip}:${e.port} -m -w 1`);
+    for (const e of [...v.reals].sort(cmpReal)) out.push(`-a ${spec} -r ${e.ip}:${e.port} -m -w 1`);
   }
   out.push('');
   return out.join('\n');
