@@ -11,8 +11,13 @@
 //    the most specific down and the first element found decides — a `nomatch` element makes the
 //    answer "no match" (or "match" under --return-nomatch);
 //  - hash:net,iface: the interface is the incoming one for `src`, the outgoing one for `dst`; no
-//    interface (e.g. no input device for a locally generated packet) → no match;
+//    interface (e.g. no input device for a locally generated packet) → no match; the prefix walk
+//    stops at the most specific network present with ANY interface (see Group.anyIface);
+//  - hash:ip,mark: mark & markmask; hash:mac cannot be decided (no MAC in a routed packet);
 //  - list:set: the member sets in order, the first that matches wins.
+//
+// test/kernel/ipset-lookup.test.ts checks all of this against the kernel's own lookup on random
+// sets, and test/kernel/ipset-packets.test.ts on the packet path.
 //
 // Lookup structures are built once per set (WeakMap keyed by the IpSet): one hash map per
 // combination of prefix lengths, so a lookup costs one probe per distinct prefix length.
@@ -65,7 +70,7 @@ interface SetIndex {
   /** bitmap:port: membership bitmap (no protocol). */
   portBitmap?: Uint8Array;
   groups: Group[];
-  /** Dimensions landfall's packets cannot supply (mac, mark): lookups are uncertain. */
+  /** A dimension landfall's packets cannot supply (mac): lookups are uncertain. */
   unsupported: boolean;
 }
 
@@ -75,7 +80,8 @@ const indexes = new WeakMap<IpSet, SetIndex>();
 export function typeDims(type: string): SetDim[] {
   const colon = type.indexOf(':');
   const dims = type.slice(colon + 1).split(',');
-  return dims.map((d) => (d === 'ip' || d === 'net' || d === 'port' || d === 'iface' || d === 'mac' || d === 'mark' || d === 'set' ? d : 'mark'));
+  // An unknown dimension is treated like mac: nothing in a packet decides it (→ uncertain).
+  return dims.map((d) => (d === 'ip' || d === 'net' || d === 'port' || d === 'iface' || d === 'mac' || d === 'mark' || d === 'set' ? d : 'mac'));
 }
 
 function addrKey(a: { w: readonly number[] }, family: 4 | 6, prefix: number): string {
