@@ -5,6 +5,14 @@ import type { ExplainingRuleset } from './library.js';
 
 export type Variant = { name: string; rs: ExplainingRuleset };
 
+/**
+ * Significance level of each chi-square test. The kernel suites make fewer than 200 distribution
+ * comparisons per run; at 0.001 each, one run in seven would fail somewhere by chance alone.
+ * Bonferroni: 0.001 / 200 keeps a false alarm under one run in a thousand, and still catches a
+ * 1/3 → 1/4 probability error at 1200 connections (chi-square ≈ 37, p ≈ 1e-8).
+ */
+export const KERNEL_ALPHA = 0.001 / 200;
+
 /** Everything that disagrees, as readable text (empty when kernel and explain agree). */
 export function disagreements(
   variants: readonly Variant[],
@@ -28,7 +36,7 @@ export function disagreements(
       problems.push(`${label} — ${v.name}: explain threw: ${(e as Error).message}`);
       continue;
     }
-    const c = compareOutcomes(result.outcomes, observed, { checkSource: opts.checkSource });
+    const c = compareOutcomes(result.outcomes, observed, { checkSource: opts.checkSource, alpha: KERNEL_ALPHA });
     const bad = [...c.problems];
     // kube-proxy dumps use only modelled matches: an uncertain answer would be a weaker claim.
     if (result.uncertain.length > 0) {
