@@ -178,15 +178,22 @@ try {
     await run(`trace (${BATCH} packets/request)`, server.url, traceReqs, server.proc.pid!),
   ];
 
-  // Soak: warm up (which also fills the answer cache to its cap), then measure RSS growth over a
-  // long run of new explain queries at higher concurrency.
+  // Soak: warm up (which also fills the answer cache to its cap), then run new explain queries at
+  // higher concurrency, sampling the server's RSS every second. One RSS reading swings by tens of
+  // MB with the worker's GC cycles, so growth compares the median of the first 10 samples with
+  // the median of the last 10.
   const soakReqs = uniqueExplainReqs.slice().reverse();
   await load({ url: server.url, concurrency: SOAK_C, durationMs: 10_000, warmupMs: 0, requests: soakReqs });
-  const soakBefore = rssMiB(server.proc.pid!);
+  const samples: number[] = [];
+  const sampler = setInterval(() => samples.push(rssMiB(server.proc.pid!)), 1000);
   const soak = await load({ url: server.url, concurrency: SOAK_C, durationMs: SOAK, warmupMs: 0, requests: soakReqs });
-  const soakAfter = rssMiB(server.proc.pid!);
+  clearInterval(sampler);
+  const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const window = Math.max(1, Math.min(10, Math.floor(samples.length / 3)));
+  const soakBefore = median(samples.slice(0, window));
+  const soakAfter = median(samples.slice(-window));
   const growth = (soakAfter - soakBefore) / soakBefore;
-  process.stderr.write(`soak c=${SOAK_C} ${SOAK / 1000}s: RSS ${soakBefore} → ${soakAfter} MiB (${(growth * 100).toFixed(1)}%)\n`);
+  process.stderr.write(`soak c=${SOAK_C} ${SOAK / 1000}s: RSS median ${soakBefore} → ${soakAfter} MiB (${(growth * 100).toFixed(1)}%)\n`);
 
   const [b, e, u, t] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0], (typeof results)[0]];
   const report = {
@@ -203,7 +210,14 @@ try {
     ruleset: { services: N, endpoints: Number(args.endpoints), rules: stats.rules, bytes: body.length, generateMs: Math.round(genMs), uploadMs: Math.round(uploadMs) },
     durationSeconds: DURATION / 1000,
     results,
-    soak: { concurrency: SOAK_C, ...soak, rssAfterWarmupMiB: soakBefore, rssEndMiB: soakAfter, rssGrowth: Number(growth.toFixed(4)) },
+    soak: {
+      concurrency: SOAK_C,
+      ...soak,
+      rssAfterWarmupMiB: soakBefore,
+      rssEndMiB: soakAfter,
+      rssGrowth: Number(growth.toFixed(4)),
+      rssSamplesMiB: samples,
+    },
     targets: {
       explainVsBare: Number((e.rps / b.rps).toFixed(3)),
       explainVsBareOk: e.rps / b.rps >= 0.3,
@@ -253,7 +267,7 @@ an undici loop in its own process; the bare route is a separate Fastify process 
 ${rows.join('\n')}
 
 Soak: new explain queries at c=${r.soak.concurrency} for ${r.soak.seconds} s after 10 s warm-up: ${r.soak.rps} req/s, p99 ${r.soak.p99} ms,
-${r.soak.errors} errors, RSS ${r.soak.rssAfterWarmupMiB} → ${r.soak.rssEndMiB} MiB (${(r.soak.rssGrowth * 100).toFixed(1)}%).
+${r.soak.errors} errors; server RSS (median of the first vs the last 10 one-second samples) ${r.soak.rssAfterWarmupMiB} → ${r.soak.rssEndMiB} MiB (${(r.soak.rssGrowth * 100).toFixed(1)}%).
 
 Targets: explain ≥ 0.3× bare req/s (${r.targets.explainVsBare}× with repeating queries, ${r.targets.uncachedExplainVsBare}× when every query is new): ${ok(r.targets.explainVsBareOk)};
 explain p99 ≤ 25 ms: ${ok(r.targets.explainP99Ok)}; 0 errors: ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)};
