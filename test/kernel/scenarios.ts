@@ -40,6 +40,12 @@ export const SCENARIOS: Scenario[] = [
   { name: 'eTP=Local without local endpoints, NodePort from outside: DROP', origin: 'external', protocol: 'tcp', destination: NODE_IP, port: 30083, source: CLIENT, count: 4, timeoutMs: 1_000 },
   { name: 'eTP=Local without local endpoints, NodePort from a pod: served', origin: 'pod', protocol: 'tcp', destination: NODE_IP, port: 30083, source: POD, count: 20, timeoutMs: 3_000 },
   { name: 'hairpin: an endpoint calling its own service is masqueraded only when it lands on itself', origin: 'pod', protocol: 'tcp', destination: '10.96.0.10', port: 80, source: '10.244.1.5', count: 300, timeoutMs: 3_000 },
+  { name: 'NodePort from a pod: masqueraded (KUBE-EXT marks everything)', origin: 'pod', protocol: 'tcp', destination: NODE_IP, port: 30080, source: POD, count: 150, timeoutMs: 3_000 },
+  // The endpoint is the node itself (a host-network apiserver): DNAT to a local address means the
+  // INPUT path, where nat POSTROUTING (and so KUBE-POSTROUTING's MASQUERADE) never runs.
+  { name: 'endpoint on the node itself, from a pod: delivered locally', origin: 'pod', protocol: 'tcp', destination: '10.96.0.1', port: 443, source: POD, count: 20, timeoutMs: 3_000 },
+  { name: 'endpoint on the node itself, from outside: marked for masquerade, but INPUT has no MASQUERADE', origin: 'external', protocol: 'tcp', destination: '10.96.0.1', port: 443, source: CLIENT, count: 20, timeoutMs: 3_000 },
+  { name: 'endpoint on the node itself, from the host: out and back over lo, masqueraded', origin: 'host', protocol: 'tcp', destination: '10.96.0.1', port: 443, source: NODE_IP, count: 20, timeoutMs: 3_000 },
 ];
 
 /** prod/sticky:http (ClientIP affinity): endpoint → its KUBE-SEP chain, the `recent` list name. */
