@@ -59,7 +59,12 @@ function noteOnce(text: string): void {
 /** Per-scenario wall times, printed after a suite for the record. */
 export class Timings {
   private readonly rows: Array<{ name: string; ms: number; connections: number }> = [];
-  private readonly started = performance.now();
+  private started = performance.now();
+
+  /** Starts the suite clock (call first thing in beforeAll: describe bodies run at collection). */
+  begin(): void {
+    this.started = performance.now();
+  }
 
   add(name: string, ms: number, connections: number): void {
     this.rows.push({ name, ms, connections });

@@ -51,6 +51,7 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
   const timings = new Timings();
 
   beforeAll(async () => {
+    timings.begin();
     if (!lib.ok) return;
     lab = await KernelLab.create({
       uplink: 'eth0',

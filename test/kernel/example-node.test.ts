@@ -110,6 +110,7 @@ describe.skipIf(!availability.ok || skipReason !== null)(title, () => {
   const timings = new Timings();
 
   beforeAll(async () => {
+    timings.begin();
     if (!lib.ok) return;
     lab = await KernelLab.create({
       v4: { nodeAddress: NODE_IP, extAddress: EXT_ADDRESS, prefixLen: 24, podGateway: GATEWAY, podCIDR: POD_CIDR, externalClients: EXT_PREFIXES, viaNode: VIA_NODE },

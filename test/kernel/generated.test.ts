@@ -121,57 +121,68 @@ function probesFor(svc: GenService): Probe[] {
   return out;
 }
 
-const generated = gen.ok ? gen.generate(OPTIONS) : null;
-const PROBES = generated ? generated.services.flatMap(probesFor) : [];
+/** Two nodes: a broad mix, and a smaller one with kube-proxy's --masquerade-all. */
+const CONFIGS: Array<{ label: string; options: typeof OPTIONS & { masqueradeAll?: boolean }; checkCoverage: boolean }> = [
+  { label: `${OPTIONS.services} services × ${OPTIONS.endpoints} endpoints, seed ${OPTIONS.seed}`, options: OPTIONS, checkCoverage: true },
+  { label: '10 services × 2 endpoints, seed 5, --masquerade-all', options: { ...OPTIONS, services: 10, endpoints: 2, seed: 5, masqueradeAll: true }, checkCoverage: false },
+];
 
-describe.skipIf(!availability.ok || skipReason !== null)(title, () => {
-  let lab: KernelLab;
-  let variants: Variant[] = [];
-  const timings = new Timings();
+for (const config of CONFIGS) {
+  const generated = gen.ok ? gen.generate(config.options) : null;
+  const PROBES = generated ? generated.services.flatMap(probesFor) : [];
 
-  beforeAll(async () => {
-    if (!lib.ok || !gen.ok || !generated) return;
-    lab = await KernelLab.create({ v4: { nodeAddress: NODE_IP, externalClients: EXT_PREFIXES }, v6: null });
-    await lab.load({ iptables: generated.text });
-    // All pod clients up front: one route batch instead of one per probe.
-    await lab.addPods([...new Set(PROBES.filter((p) => p.origin === 'pod').flatMap((p) => p.sources))]);
-    const restoreStyle = gen.generate({ ...OPTIONS, style: 'restore' }).text;
-    const node: NodeInput = { ...generated.node, addresses: [...(generated.node.addresses ?? []), lab.topology.v4.podGateway] };
-    const loaded = loadVariants(lib, { 'generated (save style)': { iptables: generated.text }, 'generated (restore style)': { iptables: restoreStyle }, 'kernel re-saved': { iptables: await lab.save() } }, node);
-    variants = loaded.variants;
-    for (const n of loaded.notes) console.info(`[kernel] ${n}`);
-  });
+  describe.skipIf(!availability.ok || skipReason !== null)(`${title} (${config.label})`, () => {
+    let lab: KernelLab;
+    let variants: Variant[] = [];
+    const timings = new Timings();
 
-  beforeEach(async () => {
-    await lab?.flushConntrack();
-  });
-
-  afterAll(async () => {
-    await lab?.close();
-    console.info(timings.report(`generated node (${OPTIONS.services} services × ${OPTIONS.endpoints} endpoints, seed ${OPTIONS.seed})`));
-  });
-
-  it('covers every kind of service the mix asks for', () => {
-    const names = PROBES.map((p) => p.name).join('\n');
-    for (const kind of ['ClusterIP from a pod', 'NodePort from outside', 'externalIP', 'LB ', 'from inside', 'from outside 1']) expect(names).toContain(kind);
-  });
-
-  for (const p of PROBES) {
-    it(p.name, async () => {
-      const t0 = performance.now();
-      const timeoutMs = p.count * p.sources.length > 4 ? 3_000 : 1_000;
-      let observed: ProbeSummary;
-      if (p.sources.length === 1) {
-        observed = await lab.probe({ origin: p.origin, proto: p.proto, destination: p.destination, port: p.port, source: p.sources[0], count: p.count, timeoutMs });
-      } else {
-        const each = await Promise.all(p.sources.map((source) => lab.probe({ origin: p.origin, proto: p.proto, destination: p.destination, port: p.port, source, count: 1, timeoutMs })));
-        observed = summarize(each.flatMap((s) => s.records));
-      }
-      timings.add(p.name, performance.now() - t0, observed.total);
-      const query: Query = { protocol: p.proto, destination: p.destination, port: p.port, source: p.sources[0], origin: p.origin };
-      // Many clients merged: the query names the first, so only "masqueraded or not" is comparable.
-      const checkSource = p.sources.length > 1 ? 'none' : 'unmasqueraded';
-      expect(disagreements(variants, query, observed, p.name, { checkSource }).join('\n')).toBe('');
+    beforeAll(async () => {
+      timings.begin();
+      if (!lib.ok || !gen.ok || !generated) return;
+      lab = await KernelLab.create({ v4: { nodeAddress: NODE_IP, externalClients: EXT_PREFIXES }, v6: null });
+      await lab.load({ iptables: generated.text });
+      // All pod clients up front: one route batch instead of one per probe.
+      await lab.addPods([...new Set(PROBES.filter((p) => p.origin === 'pod').flatMap((p) => p.sources))]);
+      const restoreStyle = gen.generate({ ...config.options, style: 'restore' }).text;
+      const node: NodeInput = { ...generated.node, addresses: [...(generated.node.addresses ?? []), lab.topology.v4.podGateway] };
+      const dumps = { 'generated (save style)': { iptables: generated.text }, 'generated (restore style)': { iptables: restoreStyle }, 'kernel re-saved': { iptables: await lab.save() } };
+      const loaded = loadVariants(lib, dumps, node);
+      variants = loaded.variants;
+      for (const n of loaded.notes) console.info(`[kernel] ${n}`);
     });
-  }
-});
+
+    beforeEach(async () => {
+      await lab?.flushConntrack();
+    });
+
+    afterAll(async () => {
+      await lab?.close();
+      console.info(timings.report(`generated node (${config.label})`));
+    });
+
+    if (config.checkCoverage)
+      it('covers every kind of service the mix asks for', () => {
+        const names = PROBES.map((p) => p.name).join('\n');
+        for (const kind of ['ClusterIP from a pod', 'NodePort from outside', 'externalIP', 'LB ', 'from inside', 'from outside 1']) expect(names).toContain(kind);
+      });
+
+    for (const p of PROBES) {
+      it(p.name, async () => {
+        const t0 = performance.now();
+        const timeoutMs = p.count * p.sources.length > 4 ? 3_000 : 1_000;
+        let observed: ProbeSummary;
+        if (p.sources.length === 1) {
+          observed = await lab.probe({ origin: p.origin, proto: p.proto, destination: p.destination, port: p.port, source: p.sources[0], count: p.count, timeoutMs });
+        } else {
+          const each = await Promise.all(p.sources.map((source) => lab.probe({ origin: p.origin, proto: p.proto, destination: p.destination, port: p.port, source, count: 1, timeoutMs })));
+          observed = summarize(each.flatMap((s) => s.records));
+        }
+        timings.add(p.name, performance.now() - t0, observed.total);
+        const query: Query = { protocol: p.proto, destination: p.destination, port: p.port, source: p.sources[0], origin: p.origin };
+        // Many clients merged: the query names the first, so only "masqueraded or not" is comparable.
+        const checkSource = p.sources.length > 1 ? 'none' : 'unmasqueraded';
+        expect(disagreements(variants, query, observed, p.name, { checkSource }).join('\n')).toBe('');
+      });
+    }
+  });
+}

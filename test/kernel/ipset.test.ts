@@ -29,6 +29,7 @@ describe.skipIf(!availability.ok || reason !== null)(title, () => {
   const timings = new Timings();
 
   beforeAll(async () => {
+    timings.begin();
     if (!lib.ok) return;
     lab = await KernelLab.create({ v6: null });
     await lab.load({ iptables: RULES, ipsets: SETS });

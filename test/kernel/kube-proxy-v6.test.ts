@@ -28,6 +28,7 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
   const timings = new Timings();
 
   beforeAll(async () => {
+    timings.begin();
     if (!lib.ok) return;
     lab = await KernelLab.create();
     await lab.load({ iptables: V4, ip6tables: V6 });

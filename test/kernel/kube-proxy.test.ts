@@ -23,6 +23,7 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
   const timings = new Timings();
 
   beforeAll(async () => {
+    timings.begin();
     if (!lib.ok) return;
     lab = await KernelLab.create({ v6: null });
     const report = await lab.load({ iptables: FIXTURE });
