@@ -26,7 +26,8 @@ export function openapiOptions(): SwaggerOptions {
           "Where does this packet land? Upload a Kubernetes node's netfilter state (iptables-save, ip6tables-save, ipvsadm-save -n, ipset save) and ask what the kernel does with a packet: the KUBE-SVC/KUBE-SEP chains it walks, the endpoint it is DNATed to and with what probability, masquerade, verdict. Errors are application/problem+json (RFC 9457) with a stable `code`.",
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
-      servers: [{ url: 'http://127.0.0.1:8080' }],
+      // Relative: the docs page and clients resolve it against wherever the server really listens.
+      servers: [{ url: '/', description: 'this server' }],
       tags: [
         { name: 'rulesets', description: 'Upload and inspect node dumps' },
         { name: 'explain', description: 'Follow packets' },
