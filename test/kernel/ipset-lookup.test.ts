@@ -154,7 +154,7 @@ describe.skipIf(reason !== null)(`ipset lookups vs the kernel (ipset test)${reas
         seen.add(e);
         lines.push(`add ${s.name} ${e}${s.nomatch && int(4) === 0 ? ' nomatch' : ''}`);
       }
-      for (let i = 0; i < 80; i++) probes.push({ spec: s, elem: s.probe() });
+      for (let i = 0; i < 50; i++) probes.push({ spec: s, elem: s.probe() });
     }
     restore = lines.join('\n') + '\n';
     execFileSync('ip', ['netns', 'add', NS]);
@@ -170,7 +170,7 @@ describe.skipIf(reason !== null)(`ipset lookups vs the kernel (ipset test)${reas
         kernel.set(key, r);
       }
     };
-    await Promise.all(Array.from({ length: 8 }, worker));
+    await Promise.all(Array.from({ length: 4 }, worker));
     saved = parseIpsets(execFileSync('ip', ['netns', 'exec', NS, 'ipset', 'save'], { encoding: 'utf8' }));
     listed = parseIpsets(execFileSync('ip', ['netns', 'exec', NS, 'ipset', 'list'], { encoding: 'utf8' }));
   }, 120_000);
