@@ -512,7 +512,9 @@ export function indexKeys(ordered: Match[]): { dst: Key | null; dport: number | 
       dportDone = true;
     }
     if (dstDone && dportDone) break;
-    if (!PURE.has(m.kind)) break;
+    // addrtype decides on its own unless --limit-iface-* makes a local address undecidable
+    const pure = PURE.has(m.kind) || (m.kind === 'addrtype' && !m.limitIfaceIn && !m.limitIfaceOut);
+    if (!pure) break;
   }
   return { dst, dport };
 }

@@ -78,6 +78,12 @@ export function ifaceAt(i32: Int32Array, at: number): Iface {
 
 export interface DecodeContext {
   rs: Ruleset;
+  /**
+   * Interned, frozen path steps by rule / chain id: explain replays a packet's walks many times
+   * and every walk repeats most steps, so steps are made once instead of per walk.
+   */
+  ruleSteps: StepRef[];
+  policySteps: StepRef[];
   strings: string[];
   /** wasm memory as words and as f64. */
   i32: Int32Array;
@@ -148,7 +154,9 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
   const path: StepRef[] = [];
   for (let i = 0, n = i32[o + O_NPATH]; i < n; i++) {
     const at = o + O_PATH + i * 2;
-    path.push(i32[at] === STEP_RULE ? { kind: 'rule', rule: i32[at + 1] } : { kind: 'policy', chain: i32[at + 1] });
+    const id = i32[at + 1];
+    if (i32[at] === STEP_RULE) path.push((ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id })));
+    else path.push((ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id })));
   }
   const uncertain: WalkUncertain[] = [];
   for (let i = 0, n = i32[o + O_NUNC]; i < n; i++) {

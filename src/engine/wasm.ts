@@ -67,7 +67,7 @@ const {
 } = L;
 import { ifaceWords } from '../compile/ops.js';
 import { createReferenceEngine } from './reference.js';
-import type { Engine, TraceRecord, WalkPacket, WalkRecord } from './types.js';
+import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
 import { addrAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
 
 export { compileRuleset };
@@ -184,7 +184,14 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
   // Views made once: the module never grows its memory after instantiate().
   const i32 = new Int32Array(ex.memory.buffer);
   const f64 = new Float64Array(ex.memory.buffer);
-  const ctx: DecodeContext = { rs, strings: c.strings, i32, f64 };
+  const ctx: DecodeContext = {
+    rs,
+    strings: c.strings,
+    i32,
+    f64,
+    ruleSteps: new Array<StepRef>(rs.rules.length),
+    policySteps: new Array<StepRef>(rs.chains.length),
+  };
   const nth = c.words[H_NNTH];
   const forcedAt = FORCED_BYTES / 4;
   let reference: Engine | null = null;

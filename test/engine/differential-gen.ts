@@ -173,12 +173,16 @@ function arbKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary
 /** A run of port-keyed rules (KUBE-NODEPORTS): `-p tcp -m comment --dport P -j …`. */
 function arbPortKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
   return fc.record({
-    matches: fc.tuple(fc.constantFrom(6, 17), arbPort, fc.array(arbMatch(f), { maxLength: 1 })).map(([proto, port, extra]): Match[] => [
-      { kind: 'proto', invert: false, proto },
-      { kind: 'comment', text: 'nodeport' },
-      { kind: 'dport', invert: false, range: { lo: port, hi: port } },
-      ...extra,
-    ]),
+    matches: fc
+      .tuple(fc.constantFrom(6, 17), arbPort, fc.array(arbMatch(f), { maxLength: 1 }), fc.constantFrom('none', 'local', 'limited'))
+      .map(([proto, port, extra, at]): Match[] => [
+        { kind: 'proto', invert: false, proto },
+        { kind: 'comment', text: 'nodeport' },
+        // KUBE-EXTERNAL-SERVICES puts `-m addrtype --dst-type LOCAL` before the port
+        ...(at === 'none' ? [] : [{ kind: 'addrtype', dst: { invert: false, types: ADDRTYPE.LOCAL }, limitIfaceIn: at === 'limited', limitIfaceOut: false } as Match]),
+        { kind: 'dport', invert: false, range: { lo: port, hi: port } },
+        ...extra,
+      ]),
     target: arbTarget(f, table, later),
   });
 }
