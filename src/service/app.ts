@@ -13,6 +13,7 @@ import type { ServiceConfig } from './config.js';
 import { ApiError, faultToApiError, problem, toProblem } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { AnswerCache } from './answer-cache.js';
+import { UploadIndex } from './uploads.js';
 import { WorkerPool } from './pool.js';
 import type { RulesetRef, Task } from './protocol.js';
 import { namedSchemas } from './schemas.js';
@@ -46,6 +47,8 @@ export interface Landfall {
   metrics: Metrics;
   /** Explain answers by ruleset id + canonical query. */
   answers: AnswerCache;
+  /** Raw upload bytes → id, so re-uploads and concurrent twins parse once. */
+  uploads: UploadIndex;
   boot: BootState;
   /** Runs a task, records its timings, and turns a library fault into an ApiError. */
   run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string }>;
@@ -102,6 +105,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     store,
     metrics,
     answers: new AnswerCache(config.answerCacheBytes),
+    uploads: new UploadIndex(),
     boot: { ready: false, done: Promise.resolve() },
     async run(task, fieldPrefix) {
       const res = await pool.run(task);

@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import { refOf } from '../app.js';
 import { canonicalJson } from '../answer-cache.js';
 import { encodeInput, type StoredRuleset } from '../store.js';
+import { UploadIndex } from '../uploads.js';
 import {
   ExplainResult,
   IdParams,
@@ -59,10 +60,20 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
       checkNode(bundle.node, 'body/node');
       const input = encodeInput(bundle);
-      const { json, id } = await lf.run({ op: 'load', ruleset: { id: null, input } });
-      const { stats, warnings } = JSON.parse(json) as Pick<StoredRuleset, 'stats' | 'warnings'>;
-      const entry = { id: id!, stats, warnings, input };
-      await lf.store.put(entry);
+      const key = UploadIndex.key(input);
+      // The same bytes again: answer from the store without parsing.
+      const knownId = lf.uploads.idFor(key);
+      const known = knownId === undefined ? undefined : await lf.store.get(knownId);
+      if (known) return reply.status(201).send(summary(known));
+      const loaded = await lf.uploads.once(key, async () => {
+        const { json, id } = await lf.run({ op: 'load', ruleset: { id: null, input } });
+        const { stats, warnings } = JSON.parse(json) as Pick<StoredRuleset, 'stats' | 'warnings'>;
+        const entry = { id: id!, stats, warnings, input };
+        await lf.store.put(entry);
+        return entry;
+      });
+      // A concurrent twin may have been the one to store it: answer from what is stored.
+      const entry = (await lf.store.get(loaded.id)) ?? { ...loaded, input };
       return reply.status(201).send(summary(entry));
     },
   );
