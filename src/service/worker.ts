@@ -78,7 +78,8 @@ function toFault(err: unknown): WorkerFault {
     case 'QueryError':
       return { kind: 'query', message, ...(typeof e.field === 'string' ? { field: e.field } : {}) };
     case 'PathExplosionError': {
-      const cap = e.maxPaths ?? e.limit ?? e.cap;
+      // PathExplosionError carries the cap it hit as `cap` (src/engine/explain.ts).
+      const cap = e.cap;
       return { kind: 'paths', message, ...(typeof cap === 'number' ? { maxPaths: cap } : {}) };
     }
     default:

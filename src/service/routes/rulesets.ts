@@ -55,7 +55,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      // text/plain arrives as a string (the schema is skipped for it: see the content-type parser).
+      // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
       const body = req.body as RulesetBundleT | string;
       const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
       checkNode(bundle.node, 'body/node');
