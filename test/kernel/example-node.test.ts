@@ -149,7 +149,7 @@ describe.skipIf(!availability.ok || skipReason !== null)(title, () => {
       // comparison below still fails if the kernel answers where explain said nobody would.
       const predicted = variants[0].rs.explain(query).outcomes;
       const answers = predicted.some((o) => o.verdict !== 'drop');
-      const n = answers ? 60 : 4;
+      const n = answers ? 45 : 4;
       const timeoutMs = answers ? 3_000 : 1_000;
       // Affinity pins a client after its first connection: spread over many first connections.
       const spread = p.sticky && answers && p.origin !== 'host';

@@ -94,7 +94,7 @@ function probesFor(svc: GenService): Probe[] {
   const out: Probe[] = [];
   /** `expectAnswer` only sizes the probe (explain decides what is right); `clients` picks sources. */
   const add = (name: string, origin: LabOrigin, destination: string, port: number, expectAnswer: boolean, clients: (n: number) => string[]): void => {
-    const n = expectAnswer ? 60 : 4;
+    const n = expectAnswer ? 45 : 4;
     // Affinity pins a client after its first connection: spread over many clients instead.
     const spread = sticky && expectAnswer;
     if (spread && origin === 'host') return; // one host address: nothing to spread over
@@ -124,7 +124,7 @@ function probesFor(svc: GenService): Probe[] {
 /** Two nodes: a broad mix, and a smaller one with kube-proxy's --masquerade-all. */
 const CONFIGS: Array<{ label: string; options: typeof OPTIONS & { masqueradeAll?: boolean }; checkCoverage: boolean }> = [
   { label: `${OPTIONS.services} services × ${OPTIONS.endpoints} endpoints, seed ${OPTIONS.seed}`, options: OPTIONS, checkCoverage: true },
-  { label: '10 services × 2 endpoints, seed 5, --masquerade-all', options: { ...OPTIONS, services: 10, endpoints: 2, seed: 5, masqueradeAll: true }, checkCoverage: false },
+  { label: '8 services × 2 endpoints, seed 5, --masquerade-all', options: { ...OPTIONS, services: 8, endpoints: 2, seed: 5, masqueradeAll: true }, checkCoverage: false },
 ];
 
 for (const config of CONFIGS) {
