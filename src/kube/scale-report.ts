@@ -91,3 +91,36 @@ export function progressLine(p: ScaleProgress, elapsedMs: number, width = 24): s
   const where = p.mode && p.services !== null ? `point ${Math.min(p.point + 1, p.points)}/${p.points}  ${p.mode} × ${int(p.services)}  ${p.phase}` : p.phase;
   return `${bar} ${p.percent.toFixed(1).padStart(5)}%  ${where}  ${fmtElapsed(elapsedMs)}`;
 }
+
+/** The figures as a Markdown table (for the README and bench/results), one row per point. */
+export function scaleMarkdown(points: readonly ScalePoint[]): string {
+  const withKernel = points.some((p) => p.kernel !== null);
+  const head = ['mode', 'services', 'rules', 'dump', 'parse', 'compile', 'rules walked mean / p50 / p99 / max', 'WASM / packet', 'reference / packet', 'heap'];
+  if (withKernel) head.push('iptables-restore', 'TCP connect p50 (p99): no rules → loaded');
+  head.push('load avg');
+  const rows = points.map((p) => {
+    const r = p.rulesEvaluated;
+    if (p.error) return [p.mode, int(p.services), `failed: ${p.error}`, ...head.slice(3).map(() => '')];
+    const row = [
+      p.mode,
+      int(p.services),
+      p.rules === null ? '–' : int(p.rules),
+      fmtBytes(p.dumpBytes),
+      fmtMs(p.parseMs),
+      fmtMs(p.compileMs),
+      r ? `${r.mean.toFixed(1)} / ${int(r.p50)} / ${int(r.p99)} / ${int(r.max)}` : '–',
+      fmtNs(p.nsPerPacket.wasm),
+      fmtNs(p.nsPerPacket.reference),
+      fmtBytes(p.memory?.heapBytes),
+    ];
+    if (withKernel) {
+      const k = p.kernel;
+      row.push(fmtMs(k?.restoreMs));
+      row.push(k?.loaded ? `${fmtUs(k.empty?.p50Us)} (${fmtUs(k.empty?.p99Us)}) → ${fmtUs(k.loaded.p50Us)} (${fmtUs(k.loaded.p99Us)})` : k?.error ? 'not measured¹' : '–');
+    }
+    row.push(p.loadAverage === null ? '–' : p.loadAverage.toFixed(1));
+    return row;
+  });
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  return [head, head.map((_, c) => (c < 2 ? '---' : '---:')), ...rows].map((r) => `| ${r.map(esc).join(' | ')} |`).join('\n');
+}

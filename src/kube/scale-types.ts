@@ -126,6 +126,11 @@ export interface ScalePoint {
   packets: number;
   /** Packets per kind as driven. */
   traffic: Partial<Record<PacketKind, number>>;
+  /**
+   * Share of the packets the WASM engine handed to the reference walk (it does so per trace batch
+   * when a packet reaches a feature evaluated on the host); its ns/packet includes that work.
+   */
+  wasmHostShare: number | null;
   /** Packets whose WASM trace differed from the reference's (must be 0). */
   mismatches: number | null;
   /**

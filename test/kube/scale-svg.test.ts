@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyPoint } from '../../src/kube/scale-point.js';
 import { niceTicks, scaleSvg } from '../../src/kube/scale-svg.js';
+import { scaleMarkdown } from '../../src/kube/scale-report.js';
 import type { ScaleMode, ScalePoint } from '../../src/kube/scale-types.js';
 
 /**
@@ -128,5 +129,19 @@ describe('niceTicks', () => {
     expect(niceTicks(20000)).toEqual([0, 5000, 10000, 15000, 20000]);
     expect(niceTicks(7)).toEqual([0, 2, 4, 6, 8]);
     expect(niceTicks(0)).toEqual([0, 1]);
+  });
+});
+
+describe('scaleMarkdown', () => {
+  it('writes one row per point, failed points say why', () => {
+    const md = scaleMarkdown([point('iptables', 1000, 500, 5000), { ...emptyPoint('ipvs', 2000, 10), error: 'out | of memory' }]);
+    const lines = md.split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toContain('| iptables | 1,000 | 30,000 |');
+    expect(lines[2]).toContain('500.0 / 500 / 1,000 / 1,000');
+    expect(lines[3]).toContain('failed: out \\| of memory');
+    // Every row has the header's number of cells.
+    const cells = (l: string) => l.split(/(?<!\\)\|/).length;
+    expect(new Set(lines.map(cells)).size).toBe(1);
   });
 });

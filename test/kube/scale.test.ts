@@ -124,6 +124,9 @@ describe('a point reports the exact per-packet counts', () => {
     expect(point.rules).toBe(g.text.split('\n').filter((l) => l.startsWith('-A ')).length);
     expect(point.dumpBytes).toBe(Buffer.byteLength(g.text));
     expect(point.mismatches).toBe(0);
+    // Plain kube-proxy rules are walked inside WASM: nothing handed to the reference walk.
+    expect(point.wasmHostShare).toBe(0);
+    expect(point.notes).toEqual([]);
   });
 });
 

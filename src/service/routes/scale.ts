@@ -62,6 +62,7 @@ const ScalePointSchema = Type.Object({
   nsPerPacket: Type.Object({ wasm: Nullable(Type.Number()), reference: Nullable(Type.Number()) }),
   packets: Type.Integer(),
   traffic: Type.Record(Type.String(), Type.Integer()),
+  wasmHostShare: Nullable(Type.Number({ description: 'share of packets the WASM engine handed to the reference walk' })),
   mismatches: Nullable(Type.Integer()),
   memory: Nullable(Type.Object({ heapBytes: Type.Integer(), compiledBytes: Type.Integer() })),
   kernel: Nullable(
