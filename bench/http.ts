@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     'soak-concurrency': { type: 'string', default: '64' },
     batch: { type: 'string', default: '100' },
     pool: { type: 'string' },
+    'render-only': { type: 'boolean', default: false },
   },
 });
 const N = Number(args.services);
@@ -103,6 +104,17 @@ function stop(proc: ChildProcess): Promise<void> {
     proc.once('exit', () => r());
     proc.kill('SIGTERM');
   });
+}
+
+if (args['render-only']) {
+  const report = JSON.parse(readFileSync(join(root, 'bench/results/http.json'), 'utf8')) as Parameters<typeof markdown>[0];
+  const r = report.results;
+  const u = r.find((x) => x.name.startsWith('explain (every'));
+  if (u) {
+    report.targets.uncachedExplainP99Ok = u.p99 <= 25;
+  }
+  await writeFile(join(root, 'bench/results/http.md'), markdown(report));
+  process.exit(0);
 }
 
 // --- the rule set and the queries -------------------------------------------------------------
@@ -222,6 +234,7 @@ try {
       explainVsBare: Number((e.rps / b.rps).toFixed(3)),
       explainVsBareOk: e.rps / b.rps >= 0.3,
       explainP99Ok: e.p99 <= 25,
+      uncachedExplainP99Ok: u.p99 <= 25,
       explainErrorsOk: e.errors === 0 && u.errors === 0,
       uncachedExplainVsBare: Number((u.rps / b.rps).toFixed(3)),
       traceErrorsOk: t.errors === 0,
@@ -269,8 +282,14 @@ ${rows.join('\n')}
 Soak: new explain queries at c=${r.soak.concurrency} for ${r.soak.seconds} s after 10 s warm-up: ${r.soak.rps} req/s, p99 ${r.soak.p99} ms,
 ${r.soak.errors} errors; server RSS (median of the first vs the last 10 one-second samples) ${r.soak.rssAfterWarmupMiB} → ${r.soak.rssEndMiB} MiB (${(r.soak.rssGrowth * 100).toFixed(1)}%).
 
-Targets: explain ≥ 0.3× bare req/s (${r.targets.explainVsBare}× with repeating queries, ${r.targets.uncachedExplainVsBare}× when every query is new): ${ok(r.targets.explainVsBareOk)};
-explain p99 ≤ 25 ms: ${ok(r.targets.explainP99Ok)}; 0 errors: ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)};
-soak RSS growth < 10%: ${ok(r.targets.soakRssOk)}.
+Targets (issue 4), for explain with repeating queries (answer cache) / with every query new:
+- explain ≥ 0.3× bare req/s: ${r.targets.explainVsBare}× ${ok(r.targets.explainVsBareOk)} / ${r.targets.uncachedExplainVsBare}× ${ok(Number(r.targets.uncachedExplainVsBare) >= 0.3)}
+- explain p99 ≤ 25 ms: ${ok(r.targets.explainP99Ok)} / ${ok(r.targets.uncachedExplainP99Ok)}
+- 0 errors (explain and trace): ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)}
+- soak RSS growth < 10%: ${ok(r.targets.soakRssOk)}
+
+A new query costs the library ~0.5 ms of walking and ~10 KB of JSON in the single worker thread
+that a 2-core machine leaves after the event loop; that, not the HTTP layer, bounds the uncached
+rate (LANDFALL_POOL_SIZE=2 gave ~1.7× on it in a trial run, at twice the memory).
 `;
 }
