@@ -257,7 +257,7 @@ export function measurePoint(spec: PointSpec, onPhase: PhaseHook = () => undefin
       point.wasmHostShare = pkts.length > 0 ? w.hostPackets / pkts.length : 0;
       if (w.hostPackets > 0) {
         point.notes.push(
-          `WASM engine handed ${w.hostPackets} of ${pkts.length} packets (whole ${CHUNK}-packet batches) to the reference walk: they reach features it evaluates on the host (ipset contents, IPVS scheduling)`,
+          `WASM engine handed ${w.hostPackets} of ${pkts.length} packets (whole trace batches of up to ${CHUNK}) to the reference walk: they reach features it evaluates on the host (ipset contents, IPVS scheduling)`,
         );
       }
       let mismatches = 0;
