@@ -254,9 +254,10 @@ export function renderMarkdown(results: SizeResult[], meta: Record<string, strin
   if (r1 && r20) {
     const k = r20.wasmUsPerPacket / r1.wasmUsPerPacket;
     const kc = r20.wasmCpuUsPerPacket / r1.wasmCpuUsPerPacket;
-    targets.push(`- wasm per-packet time at 20k ≤ 1.5× at 1k: ×${k.toFixed(2)} wall, ×${kc.toFixed(2)} CPU → ${kc <= 1.5 ? 'met (CPU)' : 'MISSED'}`);
+    const verdict = k <= 1.5 && kc <= 1.5 ? 'met' : k <= 1.5 ? 'met on wall time, MISSED on CPU time' : kc <= 1.5 ? 'met on CPU time, MISSED on wall time' : 'MISSED';
+    targets.push(`- wasm per-packet time at 20k ≤ 1.5× at 1k: ×${k.toFixed(2)} wall, ×${kc.toFixed(2)} CPU → ${verdict}`);
   }
-  if (r10) targets.push(`- explain ≤ 50 µs p50 at 10k: ${r10.explainP50Us} µs p50 wall, ${r10.explainCpuUs} µs mean CPU → ${r10.explainP50Us <= 50 ? 'met' : 'MISSED'}`);
+  if (r10) targets.push(`- explain ≤ 50 µs p50 at 10k: ${r10.explainP50Us} µs p50 (wall; mean CPU ${r10.explainCpuUs} µs) → ${r10.explainP50Us <= 50 ? 'met' : 'MISSED'}`);
   if (r10 && r10.iptablesRestoreTestMs !== null) {
     const k = r10.iptablesRestoreTestMs / (r10.parseMs + r10.compileMs);
     targets.push(`- parse+compile ≥ 10× faster than iptables-restore --test at 10k: ×${k.toFixed(1)} → ${k >= 10 ? 'met' : 'MISSED'}`);
