@@ -6,11 +6,10 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
-import { resolveQuery } from '../engine/packet.js';
+import { addrKey, resolveQuery } from '../engine/packet.js';
 import { createReferenceEngine } from '../engine/reference.js';
 import type { Engine, TraceRecord, WalkPacket } from '../engine/types.js';
 import { createWasmEngine, type WasmEngine } from '../engine/wasm.js';
-import { addrKey } from '../engine/packet.js';
 import { buildRuleset, type RulesetBundle } from '../ruleset.js';
 import type { GeneratedNode, GeneratedService, ServiceMix } from './cluster.js';
 import { generateIptables } from './generate.js';

@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { latencyOf, measureKernel } from '../../src/kube/scale-kernel.js';
-import { measurePoint, type PointSpec } from '../../src/kube/scale-point.js';
+import { measurePoint, SCALE_NODE_IP, type PointSpec } from '../../src/kube/scale-point.js';
+import { DEFAULT_TOPOLOGY } from '../../src/lab/index.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 
 const spec = (mode: PointSpec['mode']): PointSpec => ({
@@ -24,6 +25,12 @@ function ourNamespaces(): string[] {
   const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   return out.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`lf-${process.pid}-`));
 }
+
+describe('the scaling dumps and the kernel lab', () => {
+  it('agree on the node address, so --kernel loads the very dump the model walked', () => {
+    expect(SCALE_NODE_IP).toBe(DEFAULT_TOPOLOGY.v4.nodeAddress);
+  });
+});
 
 describe('latencyOf', () => {
   it('times answered connections only, nearest-rank', () => {
