@@ -290,6 +290,7 @@ Targets (issue 4), for explain with repeating queries (answer cache) / with ever
 
 A new query costs the library ~0.5 ms of walking and ~10 KB of JSON in the single worker thread
 that a 2-core machine leaves after the event loop; that, not the HTTP layer, bounds the uncached
-rate (LANDFALL_POOL_SIZE=2 gave ~1.7× on it in a trial run, at twice the memory).
+rate. Two workers on the same 2 cores (LANDFALL_POOL_SIZE=2) gave only ~1.15× on it in a trial
+(2,135 vs 1,872 req/s; trace 876 vs 722) for ~1.4× the memory: the cores, not the pool, are the limit.
 `;
 }
