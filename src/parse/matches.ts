@@ -46,8 +46,16 @@ function bad(o: OptWord, what: string, i = 0): never {
   throw new FieldError(`invalid ${what} ${JSON.stringify(o.args[i] ?? '')} for --${o.name}`, o.argCols[i] ?? o.col);
 }
 
+/** Port ranges by text, shared between rules (immutable): kube-proxy repeats the same ports a lot. */
+const RANGES = new Map<string, PortRange>();
 function range(o: OptWord, i = 0): PortRange {
-  return parsePortRange(o.args[i]) ?? bad(o, 'port or port range', i);
+  const s = o.args[i];
+  let r = RANGES.get(s);
+  if (!r) {
+    r = parsePortRange(s) ?? bad(o, 'port or port range', i);
+    if (RANGES.size < 100_000) RANGES.set(s, r);
+  }
+  return r;
 }
 
 function cidr(o: OptWord, i = 0) {
