@@ -145,12 +145,17 @@ export async function runScaleCli(args: string[]): Promise<void> {
       },
     });
     status.print(`done: ${result.points.length} point(s), ${result.points.filter((p) => p.error).length} failed, in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    // The answer first: an unwritable chart path must not cost a run's figures.
+    if (parsed.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     if (parsed.svg) {
       const cmd = `landfall scale ${args.filter((a) => a !== '--json').join(' ')}`;
-      writeFileSync(parsed.svg, scaleSvg(result.points, { subtitle: cmd }));
+      try {
+        writeFileSync(parsed.svg, scaleSvg(result.points, { subtitle: cmd }));
+      } catch (e) {
+        throw usage(`--svg ${parsed.svg}: ${(e as Error).message}`);
+      }
       status.print(`chart written to ${parsed.svg}`);
     }
-    if (parsed.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (e) {
     if (e instanceof ScaleOptionsError) throw usage(e.message);
     if (e instanceof ScaleCancelled) {

@@ -85,6 +85,13 @@ describe('landfall scale (the command)', () => {
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   });
 
+  it('still prints the figures when the chart cannot be written, and exits 2 saying why', () => {
+    const r = landfall(['scale', '--services', '3', '--endpoints', '1', '--modes', 'iptables', '--packets', '20', '--json', '--svg', join(dir, 'missing', 'chart.svg')]);
+    expect(r.code).toBe(2);
+    expect((JSON.parse(r.stdout) as { points: unknown[] }).points).toHaveLength(1);
+    expect(r.stderr).toContain('--svg');
+  });
+
   it('exits 2 with the reason for a request it will not run', () => {
     const r = landfall(['scale', '--services', '10', '--endpoints', '1', '--modes', 'nftables']);
     expect(r.code).toBe(2);
