@@ -8,6 +8,7 @@ import { rw, rsAddr } from './mem';
 import * as S from './state';
 import { isNodeLocal } from './node';
 import { recentMatch } from './recent';
+import { setTest } from './ipset';
 
 export const NO_MATCH: i32 = 0;
 export const MATCH: i32 = 1;
@@ -265,6 +266,11 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       return assume(rule, L.U_REASON, rw(op + 1), 0);
     case L.M_CONST:
       return bool2(rw(op + 1) != 0);
+    case L.M_SET: {
+      const r = setTest(rw(op + 1), rw(op + 2), rw(op + 3), rw(op + 4) != 0, 0);
+      if (r < 0) return assume(rule, L.U_REASON, rw(op + 5), 0);
+      return bool2((r == 1) != inv);
+    }
     case L.M_RECENT: {
       const r = recentMatch(rw(op + 1), rw(op + 2), rw(op + 3), rw(op + 4), rw(op + 5) == 0 ? S.SRC : S.DST, rsAddr(op + 6));
       if (r < 0) return HOST; // the table is full: the host walks this batch

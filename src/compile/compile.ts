@@ -55,6 +55,7 @@ const {
 } = L;
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
+import { writeSets } from './sets.js';
 import { StringTable, Words } from './words.js';
 
 export interface CompiledRuleset {
@@ -87,7 +88,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     nth: { next: 0, rule: -1, counter: 0 },
     rule: 0,
     ipvs: (rs.ipvs?.services.length ?? 0) > 0,
-    sets: new Set(rs.ipsets.sets.keys()),
+    sets: new Map([...rs.ipsets.sets.keys()].map((name, i) => [name, i])),
     recentId: (name) => recent.id(name),
     host: { used: false },
   };
@@ -174,6 +175,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const runs = buildRuns(w, rs, dstKeys, portKeys, rulesAt, opts.minRun ?? 8);
 
   writeNode(w, rs);
+  writeSets(w, rs.ipsets);
   w.set(H_NNTH, ctx.nth.next);
   let flags = 0;
   if (ctx.host.used || ctx.nth.next > MAX_NTH) flags |= HF_HOST;

@@ -9,7 +9,7 @@
 // so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
 // address every section relative to that base.
 
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const MAGIC = 0x4c464c31; // "LFL1"
 
 // ---- header (word index → value) ----
@@ -29,9 +29,10 @@ export const H_NODE = 12; // node context block
 export const H_NNTH = 13; // number of statistic-nth counters (trace keeps one per nth match)
 export const H_FLAGS = 14; // HF_* bits
 export const H_STRINGS = 15; // not read by the walk: count of string ids JS keeps beside the buffer
-export const HDR_WORDS = 16;
+export const H_SETS = 16; // ipset table: count, then count × offsets of set blocks (SB_*)
+export const HDR_WORDS = 24;
 
-/** The ruleset needs a host-side feature (ipset, recent, ipvs match, IPVS virtual services). */
+/** The ruleset needs a host-side feature (ipvs match, IPVS virtual services, unencodable interface names). */
 export const HF_HOST = 1;
 /** The ruleset has IPVS virtual services (the IPVS stage must run). */
 export const HF_IPVS = 2;
@@ -135,13 +136,43 @@ export const M_OWNER = 26; // 1 when every given criterion is inverted
 export const M_LIMIT = 27; // string id of the module name (for the note)
 export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled
 export const M_UNKNOWN = 29; // string id of the reason
-export const M_HOST = 30; // set / recent / ipvs: evaluated by the host (the walk yields ST_HOST)
+export const M_HOST = 30; // ipvs with IPVS state, unencodable names: evaluated by the host (the walk yields ST_HOST)
 export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
+export const M_SET = 33; // (6 words) set id, dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason
 export const M_RECENT = 32; // (10 words) list id, RC_* op, seconds (-1 none), hitcount (-1 none), side (0 src 1 dst), m0..m3
 export const RC_RCHECK = 0;
 export const RC_UPDATE = 1;
 export const RC_SET = 2;
 export const RC_REMOVE = 3;
+
+// ---- ipsets (at H_SETS): src/compile/sets.ts writes, assembly/ipset.ts reads (src/engine/ipset-match.ts semantics) ----
+export const SET_HASH = 0; // hash:* and bitmap:ip*: prefix groups of hash tables
+export const SET_BITMAP_PORT = 1; // 2048-word membership bitmap at SB_DATA
+export const SET_LIST = 2; // list:set: SB_N member set ids (-1 = not supplied) after the block
+export const SD_ADDR = 0; // ip / net: 4 key words (masked by the group's prefix)
+export const SD_PORT = 1; // 1 key word: proto << 16 | port
+export const SD_IFACE = 2; // 5 key words: name length (-1 = any interface), 4 words of name bytes
+export const SD_MARK = 3; // 1 key word: mark & markmask
+export const SD_MAC = 4; // not decidable from a routed packet
+export const SB_KIND = 0;
+export const SB_FAMILY = 1; // 4 / 6; 0 = any family (hash:mac)
+export const SB_NDIMS = 2;
+export const SB_DIMS = 3; // 4 words: SD_* per dimension
+export const SB_MARKMASK = 7;
+export const SB_KW = 8; // key words of a hash slot
+export const SB_UNSUPPORTED = 9; // 1: lookups are undecidable (a mac dimension)
+export const SB_N = 10; // prefix groups (hash) or members (list)
+export const SB_DATA = 11; // bitmap offset (bitmap:port)
+export const SB_WORDS = 12; // then SB_N groups of GR_WORDS (hash) or SB_N member ids (list)
+export const GR_PREFIX = 0; // 4 words: prefix length per address dimension, in dimension order
+export const GR_HASH = 4; // offset of the hash table: slots of KW key words + 1 value word (0 empty)
+export const GR_MASK = 5; // slots - 1
+export const GR_NWILD = 6; // wildcard-interface entries (hash:net,iface), scanned in order
+export const GR_WILD = 7; // offset of them: KW key words (interface part = any) + IFACE_WORDS pattern + nomatch
+export const GR_WORDS = 8;
+export const SV_MATCH = 1;
+export const SV_NOMATCH = 2;
+export const SV_ANY_IFACE = 4; // the network exists here with some interface (hash:net,iface shadowing)
 
 export const AT_HAS_SRC = 1;
 export const AT_SRC_INV = 2;

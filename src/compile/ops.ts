@@ -45,6 +45,7 @@ const {
   M_PROTO,
   M_RANDOM,
   M_RECENT,
+  M_SET,
   M_SPORT,
   M_SRC4,
   M_SRC6,
@@ -117,8 +118,8 @@ export interface EncodeContext {
   ipvs: boolean;
   /** recent list name → list id (the walk's recent table is keyed by it). */
   recentId(name: string): number;
-  /** Names of the ipsets the user supplied. */
-  sets: ReadonlySet<string>;
+  /** The ipsets the user supplied: name → set id (src/compile/sets.ts). */
+  sets: ReadonlyMap<string, number>;
   /** Set when a match or target needs the host (ipset, recent, ipvs). */
   host: { used: boolean };
 }
@@ -336,12 +337,27 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       w.push(head(M_UNKNOWN, false, 2));
       w.push(ctx.strings.id(m.reason || `-m ${m.module} not modelled`));
       return;
-    case 'set':
-      if (ctx.sets.has(m.name)) break;
+    case 'set': {
+      const id = ctx.sets.get(m.name);
+      if (id !== undefined) {
+        let dirs = 0;
+        m.dirs.forEach((d, i) => {
+          if (d === 'dst' && i < 31) dirs |= 1 << i;
+        });
+        w.push(head(M_SET, m.invert, 6));
+        w.push(id);
+        w.push(dirs);
+        w.push(m.dirs.length);
+        w.push(m.returnNomatch ? 1 : 0);
+        // setMatch() → null (a list:set member missing, a mac dimension): the same reason as a missing set
+        w.push(ctx.strings.id(`ipset ${m.name} not supplied`));
+        return;
+      }
       // A set missing from the dump is undecidable whatever the packet (setMatch → null).
       w.push(head(M_UNKNOWN, false, 2));
       w.push(ctx.strings.id(`ipset ${m.name} not supplied`));
       return;
+    }
     case 'ipvs': {
       if (ctx.ipvs) break;
       if (m.unmodelled) {
@@ -360,7 +376,7 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
     default:
       break;
   }
-  // set, ipvs with IPVS state, and interface names that do not fit: the host evaluates these.
+  // ipvs with IPVS state, and interface names that do not fit: the host evaluates these.
   ctx.host.used = true;
   w.push(head(M_HOST, false, 1));
 }

@@ -210,6 +210,7 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
         outIface: ifaceName(p.outIface),
         icmpType: p.icmpType,
         icmpCode: p.icmpCode,
+        mark: p.mark,
       }, { returnNomatch: m.returnNomatch });
       return r === null ? `ipset ${m.name} not supplied` : r !== m.invert;
     }

@@ -6,8 +6,9 @@
 // TRACE_OUT_BYTES through views made once (the wasm never allocates, so memory never grows after
 // setup). The compiled WebAssembly.Module is cached per process.
 //
-// A few features live on the host side (ipset contents, recent lists, IPVS scheduling: compile
-// sets HF_HOST). The wasm walk reports ST_HOST when a packet reaches one of them, and that packet
+// ipset contents are compiled into hash tables (src/compile/sets.ts) and looked up in wasm
+// (assembly/ipset.ts). A few features still live on the host side (IPVS scheduling, interface
+// names that do not fit the 16-byte blocks, more than MAX_NTH nth counters: compile sets HF_HOST). The wasm walk reports ST_HOST when a packet reaches one of them, and that packet
 // (for trace: that batch, whose PRNG stream and counters are shared) is walked by the reference
 // engine instead, so the answer is always the reference's.
 

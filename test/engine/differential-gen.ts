@@ -20,6 +20,74 @@ const ADDRS: Record<4 | 6, string[]> = {
 const NODE_ADDRS: Record<4 | 6, string> = { 4: '192.168.1.10', 6: 'fd00:1::10' };
 const POD_CIDRS: Record<4 | 6, string> = { 4: '10.244.0.0/16', 6: 'fd00:244::/64' };
 const PORTS = [0, 53, 80, 443, 8080, 30080, 40000];
+/** Sets of every type the engines model (DIFF_IPSETS), for `-m set` matches over the address pool. */
+export const DIFF_IPSETS_TEXT = `
+create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536
+add KUBE-CLUSTER-IP 10.96.0.10,tcp:80
+add KUBE-CLUSTER-IP 10.0.0.1,udp:53
+add KUBE-CLUSTER-IP 10.96.0.11,tcp:8000-8081
+add KUBE-CLUSTER-IP 10.0.0.2,icmp:echo-request
+create IPS hash:ip family inet
+add IPS 10.96.0.10
+add IPS 10.244.0.0/16
+create NM hash:ip family inet netmask 24
+add NM 10.244.1.7
+create NETS hash:net family inet
+add NETS 10.0.0.0/8
+add NETS 10.96.0.0/16 nomatch
+add NETS 10.96.0.10/32
+add NETS 192.168.0.0/16
+create NETS6 hash:net family inet6
+add NETS6 fd00::/16
+add NETS6 fd00:96::/32 nomatch
+add NETS6 fd00:96::10/128
+create IPS6 hash:ip,port family inet6
+add IPS6 fd00::1,tcp:80
+add IPS6 fd00:96::10,udp:53
+add IPS6 fd00::2,icmpv6:echo-request
+create LOOP hash:ip,port,ip family inet
+add LOOP 10.244.1.5,tcp:8080,10.244.1.5
+add LOOP 10.96.0.10,tcp:80,10.0.0.1
+create SRCNET hash:ip,port,net family inet
+add SRCNET 10.96.0.10,tcp:80,10.0.0.0/8
+add SRCNET 10.96.0.10,tcp:80,10.0.0.0/24 nomatch
+add SRCNET 10.96.0.10,tcp:443,203.0.113.0/24
+create NETPORT hash:net,port family inet
+add NETPORT 10.0.0.0/8,udp:53
+add NETPORT 10.96.0.0/16,tcp:80 nomatch
+add NETPORT 10.96.0.10/32,tcp:80
+create NETPORTNET hash:net,port,net family inet
+add NETPORTNET 10.0.0.0/8,tcp:80,10.96.0.0/16
+add NETPORTNET 10.0.0.0/16,tcp:80,10.96.0.0/16 nomatch
+create NETIF hash:net,iface family inet
+add NETIF 10.0.0.0/8,eth0
+add NETIF 10.96.0.0/16,cni0
+add NETIF 10.244.0.0/16,eni wildcard
+add NETIF 10.244.2.0/24,cali wildcard nomatch
+add NETIF 192.168.1.0/24,physdev:eth2
+add NETIF 0.0.0.0/1,lo
+create NETIF6 hash:net,iface family inet6
+add NETIF6 fd00::/16,eth0
+add NETIF6 fd00:244::/64,eni wildcard
+create NODEPORTS bitmap:port range 0-65535
+add NODEPORTS 30080
+add NODEPORTS 53
+add NODEPORTS 8080-8090
+create MARKS hash:ip,mark family inet markmask 0x4000
+add MARKS 10.96.0.10,0x4000
+add MARKS 10.0.0.1,0
+create MAC hash:mac
+add MAC 02:00:00:00:00:01
+create BOTH list:set size 8
+add BOTH NETS6
+add BOTH IPS
+add BOTH NODEPORTS
+create HALF list:set size 8
+add HALF MISSING
+add HALF IPS
+`;
+const SET_NAMES = ['KUBE-CLUSTER-IP', 'IPS', 'NM', 'NETS', 'NETS6', 'IPS6', 'LOOP', 'SRCNET', 'NETPORT', 'NETPORTNET', 'NETIF', 'NETIF6', 'NODEPORTS', 'MARKS', 'MAC', 'BOTH', 'HALF'];
+
 const IFNAMES = ['eth0', 'eth', 'cni0', 'eni', 'eni1a', 'cali', 'lo'];
 
 function addr(family: 4 | 6, s: string): Addr {
@@ -91,7 +159,16 @@ function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
     fc.record({ kind: fc.constant('policy' as const), dir: fc.constantFrom('in' as const, 'out' as const), pol: fc.constantFrom('none' as const, 'ipsec' as const), invert: inv, strict: fc.constant(false), unmodelled: fc.boolean() }),
     fc.record({ kind: fc.constant('ipvs' as const), ipvs: opt(fc.record({ invert: inv })), vport: opt(fc.record({ invert: inv, port: fc.constant(80) })), unmodelled: fc.boolean() }).map((m) => stripUndefined(m)),
     fc.record({ kind: fc.constant('unknown' as const), module: fc.constantFrom('bpf', 'u32'), text: fc.constant('-m bpf --bytecode x'), reason: fc.constantFrom('', 'bpf programs are not modelled') }),
-    fc.record({ kind: fc.constant('set' as const), invert: inv, name: fc.constantFrom('MISSING', 'KUBE-CLUSTER-IP'), dirs: fc.constant(['dst' as const]), returnNomatch: fc.constant(false) }),
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant('set' as const),
+        invert: inv,
+        name: fc.constantFrom('MISSING', ...SET_NAMES),
+        dirs: fc.array(fc.constantFrom('src' as const, 'dst' as const), { minLength: 1, maxLength: 3 }),
+        returnNomatch: fc.boolean(),
+      }),
+    },
     fc.record({
       kind: fc.constant('recent' as const),
       invert: inv,
@@ -187,6 +264,17 @@ function arbPortKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbit
   });
 }
 
+function arbSetRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
+  const set = fc.record({
+    kind: fc.constant('set' as const),
+    invert: fc.boolean(),
+    name: fc.constantFrom(...SET_NAMES),
+    dirs: fc.array(fc.constantFrom('src' as const, 'dst' as const), { minLength: 1, maxLength: 3 }),
+    returnNomatch: fc.boolean(),
+  });
+  return fc.record({ matches: fc.array(set, { minLength: 1, maxLength: 2 }) as fc.Arbitrary<Match[]>, target: arbTarget(f, table, later) });
+}
+
 function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
   const plain = fc.record({ matches: fc.array(arbMatch(f), { maxLength: 4 }), target: arbTarget(f, table, later) });
   return fc
@@ -195,6 +283,8 @@ function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
         plain.map((r) => [r]),
         fc.array(arbKeyedRule(f, table, later), { minLength: 2, maxLength: 8 }),
         fc.array(arbPortKeyedRule(f, table, later), { minLength: 2, maxLength: 6 }),
+        // `-m set` rules (kube-proxy IPVS mode's shape): set lookups decide most of the walk
+        fc.array(arbSetRule(f, table, later), { minLength: 1, maxLength: 3 }),
       ),
       { maxLength: 5 },
     )

@@ -8,7 +8,7 @@ import { compileRuleset } from '../../src/compile/compile.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { createWasmEngine } from '../../src/engine/wasm.js';
 import { parseIpsets } from '../../src/parse/ipset.js';
-import { arbScenario } from './differential-gen.js';
+import { arbScenario, DIFF_IPSETS_TEXT } from './differential-gen.js';
 import { compareAllWalks } from './differential-support.js';
 
 describe('wasm engine = reference engine', () => {
@@ -41,20 +41,21 @@ describe('wasm engine = reference engine', () => {
     );
   }, 180_000);
 
-  test('supplied ipsets: walks that reach a set match go to the host side, the rest stay in wasm', () => {
-    const ipsets = parseIpsets('create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\nadd KUBE-CLUSTER-IP 10.96.0.10,tcp:80\nadd KUBE-CLUSTER-IP 10.0.0.1,udp:53\n');
-    let host = 0;
+  test('supplied ipsets of every modelled type: the whole walk stays in wasm', () => {
+    const ipsets = parseIpsets(DIFF_IPSETS_TEXT);
+    let walks = 0;
     fc.assert(
       fc.property(arbScenario({ ipsets }), fc.integer({ min: 0, max: 0xffffffff }), ({ rs, pkts }, seed) => {
         const ref = createReferenceEngine(rs);
         const wasm = createWasmEngine(rs, compileRuleset(rs, { minRun: 2 }));
-        for (const p of pkts) compareAllWalks(ref, wasm, p, 16);
+        for (const p of pkts) walks += compareAllWalks(ref, wasm, p, 16);
         expect(wasm.trace(pkts, seed)).toEqual(ref.trace(pkts, seed));
-        host += wasm.stats.hostWalks;
+        expect(wasm.stats.hostWalks).toBe(0);
+        expect(wasm.stats.hostTraces).toBe(0);
       }),
-      { numRuns: 100 },
+      { numRuns: 250 },
     );
-    expect(host).toBeGreaterThan(0);
+    expect(walks).toBeGreaterThan(250);
   }, 180_000);
 
   test('the default index threshold gives the same walks', () => {
