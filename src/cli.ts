@@ -24,7 +24,8 @@ Usage:
                     [--out-dir DIR]          (iptables mode prints the dump on stdout)
   landfall serve    [--port N] [--host H]
   landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs [--packets N] [--seed S]
-                    [--kernel] [--json] [--svg FILE]
+                    [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
+                    [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
 FILE may be "-" for standard input. --example NAME loads a bundled example node
 (kube-node, eks-node, calico-node, ipv6-node, ipvs-node) instead of --iptables/--node.

@@ -22,6 +22,7 @@ import { boot } from './boot.js';
 import { rulesetRoutes } from './routes/rulesets.js';
 import { explainRoutes } from './routes/explain.js';
 import { opsRoutes } from './routes/ops.js';
+import scaleRoutes from './routes/scale.js';
 import { openapiOptions } from './openapi.js';
 
 export interface AppOptions {
@@ -172,6 +173,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(opsRoutes);
   await app.register(rulesetRoutes);
   await app.register(explainRoutes);
+  await app.register(scaleRoutes);
 
   app.addHook('onReady', async () => {
     // Not awaited: the server listens (and answers /healthz with 503) while rulesets load.
