@@ -29,10 +29,10 @@ export function walk(forcedCount: i32): i32 {
   st(o, L.O_VERDICT, outVerdict());
   st(o, L.O_REJECT, outRejectWith());
   for (let k = 0; k < 4; k++) {
-    st(o, L.O_DST + k, load<i32>(S.DST + (<usize>k << 2)));
+    st(o, L.O_DST + k, load<i32>(S.routeDst() + (<usize>k << 2)));
     st(o, L.O_SRC + k, load<i32>(S.SRC + (<usize>k << 2)));
   }
-  st(o, L.O_DPORT, S.dport);
+  st(o, L.O_DPORT, S.finalDport());
   st(o, L.O_SPORT, S.sport);
   st(o, L.O_MASQ, S.masq);
   st(o, L.O_OUT_IFACE, outIfaceCode());
@@ -64,15 +64,18 @@ export function trace(n: i32): i32 {
     if (status != L.ST_OK) return i;
     st(o, L.TR_VERDICT, outVerdict());
     for (let k = 0; k < 4; k++) {
-      st(o, L.TR_DST + k, load<i32>(S.DST + (<usize>k << 2)));
+      st(o, L.TR_DST + k, load<i32>(S.routeDst() + (<usize>k << 2)));
       st(o, L.TR_SRC + k, load<i32>(S.SRC + (<usize>k << 2)));
     }
-    st(o, L.TR_DPORT, S.dport);
+    st(o, L.TR_DPORT, S.finalDport());
     st(o, L.TR_MASQ, S.masq);
     st(o, L.TR_RULES, S.rulesEval);
   }
   return n;
 }
+
+/** hsiphash of one u32 (checked by the tests against the kernel's vector). */
+export { hsiphashU32 } from './ipvs';
 
 /** Empties the recent table (before a walk, or at the start of a trace batch). */
 export function recentReset(): void {

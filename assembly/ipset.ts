@@ -9,7 +9,7 @@ import * as S from './state';
 const KEY: usize = memory.data(4 * 5 * 4);
 
 /** src/compile/sets.ts setHash, the same bits. */
-function setHash(key: usize, kw: i32): u32 {
+export function setHash(key: usize, kw: i32): u32 {
   let h: u32 = 0x811c9dc5 ^ <u32>kw;
   for (let i = 0; i < kw; i++) {
     h = (h ^ load<u32>(key + (<usize>i << 2))) * 0x9e3779b1;

@@ -120,6 +120,32 @@ function cmp4(a: usize, b: usize): i32 {
   return 0;
 }
 
+/** xt_ipvs against the virtual service the IPVS stage chose (src/engine/matches.ts ipvsMatch). */
+function ipvsMatch(op: i32): i32 {
+  const f = rw(op + 1);
+  const handled = S.ipvsSvc >= 0;
+  if ((f & L.IPM_IPVS) != 0 && handled == ((f & L.IPM_IPVS_INV) != 0)) return NO_MATCH;
+  if ((f & (L.IPM_VADDR | L.IPM_VPROTO | L.IPM_VPORT | L.IPM_VDIR)) == 0) return MATCH;
+  if (!handled) return NO_MATCH;
+  const vs = rw(rw(L.H_IPVS) + L.IV_SVCS) + S.ipvsSvc * L.VS_WORDS;
+  if ((f & L.IPM_VADDR) != 0) {
+    const fam = rw(op + 2);
+    let hit = rw(vs + L.VS_FAMILY) == fam;
+    for (let k = 0; hit && k < (fam == 4 ? 1 : 4); k++) {
+      if ((rw(vs + L.VS_ADDR + k) & rw(op + 7 + k)) != rw(op + 3 + k)) hit = false;
+    }
+    if (hit == ((f & L.IPM_VADDR_INV) != 0)) return NO_MATCH;
+  }
+  if ((f & L.IPM_VPROTO) != 0) {
+    const p = rw(vs + L.VS_PROTO);
+    const proto = p >= 0 ? p : S.proto;
+    if ((proto == rw(op + 11)) == ((f & L.IPM_VPROTO_INV) != 0)) return NO_MATCH;
+  }
+  if ((f & L.IPM_VPORT) != 0 && (rw(vs + L.VS_PORT) == rw(op + 12)) == ((f & L.IPM_VPORT_INV) != 0)) return NO_MATCH;
+  if ((f & L.IPM_VDIR) != 0 && ((f & L.IPM_VDIR_REPLY) == 0) == ((f & L.IPM_VDIR_INV) != 0)) return NO_MATCH;
+  return MATCH;
+}
+
 /** Evaluates op at word offset `op` of rule `rule`. */
 function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
   const h = rw(op);
@@ -271,6 +297,8 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       if (r < 0) return assume(rule, L.U_REASON, rw(op + 5), 0);
       return bool2((r == 1) != inv);
     }
+    case L.M_IPVS:
+      return ipvsMatch(op);
     case L.M_RECENT: {
       const r = recentMatch(rw(op + 1), rw(op + 2), rw(op + 3), rw(op + 4), rw(op + 5) == 0 ? S.SRC : S.DST, rsAddr(op + 6));
       if (r < 0) return HOST; // the table is full: the host walks this batch

@@ -66,8 +66,9 @@ export function podsIface(): usize {
 /** The outgoing interface for the current destination: override, lo, pods, uplink. */
 export function route(given: usize): usize {
   if (given != 0) return given;
-  if (isNodeLocal(S.DST)) return LO_IFACE;
-  if (inPodCidr(S.DST)) return podsIface();
+  const dst = S.routeDst();
+  if (isNodeLocal(dst)) return LO_IFACE;
+  if (inPodCidr(dst)) return podsIface();
   return uplinkIface();
 }
 

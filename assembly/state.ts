@@ -13,6 +13,14 @@ export const DST: usize = memory.data(16);
 export const OSRC: usize = memory.data(16);
 export const ODST: usize = memory.data(16);
 const SCRATCH: usize = memory.data(16);
+/** gate/ipip IPVS forwarding: the real server the packet goes to while it keeps its destination. */
+export const EP: usize = memory.data(16);
+export let hasEp: bool = false;
+export let epPort: i32 = 0;
+/** The IPVS virtual service that handled the packet, -1 none. */
+export let ipvsSvc: i32 = -1;
+/** Input-region address of the packet being walked (its query connection counts). */
+export let pktAddr: usize = 0;
 
 export let family: i32 = 4;
 export let proto: i32 = 0;
@@ -58,6 +66,12 @@ export function setCtstate(v: i32): void { ctstate = v; }
 export function setMasq(v: i32): void { masq = v; }
 export function setInIf(v: usize): void { inIf = v; }
 export function setOutIf(v: usize): void { outIf = v; }
+export function setEndpoint(port: i32): void { hasEp = true; epPort = port; }
+export function setIpvsSvc(v: i32): void { ipvsSvc = v; }
+export function setPktAddr(v: usize): void { pktAddr = v; }
+/** Where routing and the result look: the IPVS endpoint when one was chosen, else the destination. */
+export function routeDst(): usize { return hasEp ? EP : DST; }
+export function finalDport(): i32 { return hasEp ? epPort : dport; }
 export function setStatus(v: i32): void { if (status == ST_OK) status = v; }
 
 export function resetWalk(rec: bool, forcedCount: i32): void {
@@ -71,6 +85,9 @@ export function resetWalk(rec: bool, forcedCount: i32): void {
   nprobs = 0;
   nforced = forcedCount;
   masq = 0;
+  hasEp = false;
+  epPort = 0;
+  ipvsSvc = -1;
 }
 
 export function countRules(n: i32): void { rulesEval += n; }

@@ -7,6 +7,7 @@ import * as L from '../src/compile/layout';
 import { ld, rw, rsAddr } from './mem';
 import * as S from './state';
 import { HOST, MATCH, matchRule } from './match';
+import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
 import { firstNodeAddress, isLoopback, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
 
 const CT_NEW: i32 = 2;
@@ -325,11 +326,12 @@ function nat(rid: i32, tk: i32, b: i32): void {
   return (load<i32>(b) & L.IF_PRESENT_BIT) != 0 ? b : 0;
 }
 
-/** IPVS runs the scheduler in JS (ST_HOST) when the ruleset has virtual services. */
-@inline function ipvsNeedsHost(): bool {
-  if ((flags & L.HF_IPVS) == 0) return false;
-  S.setStatus(L.ST_HOST);
-  return true;
+/** The IPVS stage (SEMANTICS.md "IPVS"): IPVS_NONE, IPVS_SCHEDULED, or IPVS_STOP (rejected: verdict set). */
+function ipvsStep(): i32 {
+  if ((flags & L.HF_IPVS) == 0) return IPVS_NONE;
+  const r = ipvsStage();
+  if (r == IPVS_STOP && S.status == L.ST_OK) end(L.VERDICT_REJECT, rejectReason());
+  return r;
 }
 
 function fromInterface(): void {
@@ -337,7 +339,19 @@ function fromInterface(): void {
   if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_PREROUTING)) return;
   if (isNodeLocal(S.DST)) {
     if (!runHook(L.TABLE_MANGLE, L.HOOK_INPUT) || !runHook(L.TABLE_FILTER, L.HOOK_INPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_INPUT)) return;
-    if (ipvsNeedsHost()) return;
+    const ipvs = ipvsStep();
+    if (ipvs == IPVS_STOP) return;
+    if (ipvs != IPVS_NONE && !isNodeLocal(S.routeDst())) {
+      // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
+      S.setInIf(0);
+      S.setOutIf(route(outOverride()));
+      if (!runHook(L.TABLE_RAW, L.HOOK_OUTPUT) || !runHook(L.TABLE_MANGLE, L.HOOK_OUTPUT)) return;
+      if (!runHook(L.TABLE_FILTER, L.HOOK_OUTPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_OUTPUT)) return;
+      if (!runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
+      if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
+      leftOn = S.outIf;
+      return;
+    }
     if (isNew()) runHook(L.TABLE_NAT, L.HOOK_INPUT);
     return; // delivered
   }
@@ -353,11 +367,13 @@ function fromHost(): void {
   if (!runHook(L.TABLE_RAW, L.HOOK_OUTPUT) || !runHook(L.TABLE_MANGLE, L.HOOK_OUTPUT)) return;
   if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_OUTPUT)) return;
   S.setOutIf(route(outOverride())); // rerouted after a DNAT
-  if (ipvsNeedsHost()) return;
+  const ipvs = ipvsStep();
+  if (ipvs == IPVS_STOP) return;
+  if (ipvs != IPVS_NONE) S.setOutIf(route(outOverride()));
   if (!runHook(L.TABLE_FILTER, L.HOOK_OUTPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_OUTPUT)) return;
   if (!runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
   if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
-  if (!isNodeLocal(S.DST)) {
+  if (!isNodeLocal(S.routeDst())) {
     leftOn = S.outIf;
     return;
   }
@@ -373,6 +389,7 @@ function fromHost(): void {
 /** Loads packet `i` of the input region into the walk state. */
 function loadPacket(i: i32): void {
   pkt = L.IN_BYTES + (<usize>(i * L.PKT_WORDS) << 2);
+  S.setPktAddr(pkt);
   S.setFamily(ld(pkt, L.P_FAMILY));
   S.setProto(ld(pkt, L.P_PROTO));
   const src = pkt + (<usize>L.P_SRC << 2);

@@ -56,6 +56,7 @@ const {
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
 import { writeSets } from './sets.js';
+import { writeIpvs, type CompiledIpvs } from './ipvs.js';
 import { StringTable, Words } from './words.js';
 
 export interface CompiledRuleset {
@@ -65,6 +66,8 @@ export interface CompiledRuleset {
   strings: string[];
   /** recent list names by list id (JS loads a packet's recent history by them). */
   recentLists: string[];
+  /** Real servers by global index, and by "ip:port" (the query's activeConnections keys). */
+  ipvs: CompiledIpvs;
   stats: { rules: number; chains: number; runs: number; bytes: number; bytesPerRule: number };
 }
 
@@ -176,10 +179,12 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
 
   writeNode(w, rs);
   writeSets(w, rs.ipsets);
+  const ipvs = writeIpvs(w, rs.ipvs, strings);
   w.set(H_NNTH, ctx.nth.next);
   let flags = 0;
   if (ctx.host.used || ctx.nth.next > MAX_NTH) flags |= HF_HOST;
-  if (rs.ipvs && rs.ipvs.services.length > 0) flags |= HF_IPVS | HF_HOST;
+  if (rs.ipvs && rs.ipvs.services.length > 0) flags |= HF_IPVS;
+  if (!ipvs.ok) flags |= HF_HOST;
   w.set(H_FLAGS, flags);
   w.set(H_STRINGS, strings.list.length);
   w.set(H_TOTAL_WORDS, w.length);
@@ -190,6 +195,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     words,
     strings: strings.list,
     recentLists: recent.list,
+    ipvs,
     stats: { rules: nrules, chains: nchains, runs, bytes, bytesPerRule: nrules ? bytes / nrules : 0 },
   };
 }

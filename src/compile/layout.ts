@@ -30,11 +30,12 @@ export const H_NNTH = 13; // number of statistic-nth counters (trace keeps one p
 export const H_FLAGS = 14; // HF_* bits
 export const H_STRINGS = 15; // not read by the walk: count of string ids JS keeps beside the buffer
 export const H_SETS = 16; // ipset table: count, then count × offsets of set blocks (SB_*)
+export const H_IPVS = 17; // IPVS block (IV_*), 0 when the node has no virtual services
 export const HDR_WORDS = 24;
 
-/** The ruleset needs a host-side feature (ipvs match, IPVS virtual services, unencodable interface names). */
+/** The ruleset needs a host-side feature (unencodable interface names, too many nth counters or real servers). */
 export const HF_HOST = 1;
-/** The ruleset has IPVS virtual services (the IPVS stage must run). */
+/** The ruleset has IPVS virtual services (the IPVS stage runs: assembly/ipvs.ts). */
 export const HF_IPVS = 2;
 
 // ---- rule record ----
@@ -136,9 +137,21 @@ export const M_OWNER = 26; // 1 when every given criterion is inverted
 export const M_LIMIT = 27; // string id of the module name (for the note)
 export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled
 export const M_UNKNOWN = 29; // string id of the reason
-export const M_HOST = 30; // ipvs with IPVS state, unencodable names: evaluated by the host (the walk yields ST_HOST)
+export const M_HOST = 30; // unencodable interface names: evaluated by the host (the walk yields ST_HOST)
 export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
 export const M_SET = 33; // (6 words) set id, dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason
+export const M_IPVS = 34; // (13 words) IPM_* flags, vaddr family, a0..a3, m0..m3, vproto, vport
+export const IPM_IPVS = 1;
+export const IPM_IPVS_INV = 2;
+export const IPM_VADDR = 4;
+export const IPM_VADDR_INV = 8;
+export const IPM_VPROTO = 16;
+export const IPM_VPROTO_INV = 32;
+export const IPM_VPORT = 64;
+export const IPM_VPORT_INV = 128;
+export const IPM_VDIR = 256;
+export const IPM_VDIR_INV = 512;
+export const IPM_VDIR_REPLY = 1024;
 export const M_RECENT = 32; // (10 words) list id, RC_* op, seconds (-1 none), hitcount (-1 none), side (0 src 1 dst), m0..m3
 export const RC_RCHECK = 0;
 export const RC_UPDATE = 1;
@@ -173,6 +186,61 @@ export const GR_WORDS = 8;
 export const SV_MATCH = 1;
 export const SV_NOMATCH = 2;
 export const SV_ANY_IFACE = 4; // the network exists here with some interface (hash:net,iface shadowing)
+
+// ---- IPVS (at H_IPVS): src/compile/ipvs.ts writes, assembly/ipvs.ts reads (src/engine/ipvs-schedule.ts semantics) ----
+export const IV_NSVC = 0;
+export const IV_FLAGS = 1; // IVF_*
+export const IV_TUPLE = 2; // hash of <family, proto, a0..a3, port> → service: TUPLE_SLOT words per slot (service -1 = empty)
+export const IV_TUPLE_MASK = 3;
+export const IV_FW = 4; // hash of <family, fwmark> → service: FW_SLOT words per slot
+export const IV_FW_MASK = 5;
+export const IV_SVCS = 6; // service records, VS_WORDS each
+export const IV_REJECT = 7; // string id of icmp-port-unreachable
+export const IV_WORDS = 8;
+export const IVF_FTP = 1; // a service on port 21 exists (the FTP-data fallback)
+export const IVF_NULLPORT = 2; // a port-0 service exists (the catch-all fallback)
+export const TUPLE_SLOT = 8;
+export const FW_SLOT = 3;
+export const VS_SCHED = 0; // SCHED_*
+export const VS_FLAGS = 1; // VSF_*
+export const VS_NREALS = 2;
+export const VS_REALS = 3; // offset of the real server records (RL_WORDS each)
+export const VS_TABLE = 4; // offset of the sh/dh/mh table (entries: real index, -1 empty)
+export const VS_NOTES0 = 5; // notes when the query has no connection counts: offset of [n, string ids…]
+export const VS_NOTES1 = 6; // notes when the query has connection counts
+export const VS_NOTE_EMPTY = 7; // string id of the "no real server available" note
+export const VS_PROTO = 8; // protocol number, -1 for a fwmark service
+export const VS_PORT = 9; // port, -1 when none
+export const VS_FAMILY = 10; // family of VS_ADDR, 0 when the service has no address
+export const VS_ADDR = 11; // 4 words
+export const VS_WORDS = 16;
+export const VSF_SH_PORT = 1;
+export const VSF_SH_FALLBACK = 2;
+export const VSF_MH_PORT = 4;
+export const VSF_MH_FALLBACK = 8;
+export const VSF_DUMP_CONNS = 16; // the dump has ActiveConn/InActConn columns for this service
+export const SCHED_RR = 0; // equal shares among available servers
+export const SCHED_WRR = 1; // weight-proportional shares
+export const SCHED_LC = 2;
+export const SCHED_WLC = 3;
+export const SCHED_SED = 4;
+export const SCHED_NQ = 5;
+export const SCHED_FO = 6;
+export const SCHED_OVF = 7;
+export const SCHED_SH = 8;
+export const SCHED_DH = 9;
+export const SCHED_MH = 10;
+export const RL_ADDR = 0; // 4 words
+export const RL_PORT = 4;
+export const RL_FWD = 5; // 0 masq, 1 gate, 2 ipip
+export const RL_WEIGHT = 6;
+export const RL_UPPER = 7; // upper threshold, 0 none
+export const RL_ACT = 8; // ActiveConn of the dump
+export const RL_INACT = 9;
+export const RL_GLOBAL = 10; // index over all services' real servers (the query's connection pairs name it)
+export const RL_WORDS = 11;
+export const SH_SIZE = 256;
+export const MH_SIZE = 251;
 
 export const AT_HAS_SRC = 1;
 export const AT_SRC_INV = 2;
@@ -245,6 +313,8 @@ export const P_CONNMARK = 16;
 export const P_CTSTATE = 17;
 export const P_IN_IFACE = 18; // IFACE block (present bit clear: no input interface)
 export const P_OUT_IFACE = 24; // IFACE block (present bit clear: decided by routing)
+export const P_CONNQ = 30; // 1 when the query gave active connections (IPVS lc/wlc/sed/nq/ovf)
+export const P_CONNS = 31; // first pair index in CONN_BYTES | pair count << 16
 export const ORIGIN_EXTERNAL = 0;
 export const ORIGIN_POD = 1;
 export const ORIGIN_HOST = 2;
@@ -300,7 +370,13 @@ export const RECENT_BYTES = STACK_BYTES + 1024 * 8;
 export const RECENT_SLOTS = 65536;
 export const RECENT_WORDS = 8;
 export const RECENT_MAX = 32768; // entries before the walk hands the batch to the host (keeps probes short)
-export const RS_BASE_BYTES = RECENT_BYTES + RECENT_SLOTS * RECENT_WORDS * 4; // the compiled ruleset is copied here
+// the query's active connections, as (global real index, count) pairs for the packets of a batch
+export const CONN_BYTES = RECENT_BYTES + RECENT_SLOTS * RECENT_WORDS * 4;
+export const MAX_CONNS = 16384;
+// IPVS scheduling scratch: candidate real index (i32) and share (f64) per real server
+export const BR_BYTES = CONN_BYTES + MAX_CONNS * 8;
+export const MAX_REALS = 65536;
+export const RS_BASE_BYTES = BR_BYTES + MAX_REALS * 12; // the compiled ruleset is copied here
 
 export const STEP_RULE = 0;
 export const STEP_POLICY = 1;
@@ -332,6 +408,7 @@ export const NOTE_MASQ_NOADDR = 3; // arg = family, w = the source left in place
 export const NOTE_REDIRECT_NOADDR = 4; // arg = family, w = the destination left in place
 export const NOTE_NAT_PORT = 5; // arg = NAT_WHAT_*, arg2 = packet port, w0 = lo, w1 = hi
 export const NOTE_NAT_MULTI = 6;
+export const NOTE_IPVS_FWD = 7; // gate/ipip: arg = global real index (RL_GLOBAL), arg2 = endpoint port, w = the destination kept
 
 // status codes returned by the walk (mapped to typed errors in src/engine/wasm.ts)
 export const ST_OK = 0;

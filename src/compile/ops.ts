@@ -46,6 +46,18 @@ const {
   M_RANDOM,
   M_RECENT,
   M_SET,
+  M_IPVS,
+  IPM_IPVS,
+  IPM_IPVS_INV,
+  IPM_VADDR,
+  IPM_VADDR_INV,
+  IPM_VPROTO,
+  IPM_VPROTO_INV,
+  IPM_VPORT,
+  IPM_VPORT_INV,
+  IPM_VDIR,
+  IPM_VDIR_INV,
+  IPM_VDIR_REPLY,
   M_SPORT,
   M_SRC4,
   M_SRC6,
@@ -359,7 +371,23 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       return;
     }
     case 'ipvs': {
-      if (ctx.ipvs) break;
+      if (ctx.ipvs && !m.unmodelled) {
+        // xt_ipvs against the virtual service the IPVS stage chose (assembly/match.ts)
+        let f = 0;
+        if (m.ipvs) f |= IPM_IPVS | (m.ipvs.invert ? IPM_IPVS_INV : 0);
+        if (m.vaddr) f |= IPM_VADDR | (m.vaddr.invert ? IPM_VADDR_INV : 0);
+        if (m.vproto) f |= IPM_VPROTO | (m.vproto.invert ? IPM_VPROTO_INV : 0);
+        if (m.vport) f |= IPM_VPORT | (m.vport.invert ? IPM_VPORT_INV : 0);
+        if (m.vdir) f |= IPM_VDIR | (m.vdir.invert ? IPM_VDIR_INV : 0) | (m.vdir.reply ? IPM_VDIR_REPLY : 0);
+        w.push(head(M_IPVS, false, 13));
+        w.push(f);
+        w.push(m.vaddr ? m.vaddr.cidr.family : 0);
+        for (let k = 0; k < 4; k++) w.push(m.vaddr ? m.vaddr.cidr.w[k] : 0);
+        for (let k = 0; k < 4; k++) w.push(m.vaddr ? maskWord(m.vaddr.cidr.prefix, k) : 0);
+        w.push(m.vproto ? m.vproto.proto : 0);
+        w.push(m.vport ? m.vport.port : 0);
+        return;
+      }
       if (m.unmodelled) {
         w.push(head(M_UNKNOWN, false, 2));
         w.push(ctx.strings.id('ipvs match option not modelled'));

@@ -3,7 +3,7 @@
 // reference-walk.ts): the differential tests compare them string for string.
 
 import type { Addr } from '../model/addr.js';
-import { formatAddr } from '../model/addr.js';
+import { formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Iface, Ruleset } from '../model/ruleset.js';
 import type { Verdict } from '../model/result.js';
 import * as L from '../compile/layout.js';
@@ -11,6 +11,7 @@ import * as L from '../compile/layout.js';
 // Layout constants as module locals (see src/engine/wasm.ts).
 const {
   IF_PREFIX_BIT,
+  NOTE_IPVS_FWD,
   NOTE_MASQ_NOADDR,
   NOTE_NAT_MULTI,
   NOTE_NAT_PORT,
@@ -42,6 +43,7 @@ const {
   O_VERDICT,
   PROBS_BYTES,
   RS_BASE_BYTES,
+  STEP_IPVS,
   STEP_RULE,
   UNC_NO_MATCH_BIT,
   UNC_WORDS,
@@ -84,6 +86,8 @@ export interface DecodeContext {
    */
   ruleSteps: StepRef[];
   policySteps: StepRef[];
+  /** IPVS real servers by global index: [service, real] (src/compile/ipvs.ts). */
+  ipvsReals: [number, number][];
   strings: string[];
   /** wasm memory as words and as f64. */
   i32: Int32Array;
@@ -124,6 +128,11 @@ function note(ctx: DecodeContext, at: number): string {
       return `REDIRECT: no IPv${arg} node address given, so the destination is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
     case NOTE_NAT_PORT:
       return `${NAT_WHAT[arg]} port range ${i32[at + 3]}-${i32[at + 4]}: port ${arg2} is outside it, ${i32[at + 3]} assumed`;
+    case NOTE_IPVS_FWD: {
+      const [svc, real] = ctx.ipvsReals[arg];
+      const r = ctx.rs.ipvs!.services[svc].reals[real];
+      return `IPVS ${r.forward} forwarding: the packet keeps destination ${formatAddr(addrAt(i32, at + 3, r.addr.family))} and is sent to real server ${formatEndpoint(r.addr, arg2)}`;
+    }
     case NOTE_NAT_MULTI:
       return 'NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)';
     default:
@@ -156,6 +165,10 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     const at = o + O_PATH + i * 2;
     const id = i32[at + 1];
     if (i32[at] === STEP_RULE) path.push((ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id })));
+    else if (i32[at] === STEP_IPVS) {
+      if (id < 0) path.push({ kind: 'ipvs', service: -1 - id, real: -1 });
+      else path.push({ kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] });
+    }
     else path.push((ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id })));
   }
   const uncertain: WalkUncertain[] = [];

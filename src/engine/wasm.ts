@@ -7,8 +7,12 @@
 // setup). The compiled WebAssembly.Module is cached per process.
 //
 // ipset contents are compiled into hash tables (src/compile/sets.ts) and looked up in wasm
-// (assembly/ipset.ts). A few features still live on the host side (IPVS scheduling, interface
-// names that do not fit the 16-byte blocks, more than MAX_NTH nth counters: compile sets HF_HOST). The wasm walk reports ST_HOST when a packet reaches one of them, and that packet
+// (assembly/ipset.ts); the IPVS stage (virtual-service lookup, every scheduler, sh/dh/mh tables
+// built at compile time, mh's hsiphash) runs in wasm too (src/compile/ipvs.ts, assembly/ipvs.ts),
+// with the query's active connections passed as (real server, count) pairs. What still goes to the
+// host: interface names that do not fit the 16-byte blocks, more than MAX_NTH nth counters, a
+// virtual service with more than MAX_REALS real servers, more than MAX_CONNS connection pairs in
+// a batch, or a full recent table. The wasm walk reports ST_HOST when a packet reaches one of them, and that packet
 // (for trace: that batch, whose PRNG stream and counters are shared) is walked by the reference
 // engine instead, so the answer is always the reference's.
 
@@ -35,6 +39,10 @@ const {
   ORIGIN_POD,
   PKT_WORDS,
   P_CONNMARK,
+  P_CONNQ,
+  P_CONNS,
+  CONN_BYTES,
+  MAX_CONNS,
   P_CTSTATE,
   P_DPORT,
   P_DST,
@@ -150,8 +158,14 @@ function writeIface(i32: Int32Array, at: number, name: string, prefix: boolean):
 
 const ORIGIN_CODE = { external: ORIGIN_EXTERNAL, pod: ORIGIN_POD, host: ORIGIN_HOST } as const;
 
+/** The query's active connections as (global real index, count) pairs, from `conns.next` on. */
+interface ConnCursor {
+  next: number;
+  byEndpoint: Map<string, number[]>;
+}
+
 /** Packet → input record `i`; false when it cannot be expressed (the host walks it). */
-function writePacket(i32: Int32Array, i: number, p: WalkPacket): boolean {
+function writePacket(i32: Int32Array, i: number, p: WalkPacket, conns: ConnCursor): boolean {
   const at = IN_BYTES / 4 + i * PKT_WORDS;
   i32[at + P_FAMILY] = p.family;
   i32[at + P_PROTO] = p.proto;
@@ -169,6 +183,22 @@ function writePacket(i32: Int32Array, i: number, p: WalkPacket): boolean {
   i32[at + P_CTSTATE] = p.ctstate;
   i32[at + P_IN_IFACE] = 0;
   i32[at + P_OUT_IFACE] = 0;
+  i32[at + P_CONNQ] = p.activeConnections.size > 0 ? 1 : 0;
+  const first = conns.next;
+  if (p.activeConnections.size > 0 && conns.byEndpoint.size > 0) {
+    for (const [ep, count] of p.activeConnections) {
+      const gs = conns.byEndpoint.get(ep);
+      if (!gs) continue;
+      if (!Number.isInteger(count) || count < -0x80000000 || count > 0x7fffffff) return false;
+      for (const g of gs) {
+        if (conns.next >= MAX_CONNS) return false;
+        i32[CONN_BYTES / 4 + conns.next * 2] = g;
+        i32[CONN_BYTES / 4 + conns.next * 2 + 1] = count;
+        conns.next++;
+      }
+    }
+  }
+  i32[at + P_CONNS] = first | ((conns.next - first) << 16);
   if (p.inIface && !writeIface(i32, at + P_IN_IFACE, p.inIface.name, p.inIface.prefix)) return false;
   if (p.outIface && !writeIface(i32, at + P_OUT_IFACE, p.outIface.name, p.outIface.prefix)) return false;
   return true;
@@ -191,6 +221,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
     i32,
     f64,
     ruleSteps: new Array<StepRef>(rs.rules.length),
+    ipvsReals: c.ipvs.reals,
     policySteps: new Array<StepRef>(rs.chains.length),
   };
   const nth = c.words[H_NNTH];
@@ -207,6 +238,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
     return ref().trace(pkts, seed);
   };
   const recentIds = new Map(c.recentLists.map((name, i) => [name, i]));
+  const byEndpoint = c.ipvs.byEndpoint;
 
   /** Loads a packet's earlier connections into the recent table; false when it is full. */
   const loadRecent = (pkt: WalkPacket): boolean => {
@@ -225,7 +257,8 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
   const traceRun = (pkts: WalkPacket[], from: number, to: number, out: TraceRecord[]): boolean => {
     for (let start = from; start < to; start += MAX_BATCH) {
       const n = Math.min(MAX_BATCH, to - start);
-      for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i])) return false;
+      const conns: ConnCursor = { next: 0, byEndpoint };
+      for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i], conns)) return false;
       const done = ex.trace(n);
       if (done < n) {
         const st = i32[TRACE_OUT_BYTES / 4 + done * TRACE_WORDS + TR_STATUS];
@@ -252,7 +285,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
     name: 'wasm',
     stats,
     walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
-      if (forced.length > MAX_FORCED || !writePacket(i32, 0, pkt)) return hostWalk(pkt, forced);
+      if (forced.length > MAX_FORCED || !writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
       if (recentIds.size > 0) {
         ex.recentReset();
         if (!loadRecent(pkt)) return hostWalk(pkt, forced);

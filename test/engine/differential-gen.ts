@@ -10,6 +10,8 @@ import { ADDRTYPE, BUILTIN_CHAINS, CT, TABLES } from '../../src/model/rule.js';
 import type { Iface, Ruleset } from '../../src/model/ruleset.js';
 import { numberRules } from '../../src/model/ruleset.js';
 import type { IpsetState } from '../../src/model/ipset.js';
+import type { IpvsState, RealServer, VirtualService } from '../../src/model/ipvs.js';
+import { formatEndpoint } from '../../src/model/addr.js';
 import { resolveNode } from '../../src/engine/packet.js';
 import type { WalkPacket } from '../../src/engine/types.js';
 
@@ -369,7 +371,57 @@ function arbPacket(f: 4 | 6): fc.Arbitrary<WalkPacket> {
     });
 }
 
-export function arbScenario(opts: { ipsets?: IpsetState } = {}): fc.Arbitrary<Scenario> {
+const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'fo', 'ovf', 'sh', 'dh', 'mh', 'lblc', 'lblcr', 'twos', 'unknown'];
+const REAL_PORTS = [0, 80, 8080];
+
+function arbReal(f: 4 | 6, withCounts: boolean): fc.Arbitrary<RealServer> {
+  return fc
+    .record({
+      addr: arbAddr(f),
+      port: fc.constantFrom(...REAL_PORTS),
+      forward: fc.constantFrom('masq' as const, 'masq' as const, 'masq' as const, 'gate' as const, 'ipip' as const),
+      weight: fc.constantFrom(0, 1, 1, 2, 3, 5),
+      upperThreshold: opt(fc.constantFrom(0, 1, 2)),
+      activeConns: withCounts ? fc.integer({ min: 0, max: 3 }) : fc.constant(undefined),
+      inactiveConns: withCounts ? fc.integer({ min: 0, max: 300 }) : fc.constant(undefined),
+    })
+    .map((r) => stripUndefined({ ...r, line: 1, text: '-a …' }) as RealServer);
+}
+
+function arbService(f: 4 | 6): fc.Arbitrary<VirtualService> {
+  return fc
+    .record({
+      protocol: fc.constantFrom('tcp' as const, 'tcp' as const, 'udp' as const, 'sctp' as const, 'fwmark' as const),
+      addr: arbAddr(f),
+      port: fc.constantFrom(0, 21, 53, 80, 443, 30080),
+      fwmark: fc.constantFrom(0x4000, 0x1, 0x4001),
+      scheduler: fc.constantFrom(...SCHEDULERS),
+      schedFlags: fc.subarray(['sh-port', 'sh-fallback', 'mh-port', 'mh-fallback']),
+      persistent: opt(fc.constantFrom(10800, 60)),
+      netmask: opt(fc.constant('255.255.255.0')),
+      ops: opt(fc.boolean()),
+      reals: fc.boolean().chain((counts) => fc.array(arbReal(f, counts), { maxLength: 5 })),
+    })
+    .map(({ protocol, addr, port, fwmark, ...rest }) => {
+      const base = protocol === 'fwmark' ? { protocol, fwmark } : { protocol, addr, port };
+      return stripUndefined({ ...base, ...rest, family: f, line: 1, text: protocol === 'fwmark' ? `-A -f ${fwmark}` : `-A -t ${formatEndpoint(addr, port)}` }) as VirtualService;
+    });
+}
+
+/** Random IPVS state over the address pool (services' VIPs are node-local, as kube-ipvs0 binds them). */
+function arbIpvs(f: 4 | 6): fc.Arbitrary<IpvsState> {
+  return fc
+    .record({ services: fc.array(arbService(f), { minLength: 1, maxLength: 5 }), realOrder: opt(fc.constantFrom('kernel' as const, 'sorted' as const)) })
+    .map((st) => stripUndefined(st) as IpvsState);
+}
+
+function arbConns(f: 4 | 6): fc.Arbitrary<Map<string, number>> {
+  return fc
+    .array(fc.tuple(arbAddr(f), fc.constantFrom(...REAL_PORTS), fc.integer({ min: 0, max: 4 })), { maxLength: 3 })
+    .map((xs) => new Map(xs.map(([a, p, n]) => [formatEndpoint(a, p), n])));
+}
+
+export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean } = {}): fc.Arbitrary<Scenario> {
   return fc.constantFrom<4 | 6>(4, 4, 4, 6).chain((f) =>
     fc
       .record({
@@ -377,14 +429,19 @@ export function arbScenario(opts: { ipsets?: IpsetState } = {}): fc.Arbitrary<Sc
         nodeAddrs: fc.boolean(),
         uplink: fc.constantFrom('eth0', 'eni+'),
         pods: fc.constantFrom('cni0', 'cali+'),
-        pkts: fc.array(arbPacket(f), { minLength: 1, maxLength: 6 }),
+        pkts: fc.array(
+          fc.tuple(arbPacket(f), opts.ipvs ? arbConns(f) : fc.constant(new Map<string, number>())).map(([p, c]) => ({ ...p, activeConnections: c })),
+          { minLength: 1, maxLength: 6 },
+        ),
+        ipvs: opts.ipvs ? arbIpvs(f) : fc.constant(undefined),
       })
-      .map(({ fr, nodeAddrs, uplink, pods, pkts }) => {
+      .map(({ fr, nodeAddrs, uplink, pods, pkts, ipvs }) => {
         const rs: Ruleset = {
           v4: f === 4 ? fr : undefined,
           v6: f === 6 ? fr : undefined,
           ipsets: opts.ipsets ?? { sets: new Map(), supplied: false },
-          node: resolveNode({ addresses: nodeAddrs ? [NODE_ADDRS[f]] : [], podCIDRs: [POD_CIDRS[f]], interfaces: { uplink, pods } }),
+          ...(ipvs ? { ipvs } : {}),
+          node: resolveNode({ addresses: nodeAddrs ? [NODE_ADDRS[f]] : [], podCIDRs: [POD_CIDRS[f]], interfaces: { uplink, pods } }, ipvs),
           warnings: [],
           ...numberRules(f === 4 ? fr : undefined, f === 6 ? fr : undefined),
         };

@@ -58,6 +58,28 @@ describe('wasm engine = reference engine', () => {
     expect(walks).toBeGreaterThan(250);
   }, 180_000);
 
+  test('IPVS state (every scheduler, fwmark/FTP/port-0 lookup, connection counts, gate/ipip) and ipsets: the whole walk stays in wasm', () => {
+    const ipsets = parseIpsets(DIFF_IPSETS_TEXT);
+    let walks = 0;
+    let scheduled = 0;
+    fc.assert(
+      fc.property(arbScenario({ ipsets, ipvs: true }), fc.integer({ min: 0, max: 0xffffffff }), ({ rs, pkts }, seed) => {
+        const ref = createReferenceEngine(rs);
+        const wasm = createWasmEngine(rs, compileRuleset(rs, { minRun: 2 }));
+        for (const p of pkts) {
+          walks += compareAllWalks(ref, wasm, p, 16);
+          if (ref.walk(p, []).path.some((s) => s.kind === 'ipvs')) scheduled++;
+        }
+        expect(wasm.trace(pkts, seed)).toEqual(ref.trace(pkts, seed));
+        expect(wasm.stats.hostWalks).toBe(0);
+        expect(wasm.stats.hostTraces).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+    expect(walks).toBeGreaterThan(300);
+    expect(scheduled).toBeGreaterThan(50);
+  }, 240_000);
+
   test('the default index threshold gives the same walks', () => {
     fc.assert(
       fc.property(arbScenario(), ({ rs, pkts }) => {

@@ -1,0 +1,188 @@
+// IPVS state → the IPVS block of the compiled ruleset (layout.ts IV_* / VS_* / RL_*), read by
+// assembly/ipvs.ts: the virtual-service lookup tables of findVirtualService(), per service its
+// scheduler, real servers, the sh/dh/mh tables (shTable/dhTable/mhTable of ipvs-schedule.ts,
+// built here once) and the note texts of scheduleDetailed(), which depend only on the service and
+// on whether the query brought connection counts.
+
+import { formatEndpoint } from '../model/addr.js';
+import type { IpvsState } from '../model/ipvs.js';
+import type { WalkPacket } from '../engine/types.js';
+import { dhTable, mhTable, scheduleDetailed, shTable } from '../engine/ipvs-schedule.js';
+import * as L from './layout.js';
+import { setHash } from './sets.js';
+import type { StringTable, Words } from './words.js';
+
+const {
+  FW_SLOT, IVF_FTP, IVF_NULLPORT, IV_FLAGS, IV_FW, IV_FW_MASK, IV_NSVC, IV_REJECT, IV_SVCS, IV_TUPLE, IV_TUPLE_MASK, IV_WORDS,
+  MAX_REALS, RL_ACT, RL_ADDR, RL_FWD, RL_GLOBAL, RL_INACT, RL_PORT, RL_UPPER, RL_WEIGHT, RL_WORDS,
+  SCHED_DH, SCHED_FO, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR,
+  TUPLE_SLOT, VSF_DUMP_CONNS, VSF_MH_FALLBACK, VSF_MH_PORT, VSF_SH_FALLBACK, VSF_SH_PORT, VS_ADDR, VS_FAMILY, VS_FLAGS,
+  VS_NOTES0, VS_NOTES1, VS_NOTE_EMPTY, VS_NREALS, VS_PORT, VS_PROTO, VS_REALS, VS_SCHED, VS_TABLE, VS_WORDS,
+} = L;
+
+const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
+const EMPTY_NOTE = 'no real server available (none listed, all weight 0 or overloaded): the kernel refuses the connection';
+
+export interface CompiledIpvs {
+  /** Per global real index: [service, real]. */
+  reals: [number, number][];
+  /** "ip:port" (formatEndpoint) → global real indices (the query's activeConnections keys). */
+  byEndpoint: Map<string, number[]>;
+  /** false when a service cannot be scheduled in wasm (more real servers than MAX_REALS). */
+  ok: boolean;
+}
+
+function table(w: Words, slotWords: number, entries: { key: number[]; svc: number }[]): [number, number] {
+  let slots = 2;
+  while (slots < entries.length * 2) slots *= 2;
+  const at = w.alloc(slots * slotWords);
+  for (let s = 0; s < slots; s++) w.set(at + s * slotWords + slotWords - 1, -1);
+  const kw = slotWords - 1;
+  const mask = slots - 1;
+  for (const e of entries) {
+    let s = setHash(e.key, kw) & mask;
+    while (w.get(at + s * slotWords + kw) !== -1) s = (s + 1) & mask;
+    for (let i = 0; i < kw; i++) w.set(at + s * slotWords + i, e.key[i]);
+    w.set(at + s * slotWords + kw, e.svc);
+  }
+  return [at, mask];
+}
+
+function schedCode(sched: string, sorted: boolean): number {
+  switch (sched) {
+    case 'rr':
+      return SCHED_RR;
+    case 'lc':
+      return SCHED_LC;
+    case 'wlc':
+      return SCHED_WLC;
+    case 'sed':
+      return SCHED_SED;
+    case 'nq':
+      return SCHED_NQ;
+    case 'fo':
+      return SCHED_FO;
+    case 'ovf':
+      return SCHED_OVF;
+    case 'sh':
+      return sorted ? SCHED_WRR : SCHED_SH;
+    case 'dh':
+      return sorted ? SCHED_RR : SCHED_DH;
+    case 'mh':
+      return sorted ? SCHED_WRR : SCHED_MH;
+    default:
+      return SCHED_WRR; // wrr, lblc, lblcr, twos, unknown: weight-proportional
+  }
+}
+
+/** Note ids of scheduleDetailed() for a packet without / with connection counts (minus the empty-service note). */
+function noteIds(state: IpvsState, i: number, text: string, strings: StringTable, withConns: boolean): number[] {
+  // The notes do not depend on the packet's addresses, only on the service and the counts' source.
+  const probe: WalkPacket = {
+    family: state.services[i].family, proto: 6, src: { family: 4, w: [0, 0, 0, 0] }, dst: { family: 4, w: [0, 0, 0, 0] },
+    sport: 0, dport: 0, icmpType: 0, icmpCode: 0, origin: 'external', inIface: null, outIface: null, mark: 0, connmark: 0,
+    ctstate: 0, recent: new Map(), activeConnections: withConns ? new Map([['\0', 0]]) : new Map(),
+  };
+  const { notes } = scheduleDetailed(state, i, probe);
+  return notes.filter((n) => n !== EMPTY_NOTE).map((n) => strings.id(`IPVS ${text}: ${n}`));
+}
+
+export function writeIpvs(w: Words, state: IpvsState | undefined, strings: StringTable): CompiledIpvs {
+  const out: CompiledIpvs = { reals: [], byEndpoint: new Map(), ok: true };
+  if (!state || state.services.length === 0) return out;
+  const at = w.alloc(IV_WORDS);
+  w.set(L.H_IPVS, at);
+  const svcs = state.services;
+  w.set(at + IV_NSVC, svcs.length);
+  w.set(at + IV_REJECT, strings.id('icmp-port-unreachable'));
+  // findVirtualService's index: first service wins for a key
+  const fw: { key: number[]; svc: number }[] = [];
+  const tuples: { key: number[]; svc: number }[] = [];
+  const seen = new Set<string>();
+  let flags = 0;
+  svcs.forEach((s, i) => {
+    if (s.protocol === 'fwmark') {
+      const key = [s.family, (s.fwmark ?? 0) | 0];
+      const k = `f${key.join(',')}`;
+      if (!seen.has(k)) {
+        seen.add(k);
+        fw.push({ key, svc: i });
+      }
+      return;
+    }
+    if (!s.addr || s.port === undefined) return;
+    const key = [s.family, PROTO_NUM[s.protocol], s.addr.w[0] | 0, s.addr.w[1] | 0, s.addr.w[2] | 0, s.addr.w[3] | 0, s.port];
+    const k = `t${key.join(',')}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      tuples.push({ key, svc: i });
+    }
+    if (s.port === 21) flags |= IVF_FTP;
+    if (s.port === 0) flags |= IVF_NULLPORT;
+  });
+  w.set(at + IV_FLAGS, flags);
+  const [th, tm] = table(w, TUPLE_SLOT, tuples);
+  w.set(at + IV_TUPLE, th);
+  w.set(at + IV_TUPLE_MASK, tm);
+  const [fh, fm] = table(w, FW_SLOT, fw);
+  w.set(at + IV_FW, fh);
+  w.set(at + IV_FW_MASK, fm);
+  const recs = w.alloc(svcs.length * VS_WORDS);
+  w.set(at + IV_SVCS, recs);
+  const sorted = state.realOrder === 'sorted';
+  svcs.forEach((s, i) => {
+    const r = recs + i * VS_WORDS;
+    if (s.reals.length > MAX_REALS) out.ok = false;
+    const code = schedCode(s.scheduler, sorted && s.reals.length > 1);
+    w.set(r + VS_SCHED, code);
+    let f = 0;
+    if (s.schedFlags.includes('sh-port')) f |= VSF_SH_PORT;
+    if (s.schedFlags.includes('sh-fallback')) f |= VSF_SH_FALLBACK;
+    if (s.schedFlags.includes('mh-port')) f |= VSF_MH_PORT;
+    if (s.schedFlags.includes('mh-fallback')) f |= VSF_MH_FALLBACK;
+    if (s.reals.some((x) => x.activeConns !== undefined)) f |= VSF_DUMP_CONNS;
+    w.set(r + VS_FLAGS, f);
+    w.set(r + VS_NREALS, s.reals.length);
+    w.set(r + VS_PROTO, s.protocol === 'fwmark' ? -1 : PROTO_NUM[s.protocol]);
+    w.set(r + VS_PORT, s.port ?? -1);
+    w.set(r + VS_FAMILY, s.addr ? s.addr.family : 0);
+    for (let k = 0; k < 4; k++) w.set(r + VS_ADDR + k, s.addr ? s.addr.w[k] : 0);
+    const rl = w.alloc(s.reals.length * RL_WORDS);
+    w.set(r + VS_REALS, rl);
+    s.reals.forEach((x, j) => {
+      const b = rl + j * RL_WORDS;
+      for (let k = 0; k < 4; k++) w.set(b + RL_ADDR + k, x.addr.w[k]);
+      w.set(b + RL_PORT, x.port);
+      w.set(b + RL_FWD, x.forward === 'masq' ? 0 : x.forward === 'gate' ? 1 : 2);
+      w.set(b + RL_WEIGHT, x.weight);
+      w.set(b + RL_UPPER, x.upperThreshold && x.upperThreshold > 0 ? x.upperThreshold : 0);
+      w.set(b + RL_ACT, x.activeConns ?? 0);
+      w.set(b + RL_INACT, x.inactiveConns ?? 0);
+      const g = out.reals.length;
+      out.reals.push([i, j]);
+      w.set(b + RL_GLOBAL, g);
+      const ep = formatEndpoint(x.addr, x.port);
+      let l = out.byEndpoint.get(ep);
+      if (!l) out.byEndpoint.set(ep, (l = []));
+      l.push(g);
+    });
+    let tab: Int32Array | null = null;
+    if (code === SCHED_SH) tab = shTable(s);
+    else if (code === SCHED_DH) tab = dhTable(s);
+    else if (code === SCHED_MH) tab = mhTable(s);
+    if (tab) {
+      const t = w.alloc(tab.length);
+      for (let k = 0; k < tab.length; k++) w.set(t + k, tab[k]);
+      w.set(r + VS_TABLE, t);
+    } else w.set(r + VS_TABLE, -1);
+    for (const [slot, withConns] of [[VS_NOTES0, false], [VS_NOTES1, true]] as const) {
+      const ids = noteIds(state, i, s.text, strings, withConns);
+      const n = w.push(ids.length);
+      for (const id of ids) w.push(id);
+      w.set(r + slot, n);
+    }
+    w.set(r + VS_NOTE_EMPTY, strings.id(`IPVS ${s.text}: ${EMPTY_NOTE}`));
+  });
+  return out;
+}
+
