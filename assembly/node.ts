@@ -84,3 +84,52 @@ export function firstNodeAddress(): usize {
   if (i < 0) return 0;
   return rsAddr(n + L.N_ADDRS + i * L.NADDR_WORDS + 1);
 }
+
+const GW: usize = memory.data(16);
+
+/** Whether pod CIDR record `c` contains the address at `a`. */
+function cidrHas(c: i32, a: usize): bool {
+  for (let k = 0; k < 4; k++) {
+    if ((load<i32>(a + (<usize>k << 2)) & rw(c + 5 + k)) != rw(c + 1 + k)) return false;
+  }
+  return true;
+}
+
+/** src/engine/packet.ts podGatewayFor: network + 1 of the family's pod CIDR holding `a` (else its first); 0 none. */
+export function podGateway(a: usize): usize {
+  const n = node();
+  const base = n + L.N_ADDRS + rw(n + L.N_NADDR) * L.NADDR_WORDS;
+  const count = rw(n + L.N_NCIDR);
+  let pick = -1;
+  for (let i = 0; i < count; i++) {
+    const c = base + i * L.NCIDR_WORDS;
+    if (rw(c) != S.family) continue;
+    if (cidrHas(c, a)) {
+      pick = c;
+      break;
+    }
+    if (pick < 0) pick = c;
+  }
+  if (pick < 0) return 0;
+  for (let k = 0; k < 4; k++) store<i32>(GW + (<usize>k << 2), rw(pick + 1 + k));
+  for (let k = S.family == 4 ? 0 : 3; k >= 0; k--) {
+    const at = GW + (<usize>k << 2);
+    const v = load<u32>(at) + 1;
+    store<u32>(at, v);
+    if (v != 0) break;
+  }
+  return GW;
+}
+
+/** Whether the interface block at `have` is the pods interface by exact name (neither side a `+` prefix). */
+export function onPodsExact(have: usize): bool {
+  if (have == 0) return false;
+  const p = podsIface();
+  const pm = load<i32>(p);
+  const hm = load<i32>(have);
+  if ((pm & L.IF_PRESENT_BIT) == 0 || (hm & L.IF_PRESENT_BIT) == 0) return false;
+  if ((pm & L.IF_PREFIX_BIT) != 0 || (hm & L.IF_PREFIX_BIT) != 0) return false;
+  if ((pm & 0xff) != (hm & 0xff)) return false;
+  for (let k = 1; k < 5; k++) if (load<i32>(p + (<usize>k << 2)) != load<i32>(have + (<usize>k << 2))) return false;
+  return true;
+}

@@ -8,7 +8,7 @@ import { ld, rw, rsAddr } from './mem';
 import * as S from './state';
 import { HOST, MATCH, matchRule } from './match';
 import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
-import { firstNodeAddress, isLoopback, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
+import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
 
 const CT_NEW: i32 = 2;
 const CT_UNTRACKED: i32 = 16;
@@ -295,7 +295,9 @@ function nat(rid: i32, tk: i32, b: i32): void {
       S.setCtstate(S.ctstate | CT_SNAT);
       return;
     case L.T_MASQUERADE: {
-      const a = isLoopback(S.DST) ? loopbackAddr() : firstNodeAddress();
+      // the outgoing interface's address: the pod gateway on an exact-name pods interface
+      const gw = onPodsExact(S.outIf) ? podGateway(S.routeDst()) : 0;
+      const a = gw != 0 ? gw : isLoopback(S.DST) ? loopbackAddr() : firstNodeAddress();
       if (a != 0) copy4(S.SRC, a);
       else S.pushNote(L.NOTE_MASQ_NOADDR, S.family, 0, S.SRC);
       if (f & L.NRF_PORTS) S.setPorts(pickPort(S.sport, b), S.dport);

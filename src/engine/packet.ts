@@ -140,6 +140,32 @@ export function firstNodeAddress(node: NodeContext, family: Family): Addr | unde
   return node.addresses.find((a) => a.family === family && !isLoopback(a));
 }
 
+/**
+ * The address MASQUERADE takes when the packet leaves on the pods interface (an exact name: a
+ * bridge such as cni0 holds the gateway, network + 1, of the node's pod CIDR; `+`-prefix pods
+ * interfaces are per-pod veths without an address): the gateway of the pod CIDR of the family
+ * that contains `dst`, else of the family's first pod CIDR; undefined when the node has none.
+ */
+export function podGatewayFor(node: NodeContext, dst: Addr): Addr | undefined {
+  let c: Cidr | undefined;
+  for (const x of node.podCIDRs) {
+    if (x.family !== dst.family) continue;
+    if (cidrContains(x, dst)) {
+      c = x;
+      break;
+    }
+    c ??= x;
+  }
+  if (!c) return undefined;
+  const w: [number, number, number, number] = [c.w[0], c.w[1], c.w[2], c.w[3]];
+  // network + 1 with carry from the last word of the family upwards
+  for (let k = c.family === 4 ? 0 : 3; k >= 0; k--) {
+    w[k] = (w[k] + 1) >>> 0;
+    if (w[k] !== 0) break;
+  }
+  return { family: c.family, w };
+}
+
 /** network + 2: the first pod address that is not the bridge gateway (network + 1). */
 function podDefaultSource(c: Cidr): Addr {
   const w: [number, number, number, number] = [c.w[0], c.w[1], c.w[2], c.w[3]];

@@ -9,7 +9,7 @@ import type { Iface } from '../model/ruleset.js';
 import type { Origin, Verdict } from '../model/result.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
-import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal } from './packet.js';
+import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal, podGatewayFor } from './packet.js';
 import { H, type RuleIndex } from './reference-index.js';
 import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
 
@@ -440,7 +440,11 @@ export class Walker implements PacketView {
         return;
       }
       case 'MASQUERADE': {
-        const a = isLoopback(this.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.family);
+        // The outgoing interface's address (SEMANTICS.md): the pod gateway on an exact-name pods interface.
+        const pods = this.rs.node.pods;
+        const onPods = !!this.outIface && !this.outIface.prefix && !pods.prefix && this.outIface.name === pods.name;
+        const gw = onPods ? podGatewayFor(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst) : undefined;
+        const a = gw ?? (isLoopback(this.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.family));
         if (a) this.src = a;
         else this.note(`MASQUERADE: no IPv${this.family} node address given, so the source is left as ${formatAddr(this.src)}`);
         if (t.ports) this.sport = this.pickPort(this.sport, t.ports, 'MASQUERADE');

@@ -50,11 +50,11 @@ describe('ClusterIP with three endpoints (0.33333333349 / 0.50000000000 / rest)'
 });
 
 describe('masquerade', () => {
-  test('from outside: KUBE-MARK-MASQ then KUBE-POSTROUTING MASQUERADE to the node address', () => {
+  test('from outside: KUBE-MARK-MASQ then KUBE-POSTROUTING MASQUERADE to the pods bridge address (cni0: the pod CIDR gateway)', () => {
     const r = run({ protocol: 'tcp', destination: '10.96.100.1', port: 80 });
     expect(r.outcomes).toHaveLength(3);
     for (const o of r.outcomes) {
-      expect(o).toMatchObject({ masquerade: true, source: '192.168.1.10', verdict: 'accept' });
+      expect(o).toMatchObject({ masquerade: true, source: '10.244.0.1', verdict: 'accept' });
       expect(o.path.at(-1)!.rule).toContain('-j MASQUERADE');
       // filter FORWARD accepted it because of the 0x4000 mark
       expect(o.path.some((s) => s.chain === 'KUBE-FORWARD' && s.rule.includes('--mark 0x4000/0x4000'))).toBe(true);
@@ -64,7 +64,16 @@ describe('masquerade', () => {
   test('hairpin: an endpoint reaching itself through the service is masqueraded', () => {
     const r = run({ protocol: 'udp', destination: '10.96.0.10', port: 53, origin: 'pod', source: '10.244.1.7' });
     expect(r.outcomes).toHaveLength(1);
-    expect(r.outcomes[0]).toMatchObject({ endpoint: '10.244.1.7:53', masquerade: true, source: '192.168.1.10' });
+    expect(r.outcomes[0]).toMatchObject({ endpoint: '10.244.1.7:53', masquerade: true, source: '10.244.0.1' });
+  });
+
+  test('MASQUERADE source: the gateway of the pod CIDR holding the destination; prefix pods interfaces keep the node address', () => {
+    const two = buildRs(fixture('kube-basic.txt'), { node: { addresses: ['192.168.1.10'], podCIDRs: ['10.200.0.0/16', '10.244.0.0/16'] } });
+    const o = explain(two, createReferenceEngine(two), { protocol: 'tcp', destination: '10.96.100.1', port: 80 }).outcomes;
+    for (const x of o) expect(x.source).toBe('10.244.0.1');
+    const veths = buildRs(fixture('kube-basic.txt'), { node: { ...NODE, interfaces: { uplink: 'eth0', pods: 'cali+' } } });
+    const v = explain(veths, createReferenceEngine(veths), { protocol: 'tcp', destination: '10.96.100.1', port: 80 }).outcomes;
+    for (const x of v) expect(x).toMatchObject({ masquerade: true, source: '192.168.1.10' });
   });
 });
 
