@@ -4,6 +4,7 @@
 import * as L from '../src/compile/layout';
 import { rw, rsAddr } from './mem';
 import * as S from './state';
+import { setHash } from './ipset';
 
 /** The `lo` interface block (comes-back-in path of host packets). */
 export const LO_IFACE: usize = memory.data<i32>([2 | L.IF_PRESENT_BIT, 0x6f6c, 0, 0, 0, 0]); // "lo", little-endian bytes
@@ -20,18 +21,22 @@ export function isLoopback(a: usize): bool {
   return load<i32>(a) == 0 && load<i32>(a, 4) == 0 && load<i32>(a, 8) == 0 && load<i32>(a, 12) == 1;
 }
 
-/** Loopback or one of the node's addresses (of the packet's family). */
+const NKEY: usize = memory.data(5 * 4);
+
+/** Loopback or one of the node's addresses (of the packet's family): a probe of the node-address hash. */
 export function isNodeLocal(a: usize): bool {
   if (isLoopback(a)) return true;
-  const n = node();
-  const count = rw(n + L.N_NADDR);
-  const w0 = load<i32>(a);
-  const w1 = load<i32>(a, 4);
-  const w2 = load<i32>(a, 8);
-  const w3 = load<i32>(a, 12);
-  for (let i = 0; i < count; i++) {
-    const e = n + L.N_ADDRS + i * L.NADDR_WORDS;
-    if (rw(e) == S.family && rw(e + 1) == w0 && rw(e + 2) == w1 && rw(e + 3) == w2 && rw(e + 4) == w3) return true;
+  store<i32>(NKEY, S.family);
+  for (let k = 0; k < 4; k++) store<i32>(NKEY + 4 + (<usize>k << 2), load<i32>(a + (<usize>k << 2)));
+  const table = rw(L.H_NODEHASH);
+  const mask = rw(L.H_NODEMASK);
+  let s = <i32>(setHash(NKEY, 5) & <u32>mask);
+  for (;;) {
+    const e = table + s * L.NODEHASH_SLOT;
+    const f = rw(e);
+    if (f == 0) return false;
+    if (f == S.family && rw(e + 1) == load<i32>(NKEY, 4) && rw(e + 2) == load<i32>(NKEY, 8) && rw(e + 3) == load<i32>(NKEY, 12) && rw(e + 4) == load<i32>(NKEY, 16)) return true;
+    s = (s + 1) & mask;
   }
   return false;
 }

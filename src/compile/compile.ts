@@ -55,7 +55,7 @@ const {
 } = L;
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
-import { writeSets } from './sets.js';
+import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs } from './ipvs.js';
 import { StringTable, Words } from './words.js';
 
@@ -232,4 +232,19 @@ function writeNode(w: Words, rs: Ruleset): void {
       w.push(bits >= 32 ? -1 : bits <= 0 ? 0 : (0xffffffff << (32 - bits)) | 0);
     }
   }
+  // node-local test by hash (IPVS nodes list every VIP as a node address: tens of thousands)
+  let slots = 2;
+  while (slots < node.addresses.length * 2) slots *= 2;
+  const ht = w.alloc(slots * L.NODEHASH_SLOT);
+  const seen = new Set<string>();
+  for (const a of node.addresses) {
+    const key = [a.family, a.w[0] | 0, a.w[1] | 0, a.w[2] | 0, a.w[3] | 0];
+    if (seen.has(key.join(','))) continue;
+    seen.add(key.join(','));
+    let s = setHash(key, 5) & (slots - 1);
+    while (w.get(ht + s * L.NODEHASH_SLOT) !== 0) s = (s + 1) & (slots - 1);
+    for (let k = 0; k < 5; k++) w.set(ht + s * L.NODEHASH_SLOT + k, key[k]);
+  }
+  w.set(L.H_NODEHASH, ht);
+  w.set(L.H_NODEMASK, slots - 1);
 }

@@ -31,6 +31,9 @@ export const H_FLAGS = 14; // HF_* bits
 export const H_STRINGS = 15; // not read by the walk: count of string ids JS keeps beside the buffer
 export const H_SETS = 16; // ipset table: count, then count × offsets of set blocks (SB_*)
 export const H_IPVS = 17; // IPVS block (IV_*), 0 when the node has no virtual services
+export const H_NODEHASH = 18; // node-address hash: offset of NODEHASH_SLOT-word slots [family (0 empty), w0..w3]
+export const H_NODEMASK = 19; // its slots - 1
+export const NODEHASH_SLOT = 5;
 export const HDR_WORDS = 24;
 
 /** The ruleset needs a host-side feature (unencodable interface names, too many nth counters or real servers). */
