@@ -7,7 +7,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadRuleset, ParseError, QueryError, PathExplosionError } from './index.js';
-import type { ExplainResult, NodeInput, Query } from './index.js';
+import type { ExplainResult, NodeInput, Query, RulesetBundle } from './index.js';
+import { exampleDir, readNodeDir } from './examples.js';
 import { generateIptables } from './kube/generate.js';
 import { renderExplain, renderServices } from './cli-render.js';
 
@@ -60,31 +61,15 @@ function readInput(file: string): string {
   }
 }
 
-function exampleDir(name: string): URL {
-  if (!/^[a-z0-9-]+$/.test(name)) throw new UsageError(`unknown example ${JSON.stringify(name)}`);
-  return new URL(`../examples/${name}/`, import.meta.url);
-}
-
-/** Reads an example directory: iptables.txt, ip6tables.txt, ipvs.txt, ipsets.txt, node.json (whichever exist). */
-function readExample(name: string): { iptables: string; ip6tables?: string; ipvs?: string; ipsets?: string; node?: NodeInput } {
+function readExample(name: string): RulesetBundle {
   const dir = exampleDir(name);
-  const opt = (f: string) => {
-    try {
-      return readFileSync(new URL(f, dir), 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  const iptables = opt('iptables.txt') ?? '';
-  const ip6tables = opt('ip6tables.txt');
-  if (!iptables && !ip6tables) throw new UsageError(`unknown example ${JSON.stringify(name)}`);
-  const node = opt('node.json');
-  return { iptables, ip6tables, ipvs: opt('ipvs.txt'), ipsets: opt('ipsets.txt'), node: node ? (JSON.parse(node) as NodeInput) : undefined };
+  const bundle = dir ? readNodeDir(dir) : null;
+  if (!bundle) throw new UsageError(`unknown example ${JSON.stringify(name)} (see examples/README.md)`);
+  return bundle;
 }
 
 function loadFrom(v: Values) {
-  const bundle = v.example ? readExample(String(v.example)) : { iptables: '' as string };
-  const b: { iptables: string; ip6tables?: string; ipvs?: string; ipsets?: string; node?: NodeInput } = { ...bundle };
+  const b: RulesetBundle = v.example ? readExample(String(v.example)) : { iptables: '' };
   if (v.iptables) b.iptables = readInput(String(v.iptables));
   if (v.ip6tables) b.ip6tables = readInput(String(v.ip6tables));
   if (v.ipvs) b.ipvs = readInput(String(v.ipvs));

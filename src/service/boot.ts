@@ -2,8 +2,7 @@
 // alias `example`, and re-load each persisted ruleset (which also proves it still parses to its
 // own id — a file from another landfall version or a corrupted one is skipped with a log line).
 
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readNodeDir } from '../examples.js';
 import type { App } from './app.js';
 import { encodeInput, type StoredRuleset } from './store.js';
 import type { RulesetBundleT } from './schemas.js';
@@ -13,7 +12,7 @@ export async function boot(app: App, exampleDir: string | null): Promise<void> {
   await pool.warmUp();
 
   if (exampleDir) {
-    const bundle = await readExample(exampleDir);
+    const bundle = readNodeDir(exampleDir) as RulesetBundleT | null;
     if (!bundle) {
       app.log.warn({ dir: exampleDir }, 'no bundled example found; the alias `example` is unavailable');
     } else {
@@ -55,34 +54,4 @@ async function verify(app: App, entry: StoredRuleset): Promise<boolean> {
     app.log.warn({ file: entry.id, err: (err as Error).message }, 'skipping a persisted ruleset that no longer loads');
     return false;
   }
-}
-
-/**
- * The example directory holds the dumps as files: one whose name starts with `iptables` (the
- * IPv4 dump, required), and optionally `ip6tables*`, `ipvs*`, `ipset*`, and `node.json`.
- */
-export async function readExample(dir: string): Promise<RulesetBundleT | null> {
-  let names: string[];
-  try {
-    names = (await readdir(dir)).sort();
-  } catch {
-    return null;
-  }
-  const pick = (re: RegExp) => names.find((n) => re.test(n));
-  const text = async (re: RegExp) => {
-    const n = pick(re);
-    return n ? readFile(join(dir, n), 'utf8') : undefined;
-  };
-  const iptables = await text(/^iptables(?!.*\.md$)/);
-  if (iptables === undefined) return null;
-  const bundle: RulesetBundleT = { iptables };
-  const ip6tables = await text(/^ip6tables(?!.*\.md$)/);
-  const ipvs = await text(/^ipvs(?!.*\.md$)/);
-  const ipsets = await text(/^ipsets?(?!.*\.md$)/);
-  if (ip6tables !== undefined) bundle.ip6tables = ip6tables;
-  if (ipvs !== undefined) bundle.ipvs = ipvs;
-  if (ipsets !== undefined) bundle.ipsets = ipsets;
-  const node = await text(/^node\.json$/);
-  if (node !== undefined) bundle.node = JSON.parse(node) as RulesetBundleT['node'];
-  return bundle;
 }

@@ -1,7 +1,8 @@
 // startServer: build the app from a configuration, listen, and stop cleanly on SIGTERM/SIGINT.
 // `landfall serve` and `npm start` call this; tests start it as a real process via main.ts.
 
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { EXAMPLES_DIR } from '../examples.js';
 import { buildApp, type App } from './app.js';
 import { configFromEnv, type ServiceConfig } from './config.js';
 
@@ -15,7 +16,7 @@ export interface StartOptions {
 
 /** The bundled example, relative to this module in both src/ and dist/. */
 export function bundledExampleDir(): string {
-  return fileURLToPath(new URL('../../examples/kube-node/', import.meta.url));
+  return join(EXAMPLES_DIR, 'kube-node');
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<{ app: App; url: string }> {
