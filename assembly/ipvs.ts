@@ -249,6 +249,13 @@ function schedule(vs: i32): i32 {
   const reals = rw(vs + L.VS_REALS);
   const n = rw(vs + L.VS_NREALS);
   const flags = rw(vs + L.VS_FLAGS);
+  // More real servers than the branch scratch (or one decision's share of the probability list)
+  // holds: the host schedules this packet.
+  if (n > L.MAX_REALS || n > L.MAX_PROBS / 2) {
+    S.setStatus(L.ST_HOST);
+    nbr = 0;
+    return 0;
+  }
   connQuery = ld(S.pktAddr, L.P_CONNQ) != 0;
   connDump = (flags & L.VSF_DUMP_CONNS) != 0;
   const known = connQuery || connDump;
@@ -313,6 +320,7 @@ export function ipvsStage(): i32 {
   S.setIpvsSvc(svc);
   const vs = rw(iv + L.IV_SVCS) + svc * L.VS_WORDS;
   const n = schedule(vs);
+  if (S.status != L.ST_OK) return IPVS_STOP;
   const notes = rw(vs + (connQuery ? L.VS_NOTES1 : L.VS_NOTES0));
   for (let i = 0, c = rw(notes); i < c; i++) S.pushNote(L.NOTE_STRING, rw(notes + 1 + i), 0, 0);
   if (n == 0) {

@@ -4,7 +4,12 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { hsiphashU32, MH_HASH1, MH_HASH2 } from '../../src/engine/ipvs-hash.js';
-import { wasmModule } from '../../src/engine/wasm.js';
+import { createWasmEngine, wasmModule } from '../../src/engine/wasm.js';
+import { createReferenceEngine } from '../../src/engine/reference.js';
+import { resolveQuery } from '../../src/engine/packet.js';
+import { parseIpvs } from '../../src/parse/ipvs.js';
+import { buildRs } from './build.js';
+import { compareAllWalks } from './differential-support.js';
 
 const ex = new WebAssembly.Instance(wasmModule(), { env: { abort: () => { throw new Error('abort'); } } }).exports as unknown as {
   hsiphashU32(v: number, k0: bigint, k1: bigint): number;
@@ -23,5 +28,23 @@ describe('wasm hsiphash (SipHash-1-3, 64-bit kernels)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('wasm IPVS stage limits', () => {
+  test('a virtual service with more real servers than one decision holds is scheduled by the host, with the same answer', () => {
+    const lines = ['-A -t 10.96.0.1:80 -s wrr'];
+    for (let i = 0; i < 9000; i++) lines.push(`-a -t 10.96.0.1:80 -r 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}:8080 -m -w 1`);
+    lines.push('-A -t 10.96.0.2:80 -s rr', '-a -t 10.96.0.2:80 -r 10.244.1.5:8080 -m -w 1');
+    const ipvs = parseIpvs(lines.join('\n') + '\n');
+    const rs = buildRs('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n', { node: { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] }, ipvs });
+    const ref = createReferenceEngine(rs);
+    const wasm = createWasmEngine(rs);
+    const big = resolveQuery({ protocol: 'tcp', destination: '10.96.0.1', port: 80 }, rs.node).pkt;
+    const small = resolveQuery({ protocol: 'tcp', destination: '10.96.0.2', port: 80 }, rs.node).pkt;
+    compareAllWalks(ref, wasm, small, 4);
+    expect(wasm.stats.hostWalks).toBe(0);
+    compareAllWalks(ref, wasm, big, 3);
+    expect(wasm.stats.hostWalks).toBeGreaterThan(0);
   });
 });
