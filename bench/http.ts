@@ -288,9 +288,10 @@ Targets (issue 4), for explain with repeating queries (answer cache) / with ever
 - 0 errors (explain and trace): ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)}
 - soak RSS growth < 10%: ${ok(r.targets.soakRssOk)}
 
-A new query costs the library ~0.5 ms of walking and ~10 KB of JSON in the single worker thread
-that a 2-core machine leaves after the event loop; that, not the HTTP layer, bounds the uncached
-rate. Two workers on the same 2 cores (LANDFALL_POOL_SIZE=2) gave only ~1.15× on it in a trial
-(2,135 vs 1,872 req/s; trace 876 vs 722) for ~1.4× the memory: the cores, not the pool, are the limit.
+A new query costs ~35 µs of walking and ~40 µs of JSON serialisation (10 KB: every outcome's path
+with its rule text; measured in-process at 10k services) in the single worker thread a 2-core
+machine leaves after the event loop, plus a piscina round trip (50–120 µs) and the HTTP work on the
+main thread, while the load generator shares the same two cores. In an earlier trial two workers
+(LANDFALL_POOL_SIZE=2) gave only ~1.15× for ~1.4× the memory: the cores, not the pool, are the limit.
 `;
 }
