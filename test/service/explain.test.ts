@@ -1,6 +1,6 @@
 // explain (by id, one-shot, the `example` alias) and trace over the real library in a worker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasExample, nodeDump, startApp, upload, webQuery, type TestApp } from './helpers.js';
+import { nodeDump, startApp, upload, webQuery, type TestApp } from './helpers.js';
 
 let t: TestApp;
 let id: string;
@@ -73,7 +73,7 @@ describe('POST /v1/rulesets/{id}/trace', () => {
   });
 });
 
-describe.skipIf(!hasExample)('the bundled example', () => {
+describe('the bundled example', () => {
   it('answers to the alias `example`: its services, and explain lands on their endpoints', async () => {
     const summary = await t.app.inject({ url: '/v1/rulesets/example' });
     expect(summary.statusCode).toBe(200);

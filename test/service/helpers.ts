@@ -2,7 +2,6 @@
 // directory, and the small kube-proxy dump in fixtures/ (3-endpoint web service, DNS, a
 // service without endpoints).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +10,6 @@ import { defaultConfig, type ServiceConfig } from '../../src/service/config.js';
 
 export const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const exampleDir = fileURLToPath(new URL('../../examples/kube-node/', import.meta.url));
-export const hasExample = existsSync(exampleDir);
 
 export async function nodeDump(): Promise<{ iptables: string; node: Record<string, unknown> }> {
   return {
@@ -44,7 +42,7 @@ export async function startApp(
   const dataDir = opts.dataDir ?? (await tempDir());
   const app = await buildApp({
     config: defaultConfig({ poolSize: 1, dataDir, maxEventLoopDelayMs: 0, engine: testEngine(), ...overrides }),
-    exampleDir: opts.example && hasExample ? exampleDir : null,
+    exampleDir: opts.example ? exampleDir : null,
   });
   await app.ready();
   await app.landfall.boot.done;
