@@ -19,19 +19,21 @@ export function setHash(key: usize, kw: i32): u32 {
   return h ^ (h >>> 16);
 }
 
-/** The value stored for KEY in a group's table (0 = absent). */
-function probe(g: i32, kw: i32): i32 {
-  const hash = rw(g + L.GR_HASH);
-  const mask = rw(g + L.GR_MASK);
+/**
+ * Open-addressing lookup shared by the set and IPVS tables (src/compile builds both the same way):
+ * slots of kw key words plus one value word, linear probing from setHash. Returns the value stored
+ * for the kw words at `key`, or `empty` (the value word of an unused slot).
+ */
+export function probeTable(table: i32, mask: i32, kw: i32, key: usize, empty: i32): i32 {
   const sw = kw + 1;
-  let s = <i32>(setHash(KEY, kw) & <u32>mask);
+  let s = <i32>(setHash(key, kw) & <u32>mask);
   for (;;) {
-    const slot = hash + s * sw;
+    const slot = table + s * sw;
     const v = rw(slot + kw);
-    if (v == 0) return 0;
+    if (v == empty) return empty;
     let eq = true;
     for (let i = 0; i < kw; i++) {
-      if (rw(slot + i) != load<i32>(KEY + (<usize>i << 2))) {
+      if (rw(slot + i) != load<i32>(key + (<usize>i << 2))) {
         eq = false;
         break;
       }
@@ -40,6 +42,11 @@ function probe(g: i32, kw: i32): i32 {
     s = (s + 1) & mask;
   }
   return unreachable();
+}
+
+/** The value stored for KEY in a group's table (0 = absent). */
+function probe(g: i32, kw: i32): i32 {
+  return probeTable(rw(g + L.GR_HASH), rw(g + L.GR_MASK), kw, KEY, 0);
 }
 
 /** The packet's (proto, port) key word as ipset sees it. */

@@ -5,7 +5,7 @@
 import * as L from '../src/compile/layout';
 import { ld, rw } from './mem';
 import * as S from './state';
-import { setHash } from './ipset';
+import { probeTable } from './ipset';
 
 const KEY: usize = memory.data(8 * 4);
 const BR_REAL: usize = L.BR_BYTES;
@@ -16,23 +16,7 @@ const BR_PROB: usize = L.BR_BYTES + L.MAX_REALS * 4;
 }
 
 function probe(table: i32, mask: i32, kw: i32): i32 {
-  const sw = kw + 1;
-  let s = <i32>(setHash(KEY, kw) & <u32>mask);
-  for (;;) {
-    const slot = table + s * sw;
-    const v = rw(slot + kw);
-    if (v < 0) return -1;
-    let eq = true;
-    for (let i = 0; i < kw; i++) {
-      if (rw(slot + i) != load<i32>(KEY + (<usize>i << 2))) {
-        eq = false;
-        break;
-      }
-    }
-    if (eq) return v;
-    s = (s + 1) & mask;
-  }
-  return unreachable();
+  return probeTable(table, mask, kw, KEY, -1);
 }
 
 function tupleLookup(iv: i32, port: i32): i32 {

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { compileRuleset } from '../src/compile/compile.js';
+import { cpuPerCall } from './engine-suite.js';
 import { explain } from '../src/engine/explain.js';
 import { resolveNode, resolveQuery } from '../src/engine/packet.js';
 import { createReferenceEngine } from '../src/engine/reference.js';
@@ -35,20 +36,6 @@ const endpoints = Number(args.endpoints);
 const cpuMs = Number(args['cpu-ms']);
 const batch = Number(args.batch);
 const seed = Number(args.seed);
-
-function cpuPerCall(budgetMs: number, fn: () => void): number {
-  fn();
-  let calls = 0;
-  const c0 = process.cpuUsage();
-  let used = 0;
-  while (used < budgetMs * 1000) {
-    fn();
-    calls++;
-    const c = process.cpuUsage(c0);
-    used = c.user + c.system;
-  }
-  return used / calls;
-}
 
 interface ModeResult {
   mode: 'iptables' | 'ipvs';

@@ -130,7 +130,7 @@ export function restoreTest(text: string): { ms: number | null; note?: string } 
 }
 
 /** CPU microseconds per call of fn, over at least `budgetMs` of CPU time. */
-function cpuPerCall(budgetMs: number, fn: () => void): number {
+export function cpuPerCall(budgetMs: number, fn: () => void): number {
   fn();
   let calls = 0;
   const c0 = process.cpuUsage();

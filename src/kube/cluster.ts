@@ -121,6 +121,10 @@ export function resolveMix(mix: ServiceMix | undefined): Required<ServiceMix> {
   return { ...DEFAULT_MIX, ...(mix ?? {}) };
 }
 
+/** Defaults the generators share (and name in their rules: the local-traffic detector, the node). */
+export const DEFAULT_CLUSTER_CIDR = '10.244.0.0/16';
+export const DEFAULT_NODE_IP = '192.168.0.10';
+
 /** Builds the synthetic cluster; deterministic for a given seed. */
 export function generateCluster(opts: ClusterOptions): { services: GeneratedService[]; node: GeneratedNode } {
   const n = Math.max(0, Math.floor(opts.services));
@@ -128,9 +132,9 @@ export function generateCluster(opts: ClusterOptions): { services: GeneratedServ
   const rng = new Rng(opts.seed ?? 1);
   const mix = resolveMix(opts.mix);
   const podCIDR = cidrOrThrow(opts.podCIDR ?? '10.244.0.0/24', 'podCIDR');
-  const clusterCIDR = cidrOrThrow(opts.clusterCIDR ?? '10.244.0.0/16', 'clusterCIDR');
+  const clusterCIDR = cidrOrThrow(opts.clusterCIDR ?? DEFAULT_CLUSTER_CIDR, 'clusterCIDR');
   const serviceCIDR = cidrOrThrow(opts.serviceCIDR ?? '10.96.0.0/12', 'serviceCIDR');
-  const nodeIP = opts.nodeIP ?? '192.168.0.10';
+  const nodeIP = opts.nodeIP ?? DEFAULT_NODE_IP;
   if (!cidrContains(clusterCIDR, v4(podCIDR.w[0])) || podCIDR.prefix < clusterCIDR.prefix) {
     throw new Error(`podCIDR ${opts.podCIDR} is not inside clusterCIDR ${opts.clusterCIDR}`);
   }

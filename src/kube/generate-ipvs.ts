@@ -3,7 +3,7 @@
 // generator uses (so the two modes can be compared service for service). Deterministic by seed;
 // linear in services × endpoints, joined once (20,000 services render in well under a second).
 
-import { generateCluster, type GeneratedNode, type GeneratedService, type ServiceMix } from './cluster.js';
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_IP, generateCluster, type GeneratedNode, type GeneratedService, type ServiceMix } from './cluster.js';
 import { renderIpvsIptables } from './ipvs-iptables.js';
 import { buildIpsets, buildVirtualServers, renderIpsets, renderIpvsadm, type VirtualServerTruth } from './ipvs-state.js';
 
@@ -43,17 +43,9 @@ export interface GeneratedIpvsNode {
 }
 
 export function generateIpvs(opts: GenerateIpvsOptions): GeneratedIpvsNode {
-  const clusterCIDR = opts.clusterCIDR ?? '10.244.0.0/16';
-  const nodeIP = opts.nodeIP ?? '192.168.0.10';
-  const { services, node } = generateCluster({
-    services: opts.services,
-    endpoints: opts.endpoints,
-    seed: opts.seed,
-    mix: opts.mix,
-    podCIDR: opts.podCIDR,
-    clusterCIDR,
-    nodeIP,
-  });
+  const clusterCIDR = opts.clusterCIDR ?? DEFAULT_CLUSTER_CIDR;
+  const nodeIP = opts.nodeIP ?? DEFAULT_NODE_IP;
+  const { services, node } = generateCluster({ ...opts, clusterCIDR, nodeIP });
   const sets = buildIpsets(services, nodeIP);
   const virtualServers = buildVirtualServers(services, nodeIP);
   const vips = [...(sets.get('KUBE-IPVS-IPS') as Set<string>)];

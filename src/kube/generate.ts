@@ -2,7 +2,7 @@
 // tests, benches, the CLI (`landfall generate`) and the chain-scaling report. Deterministic by
 // seed. The returned services are the truth the dump was rendered from.
 
-import { generateCluster } from './cluster.js';
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_IP, generateCluster } from './cluster.js';
 import type { GeneratedNode, GeneratedService, ServiceMix } from './cluster.js';
 import { renderIptables } from './render.js';
 import type { DumpStyle } from './render.js';
@@ -45,17 +45,9 @@ export interface GeneratedDump {
 }
 
 export function generateIptables(opts: GenerateOptions): GeneratedDump {
-  const clusterCIDR = opts.clusterCIDR ?? '10.244.0.0/16';
-  const nodeIP = opts.nodeIP ?? '192.168.0.10';
-  const { services, node } = generateCluster({
-    services: opts.services,
-    endpoints: opts.endpoints,
-    seed: opts.seed,
-    mix: opts.mix,
-    podCIDR: opts.podCIDR,
-    clusterCIDR,
-    nodeIP,
-  });
+  const clusterCIDR = opts.clusterCIDR ?? DEFAULT_CLUSTER_CIDR;
+  const nodeIP = opts.nodeIP ?? DEFAULT_NODE_IP;
+  const { services, node } = generateCluster({ ...opts, clusterCIDR, nodeIP });
   const text = renderIptables(services, {
     style: opts.style ?? 'save',
     masqueradeAll: opts.masqueradeAll,
