@@ -1,5 +1,7 @@
 // One kernel observation against explain's answer, in every loaded variant (dump text × engine).
 import { compareOutcomes, type ProbeSummary } from '../../src/lab/index.js';
+import { afterAll, beforeEach } from 'vitest';
+import type { KernelLab } from '../../src/lab/index.js';
 import type { Query } from '../../src/model/result.js';
 import type { ExplainingRuleset } from './library.js';
 
@@ -78,4 +80,21 @@ export class Timings {
       this.rows.map((t) => `  ${(t.ms / 1000).toFixed(2).padStart(6)} s  ${String(t.connections).padStart(4)}×  ${t.name}`).join('\n')
     );
   }
+}
+
+/**
+ * The hooks every kernel suite needs around its lab. Conntrack entries outlive their connections
+ * (TCP TIME_WAIT: 120 s): a later connection whose reply tuple clashes with one (same endpoint,
+ * same client address and port, e.g. an earlier scenario's) gets its source port remapped by the
+ * kernel, which would look like masquerade — so each scenario starts with an empty table. After
+ * the suite the lab is closed (namespaces removed) and the timings printed.
+ */
+export function labLifecycle(lab: () => KernelLab | undefined, timings: Timings, suite: () => string): void {
+  beforeEach(async () => {
+    await lab()?.flushConntrack();
+  });
+  afterAll(async () => {
+    await lab()?.close();
+    console.info(timings.report(suite()));
+  });
 }

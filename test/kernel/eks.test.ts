@@ -4,11 +4,11 @@
 // detector (so no ClusterIP masquerade rule at all), AWS-SNAT-CHAIN egress SNAT to the node's
 // primary address, CONNMARK/addrtype --limit-iface-in in mangle, iptables-save's own rule order.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { compareOutcomes, KernelLab } from '../../src/lab/index.js';
 import type { Origin, Protocol, Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
-import { disagreements, Timings, type Variant } from './check.js';
+import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants } from './library.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/eks-node.txt', import.meta.url), 'utf8');
@@ -70,14 +70,8 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
   // Conntrack entries outlive their connections (TCP TIME_WAIT: 120 s). A later connection whose
   // reply tuple clashes with one (same endpoint, same client address and port, e.g. an earlier
   // scenario's) gets its source port remapped by the kernel, which would look like masquerade.
-  beforeEach(async () => {
-    await lab?.flushConntrack();
-  });
 
-  afterAll(async () => {
-    await lab?.close();
-    console.info(timings.report('EKS node'));
-  });
+  labLifecycle(() => lab, timings, () => 'EKS node');
 
   for (const s of SCENARIOS) {
     it(s.name, async () => {

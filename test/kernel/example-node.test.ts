@@ -4,11 +4,11 @@
 // node ports, external IPs, LB IPs from inside and outside their source ranges — and compared
 // with explain. The example also carries flannel's own masquerade rules next to kube-proxy's.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab, summarize, type LabOrigin, type ProbeSummary } from '../../src/lab/index.js';
 import type { NodeInput, Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
-import { disagreements, Timings, type Variant } from './check.js';
+import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants, type ExplainingRuleset } from './library.js';
 
 const DIR = new URL('../../examples/kube-node/', import.meta.url);
@@ -125,19 +125,13 @@ describe.skipIf(!availability.ok || skipReason !== null)(title, () => {
     for (const n of loaded.notes) console.info(`[kernel] ${n}`);
   });
 
-  beforeEach(async () => {
-    await lab?.flushConntrack();
-  });
 
   it('services() finds the example services to probe (so the probes below are not vacuous)', () => {
     expect(services.length).toBeGreaterThanOrEqual(8);
     expect(PROBES.length).toBeGreaterThanOrEqual(20);
   });
 
-  afterAll(async () => {
-    await lab?.close();
-    console.info(timings.report(`bundled example node (${services.length} services)`));
-  });
+  labLifecycle(() => lab, timings, () => `bundled example node (${services.length} services)`);
 
   it('discovers services of every kind in the example', () => {
     expect(PROBES.some((p) => p.name.includes('NodePort'))).toBe(true);

@@ -3,11 +3,11 @@
 // ranges, externalIPs, eTP/iTP Local, affinity, no endpoints — probed from a pod, the host and
 // outside, and compared with explain on the dump in both styles the generator writes (as kube-proxy
 // restores it, as iptables-save prints it) and as the kernel saves it back.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab, summarize, type LabOrigin, type ProbeSummary } from '../../src/lab/index.js';
 import type { NodeInput, Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
-import { disagreements, Timings, type Variant } from './check.js';
+import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants } from './library.js';
 import { generateIptables } from '../../src/kube/generate.js';
 
@@ -142,14 +142,7 @@ for (const config of CONFIGS) {
       for (const n of loaded.notes) console.info(`[kernel] ${n}`);
     });
 
-    beforeEach(async () => {
-      await lab?.flushConntrack();
-    });
-
-    afterAll(async () => {
-      await lab?.close();
-      console.info(timings.report(`generated node (${config.label})`));
-    });
+    labLifecycle(() => lab, timings, () => `generated node (${config.label})`);
 
     if (config.checkCoverage)
       it('covers every kind of service the mix asks for', () => {

@@ -1,11 +1,11 @@
 // Kernel differential tests for rules that decide by ipset membership: the sets are restored
 // (`ipset restore`) before the rules, and explain gets the same `ipset save` text.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab, optionalTools } from '../../src/lab/index.js';
 import type { Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
-import { disagreements, Timings, type Variant } from './check.js';
+import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, type ExplainingRuleset } from './library.js';
 
 const RULES = readFileSync(new URL('./fixtures/ipset-node.txt', import.meta.url), 'utf8');
@@ -47,14 +47,8 @@ describe.skipIf(!availability.ok || reason !== null)(title, () => {
       }
   });
 
-  beforeEach(async () => {
-    await lab?.flushConntrack();
-  });
 
-  afterAll(async () => {
-    await lab?.close();
-    console.info(timings.report('ipset rules'));
-  });
+  labLifecycle(() => lab, timings, () => 'ipset rules');
 
   for (const { name, count, ...query } of SCENARIOS) {
     it(name, async () => {

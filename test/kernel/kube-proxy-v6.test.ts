@@ -1,11 +1,11 @@
 // Kernel differential tests, IPv6: the IPv6 family of a dual-stack kube-proxy node loaded with
 // ip6tables-restore (next to its IPv4 family), real IPv6 connections, compared with explain.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab } from '../../src/lab/index.js';
 import type { Origin, Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
-import { disagreements, Timings, type Variant } from './check.js';
+import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants } from './library.js';
 
 const V4 = readFileSync(new URL('./fixtures/kube-proxy-node.txt', import.meta.url), 'utf8');
@@ -40,14 +40,8 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
   // Conntrack entries outlive their connections (TCP TIME_WAIT: 120 s). A later connection whose
   // reply tuple clashes with one (same endpoint, same client address and port, e.g. an earlier
   // scenario's) gets its source port remapped by the kernel, which would look like masquerade.
-  beforeEach(async () => {
-    await lab?.flushConntrack();
-  });
 
-  afterAll(async () => {
-    await lab?.close();
-    console.info(timings.report('kube-proxy node (IPv6)'));
-  });
+  labLifecycle(() => lab, timings, () => 'kube-proxy node (IPv6)');
 
   for (const s of SCENARIOS) {
     it(s.name, async () => {

@@ -4,11 +4,11 @@
 // Each scenario is checked against explain on the dump as kube-proxy writes it and as iptables-save
 // prints it back from the kernel, with every engine that loads.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { compareOutcomes, KernelLab, summarize, type ProbeRecord } from '../../src/lab/index.js';
 import type { Query } from '../../src/model/result.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
-import { disagreements, Timings, type Variant } from './check.js';
+import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants } from './library.js';
 import { CLIENT, SCENARIOS, STICKY } from './scenarios.js';
 
@@ -36,14 +36,8 @@ describe.skipIf(!availability.ok || !lib.ok)(title, () => {
   // Conntrack entries outlive their connections (TCP TIME_WAIT: 120 s). A later connection whose
   // reply tuple clashes with one (same endpoint, same client address and port, e.g. an earlier
   // scenario's) gets its source port remapped by the kernel, which would look like masquerade.
-  beforeEach(async () => {
-    await lab?.flushConntrack();
-  });
 
-  afterAll(async () => {
-    await lab?.close();
-    console.info(timings.report('kube-proxy node (IPv4)'));
-  });
+  labLifecycle(() => lab, timings, () => 'kube-proxy node (IPv4)');
 
   for (const s of SCENARIOS) {
     it(s.name, async () => {
