@@ -3,26 +3,15 @@
 // generator uses (so the two modes can be compared service for service). Deterministic by seed;
 // linear in services × endpoints, joined once (20,000 services render in well under a second).
 
-import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_IP, generateCluster, type GeneratedNode, type GeneratedService, type ServiceMix } from './cluster.js';
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_IP, generateCluster, type GeneratedNode, type GeneratedService } from './cluster.js';
+import type { GenerateOptions } from './generate.js';
 import { renderIpvsIptables } from './ipvs-iptables.js';
 import { buildIpsets, buildVirtualServers, renderIpsets, renderIpvsadm, type VirtualServerTruth } from './ipvs-state.js';
 
 export type { VirtualServerTruth } from './ipvs-state.js';
 
-export interface GenerateIpvsOptions {
-  services: number;
-  endpoints: number;
-  seed?: number;
-  /** Fractions of each service kind; keys left out take DEFAULT_MIX's value. */
-  mix?: ServiceMix;
-  masqueradeAll?: boolean;
-  /** This node's pod CIDR (default 10.244.0.0/24). */
-  podCIDR?: string;
-  /** The cluster pod CIDR, kube-proxy's local-traffic detector (default 10.244.0.0/16). */
-  clusterCIDR?: string;
-  /** This node's IP (default 192.168.0.10). */
-  nodeIP?: string;
-}
+/** The cluster options both generators take (the IPVS node has no dump-style knobs). */
+export type GenerateIpvsOptions = Pick<GenerateOptions, 'services' | 'endpoints' | 'seed' | 'mix' | 'masqueradeAll' | 'podCIDR' | 'clusterCIDR' | 'nodeIP'>;
 
 export interface GeneratedIpvsNode {
   /** iptables-save text (filter + nat). */
