@@ -5,6 +5,7 @@ import type { Addr } from '../model/addr.js';
 import { cidrContains, formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Match, NatRange, PortRange, Target } from '../model/rule.js';
 import { CT } from '../model/rule.js';
+import { WalkError } from '../model/errors.js';
 import type { Iface } from '../model/ruleset.js';
 import type { Origin, Verdict } from '../model/contracts.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
@@ -32,10 +33,6 @@ const TWO31 = 0x80000000;
 const TWO32 = 0x100000000;
 const HALF = [0.5, 0.5];
 const LO: Iface = { name: 'lo', prefix: false };
-
-class WalkError extends Error {
-  override readonly name = 'WalkError';
-}
 
 export class Walker implements PacketView {
   readonly rs;

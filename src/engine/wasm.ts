@@ -17,6 +17,7 @@
 // engine instead, so the answer is always the reference's.
 
 import { readFileSync } from 'node:fs';
+import { WalkError } from '../model/errors.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
 import * as L from '../compile/layout.js';
@@ -83,14 +84,8 @@ export { compileRuleset };
 export type { CompiledRuleset };
 
 /** A failure inside the WASM walk, by status code (layout ST_*). */
-export class WasmWalkError extends Error {
+export class WasmWalkError extends WalkError {
   override readonly name = 'WasmWalkError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -102,7 +97,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 function fail(status: number): never {
-  throw new WasmWalkError(status, `wasm engine: ${STATUS_TEXT[status] ?? `status ${status}`}`);
+  throw new WasmWalkError(`wasm engine: ${STATUS_TEXT[status] ?? `status ${status}`}`, status);
 }
 
 interface Exports {
@@ -131,7 +126,7 @@ function instantiate(c: CompiledRuleset): Exports {
   const inst = new WebAssembly.Instance(wasmModule(), {
     env: {
       abort(): never {
-        throw new WasmWalkError(-1, 'wasm engine: abort');
+        throw new WasmWalkError('wasm engine: abort');
       },
     },
   });
