@@ -4,9 +4,8 @@
 // ports with their protocol (default tcp, as ipset assumes), interfaces, member set names.
 
 import { maskWord, parseAddr, parseCidr, type Cidr, type Family } from '../model/addr.js';
-import type { EntryPart, IpSet, IpsetState, SetDim, SetEntry } from '../model/ipset.js';
+import { typeDims, type EntryPart, type IpSet, type IpsetState, type SetDim, type SetEntry } from '../model/ipset.js';
 import { PROTO } from '../model/rule.js';
-import { typeDims } from '../engine/ipset-match.js';
 import { ColumnError, ParseError, quote } from './errors.js';
 import { tokenize } from './tokenize.js';
 import { parseIcmpType, parsePort, parseProto } from './values.js';
