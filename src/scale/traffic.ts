@@ -5,7 +5,7 @@
 
 import type { Query } from '../model/contracts.js';
 import type { GeneratedNode, GeneratedService } from '../kube/cluster.js';
-import { Rng } from '../kube/rng.js';
+import { Rng } from '../model/random.js';
 import { DEFAULT_TRAFFIC, type PacketKind, type TrafficMix } from './types.js';
 
 export interface TrafficPacket {
