@@ -16,7 +16,8 @@ import type {
 import { PROTO } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { QueryError, resolveQuery, type ResolvedPacket } from './packet.js';
-import type { Engine, StepRef, WalkRecord, WalkUncertain } from './types.js';
+import type { Engine, StepRef, WalkRecord } from './types.js';
+import { conditionSite } from './order.js';
 
 export const DEFAULT_MAX_PATHS = 10_000;
 
@@ -42,7 +43,7 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   if (ref.kind === 'policy') {
     const { chain, table } = rs.chains[ref.chain];
     const policy = chain.policy ?? 'ACCEPT';
-    return { table, chain: chain.name, line: chain.line, rule: `:${chain.name} ${policy}`, policy };
+    return { table, chain: chain.name, line: chain.line, rule: chain.policyText ?? `:${chain.name} ${policy}`, policy };
   }
   const vs = rs.ipvs!.services[ref.service];
   const real = ref.real >= 0 ? vs.reals[ref.real] : undefined;
@@ -53,11 +54,6 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
     rule: real ? real.text : vs.text,
     ipvs: real ? formatEndpoint(real.addr, real.port || undefined) : 'no real server',
   };
-}
-
-function uncertainRule(rs: Ruleset, u: WalkUncertain): UncertainRule {
-  const r = rs.rules[u.rule];
-  return { line: r.line, table: r.table, chain: r.chain, rule: r.text, reason: u.reason };
 }
 
 function hasPorts(proto: number): boolean {
@@ -83,7 +79,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const { pkt } = rp;
   const ported = hasPorts(pkt.proto);
   const merged = new Map<string, Merged>();
-  const topUncertain = new Map<number, UncertainRule>();
+  const topUncertain = new Map<string, UncertainRule>();
   const warnings = [...rp.warnings];
   const forced: number[] = [];
   let walks = 0;
@@ -125,14 +121,15 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         else delete o.notes;
       }
       for (const u of rec.uncertain) {
-        const r = rs.rules[u.rule];
-        const k = `${u.rule}|${u.assumed}|${u.reason}`;
+        const site = conditionSite(rs, u);
+        const k = `${u.rule}|${u.order ?? ''}|${u.assumed}|${u.reason}`;
         if (!m.seen.has(k)) {
           m.seen.add(k);
-          const c: UncertainCondition = { line: r.line, table: r.table, chain: r.chain, rule: r.text, reason: u.reason, assumed: u.assumed };
+          const c: UncertainCondition = { ...site, reason: u.reason, assumed: u.assumed };
           o.uncertain.push(c);
         }
-        if (!topUncertain.has(r.line)) topUncertain.set(r.line, uncertainRule(rs, u));
+        const tk = u.order ? `${site.line}|${site.rule}` : `${site.line}`;
+        if (!topUncertain.has(tk)) topUncertain.set(tk, { ...site, reason: u.reason });
       }
       for (const n of rec.notes) if (!warnings.includes(n)) warnings.push(n);
     }
