@@ -133,7 +133,7 @@ export function ScaleView({ params }: { params: Record<string, string> }) {
             )}
           </div>
           {status.error && <ErrorBox problem={{ status: 0, title: 'The job failed', detail: status.error }} />}
-          {points.length > 0 && <PointsTable points={points} />}
+          {points.length > 0 && <PointsTable points={points} done={status.state === 'done'} />}
           {svg && (
             <>
               <div class="scale-chart" data-testid="scale-chart" dangerouslySetInnerHTML={{ __html: svg }} />
@@ -155,11 +155,11 @@ export function ScaleView({ params }: { params: Record<string, string> }) {
 
 const fmt = (n: number | null | undefined, d = 0): string => (n === null || n === undefined ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: d }));
 
-function PointsTable({ points }: { points: ScalePoint[] }) {
+function PointsTable({ points, done }: { points: ScalePoint[]; done: boolean }) {
   return (
     <div class="table-wrap">
       <table>
-        <caption>Points so far</caption>
+        <caption>{done ? 'Points' : 'Points so far'}</caption>
         <thead>
           <tr>
             <th scope="col">mode</th>

@@ -32,6 +32,8 @@ export function ServicesView({ rs, params }: { rs: string; params: Record<string
     navigate('services', { ...next, noep: next.noep === true || next.noep === '1' ? '1' : '' }, true);
   };
   const rows = useMemo(() => (data ? applyFilters(data.rows, f) : []), [data, f.q, f.ns, f.type, f.policy, f.noep]);
+  // 20k services can span hundreds of namespaces: build the options once, not per keystroke.
+  const nsOptions = useMemo(() => data?.namespaces.map((n) => <option key={n}>{n}</option>), [data]);
   const selName = params.sel ?? '';
   const selIndex = rows.findIndex((r) => r.s.name === selName);
   const selRow = data?.byName.get(selName);
@@ -53,9 +55,7 @@ export function ServicesView({ rs, params }: { rs: string; params: Record<string
               Namespace
               <select value={f.ns} onChange={(e) => set({ ns: e.currentTarget.value })}>
                 <option value="">all</option>
-                {data.namespaces.map((n) => (
-                  <option key={n}>{n}</option>
-                ))}
+                {nsOptions}
               </select>
             </label>
             <label>
