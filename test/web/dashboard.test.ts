@@ -187,6 +187,32 @@ describe.skipIf(!haveChromium)('dashboard in chromium', () => {
     if (curlAnswer !== null) expect((JSON.parse(curlAnswer) as { outcomes: ApiOutcome[] }).outcomes.map((o) => o.endpoint)).toEqual(outcomes.map((o) => o.endpoint));
   });
 
+  it('shows one tab per case when the answer rests on assumptions', async () => {
+    // An ipset the dump uses but the upload does not give: its membership is an assumption.
+    const text = ['*filter', ':INPUT ACCEPT [0:0]', '-A INPUT -m set --match-set BLOCKED src -j DROP', '-A INPUT -p tcp --dport 22 -j ACCEPT', 'COMMIT', ''].join('\n');
+    const setLine = text.split('\n').findIndex((l) => l.includes('--match-set')) + 1;
+    const up = await api<{ id: string }>('POST', '/v1/rulesets', { iptables: text, node: { addresses: ['192.168.0.10'] } });
+    const query = { protocol: 'tcp', destination: '192.168.0.10', port: 22 };
+    const r = (await api<{ outcomes: (ApiOutcome & { assumes?: unknown[]; uncertain?: unknown[] })[] }>('POST', `/v1/rulesets/${up.json.id}/explain`, query)).json;
+    const keys = new Set(r.outcomes.map((o) => JSON.stringify(o.assumes ?? o.uncertain ?? [])));
+    expect(keys.size).toBe(2);
+    await go(`#/explain?rs=${up.json.id}&proto=tcp&dst=192.168.0.10&port=22`);
+    const tabs = page.getByRole('tab');
+    await tabs.first().waitFor();
+    await expect(tabs.count()).resolves.toBe(keys.size);
+    await expect(page.locator('.assumes .ln').first().textContent()).resolves.toBe(String(setLine));
+    const firstLines = await page.getByTestId('path').locator('.step').evaluateAll((els) => els.map((e) => e.getAttribute('data-line')));
+    // Keyboard: the arrow key moves to the other case, whose path differs.
+    await tabs.first().focus();
+    await page.keyboard.press('ArrowRight');
+    await expect(tabs.nth(1).getAttribute('aria-selected')).resolves.toBe('true');
+    await page.waitForFunction((prev) => JSON.stringify(Array.from(document.querySelectorAll('[data-testid=path] .step')).map((e) => e.getAttribute('data-line'))) !== prev, JSON.stringify(firstLines));
+    const verdicts = await page.locator('.outcomes .tag').allTextContents();
+    expect(verdicts).toHaveLength(1);
+    expect(r.outcomes.map((o) => o.verdict)).toContain(verdicts[0]);
+    expect(page.url()).toContain('case=1');
+  });
+
   it('shows a parse error on the offending line with its column marked', async () => {
     const broken = ['*filter', ':INPUT ACCEPT [0:0]', '-A INPUT -p tcp --dport 80 -j ACCEPT', '-A INPUT -p tcp --dport notaport -j ACCEPT', 'COMMIT', ''].join('\n');
     const problem = (await api<{ line: number; column: number }>('POST', '/v1/rulesets', { iptables: broken })).json;

@@ -36,10 +36,15 @@ export function casesOf(r: ExplainResult): Case[] {
 const HOOKS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
 const IPT_TABLES = new Set(['raw', 'mangle', 'nat', 'filter', 'security']);
 
-/** The netfilter hook a step's base chain hangs on, when its name says so. */
-function hookName(chain: string): string | null {
-  if (HOOKS.includes(chain)) return chain;
-  const m = /(prerouting|input|forward|output|postrouting)/i.exec(chain);
+/**
+ * The netfilter hook a step's base chain hangs on, when its name says so: iptables' built-in
+ * chains exactly (cali-INPUT is a user chain); nft base chains by the hook in their name
+ * (kube-proxy's nat-prerouting, filter-forward, …).
+ */
+function hookName(step: PathStep): string | null {
+  if (HOOKS.includes(step.chain)) return step.chain;
+  if (!isNft(step)) return null;
+  const m = /(prerouting|input|forward|output|postrouting)/i.exec(step.chain);
   return m ? m[1].toUpperCase() : null;
 }
 
@@ -67,7 +72,7 @@ export function groupPath(path: PathStep[]): HookGroup[] {
   const groups: HookGroup[] = [];
   let hook = '';
   path.forEach((step, i) => {
-    const h = step.ipvs !== undefined ? 'IPVS' : (hookName(step.chain) ?? (hook || 'path'));
+    const h = step.ipvs !== undefined ? 'IPVS' : (hookName(step) ?? (hook || 'path'));
     let g = groups[groups.length - 1];
     if (!g || g.hook !== h || (h === 'IPVS') !== (hook === 'IPVS')) {
       g = { hook: h, runs: [] };
