@@ -471,7 +471,7 @@ class Lowerer {
     const op = String(m.op ?? '==');
     const left = m.left ?? null;
     const right = m.right ?? null;
-    const text = renderStatement({ match: m } as NftExpr);
+    const text = () => renderStatement({ match: m } as NftExpr);
     try {
       // `meta mark & 0x4000 == 0`, `tcp flags & (syn|ack) == syn`, `meta random & 2147483647 < N`
       const and = recordOf(left)?.['&'];
@@ -485,14 +485,13 @@ class Lowerer {
       }
       if (comps.length > 1) {
         const vals = recordOf(right)?.concat;
-        if (!Array.isArray(vals) || vals.length !== comps.length || (op !== '==' && op !== '!=')) throw new Unsupported(text);
-        if (op === '!=') throw new Unsupported(text);
+        if (!Array.isArray(vals) || vals.length !== comps.length || op !== '==') throw new Unsupported('concatenation');
         return [this.elementMatches(comps, vals)];
       }
       return [this.compare(comps[0], op, right)];
     } catch (e) {
       if (!(e instanceof Unsupported)) throw e;
-      return [[this.unknownMatch(text)]];
+      return [[this.unknownMatch(text())]];
     }
   }
 
