@@ -178,6 +178,10 @@ class Lowerer {
   private chainName = '';
   /** 1-based position of the nft rule in its chain (names helper chains the same for text and JSON). */
   private rulePos = 0;
+  /** Helper chains made for the current nft rule. */
+  private helpers = 0;
+  /** The rest of the current rule runs in a helper chain: return/goto there would resume in the wrong place. */
+  private helperVerdicts = false;
   private emitted = 0;
 
   constructor(private readonly opts: NftLowerOptions) {
@@ -282,11 +286,14 @@ class Lowerer {
     chain.rules.push(r);
   }
 
-  private lowerRule(c: NftChain, chain: LoweredChain, r: NftRule): void {
+  private lowerRule(c: NftChain, chain0: LoweredChain, r: NftRule): void {
     this.rule = r;
     this.chainName = c.name;
     this.emitted = 0;
+    this.helpers = 0;
+    this.helperVerdicts = false;
     let alts: Alt[] = [[]];
+    let chain = chain0;
     const stmts = r.expr;
     for (let i = 0; i < stmts.length; i++) {
       const st = stmts[i];
@@ -311,7 +318,7 @@ class Lowerer {
         case 'xt': {
           const b = recordOf(body);
           if (b?.type === 'target') {
-            this.sideEffect(chain, alts, { kind: 'unknownTarget', name: `xt ${String(b.name)}`, text: `xt target ${String(b.name)}` }, last);
+            [chain, alts] = this.sideEffect(chain, alts, { kind: 'unknownTarget', name: `xt ${String(b.name)}`, text: `xt target ${String(b.name)}` }, last);
             if (!last) continue;
             return;
           }
@@ -322,6 +329,9 @@ class Lowerer {
           alts = this.and(alts, [[this.unknownMatch(String(body))]]);
           continue;
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
+          if (this.helperVerdicts && (tag === 'return' || tag === 'goto')) {
+            this.warn(this.rule.line, `${tag} after a mark or conntrack change in the same rule is walked from a helper chain: it resumes after this rule instead of leaving the chain`);
+          }
           for (const a of alts) this.push(chain, { matches: a, target: this.verdict(st) });
           this.rest(stmts, i);
           return;
@@ -351,25 +361,25 @@ class Lowerer {
             alts = next;
             continue;
           }
-          this.sideEffect(chain, alts, this.mangleTarget(b.key ?? null, value), last);
+          [chain, alts] = this.sideEffect(chain, alts, this.mangleTarget(b.key ?? null, value), last);
           if (last) return;
           continue;
         }
         case 'log':
-          this.sideEffect(chain, alts, { kind: 'noop', name: 'LOG' }, last);
+          [chain, alts] = this.sideEffect(chain, alts, { kind: 'noop', name: 'LOG' }, last);
           if (last) return;
           continue;
         case 'notrack':
-          this.sideEffect(chain, alts, { kind: 'CT', notrack: true }, last);
+          [chain, alts] = this.sideEffect(chain, alts, { kind: 'CT', notrack: true }, last);
           if (last) return;
           continue;
         case 'flow':
-          this.sideEffect(chain, alts, { kind: 'noop', name: 'flow offload' }, last);
+          [chain, alts] = this.sideEffect(chain, alts, { kind: 'noop', name: 'flow offload' }, last);
           if (last) return;
           continue;
         default: {
           // queue, dup, fwd, tproxy, synproxy, ct helper/timeout set, …
-          this.sideEffect(chain, alts, { kind: 'unknownTarget', name: tag || 'statement', text: renderStatement(st) }, last);
+          [chain, alts] = this.sideEffect(chain, alts, { kind: 'unknownTarget', name: tag || 'statement', text: renderStatement(st) }, last);
           if (last) return;
         }
       }
@@ -385,9 +395,24 @@ class Lowerer {
   }
 
   /** A non-terminal statement: its own rule(s) now, conditions carried on for what follows. */
-  private sideEffect(chain: LoweredChain, alts: Alt[], t: Target, last: boolean): void {
-    void last;
-    for (const a of alts) this.push(chain, { matches: a, target: t });
+  private sideEffect(chain: LoweredChain, alts: Alt[], t: Target, last: boolean): [LoweredChain, Alt[]] {
+    // What follows re-tests the conditions so far; that is exact unless the side effect changes
+    // what they read (a mark test before `meta mark set`) or they draw (statistic): then the rest
+    // of the rule runs in a helper chain entered once.
+    const reads = t.kind === 'MARK' || (t.kind === 'CONNMARK' && t.mode === 'restore') ? 'mark' : t.kind === 'CONNMARK' ? 'connmark' : t.kind === 'CT' ? 'ctstate' : null;
+    const risky = !last && alts.some((a) => a.some((m) => m.kind === reads || m.kind === 'random' || m.kind === 'nth' || m.kind === 'recent'));
+    if (!risky) {
+      for (const a of alts) this.push(chain, { matches: a, target: t });
+      return [chain, alts];
+    }
+    const name = `${this.chainName}/rule#${this.rulePos}${this.helpers ? `.${this.helpers}` : ''}`;
+    this.helpers++;
+    const helper: LoweredChain = { name, builtin: false, line: this.rule.line, rules: [] };
+    this.lt.chains.set(name, helper);
+    for (const a of alts) this.push(chain, { matches: a, target: { kind: 'jump', chain: name } });
+    this.push(helper, { matches: [], target: t });
+    this.helperVerdicts = true;
+    return [helper, [[]]];
   }
 
   private and(alts: Alt[], more: Alt[]): Alt[] {

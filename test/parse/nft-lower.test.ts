@@ -238,4 +238,27 @@ describe('lowering nft into the model', () => {
     const j = parseNftJson(fixture('iptables-nft.json')).ruleset;
     expect(j.tables.map((t) => t.name)).toEqual(['nat', 'filter']);
   });
+
+  it('v1.36 real listing: a mark test, a mark change and masquerade in one rule run in a helper chain', () => {
+    // A blog post's `nft list table ip kube-proxy` (v1.36 shape); it omits @service-nodeports.
+    const l = loadNft(fixture('blog-v1.36.txt'), { lenient: true });
+    expect(l.warnings.map((w) => w.message)).toContain('map @service-nodeports is not defined in table ip kube-proxy');
+    const masq = chainOf(l, 'kube-proxy', 'masquerading');
+    expect(masq[0].matches).toEqual([{ kind: 'mark', invert: true, value: 0, mask: 0x4000 }]);
+    expect(masq[0].target).toEqual({ kind: 'jump', chain: 'masquerading/rule#1' });
+    const helper = chainOf(l, 'kube-proxy', 'masquerading/rule#1');
+    expect(helper.map((r) => [r.matches, r.target, r.evalCost])).toEqual([
+      [[], { kind: 'MARK', op: { mask: 0, value: 0x4000 } }, 0],
+      [[], { kind: 'MASQUERADE', random: false, randomFully: true }, 0],
+    ]);
+    // The ClusterIP marking rule ends with its side effect: one rule, no helper.
+    const svc = chainOf(l, 'kube-proxy', 'services');
+    expect(svc[0].target).toEqual({ kind: 'MARK', op: { mask: 0x4000, value: 0x4000 } });
+    expect(svc[0].matches.map((m) => m.kind)).toEqual(['set', 'src']);
+    const ep = chainOf(l, 'kube-proxy', 'service-YVSKLJHA-kproxy-lab/backend-api/tcp/http');
+    expect(ep.map((r) => (r.target as { ranges: { lo: unknown; ports: unknown }[] }).ranges[0].ports)).toEqual([{ lo: 9898, hi: 9898 }, { lo: 9898, hi: 9898 }]);
+    // A log before the verdict changes nothing the conditions read: the conditions repeat.
+    const f = loadNft(fixture('features.txt'));
+    expect(chainOf(f, 'filter', 'input').filter((r) => r.text.includes('k8s-api')).map((r) => r.target?.kind)).toEqual(['noop', 'REJECT']);
+  });
 });
