@@ -6,7 +6,7 @@ import { cidrContains, formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Match, NatRange, PortRange, Target } from '../model/rule.js';
 import { CT } from '../model/rule.js';
 import type { Iface } from '../model/ruleset.js';
-import type { Origin, Verdict } from '../model/result.js';
+import type { Origin, Verdict } from '../model/contracts.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
 import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal, podGatewayFor } from './packet.js';

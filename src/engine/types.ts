@@ -15,7 +15,7 @@
 // Branches of probability 0 are never taken (explain skips them; trace cannot draw them).
 
 import type { Addr } from '../model/addr.js';
-import type { Origin, Verdict } from '../model/result.js';
+import type { Origin, Verdict } from '../model/contracts.js';
 import type { Iface } from '../model/ruleset.js';
 
 /** A fully resolved packet (all defaults applied by src/engine/packet.ts). */
