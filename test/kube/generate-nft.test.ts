@@ -3,14 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { GeneratedEndpoint, GeneratedService } from '../../src/kube/cluster.js';
 import { generateNftables, renderNftables, renderNftablesListing } from '../../src/kube/generate-nft.js';
 import { nftEndpointBase, nftServiceBase, parseNftChain } from '../../src/kube/names.js';
-import { UPSTREAM_SERVICES } from './upstream-fixture.js';
+import { UPSTREAM_NFT_RENDER, UPSTREAM_NFT_SERVICES } from './upstream-fixture.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const BUSY = { nodePort: 0.3, loadBalancer: 0.3, externalIPs: 0.1, etpLocal: 0.5, itpLocal: 0.15, affinity: 0.3, noEndpoints: 0.1, sourceRanges: 0.6 };
 
-/** Upstream's TestOverallNFTablesRules services: those of the iptables test, with svc5's ClientIP affinity. */
-export const UPSTREAM_NFT_SERVICES: GeneratedService[] = UPSTREAM_SERVICES.map((s) => (s.name === 'ns5/svc5:p80' ? { ...s, affinitySeconds: 10800 } : s));
-export const UPSTREAM_NFT_RENDER = { clusterCIDR: '10.0.0.0/8', serviceCIDR: '172.30.0.0/16', nodeIP: '192.168.0.2' } as const;
 
 function statements(text: string): string[] {
   return text
