@@ -25,7 +25,7 @@ Usage:
                     [--style save|restore] (iptables) [--shape v1.35|v1.36|v1.37] [--style list|script] (nftables)
                     [--out-dir DIR]          (iptables and nftables modes print the rules on stdout)
   landfall serve    [--port N] [--host H]
-  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs [--packets N] [--seed S]
+  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs,nftables [--packets N] [--seed S]
                     [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
                     [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
