@@ -76,14 +76,6 @@ interface SetIndex {
 
 const indexes = new WeakMap<IpSet, SetIndex>();
 
-/** Dimensions of a set type: "hash:ip,port,net" → ['ip','port','net']; list:set → ['set']. */
-export function typeDims(type: string): SetDim[] {
-  const colon = type.indexOf(':');
-  const dims = type.slice(colon + 1).split(',');
-  // An unknown dimension is treated like mac: nothing in a packet decides it (→ uncertain).
-  return dims.map((d) => (d === 'ip' || d === 'net' || d === 'port' || d === 'iface' || d === 'mac' || d === 'mark' || d === 'set' ? d : 'mac'));
-}
-
 function addrKey(a: { w: readonly number[] }, family: 4 | 6, prefix: number): string {
   if (family === 4) return ((a.w[0] & maskWord(prefix, 0)) >>> 0).toString(36);
   let s = '';

@@ -5,11 +5,11 @@
 
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
+import type { CompiledRuleset } from '../compile/compile.js';
 import { addrKey, resolveQuery } from '../engine/packet.js';
 import { createReferenceEngine } from '../engine/reference.js';
 import type { Engine, TraceRecord, WalkPacket } from '../engine/types.js';
-import { createWasmEngine, type WasmEngine } from '../engine/wasm.js';
+import { compileRuleset, createWasmEngine, type WasmEngine } from '../engine/wasm.js';
 import type { RulesetBundle } from '../model/contracts.js';
 import { buildRuleset } from '../ruleset.js';
 import type { GeneratedNode, GeneratedService, ServiceMix } from './cluster.js';

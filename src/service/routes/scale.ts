@@ -156,8 +156,8 @@ export default async function scaleRoutes(appIn: FastifyInstance, opts: { jobs?:
       try {
         s = jobs.submit(toOptions(req.body));
       } catch (e) {
-        if (e instanceof ScaleOptionsError) throw new ApiError('invalid-field', e.message, { field: `body/${e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}` });
-        if (e instanceof JobQueueFull) throw new ApiError('overloaded', e.message, {}, 30);
+        if (e instanceof ScaleOptionsError) throw new ApiError(e.code, e.message, { field: `body/${e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}` });
+        if (e instanceof JobQueueFull) throw new ApiError(e.code, e.message, {}, 30);
         throw e;
       }
       return reply.status(202).header('location', statusUrl(s)).send({ job: s.job, state: s.state, status: statusUrl(s) });
