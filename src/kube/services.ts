@@ -14,7 +14,7 @@
 // IPVS mode keeps its services in virtual servers and ipsets instead; that is a separate
 // discovery (discoverIpvsServices in ipvs-services.ts) whose results discoverServices adds.
 
-import { cidrContains, formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
+import { formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
 import type { Addr, Family } from '../model/addr.js';
 import type { Service, ServiceEndpoint } from '../model/contracts.js';
 import type { Chain, FamilyRules, Rule, Table } from '../model/rule.js';
@@ -22,6 +22,7 @@ import { ADDRTYPE, PROTO } from '../model/rule.js';
 import type { NodeContext, Ruleset } from '../model/ruleset.js';
 import { discoverIpvsServices } from './ipvs-services.js';
 import { parseKubeChain, servicePortHash } from './names.js';
+import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
 
@@ -280,7 +281,7 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
   for (const [sep, e] of endpoints) {
     const addr = addrs.get(sep);
     if (localSeps.has(sep)) e.local = true;
-    else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = isNodeLocal(addr, node);
+    else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = endpointOnNode(addr, node);
   }
 
   // Keys in DESIGN.md's order (JSON answers print them as built).
@@ -360,9 +361,6 @@ function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | un
   return found ?? undefined;
 }
 
-function isNodeLocal(addr: Addr, node: NodeContext): boolean {
-  return node.podCIDRs.some((c) => cidrContains(c, addr)) || node.addresses.some((a) => a.family === addr.family && a.w.every((x, i) => x === addr.w[i]));
-}
 
 // ---- small readers over one rule's typed matches and target ----
 
