@@ -246,7 +246,7 @@ async function serveCmd(args: string[]): Promise<void> {
 }
 
 async function scaleCmd(args: string[]): Promise<void> {
-  const { runScaleCli } = await import('./kube/scale-cli.js');
+  const { runScaleCli } = await import('./scale/cli.js');
   await runScaleCli(args);
 }
 

@@ -8,9 +8,9 @@
 
 import { KernelLab, labAvailability, scanDnatTargets, scanNftDnatTargets, type LabProbe } from '../lab/index.js';
 import type { ProbeRecord } from '../lab/protocol.js';
-import type { KernelInput, KernelTarget } from './scale-point.js';
-import { nearestRank } from './scale-stats.js';
-import type { KernelFigures, LatencyStats } from './scale-types.js';
+import type { KernelInput, KernelTarget } from './point.js';
+import { nearestRank } from './stats.js';
+import type { KernelFigures, LatencyStats } from './types.js';
 
 export interface KernelMeasureOptions {
   signal?: AbortSignal;

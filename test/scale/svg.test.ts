@@ -1,10 +1,10 @@
 // The chart must be an SVG any viewer accepts: well-formed XML, self-contained, with one line per
 // mode and figure, failed points and missing figures left out rather than drawn as zero.
 import { describe, expect, it } from 'vitest';
-import { emptyPoint } from '../../src/kube/scale-point.js';
-import { niceTicks, scaleSvg } from '../../src/kube/scale-svg.js';
-import { scaleMarkdown } from '../../src/kube/scale-report.js';
-import type { ScaleMode, ScalePoint } from '../../src/kube/scale-types.js';
+import { emptyPoint } from '../../src/scale/point.js';
+import { niceTicks, scaleSvg } from '../../src/scale/svg.js';
+import { scaleMarkdown } from '../../src/scale/report.js';
+import type { ScaleMode, ScalePoint } from '../../src/scale/types.js';
 
 /**
  * A strict little XML well-formedness check: one root, tags nest and close in order, attributes

@@ -1,7 +1,7 @@
 // Summaries the scaling report prints. Percentiles are nearest-rank (an observed value, never an
 // interpolation), so p50/p99/max of rule counts are counts some packet really walked.
 
-import type { CountStats } from './scale-types.js';
+import type { CountStats } from './types.js';
 
 /** Nearest-rank percentile of ascending `sorted` (q in 0..1): the smallest value with ≥ q of the data at or below it. */
 export function nearestRank(sorted: ArrayLike<number>, q: number): number {

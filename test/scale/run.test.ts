@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { generateIptables } from '../../src/kube/generate.js';
 import type { ServiceMix } from '../../src/kube/cluster.js';
 import { loadRuleset } from '../../src/ruleset.js';
-import { runScale, ScaleCancelled, type ScaleProgress } from '../../src/kube/scale.js';
-import { measurePoint, SCALE_NODE_IP, type PointSpec } from '../../src/kube/scale-point.js';
-import { countStats, nearestRank } from '../../src/kube/scale-stats.js';
-import { buildTraffic } from '../../src/kube/scale-traffic.js';
+import { runScale, ScaleCancelled, type ScaleProgress } from '../../src/scale/run.js';
+import { measurePoint, SCALE_NODE_IP, type PointSpec } from '../../src/scale/point.js';
+import { countStats, nearestRank } from '../../src/scale/stats.js';
+import { buildTraffic } from '../../src/scale/traffic.js';
 
 /** ClusterIP-only services with endpoints: the dump is then short enough to count by hand. */
 const PLAIN: ServiceMix = { nodePort: 0, loadBalancer: 0, externalIPs: 0, etpLocal: 0, itpLocal: 0, affinity: 0, noEndpoints: 0, sourceRanges: 0 };

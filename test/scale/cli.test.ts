@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseScaleArgs } from '../../src/kube/scale-cli.js';
-import { normalizeScaleOptions, parseMixSpec, resolveServiceMix, ScaleOptionsError } from '../../src/kube/scale-options.js';
+import { parseScaleArgs } from '../../src/scale/cli.js';
+import { normalizeScaleOptions, parseMixSpec, resolveServiceMix, ScaleOptionsError } from '../../src/scale/options.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'landfall-scale-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 // The chain-scaling lab's data shapes (DESIGN.md "landfall scale", POST /v1/scale), shared by the
-// point measurer (scale-point.ts, run in a worker), the job runner (scale.ts), the CLI, the HTTP
+// point measurer (point.ts, run in a worker), the job runner (run.ts), the CLI, the HTTP
 // route and the chart. Types and constants only: every module may import it without pulling in
 // worker_threads, the kernel lab or Fastify.
 

@@ -1,6 +1,6 @@
 // The chain-scaling lab's job runner, shared by `landfall scale` and POST /v1/scale: for each
-// point (service count × mode) measure the model in a fresh worker thread (scale-point.ts), then,
-// when asked, the real kernel (scale-kernel.ts). Progress goes to a callback, cancellation comes
+// point (service count × mode) measure the model in a fresh worker thread (point.ts), then,
+// when asked, the real kernel (kernel.ts). Progress goes to a callback, cancellation comes
 // through an AbortSignal, and a point that fails carries its `error` while the others go on.
 //
 // One worker per point: a 20,000-service point holds over a gigabyte, which a finished worker
@@ -14,14 +14,14 @@ import { loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { measureKernel } from './scale-kernel.js';
-import { normalizeScaleOptions, type NormalizedScale } from './scale-options.js';
-import { emptyPoint, measurePoint, type PointOutcome, type PointSpec } from './scale-point.js';
-import type { WorkerMessage } from './scale-worker.js';
-import type { PointPhase, ScaleMode, ScaleOptions, ScalePoint, ScaleProgress, ScaleResult } from './scale-types.js';
+import { measureKernel } from './kernel.js';
+import { normalizeScaleOptions, type NormalizedScale } from './options.js';
+import { emptyPoint, measurePoint, type PointOutcome, type PointSpec } from './point.js';
+import type { WorkerMessage } from './worker.js';
+import type { PointPhase, ScaleMode, ScaleOptions, ScalePoint, ScaleProgress, ScaleResult } from './types.js';
 
-export * from './scale-types.js';
-export { normalizeScaleOptions, parseMixSpec, resolveServiceMix, ScaleOptionsError } from './scale-options.js';
+export * from './types.js';
+export { normalizeScaleOptions, parseMixSpec, resolveServiceMix, ScaleOptionsError } from './options.js';
 
 export interface ScaleHooks {
   signal?: AbortSignal;
@@ -50,13 +50,13 @@ export function planPoints(o: NormalizedScale): { mode: ScaleMode; services: num
 }
 
 /**
- * What the Worker runs: dist/ has plain scale-worker.js. From src/ (tsx, vitest) the entry is
+ * What the Worker runs: dist/ has plain worker.js. From src/ (tsx, vitest) the entry is
  * TypeScript, and Node 20 ignores `--import tsx` in a worker's execArgv for the worker's own
  * entry, so a one-line bootstrap registers tsx's ESM hooks inside the worker and then imports it.
  */
 function workerEntry(): { script: string | URL; eval: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { script: new URL('./scale-worker.js', import.meta.url), eval: false };
-  const entry = new URL('./scale-worker.ts', import.meta.url).href;
+  if (!import.meta.url.endsWith('.ts')) return { script: new URL('./worker.js', import.meta.url), eval: false };
+  const entry = new URL('./worker.ts', import.meta.url).href;
   // tsx's ESM API, located through its package exports from here (the working directory does not matter).
   const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };

@@ -6,7 +6,7 @@
 //      the same connections with no rules (dotted);
 //   3. our own time per packet (WASM solid, reference dashed), log axis.
 
-import type { ScaleMode, ScalePoint } from './scale-types.js';
+import type { ScaleMode, ScalePoint } from './types.js';
 
 export interface ChartOptions {
   title?: string;

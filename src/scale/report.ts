@@ -1,7 +1,7 @@
 // Text for people: the scaling table and the progress bar `landfall scale` draws on stderr. Pure
 // functions of the result, so the CLI only decides where and when to write them.
 
-import type { ScalePoint, ScaleProgress } from './scale-types.js';
+import type { ScalePoint, ScaleProgress } from './types.js';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 

@@ -2,7 +2,7 @@
 // refuse the same nonsense with the same words and every run is bounded before it starts.
 
 import { LandfallError } from '../model/errors.js';
-import { DEFAULT_MIX, type ServiceMix } from './cluster.js';
+import { DEFAULT_MIX, type ServiceMix } from '../kube/cluster.js';
 import {
   DEFAULT_KERNEL_CONNECTS,
   DEFAULT_PACKETS,
@@ -13,7 +13,7 @@ import {
   type ScaleMode,
   type ScaleOptions,
   type TrafficMix,
-} from './scale-types.js';
+} from './types.js';
 
 /** A request the lab will not run; `field` names the option ("services", "mix.nodePort", …). */
 export class ScaleOptionsError extends LandfallError {

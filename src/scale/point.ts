@@ -1,7 +1,7 @@
 // One point of the chain-scaling lab (mode × service count): generate the node's dumps, parse,
 // compile, then drive the packet mix through both engines. The reference walk is the oracle, so
 // the rule counts come from it; the WASM engine must reproduce every record (mismatches are
-// counted, not hidden). Synchronous and CPU-bound: scale.ts runs it in a worker thread.
+// counted, not hidden). Synchronous and CPU-bound: run.ts runs it in a worker thread.
 
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -12,13 +12,13 @@ import type { Engine, TraceRecord, WalkPacket } from '../engine/types.js';
 import { compileRuleset, createWasmEngine, type WasmEngine } from '../engine/wasm.js';
 import type { RulesetBundle } from '../model/contracts.js';
 import { buildRuleset } from '../ruleset.js';
-import type { GeneratedNode, GeneratedService, ServiceMix } from './cluster.js';
-import { generateIptables } from './generate.js';
-import { generateIpvs } from './generate-ipvs.js';
-import { generateNftables } from './generate-nft.js';
-import { countStats } from './scale-stats.js';
-import { buildTraffic, trafficCounts } from './scale-traffic.js';
-import type { PointPhase, ScaleMode, ScalePoint, TrafficMix } from './scale-types.js';
+import type { GeneratedNode, GeneratedService, ServiceMix } from '../kube/cluster.js';
+import { generateIptables } from '../kube/generate.js';
+import { generateIpvs } from '../kube/generate-ipvs.js';
+import { generateNftables } from '../kube/generate-nft.js';
+import { countStats } from './stats.js';
+import { buildTraffic, trafficCounts } from './traffic.js';
+import type { PointPhase, ScaleMode, ScalePoint, TrafficMix } from './types.js';
 
 /**
  * The node address every scaling dump is generated for: the kernel lab's node address

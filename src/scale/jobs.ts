@@ -5,9 +5,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { LandfallError } from '../model/errors.js';
-import { runScale, ScaleCancelled, type ScaleRunner } from './scale.js';
-import { normalizeScaleOptions } from './scale-options.js';
-import type { ScaleOptions, ScalePoint, ScaleProgress, ScaleResult } from './scale-types.js';
+import { runScale, ScaleCancelled, type ScaleRunner } from './run.js';
+import { normalizeScaleOptions } from './options.js';
+import type { ScaleOptions, ScalePoint, ScaleProgress, ScaleResult } from './types.js';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 

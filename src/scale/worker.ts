@@ -1,10 +1,10 @@
-// Worker-thread entry for one scaling point (scale.ts starts one worker per point): the heavy,
+// Worker-thread entry for one scaling point (run.ts starts one worker per point): the heavy,
 // synchronous measurement runs here so the CLI's progress bar and the HTTP server's event loop keep
 // moving, and cancelling a point is terminating its worker.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { measurePoint, type PointSpec } from './scale-point.js';
-import type { PointPhase } from './scale-types.js';
+import { measurePoint, type PointSpec } from './point.js';
+import type { PointPhase } from './types.js';
 
 export type WorkerMessage =
   | { type: 'phase'; phase: PointPhase; fraction: number }
@@ -12,7 +12,7 @@ export type WorkerMessage =
   | { type: 'error'; message: string };
 
 const port = parentPort;
-if (!port) throw new Error('scale-worker.ts runs as a worker thread (see scale.ts)');
+if (!port) throw new Error('scale/worker.ts runs as a worker thread (see run.ts)');
 const post = (m: WorkerMessage): void => port.postMessage(m);
 try {
   let last = '';

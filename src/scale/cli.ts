@@ -6,11 +6,11 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runScale, ScaleCancelled } from './scale.js';
-import { parseMixSpec, ScaleOptionsError } from './scale-options.js';
-import { progressLine, scaleTable } from './scale-report.js';
-import { scaleSvg } from './scale-svg.js';
-import type { ScaleMode, ScaleOptions, ScalePoint, ScaleProgress } from './scale-types.js';
+import { runScale, ScaleCancelled } from './run.js';
+import { parseMixSpec, ScaleOptionsError } from './options.js';
+import { progressLine, scaleTable } from './report.js';
+import { scaleSvg } from './svg.js';
+import type { ScaleMode, ScaleOptions, ScalePoint, ScaleProgress } from './types.js';
 
 export const SCALE_USAGE = `landfall scale --services 1000,4000 --endpoints 5 --modes iptables,ipvs,nftables [--packets N] [--seed S]
                [--kernel] [--kernel-connects N] [--json] [--svg FILE]

@@ -4,8 +4,8 @@
 // from real answered connections and that no namespace is left behind.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { latencyOf, measureKernel } from '../../src/kube/scale-kernel.js';
-import { measurePoint, SCALE_NODE_IP, type PointSpec } from '../../src/kube/scale-point.js';
+import { latencyOf, measureKernel } from '../../src/scale/kernel.js';
+import { measurePoint, SCALE_NODE_IP, type PointSpec } from '../../src/scale/point.js';
 import { DEFAULT_TOPOLOGY } from '../../src/lab/index.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 

@@ -4,9 +4,9 @@
 // that walk the whole chain and find nothing. Deterministic by seed.
 
 import type { Query } from '../model/contracts.js';
-import type { GeneratedNode, GeneratedService } from './cluster.js';
-import { Rng } from './rng.js';
-import { DEFAULT_TRAFFIC, type PacketKind, type TrafficMix } from './scale-types.js';
+import type { GeneratedNode, GeneratedService } from '../kube/cluster.js';
+import { Rng } from '../model/random.js';
+import { DEFAULT_TRAFFIC, type PacketKind, type TrafficMix } from './types.js';
 
 export interface TrafficPacket {
   kind: PacketKind;
