@@ -18,6 +18,7 @@ import { PROTO } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { QueryError, resolveQuery, type ResolvedPacket } from './packet.js';
 import type { Engine, StepRef, WalkRecord, WalkUncertain } from './types.js';
+import { conditionSite } from './order.js';
 
 export const DEFAULT_MAX_PATHS = 10_000;
 
@@ -42,13 +43,15 @@ export interface ExplainOptions {
 export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   if (ref.kind === 'rule') {
     const r = rs.rules[ref.rule];
-    const family = rs.chains[rs.ruleChain[ref.rule]].family === 6 ? 'ip6' : 'ip';
-    return { family, table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
+    const family = rs.chains[rs.ruleChain[ref.rule]].family;
+    const step: PathStep = { family, table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
+    if (r.handle !== undefined) step.handle = r.handle;
+    return step;
   }
   if (ref.kind === 'policy') {
     const { chain, table, family } = rs.chains[ref.chain];
     const policy = chain.policy ?? 'ACCEPT';
-    return { family: family === 6 ? 'ip6' : 'ip', table, chain: chain.name, line: chain.line, rule: `:${chain.name} ${policy}`, policy };
+    return { family, table, chain: chain.name, line: chain.line, rule: chain.policyText ?? `:${chain.name} ${policy}`, policy };
   }
   const vs = rs.ipvs!.services[ref.service];
   const real = ref.real >= 0 ? vs.reals[ref.real] : undefined;
@@ -62,14 +65,9 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   };
 }
 
-function uncertainRule(rs: Ruleset, u: WalkUncertain): UncertainRule {
-  const r = rs.rules[u.rule];
-  return { line: r.line, table: r.table, chain: r.chain, rule: r.text, reason: u.reason };
-}
-
-/** An unknown condition as an outcome's `assumes` names it: the reason and the rule that tests it. */
-function conditionText(rs: Ruleset, u: WalkUncertain): string {
-  return `${u.reason}: ${rs.rules[u.rule].text}`;
+/** An unknown condition as an outcome's `assumes` names it: the reason and the rule (or chains) it concerns. */
+function conditionText(u: WalkUncertain, site: { rule: string }): string {
+  return `${u.reason}: ${site.rule}`;
 }
 
 function hasPorts(proto: number): boolean {
@@ -95,7 +93,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const { pkt } = rp;
   const ported = hasPorts(pkt.proto);
   const merged = new Map<string, Merged>();
-  const topUncertain = new Map<number, UncertainRule>();
+  const topUncertain = new Map<string, UncertainRule>();
   const warnings = [...rp.warnings];
   const forced: number[] = [];
   let walks = 0;
@@ -137,14 +135,15 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         else delete o.notes;
       }
       for (const u of rec.uncertain) {
-        const r = rs.rules[u.rule];
-        const k = `${u.rule}|${u.assumed}|${u.reason}`;
+        const site = conditionSite(rs, u);
+        const k = `${u.rule}|${u.order ?? ''}|${u.assumed}|${u.reason}`;
         if (!m.seen.has(k)) {
           m.seen.add(k);
-          const a: Assumption = { line: r.line, condition: conditionText(rs, u), holds: u.assumed === 'match' };
+          const a: Assumption = { line: site.line, condition: conditionText(u, site), holds: u.assumed === 'match' };
           o.assumes.push(a);
         }
-        if (!topUncertain.has(r.line)) topUncertain.set(r.line, uncertainRule(rs, u));
+        const tk = u.order ? `${site.line}|${site.rule}` : `${site.line}`;
+        if (!topUncertain.has(tk)) topUncertain.set(tk, { ...site, reason: u.reason });
       }
       for (const n of rec.notes) if (!warnings.includes(n)) warnings.push(n);
     }

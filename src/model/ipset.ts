@@ -49,3 +49,8 @@ export interface IpsetState {
   /** True when the user supplied an ipset dump at all (a set missing from a supplied dump is still uncertain). */
   supplied: boolean;
 }
+
+/** Whether the set keys on an address: then it has one family; otherwise it is family-less (NFPROTO_UNSPEC). */
+export function hasAddressDim(set: Pick<IpSet, 'dims'>): boolean {
+  return set.dims.some((d) => d === 'ip' || d === 'net');
+}

@@ -170,6 +170,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(rulesetRoutes);
   await app.register(explainRoutes);
   await app.register(scaleRoutes);
+  await app.register(import('./web.js')); // the dashboard at `/` (build/web)
 
   app.addHook('onReady', async () => {
     // Not awaited: the server listens (and answers /healthz with 503) while rulesets load.
