@@ -3,6 +3,7 @@
 // and answers explain / trace / services with the same JSON the HTTP API returns.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './model/canonical-json.js';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
 import type { ExplainResult, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
@@ -59,18 +60,6 @@ export function rulesetId(bundle: RulesetBundle): string {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
   return createHash('sha256').update(canonicalJson(norm)).digest('hex');
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 function formatWarning(source: string, w: ParseWarning): string {
