@@ -145,4 +145,12 @@ describe('kube-proxy nftables mode (v1.33–v1.35 shape) through loadRuleset', (
     expect(() => loadRuleset({})).toThrow(ParseError);
     expect(rulesetId({ nftables: 'table ip a {\n}\n' })).not.toBe(rulesetId({ nftables: 'table ip b {\n}\n' }));
   });
+
+  it('services() finds the kube-proxy Services of an nft listing loaded through the library', () => {
+    const rs = loadRuleset({ nftables: fixture('kube-proxy-v1.35.json'), node: NODE });
+    const svc = rs.services();
+    const by = new Map(svc.map((s) => [s.name, s]));
+    expect(by.get('ns4/svc4:p80')?.endpoints.map((e) => [e.endpoint, e.probability])).toEqual([['10.180.0.4:80', 0.5], ['10.180.0.5:80', 0.5]]);
+    expect(by.get('ns1/svc1:p80')?.clusterIP).toBe('172.30.0.41');
+  });
 });
