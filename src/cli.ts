@@ -15,7 +15,7 @@ import { renderExplain, renderServices } from './cli-render.js';
 const USAGE = `landfall — where does this packet land?
 
 Usage:
-  landfall explain  --iptables FILE [--ip6tables FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
+  landfall explain  --iptables FILE [--ip6tables FILE] [--nft FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
                     [--node-ip IP]… [--pod-cidr CIDR]… [--uplink IF] [--pods-iface IF]
                     --proto tcp|udp|sctp|icmp --dst IP[:PORT] [--src IP] [--sport N]
                     [--origin external|pod|host] [--in IF] [--out IF] [--mark N] [--state S]
@@ -29,7 +29,8 @@ Usage:
                     [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
                     [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
-FILE may be "-" for standard input. --example NAME loads a bundled example node
+FILE may be "-" for standard input. --nft takes \`nft list ruleset\` text or \`nft -j list ruleset\` JSON
+(with or without --iptables; iptables-nft tables an iptables-save dump holds come from it). --example NAME loads a bundled example node
 (kube-node, eks-node, calico-node, ipv6-node, ipvs-node) instead of --iptables/--node.
 Exit codes: 0 answered, 1 internal error, 2 bad input.`;
 
@@ -38,6 +39,7 @@ class UsageError extends Error {}
 const rulesetOptions = {
   iptables: { type: 'string' },
   ip6tables: { type: 'string' },
+  nft: { type: 'string' },
   ipvs: { type: 'string' },
   ipsets: { type: 'string' },
   node: { type: 'string' },
@@ -70,12 +72,13 @@ function readExample(name: string): RulesetBundle {
 }
 
 function loadFrom(v: Values) {
-  const b: RulesetBundle = v.example ? readExample(String(v.example)) : { iptables: '' };
+  const b: RulesetBundle = v.example ? readExample(String(v.example)) : {};
   if (v.iptables) b.iptables = readInput(String(v.iptables));
   if (v.ip6tables) b.ip6tables = readInput(String(v.ip6tables));
+  if (v.nft) b.nftables = readInput(String(v.nft));
   if (v.ipvs) b.ipvs = readInput(String(v.ipvs));
   if (v.ipsets) b.ipsets = readInput(String(v.ipsets));
-  if (!v.example && !v.iptables && !v.ip6tables) throw new UsageError('--iptables FILE (or --ip6tables, or --example NAME) is required');
+  if (!v.example && !v.iptables && !v.ip6tables && !v.nft) throw new UsageError('--iptables FILE (or --ip6tables, --nft, or --example NAME) is required');
   let node: NodeInput = b.node ?? {};
   if (v.node) {
     try {
