@@ -23,6 +23,7 @@ import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
 import { loadNft } from './parse/nft.js';
 import type { NftTable } from './model/hooks.js';
+import type { NftRuleset } from './model/nft.js';
 
 export interface LoadOptions {
   /** Walk engine (default 'wasm'). */
@@ -96,6 +97,7 @@ export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } 
   // nft tables (text or JSON, told apart by content); iptables-nft tables the iptables-save dumps
   // already hold come from those, never twice.
   let nft: NftTable[] | undefined;
+  let nftSyntax: NftRuleset | undefined;
   if (bundle.nftables !== undefined) {
     const loaded = loadNft(bundle.nftables, {
       lenient: opts.lenient,
@@ -106,9 +108,10 @@ export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } 
     parseWarnings.push(...loaded.warnings);
     for (const set of loaded.sets) ipsets.sets.set(set.name, set);
     nft = loaded.tables;
+    nftSyntax = loaded.ruleset;
   }
   const node = resolveNode(bundle.node, ipvs);
-  const ruleset: Ruleset = { v4, v6, nft, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
+  const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
   return { ruleset, warnings };
 }
 
