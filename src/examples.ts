@@ -27,7 +27,8 @@ export function readNodeDir(dir: string): RulesetBundle | null {
   const iptables = opt('iptables.txt');
   const ip6tables = opt('ip6tables.txt');
   if (iptables === undefined && ip6tables === undefined) return null;
-  const bundle: RulesetBundle = { iptables: iptables ?? '' };
+  const bundle: RulesetBundle = {};
+  if (iptables !== undefined) bundle.iptables = iptables;
   if (ip6tables !== undefined) bundle.ip6tables = ip6tables;
   const ipvs = opt('ipvs.txt');
   if (ipvs !== undefined) bundle.ipvs = ipvs;

@@ -21,14 +21,20 @@ import { ParseError } from './parse/errors.js';
 import { parseIpsets } from './parse/ipset.js';
 import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
+import { parseSnapshotJson, snapshotInputs, validateSnapshot } from './parse/snapshot.js';
+import type { NodeSnapshotT } from './model/snapshot.js';
 
 /** What a node gives us: DESIGN.md's ruleset body. */
 export interface RulesetBundle {
-  iptables: string;
+  iptables?: string;
   ip6tables?: string;
+  /** `nft list ruleset` text or `nft -j list ruleset` JSON text. */
+  nftables?: string;
   ipvs?: string;
   ipsets?: string;
   node?: NodeInput;
+  /** A node snapshot (DESIGN.md): its fields fill the ones this bundle leaves out. */
+  snapshot?: NodeSnapshotT | string;
 }
 
 export interface LoadOptions {
@@ -38,6 +44,8 @@ export interface LoadOptions {
   lenient?: boolean;
   /** Explain's cap on enumerated walks (default 10,000). */
   maxPaths?: number;
+  /** The table of iptables rules pasted without a `*table` header (`iptables -t nat -S` output). */
+  table?: TableName;
 }
 
 export interface TableStats {
@@ -81,7 +89,7 @@ export interface LoadedRuleset {
  */
 export function rulesetId(bundle: RulesetBundle): string {
   const norm: Record<string, unknown> = {};
-  for (const k of ['iptables', 'ip6tables', 'ipvs', 'ipsets', 'node'] as const) {
+  for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
   return createHash('sha256').update(canonicalJson(norm)).digest('hex');
@@ -103,28 +111,75 @@ function formatWarning(source: string, w: ParseWarning): string {
   return `${source}:${w.line}:${w.column}: ${w.message}`;
 }
 
+type Source = 'iptables' | 'ip6tables' | 'nftables' | 'ipvs' | 'ipsets';
+
+/** The bundle's own fields, with a snapshot's filling the rest; `sources` names where each came from. */
+export interface ResolvedInputs {
+  iptables?: string;
+  ip6tables?: string;
+  nftables?: string;
+  ipvs?: string;
+  ipsets?: string;
+  node?: NodeInput;
+  sources: Record<Source, string>;
+  warnings: string[];
+}
+
+/** Merges a bundle's snapshot into its fields (a field given both ways is an error naming it). */
+export function resolveInputs(bundle: RulesetBundle): ResolvedInputs {
+  if (bundle === null || typeof bundle !== 'object') throw new ParseError('a ruleset is an object of dumps', 1, 1, 'body');
+  const sources: Record<Source, string> = { iptables: 'iptables', ip6tables: 'ip6tables', nftables: 'nftables', ipvs: 'ipvs', ipsets: 'ipsets' };
+  const out: ResolvedInputs = { sources, warnings: [] };
+  for (const k of Object.keys(sources) as Source[]) if (bundle[k] !== undefined) out[k] = bundle[k];
+  if (bundle.node !== undefined) out.node = bundle.node;
+  if (bundle.snapshot === undefined) return out;
+  const raw = typeof bundle.snapshot === 'string' ? parseSnapshotJson(bundle.snapshot) : bundle.snapshot;
+  const snap = snapshotInputs(validateSnapshot(raw));
+  for (const k of Object.keys(sources) as Source[]) {
+    const v = snap[k];
+    if (v === undefined) continue;
+    if (out[k] !== undefined) throw new ParseError(`${k} given both in the bundle and in its snapshot: give it once`, 1, 1, `snapshot.${k}`);
+    out[k] = v;
+    sources[k] = `snapshot.${k}`;
+  }
+  out.node = { ...snap.node, ...out.node };
+  out.warnings.push(...snap.warnings);
+  return out;
+}
+
 /** Parses and numbers everything; throws ParseError (dumps) or QueryError (node context). */
-export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } = {}): { ruleset: Ruleset; warnings: string[] } {
-  if (typeof bundle?.iptables !== 'string') throw new ParseError('iptables dump is required', 1, 1, 'iptables');
-  const warnings: string[] = [];
+export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
+  const inp = resolveInputs(bundle);
+  const src = inp.sources;
+  if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined) {
+    throw new ParseError('no rules given: an iptables, ip6tables or nftables dump (or a node snapshot holding one) is required', 1, 1, 'iptables');
+  }
+  const warnings: string[] = [...inp.warnings];
   const parseWarnings: ParseWarning[] = [];
-  const main = parseIptablesSave(bundle.iptables, { lenient: opts.lenient, source: 'iptables' });
-  main.warnings.forEach((w) => warnings.push(formatWarning('iptables', w)));
-  parseWarnings.push(...main.warnings);
-  let v4: FamilyRules | undefined = main.v4;
-  let v6: FamilyRules | undefined = main.v6;
-  if (bundle.ip6tables !== undefined) {
-    const six = parseIptablesSave(bundle.ip6tables, { family: 6, lenient: opts.lenient, source: 'ip6tables' });
-    six.warnings.forEach((w) => warnings.push(formatWarning('ip6tables', w)));
+  let v4: FamilyRules | undefined;
+  let v6: FamilyRules | undefined;
+  if (inp.iptables !== undefined) {
+    const main = parseIptablesSave(inp.iptables, { lenient: opts.lenient, source: src.iptables, table: opts.table });
+    main.warnings.forEach((w) => warnings.push(formatWarning(src.iptables, w)));
+    parseWarnings.push(...main.warnings);
+    // A lone IPv6 dump in the IPv4 field is a mix-up (both, from concatenated dumps, is fine).
+    if (main.v6 && !main.v4) {
+      const first = Math.min(...[...main.v6.tables.values()].map((t) => t.line));
+      throw new ParseError(`the ${src.iptables} input is an IPv6 dump (ip6tables-save): give it as ip6tables`, first, 1, src.iptables);
+    }
+    v4 = main.v4;
+    v6 = main.v6;
+  }
+  if (inp.ip6tables !== undefined) {
+    const six = parseIptablesSave(inp.ip6tables, { family: 6, lenient: opts.lenient, source: src.ip6tables, table: opts.table });
+    six.warnings.forEach((w) => warnings.push(formatWarning(src.ip6tables, w)));
     parseWarnings.push(...six.warnings);
-    if (six.v4 && v4) throw new ParseError('IPv4 rules in both the iptables and the ip6tables input', 1, 1, 'ip6tables');
-    if (six.v6 && v6) throw new ParseError('IPv6 rules in both the iptables and the ip6tables input', 1, 1, 'ip6tables');
-    v4 = v4 ?? six.v4;
+    if (six.v6 && v6) throw new ParseError(`IPv6 rules in both the ${src.iptables} and the ${src.ip6tables} input`, 1, 1, src.ip6tables);
     v6 = v6 ?? six.v6;
   }
-  const ipvs: IpvsState | undefined = bundle.ipvs !== undefined ? parseIpvs(bundle.ipvs) : undefined;
-  const ipsets: IpsetState = bundle.ipsets !== undefined ? parseIpsets(bundle.ipsets) : { sets: new Map(), supplied: false };
-  const node = resolveNode(bundle.node, ipvs);
+  const ipvs: IpvsState | undefined = inp.ipvs !== undefined ? parseIpvs(inp.ipvs) : undefined;
+  const ipsets: IpsetState = inp.ipsets !== undefined ? parseIpsets(inp.ipsets) : { sets: new Map(), supplied: false };
+  const node = resolveNode(inp.node, ipvs);
   const ruleset: Ruleset = { v4, v6, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6) };
   return { ruleset, warnings };
 }
@@ -146,7 +201,8 @@ function statsOf(bundle: RulesetBundle, rs: Ruleset): Omit<RulesetStats, 'parseM
     }
   }
   let bytes = 0;
-  for (const s of [bundle.iptables, bundle.ip6tables, bundle.ipvs, bundle.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
+  const inp = resolveInputs(bundle);
+  for (const s of [inp.iptables, inp.ip6tables, inp.nftables, inp.ipvs, inp.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
   let ipsetEntries = 0;
   for (const s of rs.ipsets.sets.values()) ipsetEntries += s.entries.length;
   return {

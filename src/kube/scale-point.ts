@@ -273,7 +273,7 @@ export function measurePoint(spec: PointSpec, onPhase: PhaseHook = () => undefin
   if (spec.kernel) {
     outcome.kernel = {
       mode: spec.mode,
-      iptables: g.bundle.iptables,
+      iptables: g.bundle.iptables ?? '',
       ...(g.bundle.ipsets !== undefined ? { ipsets: g.bundle.ipsets } : {}),
       targets: kernelTargets(g.services, spec.kernelConnects, spec.seed),
     };

@@ -10,6 +10,12 @@ export interface NodeInput {
   addresses?: string[];
   podCIDRs?: string[];
   interfaces?: { uplink?: string; pods?: string };
+  /** `ip -j addr` output, verbatim. */
+  ipAddr?: string;
+  /** `ip -j -4 route show table all` and `ip -j -6 route show table all`: one or more JSON arrays. */
+  ipRoute?: string;
+  /** `ip -j -4 rule` and `ip -j -6 rule`: one or more JSON arrays. */
+  ipRule?: string;
 }
 
 /** An earlier connection, for `recent --rcheck/--update` (session affinity). */
