@@ -21,8 +21,12 @@ json_file() {
       for (i = 1; i < 32; i++) if (i != 9 && i != 10) ctl = ctl sprintf("%c", i)
       hex = "0123456789abcdef"
     }
-    function esc(s,    out, i, c, k) {
-      gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s)
+    # gsub replacement strings treat backslashes differently across awks: split and join instead.
+    function join(n, p, sep,    out, i) { out = p[1]; for (i = 2; i <= n; i++) out = out sep p[i]; return out }
+    function esc(s,    out, i, c, k, p, n) {
+      n = split(s, p, /\\/); s = join(n, p, "\\\\")
+      n = split(s, p, /"/); s = join(n, p, "\\\"")
+      n = split(s, p, /\t/); s = join(n, p, "\\t")
       if (s !~ ("[" ctl "]")) return s
       out = ""
       for (i = 1; i <= length(s); i++) {
@@ -54,9 +58,9 @@ run() {
 
 run iptables iptables iptables-save
 run ip6tables ip6tables ip6tables-save
-if [ -d /sys/module/nf_tables ]; then run nftables nftables nft -j list ruleset; else note "nftables: nf_tables is not loaded; left out"; fi
+run nftables nftables nft -j list ruleset
 if [ -e /proc/net/ip_vs ]; then run ipvs ipvs ipvsadm-save -n; else note "ipvs: IPVS is not loaded (no /proc/net/ip_vs); left out"; fi
-if [ -d /sys/module/ip_set ]; then run ipsets ipsets ipset save; else note "ipsets: ip_set is not loaded; left out"; fi
+run ipsets ipsets ipset save
 run addresses addresses ip -j addr
 run routes routes ip -j -4 route show table all
 if [ -e "$tmp/routes.ok" ]; then run routes routes ip -j -6 route show table all; : >"$tmp/routes.ok"; fi

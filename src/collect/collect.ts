@@ -1,7 +1,7 @@
 // `landfall collect`: runs on a node (as root) and writes a node snapshot (src/model/snapshot.ts)
 // of everything landfall reads. collect.sh, shipped beside this file, writes the same document
 // with POSIX sh and awk for nodes without Node.js; keep the two in step (test/collect checks it).
-// Tools the node lacks, kernel modules that are not loaded (we never load one by asking), and
+// Tools the node lacks, IPVS when it is not loaded (asking ipvsadm would load the module), and
 // commands that fail are left out with a note.
 
 import { spawnSync } from 'node:child_process';
@@ -24,9 +24,9 @@ interface Step {
 const STEPS: Step[] = [
   { field: 'iptables', commands: [['iptables-save']] },
   { field: 'ip6tables', commands: [['ip6tables-save']] },
-  { field: 'nftables', commands: [['nft', '-j', 'list', 'ruleset']], needs: { path: '/sys/module/nf_tables', note: 'nf_tables is not loaded' } },
+  { field: 'nftables', commands: [['nft', '-j', 'list', 'ruleset']] },
   { field: 'ipvs', commands: [['ipvsadm-save', '-n']], needs: { path: '/proc/net/ip_vs', note: 'IPVS is not loaded (no /proc/net/ip_vs)' } },
-  { field: 'ipsets', commands: [['ipset', 'save']], needs: { path: '/sys/module/ip_set', note: 'ip_set is not loaded' } },
+  { field: 'ipsets', commands: [['ipset', 'save']] },
   { field: 'addresses', commands: [['ip', '-j', 'addr']] },
   { field: 'routes', commands: [['ip', '-j', '-4', 'route', 'show', 'table', 'all'], ['ip', '-j', '-6', 'route', 'show', 'table', 'all']] },
   { field: 'rules', commands: [['ip', '-j', '-4', 'rule'], ['ip', '-j', '-6', 'rule']] },

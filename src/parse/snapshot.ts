@@ -25,15 +25,32 @@ function position(text: string, offset: number): { line: number; column: number 
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
+/**
+ * Where V8's JSON.parse error points: "at position N", or (Node 20) a quoted window of ten
+ * characters either side of the bad token, "Unexpected token 'x', ...\"ab\": x}\" is not valid JSON".
+ */
+function errorOffset(text: string, msg: string): number {
+  const at = /position (\d+)/.exec(msg);
+  if (at) return Number(at[1]);
+  if (/Unexpected end of JSON input/.test(msg)) return text.length;
+  const m = /^Unexpected token '([\s\S])', (\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON$/.exec(msg);
+  if (!m) return 0;
+  const [, token, cut, window] = m;
+  const start = text.indexOf(window);
+  if (start < 0) return 0;
+  return cut ? start + 10 : start + Math.max(0, window.indexOf(token));
+}
+
 /** Parses snapshot JSON text; a syntax error names its line and column. */
 export function parseSnapshotJson(text: string, source = 'snapshot'): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
     const msg = (e as Error).message;
-    const at = /position (\d+)/.exec(msg);
-    const { line, column } = at ? position(text, Number(at[1])) : { line: 1, column: 1 };
-    throw new ParseError(`not valid JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')}`, line, column, source);
+    const offset = errorOffset(text, msg);
+    const { line, column } = position(text, offset);
+    const what = msg.replace(/ in JSON at position \d+.*$/, '').replace(/^(Unexpected token '.'), [\s\S]*$/, '$1');
+    throw new ParseError(`not valid JSON: ${what}`, line, column, source);
   }
 }
 

@@ -4,6 +4,9 @@
 // document gets named components instead of copies.
 
 import { Type, type Static, type TSchema } from 'typebox';
+import { NodeSnapshot } from '../model/snapshot.js';
+
+export { NodeSnapshot };
 
 /**
  * A `$ref` to a registered schema, typed as the schema itself so route handlers still get the
@@ -33,19 +36,23 @@ export const NodeInput = Type.Object(
     interfaces: Type.Optional(
       Type.Object({ uplink: Type.Optional(Interface), pods: Type.Optional(Interface) }, { additionalProperties: false }),
     ),
+    ipAddr: Type.Optional(Type.String({ description: '`ip -j addr` output' })),
+    ipRoute: Type.Optional(Type.String({ description: '`ip -j -4 route show table all` and `ip -j -6 route show table all` output' })),
+    ipRule: Type.Optional(Type.String({ description: '`ip -j -4 rule` and `ip -j -6 rule` output' })),
   },
   { $id: 'NodeInput', additionalProperties: false, description: 'The node the dump came from.' },
 );
 
 export const RulesetBundle = Type.Object(
   {
-    iptables: Type.String({ description: 'iptables-save output (IPv4)' }),
+    iptables: Type.Optional(Type.String({ description: 'iptables-save output (IPv4), or `iptables -S` / `iptables -t TABLE -S` output' })),
     ip6tables: Type.Optional(Type.String({ description: 'ip6tables-save output' })),
     ipvs: Type.Optional(Type.String({ description: 'ipvsadm-save -n output' })),
     ipsets: Type.Optional(Type.String({ description: 'ipset save output' })),
     node: Type.Optional(ref(NodeInput)),
+    snapshot: Type.Optional(ref(NodeSnapshot)),
   },
-  { $id: 'RulesetBundle', additionalProperties: false, description: "A node's netfilter state." },
+  { $id: 'RulesetBundle', additionalProperties: false, description: "A node's netfilter state: at least one of iptables, ip6tables, nftables or snapshot." },
 );
 
 const RecentEntry = Type.Object(
@@ -260,6 +267,7 @@ export const OneShotExplainBody = Type.Object(
 /** Every named schema, in registration order (a schema's refs come before it). */
 export const namedSchemas: TSchema[] = [
   NodeInput,
+  NodeSnapshot,
   RulesetBundle,
   Query,
   PathStep,
@@ -276,6 +284,7 @@ export const namedSchemas: TSchema[] = [
 
 export type NodeInputT = Static<typeof NodeInput>;
 export type RulesetBundleT = Static<typeof RulesetBundle>;
+export type NodeSnapshotT = Static<typeof NodeSnapshot>;
 export type QueryT = Static<typeof Query>;
 export type TraceBodyT = Static<typeof TraceBody>;
 export type ProblemT = Static<typeof Problem>;

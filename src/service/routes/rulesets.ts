@@ -11,6 +11,7 @@ import { UploadIndex } from '../uploads.js';
 import {
   ExplainResult,
   IdParams,
+  NodeSnapshot,
   Query,
   RulesetBundle,
   RulesetSummary,
@@ -19,6 +20,7 @@ import {
   TraceResult,
   ref,
   type RulesetBundleT,
+  type NodeSnapshotT,
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
@@ -42,12 +44,12 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Upload a node dump',
         description:
-          'A JSON bundle, or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
+          'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
         tags: ['rulesets'],
         // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
         body: {
           content: {
-            'application/json': { schema: ref(RulesetBundle) },
+            'application/json': { schema: Type.Union([ref(RulesetBundle), ref(NodeSnapshot)]) },
             'text/plain': { schema: Type.String({ description: 'iptables-save output' }) },
           },
         } as unknown as typeof RulesetBundle,
@@ -56,8 +58,10 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
-      const body = req.body as RulesetBundleT | string;
-      const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
+      const body = req.body as RulesetBundleT | NodeSnapshotT | string;
+      // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
+      const bundle: RulesetBundleT =
+        typeof body === 'string' ? { iptables: body } : 'format' in body ? { snapshot: body } : (body as RulesetBundleT);
       checkNode(bundle.node, 'body/node');
       const input = encodeInput(bundle);
       const key = UploadIndex.key(input);
