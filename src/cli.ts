@@ -97,8 +97,8 @@ function loadFrom(v: Values) {
     for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets']) inputFiles.set(`snapshot.${k}`, `${f}#${k}`);
     b.snapshot = parseSnapshotJson(readInput(String(v.snapshot)), 'snapshot') as RulesetBundle['snapshot'];
   }
-  if (!v.example && !v.iptables && !v.ip6tables && !v.nftables && !v.snapshot) {
-    throw new UsageError('--iptables FILE (or --ip6tables, --nftables, --snapshot FILE, or --example NAME) is required');
+  if (!v.example && !v.iptables && !v.ip6tables && !v.nftables && !v.ipvs && !v.snapshot) {
+    throw new UsageError('--iptables FILE (or --ip6tables, --nftables, --ipvs, --snapshot FILE, or --example NAME) is required');
   }
   const table = v.table === undefined ? undefined : String(v.table);
   if (table !== undefined && !(TABLES as readonly string[]).includes(table)) throw new UsageError(`--table must be one of ${TABLES.join(', ')}`);

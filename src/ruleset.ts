@@ -151,8 +151,8 @@ export function resolveInputs(bundle: RulesetBundle): ResolvedInputs {
 export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
   const inp = resolveInputs(bundle);
   const src = inp.sources;
-  if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined) {
-    throw new ParseError('no rules given: an iptables, ip6tables or nftables dump (or a node snapshot holding one) is required', 1, 1, 'iptables');
+  if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined && inp.ipvs === undefined) {
+    throw new ParseError('no rules given: an iptables, ip6tables, nftables or ipvs dump (or a node snapshot holding one) is required', 1, 1, 'iptables');
   }
   const warnings: string[] = [...inp.warnings];
   const parseWarnings: ParseWarning[] = [];
@@ -179,6 +179,11 @@ export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean; t
   }
   const ipvs: IpvsState | undefined = inp.ipvs !== undefined ? parseIpvs(inp.ipvs) : undefined;
   const ipsets: IpsetState = inp.ipsets !== undefined ? parseIpsets(inp.ipsets) : { sets: new Map(), supplied: false };
+  if (ipvs && ipvs.services.length > 0 && inp.ipsets === undefined) {
+    warnings.push(
+      `${src.ipvs}: no ipsets given (ipset save): which virtual servers are cluster IPs and which are NodePorts is inferred (an address whose virtual servers all use ports 30000-32767 is taken as a node address), external and load-balancer IPs read as cluster IPs, and IPVS records no service names`,
+    );
+  }
   const node = resolveNode(inp.node, ipvs);
   const ruleset: Ruleset = { v4, v6, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6) };
   return { ruleset, warnings };

@@ -406,6 +406,7 @@ class Parser {
         if (!ch || !ch.builtin) this.fail(`-P needs a built-in chain, got ${quote(words[1] ?? '')}`, cols[1] ?? cols[0]);
         if (words[2] !== 'ACCEPT' && words[2] !== 'DROP') this.fail('policy must be ACCEPT or DROP', cols[2] ?? cols[0]);
         ch.policy = words[2];
+        ch.line = this.lineNo; // `iptables -S` declares built-in chains with -P: the policy's line
         return;
       }
       default:
