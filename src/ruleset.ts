@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
-import type { ExplainResult, NodeInput, Query, TraceResult } from './model/result.js';
+import type { ExplainResult, NodeInput, NodeSnapshot, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
 import type { FamilyRules, ParseWarning, TableName } from './model/rule.js';
 import { TABLES } from './model/rule.js';
 import type { Ruleset } from './model/ruleset.js';
@@ -15,27 +15,18 @@ import { resolveNode } from './engine/packet.js';
 import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine } from './engine/wasm.js';
 import type { Engine } from './engine/types.js';
-import type { Service } from './kube/services.js';
 import { discoverServices } from './kube/services.js';
 import { ParseError } from './parse/errors.js';
 import { parseIpsets } from './parse/ipset.js';
 import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
 import { parseSnapshotJson, snapshotInputs, validateSnapshot } from './parse/snapshot.js';
-import type { NodeSnapshotT } from './model/snapshot.js';
 
-/** What a node gives us: DESIGN.md's ruleset body. */
-export interface RulesetBundle {
-  iptables?: string;
-  ip6tables?: string;
-  /** `nft list ruleset` text or `nft -j list ruleset` JSON text. */
-  nftables?: string;
-  ipvs?: string;
-  ipsets?: string;
-  node?: NodeInput;
-  /** A node snapshot (DESIGN.md): its fields fill the ones this bundle leaves out. */
-  snapshot?: NodeSnapshotT | string;
-}
+/**
+ * loadRuleset's input: the bundle of DESIGN.md, whose `snapshot` may also be given as the JSON
+ * text `landfall collect` wrote.
+ */
+export type LoadInput = Omit<RulesetBundle, 'snapshot'> & { snapshot?: NodeSnapshot | string };
 
 export interface LoadOptions {
   /** Walk engine (default 'wasm'). */
@@ -48,33 +39,15 @@ export interface LoadOptions {
   table?: TableName;
 }
 
-export interface TableStats {
-  chains: number;
-  rules: number;
-}
-
-export interface RulesetStats {
-  rules: number;
-  chains: number;
-  /** Per family and table, keyed "v4/nat", "v6/filter", … */
-  tables: Record<string, TableStats>;
-  ipvsServices: number;
-  ipvsRealServers: number;
-  ipsets: number;
-  ipsetEntries: number;
-  /** UTF-8 size of all inputs. */
-  bytes: number;
-  /** Time spent parsing and numbering the inputs, and creating the engine (compiling, for wasm). */
-  parseMs: number;
-  compileMs: number;
-}
+/** RulesetStats plus the time spent parsing and numbering the inputs, and creating the engine (compiling, for wasm). */
+export type LoadStats = RulesetStats & { parseMs: number; compileMs: number };
 
 export interface LoadedRuleset {
   /** SHA-256 (hex) of the normalized input. */
   readonly id: string;
   readonly ruleset: Ruleset;
   readonly engine: Engine;
-  readonly stats: RulesetStats;
+  readonly stats: LoadStats;
   /** Parse warnings as "input:line:column: message". */
   readonly warnings: string[];
   explain(query: Query, opts?: { maxPaths?: number }): ExplainResult;
@@ -87,7 +60,7 @@ export interface LoadedRuleset {
  * The ruleset id: SHA-256 of the JSON of the inputs with absent fields omitted and object keys
  * sorted at every level, so the same node state always gets the same id.
  */
-export function rulesetId(bundle: RulesetBundle): string {
+export function rulesetId(bundle: LoadInput): string {
   const norm: Record<string, unknown> = {};
   for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
@@ -126,7 +99,7 @@ export interface ResolvedInputs {
 }
 
 /** Merges a bundle's snapshot into its fields (a field given both ways is an error naming it). */
-export function resolveInputs(bundle: RulesetBundle): ResolvedInputs {
+export function resolveInputs(bundle: LoadInput): ResolvedInputs {
   if (bundle === null || typeof bundle !== 'object') throw new ParseError('a ruleset is an object of dumps', 1, 1, 'body');
   const sources: Record<Source, string> = { iptables: 'iptables', ip6tables: 'ip6tables', nftables: 'nftables', ipvs: 'ipvs', ipsets: 'ipsets' };
   const out: ResolvedInputs = { sources, warnings: [] };
@@ -148,7 +121,7 @@ export function resolveInputs(bundle: RulesetBundle): ResolvedInputs {
 }
 
 /** Parses and numbers everything; throws ParseError (dumps) or QueryError (node context). */
-export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
+export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
   const inp = resolveInputs(bundle);
   const src = inp.sources;
   if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined && inp.ipvs === undefined) {
@@ -193,7 +166,7 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-function statsOf(bundle: RulesetBundle, rs: Ruleset): Omit<RulesetStats, 'parseMs' | 'compileMs'> {
+function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;
@@ -227,7 +200,7 @@ function createEngine(rs: Ruleset, kind: 'wasm' | 'reference'): Engine {
 }
 
 /** Loads a node's dumps. Throws ParseError on a malformed dump, QueryError on a malformed node context. */
-export function loadRuleset(bundle: RulesetBundle, opts: LoadOptions = {}): LoadedRuleset {
+export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRuleset {
   const t0 = performance.now();
   const { ruleset, warnings } = buildRuleset(bundle, opts);
   const t1 = performance.now();

@@ -5,8 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../src/parse/errors.js';
-import { loadRuleset, type LoadOptions, type RulesetBundle } from '../src/ruleset.js';
-import type { NodeInput, Query } from '../src/model/result.js';
+import { loadRuleset, type LoadInput, type LoadOptions } from '../src/ruleset.js';
+import type { NodeInput, Query } from '../src/model/contracts.js';
 
 const CORPUS = fileURLToPath(new URL('./corpus/', import.meta.url));
 
@@ -17,7 +17,7 @@ function read(name: string, file: string): string | undefined {
 
 function load(name: string, opts: LoadOptions = {}, node?: NodeInput) {
   expect(read(name, 'SOURCE.md'), `${name}/SOURCE.md`).toMatch(/Source: https:\/\//);
-  const b: RulesetBundle = {};
+  const b: LoadInput = {};
   const ipt = read(name, 'iptables.txt');
   const ipvs = read(name, 'ipvs.txt');
   if (ipt !== undefined) b.iptables = ipt;

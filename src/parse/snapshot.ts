@@ -3,7 +3,7 @@
 // ipRule), and the collector's notes as warnings. Validation errors name the field.
 
 import { Value } from 'typebox/value';
-import type { NodeInput } from '../model/result.js';
+import type { NodeInput } from '../model/contracts.js';
 import { NodeSnapshot, SNAPSHOT_FORMAT, type NodeSnapshotT } from '../model/snapshot.js';
 import { ParseError } from './errors.js';
 

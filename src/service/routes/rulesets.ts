@@ -19,8 +19,6 @@ import {
   TraceBody,
   TraceResult,
   ref,
-  type RulesetBundleT,
-  type NodeSnapshotT,
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
@@ -58,10 +56,10 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
-      const body = req.body as RulesetBundleT | NodeSnapshotT | string;
+      const body = req.body as RulesetBundle | NodeSnapshot | string;
       // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
-      const bundle: RulesetBundleT =
-        typeof body === 'string' ? { iptables: body } : 'format' in body ? { snapshot: body } : (body as RulesetBundleT);
+      const bundle: RulesetBundle =
+        typeof body === 'string' ? { iptables: body } : 'format' in body ? { snapshot: body } : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
       const input = encodeInput(bundle);
       const key = UploadIndex.key(input);
