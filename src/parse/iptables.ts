@@ -77,6 +77,8 @@ class Parser {
   private plan: PastePlan | null = null;
   /** Headerless tables of the current paste section, committed together when it ends. */
   private loose = new Map<TableName, Table>();
+  /** Built-in chains whose policy line was given (-P or :CHAIN POLICY). */
+  private readonly policyLines = new Set<Chain>();
   private looseSection = 0;
   /**
    * Parsed addresses by their text. Model objects are immutable, so rules share them: a pod CIDR
@@ -323,6 +325,7 @@ class Parser {
       const ch = table.chains.get(name)!;
       ch.policy = policy;
       ch.line = this.lineNo;
+      this.policyLines.add(ch);
       return;
     }
     if (policy !== '-') this.fail(`user chain ${quote(name)} cannot have a policy (${quote(policy)}); expected -`, cols[1]);
@@ -407,6 +410,7 @@ class Parser {
         if (words[2] !== 'ACCEPT' && words[2] !== 'DROP') this.fail('policy must be ACCEPT or DROP', cols[2] ?? cols[0]);
         ch.policy = words[2];
         ch.line = this.lineNo; // `iptables -S` declares built-in chains with -P: the policy's line
+        this.policyLines.add(ch);
         return;
       }
       default:
@@ -622,6 +626,8 @@ class Parser {
       family: dump.family ?? 4,
     };
     if (target) this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: target.opts, col: target.col });
+    // A headerless paste never declares its built-in chains: their policy step points at their first rule.
+    if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
     if (insertAt < 0) {
       chain.rules.push(rule);
       rule.index = chain.rules.length;

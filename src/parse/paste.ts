@@ -63,7 +63,8 @@ const CHAIN_TABLE: [RegExp, TableName][] = [
   [/^CILIUM_\w+_mangle$/, 'mangle'],
   [/^CILIUM_\w+_raw$/, 'raw'],
   [/^CILIUM_(?:INPUT|FORWARD|OUTPUT)$/, 'filter'],
-  [/^KUBE-(?:FORWARD|FIREWALL|PROXY-FIREWALL|EXTERNAL-SERVICES|IPVS-FILTER|IPVS-OUT-FILTER|SOURCE-RANGES-FIREWALL|NODE-PORT-FILTER)$/, 'filter'],
+  // (KUBE-FIREWALL is absent: IPVS mode has one in nat too.)
+  [/^KUBE-(?:FORWARD|PROXY-FIREWALL|EXTERNAL-SERVICES|IPVS-FILTER|IPVS-OUT-FILTER|SOURCE-RANGES-FIREWALL|NODE-PORT-FILTER)$/, 'filter'],
   [/^KUBE-(?:ROUTER-\w+|POD-FW-\w+|NWPLCY-\w+)$/, 'filter'],
   [/^WEAVE-(?:NPC|EXPOSE)/, 'filter'],
   [/^DOCKER-(?:USER|ISOLATION)/, 'filter'],
@@ -181,27 +182,20 @@ function tableFromPolicies(chains: Set<string>): TableName | undefined {
   return undefined;
 }
 
-/** The table one rule's own words settle: its target, the chain it jumps to, the chain it is in. */
-function ruleVote(l: LooseLine): TableName | undefined {
+/** The table one rule's own words settle (its target, the chain it jumps to, the chain it is in), and the word that settled it. */
+function ruleVote(l: LooseLine): { table: TableName; by: string } | undefined {
   const t = l.target;
   if (t !== undefined) {
-    if (NAT_TARGETS.has(t)) return 'nat';
-    if (FILTER_TARGETS.has(t)) return 'filter';
-    if (RAW_TARGETS.has(t)) return 'raw';
-    if (MANGLE_TARGETS.has(t)) return 'mangle';
+    if (NAT_TARGETS.has(t)) return { table: 'nat', by: t };
+    if (FILTER_TARGETS.has(t)) return { table: 'filter', by: t };
+    if (RAW_TARGETS.has(t)) return { table: 'raw', by: t };
+    if (MANGLE_TARGETS.has(t)) return { table: 'mangle', by: t };
     const jt = chainTable(t);
-    if (jt) return jt;
+    if (jt) return { table: jt, by: t };
   }
-  return l.chain !== undefined ? chainTable(l.chain) : undefined;
+  const ct = l.chain !== undefined ? chainTable(l.chain) : undefined;
+  return ct ? { table: ct, by: l.chain! } : undefined;
 }
-
-const REASON: Record<TableName, string> = {
-  nat: 'NAT targets and nat-only chain names',
-  filter: 'REJECT targets and filter-only chain names',
-  raw: 'CT/NOTRACK targets and raw-only chain names',
-  mangle: 'mangle-only targets and chain names',
-  security: 'security-only chain names',
-};
 
 /** Decides the table of every line of a section without a table, from the rules themselves. */
 function inferSection(s: Section, plan: PastePlan): void {
@@ -214,10 +208,15 @@ function inferSection(s: Section, plan: PastePlan): void {
     if (!m) byChain.set(chain, (m = new Map()));
     m.set(t, (m.get(t) ?? 0) + 1);
   };
+  const evidence = new Map<TableName, Set<string>>();
   for (const l of s.lines) {
-    const v = l.policy ? undefined : ruleVote(l);
+    const rv = l.policy ? undefined : ruleVote(l);
+    const v = rv?.table;
     if (v && allowed.includes(v)) {
       decided.set(l.n, v);
+      let ev = evidence.get(v);
+      if (!ev) evidence.set(v, (ev = new Set()));
+      ev.add(rv!.by);
       if (l.chain) vote(l.chain, v);
       // A jump stays in its table: the target chain is in the same one.
       if (l.target && /^[A-Za-z]/.test(l.target) && !NAT_TARGETS.has(l.target)) vote(l.target, v);
@@ -260,9 +259,17 @@ function inferSection(s: Section, plan: PastePlan): void {
       column: 1,
       message: u.assumed
         ? `rules without a *table header: some placed in the ${t} table by default (nothing in them names a table); give the table (--table ${t}) or paste iptables-save output`
-        : `rules without a *table header: placed in the ${t} table (inferred from ${REASON[t]}); give the table (--table) or paste iptables-save output`,
+        : `rules without a *table header: placed in the ${t} table (inferred from ${reason(evidence.get(t))}); give the table (--table) or paste iptables-save output`,
     });
   }
+}
+
+/** "DNAT, KUBE-SVC-X and 3 more": the words that settled a table, for the warning. */
+function reason(ev: Set<string> | undefined): string {
+  const words = [...(ev ?? [])];
+  if (words.length === 0) return 'the chains its rules jump to';
+  const shown = words.slice(0, 3).join(', ');
+  return words.length > 3 ? `${shown} and ${words.length - 3} more` : shown;
 }
 
 function isTargetName(t: string): boolean {

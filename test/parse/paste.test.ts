@@ -106,8 +106,8 @@ describe('fragments (lenient)', () => {
       filter: { 'KUBE-SERVICES': [7] },
     });
     for (const line of [1, 2, 5, 8, 9]) expect(warnings.some((w) => w.startsWith(`${line}: skipped`))).toBe(true);
-    expect(warnings).toContain('3: rules without a *table header: placed in the nat table (inferred from NAT targets and nat-only chain names); give the table (--table) or paste iptables-save output');
-    expect(warnings).toContain('7: rules without a *table header: placed in the filter table (inferred from REJECT targets and filter-only chain names); give the table (--table) or paste iptables-save output');
+    expect(warnings).toContain('3: rules without a *table header: placed in the nat table (inferred from KUBE-SVC-JRMGSERZMV7B5FJO, KUBE-SEP-A, DNAT); give the table (--table) or paste iptables-save output');
+    expect(warnings).toContain('7: rules without a *table header: placed in the filter table (inferred from REJECT); give the table (--table) or paste iptables-save output');
     // Nothing hooks KUBE-SERVICES into PREROUTING in this paste: said, once per entry chain.
     expect(warnings.filter((w) => /not reached from any built-in chain/.test(w))).toEqual([
       expect.stringMatching(/^3: chain KUBE-SERVICES \(nat\)/),
