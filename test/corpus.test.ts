@@ -227,6 +227,40 @@ describe('cilium-kpr-filter: Cilium kube-proxy replacement filter rules, headerl
   });
 });
 
+describe('gke-ip-masq-grep: GKE `iptables-save | grep -i IP-MASQ` (kubernetes/kubernetes#64212)', () => {
+  // 10.128.0.7 is this test's node address (not in the paste): it settles `addrtype ! --dst-type LOCAL`.
+  const rs = load('gke-ip-masq-grep', { lenient: true }, { addresses: ['10.128.0.7'] });
+  it('infers nat from the IP-MASQ chain names (the `$ iptables-save |grep` prompt names no table)', () => {
+    expect(rs.warnings).toEqual([expect.stringMatching(/^iptables:2:1: rules without a \*table header: placed in the nat table \(inferred from IP-MASQ, IP-MASQ-AGENT\)/)]);
+  });
+  it('a pod to a 10/8 VPC address is not masqueraded: IP-MASQ returns at line 7, IP-MASQ-AGENT has no rules here', () => {
+    expect(only(rs, { protocol: 'tcp', destination: '10.0.5.5', port: 443, source: '10.32.1.5', origin: 'pod' })).toEqual({
+      verdict: 'accept',
+      endpoint: '10.0.5.5:443',
+      masquerade: false,
+      path: ['4:POSTROUTING', '7:IP-MASQ', '5:POSTROUTING', '4:POSTROUTING'],
+    });
+  });
+});
+
+describe('openshift3-filter: OpenShift Origin 3.x node filter table, no COMMIT (openshift/origin#7546)', () => {
+  const node = { addresses: ['10.1.2.3'] };
+  it('strict mode wants the COMMIT; lenient repairs it with a warning', () => {
+    expect(parseError(() => load('openshift3-filter', {}, node)).message).toMatch(/not committed \(missing COMMIT\)/);
+    expect(load('openshift3-filter', { lenient: true }, node).warnings).toEqual(['iptables:29:1: table "filter" is not committed (missing COMMIT)']);
+  });
+  const rs = load('openshift3-filter', { lenient: true }, node);
+  it('the master API port 8443 is accepted by its first rule (line 13)', () => {
+    expect(only(rs, { protocol: 'tcp', destination: '10.1.2.3', port: 8443, source: '203.0.113.10' }).path).toEqual(['13:INPUT']);
+  });
+  it('VXLAN from another node is accepted by the "001 vxlan incoming" rule (line 22)', () => {
+    expect(only(rs, { protocol: 'udp', destination: '10.1.2.3', port: 4789, source: '10.1.2.4' }).path).toEqual(['22:INPUT']);
+  });
+  it('a NEW connection to the kubelet (10250) passes the empty OS_FIREWALL_ALLOW and is rejected by line 28', () => {
+    expect(only(rs, { protocol: 'tcp', destination: '10.1.2.3', port: 10250, source: '203.0.113.10' })).toMatchObject({ verdict: 'reject', path: ['27:INPUT', '28:INPUT'] });
+  });
+});
+
 describe('refused or reported, never loaded wrong', () => {
   it('k3s-iptables-L: an `iptables -L -n -v` listing is refused at line 1 with what to run (k3s-io/k3s#7096)', () => {
     for (const lenient of [false, true]) {
