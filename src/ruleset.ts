@@ -3,6 +3,7 @@
 // and answers explain / trace / services with the same JSON the HTTP API returns.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './model/canonical-json.js';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
 import type { ExplainResult, NodeInput, NodeSnapshot, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
@@ -21,6 +22,8 @@ import { parseIpsets } from './parse/ipset.js';
 import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
 import { parseSnapshotJson, snapshotInputs, validateSnapshot } from './parse/snapshot.js';
+import { loadNft } from './parse/nft.js';
+import type { NftTable } from './model/hooks.js';
 
 /**
  * loadRuleset's input: the bundle of DESIGN.md, whose `snapshot` may also be given as the JSON
@@ -66,18 +69,6 @@ export function rulesetId(bundle: LoadInput): string {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
   return createHash('sha256').update(canonicalJson(norm)).digest('hex');
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 function formatWarning(source: string, w: ParseWarning): string {
@@ -157,8 +148,22 @@ export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table
       `${src.ipvs}: no ipsets given (ipset save): which virtual servers are cluster IPs and which are NodePorts is inferred (an address whose virtual servers all use ports 30000-32767 is taken as a node address), external and load-balancer IPs read as cluster IPs, and IPVS records no service names`,
     );
   }
+  // nft tables (text or JSON, told apart by content); iptables-nft tables the iptables-save dumps
+  // already hold come from those, never twice.
+  let nft: NftTable[] | undefined;
+  if (inp.nftables !== undefined) {
+    const loaded = loadNft(inp.nftables, {
+      lenient: opts.lenient,
+      source: src.nftables,
+      iptablesTables: { 4: new Set(v4?.tables.keys()), 6: new Set(v6?.tables.keys()) },
+    });
+    loaded.warnings.forEach((w) => warnings.push(formatWarning(src.nftables, w)));
+    parseWarnings.push(...loaded.warnings);
+    for (const set of loaded.sets) ipsets.sets.set(set.name, set);
+    nft = loaded.tables;
+  }
   const node = resolveNode(inp.node, ipvs);
-  const ruleset: Ruleset = { v4, v6, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6) };
+  const ruleset: Ruleset = { v4, v6, nft, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
   return { ruleset, warnings };
 }
 
@@ -177,6 +182,11 @@ function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
       for (const c of table.chains.values()) rules += c.rules.length;
       tables[`v${fam.family}/${t}`] = { chains: table.chains.size, rules };
     }
+  }
+  for (const t of rs.nft ?? []) {
+    let rules = 0;
+    for (const c of t.chains.values()) rules += c.rules.length;
+    tables[`nft/${t.family} ${t.name}`] = { chains: t.chains.size, rules };
   }
   let bytes = 0;
   const inp = resolveInputs(bundle);

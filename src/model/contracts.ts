@@ -93,7 +93,7 @@ export const RulesetBundle = Type.Object(
     iptables: Type.Optional(Type.String({ description: 'iptables-save output (IPv4), or `iptables -S` / `iptables -t TABLE -S` output' })),
     ip6tables: Type.Optional(Type.String({ description: 'ip6tables-save output' })),
     nftables: Type.Optional(
-      Type.String({ description: '`nft list ruleset` text or `nft -j list ruleset` JSON text. Accepted and stored; not read yet.' }),
+      Type.String({ description: '`nft list ruleset` text (`nft -a` handles allowed) or `nft -j list ruleset` JSON text, told apart by content' }),
     ),
     ipvs: Type.Optional(Type.String({ description: 'ipvsadm-save -n output' })),
     ipsets: Type.Optional(Type.String({ description: 'ipset save output' })),

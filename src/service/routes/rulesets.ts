@@ -4,8 +4,8 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { refOf } from '../app.js';
-import { canonicalJson } from '../answer-cache.js';
+import { canonicalJson } from '../../model/canonical-json.js';
+import { refOf } from '../protocol.js';
 import { encodeInput, type StoredRuleset } from '../store.js';
 import { UploadIndex } from '../uploads.js';
 import {
