@@ -124,6 +124,24 @@ function promptOf(t: string): Prompt | null {
   return { table: (table as TableName | undefined) ?? (save ? undefined : 'filter'), family };
 }
 
+/**
+ * True when a text is nftables output (`nft list ruleset` or `nft -j list ruleset`) rather than
+ * iptables: its first line that is not blank or a comment opens a table, or the JSON document.
+ * (A text/plain upload is told apart this way.)
+ */
+export function looksLikeNft(text: string): boolean {
+  let start = 0;
+  for (let n = 0; n < 10_000 && start < text.length; n++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const t = text.slice(start, end).trim();
+    start = end + 1;
+    if (t === '' || t.startsWith('#')) continue;
+    return NFT_TEXT.test(t) || NFT_JSON.test(t);
+  }
+  return false;
+}
+
 /** Refuses what is not iptables-save at all, naming what it is and what to run instead. */
 function refuseForeign(t: string, n: number, prev: string, firstLine: boolean, source: string, raw: string): void {
   if (LISTING.test(t) || (LISTING_HEADER.test(t) && LISTING.test(prev))) {

@@ -45,6 +45,14 @@ describe('POST /v1/rulesets', () => {
     expect(bad.json()).toMatchObject({ source: 'snapshot.iptables', line: 2, column: 18 });
   });
 
+  it('text/plain nft list ruleset text is read as nftables, told apart by content', async () => {
+    const nft = 'table ip lf {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tip daddr 10.96.0.10 tcp dport 80 dnat to 10.244.1.5:8080\n\t}\n}\n';
+    const res = await post(nft, { 'content-type': 'text/plain' });
+    expect(res.statusCode, res.body).toBe(201);
+    const ex = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${res.json().id}/explain`, payload: { protocol: 'tcp', destination: '10.96.0.10', port: 80 } });
+    expect(ex.json().outcomes.map((o: { endpoint: string }) => o.endpoint)).toEqual(['10.244.1.5:8080']);
+  });
+
   it('iptables -S output loads as it is (table from its -P lines)', async () => {
     const res = await post({ iptables: '-P PREROUTING ACCEPT\n-P INPUT ACCEPT\n-P OUTPUT ACCEPT\n-P POSTROUTING ACCEPT\n-A PREROUTING -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.1.5:8080\n' });
     expect(res.statusCode, res.body).toBe(201);

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { canonicalJson } from '../../model/canonical-json.js';
 import { refOf } from '../protocol.js';
+import { looksLikeNft } from '../../parse/paste.js';
 import { encodeInput, type StoredRuleset } from '../store.js';
 import { UploadIndex } from '../uploads.js';
 import {
@@ -48,7 +49,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: {
           content: {
             'application/json': { schema: Type.Union([ref(RulesetBundle), ref(NodeSnapshot)]) },
-            'text/plain': { schema: Type.String({ description: 'iptables-save output' }) },
+            'text/plain': { schema: Type.String({ description: 'iptables-save (or iptables -S) output, or nft list ruleset text, told apart by content' }) },
           },
         } as unknown as typeof RulesetBundle,
         response: { 201: ref(RulesetSummary), ...errors(...COMMON, 413, 415, 422) },
@@ -59,7 +60,13 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = req.body as RulesetBundle | NodeSnapshot | string;
       // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
       const bundle: RulesetBundle =
-        typeof body === 'string' ? { iptables: body } : 'format' in body ? { snapshot: body } : (body as RulesetBundle);
+        typeof body === 'string'
+          ? looksLikeNft(body)
+            ? { nftables: body }
+            : { iptables: body }
+          : 'format' in body
+            ? { snapshot: body }
+            : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
       const input = encodeInput(bundle);
       const key = UploadIndex.key(input);
