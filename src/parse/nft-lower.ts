@@ -157,6 +157,10 @@ export function rangeToCidrs(lo: Addr, hi: Addr): Cidr[] {
 class Lowerer {
   private readonly warnings: ParseWarning[] = [];
   private readonly sets: IpSet[] = [];
+  private readonly cidrs = new Map<string, Cidr>();
+  /** Shared jump/goto targets per table (immutable, like every target). */
+  private jumps = new Map<string, Target>();
+  private gotos = new Map<string, Target>();
   private readonly source: string;
   private readonly lenient: boolean;
   // Per table:
@@ -217,6 +221,8 @@ class Lowerer {
     this.fam = t.family === 'ip6' ? 6 : 4;
     this.inet = t.family === 'inet';
     this.setByName = new Map(t.sets.map((s) => [s.name, s]));
+    this.jumps = new Map();
+    this.gotos = new Map();
     this.ipsetOf = new Map();
     this.anon = 0;
     // Sets updated from the packet path are dynamic: their contents at listing time are a snapshot.
@@ -641,7 +647,12 @@ class Lowerer {
   private cidr(v: NftJson, fam: Family): Cidr {
     const pre = recordOf(recordOf(v)?.prefix);
     const s = pre ? `${String(pre.addr)}/${String(pre.len)}` : String(v);
-    const c = parseCidr(s);
+    // Model objects are immutable: an address written thousands of times is parsed and held once.
+    let c = this.cidrs.get(s);
+    if (c === undefined) {
+      c = parseCidr(s) ?? undefined;
+      if (c && this.cidrs.size < 200_000) this.cidrs.set(s, c);
+    }
     if (!c || c.family !== fam) throw new Unsupported(s);
     return c;
   }
@@ -1018,11 +1029,18 @@ class Lowerer {
       case 'jump':
       case 'goto': {
         const target = String(recordOf(recordOf(v)![tag])?.target);
+        const hit = (tag === 'jump' ? this.jumps : this.gotos).get(target);
+        if (hit) return hit;
         if (!this.lt.chains.has(target)) {
           this.soft(this.rule.line, `${tag} to missing chain ${quote(target)}`, this.rule.text);
           return { kind: 'unknownTarget', name: target, text: `${tag} ${target}` };
         }
-        return { kind: tag, chain: target };
+        const cache = tag === 'jump' ? this.jumps : this.gotos;
+        const known = cache.get(target);
+        if (known) return known;
+        const t: Target = { kind: tag, chain: target };
+        cache.set(target, t);
+        return t;
       }
       default:
         return { kind: 'unknownTarget', name: tag ?? 'verdict', text: renderExpr(v) };
