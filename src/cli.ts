@@ -17,7 +17,7 @@ import { parseSnapshotJson } from './parse/snapshot.js';
 const USAGE = `landfall — where does this packet land?
 
 Usage:
-  landfall explain  --iptables FILE [--ip6tables FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
+  landfall explain  --iptables FILE [--ip6tables FILE] [--nft FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
                     [--snapshot FILE] [--table raw|mangle|nat|filter|security]
                     [--node-ip IP]… [--pod-cidr CIDR]… [--uplink IF] [--pods-iface IF]
                     --proto tcp|udp|sctp|icmp --dst IP[:PORT] [--src IP] [--sport N]
@@ -33,8 +33,10 @@ Usage:
                     [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
                     [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
-FILE may be "-" for standard input. --snapshot reads what \`landfall collect\` writes; --table
-gives the table of rules pasted without a *table header (iptables -t nat -S output). --example NAME loads a bundled example node
+FILE may be "-" for standard input. --nft (or --nftables) takes \`nft list ruleset\` text or \`nft -j list ruleset\` JSON
+(with or without --iptables; iptables-nft tables an iptables-save dump holds come from it). --snapshot reads what
+\`landfall collect\` writes; --table gives the table of rules pasted without a *table header
+(iptables -t nat -S output). --example NAME loads a bundled example node
 (kube-node, eks-node, calico-node, ipv6-node, ipvs-node) instead of --iptables/--node.
 Exit codes: 0 answered, 1 internal error, 2 bad input.`;
 
@@ -43,6 +45,7 @@ class UsageError extends Error {}
 const rulesetOptions = {
   iptables: { type: 'string' },
   ip6tables: { type: 'string' },
+  nft: { type: 'string' },
   ipvs: { type: 'string' },
   ipsets: { type: 'string' },
   nftables: { type: 'string' },
@@ -87,6 +90,7 @@ function fileLabel(f: string): string {
 function loadFrom(v: Values) {
   const b: RulesetBundle = v.example ? readExample(String(v.example)) : {};
   inputFiles.clear();
+  if (v.nft && !v.nftables) v.nftables = v.nft; // --nft is the documented name; --nftables the bundle field's
   for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets'] as const) {
     if (!v[k]) continue;
     b[k] = readInput(String(v[k]));
@@ -99,7 +103,7 @@ function loadFrom(v: Values) {
     b.snapshot = parseSnapshotJson(readInput(String(v.snapshot)), 'snapshot') as RulesetBundle['snapshot'];
   }
   if (!v.example && !v.iptables && !v.ip6tables && !v.nftables && !v.ipvs && !v.snapshot) {
-    throw new UsageError('--iptables FILE (or --ip6tables, --nftables, --ipvs, --snapshot FILE, or --example NAME) is required');
+    throw new UsageError('--iptables FILE (or --ip6tables, --nft, --ipvs, --snapshot FILE, or --example NAME) is required');
   }
   const table = v.table === undefined ? undefined : String(v.table);
   if (table !== undefined && !(TABLES as readonly string[]).includes(table)) throw new UsageError(`--table must be one of ${TABLES.join(', ')}`);

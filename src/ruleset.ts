@@ -24,6 +24,7 @@ import { parseIpvs } from './parse/ipvs.js';
 import { parseSnapshotJson, snapshotInputs, validateSnapshot } from './parse/snapshot.js';
 import { loadNft } from './parse/nft.js';
 import type { NftTable } from './model/hooks.js';
+import type { NftRuleset } from './model/nft.js';
 
 /**
  * loadRuleset's input: the bundle of DESIGN.md, whose `snapshot` may also be given as the JSON
@@ -151,6 +152,7 @@ export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table
   // nft tables (text or JSON, told apart by content); iptables-nft tables the iptables-save dumps
   // already hold come from those, never twice.
   let nft: NftTable[] | undefined;
+  let nftSyntax: NftRuleset | undefined;
   if (inp.nftables !== undefined) {
     const loaded = loadNft(inp.nftables, {
       lenient: opts.lenient,
@@ -161,9 +163,10 @@ export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table
     parseWarnings.push(...loaded.warnings);
     for (const set of loaded.sets) ipsets.sets.set(set.name, set);
     nft = loaded.tables;
+    nftSyntax = loaded.ruleset;
   }
   const node = resolveNode(inp.node, ipvs);
-  const ruleset: Ruleset = { v4, v6, nft, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
+  const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
   return { ruleset, warnings };
 }
 

@@ -62,12 +62,13 @@ describe('service mix', () => {
 describe('normalizeScaleOptions', () => {
   it('bounds every request before it runs', () => {
     expect(() => normalizeScaleOptions({ services: [], endpoints: 1, modes: ['iptables'] })).toThrow(/services/);
-    expect(() => normalizeScaleOptions({ services: [1000], endpoints: 1, modes: ['nftables' as never] })).toThrow(/unknown mode/);
+    expect(() => normalizeScaleOptions({ services: [1000], endpoints: 1, modes: ['bpf' as never] })).toThrow(/unknown mode/);
     expect(() => normalizeScaleOptions({ services: [100000], endpoints: 100, modes: ['iptables'] })).toThrow(/endpoints/);
     expect(() => normalizeScaleOptions({ services: [10], endpoints: 1, modes: ['iptables'], packets: 0 })).toThrow(/packets/);
     const n = normalizeScaleOptions({ services: [40, 10, 40], endpoints: 1, modes: ['ipvs', 'ipvs'] });
     expect(n.services).toEqual([10, 40]);
     expect(n.modes).toEqual(['ipvs']);
+    expect(normalizeScaleOptions({ services: [10], endpoints: 1, modes: ['nftables', 'iptables'] }).modes).toEqual(['nftables', 'iptables']);
     expect(n.packets).toBe(5000);
   });
 });
@@ -93,9 +94,9 @@ describe('landfall scale (the command)', () => {
   });
 
   it('exits 2 with the reason for a request it will not run', () => {
-    const r = landfall(['scale', '--services', '10', '--endpoints', '1', '--modes', 'nftables']);
+    const r = landfall(['scale', '--services', '10', '--endpoints', '1', '--modes', 'bpf']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('unknown mode "nftables"');
+    expect(r.stderr).toContain('unknown mode "bpf"');
     expect(r.stdout).toBe('');
   });
 });
