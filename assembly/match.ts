@@ -152,6 +152,7 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
   const kind = h & 0xff;
   const inv = (h & L.OP_INV_BIT) != 0;
   switch (kind) {
+    // An address of the other family never matches (an nft inet table walks both families).
     case L.M_SRC4:
       return bool2((S.family == 4 && cidr4(S.SRC, rw(op + 1), rw(op + 2))) != inv);
     case L.M_DST4:

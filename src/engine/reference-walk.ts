@@ -5,8 +5,9 @@ import type { Addr } from '../model/addr.js';
 import { cidrContains, formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Match, NatRange, PortRange, Target } from '../model/rule.js';
 import { CT } from '../model/rule.js';
+import { WalkError } from '../model/errors.js';
 import type { Iface } from '../model/ruleset.js';
-import type { Origin, Verdict } from '../model/result.js';
+import type { Origin, Verdict } from '../model/contracts.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
 import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal, podGatewayFor } from './packet.js';
@@ -47,10 +48,6 @@ const STOLEN = 2;
 type HookResult = typeof GO | typeof END | typeof STOLEN;
 const ONE: readonly number[] = [0];
 const NONE: readonly number[] = [];
-
-class WalkError extends Error {
-  override readonly name = 'WalkError';
-}
 
 export class Walker implements PacketView {
   readonly rs;

@@ -5,7 +5,7 @@
 import type { Addr } from '../model/addr.js';
 import { formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Iface, Ruleset } from '../model/ruleset.js';
-import type { Verdict } from '../model/result.js';
+import type { Verdict } from '../model/contracts.js';
 import * as L from '../compile/layout.js';
 
 // Layout constants as module locals (see src/engine/wasm.ts).

@@ -3,16 +3,17 @@
 // own id — a file from another landfall version or a corrupted one is skipped with a log line).
 
 import { readNodeDir } from '../examples.js';
-import type { App } from './app.js';
+// The app's type without importing app.ts (which imports this file); `landfall` is declared there.
+import type { FastifyInstance as App } from 'fastify';
 import { encodeInput, type StoredRuleset } from './store.js';
-import type { RulesetBundleT } from './schemas.js';
+import type { RulesetBundle } from '../model/contracts.js';
 
 export async function boot(app: App, exampleDir: string | null): Promise<void> {
   const { pool, store, run } = app.landfall;
   await pool.warmUp();
 
   if (exampleDir) {
-    const bundle = readNodeDir(exampleDir) as RulesetBundleT | null;
+    const bundle = readNodeDir(exampleDir) as RulesetBundle | null;
     if (!bundle) {
       app.log.warn({ dir: exampleDir }, 'no bundled example found; the alias `example` is unavailable');
     } else {

@@ -10,7 +10,7 @@ import { createWasmEngine } from '../../src/engine/wasm.js';
 import { resolveNode } from '../../src/engine/packet.js';
 import { addNftChain, addNftRule, nftTable, type BaseChainSpec, type NftTable } from '../../src/model/hooks.js';
 import { parseAddr, parseCidr } from '../../src/model/addr.js';
-import type { ExplainResult, Query } from '../../src/model/result.js';
+import type { ExplainResult, Query } from '../../src/model/contracts.js';
 import type { Match, Target } from '../../src/model/rule.js';
 import { numberRules, type Ruleset } from '../../src/model/ruleset.js';
 import { parseIptablesSave } from '../../src/parse/iptables.js';
@@ -153,7 +153,7 @@ describe('verdicts across base chains', () => {
     const rs = rsOf('', [t]);
     const r = both(rs, { protocol: 'tcp', destination: '192.168.1.10', port: 80 });
     expect(r.outcomes[0].verdict).toBe('drop');
-    expect(r.outcomes[0].path.at(-1)).toEqual({ table: 'fw', chain: 'input', line: 7, rule: 'type filter hook input priority filter; policy drop;', policy: 'DROP' });
+    expect(r.outcomes[0].path.at(-1)).toEqual({ family: 'ip', table: 'fw', chain: 'input', line: 7, rule: 'type filter hook input priority filter; policy drop;', policy: 'DROP' });
     expect(both(rs, { protocol: 'tcp', destination: '192.168.1.10', port: 22 }).outcomes[0].verdict).toBe('accept');
   });
 
@@ -200,7 +200,7 @@ describe('equal priorities: registration order is an unknown condition', () => {
     expect(r.uncertain[0].rule).toBe('ip filter chain FORWARD runs before ip kp chain forward');
     expect(r.uncertain[0].reason).toContain('at priority 0 on the forward hook');
     const drop = r.outcomes.find((o) => o.verdict === 'drop')!;
-    expect(drop.uncertain.map((u) => u.assumed)).toEqual(['match']);
+    expect(drop.assumes.map((a) => a.holds)).toEqual([true]);
   });
 
   test('an empty accept-policy chain makes no tie', () => {

@@ -13,7 +13,7 @@ import { createReferenceEngine } from '../../src/engine/reference.js';
 import { createWasmEngine } from '../../src/engine/wasm.js';
 import { parseAddr, parseCidr } from '../../src/model/addr.js';
 import { addNftChain, addNftRule, nftTable, type BaseChainSpec, type NftTable } from '../../src/model/hooks.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import type { Match, Target } from '../../src/model/rule.js';
 import { numberRules, type Ruleset } from '../../src/model/ruleset.js';
 import { parseIptablesSave } from '../../src/parse/iptables.js';
