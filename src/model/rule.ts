@@ -155,6 +155,11 @@ export type Match =
       vdir?: { invert: boolean; reply: boolean };
       unmodelled: boolean;
     }
+  /**
+   * The packet's family (nft `meta nfproto ipv4|ipv6`, and the implicit family test of an ip / ip6
+   * payload match in an inet table). A header match: evaluated before the modules.
+   */
+  | { kind: 'nfproto'; invert: boolean; family: Family }
   /** Anything landfall does not model: the walk treats it as "may match" and reports it. */
   | { kind: 'unknown'; module: string; text: string; reason: string };
 
