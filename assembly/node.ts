@@ -5,6 +5,7 @@ import * as L from '../src/compile/layout';
 import { rw, rsAddr } from './mem';
 import * as S from './state';
 import { setHash } from './ipset';
+import { clearKey, keyAddr, unknown } from './assume';
 
 /** The `lo` interface block (comes-back-in path of host packets). */
 export const LO_IFACE: usize = memory.data<i32>([2 | L.IF_PRESENT_BIT, 0x6f6c, 0, 0, 0, 0]); // "lo", little-endian bytes
@@ -41,6 +42,41 @@ export function isNodeLocal(a: usize): bool {
   return false;
 }
 
+/**
+ * src/engine/packet.ts nodeLocality + the walker's isLocal: what the input settles, the packet's
+ * own original source, else an unknown condition asked by `rule` (-1: the routing decision).
+ */
+export function isLocal(rule: i32, a: usize): bool {
+  if (isNodeLocal(a)) return true;
+  if ((rw(L.H_NODEFLAGS) & L.NF_ADDRS_KNOWN) != 0) return false;
+  const w0 = <u32>load<i32>(a);
+  if (S.family == 4 ? w0 == 0xffffffff || w0 >>> 28 == 0xe : w0 >>> 24 == 0xff) return false;
+  if (inPodRange(a)) return false;
+  let same = true;
+  for (let k = 0; k < 4; k++) if (load<i32>(a + (<usize>k << 2)) != load<i32>(S.OSRC + (<usize>k << 2))) same = false;
+  if (same) return S.origin == L.ORIGIN_HOST;
+  clearKey();
+  keyAddr(L.K_A, a);
+  return unknown(rule, L.A_LOCAL, -1, -1);
+}
+
+/** Inside a pod CIDR and not its network or gateway (network + 1) address: a pod's, not the node's. */
+function inPodRange(a: usize): bool {
+  const n = node();
+  const base = n + L.N_ADDRS + rw(n + L.N_NADDR) * L.NADDR_WORDS;
+  const count = rw(n + L.N_NCIDR);
+  const last = S.family == 4 ? 0 : 3;
+  for (let i = 0; i < count; i++) {
+    const c = base + i * L.NCIDR_WORDS;
+    if (rw(c) != S.family || !cidrHas(c, a)) continue;
+    let same = true;
+    for (let k = 0; k < 4; k++) if (k != last && load<i32>(a + (<usize>k << 2)) != rw(c + 1 + k)) same = false;
+    const off = <u32>load<i32>(a + (<usize>last << 2)) - <u32>rw(c + 1 + last);
+    if (!(same && off <= 1)) return true;
+  }
+  return false;
+}
+
 function inPodCidr(a: usize): bool {
   const n = node();
   const base = n + L.N_ADDRS + rw(n + L.N_NADDR) * L.NADDR_WORDS;
@@ -72,7 +108,7 @@ export function podsIface(): usize {
 export function route(given: usize): usize {
   if (given != 0) return given;
   const dst = S.routeDst();
-  if (isNodeLocal(dst)) return LO_IFACE;
+  if (isLocal(-1, dst)) return LO_IFACE;
   if (inPodCidr(dst)) return podsIface();
   return uplinkIface();
 }

@@ -8,7 +8,8 @@ import { ld, rw, rsAddr } from './mem';
 import * as S from './state';
 import { HOST, MATCH, matchRule } from './match';
 import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
-import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
+import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
+import { assumeNote } from './assume';
 
 const CT_NEW: i32 = 2;
 const CT_UNTRACKED: i32 = 16;
@@ -200,7 +201,7 @@ function runHook(table: i32, hook: i32): bool {
         pos = 0;
         continue;
       case L.T_MISSING_CHAIN:
-        S.pushUncertain(rid, L.U_REASON, targ, 0, false);
+        assumeNote(rid, targ);
         break;
       case L.T_DNAT:
       case L.T_SNAT:
@@ -224,7 +225,7 @@ function runHook(table: i32, hook: i32): bool {
         S.setCtstate(CT_UNTRACKED);
         break;
       case L.T_UNKNOWN:
-        S.pushUncertain(rid, L.U_REASON, targ, 0, true);
+        assumeNote(rid, targ);
         break;
       default:
         S.setStatus(L.ST_BAD_RULESET);
@@ -251,7 +252,7 @@ function pickAddress(rid: i32, b: i32, into: usize): void {
   copy4(into, lo);
   if (n <= 1) return;
   if (n > L.NAT_MAX_BRANCHES) {
-    S.pushUncertain(rid, L.U_REASON, rw(b + L.NR_REASON), 0, true);
+    assumeNote(rid, rw(b + L.NR_REASON));
     return;
   }
   S.beginDecision();
@@ -339,11 +340,11 @@ function ipvsStep(): i32 {
 function fromInterface(): void {
   if (!runHook(L.TABLE_RAW, L.HOOK_PREROUTING) || !runHook(L.TABLE_MANGLE, L.HOOK_PREROUTING)) return;
   if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_PREROUTING)) return;
-  if (isNodeLocal(S.DST)) {
+  if (isLocal(-1, S.DST)) {
     if (!runHook(L.TABLE_MANGLE, L.HOOK_INPUT) || !runHook(L.TABLE_FILTER, L.HOOK_INPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_INPUT)) return;
     const ipvs = ipvsStep();
     if (ipvs == IPVS_STOP) return;
-    if (ipvs != IPVS_NONE && !isNodeLocal(S.routeDst())) {
+    if (ipvs != IPVS_NONE && !isLocal(-1, S.routeDst())) {
       // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
       S.setInIf(0);
       S.setOutIf(route(outOverride()));
@@ -375,7 +376,7 @@ function fromHost(): void {
   if (!runHook(L.TABLE_FILTER, L.HOOK_OUTPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_OUTPUT)) return;
   if (!runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
   if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
-  if (!isNodeLocal(S.routeDst())) {
+  if (!isLocal(-1, S.routeDst())) {
     leftOn = S.outIf;
     return;
   }

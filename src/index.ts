@@ -20,7 +20,7 @@ export type {
   RecentEntry,
   ResolvedQuery,
   TraceResult,
-  UncertainCondition,
+  Assumption,
   UncertainRule,
   Verdict,
 } from './model/result.js';

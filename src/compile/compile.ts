@@ -90,6 +90,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     strings,
     nth: { next: 0, rule: -1, counter: 0 },
     rule: 0,
+    line: 0,
     ipvs: (rs.ipvs?.services.length ?? 0) > 0,
     sets: new Map([...rs.ipsets.sets.keys()].map((name, i) => [name, i])),
     recentId: (name) => recent.id(name),
@@ -123,8 +124,9 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   for (let id = 0; id < nrules; id++) {
     const rule = rs.rules[id];
     ctx.rule = id;
+    ctx.line = rule.line;
     const ordered = kernelOrder(rule.matches);
-    const k = indexKeys(ordered);
+    const k = indexKeys(ordered, rs.node.addressesKnown);
     dstKeys[id] = k.dst;
     portKeys[id] = k.dport;
     const [ops, nops] = encodeMatches(ctx, ordered);
@@ -246,5 +248,6 @@ function writeNode(w: Words, rs: Ruleset): void {
     for (let k = 0; k < 5; k++) w.set(ht + s * L.NODEHASH_SLOT + k, key[k]);
   }
   w.set(L.H_NODEHASH, ht);
+  w.set(L.H_NODEFLAGS, node.addressesKnown ? L.NF_ADDRS_KNOWN : 0);
   w.set(L.H_NODEMASK, slots - 1);
 }

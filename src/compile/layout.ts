@@ -9,7 +9,7 @@
 // so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
 // address every section relative to that base.
 
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const MAGIC = 0x4c464c31; // "LFL1"
 
 // ---- header (word index → value) ----
@@ -33,13 +33,55 @@ export const H_SETS = 16; // ipset table: count, then count × offsets of set bl
 export const H_IPVS = 17; // IPVS block (IV_*), 0 when the node has no virtual services
 export const H_NODEHASH = 18; // node-address hash: offset of NODEHASH_SLOT-word slots [family (0 empty), w0..w3]
 export const H_NODEMASK = 19; // its slots - 1
+export const H_NODEFLAGS = 20; // NF_* bits
+export const H_ROUTING = 21; // routing block (RT_*), 0 when the node's routes were not given
 export const NODEHASH_SLOT = 5;
 export const HDR_WORDS = 24;
+
+/** The node's addresses are known (given, or from its `ip addr`): an address not among them is not local. */
+export const NF_ADDRS_KNOWN = 1;
 
 /** The ruleset needs a host-side feature (unencodable interface names, too many nth counters or real servers). */
 export const HF_HOST = 1;
 /** The ruleset has IPVS virtual services (the IPVS stage runs: assembly/ipvs.ts). */
 export const HF_IPVS = 2;
+
+// Assumption records: an unknown condition met by the walk (SEMANTICS.md "Unknown conditions").
+// [rule (-1: the routing decision), ASF_* flags, A_* kind, label string id (-1 none), reason string
+// id (-1: made from the key), family, KEY_WORDS key words]. Two records with equal kind, label,
+// family and key words are the same variable: one value per walk.
+export const ASM_WORDS = 30;
+export const AS_RULE = 0;
+export const AS_FLAGS = 1;
+export const AS_KIND = 2;
+export const AS_LABEL = 3;
+export const AS_REASON = 4;
+export const AS_FAMILY = 5;
+export const AS_KEY = 6;
+export const KEY_WORDS = 24;
+// key words: the packet values the condition tests (0 where unused)
+export const K_A = 0; // 4 words: an address
+export const K_B = 4; // 4 words: a second address
+export const K_PA = 8;
+export const K_PB = 9;
+export const K_PROTO = 10;
+export const K_MARK = 11;
+export const K_CONNMARK = 12;
+export const K_CTSTATE = 13;
+export const K_IFA = 14; // 5 words: an interface (IFACE meta + 4 name words; 0 = none)
+export const K_IFB = 19; // 5 words
+export const ASF_HOLDS = 1; // the value this walk takes
+export const ASF_DECIDED = 2; // first meeting: a decision point (weights [1, 1])
+export const ASF_REUSED = 4; // a later meeting of a variable already decided in this walk
+// neither DECIDED nor REUSED: not a decision (an unmodelled target, a missing chain): the walk goes on
+export const A_SET = 1; // label "name|dirs|nomatch": A = src, B = dst (when tested), PA/PB ports, proto, mark, interfaces for ≥ 2 dims
+export const A_MATCH = 2; // label = match text: every packet field
+export const A_OWNER = 3; // label = the owner test: no packet field
+export const A_IFACE = 4; // IFA = the rule's pattern, IFB = the packet's interface (known as a prefix)
+export const A_ADDRTYPE_LIMIT = 5; // A = address, IFA = the limiting interface
+export const A_LOCAL = 6; // A = address: is it one of the node's?
+export const A_NOTE = 7; // reason only
+export const MAX_ASM = 512;
 
 // ---- rule record ----
 export const RULE_WORDS = 5;
@@ -131,18 +173,18 @@ export const M_CTADDR = 17; // field (0 origsrc 1 origdst 2 replsrc 3 repldst), 
 export const M_CTPORT = 18; // field, lo | hi << 16
 export const M_CTDIR = 19; // reply (0/1)
 export const M_CTPROTO = 20; // proto
-export const M_ADDRTYPE = 21; // flags (AT_*), srcTypes, dstTypes
+export const M_ADDRTYPE = 21; // flags (AT_*), srcTypes, dstTypes, string id of the --limit-iface reason
 export const M_RANDOM = 22; // threshold
 export const M_NTH = 23; // every, packet, counter index
 export const M_IPRANGE = 24; // dir (0 src 1 dst), lo0..3, hi0..3
 export const M_PHYSDEV = 25; // PD_* bits: which tests are present / inverted
-export const M_OWNER = 26; // 1 when every given criterion is inverted
+export const M_OWNER = 26; // 1 when every given criterion is inverted, label string id, reason string id
 export const M_LIMIT = 27; // string id of the module name (for the note)
-export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled
-export const M_UNKNOWN = 29; // string id of the reason
+export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled, label string id
+export const M_UNKNOWN = 29; // string id of the reason, label string id (an A_MATCH condition)
 export const M_HOST = 30; // unencodable interface names: evaluated by the host (the walk yields ST_HOST)
 export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
-export const M_SET = 33; // (6 words) set id, dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason
+export const M_SET = 33; // (7 words) set id (-1: not supplied), dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason, label string id
 export const M_IPVS = 34; // (13 words) IPM_* flags, vaddr family, a0..a3, m0..m3, vproto, vport
 export const IPM_IPVS = 1;
 export const IPM_IPVS_INV = 2;
@@ -326,7 +368,7 @@ export const IN_BYTES = IO_BASE_BYTES; // MAX_BATCH × PKT_WORDS words
 export const FORCED_BYTES = IN_BYTES + MAX_BATCH * PKT_WORDS * 4; // forced branches (walk)
 export const MAX_FORCED = 4096;
 export const TRACE_OUT_BYTES = FORCED_BYTES + MAX_FORCED * 4; // MAX_BATCH × TRACE_WORDS
-export const TRACE_WORDS = 13;
+export const TRACE_WORDS = 14;
 export const TR_STATUS = 0;
 export const TR_VERDICT = 1;
 export const TR_DST = 2;
@@ -334,6 +376,7 @@ export const TR_DPORT = 6;
 export const TR_SRC = 7;
 export const TR_MASQ = 11;
 export const TR_RULES = 12;
+export const TR_NASM = 13; // decided assumptions of this packet, appended in order at TASM_BYTES
 
 // walk output: a fixed head, then the variable lists at fixed offsets
 export const OUT_BYTES = TRACE_OUT_BYTES + MAX_BATCH * TRACE_WORDS * 4;
@@ -348,19 +391,18 @@ export const O_MASQ = 13;
 export const O_OUT_IFACE = 14; // OIF_*
 export const O_RULES = 15;
 export const O_NPATH = 16;
-export const O_NUNC = 17;
+export const O_NASM = 17;
 export const O_NDEC = 18;
 export const O_NNOTES = 19;
 export const O_NPROBS = 20;
 export const O_HEAD_WORDS = 32;
 export const MAX_PATH = 8192;
-export const MAX_UNC = 1024;
 export const MAX_DEC = 4096;
 export const MAX_NOTES = 1024;
 export const MAX_PROBS = 16384;
 export const O_PATH = O_HEAD_WORDS; // MAX_PATH × 2 words: kind (STEP_*), id
-export const O_UNC = O_PATH + MAX_PATH * 2; // MAX_UNC × UNC_WORDS
-export const O_DEC = O_UNC + MAX_UNC * 4; // MAX_DEC × 3 words: first prob index, count, taken
+export const O_ASM = O_PATH + MAX_PATH * 2; // MAX_ASM × ASM_WORDS
+export const O_DEC = O_ASM + MAX_ASM * ASM_WORDS; // MAX_DEC × 3 words: first prob index, count, taken
 export const O_NOTES = O_DEC + MAX_DEC * 3; // MAX_NOTES × NOTE_WORDS
 export const O_WORDS = O_NOTES + MAX_NOTES * 7;
 export const PROBS_BYTES = OUT_BYTES + O_WORDS * 4; // MAX_PROBS f64
@@ -379,7 +421,10 @@ export const MAX_CONNS = 16384;
 // IPVS scheduling scratch: candidate real index (i32) and share (f64) per real server
 export const BR_BYTES = CONN_BYTES + MAX_CONNS * 8;
 export const MAX_REALS = 65536;
-export const RS_BASE_BYTES = BR_BYTES + MAX_REALS * 12; // the compiled ruleset is copied here
+// a trace batch's decided assumptions: ASM_WORDS each, packets in order (TR_NASM per packet)
+export const TASM_BYTES = BR_BYTES + MAX_REALS * 12;
+export const MAX_TASM = 4096;
+export const RS_BASE_BYTES = TASM_BYTES + MAX_TASM * ASM_WORDS * 4; // the compiled ruleset is copied here
 
 export const STEP_RULE = 0;
 export const STEP_POLICY = 1;
@@ -395,13 +440,6 @@ export const OIF_PODS = 2;
 export const OIF_UPLINK = 3;
 export const OIF_QUERY = 4;
 
-// uncertain records: [rule | NOT_ASSUMED_BIT when assumed 'no match', code, arg, arg2]
-export const UNC_WORDS = 4;
-export const UNC_NO_MATCH_BIT = 0x40000000;
-export const U_REASON = 1; // arg = string id of the reason
-export const U_IFACE = 2; // arg = ruleset word offset of the pattern IFACE block, arg2 = byte address of the packet's
-export const U_ADDRTYPE_LIMIT = 3;
-export const U_OWNER_HOST = 4;
 
 // note records: [code, arg, arg2, w0, w1, w2, w3]
 export const NOTE_WORDS = 7;

@@ -110,6 +110,7 @@ export function resolveNode(input: NodeInput | undefined, ipvs?: IpvsState): Nod
     podCIDRs,
     uplink: userIface('node.interfaces.uplink', ifs.uplink ?? DEFAULT_UPLINK),
     pods: userIface('node.interfaces.pods', ifs.pods ?? DEFAULT_PODS_IFACE),
+    addressesKnown: given.length > 0,
   };
 }
 
@@ -133,6 +134,28 @@ export function isNodeLocal(node: NodeContext, a: Addr): boolean {
     localSets.set(node, set);
   }
   return set.has(`${a.family}:${addrKey(a)}`);
+}
+
+/**
+ * Whether `a` is node-local as far as the input says: true / false, or null when the node's
+ * addresses were not given and nothing in the input settles it. Known without them: loopback,
+ * the IPVS virtual addresses (kube-ipvs0 holds them), broadcast and multicast (never a node
+ * address), and pod addresses (inside a pod CIDR, other than its network and gateway (network + 1)
+ * addresses, which bridge and overlay devices such as cni0 / flannel.1 hold).
+ */
+export function nodeLocality(node: NodeContext, a: Addr): boolean | null {
+  if (isNodeLocal(node, a)) return true;
+  if (node.addressesKnown) return false;
+  if (a.family === 4 ? a.w[0] === 0xffffffff || a.w[0] >>> 28 === 0xe : a.w[0] >>> 24 === 0xff) return false;
+  for (const c of node.podCIDRs) {
+    if (c.family !== a.family || !cidrContains(c, a)) continue;
+    const last = a.family === 4 ? 0 : 3;
+    let same = true;
+    for (let k = 0; k < 4; k++) if (k !== last && a.w[k] !== c.w[k]) same = false;
+    const off = (a.w[last] - c.w[last]) >>> 0;
+    if (!(same && off <= 1)) return false;
+  }
+  return null;
 }
 
 /** The first non-loopback node address of a family (MASQUERADE, REDIRECT, host defaults). */

@@ -9,9 +9,13 @@ import type { Iface } from '../model/ruleset.js';
 import type { Origin, Verdict } from '../model/result.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
-import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal, podGatewayFor } from './packet.js';
+import { addrKey, firstNodeAddress, formatIface, isLoopback, nodeLocality, podGatewayFor } from './packet.js';
 import { H, type RuleIndex } from './reference-index.js';
-import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
+import type { DecisionRecord, StepRef, WalkPacket, WalkRecord } from './types.js';
+import { assumptionKey, conditionText, emptyKey, keyedReason, putAddr, UNKNOWN_WEIGHTS, type WalkAssumption } from './assume.js';
+import * as L from '../compile/layout.js';
+
+const { A_LOCAL, A_NOTE, K_A } = L;
 
 /** Batch state of a trace: one PRNG stream, nth counters per rule id, recent lists. */
 export interface TraceState {
@@ -30,7 +34,6 @@ const MAX_STEPS = 10_000_000;
 const MAX_NAT_BRANCHES = 256;
 const TWO31 = 0x80000000;
 const TWO32 = 0x100000000;
-const HALF = [0.5, 0.5];
 const LO: Iface = { name: 'lo', prefix: false };
 
 class WalkError extends Error {
@@ -72,7 +75,11 @@ export class Walker implements PacketView {
   private hook = -1;
   private steps = 0;
   private readonly path: StepRef[] = [];
-  private readonly uncertain: WalkUncertain[] = [];
+  private readonly assumptions: WalkAssumption[] = [];
+  /** This walk's unknown conditions: key → value. */
+  private readonly vars = new Map<string, boolean>();
+  /** The rule being evaluated (-1 outside rules: the routing decision). */
+  private curRule = -1;
   private readonly decisions: DecisionRecord[] = [];
   private readonly notes: string[] = [];
   private rulesEvaluated = 0;
@@ -124,7 +131,7 @@ export class Walker implements PacketView {
       sport: this.sport,
       masquerade: this.masquerade,
       path: this.path,
-      uncertain: this.uncertain,
+      assumptions: this.assumptions,
       rulesEvaluated: this.rulesEvaluated,
       decisions: this.decisions,
       notes: this.notes,
@@ -193,7 +200,50 @@ export class Walker implements PacketView {
 
   /** Routing is by the destination, or by the real server when IPVS gate/ipip kept the header's. */
   private local(): boolean {
-    return isNodeLocal(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst);
+    const rule = this.curRule;
+    this.curRule = -1; // the routing decision, not a rule, asks
+    const r = this.isLocal(this.endpoint ? this.endpoint.addr : this.dst);
+    this.curRule = rule;
+    return r;
+  }
+
+  /**
+   * Node-local (SEMANTICS.md): what the input settles (packet.ts nodeLocality), else the packet's
+   * own original source (a host packet's is the node's, a packet from outside carries a foreign
+   * one: the kernel drops arrivals with a local source), else an unknown condition.
+   */
+  isLocal(a: Addr): boolean {
+    const known = nodeLocality(this.rs.node, a);
+    if (known !== null) return known;
+    const o = this.origSrc;
+    if (a.family === o.family && a.w[0] === o.w[0] && a.w[1] === o.w[1] && a.w[2] === o.w[2] && a.w[3] === o.w[3]) return this.origin === 'host';
+    const key = emptyKey();
+    putAddr(key, K_A, a);
+    return this.unknown(A_LOCAL, '', null, key);
+  }
+
+  /** The value of an unknown condition in this walk (assume.ts): decided once, then reused. */
+  unknown(kind: number, label: string, reason: string | null, key: number[]): boolean {
+    const k = assumptionKey(kind, label, this.family, key);
+    const condition = conditionText(kind, label, this.family, key);
+    const why = reason ?? keyedReason(kind, this.family, key);
+    const seen = this.vars.get(k);
+    if (seen !== undefined) {
+      this.assumptions.push({ rule: this.curRule, kind, how: 'reused', holds: seen, key: k, condition, reason: why });
+      return seen;
+    }
+    let holds: boolean;
+    if (this.traceState) holds = this.traceState.rng() / TWO32 < 0.5;
+    else holds = this.decide(UNKNOWN_WEIGHTS as number[]) === 0;
+    this.vars.set(k, holds);
+    this.assumptions.push({ rule: this.curRule, kind, how: 'decided', holds, key: k, condition, reason: why });
+    return holds;
+  }
+
+  /** Something assumed without a decision (the walk goes on past it). */
+  private assumeNote(rid: number, reason: string): void {
+    const key = emptyKey();
+    this.assumptions.push({ rule: rid, kind: A_NOTE, how: 'note', holds: true, key: assumptionKey(A_NOTE, reason, this.family, key), condition: reason, reason });
   }
 
   /** The outgoing interface for the current destination (SEMANTICS.md "Output interface"). */
@@ -266,7 +316,7 @@ export class Walker implements PacketView {
         case 'goto': {
           const next = target[rid];
           if (next < 0) {
-            this.uncertain.push({ rule: rid, reason: `target chain ${t.chain} does not exist`, assumed: 'no match' });
+            this.assumeNote(rid, `target chain ${t.chain} does not exist`);
             pos++;
             continue;
           }
@@ -298,7 +348,7 @@ export class Walker implements PacketView {
         case 'noop':
           break;
         case 'unknownTarget':
-          this.uncertain.push({ rule: rid, reason: `target ${t.name} not modelled; assumed to continue`, assumed: 'match' });
+          this.assumeNote(rid, `target ${t.name} not modelled; assumed to continue`);
           break;
       }
       pos++;
@@ -316,6 +366,8 @@ export class Walker implements PacketView {
   // ---- matches and decisions ----------------------------------------------------------------
 
   private matchRule(rid: number): boolean {
+    this.curRule = rid;
+    const line = this.rs.rules[rid].line;
     for (const m of this.ix.matches[rid]) {
       let ok: boolean;
       switch (m.kind) {
@@ -328,10 +380,8 @@ export class Walker implements PacketView {
         case 'recent':
           ok = this.recent(m);
           break;
-        default: {
-          const r = evalMatch(this, m);
-          ok = typeof r === 'string' ? this.assume(rid, r) : r;
-        }
+        default:
+          ok = evalMatch(this, m, line);
       }
       if (!ok) return false;
     }
@@ -362,13 +412,6 @@ export class Walker implements PacketView {
     if (!(b >= 0 && b < probs.length)) throw new WalkError(`decision ${i}: branch ${b} out of range`);
     this.decisions.push({ probs, taken: b });
     return b;
-  }
-
-  /** An undecidable condition: branch 0 assumes it holds. */
-  private assume(rid: number, reason: string): boolean {
-    const b = this.decide(HALF);
-    this.uncertain.push({ rule: rid, reason, assumed: b === 0 ? 'match' : 'no match' });
-    return b === 0;
   }
 
   private statistic(m: Extract<Match, { kind: 'random' }>): boolean {
@@ -477,7 +520,7 @@ export class Walker implements PacketView {
     const n = addrToBig(hi) - addrToBig(lo) + 1n;
     if (n <= 1n) return lo;
     if (n > BigInt(MAX_NAT_BRANCHES)) {
-      this.uncertain.push({ rule: rid, reason: `NAT range of ${n} addresses: only the first is followed`, assumed: 'match' });
+      this.assumeNote(rid, `NAT range of ${n} addresses: only the first is followed`);
       return lo;
     }
     const k = Number(n);

@@ -9,7 +9,9 @@
 // Decision points, in walk order, each with its branch probabilities (branch 0 first):
 //  - statistic --mode random:   [p, 1-p] with p = threshold / 2^31 (branch 0 = "matches")
 //  - statistic --mode nth:      [1/every, 1-1/every] in explain (trace keeps a real counter per rule)
-//  - an unmodelled condition:   [0.5, 0.5] (branch 0 = "assumed to match")
+//  - an unknown condition, the first time a walk meets its key (assume.ts): weights [1, 1]
+//    (branch 0 = "holds"); both values are enumerated and neither weighs on the probability.
+//    Later meetings of the same key in the walk reuse the value: no decision.
 //  - a NAT address range of n addresses: n equal branches (lowest address first)
 //  - IPVS scheduling:           one branch per real server that can be chosen, in ipvsadm order
 // Branches of probability 0 are never taken (explain skips them; trace cannot draw them).
@@ -17,6 +19,7 @@
 import type { Addr } from '../model/addr.js';
 import type { Origin, Verdict } from '../model/result.js';
 import type { Iface } from '../model/ruleset.js';
+import type { WalkAssumption } from './assume.js';
 
 /** A fully resolved packet (all defaults applied by src/engine/packet.ts). */
 export interface WalkPacket {
@@ -58,11 +61,7 @@ export interface DecisionRecord {
   taken: number;
 }
 
-export interface WalkUncertain {
-  rule: number;
-  reason: string;
-  assumed: 'match' | 'no match';
-}
+export type { WalkAssumption } from './assume.js';
 
 /** What one walk produced. */
 export interface WalkRecord {
@@ -77,7 +76,8 @@ export interface WalkRecord {
   /** Interface the packet leaves on (absent when it was dropped/rejected or delivered locally). */
   outIface?: string;
   path: StepRef[];
-  uncertain: WalkUncertain[];
+  /** Unknown conditions met, in walk order (decided, reused, and notes). */
+  assumptions: WalkAssumption[];
   rulesEvaluated: number;
   decisions: DecisionRecord[];
   notes: string[];
@@ -90,6 +90,8 @@ export interface TraceRecord {
   src: Addr;
   masquerade: boolean;
   rulesEvaluated: number;
+  /** The unknown conditions drawn for this packet (first meetings only), in walk order. */
+  assumptions: WalkAssumption[];
 }
 
 export interface Engine {

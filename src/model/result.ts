@@ -10,6 +10,12 @@ export interface NodeInput {
   addresses?: string[];
   podCIDRs?: string[];
   interfaces?: { uplink?: string; pods?: string };
+  /** `ip -j addr` output: the node's addresses per interface. */
+  ipAddr?: string;
+  /** `ip -j -4 route show table all` and `ip -j -6 route show table all` (one or more JSON arrays). */
+  ipRoute?: string;
+  /** `ip -j -4 rule` and `ip -j -6 rule` (one or more JSON arrays). */
+  ipRule?: string;
 }
 
 /** An earlier connection, for `recent --rcheck/--update` (session affinity). */
@@ -79,14 +85,12 @@ export interface PathStep {
   ipvs?: string;
 }
 
-export interface UncertainCondition {
+/** An unknown condition an outcome depends on, and the value it assumes. */
+export interface Assumption {
+  /** Line of the rule that tests it (0: the routing decision). */
   line: number;
-  table: string;
-  chain: string;
-  rule: string;
-  reason: string;
-  /** What this outcome assumed about it. */
-  assumed: 'match' | 'no match';
+  condition: string;
+  holds: boolean;
 }
 
 export interface Outcome {
@@ -100,8 +104,8 @@ export interface Outcome {
   source: string;
   /** The rules the packet matched, in order. */
   path: PathStep[];
-  /** Unmodelled conditions this outcome depends on. */
-  uncertain: UncertainCondition[];
+  /** The unknown conditions this outcome depends on; `probability` is given these. */
+  assumes: Assumption[];
   /** Rules the kernel would walk (evaluate) for this packet along this outcome. */
   rulesEvaluated: number;
   /** REJECT's --reject-with, when the verdict is reject. */
@@ -133,4 +137,6 @@ export interface TraceResult {
   masquerade: boolean;
   source: string;
   rulesEvaluated: number;
+  /** Unknown conditions drawn for this packet (only when any). */
+  assumes?: Assumption[];
 }

@@ -21,6 +21,12 @@ export interface NodeContext {
   podCIDRs: Cidr[];
   uplink: Iface;
   pods: Iface;
+  /**
+   * The node's own addresses are known (given, or read from its `ip addr` / local routes): an
+   * address not among them is not local. When false, locality is an unknown condition except for
+   * what the input itself proves (loopback, IPVS virtual addresses).
+   */
+  addressesKnown: boolean;
 }
 
 export interface Ruleset {

@@ -130,9 +130,7 @@ export const Outcome = Type.Object(
     masquerade: Type.Boolean(),
     source: Type.String({ description: 'source after SNAT/MASQUERADE' }),
     path: Type.Array(ref(PathStep)),
-    uncertain: Type.Array(
-      Type.Object({ ...UncertainRuleFields, assumed: Type.Union([Type.Literal('match'), Type.Literal('no match')]) }),
-    ),
+    assumes: Type.Array(Type.Object({ line: Type.Integer(), condition: Type.String(), holds: Type.Boolean() })),
     rulesEvaluated: Type.Integer({ description: 'rules the kernel would walk for this outcome' }),
     rejectWith: Type.Optional(Type.String()),
     outInterface: Type.Optional(Type.String()),
@@ -158,6 +156,7 @@ export const TraceResult = Type.Object(
     masquerade: Type.Boolean(),
     source: Type.String(),
     rulesEvaluated: Type.Integer(),
+    assumes: Type.Optional(Type.Array(Type.Object({ line: Type.Integer(), condition: Type.String(), holds: Type.Boolean() }))),
   },
   { $id: 'TraceResult', description: 'One sampled outcome of one packet.' },
 );
