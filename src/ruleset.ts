@@ -124,7 +124,7 @@ export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } 
   }
   const ipvs: IpvsState | undefined = bundle.ipvs !== undefined ? parseIpvs(bundle.ipvs) : undefined;
   const ipsets: IpsetState = bundle.ipsets !== undefined ? parseIpsets(bundle.ipsets) : { sets: new Map(), supplied: false };
-  const node = resolveNode(bundle.node, ipvs);
+  const node = resolveNode(bundle.node, ipvs, warnings);
   const ruleset: Ruleset = { v4, v6, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6) };
   return { ruleset, warnings };
 }

@@ -7,6 +7,7 @@ import type { Chain, FamilyRules, ParseWarning, Rule, TableName } from './rule.j
 import { TABLES } from './rule.js';
 import type { IpsetState } from './ipset.js';
 import type { IpvsState } from './ipvs.js';
+import type { Routing } from './routing.js';
 
 /** An interface name as the walk sees it; `prefix` when only a `+` pattern is known (e.g. `eni+`). */
 export interface Iface {
@@ -27,6 +28,10 @@ export interface NodeContext {
    * what the input itself proves (loopback, IPVS virtual addresses).
    */
   addressesKnown: boolean;
+  /** Local routes wider than one address (table local, e.g. `local 10.0.0.0/8 dev lo`): node-local too. */
+  localRanges: Cidr[];
+  /** The node's interfaces, routes and policy rules, when given (src/parse/iproute.ts). */
+  routing?: Routing;
 }
 
 export interface Ruleset {
