@@ -16,7 +16,7 @@ import { createReferenceEngine } from '../src/engine/reference.js';
 import type { Engine, WalkPacket } from '../src/engine/types.js';
 import { createWasmEngine } from '../src/engine/wasm.js';
 import { generateIptables, type GeneratedService } from '../src/kube/generate.js';
-import type { Query } from '../src/model/result.js';
+import type { Query } from '../src/model/contracts.js';
 import { numberRules, type Ruleset } from '../src/model/ruleset.js';
 import { parseIptablesSave } from '../src/parse/iptables.js';
 import { mulberry32 } from '../src/engine/types.js';

@@ -1,6 +1,6 @@
 // Human-readable tables for the CLI (the --json output is the library JSON itself).
 
-import type { Assumption, ExplainResult, Outcome } from './model/result.js';
+import type { Assumption, ExplainResult, Outcome } from './model/contracts.js';
 import { negatedCondition } from './engine/assume.js';
 
 function pad(rows: string[][]): string {

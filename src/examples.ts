@@ -5,8 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeInput } from './model/result.js';
-import type { RulesetBundle } from './ruleset.js';
+import type { NodeInput, RulesetBundle } from './model/contracts.js';
 
 /** examples/ relative to this module, from both src/ and dist/. */
 export const EXAMPLES_DIR = fileURLToPath(new URL('../examples/', import.meta.url));

@@ -11,11 +11,12 @@
 
 import type { Addr } from '../model/addr.js';
 import { formatAddr } from '../model/addr.js';
-import type { Iface } from '../model/ruleset.js';
+import type { Iface, Ruleset } from '../model/ruleset.js';
+import { orderCondition, orderReason } from './order.js';
 import * as L from '../compile/layout.js';
 import { ifaceWords } from '../compile/ops.js';
 
-const { A_ADDRTYPE_LIMIT, A_IFACE, A_LOCAL, A_MATCH, A_NOTE, A_OWNER, A_SET, KEY_WORDS, K_A, K_B, K_IFA, K_IFB, K_MARK, K_PA, K_PB, K_PROTO, IF_PREFIX_BIT, IF_PRESENT_BIT } =
+const { A_ADDRTYPE_LIMIT, A_IFACE, A_LOCAL, A_MATCH, A_NOTE, A_ORDER, A_OWNER, A_SET, KEY_WORDS, K_A, K_B, K_IFA, K_IFB, K_MARK, K_PA, K_PB, K_PROTO, IF_PREFIX_BIT, IF_PRESENT_BIT } =
   L;
 
 /** Weights of an unknown condition's decision: both values enumerated, neither weighs. */
@@ -39,6 +40,8 @@ export interface WalkAssumption {
   condition: string;
   /** Why it is unknown, e.g. "ipset A not supplied". */
   reason: string;
+  /** An order condition's base chains: [runs first when it holds, the other] (-1 IPVS). */
+  order?: [number, number];
 }
 
 /** A condition's key words (layout K_*), zeroed. */
@@ -87,9 +90,11 @@ export function assumptionKey(kind: number, label: string, family: 4 | 6, key: A
   return s;
 }
 
-/** The readable condition. */
-export function conditionText(kind: number, label: string, family: 4 | 6, key: ArrayLike<number>): string {
+/** The readable condition (`rs` names base chains for an order condition). */
+export function conditionText(kind: number, label: string, family: 4 | 6, key: ArrayLike<number>, rs?: Ruleset): string {
   switch (kind) {
+    case A_ORDER:
+      return orderCondition(rs!, key[K_PA], key[K_PB]);
     case A_SET: {
       const [name, dirsText, nomatch] = label.split('|');
       const dirs = dirsText.split(',');
@@ -122,8 +127,10 @@ export function conditionText(kind: number, label: string, family: 4 | 6, key: A
 }
 
 /** Why the condition is unknown, for conditions whose reason depends on the key. */
-export function keyedReason(kind: number, family: 4 | 6, key: ArrayLike<number>): string {
+export function keyedReason(kind: number, family: 4 | 6, key: ArrayLike<number>, rs?: Ruleset): string {
   switch (kind) {
+    case A_ORDER:
+      return orderReason(rs!, key[K_PA], key[K_PB]);
     case A_IFACE: {
       const have = ifaceOf(key, K_IFB);
       return `interface ${have} may or may not be ${ifaceOf(key, K_IFA)}`;

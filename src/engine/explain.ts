@@ -10,13 +10,14 @@
 // agree with it) sum to 1.
 
 import { formatAddr, formatEndpoint } from '../model/addr.js';
-import type { Assumption, ExplainResult, Outcome, PathStep, Query, TraceResult, UncertainRule } from '../model/result.js';
+import type { Assumption, ExplainResult, Outcome, PathStep, Query, TraceResult, UncertainRule } from '../model/contracts.js';
 import { PROTO } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { QueryError, resolveQuery, type ResolvedPacket } from './packet.js';
 import type { Engine, StepRef, WalkAssumption, WalkRecord } from './types.js';
 import { LOCALITY_WARNING } from './assume.js';
 import { A_LOCAL } from '../compile/layout.js';
+import { conditionSite } from './order.js';
 
 export const DEFAULT_MAX_PATHS = 10_000;
 
@@ -37,16 +38,20 @@ export interface ExplainOptions {
 export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   if (ref.kind === 'rule') {
     const r = rs.rules[ref.rule];
-    return { table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
+    const family = rs.chains[rs.ruleChain[ref.rule]].family;
+    const step: PathStep = { family, table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
+    if (r.handle !== undefined) step.handle = r.handle;
+    return step;
   }
   if (ref.kind === 'policy') {
-    const { chain, table } = rs.chains[ref.chain];
+    const { chain, table, family } = rs.chains[ref.chain];
     const policy = chain.policy ?? 'ACCEPT';
-    return { table, chain: chain.name, line: chain.line, rule: `:${chain.name} ${policy}`, policy };
+    return { family, table, chain: chain.name, line: chain.line, rule: chain.policyText ?? `:${chain.name} ${policy}`, policy };
   }
   const vs = rs.ipvs!.services[ref.service];
   const real = ref.real >= 0 ? vs.reals[ref.real] : undefined;
   return {
+    family: vs.family === 6 ? 'ip6' : 'ip',
     table: 'ipvs',
     chain: vs.text,
     line: real ? real.line : vs.line,
@@ -55,19 +60,22 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   };
 }
 
-function uncertainRule(rs: Ruleset, u: WalkAssumption): UncertainRule {
-  if (u.rule < 0) return { line: 0, table: 'routing', chain: 'routing decision', rule: '', reason: u.reason };
-  const r = rs.rules[u.rule];
-  return { line: r.line, table: r.table, chain: r.chain, rule: r.text, reason: u.reason };
+/**
+ * Where an unknown condition sits: its rule; for a base-chain order condition the first chain's
+ * declaration (order.ts); for the routing decision line 0.
+ */
+function siteOf(rs: Ruleset, u: WalkAssumption): { line: number; table: string; chain: string; rule: string } {
+  if (u.order || u.rule >= 0) return conditionSite(rs, u);
+  return { line: 0, table: 'routing', chain: 'routing decision', rule: '' };
 }
 
-function lineOf(rs: Ruleset, rule: number): number {
-  return rule < 0 ? 0 : rs.rules[rule].line;
+function uncertainRule(rs: Ruleset, u: WalkAssumption): UncertainRule {
+  return { ...siteOf(rs, u), reason: u.reason };
 }
 
 /** An outcome's view of an assumption. */
 export function assumptionOf(rs: Ruleset, a: WalkAssumption): Assumption {
-  return { line: lineOf(rs, a.rule), condition: a.condition, holds: a.holds };
+  return { line: siteOf(rs, a).line, condition: a.condition, holds: a.holds };
 }
 
 /** A walk's case: the values it assumed, as one key (order-independent). */
@@ -153,7 +161,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
       // listed in the top-level uncertain only.
       for (const u of rec.assumptions) {
         if (u.kind === A_LOCAL) localityMet = true;
-        const tk = `${lineOf(rs, u.rule)}|${u.reason}`;
+        const tk = `${siteOf(rs, u).line}|${u.reason}`;
         if (!topUncertain.has(tk)) topUncertain.set(tk, uncertainRule(rs, u));
       }
       for (const n of rec.notes) if (!warnings.includes(n)) warnings.push(n);

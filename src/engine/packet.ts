@@ -7,7 +7,7 @@ import { Validator } from 'ip-num';
 import type { Addr, Cidr, Family } from '../model/addr.js';
 import { cidrContains, formatAddr, formatCidr, parseAddr, parseCidr } from '../model/addr.js';
 import type { IpvsState } from '../model/ipvs.js';
-import type { NodeInput, Origin, Protocol, Query, ResolvedQuery } from '../model/result.js';
+import type { NodeInput, Origin, Protocol, Query, ResolvedQuery } from '../model/contracts.js';
 import { CT, PROTO } from '../model/rule.js';
 import type { Iface, NodeContext } from '../model/ruleset.js';
 import type { WalkPacket } from './types.js';

@@ -14,10 +14,11 @@
 //    Later meetings of the same key in the walk reuse the value: no decision.
 //  - a NAT address range of n addresses: n equal branches (lowest address first)
 //  - IPVS scheduling:           one branch per real server that can be chosen, in ipvsadm order
+//  - two base chains at one hook and priority: [0.5, 0.5] (branch 0 = the earlier-listed runs first)
 // Branches of probability 0 are never taken (explain skips them; trace cannot draw them).
 
 import type { Addr } from '../model/addr.js';
-import type { Origin, Verdict } from '../model/result.js';
+import type { Origin, Verdict } from '../model/contracts.js';
 import type { Iface } from '../model/ruleset.js';
 import type { WalkAssumption } from './assume.js';
 

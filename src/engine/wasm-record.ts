@@ -5,7 +5,7 @@
 import type { Addr } from '../model/addr.js';
 import { formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Iface, Ruleset } from '../model/ruleset.js';
-import type { Verdict } from '../model/result.js';
+import type { Verdict } from '../model/contracts.js';
 import * as L from '../compile/layout.js';
 
 // Layout constants as module locals (see src/engine/wasm.ts).
@@ -56,7 +56,10 @@ const {
   ASF_HOLDS,
   ASF_DECIDED,
   ASF_REUSED,
-  KEY_WORDS
+  KEY_WORDS,
+  A_ORDER,
+  K_PA,
+  K_PB
 } = L;
 import { assumptionKey, conditionText, keyedReason, type WalkAssumption } from './assume.js';
 import { formatIface } from './packet.js';
@@ -102,7 +105,7 @@ export interface DecodeContext {
 }
 
 /** An assumption record (layout AS_*) at word index `at`. */
-export function assumptionAt(strings: string[], i32: Int32Array, at: number): WalkAssumption {
+export function assumptionAt(rs: Ruleset, strings: string[], i32: Int32Array, at: number): WalkAssumption {
   const flags = i32[at + AS_FLAGS];
   const kind = i32[at + AS_KIND];
   const labelId = i32[at + AS_LABEL];
@@ -110,15 +113,17 @@ export function assumptionAt(strings: string[], i32: Int32Array, at: number): Wa
   const family = i32[at + AS_FAMILY] as 4 | 6;
   const key = i32.subarray(at + AS_KEY, at + AS_KEY + KEY_WORDS);
   const label = labelId >= 0 ? strings[labelId] : '';
-  return {
+  const a: WalkAssumption = {
     rule: i32[at + AS_RULE],
     kind,
     how: flags & ASF_DECIDED ? 'decided' : flags & ASF_REUSED ? 'reused' : 'note',
     holds: (flags & ASF_HOLDS) !== 0,
     key: assumptionKey(kind, label, family, key),
-    condition: conditionText(kind, label, family, key),
-    reason: reasonId >= 0 ? strings[reasonId] : keyedReason(kind, family, key),
+    condition: conditionText(kind, label, family, key, rs),
+    reason: reasonId >= 0 ? strings[reasonId] : keyedReason(kind, family, key, rs),
   };
+  if (kind === A_ORDER) a.order = [key[K_PA], key[K_PB]];
+  return a;
 }
 
 function note(ctx: DecodeContext, at: number): string {
@@ -181,7 +186,7 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     else path.push((ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id })));
   }
   const assumptions: WalkAssumption[] = [];
-  for (let i = 0, n = i32[o + O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.strings, i32, o + O_ASM + i * ASM_WORDS));
+  for (let i = 0, n = i32[o + O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + O_ASM + i * ASM_WORDS));
   const decisions: DecisionRecord[] = [];
   const pb = PROBS_BYTES / 8;
   for (let i = 0, n = i32[o + O_NDEC]; i < n; i++) {

@@ -273,7 +273,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
         const at = TRACE_OUT_BYTES / 4 + i * TRACE_WORDS;
         const fam = pkts[start + i].family;
         const assumptions = [];
-        for (let k = 0, na = i32[at + TR_NASM]; k < na; k++, asm += ASM_WORDS) assumptions.push(assumptionAt(c.strings, i32, asm));
+        for (let k = 0, na = i32[at + TR_NASM]; k < na; k++, asm += ASM_WORDS) assumptions.push(assumptionAt(rs, c.strings, i32, asm));
         out.push({
           verdict: verdictOf(i32[at + TR_VERDICT]),
           dst: addrAt(i32, at + TR_DST, fam),

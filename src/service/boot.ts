@@ -5,14 +5,14 @@
 import { readNodeDir } from '../examples.js';
 import type { App } from './app.js';
 import { encodeInput, type StoredRuleset } from './store.js';
-import type { RulesetBundleT } from './schemas.js';
+import type { RulesetBundle } from '../model/contracts.js';
 
 export async function boot(app: App, exampleDir: string | null): Promise<void> {
   const { pool, store, run } = app.landfall;
   await pool.warmUp();
 
   if (exampleDir) {
-    const bundle = readNodeDir(exampleDir) as RulesetBundleT | null;
+    const bundle = readNodeDir(exampleDir) as RulesetBundle | null;
     if (!bundle) {
       app.log.warn({ dir: exampleDir }, 'no bundled example found; the alias `example` is unavailable');
     } else {

@@ -9,7 +9,7 @@ import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { createWasmEngine } from '../../src/engine/wasm.js';
 import { generateIptables } from '../../src/kube/generate.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from '../engine/build.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };

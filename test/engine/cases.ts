@@ -2,7 +2,7 @@
 // the unknown conditions an answer names, the outcomes that agree with it sum to 1.
 
 import { expect } from 'vitest';
-import type { ExplainResult } from '../../src/model/result.js';
+import type { ExplainResult } from '../../src/model/contracts.js';
 
 export function expectCasesSumToOne(r: ExplainResult): number {
   const conds = [...new Set(r.outcomes.flatMap((o) => o.assumes.map((a) => `${a.line}|${a.condition}`)))];

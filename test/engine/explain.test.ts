@@ -6,12 +6,12 @@ import { explain, explainPacket, PathExplosionError } from '../../src/engine/exp
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import type { Engine, WalkPacket, WalkRecord } from '../../src/engine/types.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from './build.js';
 import { expectCasesSumToOne } from './cases.js';
 import fc from 'fast-check';
 import { arbScenario } from './differential-gen.js';
-import type { ResolvedQuery } from '../../src/model/result.js';
+import type { ResolvedQuery } from '../../src/model/contracts.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };
 const Q: Query = { protocol: 'tcp', destination: '10.244.1.5', port: 80 };

@@ -1,7 +1,7 @@
 // The library under test. Imported statically: a broken library entry must fail these tests,
 // never turn them into skips. (Only the kernel lab's availability — root, netns, iptables — skips.)
 import { loadRuleset } from '../../src/index.js';
-import type { ExplainResult, NodeInput, Query } from '../../src/model/result.js';
+import type { ExplainResult, NodeInput, Query } from '../../src/model/contracts.js';
 
 export interface ExplainingRuleset {
   explain(query: Query): ExplainResult;

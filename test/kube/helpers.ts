@@ -20,6 +20,7 @@ export function nodeContext(node: NodeJson = {}): NodeContext {
     uplink: iface(node.interfaces?.uplink, 'eth0'),
     pods: iface(node.interfaces?.pods, 'cni0'),
     addressesKnown: (node.addresses ?? []).length > 0,
+    localRanges: [],
   };
 }
 

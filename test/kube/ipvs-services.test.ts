@@ -13,6 +13,7 @@ const node: NodeContext = {
   uplink: { name: 'eth0', prefix: false },
   pods: { name: 'cni0', prefix: false },
   addressesKnown: true,
+  localRanges: [],
 };
 const ex = (f: string) => readFileSync(new URL(`../../examples/ipvs-node/${f}`, import.meta.url), 'utf8');
 

@@ -18,7 +18,6 @@ import {
   TraceBody,
   TraceResult,
   ref,
-  type RulesetBundleT,
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
@@ -56,8 +55,8 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
-      const body = req.body as RulesetBundleT | string;
-      const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
+      const body = req.body as RulesetBundle | string;
+      const bundle: RulesetBundle = typeof body === 'string' ? { iptables: body } : body;
       checkNode(bundle.node, 'body/node');
       const input = encodeInput(bundle);
       const key = UploadIndex.key(input);
