@@ -6,7 +6,7 @@ import * as L from '../src/compile/layout';
 import { st } from './mem';
 import * as S from './state';
 import { recentClear, recentPut } from './recent';
-import { loadRuleset, outIfaceCode, outRejectWith, outVerdict, walkPacket } from './walk';
+import { loadRuleset, outIfaceCode, outLinkIndex, outRejectWith, outVerdict, walkPacket } from './walk';
 
 /** End of the module's static data: JS checks it lies below IO_BASE_BYTES. */
 export function heapBase(): usize {
@@ -36,6 +36,7 @@ export function walk(forcedCount: i32): i32 {
   st(o, L.O_SPORT, S.sport);
   st(o, L.O_MASQ, S.masq);
   st(o, L.O_OUT_IFACE, outIfaceCode());
+  st(o, L.O_OUT_LINK, outLinkIndex());
   st(o, L.O_RULES, S.rulesEval);
   st(o, L.O_NPATH, S.npath);
   st(o, L.O_NASM, S.nasm);

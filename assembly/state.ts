@@ -16,6 +16,10 @@ const SCRATCH: usize = memory.data(16);
 /** gate/ipip IPVS forwarding: the real server the packet goes to while it keeps its destination. */
 export const EP: usize = memory.data(16);
 export let hasEp: bool = false;
+/** The last routing decision's nexthop (gateway or destination), when the node's routes decided. */
+export const NH: usize = memory.data(16);
+export let hasNh: bool = false;
+export function setHasNh(v: bool): void { hasNh = v; }
 export let epPort: i32 = 0;
 /** The IPVS virtual service that handled the packet, -1 none. */
 export let ipvsSvc: i32 = -1;
@@ -87,6 +91,7 @@ export function resetWalk(rec: bool, forcedCount: i32): void {
   nforced = forcedCount;
   masq = 0;
   hasEp = false;
+  hasNh = false;
   epPort = 0;
   ipvsSvc = -1;
 }

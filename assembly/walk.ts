@@ -8,7 +8,8 @@ import { ld, rw, rsAddr } from './mem';
 import * as S from './state';
 import { HOST, MATCH, matchRule } from './match';
 import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
-import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
+import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isLocal, LO_IFACE, loopbackAddr, podsIface, route, routeFailCode } from './node';
+import { hasAddrs, linkIface, linkOf, rejectId, selectSource } from './routing';
 import { assumeNote, clearKey, keyPut, unknown } from './assume';
 
 const CT_NEW: i32 = 2;
@@ -55,11 +56,18 @@ export function loadRuleset(): bool {
 export function outVerdict(): i32 { return verdict; }
 export function outRejectWith(): i32 { return rejectWith; }
 
+/** The link index the packet left on (OIF_LINK). */
+export function outLinkIndex(): i32 {
+  return leftOn == 0 ? -1 : linkOf(leftOn);
+}
+
 /** OIF_* code of the interface the packet left on. */
 export function outIfaceCode(): i32 {
   if (leftOn == 0) return L.OIF_NONE;
   if (leftOn == LO_IFACE) return L.OIF_LO;
   if (leftOn == pkt + (<usize>L.P_OUT_IFACE << 2)) return L.OIF_QUERY;
+  const li = linkOf(leftOn);
+  if (li >= 0 && leftOn == linkIface(li)) return L.OIF_LINK;
   if (leftOn == podsIface()) return L.OIF_PODS;
   return L.OIF_UPLINK;
 }
@@ -304,7 +312,18 @@ function nat(rid: i32, tk: i32, b: i32): void {
       S.setCtstate(S.ctstate | CT_SNAT);
       return;
     case L.T_MASQUERADE: {
-      // the outgoing interface's address: the pod gateway on an exact-name pods interface
+      // with the node's interfaces known: the kernel's inet_select_addr on the outgoing one
+      const dev = hasAddrs() && !isLoopback(S.DST) ? linkOf(S.outIf) : -1;
+      if (dev >= 0) {
+        const src = selectSource(dev, S.hasNh ? S.NH : S.routeDst());
+        if (src != 0) copy4(S.SRC, src);
+        else S.pushNote(L.NOTE_MASQ_NOADDR, S.family, 0, S.SRC);
+        if (f & L.NRF_PORTS) S.setPorts(pickPort(S.sport, b), S.dport);
+        S.setMasq(1);
+        S.setCtstate(S.ctstate | CT_SNAT);
+        return;
+      }
+      // otherwise: the pod gateway on an exact-name pods interface
       const gw = onPodsExact(S.outIf) ? podGateway(S.routeDst()) : 0;
       const a = gw != 0 ? gw : isLoopback(S.DST) ? loopbackAddr() : firstNodeAddress();
       if (a != 0) copy4(S.SRC, a);
@@ -335,6 +354,19 @@ function nat(rid: i32, tk: i32, b: i32): void {
 @inline function outOverride(): usize {
   const b = pkt + (<usize>L.P_OUT_IFACE << 2);
   return (load<i32>(b) & L.IF_PRESENT_BIT) != 0 ? b : 0;
+}
+
+/** outIf := route(); false when the node's routes gave no way (verdict set, as the reference's reroute()). */
+function reroute(): bool {
+  const o = route(outOverride());
+  if (o == 0) {
+    const f = routeFailCode();
+    if (f == 1) end(L.VERDICT_DROP, -1);
+    else end(L.VERDICT_REJECT, rejectId(f == 3));
+    return false;
+  }
+  S.setOutIf(o);
+  return true;
 }
 
 /** The IPVS stage (SEMANTICS.md "IPVS"): IPVS_NONE, IPVS_SCHEDULED, or IPVS_STOP (rejected: verdict set). */
@@ -393,7 +425,7 @@ function ipvsAt(h: i32): i32 {
   if (r == IPVS_STOP) return END;
   if (r != IPVS_NONE) {
     if (h == L.HOOK_INPUT && !isLocal(-1, S.routeDst())) return STOLEN;
-    S.setOutIf(route(outOverride()));
+    if (!reroute()) return END;
   }
   return GO;
 }
@@ -418,7 +450,7 @@ function natGroup(h: i32, base: i32, a: i32, b: i32): i32 {
     for (let o = 0; o < n; o++) {
       natSet = false;
       if (!runChain(rw(base + (i + at4(NAT_ORDER, o)) * PW + L.PL_CHAIN))) return END;
-      if (h == L.HOOK_OUTPUT) S.setOutIf(route(outOverride())); // rerouted after a DNAT
+      if (h == L.HOOK_OUTPUT && !reroute()) return END; // rerouted after a DNAT
       if (natSet) return GO;
     }
     i = j;
@@ -495,21 +527,21 @@ function fromInterface(): void {
     if (hookPoint(L.HOOK_INPUT, true, true) == STOLEN) {
       // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
       S.setInIf(0);
-      S.setOutIf(route(outOverride()));
+      if (!reroute()) return;
       if (hookPoint(L.HOOK_OUTPUT, false, false) != GO) return;
       if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
       leftOn = S.outIf;
     }
     return; // delivered (or ended)
   }
-  S.setOutIf(route(outOverride()));
+  if (!reroute()) return;
   if (hookPoint(L.HOOK_FORWARD, true, false) != GO) return;
   if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
   leftOn = S.outIf;
 }
 
 function fromHost(): void {
-  S.setOutIf(route(outOverride()));
+  if (!reroute()) return;
   if (hookPoint(L.HOOK_OUTPUT, true, true) != GO) return;
   if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
   if (!isLocal(-1, S.routeDst())) {

@@ -64,6 +64,7 @@ import { buildRuns } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs } from './ipvs.js';
 import { StringTable, Words } from './words.js';
+import { writeRouting } from './routing.js';
 
 export interface CompiledRuleset {
   /** The whole compiled ruleset (header + sections), layout.ts. */
@@ -199,6 +200,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const runs = buildRuns(w, rs, dstKeys, portKeys, rulesAt, opts.minRun ?? 8);
 
   writeNode(w, rs);
+  w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
   writeSets(w, rs.ipsets);
   const ipvs = writeIpvs(w, rs.ipvs, strings);
   w.set(H_NNTH, ctx.nth.next);

@@ -85,6 +85,78 @@ export const A_NOTE = 7; // reason only
 export const A_ORDER = 8; // PA = the base chain that runs first when it holds (-1 IPVS), PB = the other (src/engine/order.ts)
 export const MAX_ASM = 512;
 
+// ---- routing (at H_ROUTING): src/compile/routing.ts writes, assembly/routing.ts reads (src/engine/routing.ts semantics) ----
+export const RT_NLINKS = 0;
+export const RT_LINKS = 1; // LK_WORDS per link, in listing order
+export const RT_NROUTES = 2;
+export const RT_ROUTES = 3; // RO_WORDS per route, in listing order
+export const RT_NRULES = 4;
+export const RT_RULES = 5; // PR_WORDS per policy rule, by priority
+export const RT_FLAGS = 6; // RTF_*
+export const RT_REJ_UNREACH4 = 7; // reject-with string ids of a failed route
+export const RT_REJ_UNREACH6 = 8;
+export const RT_REJ_PROHIBIT4 = 9;
+export const RT_REJ_PROHIBIT6 = 10;
+export const RT_WORDS = 12;
+export const RTF_ROUTES = 1; // the node's routes were given: the walk routes by them
+export const RTF_ADDRS = 2; // the node's interface addresses were given: MASQUERADE picks from them
+export const LK_IFACE = 0; // IFACE_WORDS: the link's name
+export const LK_NADDR = 6;
+export const LK_ADDRS = 7; // offset of LA_WORDS records
+export const LK_WORDS = 8;
+export const LA_FAMILY = 0;
+export const LA_ADDR = 1; // 4 words
+export const LA_MASK = 5; // 4 words
+export const LA_SCOPE = 9;
+export const LA_SECONDARY = 10;
+export const LA_WORDS = 11;
+export const RO_FAMILY = 0;
+export const RO_TABLE = 1;
+export const RO_TYPE = 2; // RTYPE_*
+export const RO_PREFIX = 3;
+export const RO_DST = 4; // 4 words
+export const RO_MASK = 8; // 4 words
+export const RO_METRIC = 12;
+export const RO_DEV = 13; // link index, -1 none
+export const RO_HASGW = 14;
+export const RO_GW = 15; // 4 words
+export const RO_WORDS = 19;
+export const RTYPE_UNICAST = 0;
+export const RTYPE_LOCAL = 1;
+export const RTYPE_BROADCAST = 2;
+export const RTYPE_ANYCAST = 3;
+export const RTYPE_MULTICAST = 4;
+export const RTYPE_BLACKHOLE = 5;
+export const RTYPE_UNREACHABLE = 6;
+export const RTYPE_PROHIBIT = 7;
+export const RTYPE_THROW = 8;
+export const RTYPE_NAT = 9;
+export const PR_FAMILY = 0;
+export const PR_PRIO = 1;
+export const PR_FLAGS = 2; // PRF_*
+export const PR_ACTION = 3; // PRA_*
+export const PR_TABLE = 4;
+export const PR_SUPPRESS = 5; // suppress_prefixlength, -1 none
+export const PR_SRC = 6; // 4 words
+export const PR_SRCMASK = 10; // 4 words
+export const PR_DST = 14; // 4 words
+export const PR_DSTMASK = 18; // 4 words
+export const PR_IIF = 22; // IFACE_WORDS
+export const PR_MARK = 28;
+export const PR_MARKMASK = 29;
+export const PR_WORDS = 30;
+export const PRF_NOT = 1;
+export const PRF_SRC = 2;
+export const PRF_DST = 4;
+export const PRF_IIF = 8;
+export const PRF_OIF = 16;
+export const PRF_MARK = 32;
+export const PRA_LOOKUP = 0;
+export const PRA_BLACKHOLE = 1;
+export const PRA_UNREACHABLE = 2;
+export const PRA_PROHIBIT = 3;
+export const PRA_NOP = 4;
+
 // ---- rule record ----
 export const RULE_WORDS = 5;
 export const R_OPS = 0; // word offset (absolute in the buffer) of the first match op
@@ -402,6 +474,7 @@ export const O_NASM = 17;
 export const O_NDEC = 18;
 export const O_NNOTES = 19;
 export const O_NPROBS = 20;
+export const O_OUT_LINK = 21; // OIF_LINK: the link index
 export const O_HEAD_WORDS = 32;
 export const MAX_PATH = 8192;
 export const MAX_DEC = 4096;
@@ -446,6 +519,7 @@ export const OIF_LO = 1;
 export const OIF_PODS = 2;
 export const OIF_UPLINK = 3;
 export const OIF_QUERY = 4;
+export const OIF_LINK = 5; // one of the node's links (routing): its index at O_OUT_LINK
 
 
 // note records: [code, arg, arg2, w0, w1, w2, w3]
@@ -456,6 +530,7 @@ export const NOTE_MASQ_NOADDR = 3; // arg = family, w = the source left in place
 export const NOTE_REDIRECT_NOADDR = 4; // arg = family, w = the destination left in place
 export const NOTE_NAT_PORT = 5; // arg = NAT_WHAT_*, arg2 = packet port, w0 = lo, w1 = hi
 export const NOTE_NAT_MULTI = 6;
+export const NOTE_ROUTE = 8; // arg = ROUTE_FAIL code (src/compile/routing.ts), w = the destination
 export const NOTE_IPVS_FWD = 7; // gate/ipip: arg = global real index (RL_GLOBAL), arg2 = endpoint port, w = the destination kept
 
 // status codes returned by the walk (mapped to typed errors in src/engine/wasm.ts)

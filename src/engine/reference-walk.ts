@@ -15,6 +15,8 @@ import type { PlanEntry } from '../model/hooks.js';
 import type { DecisionRecord, StepRef, WalkPacket, WalkRecord } from './types.js';
 import { assumptionKey, conditionText, emptyKey, keyedReason, putAddr, UNKNOWN_WEIGHTS, type WalkAssumption } from './assume.js';
 import * as L from '../compile/layout.js';
+import { linkIndex, routeLookup, selectSource } from './routing.js';
+import { ROUTE_FAIL, ROUTE_REJECT, routeFailNote } from '../compile/routing.js';
 
 const { A_LOCAL, A_NOTE, A_ORDER, K_A, K_PA, K_PB } = L;
 
@@ -84,6 +86,8 @@ export class Walker implements PacketView {
   private rejectWith: string | undefined;
   private masquerade = false;
   private leftOn: Iface | null = null;
+  /** The last routing decision's nexthop (gateway or destination); null when the defaults decided. */
+  private nexthop: Addr | null = null;
   /** gate/ipip IPVS forwarding: the packet keeps its destination, the real server is the endpoint. */
   private endpoint: { addr: Addr; port: number } | null = null;
   /** The hook being walked (HOOK_NAMES index). */
@@ -168,14 +172,14 @@ export class Walker implements PacketView {
       if (r === STOLEN) {
         // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
         this.inIface = null;
-        this.outIface = this.route();
+        if (!this.reroute()) return;
         if (this.hookPoint(OUT, false, false) !== GO) return;
         if (this.hookPoint(POST, true, false) !== GO) return;
         this.leave();
       }
       return; // delivered (or ended)
     }
-    this.outIface = this.route();
+    if (!this.reroute()) return;
     if (this.hookPoint(FWD, true, false) !== GO) return;
     if (this.hookPoint(POST, true, false) !== GO) return;
     this.leave();
@@ -183,7 +187,7 @@ export class Walker implements PacketView {
 
   /** host: generated on the node; comes back in on lo when it is addressed to the node. */
   private fromHost(): void {
-    this.outIface = this.route();
+    if (!this.reroute()) return;
     if (this.hookPoint(OUT, true, true) !== GO) return;
     if (this.hookPoint(POST, true, false) !== GO) return;
     if (!this.local()) {
@@ -254,14 +258,50 @@ export class Walker implements PacketView {
     this.assumptions.push({ rule: rid, kind: A_NOTE, how: 'note', holds: true, key: assumptionKey(A_NOTE, reason, this.family, key), condition: reason, reason });
   }
 
-  /** The outgoing interface for the current destination (SEMANTICS.md "Output interface"). */
-  private route(): Iface {
+  /**
+   * The outgoing interface for the current destination (SEMANTICS.md "Output interface",
+   * "Routing"): the node's own tables when given (null when they give no usable route: the walk
+   * ended, verdict set), else the documented defaults.
+   */
+  private route(): Iface | null {
+    this.nexthop = null;
     if (this.pkt.outIface) return this.pkt.outIface;
     const node = this.rs.node;
     if (this.local()) return LO;
     const dst = this.endpoint ? this.endpoint.addr : this.dst;
+    const rt = node.routing;
+    if (rt && rt.has.routes) {
+      const res = routeLookup(rt, { family: this.family, dst, src: this.src, mark: this.mark, iif: this.inIface ? this.inIface.name : 'lo' });
+      let fail: number = ROUTE_FAIL.none;
+      if (res.kind === 'route') {
+        const r = res.route;
+        if (r.type === 'local' || r.type === 'broadcast' || r.type === 'anycast') return LO;
+        if (r.type === 'blackhole') fail = ROUTE_FAIL.blackhole;
+        else if (r.type === 'unreachable') fail = ROUTE_FAIL.unreachable;
+        else if (r.type === 'prohibit') fail = ROUTE_FAIL.prohibit;
+        else if (r.dev < 0) fail = ROUTE_FAIL.noDevice;
+        else {
+          this.nexthop = r.gateway ?? dst;
+          return { name: rt.links[r.dev].name, prefix: false };
+        }
+      } else if (res.kind === 'action') {
+        fail = res.action === 'blackhole' ? ROUTE_FAIL.blackhole : res.action === 'prohibit' ? ROUTE_FAIL.prohibit : ROUTE_FAIL.unreachable;
+      }
+      this.note(routeFailNote(fail, dst));
+      if (fail === ROUTE_FAIL.blackhole) this.end('drop');
+      else this.end('reject', (fail === ROUTE_FAIL.prohibit ? ROUTE_REJECT.prohibit : ROUTE_REJECT.unreachable)[this.family]);
+      return null;
+    }
     for (const c of node.podCIDRs) if (cidrContains(c, dst)) return node.pods;
     return node.uplink;
+  }
+
+  /** outIface := route(); false when routing ended the walk. */
+  private reroute(): boolean {
+    const o = this.route();
+    if (!o) return false;
+    this.outIface = o;
+    return true;
   }
 
   private end(verdict: Verdict, rejectWith?: string): false {
@@ -319,7 +359,7 @@ export class Walker implements PacketView {
       for (const o of order) {
         this.natSet = false;
         if (!this.runChain(plan[i + o].chain)) return END;
-        if (h === OUT) this.outIface = this.route(); // rerouted after a DNAT
+        if (h === OUT && !this.reroute()) return END; // rerouted after a DNAT
         if (this.natSet) return GO;
       }
       i = j;
@@ -333,7 +373,7 @@ export class Walker implements PacketView {
     if (r === 'stop') return END;
     if (r === 'scheduled') {
       if (h === IN && !this.local()) return STOLEN;
-      this.outIface = this.route();
+      if (!this.reroute()) return END;
     }
     return GO;
   }
@@ -578,7 +618,20 @@ export class Walker implements PacketView {
         return;
       }
       case 'MASQUERADE': {
-        // The outgoing interface's address (SEMANTICS.md): the pod gateway on an exact-name pods interface.
+        // With the node's interfaces known: the kernel's inet_select_addr on the outgoing one.
+        const rt = this.rs.node.routing;
+        const routeDst = this.endpoint ? this.endpoint.addr : this.dst;
+        const dev = rt && rt.has.addrs && this.outIface && !this.outIface.prefix && !isLoopback(this.dst) ? linkIndex(rt, this.outIface.name) : -1;
+        if (rt && dev >= 0) {
+          const a = selectSource(rt, dev, this.nexthop ?? routeDst);
+          if (a) this.src = a;
+          else this.note(`MASQUERADE: no IPv${this.family} node address given, so the source is left as ${formatAddr(this.src)}`);
+          if (t.ports) this.sport = this.pickPort(this.sport, t.ports, 'MASQUERADE');
+          this.masquerade = true;
+          this.ctstate |= CT.SNAT;
+          return;
+        }
+        // Otherwise (SEMANTICS.md): the pod gateway on an exact-name pods interface.
         const pods = this.rs.node.pods;
         const onPods = !!this.outIface && !this.outIface.prefix && !pods.prefix && this.outIface.name === pods.name;
         const gw = onPods ? podGatewayFor(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst) : undefined;

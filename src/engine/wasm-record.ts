@@ -22,6 +22,9 @@ const {
   OIF_LO,
   OIF_PODS,
   OIF_QUERY,
+  OIF_LINK,
+  O_OUT_LINK,
+  NOTE_ROUTE,
   OIF_UPLINK,
   OUT_BYTES,
   O_DEC,
@@ -63,6 +66,7 @@ const {
 } = L;
 import { assumptionKey, conditionText, keyedReason, type WalkAssumption } from './assume.js';
 import { formatIface } from './packet.js';
+import { routeFailNote } from '../compile/routing.js';
 import type { DecisionRecord, StepRef, WalkPacket, WalkRecord } from './types.js';
 
 const VERDICTS: Verdict[] = ['accept', 'drop', 'reject'];
@@ -126,7 +130,7 @@ export function assumptionAt(rs: Ruleset, strings: string[], i32: Int32Array, at
   return a;
 }
 
-function note(ctx: DecodeContext, at: number): string {
+function note(ctx: DecodeContext, at: number, fam: 4 | 6): string {
   const i32 = ctx.i32;
   const code = i32[at];
   const arg = i32[at + 1];
@@ -147,6 +151,8 @@ function note(ctx: DecodeContext, at: number): string {
       const r = ctx.rs.ipvs!.services[svc].reals[real];
       return `IPVS ${r.forward} forwarding: the packet keeps destination ${formatAddr(addrAt(i32, at + 3, r.addr.family))} and is sent to real server ${formatEndpoint(r.addr, arg2)}`;
     }
+    case NOTE_ROUTE:
+      return routeFailNote(arg, addrAt(i32, at + 3, fam));
     case NOTE_NAT_MULTI:
       return 'NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)';
     default:
@@ -164,6 +170,8 @@ function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | u
       return formatIface(ctx.rs.node.uplink);
     case OIF_QUERY:
       return pkt.outIface ? formatIface(pkt.outIface) : undefined;
+    case OIF_LINK:
+      return ctx.rs.node.routing!.links[ctx.i32[OUT_BYTES / 4 + O_OUT_LINK]].name;
     default:
       return undefined;
   }
@@ -198,7 +206,7 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     decisions.push({ probs, taken: i32[at + 2] });
   }
   const notes: string[] = [];
-  for (let i = 0, n = i32[o + O_NNOTES]; i < n; i++) notes.push(note(ctx, o + O_NOTES + i * NOTE_WORDS));
+  for (let i = 0, n = i32[o + O_NNOTES]; i < n; i++) notes.push(note(ctx, o + O_NOTES + i * NOTE_WORDS, fam));
   const verdict = verdictOf(i32[o + O_VERDICT]);
   const rec: WalkRecord = {
     verdict,
