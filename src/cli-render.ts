@@ -23,15 +23,15 @@ export function renderExplain(r: ExplainResult, opts: { path: boolean }): string
     if (last && sameCase(last.assumes, o.assumes)) last.outcomes.push(o);
     else groups.push({ assumes: o.assumes, outcomes: [o] });
   }
-  for (const g of groups) {
-    if (groups.length > 1 || g.assumes.length > 0) out += `${caseHeading(g.assumes)}\n`;
+  groups.forEach((g, gi) => {
+    if (groups.length > 1 || g.assumes.length > 0) out += `${gi > 0 ? '\n' : ''}${caseHeading(g.assumes)}\n`;
     const rows = [['PROBABILITY', 'VERDICT', 'ENDPOINT', 'SOURCE', 'MASQUERADE', 'RULES WALKED']];
     for (const o of g.outcomes) {
       rows.push([formatProbability(o.probability), o.verdict + (o.rejectWith ? ` (${o.rejectWith})` : ''), o.endpoint, o.source, o.masquerade ? 'yes' : 'no', String(o.rulesEvaluated)]);
     }
     const table = pad(rows);
-    out += groups.length > 1 || g.assumes.length > 0 ? table.replace(/^/gm, '  ') + '\n' : table;
-  }
+    out += groups.length > 1 || g.assumes.length > 0 ? `${table.trimEnd().replace(/^/gm, '  ')}\n` : table;
+  });
   if (opts.path) {
     r.outcomes.forEach((o, i) => {
       out += `\n#${i + 1} ${formatProbability(o.probability)} ${o.verdict} ${o.endpoint}\n`;
@@ -44,7 +44,7 @@ export function renderExplain(r: ExplainResult, opts: { path: boolean }): string
   }
   if (r.uncertain.length) {
     out += '\nUnknown conditions (each case above assumes a value for them):\n';
-    for (const u of r.uncertain) out += `  line ${u.line} ${u.table}/${u.chain}: ${u.reason}\n    ${u.rule}\n`;
+    for (const u of r.uncertain) out += `  line ${u.line} ${u.table}/${u.chain}: ${u.reason}\n${u.rule ? `    ${u.rule}\n` : ''}`;
   }
   if (r.warnings.length) out += '\nWarnings:\n' + r.warnings.map((w) => `  ${w}\n`).join('');
   return out;
