@@ -37,7 +37,9 @@ export function renderExplain(r: ExplainResult, opts: { path: boolean }): string
       out += `\n#${i + 1} ${formatProbability(o.probability)} ${o.verdict} ${o.endpoint}\n`;
       for (const s of o.path) {
         const where = `${s.table}/${s.chain}${s.index !== undefined ? '#' + s.index : ''}`;
-        out += `  line ${String(s.line).padStart(5)}  ${where.padEnd(36)} ${s.rule}\n`;
+        // nft JSON input: the rule's handle says more than the object's index in the document.
+        const at = s.handle !== undefined ? `handle ${String(s.handle).padStart(3)}` : `line ${String(s.line).padStart(5)}`;
+        out += `  ${at}  ${where.padEnd(36)} ${s.rule}\n`;
       }
       for (const n of o.notes ?? []) out += `  note: ${n}\n`;
     });

@@ -15,20 +15,22 @@ import { renderExplain, renderServices } from './cli-render.js';
 const USAGE = `landfall — where does this packet land?
 
 Usage:
-  landfall explain  --iptables FILE [--ip6tables FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
+  landfall explain  --iptables FILE [--ip6tables FILE] [--nft FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
                     [--node-ip IP]… [--pod-cidr CIDR]… [--uplink IF] [--pods-iface IF]
                     --proto tcp|udp|sctp|icmp --dst IP[:PORT] [--src IP] [--sport N]
                     [--origin external|pod|host] [--in IF] [--out IF] [--mark N] [--state S]
                     [--engine wasm|reference] [--lenient] [--path] [--json]
   landfall services --iptables FILE [...ruleset options] [--json]
-  landfall generate --services N --endpoints M [--mode iptables|ipvs] [--seed S] [--style save|restore]
-                    [--out-dir DIR]          (iptables mode prints the dump on stdout)
+  landfall generate --services N --endpoints M [--mode iptables|ipvs|nftables] [--seed S]
+                    [--style save|restore] (iptables) [--shape v1.35|v1.36|v1.37] [--style list|script] (nftables)
+                    [--out-dir DIR]          (iptables and nftables modes print the rules on stdout)
   landfall serve    [--port N] [--host H]
-  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs [--packets N] [--seed S]
+  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs,nftables [--packets N] [--seed S]
                     [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
                     [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
-FILE may be "-" for standard input. --example NAME loads a bundled example node
+FILE may be "-" for standard input. --nft takes \`nft list ruleset\` text or \`nft -j list ruleset\` JSON
+(with or without --iptables; iptables-nft tables an iptables-save dump holds come from it). --example NAME loads a bundled example node
 (kube-node, eks-node, calico-node, ipv6-node, ipvs-node) instead of --iptables/--node.
 Exit codes: 0 answered, 1 internal error, 2 bad input.`;
 
@@ -37,6 +39,7 @@ class UsageError extends Error {}
 const rulesetOptions = {
   iptables: { type: 'string' },
   ip6tables: { type: 'string' },
+  nft: { type: 'string' },
   ipvs: { type: 'string' },
   ipsets: { type: 'string' },
   node: { type: 'string' },
@@ -69,12 +72,13 @@ function readExample(name: string): RulesetBundle {
 }
 
 function loadFrom(v: Values) {
-  const b: RulesetBundle = v.example ? readExample(String(v.example)) : { iptables: '' };
+  const b: RulesetBundle = v.example ? readExample(String(v.example)) : {};
   if (v.iptables) b.iptables = readInput(String(v.iptables));
   if (v.ip6tables) b.ip6tables = readInput(String(v.ip6tables));
+  if (v.nft) b.nftables = readInput(String(v.nft));
   if (v.ipvs) b.ipvs = readInput(String(v.ipvs));
   if (v.ipsets) b.ipsets = readInput(String(v.ipsets));
-  if (!v.example && !v.iptables && !v.ip6tables) throw new UsageError('--iptables FILE (or --ip6tables, or --example NAME) is required');
+  if (!v.example && !v.iptables && !v.ip6tables && !v.nft) throw new UsageError('--iptables FILE (or --ip6tables, --nft, or --example NAME) is required');
   let node: NodeInput = b.node ?? {};
   if (v.node) {
     try {
@@ -176,6 +180,7 @@ async function generateCmd(args: string[]): Promise<void> {
       mode: { type: 'string' },
       seed: { type: 'string' },
       style: { type: 'string' },
+      shape: { type: 'string' },
       'out-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -188,6 +193,20 @@ async function generateCmd(args: string[]): Promise<void> {
   if (services > 100_000 || endpoints > 1000) throw new UsageError('at most 100,000 services and 1,000 endpoints per service');
   const seed = intOpt(v, 'seed') ?? 1;
   const mode = v.mode ?? 'iptables';
+  if (mode === 'nftables') {
+    const { generateNftables, NFT_SHAPES } = await import('./kube/generate-nft.js');
+    const shape = v.shape ?? 'v1.35';
+    if (!(NFT_SHAPES as readonly string[]).includes(shape)) throw new UsageError(`--shape must be one of ${NFT_SHAPES.join(', ')}`);
+    const nftStyle = v.style ?? 'list';
+    if (nftStyle !== 'list' && nftStyle !== 'script') throw new UsageError('--style must be list or script in nftables mode');
+    const g = generateNftables({ services, endpoints, seed, shape: shape as (typeof NFT_SHAPES)[number] });
+    // 'list': what `nft list ruleset` prints (and `nft -f` loads); 'script': kube-proxy's transaction.
+    const text = nftStyle === 'script' ? g.text : g.listing;
+    if (v['out-dir']) await writeBundle(String(v['out-dir']), { 'nftables.txt': text, 'node.json': JSON.stringify(g.node, null, 2) + '\n' });
+    else process.stdout.write(text);
+    return;
+  }
+  if (v.shape !== undefined) throw new UsageError('--shape applies to --mode nftables');
   const style = (v.style ?? 'save') as 'save' | 'restore';
   if (style !== 'save' && style !== 'restore') throw new UsageError('--style must be save or restore');
   if (mode === 'iptables') {
@@ -204,7 +223,7 @@ async function generateCmd(args: string[]): Promise<void> {
     await writeBundle(String(dir), { 'iptables.txt': g.iptables, 'ipvs.txt': g.ipvs, 'ipsets.txt': g.ipsets, 'node.json': JSON.stringify(g.node, null, 2) + '\n' });
     return;
   }
-  throw new UsageError('--mode must be iptables or ipvs');
+  throw new UsageError('--mode must be iptables, ipvs or nftables');
 }
 
 async function writeBundle(dir: string, files: Record<string, string>): Promise<void> {
@@ -230,7 +249,7 @@ async function serveCmd(args: string[]): Promise<void> {
 }
 
 async function scaleCmd(args: string[]): Promise<void> {
-  const { runScaleCli } = await import('./kube/scale-cli.js');
+  const { runScaleCli } = await import('./scale/cli.js');
   await runScaleCli(args);
 }
 

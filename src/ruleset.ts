@@ -3,6 +3,7 @@
 // and answers explain / trace / services with the same JSON the HTTP API returns.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './model/canonical-json.js';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
 import type { ExplainResult, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
@@ -20,6 +21,9 @@ import { ParseError } from './parse/errors.js';
 import { parseIpsets } from './parse/ipset.js';
 import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
+import { loadNft } from './parse/nft.js';
+import type { NftTable } from './model/hooks.js';
+import type { NftRuleset } from './model/nft.js';
 
 export interface LoadOptions {
   /** Walk engine (default 'wasm'). */
@@ -59,32 +63,26 @@ export function rulesetId(bundle: RulesetBundle): string {
   return createHash('sha256').update(canonicalJson(norm)).digest('hex');
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
 function formatWarning(source: string, w: ParseWarning): string {
   return `${source}:${w.line}:${w.column}: ${w.message}`;
 }
 
 /** Parses and numbers everything; throws ParseError (dumps) or QueryError (node context). */
 export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } = {}): { ruleset: Ruleset; warnings: string[] } {
-  if (typeof bundle?.iptables !== 'string') throw new ParseError('iptables dump is required', 1, 1, 'iptables');
+  if (typeof bundle?.iptables !== 'string' && typeof bundle?.ip6tables !== 'string' && typeof bundle?.nftables !== 'string') {
+    throw new ParseError('a rule dump is required (iptables, ip6tables or nftables)', 1, 1, 'iptables');
+  }
   const warnings: string[] = [];
   const parseWarnings: ParseWarning[] = [];
-  const main = parseIptablesSave(bundle.iptables, { lenient: opts.lenient, source: 'iptables' });
-  main.warnings.forEach((w) => warnings.push(formatWarning('iptables', w)));
-  parseWarnings.push(...main.warnings);
-  let v4: FamilyRules | undefined = main.v4;
-  let v6: FamilyRules | undefined = main.v6;
+  let v4: FamilyRules | undefined;
+  let v6: FamilyRules | undefined;
+  if (bundle.iptables !== undefined) {
+    const main = parseIptablesSave(bundle.iptables, { lenient: opts.lenient, source: 'iptables' });
+    main.warnings.forEach((w) => warnings.push(formatWarning('iptables', w)));
+    parseWarnings.push(...main.warnings);
+    v4 = main.v4;
+    v6 = main.v6;
+  }
   if (bundle.ip6tables !== undefined) {
     const six = parseIptablesSave(bundle.ip6tables, { family: 6, lenient: opts.lenient, source: 'ip6tables' });
     six.warnings.forEach((w) => warnings.push(formatWarning('ip6tables', w)));
@@ -96,8 +94,24 @@ export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } 
   }
   const ipvs: IpvsState | undefined = bundle.ipvs !== undefined ? parseIpvs(bundle.ipvs) : undefined;
   const ipsets: IpsetState = bundle.ipsets !== undefined ? parseIpsets(bundle.ipsets) : { sets: new Map(), supplied: false };
+  // nft tables (text or JSON, told apart by content); iptables-nft tables the iptables-save dumps
+  // already hold come from those, never twice.
+  let nft: NftTable[] | undefined;
+  let nftSyntax: NftRuleset | undefined;
+  if (bundle.nftables !== undefined) {
+    const loaded = loadNft(bundle.nftables, {
+      lenient: opts.lenient,
+      source: 'nftables',
+      iptablesTables: { 4: new Set(v4?.tables.keys()), 6: new Set(v6?.tables.keys()) },
+    });
+    loaded.warnings.forEach((w) => warnings.push(formatWarning('nftables', w)));
+    parseWarnings.push(...loaded.warnings);
+    for (const set of loaded.sets) ipsets.sets.set(set.name, set);
+    nft = loaded.tables;
+    nftSyntax = loaded.ruleset;
+  }
   const node = resolveNode(bundle.node, ipvs, warnings);
-  const ruleset: Ruleset = { v4, v6, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6) };
+  const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
   return { ruleset, warnings };
 }
 
@@ -117,8 +131,13 @@ function statsOf(bundle: RulesetBundle, rs: Ruleset): RulesetStats {
       tables[`v${fam.family}/${t}`] = { chains: table.chains.size, rules };
     }
   }
+  for (const t of rs.nft ?? []) {
+    let rules = 0;
+    for (const c of t.chains.values()) rules += c.rules.length;
+    tables[`nft/${t.family} ${t.name}`] = { chains: t.chains.size, rules };
+  }
   let bytes = 0;
-  for (const s of [bundle.iptables, bundle.ip6tables, bundle.ipvs, bundle.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
+  for (const s of [bundle.iptables, bundle.ip6tables, bundle.nftables, bundle.ipvs, bundle.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
   let ipsetEntries = 0;
   for (const s of rs.ipsets.sets.values()) ipsetEntries += s.entries.length;
   return {

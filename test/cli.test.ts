@@ -82,4 +82,15 @@ describe('landfall services and generate', () => {
     const rs = loadRuleset({ iptables: a.stdout });
     expect(rs.services().length).toBeGreaterThanOrEqual(20);
   });
+
+  it('generate --mode nftables prints a listing services reads back, in the shape asked for', () => {
+    const v135 = landfall(['generate', '--services', '20', '--endpoints', '3', '--seed', '7', '--mode', 'nftables']);
+    const v136 = landfall(['generate', '--services', '20', '--endpoints', '3', '--seed', '7', '--mode', 'nftables', '--shape', 'v1.36']);
+    expect(v135.code).toBe(0);
+    expect(v135.stdout.startsWith('table ip kube-proxy {')).toBe(true);
+    expect(v135.stdout).toContain('chain mark-for-masquerade {');
+    expect(v136.stdout).toContain('set hairpin-connections {');
+    expect(loadRuleset({ nftables: v136.stdout }).services()).toHaveLength(20);
+    expect(landfall(['generate', '--services', '2', '--endpoints', '1', '--mode', 'nftables', '--shape', 'v9']).code).toBe(2);
+  });
 });

@@ -62,7 +62,7 @@ const {
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
 import { setHash, writeSets } from './sets.js';
-import { writeIpvs, type CompiledIpvs } from './ipvs.js';
+import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
 import { writeRouting } from './routing.js';
 
@@ -83,6 +83,8 @@ export interface CompileOptions {
   shared?: boolean;
   /** Shortest run of destination-keyed rules worth a hash index. Default 8. */
   minRun?: number;
+  /** The note texts of IPVS services (required when the ruleset has any; the engine's compileRuleset passes them). */
+  ipvsNotes?: IpvsNotes;
 }
 
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
@@ -202,7 +204,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   writeNode(w, rs);
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
   writeSets(w, rs.ipsets);
-  const ipvs = writeIpvs(w, rs.ipvs, strings);
+  const ipvs = writeIpvs(w, rs.ipvs, strings, opts.ipvsNotes);
   w.set(H_NNTH, ctx.nth.next);
   let flags = 0;
   if (ctx.host.used || ctx.nth.next > MAX_NTH) flags |= HF_HOST;

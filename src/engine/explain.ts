@@ -10,7 +10,16 @@
 // agree with it) sum to 1.
 
 import { formatAddr, formatEndpoint } from '../model/addr.js';
-import type { Assumption, ExplainResult, Outcome, PathStep, Query, TraceResult, UncertainRule } from '../model/contracts.js';
+import type {
+  Assumption,
+  ExplainResult,
+  Outcome,
+  PathStep,
+  Query,
+  TraceResult,
+  UncertainRule,
+} from '../model/contracts.js';
+import { LandfallError, type ErrorDetails } from '../model/errors.js';
 import { PROTO } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { QueryError, resolveQuery, type ResolvedPacket } from './packet.js';
@@ -22,10 +31,14 @@ import { conditionSite } from './order.js';
 export const DEFAULT_MAX_PATHS = 10_000;
 
 /** More walks than the cap allows (HTTP 422). */
-export class PathExplosionError extends Error {
+export class PathExplosionError extends LandfallError {
   override readonly name = 'PathExplosionError';
+  readonly code = 'path-explosion';
   constructor(readonly cap: number) {
     super(`the packet has more than ${cap} possible paths; narrow the query or raise the path cap`);
+  }
+  override report(): { detail: string; details: ErrorDetails } {
+    return { detail: this.message, details: { maxPaths: this.cap } };
   }
 }
 

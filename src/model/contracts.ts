@@ -84,10 +84,10 @@ export type NodeSnapshot = Static<typeof NodeSnapshot>;
 /** What a node gives us: DESIGN.md's ruleset body (the library's loadRuleset input). */
 export const RulesetBundle = Type.Object(
   {
-    iptables: Type.String({ description: 'iptables-save output (IPv4)' }),
+    iptables: Type.Optional(Type.String({ description: 'iptables-save output (IPv4); at least one of iptables, ip6tables, nftables' })),
     ip6tables: Type.Optional(Type.String({ description: 'ip6tables-save output' })),
     nftables: Type.Optional(
-      Type.String({ description: '`nft list ruleset` text or `nft -j list ruleset` JSON text. Accepted and stored; not read yet.' }),
+      Type.String({ description: '`nft list ruleset` text (`nft -a` handles allowed) or `nft -j list ruleset` JSON text, told apart by content' }),
     ),
     ipvs: Type.Optional(Type.String({ description: 'ipvsadm-save -n output' })),
     ipsets: Type.Optional(Type.String({ description: 'ipset save output' })),

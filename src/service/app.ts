@@ -15,7 +15,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { AnswerCache } from './answer-cache.js';
 import { UploadIndex } from './uploads.js';
 import { WorkerPool } from './pool.js';
-import type { RulesetRef, Task } from './protocol.js';
+import type { Task } from './protocol.js';
 import { namedSchemas } from './schemas.js';
 import { RulesetStore, type StoredRuleset } from './store.js';
 import { boot } from './boot.js';
@@ -64,10 +64,6 @@ declare module 'fastify' {
 }
 
 export type App = FastifyInstance;
-
-export function refOf(entry: StoredRuleset): RulesetRef {
-  return { id: entry.id, input: entry.input };
-}
 
 export async function buildApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
@@ -174,6 +170,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(rulesetRoutes);
   await app.register(explainRoutes);
   await app.register(scaleRoutes);
+  await app.register(import('./web.js')); // the dashboard at `/` (build/web)
 
   app.addHook('onReady', async () => {
     // Not awaited: the server listens (and answers /healthz with 503) while rulesets load.

@@ -3,7 +3,8 @@
 // own id — a file from another landfall version or a corrupted one is skipped with a log line).
 
 import { readNodeDir } from '../examples.js';
-import type { App } from './app.js';
+// The app's type without importing app.ts (which imports this file); `landfall` is declared there.
+import type { FastifyInstance as App } from 'fastify';
 import { encodeInput, type StoredRuleset } from './store.js';
 import type { RulesetBundle } from '../model/contracts.js';
 

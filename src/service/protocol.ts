@@ -16,6 +16,11 @@ export interface RulesetRef {
   input: SharedArrayBuffer;
 }
 
+/** The reference a task carries for a stored ruleset. */
+export function refOf(entry: { id: string; input: SharedArrayBuffer }): RulesetRef {
+  return { id: entry.id, input: entry.input };
+}
+
 export type Task =
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: Query }

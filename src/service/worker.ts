@@ -4,7 +4,7 @@
 
 import { workerData } from 'piscina';
 import { loadRuleset } from '../index.js';
-import type { WorkerFault } from './errors.js';
+import { toFault } from './errors.js';
 import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 
 type Loaded = ReturnType<typeof loadRuleset>;
@@ -59,33 +59,6 @@ function phaseTimes(rs: Loaded): { parseMs?: number; compileMs?: number } {
   const s = (rs as { stats?: unknown }).stats as Record<string, unknown> | undefined;
   const pick = (k: string) => (typeof s?.[k] === 'number' ? (s[k] as number) : undefined);
   return { parseMs: pick('parseMs'), compileMs: pick('compileMs') };
-}
-
-/** Library errors → records. Matched by name: the classes live in modules we need not import. */
-function toFault(err: unknown): WorkerFault {
-  const e = err as Record<string, unknown> & { name?: string; message?: string };
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  switch (e?.name) {
-    case 'ParseError':
-      return {
-        kind: 'parse',
-        message: typeof e.detail === 'string' ? e.detail : message,
-        line: Number(e.line) || 0,
-        column: Number(e.column) || 0,
-        source: typeof e.source === 'string' ? e.source : 'iptables',
-        ...(typeof e.text === 'string' ? { text: e.text.length > 200 ? `${e.text.slice(0, 200)}…` : e.text } : {}),
-      };
-    case 'QueryError':
-      return { kind: 'query', message, ...(typeof e.field === 'string' ? { field: e.field } : {}) };
-    case 'PathExplosionError': {
-      // PathExplosionError carries the cap it hit as `cap` (src/engine/explain.ts).
-      const cap = e.cap;
-      return { kind: 'paths', message, ...(typeof cap === 'number' ? { maxPaths: cap } : {}) };
-    }
-    default:
-      // Not an input error we know: report without internals; the main thread logs the message.
-      return { kind: 'internal', message: `${e?.name ?? 'Error'}: ${message}`.slice(0, 500) };
-  }
 }
 
 export default function run(task: Task): TaskResult {

