@@ -120,15 +120,20 @@ describe('other inputs', () => {
     expect(r.outcomes[0].path.map((s) => `${s.family} ${s.table}/${s.chain}`)).toEqual(['ip6 filter/FORWARD']);
   });
 
-  test('nftables, snapshot and the iproute2 node fields are accepted and not read yet', () => {
+  test('the iproute2 node fields are read: an ip -j addr listing settles which addresses are the node own', () => {
     const plain = loadRuleset({ iptables: BASIC.iptables }, { engine: 'reference' });
+    const ipAddr = JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.168.1.10', prefixlen: 24, scope: 'global' }] }]);
     const more = loadRuleset(
-      { iptables: BASIC.iptables, nftables: 'table inet x {\n}\n', snapshot: { format: 'landfall-snapshot/1' }, node: { ipAddr: '[]', ipRoute: '[]', ipRule: '[]' } },
+      { iptables: BASIC.iptables, nftables: 'table inet x {\n}\n', snapshot: { format: 'landfall-snapshot/1' }, node: { ipAddr, ipRoute: '[]', ipRule: '[]' } },
       { engine: 'reference' },
     );
     const q = { protocol: 'tcp' as const, destination: '10.96.100.1', port: 80 };
-    expect(more.explain(q)).toEqual(plain.explain(q));
-    // …but they are input: a different input is a different id.
+    // without the node's addresses, whether 10.96.100.1 is one of them is an assumption…
+    expect(plain.explain(q).warnings.join()).toMatch(/node's addresses were not given/);
+    // …with them it is settled, and every outcome is unconditional
+    const r = more.explain(q);
+    expect(r.warnings.join()).not.toMatch(/node's addresses were not given/);
+    expect(r.outcomes.every((o) => o.assumes.length === 0)).toBe(true);
     expect(more.id).not.toBe(plain.id);
   });
 
