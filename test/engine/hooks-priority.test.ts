@@ -225,7 +225,7 @@ describe('equal priorities: registration order is an unknown condition', () => {
       const w = engine.walk(pkt, forced);
       orders.push(w.path.map((s) => (s.kind === 'rule' ? rs.rules[s.rule].chain : '')).join(''));
       for (let i = w.decisions.length - 1; i >= forced.length; i--) stack.push([...w.decisions.slice(0, i).map((d) => d.taken), 1]);
-      expect(w.uncertain.every((u) => u.order !== undefined && u.rule === -1)).toBe(true);
+      expect(w.assumptions.every((u) => u.order !== undefined && u.rule === -1)).toBe(true);
     }
     expect(orders.sort()).toEqual(['abc', 'acb', 'bac', 'bca', 'cab', 'cba']);
     compareAllWalks(engine, createWasmEngine(rs), pkt);
