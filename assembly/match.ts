@@ -161,6 +161,8 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       return bool2((S.family == 6 && cidr6(S.SRC, op)) != inv);
     case L.M_DST6:
       return bool2((S.family == 6 && cidr6(S.DST, op)) != inv);
+    case L.M_NFPROTO:
+      return bool2((S.family == rw(op + 1)) != inv);
     case L.M_PROTO: {
       const p = rw(op + 1);
       return bool2((p == 0 || p == S.proto) != inv);
@@ -212,8 +214,8 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       return bool2(((S.ctstate & rw(op + 1)) != 0) != inv);
     case L.M_CTADDR: {
       const a = ctAddr(rw(op + 1));
-      let hit = true;
-      for (let k = 0; k < 4; k++) {
+      let hit = S.family == rw(op + 10);
+      for (let k = 0; hit && k < 4; k++) {
         if ((load<i32>(a + (<usize>k << 2)) & rw(op + 6 + k)) != rw(op + 2 + k)) {
           hit = false;
           break;
@@ -266,7 +268,7 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
     }
     case L.M_IPRANGE: {
       const a = rw(op + 1) == 0 ? S.SRC : S.DST;
-      const hit = cmp4(a, rsAddr(op + 2)) >= 0 && cmp4(a, rsAddr(op + 6)) <= 0;
+      const hit = S.family == rw(op + 10) && cmp4(a, rsAddr(op + 2)) >= 0 && cmp4(a, rsAddr(op + 6)) <= 0;
       return bool2(hit != inv);
     }
     case L.M_PHYSDEV: {

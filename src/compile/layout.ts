@@ -133,14 +133,14 @@ export const M_ICMPTYPE = 13; // type, code (-1 = any), v6 (0/1)
 export const M_MARK = 14; // value, mask
 export const M_CONNMARK = 15; // value, mask
 export const M_CTSTATE = 16; // states
-export const M_CTADDR = 17; // field (0 origsrc 1 origdst 2 replsrc 3 repldst), a0..a3, m0..m3
+export const M_CTADDR = 17; // field (0 origsrc 1 origdst 2 replsrc 3 repldst), a0..a3, m0..m3, family
 export const M_CTPORT = 18; // field, lo | hi << 16
 export const M_CTDIR = 19; // reply (0/1)
 export const M_CTPROTO = 20; // proto
 export const M_ADDRTYPE = 21; // flags (AT_*), srcTypes, dstTypes
 export const M_RANDOM = 22; // threshold
 export const M_NTH = 23; // every, packet, counter index
-export const M_IPRANGE = 24; // dir (0 src 1 dst), lo0..3, hi0..3
+export const M_IPRANGE = 24; // dir (0 src 1 dst), lo0..3, hi0..3, family
 export const M_PHYSDEV = 25; // PD_* bits: which tests are present / inverted
 export const M_OWNER = 26; // 1 when every given criterion is inverted
 export const M_LIMIT = 27; // string id of the module name (for the note)
@@ -149,6 +149,7 @@ export const M_UNKNOWN = 29; // string id of the reason
 export const M_HOST = 30; // unencodable interface names: evaluated by the host (the walk yields ST_HOST)
 export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
 export const M_SET = 33; // (6 words) set id, dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason
+export const M_NFPROTO = 35; // family (4/6): the packet's family (a v4 op never matches a v6 packet: inet tables)
 export const M_IPVS = 34; // (13 words) IPM_* flags, vaddr family, a0..a3, m0..m3, vproto, vport
 export const IPM_IPVS = 1;
 export const IPM_IPVS_INV = 2;

@@ -47,6 +47,7 @@ const {
   M_RECENT,
   M_SET,
   M_IPVS,
+  M_NFPROTO,
   IPM_IPVS,
   IPM_IPVS_INV,
   IPM_VADDR,
@@ -245,10 +246,11 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       w.push(m.states);
       return true;
     case 'ctaddr':
-      w.push(head(M_CTADDR, inv, 10));
+      w.push(head(M_CTADDR, inv, 11));
       w.push(CT_FIELD[m.field]);
       for (let k = 0; k < 4; k++) w.push(m.cidr.w[k]);
       for (let k = 0; k < 4; k++) w.push(maskWord(m.cidr.prefix, k));
+      w.push(m.cidr.family);
       return true;
     case 'ctport':
       w.push(head(M_CTPORT, inv, 3));
@@ -301,10 +303,15 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       return true;
     }
     case 'iprange':
-      w.push(head(M_IPRANGE, inv, 10));
+      w.push(head(M_IPRANGE, inv, 11));
       w.push(m.dir === 'src' ? 0 : 1);
       push4(w, m.lo);
       push4(w, m.hi);
+      w.push(m.lo.family);
+      return true;
+    case 'nfproto':
+      w.push(head(M_NFPROTO, inv, 2));
+      w.push(m.family);
       return true;
     case 'comment':
     case 'nfacct':

@@ -136,6 +136,8 @@ function cidrHit(c: Cidr, a: Addr): boolean {
  */
 export function evalMatch(p: PacketView, m: Match): MatchResult {
   switch (m.kind) {
+    case 'nfproto':
+      return (p.family === m.family) !== m.invert;
     case 'src':
       return cidrHit(m.cidr, p.src) !== m.invert;
     case 'dst':
@@ -272,5 +274,5 @@ export function kernelOrder(ms: Match[]): Match[] {
 }
 
 function isHeader(m: Match): boolean {
-  return m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment';
+  return m.kind === 'nfproto' || m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment';
 }

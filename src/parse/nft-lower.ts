@@ -33,6 +33,7 @@ import { recordOf, tagOf } from '../model/nft.js';
 import type { ChainType, HookName, NftTable as ModelNftTable, TableFamily } from '../model/hooks.js';
 import type { Chain, Match, MarkOp, NatRange, ParseWarning, PortRange, Rule, TableName, Target } from '../model/rule.js';
 import { ADDRTYPE, CT, PROTO } from '../model/rule.js';
+import { IP_PROTOCOLS } from '../model/protocols.js';
 import { ParseError, quote } from './errors.js';
 import { renderExpr, renderStatement } from './nft-render.js';
 
@@ -64,9 +65,10 @@ const IPTABLES_TABLES = new Set(['raw', 'mangle', 'nat', 'filter', 'security']);
 /** Cap on the model rules one nft rule may expand into through set literals (not maps). */
 const MAX_ALTERNATIVES = 4096;
 
-const PROTO_NAMES: Record<string, number> = {
-  icmp: 1, igmp: 2, tcp: 6, udp: 17, dccp: 33, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, sctp: 132, udplite: 136,
-};
+/** The protocol names nft rules here use (numbers from the one map). */
+const PROTO_NAMES: Record<string, number> = Object.fromEntries(
+  (['icmp', 'igmp', 'tcp', 'udp', 'dccp', 'gre', 'esp', 'ah', 'icmpv6', 'ipv6-icmp', 'sctp', 'udplite'] as const).map((n) => [n, IP_PROTOCOLS[n]]),
+);
 const ICMP_TYPES: Record<string, number> = {
   'echo-reply': 0, 'destination-unreachable': 3, 'source-quench': 4, redirect: 5, 'echo-request': 8, 'router-advertisement': 9,
   'router-solicitation': 10, 'time-exceeded': 11, 'parameter-problem': 12, 'timestamp-request': 13, 'timestamp-reply': 14,

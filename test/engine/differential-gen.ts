@@ -330,6 +330,19 @@ function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
   });
 }
 
+/** A family test, or an address match of the other family (never true for this packet, so `!=` always is). */
+function arbCrossMatch(f: 4 | 6): fc.Arbitrary<Match> {
+  const o: 4 | 6 = f === 4 ? 6 : 4;
+  return fc.oneof(
+    fc.record({ kind: fc.constant('nfproto' as const), invert: inv, family: fc.constantFrom<4 | 6>(4, 6) }),
+    // the nft lowering's family guard: `src 0.0.0.0/0` (or ::/0) holds for every packet of that family only
+    fc.record({ kind: fc.constant('src' as const), invert: inv, cidr: fc.constantFrom<4 | 6>(4, 6).map((fam): Cidr => ({ family: fam, w: [0, 0, 0, 0], prefix: 0 })) }),
+    fc.record({ kind: fc.constantFrom('src' as const, 'dst' as const), invert: inv, cidr: arbCidr(o) }),
+    fc.record({ kind: fc.constant('ctaddr' as const), invert: inv, field: ctField, cidr: fc.oneof(arbCidr(o), fc.constant<Cidr>({ family: o, w: [0, 0, 0, 0], prefix: 0 })) }),
+    fc.tuple(fc.constantFrom('src' as const, 'dst' as const), inv, arbAddr(o)).map(([dir, invert, a]): Match => ({ kind: 'iprange', invert, dir, lo: a, hi: a })),
+  ) as fc.Arbitrary<Match>;
+}
+
 /** Priorities around every fixed one (iptables, the NAT core, IPVS), with repeats so that ties happen. */
 const PRIOS = [-300, -200, -150, -120, -100, -100, -90, -50, 0, 0, 10, 50, 98, 99, 100, 100, 150];
 
@@ -354,13 +367,19 @@ function arbNftTable(f: 4 | 6, idx: number): fc.Arbitrary<NftTable> {
       bases: fc.array(base, { minLength: 1, maxLength: 4 }),
       users: fc.boolean().chain((nat) => fc.tuple(...USER.map((_, i) => arbChainRules(f, nat ? 'nat' : 'filter', USER.slice(i + 1))))),
       costs: fc.array(fc.constantFrom(1, 1, 1, 0, 2), { minLength: 64, maxLength: 64 }),
+      // inet tables see both families: family tests and the other family's address matches
+      cross: fc.array(fc.option(arbCrossMatch(f), { nil: undefined, freq: 3 }), { minLength: 64, maxLength: 64 }),
     })
-    .map(({ family, bases, users, costs }) => {
+    .map(({ family, bases, users, costs, cross }) => {
       let line = 10000 * (idx + 1);
       let k = 0;
       const t = nftTable(family, `t${idx}`, line++);
       const fill = (c: ReturnType<typeof addNftChain>, rules: { matches: Match[]; target: Target | null }[]) => {
-        for (const r of rules) addNftRule(t, c, { line: line++, text: `${c.name} rule`, handle: line, matches: r.matches, target: r.target, evalCost: costs[k++ % costs.length] });
+        for (const r of rules) {
+          const x = family === 'inet' ? cross[k % cross.length] : undefined;
+          const matches = x ? [x, ...r.matches] : r.matches;
+          addNftRule(t, c, { line: line++, text: `${c.name} rule`, handle: line, matches, target: r.target, evalCost: costs[k++ % costs.length] });
+        }
       };
       bases.forEach((b, i) => fill(addNftChain(t, { name: `b${i}`, line: line++, base: { hook: b.hook, type: b.type, priority: b.priority, policy: b.policy } }), b.rules));
       USER.forEach((name, i) => fill(addNftChain(t, { name, line: line++ }), users[i]));
