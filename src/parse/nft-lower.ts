@@ -330,6 +330,10 @@ class Lowerer {
         case 'unknown':
           alts = this.and(alts, [[this.unknownMatch(String(body))]]);
           continue;
+        case 'unparsed':
+          // A rule the parser could not read (lenient mode): whether it matches and what it does are both unknown.
+          for (const a of alts) this.push(chain, { matches: [...a, this.unknownMatch(String(body), `rule ${quote(String(body))} could not be parsed`)], target: { kind: 'unknownTarget', name: 'unparsed rule', text: String(body) } });
+          return;
         case 'accept': case 'drop': case 'return': case 'continue': case 'jump': case 'goto':
           if (this.helperVerdicts && (tag === 'return' || tag === 'goto')) {
             this.warn(this.rule.line, `${tag} after a mark or conntrack change in the same rule is walked from a helper chain: it resumes after this rule instead of leaving the chain`);

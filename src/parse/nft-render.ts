@@ -148,6 +148,7 @@ export function renderStatement(s: NftExpr): string {
     case 'notrack':
       return 'notrack';
     case 'unknown':
+    case 'unparsed':
       return String(b);
     default:
       return renderVerdictOrValue(s);

@@ -625,7 +625,16 @@ class TextParser {
     const rule: NftRule = { line, text, expr: [] };
     if (handle !== undefined) rule.handle = handle;
     const sub = new RuleParser(toks, this, this.family);
-    sub.parse(rule);
+    try {
+      sub.parse(rule);
+    } catch (e) {
+      // Lenient: a rule this parser cannot read is kept whole as an unknown statement (the walk
+      // reports it as uncertain), never dropped.
+      if (!this.lenient || !(e instanceof ParseError)) throw e;
+      this.warn(`${e.detail}; the rule is kept as uncertain`, { k: 'word', v: '', line: e.line, col: e.column });
+      rule.expr = [{ unparsed: rule.text }];
+      delete rule.comment;
+    }
     return rule;
   }
 

@@ -261,4 +261,11 @@ describe('lowering nft into the model', () => {
     const f = loadNft(fixture('features.txt'));
     expect(chainOf(f, 'filter', 'input').filter((r) => r.text.includes('k8s-api')).map((r) => r.target?.kind)).toEqual(['noop', 'REJECT']);
   });
+
+  it('lenient: a rule that could not be parsed is an unknown condition with an unknown effect, never dropped', () => {
+    const l = loadNft('table ip t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tlimit rate fast drop\n\t}\n}\n', { lenient: true });
+    const [r] = chainOf(l, 't', 'c');
+    expect(r.matches[0]).toMatchObject({ kind: 'unknown', reason: 'rule "limit rate fast drop" could not be parsed' });
+    expect(r.target).toEqual({ kind: 'unknownTarget', name: 'unparsed rule', text: 'limit rate fast drop' });
+  });
 });

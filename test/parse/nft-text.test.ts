@@ -137,6 +137,16 @@ describe('nft list ruleset text', () => {
     expect(warnings[0]).toMatchObject({ line: 3, column: 3 });
   });
 
+  it('lenient: a rule it cannot read is kept whole (uncertain), with a warning naming line and column', () => {
+    const src = 'table ip t {\n\tchain c {\n\t\tlimit rate fast drop\n\t\taccept\n\t}\n}\n';
+    expect(() => parseNftText(src)).toThrow(ParseError);
+    const { ruleset, warnings } = parseNftText(src, { lenient: true });
+    const rules = ruleset.tables[0].chains[0].rules;
+    expect(rules.map((r) => r.expr)).toEqual([[{ unparsed: 'limit rate fast drop' }], [{ accept: null }]]);
+    expect(warnings[0].line).toBe(3);
+    expect(warnings[0].message).toContain('kept as uncertain');
+  });
+
   it('names line and column of malformed input', () => {
     let e = err(() => parseNftText('table ip t {\n\tchain c {\n\t\ttype filter hook input priority bogus; policy accept;\n\t}\n}\n'));
     expect([e.line, e.column]).toEqual([3, 35]);
