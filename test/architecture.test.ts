@@ -20,6 +20,7 @@ const LAYERS: string[][] = [
   ['ruleset.ts', 'index.ts', 'examples.ts'], // the library entry
   ['lab'], // the kernel lab (network namespaces)
   ['scale'], // the chain-scaling lab
+  ['collect'], // landfall collect: a node's snapshot (and its POSIX shell twin)
   ['service'], // HTTP
   ['cli.ts', 'cli-render.ts'], // the command
 ];
