@@ -20,6 +20,7 @@ const LAYERS: string[][] = [
   ['ruleset.ts', 'index.ts', 'examples.ts'], // the library entry
   ['lab', 'collect'], // on a real node or a throwaway one: the kernel lab, `landfall collect`
   ['scale'], // the chain-scaling lab
+  ['collect'], // landfall collect: a node's snapshot (and its POSIX shell twin)
   ['service'], // HTTP
   ['cli.ts', 'cli-render.ts'], // the command
 ];

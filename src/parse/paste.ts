@@ -153,7 +153,7 @@ function refuseForeign(t: string, n: number, prev: string, firstLine: boolean, s
   const json = firstLine && NFT_JSON.test(t);
   if (json || NFT_TEXT.test(t)) {
     throw new ParseError(
-      `this is nftables output (\`nft ${json ? '-j ' : ''}list ruleset\`), not iptables-save: pass it as \`nftables\` (CLI: --nftables FILE)`,
+      `this is nftables output (\`nft ${json ? '-j ' : ''}list ruleset\`), not iptables-save: pass it as \`nftables\` (CLI: --nft FILE)`,
       n, 1, source, raw,
     );
   }
