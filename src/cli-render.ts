@@ -44,6 +44,7 @@ interface ServiceLike {
   name: string;
   protocol: string;
   clusterIP?: string | null;
+  port?: number;
   nodePort?: number | null;
   externalTrafficPolicy?: string;
   endpoints: { endpoint: string; probability: number; local?: boolean }[];
@@ -53,7 +54,8 @@ export function renderServices(services: ServiceLike[]): string {
   const rows = [['SERVICE', 'PROTO', 'CLUSTER IP', 'NODE PORT', 'ETP', 'ENDPOINTS']];
   for (const s of services) {
     const eps = s.endpoints.length ? s.endpoints.map((e) => `${e.endpoint} ${formatProbability(e.probability)}`).join(', ') : '(none)';
-    rows.push([s.name, s.protocol, s.clusterIP ?? '-', s.nodePort ? String(s.nodePort) : '-', s.externalTrafficPolicy ?? '-', eps]);
+    // IPVS records no names and a NodePort-only service has no cluster IP: '-' rather than an empty cell.
+    rows.push([s.name || '-', s.protocol, s.clusterIP ? `${s.clusterIP}${s.port ? ':' + s.port : ''}` : '-', s.nodePort ? String(s.nodePort) : '-', s.externalTrafficPolicy ?? '-', eps]);
   }
   return pad(rows);
 }

@@ -5,6 +5,7 @@
 
 import type { Addr, Cidr, Family } from './addr.js';
 import type { BaseChainSpec } from './hooks.js';
+import { IP_PROTOCOLS } from './protocols.js';
 
 export const TABLES = ['raw', 'mangle', 'nat', 'filter', 'security'] as const;
 export type TableName = (typeof TABLES)[number];
@@ -17,8 +18,15 @@ export const BUILTIN_CHAINS: Record<TableName, readonly string[]> = {
   security: ['INPUT', 'FORWARD', 'OUTPUT'],
 };
 
-/** IP protocol numbers used by the model (0 = any). */
-export const PROTO = { any: 0, icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 } as const;
+/** IP protocol numbers used by the model (0 = any), from the one name map. */
+export const PROTO = {
+  any: IP_PROTOCOLS.all,
+  icmp: IP_PROTOCOLS.icmp,
+  tcp: IP_PROTOCOLS.tcp,
+  udp: IP_PROTOCOLS.udp,
+  icmpv6: IP_PROTOCOLS.icmpv6,
+  sctp: IP_PROTOCOLS.sctp,
+} as const;
 
 /** Conntrack state bits (conntrack --ctstate / state --state). */
 export const CT = {

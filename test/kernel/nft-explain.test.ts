@@ -9,7 +9,7 @@
 // iptables-nft rules beside kube-proxy's table).
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KernelLab } from '../../src/lab/index.js';
+import { KernelLab, scanNftDnatTargets } from '../../src/lab/index.js';
 import { generateNftables, type NftShape } from '../../src/kube/generate-nft.js';
 import type { NodeInput, Query, Service } from '../../src/model/contracts.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
@@ -26,83 +26,92 @@ const CONFIGS: Array<{ shape: NftShape; services: number; endpoints: number; see
   { shape: 'v1.37', services: 8, endpoints: 1, seed: 12 },
 ];
 
-for (const config of CONFIGS) {
-  const g = generateNftables({ ...config, nodeIP: NODE_IP, mix: MIX });
-  const PROBES = g.services.flatMap(probesFor);
-  const okCluster = g.services.find((s) => (s.protocol === 'tcp' || s.protocol === 'udp') && s.status === 'ok' && s.internalTrafficPolicy === 'Cluster');
-  const localSvc = g.services.find((s) => s.protocol === 'tcp' && s.status === 'ok' && s.internalTrafficPolicy === 'Cluster' && s.affinitySeconds === undefined && s.endpoints.some((e) => e.local));
+const GENERATED = CONFIGS.map((config) => ({ config, g: generateNftables({ ...config, nodeIP: NODE_IP, mix: MIX }) }));
 
-  describe.skipIf(!availability.ok || !lib.ok)(labSuiteTitle(`kernel vs explain: generated kube-proxy nftables node (${config.shape})`), () => {
-    let lab: KernelLab;
-    let variants: Variant[] = [];
-    let discovered: Service[] = [];
-    const timings = new Timings();
-
-    beforeAll(async () => {
-      timings.begin();
-      if (!lib.ok) return;
-      lab = await KernelLab.create({ v4: { nodeAddress: NODE_IP, externalClients: EXT_PREFIXES }, v6: null });
-      await lab.load({ nftables: g.text });
-      await lab.addPods([...new Set([...PROBES.filter((p) => p.origin === 'pod').flatMap((p) => p.sources), podClient(0)])]);
-      const node: NodeInput = { ...g.node, addresses: [...(g.node.addresses ?? []), lab.topology.v4.podGateway] };
-      const dumps: Record<string, Dumps> = {
-        'generated listing': { iptables: '', nftables: g.listing },
-        'kernel listing': { iptables: '', nftables: await lab.listNftables() },
-        'kernel JSON': { iptables: '', nftables: await lab.listNftables({ json: true }) },
-      };
-      const loaded = loadVariants(lib, dumps, node).variants;
-      variants = loaded;
-      discovered = loaded[0].rs.services();
-    });
-
-    labLifecycle(() => lab, timings, () => `generated nftables node (${config.shape})`);
-
-    for (const p of PROBES) {
-      it(p.name, async () => {
-        const t0 = performance.now();
-        const { observed, query, checkSource } = await runProbe(lab, p);
-        timings.add(p.name, performance.now() - t0, observed.total);
-        expect(disagreements(variants, query, observed, p.name, { checkSource }).join('\n')).toBe('');
-      });
-    }
-
-    it('services() names the endpoints the kernel sends cluster-IP traffic to', async () => {
-      const problems: string[] = [];
-      for (const s of g.services) {
-        if ((s.protocol !== 'tcp' && s.protocol !== 'udp') || s.status !== 'ok' || s.affinitySeconds !== undefined) continue;
-        const d = discovered.find((x) => x.clusterIP === s.clusterIP && x.port === s.port && x.protocol === s.protocol);
-        if (!d) {
-          problems.push(`${s.name}: not discovered`);
-          continue;
-        }
-        const observed = await lab.probe({ origin: 'pod', proto: s.protocol, destination: s.clusterIP, port: s.port, source: podClient(1), count: 40 });
-        const seen = new Set(observed.outcomes.filter((o) => o.verdict === 'accept').map((o) => o.endpoint));
-        const said = new Set(d.endpoints.filter((e) => e.probability > 0).map((e) => e.endpoint));
-        if ([...seen].some((e) => !said.has(e as string)) || (said.size <= 3 && seen.size !== said.size)) problems.push(`${s.name}: kernel ${[...seen].join(' ')}; services() ${[...said].join(' ')}`);
-      }
-      expect(problems).toEqual([]);
-    });
-
-    const extra: Array<{ name: string; query: Query; count: number; timeoutMs?: number }> = [];
-    if (okCluster) {
-      extra.push({ name: `a port ${okCluster.clusterIP} does not define: REJECT`, query: { protocol: 'tcp', destination: okCluster.clusterIP, port: okCluster.port + 1, source: podClient(2), origin: 'pod' }, count: 4 });
-    }
-    const used = new Set(g.services.map((s) => s.clusterIP));
-    const free = ['10.96.0.250', '10.96.0.251', '10.96.0.252'].find((ip) => !used.has(ip)) as string;
-    extra.push({ name: `unallocated service address ${free}: DROP`, query: { protocol: 'tcp', destination: free, port: 80, source: podClient(3), origin: 'pod' }, count: 3, timeoutMs: 800 });
-    if (localSvc) {
-      const self = localSvc.endpoints.find((e) => e.local) as { ip: string };
-      extra.push({ name: `${self.ip} to its own service ${localSvc.name}: hairpin, masqueraded when it lands on itself`, query: { protocol: 'tcp', destination: localSvc.clusterIP, port: localSvc.port, source: self.ip, origin: 'pod' }, count: 60 * localSvc.endpoints.length });
-    }
-    for (const x of extra) {
-      it(x.name, async () => {
-        const q = x.query;
-        const observed = await lab.probe({ origin: q.origin ?? 'pod', proto: q.protocol as 'tcp' | 'udp', destination: q.destination, port: q.port as number, source: q.source, count: x.count, timeoutMs: x.timeoutMs });
-        expect(disagreements(variants, q, observed, x.name).join('\n')).toBe('');
-      });
-    }
+// One lab for the three generated nodes: each load replaces the node's rule set.
+describe.skipIf(!availability.ok || !lib.ok)(labSuiteTitle('kernel vs explain: generated kube-proxy nftables nodes'), () => {
+  let lab: KernelLab;
+  const timings = new Timings();
+  beforeAll(async () => {
+    timings.begin();
+    lab = await KernelLab.create({ v4: { nodeAddress: NODE_IP, externalClients: EXT_PREFIXES }, v6: null });
+    // Every node's DNAT targets listen from the start, in one request: the lab's agent listens on a
+    // port by wildcard, so a later load adding another address on the same port would collide.
+    await lab.listenAt(GENERATED.flatMap((x) => scanNftDnatTargets(x.g.text).targets));
   });
-}
+  labLifecycle(() => lab, timings, () => 'generated nftables nodes');
+
+  for (const { config, g } of GENERATED) {
+    const PROBES = g.services.flatMap(probesFor);
+    const okCluster = g.services.find((s) => (s.protocol === 'tcp' || s.protocol === 'udp') && s.status === 'ok' && s.internalTrafficPolicy === 'Cluster');
+    const localSvc = g.services.find((s) => s.protocol === 'tcp' && s.status === 'ok' && s.internalTrafficPolicy === 'Cluster' && s.affinitySeconds === undefined && s.endpoints.some((e) => e.local));
+
+    describe(`${config.shape} (${config.services} services × ${config.endpoints} endpoints)`, () => {
+      let variants: Variant[] = [];
+      let discovered: Service[] = [];
+
+      beforeAll(async () => {
+        if (!lib.ok) return;
+        await lab.load({ nftables: g.text });
+        await lab.addPods([...new Set([...PROBES.filter((p) => p.origin === 'pod').flatMap((p) => p.sources), podClient(0)])]);
+        const node: NodeInput = { ...g.node, addresses: [...(g.node.addresses ?? []), lab.topology.v4.podGateway] };
+        const dumps: Record<string, Dumps> = {
+          'generated listing': { iptables: '', nftables: g.listing },
+          'kernel listing': { iptables: '', nftables: await lab.listNftables() },
+          'kernel JSON': { iptables: '', nftables: await lab.listNftables({ json: true }) },
+        };
+        const loaded = loadVariants(lib, dumps, node).variants;
+        variants = loaded;
+        discovered = loaded[0].rs.services();
+      });
+
+      for (const p of PROBES) {
+        it(p.name, async () => {
+          const t0 = performance.now();
+          const { observed, query, checkSource } = await runProbe(lab, p);
+          timings.add(p.name, performance.now() - t0, observed.total);
+          expect(disagreements(variants, query, observed, p.name, { checkSource }).join('\n')).toBe('');
+        });
+      }
+
+      it('services() names the endpoints the kernel sends cluster-IP traffic to', async () => {
+        const problems: string[] = [];
+        for (const s of g.services) {
+          if ((s.protocol !== 'tcp' && s.protocol !== 'udp') || s.status !== 'ok' || s.affinitySeconds !== undefined) continue;
+          const d = discovered.find((x) => x.clusterIP === s.clusterIP && x.port === s.port && x.protocol === s.protocol);
+          if (!d) {
+            problems.push(`${s.name}: not discovered`);
+            continue;
+          }
+          const observed = await lab.probe({ origin: 'pod', proto: s.protocol, destination: s.clusterIP, port: s.port, source: podClient(1), count: 40 });
+          const seen = new Set(observed.outcomes.filter((o) => o.verdict === 'accept').map((o) => o.endpoint));
+          const said = new Set(d.endpoints.filter((e) => e.probability > 0).map((e) => e.endpoint));
+          if ([...seen].some((e) => !said.has(e as string)) || (said.size <= 3 && seen.size !== said.size)) problems.push(`${s.name}: kernel ${[...seen].join(' ')}; services() ${[...said].join(' ')}`);
+        }
+        expect(problems).toEqual([]);
+      });
+
+      const extra: Array<{ name: string; query: Query; count: number; timeoutMs?: number }> = [];
+      if (okCluster) {
+        extra.push({ name: `a port ${okCluster.clusterIP} does not define: REJECT`, query: { protocol: 'tcp', destination: okCluster.clusterIP, port: okCluster.port + 1, source: podClient(2), origin: 'pod' }, count: 4 });
+      }
+      const used = new Set(g.services.map((s) => s.clusterIP));
+      const free = ['10.96.0.250', '10.96.0.251', '10.96.0.252'].find((ip) => !used.has(ip)) as string;
+      extra.push({ name: `unallocated service address ${free}: DROP`, query: { protocol: 'tcp', destination: free, port: 80, source: podClient(3), origin: 'pod' }, count: 3, timeoutMs: 800 });
+      if (localSvc) {
+        const self = localSvc.endpoints.find((e) => e.local) as { ip: string };
+        extra.push({ name: `${self.ip} to its own service ${localSvc.name}: hairpin, masqueraded when it lands on itself`, query: { protocol: 'tcp', destination: localSvc.clusterIP, port: localSvc.port, source: self.ip, origin: 'pod' }, count: 60 * localSvc.endpoints.length });
+      }
+      for (const x of extra) {
+        it(x.name, async () => {
+          const q = x.query;
+          const observed = await lab.probe({ origin: q.origin ?? 'pod', proto: q.protocol as 'tcp' | 'udp', destination: q.destination, port: q.port as number, source: q.source, count: x.count, timeoutMs: x.timeoutMs });
+          expect(disagreements(variants, q, observed, x.name).join('\n')).toBe('');
+        });
+      }
+    });
+  }
+});
 
 // The bundled mixed node: flannel's iptables-nft tables and kube-proxy's nft table walked together.
 const EX = (f: string): string => readFileSync(new URL(`../../examples/nft-node/${f}`, import.meta.url), 'utf8');
