@@ -20,14 +20,14 @@ import { resolveQuery } from '../../src/engine/packet.js';
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };
 
 function rsOf(iptables: string, nft: NftTable[]): Ruleset {
-  const d = parseIptablesSave(iptables);
+  const v4 = iptables === '' ? undefined : parseIptablesSave(iptables).v4; // '': an nft-only node
   return {
-    v4: d.v4,
+    v4,
     ipsets: { sets: new Map(), supplied: false },
     node: resolveNode(NODE),
     warnings: [],
     nft,
-    ...numberRules(d.v4, undefined, nft),
+    ...numberRules(v4, undefined, nft),
   };
 }
 
