@@ -133,7 +133,7 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-function statsOf(bundle: RulesetBundle, rs: Ruleset): Omit<RulesetStats, 'parseMs' | 'compileMs'> {
+export function statsOf(bundle: RulesetBundle, rs: Ruleset): Omit<RulesetStats, 'parseMs' | 'compileMs'> {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;

@@ -209,7 +209,11 @@ export interface WasmEngine extends Engine {
   readonly stats: { hostWalks: number; hostTraces: number };
 }
 
-export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmEngine {
+/**
+ * `host` (load path): the engine for walks the wasm hands back, when `rs` has no rule objects to
+ * build the reference walk from (a shared compiled form, src/compile/shared.ts); called at most once.
+ */
+export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?: () => Engine): WasmEngine {
   const c = compiled ?? compileRuleset(rs);
   const ex = instantiate(c);
   // Views made once: the module never grows its memory after instantiate().
@@ -228,7 +232,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
   const forcedAt = FORCED_BYTES / 4;
   let reference: Engine | null = null;
   const stats = { hostWalks: 0, hostTraces: 0 };
-  const ref = (): Engine => (reference ??= createReferenceEngine(rs));
+  const ref = (): Engine => (reference ??= host ? host() : createReferenceEngine(rs));
   const hostWalk = (pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord => {
     stats.hostWalks++;
     return ref().walk(pkt, forced);
