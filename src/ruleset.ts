@@ -80,11 +80,19 @@ export interface LoadedRuleset {
  * sorted at every level, so the same node state always gets the same id.
  */
 export function rulesetId(bundle: RulesetBundle): string {
+  return createHash('sha256').update(canonicalBundle(bundle)).digest('hex');
+}
+
+/**
+ * The canonical JSON rulesetId hashes. The service stores and ships exactly these bytes, so the
+ * id of an upload is the SHA-256 of what it stores: one hash per upload.
+ */
+export function canonicalBundle(bundle: RulesetBundle): string {
   const norm: Record<string, unknown> = {};
   for (const k of ['iptables', 'ip6tables', 'ipvs', 'ipsets', 'node'] as const) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
-  return createHash('sha256').update(canonicalJson(norm)).digest('hex');
+  return canonicalJson(norm);
 }
 
 function canonicalJson(v: unknown): string {

@@ -5,15 +5,19 @@ import type { WorkerFault } from './errors.js';
 import type { QueryT } from './schemas.js';
 
 /**
- * Every task that needs a ruleset carries its id AND its input (the bundle as UTF-8 JSON in a
- * SharedArrayBuffer — free to send). A worker that has the id cached ignores the input; one that
- * does not (a fresh or replaced worker) parses it once and caches it. Piscina cannot address a
- * single worker, so this is how "a ruleset reaches each worker once" without a broadcast.
+ * Every task that needs a ruleset carries its id, its compiled form and its input (each a
+ * SharedArrayBuffer — free to send). A worker that has the id cached uses that; one that does not
+ * (a fresh or replaced worker) opens the compiled form — no parsing — and caches it. The input
+ * (the bundle as UTF-8 JSON) is parsed only by the loader (op 'load'), by a worker whose walk the
+ * wasm engine hands back, or under the reference engine. Piscina cannot address a single worker,
+ * so this is how "a ruleset reaches each worker once" without a broadcast.
  */
 export interface RulesetRef {
-  /** Unknown (null) only for the first load of an upload: the worker computes it. */
+  /** null for a ruleset not stored (one-shot explain): the loader parses it. */
   id: string | null;
   input: SharedArrayBuffer;
+  /** The shared compiled form (src/compile/shared.ts), once the loader has made it. */
+  shared?: SharedArrayBuffer;
 }
 
 export type Task =
@@ -34,6 +38,10 @@ export interface TaskTimings {
   runMs: number;
   /** Rulesets this worker holds after the task. */
   cached: number;
+  /** Dumps this worker has parsed since it started (answers from the shared form parse none). */
+  parses: number;
+  /** The worker's threadId. */
+  thread: number;
 }
 
 export type TaskResult =
@@ -41,8 +49,9 @@ export type TaskResult =
       ok: true;
       /** The answer, already serialized: JSON is built in the worker so the event loop only routes. */
       json: string;
-      /** For load: the ruleset id the library computed. */
+      /** For load: the ruleset id the library computed, and the shared compiled form. */
       id?: string;
+      shared?: SharedArrayBuffer;
       timings: TaskTimings;
     }
   | { ok: false; fault: WorkerFault; timings: TaskTimings };
@@ -50,6 +59,6 @@ export type TaskResult =
 export interface WorkerConfig {
   engine?: 'wasm' | 'reference';
   maxPaths?: number;
-  /** Bytes of input a worker keeps loaded rulesets for (LRU). */
+  /** Bytes of compiled rulesets a worker keeps opened (LRU; a parsed one counts 25× its input). */
   cacheBytes: number;
 }

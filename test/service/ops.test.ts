@@ -6,11 +6,13 @@ import { defaultConfig } from '../../src/service/config.js';
 import { startApp, upload, webQuery } from './helpers.js';
 
 describe('probes', () => {
-  it('say 503 until the workers and rulesets are loaded, then 200', async () => {
+  it('healthz says 200 once listening; readyz 503 until the workers and the example are loaded, then 200', async () => {
     const app = await buildApp({ config: defaultConfig({ poolSize: 1, maxEventLoopDelayMs: 0 }) });
     try {
       await app.ready();
       // Booting needs a worker to start and import the library: not done within this tick.
+      const live = await app.inject({ url: '/healthz' });
+      expect(live.statusCode).toBe(200);
       const early = await app.inject({ url: '/readyz' });
       expect(early.statusCode).toBe(503);
       expect(early.headers['retry-after']).toBe('1');

@@ -6,8 +6,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { refOf } from '../app.js';
 import { canonicalJson } from '../answer-cache.js';
-import { encodeInput, type StoredRuleset } from '../store.js';
-import { UploadIndex } from '../uploads.js';
+import { encodeInput, idOf, type StoredRuleset } from '../store.js';
+import { compileInput, withCompiled } from '../load.js';
 import {
   ExplainResult,
   IdParams,
@@ -59,21 +59,17 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = req.body as RulesetBundleT | string;
       const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
       checkNode(bundle.node, 'body/node');
+      // The canonical bytes and their one hash: the id, known before any parsing.
       const input = encodeInput(bundle);
-      const key = UploadIndex.key(input);
-      // The same bytes again: answer from the store without parsing.
-      const knownId = lf.uploads.idFor(key);
-      const known = knownId === undefined ? undefined : await lf.store.get(knownId);
-      if (known) return reply.status(201).send(summary(known));
-      const loaded = await lf.uploads.once(key, async () => {
-        const { json, id } = await lf.run({ op: 'load', ruleset: { id: null, input } });
-        const { stats, warnings } = JSON.parse(json) as Pick<StoredRuleset, 'stats' | 'warnings'>;
-        const entry = { id: id!, stats, warnings, input };
-        await lf.store.put(entry);
-        return entry;
+      const id = idOf(input);
+      const entry = await lf.uploads.once(id, async () => {
+        // The same node again: answer from the store without parsing.
+        const known = await lf.store.get(id);
+        if (known) return withCompiled(lf, known);
+        const fresh = await compileInput(lf, id, input);
+        await lf.store.put(fresh);
+        return fresh;
       });
-      // A concurrent twin may have been the one to store it: answer from what is stored.
-      const entry = (await lf.store.get(loaded.id)) ?? { ...loaded, input };
       return reply.status(201).send(summary(entry));
     },
   );
