@@ -7,6 +7,8 @@
 export { loadRuleset, rulesetId } from './ruleset.js';
 export type { LoadedRuleset, LoadOptions, RulesetBundle, RulesetStats, TableStats } from './ruleset.js';
 export { ParseError } from './parse/errors.js';
+export { allocResults, columnsOf, resultAt, COLUMN_ORIGINS, COLUMN_VERDICTS } from './engine/columns.js';
+export type { PacketColumns, ResultColumns } from './engine/columns.js';
 export { QueryError } from './engine/packet.js';
 export { PathExplosionError, DEFAULT_MAX_PATHS } from './engine/explain.js';
 export type {

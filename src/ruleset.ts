@@ -11,6 +11,7 @@ import { TABLES } from './model/rule.js';
 import type { Ruleset } from './model/ruleset.js';
 import { numberRules } from './model/ruleset.js';
 import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
+import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
 import { resolveNode } from './engine/packet.js';
 import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine } from './engine/wasm.js';
@@ -72,6 +73,8 @@ export interface LoadedRuleset {
   explain(query: Query, opts?: { maxPaths?: number }): ExplainResult;
   /** One sampled outcome per packet; `seed` defaults to 0 so equal calls give equal answers. */
   trace(queries: Query[], opts?: { seed?: number }): TraceResult[];
+  /** trace() for packets in typed arrays, results in typed arrays (src/engine/columns.ts). */
+  traceColumns(packets: PacketColumns, opts?: { seed?: number; out?: ResultColumns }): ResultColumns;
   services(): Service[];
 }
 
@@ -190,6 +193,7 @@ export function loadRuleset(bundle: RulesetBundle, opts: LoadOptions = {}): Load
     warnings,
     explain: (query, o) => explain(ruleset, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(ruleset, engine, queries, o?.seed ?? 0),
+    traceColumns: (cols, o) => traceColumns(ruleset.node, engine, cols, o?.seed ?? 0, o?.out),
     services: () => (services ??= discoverServices(ruleset)),
   };
 }

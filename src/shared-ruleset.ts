@@ -10,6 +10,7 @@
 import { compileRuleset } from './compile/compile.js';
 import { openShared, packShared } from './compile/shared.js';
 import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
+import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
 import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine } from './engine/wasm.js';
 import type { Engine } from './engine/types.js';
@@ -53,6 +54,7 @@ export interface SharedRuleset extends SharedSummary {
   readonly engine: Engine;
   explain(query: Query, opts?: { maxPaths?: number }): ExplainResult;
   trace(queries: Query[], opts?: { seed?: number }): TraceResult[];
+  traceColumns(packets: PacketColumns, opts?: { seed?: number; out?: ResultColumns }): ResultColumns;
   /** `{"services":[…]}` exactly as the HTTP answer. */
   servicesJson(): string;
 }
@@ -80,6 +82,7 @@ export function openSharedRuleset(sab: SharedArrayBuffer, opts: OpenOptions = {}
     engine,
     explain: (query, o) => explain(rs, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(rs, engine, queries, o?.seed ?? 0),
+    traceColumns: (cols, o) => traceColumns(rs.node, engine, cols, o?.seed ?? 0, o?.out),
     servicesJson: () => view.blob(),
   };
 }
