@@ -53,7 +53,7 @@ export interface Landfall {
   uploads: UploadIndex;
   boot: BootState;
   /** Runs a task, records its timings, and turns a library fault into an ApiError. */
-  run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string; shared?: SharedArrayBuffer }>;
+  run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string; shared?: SharedArrayBuffer; binary?: Uint8Array }>;
   /** The stored ruleset for a path id or alias with its compiled form, or 404. */
   ruleset(idOrAlias: string): Promise<StoredRuleset>;
 }
@@ -114,7 +114,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       if (t.parseMs !== undefined) metrics.loads.observe({ phase: 'parse' }, t.parseMs / 1000);
       if (t.compileMs !== undefined) metrics.loads.observe({ phase: 'compile' }, t.compileMs / 1000);
       if (!res.ok) throw faultToApiError(res.fault, fieldPrefix);
-      return { json: res.json, ...(res.id === undefined ? {} : { id: res.id }), ...(res.shared === undefined ? {} : { shared: res.shared }) };
+      return {
+        json: res.json,
+        ...(res.id === undefined ? {} : { id: res.id }),
+        ...(res.shared === undefined ? {} : { shared: res.shared }),
+        ...(res.binary === undefined ? {} : { binary: res.binary }),
+      };
     },
     async ruleset(idOrAlias) {
       const id = store.resolve(idOrAlias);

@@ -24,6 +24,8 @@ export type Task =
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: QueryT }
   | { op: 'trace'; ruleset: RulesetRef; packets: QueryT[]; seed?: number }
+  /** Columnar batch trace: `packets` is an application/vnd.landfall.packets body (src/engine/columns-wire.ts). */
+  | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
   | { op: 'services'; ruleset: RulesetRef }
   | { op: 'ping' };
 
@@ -52,6 +54,8 @@ export type TaskResult =
       /** For load: the ruleset id the library computed, and the shared compiled form. */
       id?: string;
       shared?: SharedArrayBuffer;
+      /** traceColumns: the application/vnd.landfall.results answer (json is then ''). */
+      binary?: Uint8Array;
       timings: TaskTimings;
     }
   | { ok: false; fault: WorkerFault; timings: TaskTimings };

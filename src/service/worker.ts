@@ -7,6 +7,7 @@ import { threadId } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import { loadRuleset, buildRuleset, type RulesetBundle } from '../ruleset.js';
 import { compileShared, isCurrentShared, openSharedRuleset } from '../shared-ruleset.js';
+import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import type { WorkerFault } from './errors.js';
 import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 
@@ -17,6 +18,7 @@ interface Answering {
   warnings: string[];
   explain: ReturnType<typeof loadRuleset>['explain'];
   trace: ReturnType<typeof loadRuleset>['trace'];
+  traceColumns: ReturnType<typeof loadRuleset>['traceColumns'];
   servicesJson(): string;
 }
 
@@ -107,6 +109,7 @@ export default function run(task: Task): TaskResult {
     let json: string;
     let id: string | undefined;
     let shared: SharedArrayBuffer | undefined;
+    let binary: Uint8Array | undefined;
     if (task.op === 'ping') {
       json = '{}';
     } else if (task.op === 'load') {
@@ -132,6 +135,12 @@ export default function run(task: Task): TaskResult {
         case 'services':
           json = rs.servicesJson();
           break;
+        case 'traceColumns': {
+          const { cols, seed } = decodePackets(task.packets);
+          binary = encodeResults(rs.traceColumns(cols, { seed }));
+          json = '';
+          break;
+        }
       }
       timings.runMs = performance.now() - t0;
     }
@@ -140,6 +149,7 @@ export default function run(task: Task): TaskResult {
     const res: TaskResult = { ok: true, json, timings };
     if (id !== undefined) res.id = id;
     if (shared !== undefined) res.shared = shared;
+    if (binary !== undefined) res.binary = binary;
     return res;
   } catch (err) {
     timings.cached = cache.size;
