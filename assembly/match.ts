@@ -152,14 +152,15 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
   const kind = h & 0xff;
   const inv = (h & L.OP_INV_BIT) != 0;
   switch (kind) {
+    // An address of the other family never matches (an nft inet table walks both families).
     case L.M_SRC4:
-      return bool2(cidr4(S.SRC, rw(op + 1), rw(op + 2)) != inv);
+      return bool2((S.family == 4 && cidr4(S.SRC, rw(op + 1), rw(op + 2))) != inv);
     case L.M_DST4:
-      return bool2(cidr4(S.DST, rw(op + 1), rw(op + 2)) != inv);
+      return bool2((S.family == 4 && cidr4(S.DST, rw(op + 1), rw(op + 2))) != inv);
     case L.M_SRC6:
-      return bool2(cidr6(S.SRC, op) != inv);
+      return bool2((S.family == 6 && cidr6(S.SRC, op)) != inv);
     case L.M_DST6:
-      return bool2(cidr6(S.DST, op) != inv);
+      return bool2((S.family == 6 && cidr6(S.DST, op)) != inv);
     case L.M_PROTO: {
       const p = rw(op + 1);
       return bool2((p == 0 || p == S.proto) != inv);

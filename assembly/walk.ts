@@ -21,9 +21,12 @@ let rejectWith: i32 = -1;
 let leftOn: usize = 0;
 /** Input-region address of the packet being walked. */
 let pkt: usize = 0;
-/** The (table, hook) being walked: REDIRECT needs to know it is in nat OUTPUT. */
-let curTable: i32 = 0;
+/** The hook being walked: REDIRECT needs to know it is in OUTPUT. */
 let curHook: i32 = 0;
+/** A NAT target ran in the base chain being walked (the first nat chain that maps wins). */
+let natSet: bool = false;
+/** Rules visited in this walk (the loop guard; rulesEval may grow by 0 per rule). */
+let steps: i32 = 0;
 
 // ruleset section offsets, read once per call by load()
 let rules: i32 = 0;
@@ -31,6 +34,8 @@ let chains: i32 = 0;
 let hooks: i32 = 0;
 let runs: i32 = 0;
 let flags: i32 = 0;
+/** evalCost prefix sums (layout H_COSTS), 0 when every rule costs 1. */
+let costs: i32 = 0;
 
 /** Validates the ruleset header and caches section offsets; false when it is not a ruleset. */
 export function loadRuleset(): bool {
@@ -40,6 +45,7 @@ export function loadRuleset(): bool {
   hooks = rw(L.H_HOOKS);
   runs = rw(L.H_RUNS);
   flags = rw(L.H_FLAGS);
+  costs = rw(L.H_COSTS);
   return true;
 }
 
@@ -104,16 +110,17 @@ function hashKey(k0: u32, k1: u32, k2: u32, k3: u32): i32 {
 
 const STACK: usize = L.STACK_BYTES;
 
+/** Rules the kernel evaluates for rule ids [a, b) (evalCost sums). */
+@inline function costOf(a: i32, b: i32): i32 {
+  return costs == 0 ? b - a : rw(costs + b) - rw(costs + a);
+}
+
 /**
- * Walks one table's built-in chain for a hook. true: go on to the next table; false: the walk
- * ended (verdict set) or failed (status set).
+ * Walks one base chain. true: go on to the next base chain; false: the walk ended (verdict set)
+ * or failed (status set).
  */
-function runHook(table: i32, hook: i32): bool {
+function runChain(start: i32): bool {
   if (S.status != L.ST_OK) return false;
-  const start = rw(hooks + ((S.family == 4 ? 0 : 1) * L.NTABLES + table) * L.NHOOKS + hook);
-  if (start < 0) return true;
-  curTable = table;
-  curHook = hook;
   let depth = 0;
   let cid = start;
   let first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
@@ -137,7 +144,7 @@ function runHook(table: i32, hook: i32): bool {
       // (and reject on its destination) too.
       const run = runs + (runId - 1) * L.RUN_WORDS;
       const c = rid == rw(run + L.RU_START) ? runLookup(run) : rw(rules + (rid - 1) * L.RULE_WORDS + L.R_NEXT);
-      S.countRules(c - rid);
+      S.countRules(costOf(rid, c));
       if (c >= rw(run + L.RU_END)) {
         pos = c - first;
         continue;
@@ -146,8 +153,8 @@ function runHook(table: i32, hook: i32): bool {
       pos = c - first;
       rec = rules + rid * L.RULE_WORDS;
     }
-    S.countRules(1);
-    if (S.rulesEval > L.MAX_STEPS) {
+    S.countRules(costOf(rid, rid + 1));
+    if (++steps > L.MAX_STEPS) {
       S.setStatus(L.ST_LOOP);
       return false;
     }
@@ -207,6 +214,7 @@ function runHook(table: i32, hook: i32): bool {
       case L.T_MASQUERADE:
       case L.T_REDIRECT:
         nat(rid, tk, targ);
+        natSet = true;
         return S.status == L.ST_OK;
       case L.T_MARK:
         S.setMark((S.mark & ~<u32>rw(targ + 1)) ^ <u32>rw(targ));
@@ -306,7 +314,7 @@ function nat(rid: i32, tk: i32, b: i32): void {
       return;
     }
     case L.T_REDIRECT: {
-      const a = curTable == L.TABLE_NAT && curHook == L.HOOK_OUTPUT ? loopbackAddr() : firstNodeAddress();
+      const a = curHook == L.HOOK_OUTPUT ? loopbackAddr() : firstNodeAddress();
       if (a != 0) copy4(S.DST, a);
       else S.pushNote(L.NOTE_REDIRECT_NOADDR, S.family, 0, S.DST);
       if (f & L.NRF_PORTS) S.setPorts(S.sport, pickPort(S.dport, b));
@@ -316,7 +324,7 @@ function nat(rid: i32, tk: i32, b: i32): void {
   }
 }
 
-// ---- hooks per origin ----
+// ---- packet state helpers ----
 
 @inline function isNew(): bool {
   return (S.ctstate & CT_NEW) != 0;
@@ -336,45 +344,172 @@ function ipvsStep(): i32 {
   return r;
 }
 
+// ---- base chains on a hook (reference-walk.ts hookPoint) ----
+
+const GO: i32 = 0;
+const END: i32 = 1;
+const STOLEN: i32 = 2;
+const PW = L.PLAN_WORDS;
+/** Same-priority groups being ordered: plan entries, their chains, the order (outer and nat level). */
+const SLOTS: usize = memory.data(L.MAX_TIE * 4);
+const MEMBERS: usize = memory.data(L.MAX_TIE * 4);
+const ORDER: usize = memory.data(L.MAX_TIE * 4);
+const NAT_MEMBERS: usize = memory.data(L.MAX_TIE * 4);
+const NAT_ORDER: usize = memory.data(L.MAX_TIE * 4);
+
+@inline function at4(base: usize, i: i32): i32 {
+  return load<i32>(base + (<usize>i << 2));
+}
+
+@inline function put4(base: usize, i: i32, v: i32): void {
+  store<i32>(base + (<usize>i << 2), v);
+}
+
+/**
+ * Orders the n chains at `members` (ids, -1 IPVS) that run at one priority into `out` (indices,
+ * run order): insertion in listing order, one [0.5, 0.5] decision "does the placed one run
+ * before this one?" per pair it needs (branch 0: yes), each recorded as uncertain.
+ */
+function orderTies(members: usize, n: i32, out: usize): void {
+  put4(out, 0, 0);
+  for (let x = 1; x < n; x++) {
+    let pos = x;
+    while (pos > 0) {
+      const y = at4(out, pos - 1);
+      const b = S.decide2(0.5);
+      S.pushUncertain(0, L.U_ORDER, at4(members, y), at4(members, x), b == 0);
+      if (b == 0) break;
+      pos--;
+    }
+    for (let t = x; t > pos; t--) put4(out, t, at4(out, t - 1));
+    put4(out, pos, x);
+  }
+}
+
+function ipvsAt(h: i32): i32 {
+  const r = ipvsStep();
+  if (r == IPVS_STOP) return END;
+  if (r != IPVS_NONE) {
+    if (h == L.HOOK_INPUT && !isNodeLocal(S.routeDst())) return STOLEN;
+    S.setOutIf(route(outOverride()));
+  }
+  return GO;
+}
+
+/** The nat chains of plan entries [a, b) (one group): the first that sets up a mapping wins. */
+function natGroup(h: i32, base: i32, a: i32, b: i32): i32 {
+  if (!isNew()) return GO;
+  let i = a;
+  while (i < b) {
+    const prio = rw(base + i * PW + L.PL_PRIO);
+    let j = i + 1;
+    while (j < b && rw(base + j * PW + L.PL_PRIO) == prio) j++;
+    const n = j - i;
+    if (n > 1) {
+      if (n > L.MAX_TIE) {
+        S.setStatus(L.ST_HOST);
+        return END;
+      }
+      for (let t = 0; t < n; t++) put4(NAT_MEMBERS, t, rw(base + (i + t) * PW + L.PL_CHAIN));
+      orderTies(NAT_MEMBERS, n, NAT_ORDER);
+    } else put4(NAT_ORDER, 0, 0);
+    for (let o = 0; o < n; o++) {
+      natSet = false;
+      if (!runChain(rw(base + (i + at4(NAT_ORDER, o)) * PW + L.PL_CHAIN))) return END;
+      if (h == L.HOOK_OUTPUT) S.setOutIf(route(outOverride())); // rerouted after a DNAT
+      if (natSet) return GO;
+    }
+    i = j;
+  }
+  return GO;
+}
+
+/** Runs plan entry e (its nat group up to `end` for a nat entry). */
+function runEntry(h: i32, base: i32, e: i32, end_: i32, nat: bool, ipvs: bool): i32 {
+  const at = base + e * PW;
+  const kind = rw(at + L.PL_KIND);
+  if (kind == L.PK_CHAIN) return runChain(rw(at + L.PL_CHAIN)) ? GO : END;
+  if (kind == L.PK_IPVS) return ipvs ? ipvsAt(h) : GO;
+  return nat ? natGroup(h, base, e, end_) : GO;
+}
+
+/**
+ * Every base chain of hook h for the packet's family, in plan order; nat chains when `nat` (and
+ * NEW), the IPVS stage when `ipvs`. GO, END (verdict or failure), or STOLEN (IPVS sent it out).
+ */
+function hookPoint(h: i32, nat: bool, ipvs: bool): i32 {
+  if (S.status != L.ST_OK) return END;
+  curHook = h;
+  const hp = hooks + ((S.family == 4 ? 0 : 1) * L.NHOOKS + h) * 2;
+  const base = rw(hp);
+  const n = rw(hp + 1);
+  let i = 0;
+  while (i < n) {
+    const at = rw(base + i * PW + L.PL_AT);
+    let j = i + 1;
+    while (j < n && rw(base + j * PW + L.PL_AT) == at) j++;
+    if (j == i + 1) {
+      const r = runEntry(h, base, i, j, nat, ipvs);
+      if (r != GO) return r;
+      i = j;
+      continue;
+    }
+    if (j - i > L.MAX_TIE) {
+      S.setStatus(L.ST_HOST);
+      return END;
+    }
+    // slots at this priority: each chain or IPVS entry, and the nat entries (last) as one group
+    let k = i;
+    while (k < j && rw(base + k * PW + L.PL_KIND) != L.PK_NAT) k++;
+    let ns = 0;
+    for (let e = i; e < k; e++) {
+      if (rw(base + e * PW + L.PL_KIND) == L.PK_CHAIN || ipvs) {
+        put4(SLOTS, ns, e);
+        put4(MEMBERS, ns, rw(base + e * PW + L.PL_CHAIN));
+        ns++;
+      }
+    }
+    if (k < j && nat && isNew()) {
+      put4(SLOTS, ns, k);
+      put4(MEMBERS, ns, rw(base + k * PW + L.PL_CHAIN));
+      ns++;
+    }
+    if (ns > 1) orderTies(MEMBERS, ns, ORDER);
+    else put4(ORDER, 0, 0);
+    for (let o = 0; o < ns; o++) {
+      const r = runEntry(h, base, at4(SLOTS, at4(ORDER, o)), j, nat, ipvs);
+      if (r != GO) return r;
+    }
+    i = j;
+  }
+  return GO;
+}
+
+// ---- hooks per origin ----
+
 function fromInterface(): void {
-  if (!runHook(L.TABLE_RAW, L.HOOK_PREROUTING) || !runHook(L.TABLE_MANGLE, L.HOOK_PREROUTING)) return;
-  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_PREROUTING)) return;
+  if (hookPoint(L.HOOK_PREROUTING, true, false) != GO) return;
   if (isNodeLocal(S.DST)) {
-    if (!runHook(L.TABLE_MANGLE, L.HOOK_INPUT) || !runHook(L.TABLE_FILTER, L.HOOK_INPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_INPUT)) return;
-    const ipvs = ipvsStep();
-    if (ipvs == IPVS_STOP) return;
-    if (ipvs != IPVS_NONE && !isNodeLocal(S.routeDst())) {
+    if (hookPoint(L.HOOK_INPUT, true, true) == STOLEN) {
       // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
       S.setInIf(0);
       S.setOutIf(route(outOverride()));
-      if (!runHook(L.TABLE_RAW, L.HOOK_OUTPUT) || !runHook(L.TABLE_MANGLE, L.HOOK_OUTPUT)) return;
-      if (!runHook(L.TABLE_FILTER, L.HOOK_OUTPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_OUTPUT)) return;
-      if (!runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
-      if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
+      if (hookPoint(L.HOOK_OUTPUT, false, false) != GO) return;
+      if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
       leftOn = S.outIf;
-      return;
     }
-    if (isNew()) runHook(L.TABLE_NAT, L.HOOK_INPUT);
-    return; // delivered
+    return; // delivered (or ended)
   }
   S.setOutIf(route(outOverride()));
-  if (!runHook(L.TABLE_MANGLE, L.HOOK_FORWARD) || !runHook(L.TABLE_FILTER, L.HOOK_FORWARD)) return;
-  if (!runHook(L.TABLE_SECURITY, L.HOOK_FORWARD) || !runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
-  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
+  if (hookPoint(L.HOOK_FORWARD, true, false) != GO) return;
+  if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
   leftOn = S.outIf;
 }
 
 function fromHost(): void {
   S.setOutIf(route(outOverride()));
-  if (!runHook(L.TABLE_RAW, L.HOOK_OUTPUT) || !runHook(L.TABLE_MANGLE, L.HOOK_OUTPUT)) return;
-  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_OUTPUT)) return;
-  S.setOutIf(route(outOverride())); // rerouted after a DNAT
-  const ipvs = ipvsStep();
-  if (ipvs == IPVS_STOP) return;
-  if (ipvs != IPVS_NONE) S.setOutIf(route(outOverride()));
-  if (!runHook(L.TABLE_FILTER, L.HOOK_OUTPUT) || !runHook(L.TABLE_SECURITY, L.HOOK_OUTPUT)) return;
-  if (!runHook(L.TABLE_MANGLE, L.HOOK_POSTROUTING)) return;
-  if (isNew() && !runHook(L.TABLE_NAT, L.HOOK_POSTROUTING)) return;
+  if (hookPoint(L.HOOK_OUTPUT, true, true) != GO) return;
+  if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
   if (!isNodeLocal(S.routeDst())) {
     leftOn = S.outIf;
     return;
@@ -383,9 +518,8 @@ function fromHost(): void {
   const given = pkt + (<usize>L.P_IN_IFACE << 2);
   S.setInIf((load<i32>(given) & L.IF_PRESENT_BIT) != 0 ? given : LO_IFACE);
   S.setOutIf(0);
-  if (!runHook(L.TABLE_RAW, L.HOOK_PREROUTING) || !runHook(L.TABLE_MANGLE, L.HOOK_PREROUTING)) return;
-  if (!runHook(L.TABLE_MANGLE, L.HOOK_INPUT) || !runHook(L.TABLE_FILTER, L.HOOK_INPUT)) return;
-  runHook(L.TABLE_SECURITY, L.HOOK_INPUT);
+  if (hookPoint(L.HOOK_PREROUTING, false, false) != GO) return;
+  hookPoint(L.HOOK_INPUT, false, false);
 }
 
 /** Loads packet `i` of the input region into the walk state. */
@@ -418,6 +552,7 @@ function loadPacket(i: i32): void {
 /** Walks packet `i`; returns the status (ST_*). */
 export function walkPacket(i: i32, record: bool, forcedCount: i32): i32 {
   S.resetWalk(record, forcedCount);
+  steps = 0;
   loadPacket(i);
   if (S.origin == L.ORIGIN_HOST) fromHost();
   else fromInterface();

@@ -8,13 +8,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { compileRuleset } from '../src/compile/compile.js';
 import { cpuPerCall } from './engine-suite.js';
 import { explain } from '../src/engine/explain.js';
 import { resolveNode, resolveQuery } from '../src/engine/packet.js';
 import { createReferenceEngine } from '../src/engine/reference.js';
 import type { WalkPacket } from '../src/engine/types.js';
-import { createWasmEngine } from '../src/engine/wasm.js';
+import { compileRuleset, createWasmEngine } from '../src/engine/wasm.js';
 import { generateIptables } from '../src/kube/generate.js';
 import { generateIpvs } from '../src/kube/generate-ipvs.js';
 import { numberRules, type Ruleset } from '../src/model/ruleset.js';

@@ -1,6 +1,6 @@
 // Human-readable tables for the CLI (the --json output is the library JSON itself).
 
-import type { ExplainResult } from './model/result.js';
+import type { ExplainResult } from './model/contracts.js';
 
 function pad(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

@@ -21,10 +21,11 @@ Usage:
                     [--origin external|pod|host] [--in IF] [--out IF] [--mark N] [--state S]
                     [--engine wasm|reference] [--lenient] [--path] [--json]
   landfall services --iptables FILE [...ruleset options] [--json]
-  landfall generate --services N --endpoints M [--mode iptables|ipvs] [--seed S] [--style save|restore]
-                    [--out-dir DIR]          (iptables mode prints the dump on stdout)
+  landfall generate --services N --endpoints M [--mode iptables|ipvs|nftables] [--seed S]
+                    [--style save|restore] (iptables) [--shape v1.35|v1.36|v1.37] [--style list|script] (nftables)
+                    [--out-dir DIR]          (iptables and nftables modes print the rules on stdout)
   landfall serve    [--port N] [--host H]
-  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs [--packets N] [--seed S]
+  landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs,nftables [--packets N] [--seed S]
                     [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
                     [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
@@ -176,6 +177,7 @@ async function generateCmd(args: string[]): Promise<void> {
       mode: { type: 'string' },
       seed: { type: 'string' },
       style: { type: 'string' },
+      shape: { type: 'string' },
       'out-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -188,6 +190,20 @@ async function generateCmd(args: string[]): Promise<void> {
   if (services > 100_000 || endpoints > 1000) throw new UsageError('at most 100,000 services and 1,000 endpoints per service');
   const seed = intOpt(v, 'seed') ?? 1;
   const mode = v.mode ?? 'iptables';
+  if (mode === 'nftables') {
+    const { generateNftables, NFT_SHAPES } = await import('./kube/generate-nft.js');
+    const shape = v.shape ?? 'v1.35';
+    if (!(NFT_SHAPES as readonly string[]).includes(shape)) throw new UsageError(`--shape must be one of ${NFT_SHAPES.join(', ')}`);
+    const nftStyle = v.style ?? 'list';
+    if (nftStyle !== 'list' && nftStyle !== 'script') throw new UsageError('--style must be list or script in nftables mode');
+    const g = generateNftables({ services, endpoints, seed, shape: shape as (typeof NFT_SHAPES)[number] });
+    // 'list': what `nft list ruleset` prints (and `nft -f` loads); 'script': kube-proxy's transaction.
+    const text = nftStyle === 'script' ? g.text : g.listing;
+    if (v['out-dir']) await writeBundle(String(v['out-dir']), { 'nftables.txt': text, 'node.json': JSON.stringify(g.node, null, 2) + '\n' });
+    else process.stdout.write(text);
+    return;
+  }
+  if (v.shape !== undefined) throw new UsageError('--shape applies to --mode nftables');
   const style = (v.style ?? 'save') as 'save' | 'restore';
   if (style !== 'save' && style !== 'restore') throw new UsageError('--style must be save or restore');
   if (mode === 'iptables') {
@@ -204,7 +220,7 @@ async function generateCmd(args: string[]): Promise<void> {
     await writeBundle(String(dir), { 'iptables.txt': g.iptables, 'ipvs.txt': g.ipvs, 'ipsets.txt': g.ipsets, 'node.json': JSON.stringify(g.node, null, 2) + '\n' });
     return;
   }
-  throw new UsageError('--mode must be iptables or ipvs');
+  throw new UsageError('--mode must be iptables, ipvs or nftables');
 }
 
 async function writeBundle(dir: string, files: Record<string, string>): Promise<void> {

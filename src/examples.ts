@@ -1,12 +1,11 @@
 // The bundled example nodes (examples/<name>/): one reader for the CLI (`--example NAME`) and the
-// server (preloaded as the alias `example`). A directory holds iptables.txt and/or ip6tables.txt,
-// optionally ipvs.txt, ipsets.txt and node.json.
+// server (preloaded as the alias `example`). A directory holds iptables.txt, ip6tables.txt and/or
+// nftables.txt (`nft list ruleset` text), optionally ipvs.txt, ipsets.txt and node.json.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeInput } from './model/result.js';
-import type { RulesetBundle } from './ruleset.js';
+import type { NodeInput, RulesetBundle } from './model/contracts.js';
 
 /** examples/ relative to this module, from both src/ and dist/. */
 export const EXAMPLES_DIR = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -26,9 +25,11 @@ export function readNodeDir(dir: string): RulesetBundle | null {
   };
   const iptables = opt('iptables.txt');
   const ip6tables = opt('ip6tables.txt');
-  if (iptables === undefined && ip6tables === undefined) return null;
+  const nftables = opt('nftables.txt');
+  if (iptables === undefined && ip6tables === undefined && nftables === undefined) return null;
   const bundle: RulesetBundle = { iptables: iptables ?? '' };
   if (ip6tables !== undefined) bundle.ip6tables = ip6tables;
+  if (nftables !== undefined) bundle.nftables = nftables;
   const ipvs = opt('ipvs.txt');
   if (ipvs !== undefined) bundle.ipvs = ipvs;
   const ipsets = opt('ipsets.txt');

@@ -5,15 +5,18 @@
 //   rs.explain({ protocol: 'tcp', destination: '10.96.0.10', port: 53 });
 
 export { loadRuleset, rulesetId } from './ruleset.js';
-export type { LoadedRuleset, LoadOptions, RulesetBundle, RulesetStats, TableStats } from './ruleset.js';
+export type { LoadedRuleset, LoadOptions, LoadStats } from './ruleset.js';
 export { ParseError } from './parse/errors.js';
 export { allocResults, columnsOf, resultAt, COLUMN_ORIGINS, COLUMN_VERDICTS } from './engine/columns.js';
 export type { PacketColumns, ResultColumns } from './engine/columns.js';
 export { QueryError } from './engine/packet.js';
 export { PathExplosionError, DEFAULT_MAX_PATHS } from './engine/explain.js';
-export type {
+// The JSON contracts: each is a TypeBox schema (for validation) and the TypeScript type of the same name.
+export {
+  Assumption,
   ExplainResult,
   NodeInput,
+  NodeSnapshot,
   Origin,
   Outcome,
   PathStep,
@@ -21,9 +24,13 @@ export type {
   Query,
   RecentEntry,
   ResolvedQuery,
+  RulesetBundle,
+  RulesetStats,
+  Service,
+  ServiceEndpoint,
+  ServiceStatus,
+  TableStats,
   TraceResult,
-  UncertainCondition,
   UncertainRule,
   Verdict,
-} from './model/result.js';
-export type { Service, ServiceEndpoint, ServiceStatus } from './kube/services.js';
+} from './model/contracts.js';

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
-import type { ExplainResult, NodeInput, Query, TraceResult } from './model/result.js';
+import type { ExplainResult, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
 import type { FamilyRules, ParseWarning, TableName } from './model/rule.js';
 import { TABLES } from './model/rule.js';
 import type { Ruleset } from './model/ruleset.js';
@@ -16,21 +16,11 @@ import { resolveNode } from './engine/packet.js';
 import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine } from './engine/wasm.js';
 import type { Engine } from './engine/types.js';
-import type { Service } from './kube/services.js';
 import { discoverServices } from './kube/services.js';
 import { ParseError } from './parse/errors.js';
 import { parseIpsets } from './parse/ipset.js';
 import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
-
-/** What a node gives us: DESIGN.md's ruleset body. */
-export interface RulesetBundle {
-  iptables: string;
-  ip6tables?: string;
-  ipvs?: string;
-  ipsets?: string;
-  node?: NodeInput;
-}
 
 export interface LoadOptions {
   /** Walk engine (default 'wasm'). */
@@ -41,33 +31,15 @@ export interface LoadOptions {
   maxPaths?: number;
 }
 
-export interface TableStats {
-  chains: number;
-  rules: number;
-}
-
-export interface RulesetStats {
-  rules: number;
-  chains: number;
-  /** Per family and table, keyed "v4/nat", "v6/filter", … */
-  tables: Record<string, TableStats>;
-  ipvsServices: number;
-  ipvsRealServers: number;
-  ipsets: number;
-  ipsetEntries: number;
-  /** UTF-8 size of all inputs. */
-  bytes: number;
-  /** Time spent parsing and numbering the inputs, and creating the engine (compiling, for wasm). */
-  parseMs: number;
-  compileMs: number;
-}
+/** RulesetStats plus the time spent parsing and numbering the inputs, and creating the engine (compiling, for wasm). */
+export type LoadStats = RulesetStats & { parseMs: number; compileMs: number };
 
 export interface LoadedRuleset {
   /** SHA-256 (hex) of the normalized input. */
   readonly id: string;
   readonly ruleset: Ruleset;
   readonly engine: Engine;
-  readonly stats: RulesetStats;
+  readonly stats: LoadStats;
   /** Parse warnings as "input:line:column: message". */
   readonly warnings: string[];
   explain(query: Query, opts?: { maxPaths?: number }): ExplainResult;
@@ -92,7 +64,7 @@ export function rulesetId(bundle: RulesetBundle): string {
  */
 export function canonicalBundle(bundle: RulesetBundle): string {
   const norm: Record<string, unknown> = {};
-  for (const k of ['iptables', 'ip6tables', 'ipvs', 'ipsets', 'node'] as const) {
+  for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
   return canonicalJson(norm);
@@ -144,7 +116,7 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-export function statsOf(bundle: RulesetBundle, rs: Ruleset): Omit<RulesetStats, 'parseMs' | 'compileMs'> {
+export function statsOf(bundle: RulesetBundle, rs: Ruleset): RulesetStats {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;

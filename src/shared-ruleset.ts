@@ -7,7 +7,7 @@
 // longer than its blocks, a full recent table, …: src/engine/wasm.ts): that needs the rule
 // objects, so the caller passes `parse`, which is called (once) only then.
 
-import { compileRuleset } from './compile/compile.js';
+import { compileRuleset } from './engine/wasm.js';
 import { openShared, packShared } from './compile/shared.js';
 import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
 import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
@@ -15,15 +15,16 @@ import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine } from './engine/wasm.js';
 import type { Engine } from './engine/types.js';
 import { discoverServices } from './kube/services.js';
-import type { ExplainResult, Query, TraceResult } from './model/result.js';
+import type { ExplainResult, Query, TraceResult } from './model/contracts.js';
 import type { Ruleset } from './model/ruleset.js';
-import { buildRuleset, rulesetId, statsOf, type RulesetBundle, type RulesetStats } from './ruleset.js';
+import { buildRuleset, rulesetId, statsOf, type LoadStats } from './ruleset.js';
+import type { RulesetBundle } from './model/contracts.js';
 
 export { isCurrent as isCurrentShared } from './compile/shared.js';
 
 export interface SharedSummary {
   id: string;
-  stats: RulesetStats;
+  stats: LoadStats;
   warnings: string[];
 }
 

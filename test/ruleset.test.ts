@@ -37,7 +37,9 @@ describe('loadRuleset', () => {
     expect(r.query).toMatchObject({ source: '203.0.113.10', sourcePort: 40000, origin: 'external' });
     expect(r.outcomes).toHaveLength(3);
     expect(Object.keys(r).sort()).toEqual(['outcomes', 'query', 'uncertain', 'warnings']);
+    expect(r.outcomes[0].assumes).toEqual([]);
     expect(r.outcomes[0].path[0]).toEqual({
+      family: 'ip',
       table: 'nat',
       chain: 'PREROUTING',
       index: 1,
@@ -114,6 +116,19 @@ describe('other inputs', () => {
     const r = rs.explain({ protocol: 'tcp', destination: 'fd00:244::5', port: 22 });
     expect(r.outcomes[0]).toMatchObject({ verdict: 'reject', rejectWith: 'icmp6-adm-prohibited', endpoint: '[fd00:244::5]:22', source: '2001:db8::10' });
     expect(rs.stats.tables['v6/filter']).toEqual({ chains: 3, rules: 1 });
+    expect(r.outcomes[0].path.map((s) => `${s.family} ${s.table}/${s.chain}`)).toEqual(['ip6 filter/FORWARD']);
+  });
+
+  test('nftables, snapshot and the iproute2 node fields are accepted and not read yet', () => {
+    const plain = loadRuleset({ iptables: BASIC.iptables }, { engine: 'reference' });
+    const more = loadRuleset(
+      { iptables: BASIC.iptables, nftables: 'table inet x {\n}\n', snapshot: { format: 'landfall-snapshot/1' }, node: { ipAddr: '[]', ipRoute: '[]', ipRule: '[]' } },
+      { engine: 'reference' },
+    );
+    const q = { protocol: 'tcp' as const, destination: '10.96.100.1', port: 80 };
+    expect(more.explain(q)).toEqual(plain.explain(q));
+    // …but they are input: a different input is a different id.
+    expect(more.id).not.toBe(plain.id);
   });
 
   test('ipsets decide -m set; without the dump the same rule is uncertain', () => {

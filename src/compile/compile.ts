@@ -3,8 +3,7 @@
 // Rule and chain ids are the model's flat ids, so the walk's path/uncertain records need no mapping.
 
 import type { Ruleset } from '../model/ruleset.js';
-import { chainKey } from '../model/ruleset.js';
-import { TABLES } from '../model/rule.js';
+import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
 // Layout constants as module locals: namespace reads are getter calls under some loaders.
@@ -36,7 +35,14 @@ const {
   MAGIC,
   MAX_NTH,
   NHOOKS,
-  NTABLES,
+  PLAN_WORDS,
+  PL_AT,
+  PL_CHAIN,
+  PL_KIND,
+  PL_PRIO,
+  PK_CHAIN,
+  PK_IPVS,
+  PK_NAT,
   N_ADDRS,
   N_FIRST4,
   N_FIRST6,
@@ -56,7 +62,7 @@ const {
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
 import { setHash, writeSets } from './sets.js';
-import { writeIpvs, type CompiledIpvs } from './ipvs.js';
+import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
 
 export interface CompiledRuleset {
@@ -76,9 +82,9 @@ export interface CompileOptions {
   shared?: boolean;
   /** Shortest run of destination-keyed rules worth a hash index. Default 8. */
   minRun?: number;
+  /** The note texts of IPVS services (required when the ruleset has any; the engine's compileRuleset passes them). */
+  ipvsNotes?: IpvsNotes;
 }
-
-const HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
 
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
   // ~14 words per kube-proxy rule; sized up front so the buffer rarely regrows.
@@ -105,16 +111,11 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(H_RULES, rulesAt);
   w.set(H_OPS, w.length);
 
-  // Jump targets resolve within the rule's own (family, table): one name map per table.
-  const tableChains = new Map<string, Map<string, number>>();
-  rs.chains.forEach(({ chain, table, family }, id) => {
-    const k = `${family}:${table}`;
-    let m = tableChains.get(k);
-    if (!m) tableChains.set(k, (m = new Map()));
-    m.set(chain.name, id);
-  });
+  // Jump targets resolve within the rule's own table: one name map per table id.
+  const tableChains: Map<string, number>[] = [];
+  rs.chains.forEach(({ chain, tableId }, id) => (tableChains[tableId] ??= new Map()).set(chain.name, id));
   let names: Map<string, number> | undefined;
-  let namesKey = '';
+  let namesKey = -1;
   const chainId = (name: string): number => names?.get(name) ?? -1;
 
   // Rules: ops and target blocks interleave after the fixed records; records point at them.
@@ -128,10 +129,10 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     dstKeys[id] = k.dst;
     portKeys[id] = k.dport;
     const [ops, nops] = encodeMatches(ctx, ordered);
-    const tk0 = `${rule.family}:${rule.table}`;
+    const tk0 = rs.chains[rs.ruleChain[id]].tableId;
     if (tk0 !== namesKey) {
       namesKey = tk0;
-      names = tableChains.get(tk0);
+      names = tableChains[tk0];
     }
     const [tk, targ] = encodeTarget(ctx, rule.target, chainId);
     const r = rulesAt + id * RULE_WORDS;
@@ -148,7 +149,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(H_CHAINS, chainsAt);
   let firstRule = 0;
   for (let cid = 0; cid < nchains; cid++) {
-    const { chain, table, family } = rs.chains[cid];
+    const { chain, tableId } = rs.chains[cid];
     const c = chainsAt + cid * CHAIN_WORDS;
     // numberRules numbers a chain's rules consecutively, in chain order.
     const first = chain.rules.length ? rs.ruleIds.get(chain.rules[0])! : firstRule;
@@ -158,20 +159,40 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       c + C_POLICY,
       !chain.builtin ? POLICY_NONE : chain.policy === 'DROP' ? POLICY_DROP : POLICY_ACCEPT,
     );
-    w.set(c + C_TABLE, TABLES.indexOf(table) | (family << 8));
+    w.set(c + C_TABLE, tableId);
     firstRule = first + chain.rules.length;
   }
 
-  // Hook table: the built-in chain of each (family, table, hook), -1 when absent.
-  const hooksAt = w.alloc(2 * NTABLES * NHOOKS);
+  // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
+  const hooksAt = w.alloc(2 * NHOOKS * 2);
   w.set(H_HOOKS, hooksAt);
+  const withIpvs = (rs.ipvs?.services.length ?? 0) > 0;
   for (let f = 0; f < 2; f++) {
-    for (let t = 0; t < NTABLES; t++) {
-      for (let h = 0; h < NHOOKS; h++) {
-        const cid = rs.chainIds.get(chainKey(f === 0 ? 4 : 6, TABLES[t], HOOK_NAMES[h]));
-        w.set(hooksAt + (f * NTABLES + t) * NHOOKS + h, cid === undefined ? -1 : cid);
-      }
+    for (let h = 0; h < NHOOKS; h++) {
+      const plan = hookPlan(rs.registrations, rs.chains, f === 0 ? 4 : 6, HOOK_NAMES[h], withIpvs);
+      const at = w.alloc(plan.length * PLAN_WORDS);
+      plan.forEach((p, i) => {
+        const e = at + i * PLAN_WORDS;
+        w.set(e + PL_CHAIN, p.chain);
+        w.set(e + PL_KIND, p.kind === 'nat' ? PK_NAT : p.kind === 'ipvs' ? PK_IPVS : PK_CHAIN);
+        w.set(e + PL_PRIO, p.priority);
+        w.set(e + PL_AT, p.at);
+      });
+      w.set(hooksAt + (f * NHOOKS + h) * 2, at);
+      w.set(hooksAt + (f * NHOOKS + h) * 2 + 1, plan.length);
     }
+  }
+
+  // evalCost prefix sums, only when some rule does not cost 1 (the walk then reads them).
+  if (rs.rules.some((r) => r.evalCost !== undefined && r.evalCost !== 1)) {
+    const at = w.alloc(nrules + 1);
+    let sum = 0;
+    for (let id = 0; id < nrules; id++) {
+      w.set(at + id, sum);
+      sum += rs.rules[id].evalCost ?? 1;
+    }
+    w.set(at + nrules, sum);
+    w.set(L.H_COSTS, at);
   }
 
   // Index runs over destination-keyed rules.
@@ -179,7 +200,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
 
   writeNode(w, rs);
   writeSets(w, rs.ipsets);
-  const ipvs = writeIpvs(w, rs.ipvs, strings);
+  const ipvs = writeIpvs(w, rs.ipvs, strings, opts.ipvsNotes);
   w.set(H_NNTH, ctx.nth.next);
   let flags = 0;
   if (ctx.host.used || ctx.nth.next > MAX_NTH) flags |= HF_HOST;

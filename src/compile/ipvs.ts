@@ -1,13 +1,13 @@
 // IPVS state → the IPVS block of the compiled ruleset (layout.ts IV_* / VS_* / RL_*), read by
 // assembly/ipvs.ts: the virtual-service lookup tables of findVirtualService(), per service its
-// scheduler, real servers, the sh/dh/mh tables (shTable/dhTable/mhTable of ipvs-schedule.ts,
-// built here once) and the note texts of scheduleDetailed(), which depend only on the service and
-// on whether the query brought connection counts.
+// scheduler, real servers, the kernel's sh/dh/mh tables (model/ipvs-tables.ts, built here once)
+// and the ids of its note texts. The texts come from the code that renders answers (the engine
+// passes them in as IpvsNotes): they depend only on the service and on whether the query brought
+// connection counts, so they are rendered once here instead of per packet.
 
 import { formatEndpoint } from '../model/addr.js';
 import type { IpvsState } from '../model/ipvs.js';
-import type { WalkPacket } from '../engine/types.js';
-import { dhTable, mhTable, scheduleDetailed, shTable } from '../engine/ipvs-schedule.js';
+import { dhTable, mhTable, shTable } from '../model/ipvs-tables.js';
 import * as L from './layout.js';
 import { setHash } from './sets.js';
 import type { StringTable, Words } from './words.js';
@@ -21,7 +21,18 @@ const {
 } = L;
 
 const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
-const EMPTY_NOTE = 'no real server available (none listed, all weight 0 or overloaded): the kernel refuses the connection';
+
+/** The note texts of one virtual service, as answers show them. */
+export interface IpvsServiceNotes {
+  /** Notes of a packet without connection counts / with them (the empty-service note aside). */
+  withoutCounts: string[];
+  withCounts: string[];
+  /** The note when no real server can be chosen. */
+  empty: string;
+}
+
+/** Renders the notes of service `i` (engine/ipvs-schedule.ts ipvsServiceNotes). */
+export type IpvsNotes = (state: IpvsState, i: number) => IpvsServiceNotes;
 
 export interface CompiledIpvs {
   /** Per global real index: [service, real]. */
@@ -75,21 +86,10 @@ function schedCode(sched: string, sorted: boolean): number {
   }
 }
 
-/** Note ids of scheduleDetailed() for a packet without / with connection counts (minus the empty-service note). */
-function noteIds(state: IpvsState, i: number, text: string, strings: StringTable, withConns: boolean): number[] {
-  // The notes do not depend on the packet's addresses, only on the service and the counts' source.
-  const probe: WalkPacket = {
-    family: state.services[i].family, proto: 6, src: { family: 4, w: [0, 0, 0, 0] }, dst: { family: 4, w: [0, 0, 0, 0] },
-    sport: 0, dport: 0, icmpType: 0, icmpCode: 0, origin: 'external', inIface: null, outIface: null, mark: 0, connmark: 0,
-    ctstate: 0, recent: new Map(), activeConnections: withConns ? new Map([['\0', 0]]) : new Map(),
-  };
-  const { notes } = scheduleDetailed(state, i, probe);
-  return notes.filter((n) => n !== EMPTY_NOTE).map((n) => strings.id(`IPVS ${text}: ${n}`));
-}
-
-export function writeIpvs(w: Words, state: IpvsState | undefined, strings: StringTable): CompiledIpvs {
+export function writeIpvs(w: Words, state: IpvsState | undefined, strings: StringTable, notesOf: IpvsNotes | undefined): CompiledIpvs {
   const out: CompiledIpvs = { reals: [], byEndpoint: new Map(), ok: true };
   if (!state || state.services.length === 0) return out;
+  if (!notesOf) throw new Error('compiling IPVS services needs their note texts: use the engine\'s compileRuleset (engine/wasm.ts)');
   const at = w.alloc(IV_WORDS);
   w.set(L.H_IPVS, at);
   const svcs = state.services;
@@ -175,13 +175,13 @@ export function writeIpvs(w: Words, state: IpvsState | undefined, strings: Strin
       for (let k = 0; k < tab.length; k++) w.set(t + k, tab[k]);
       w.set(r + VS_TABLE, t);
     } else w.set(r + VS_TABLE, -1);
-    for (const [slot, withConns] of [[VS_NOTES0, false], [VS_NOTES1, true]] as const) {
-      const ids = noteIds(state, i, s.text, strings, withConns);
-      const n = w.push(ids.length);
-      for (const id of ids) w.push(id);
+    const notes = notesOf(state, i);
+    for (const [slot, texts] of [[VS_NOTES0, notes.withoutCounts], [VS_NOTES1, notes.withCounts]] as const) {
+      const n = w.push(texts.length);
+      for (const t of texts) w.push(strings.id(t));
       w.set(r + slot, n);
     }
-    w.set(r + VS_NOTE_EMPTY, strings.id(`IPVS ${s.text}: ${EMPTY_NOTE}`));
+    w.set(r + VS_NOTE_EMPTY, strings.id(notes.empty));
   });
   return out;
 }

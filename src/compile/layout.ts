@@ -9,7 +9,7 @@
 // so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
 // address every section relative to that base.
 
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const MAGIC = 0x4c464c31; // "LFL1"
 
 // ---- header (word index → value) ----
@@ -22,7 +22,7 @@ export const H_OPS = 5; // match op lists (variable length)
 export const H_TARGS = 6; // target argument blocks (variable length)
 export const H_NCHAINS = 7;
 export const H_CHAINS = 8; // chain records, CHAIN_WORDS each, by flat chain id
-export const H_HOOKS = 9; // hook table: [family 0/1][table 0..4][hook 0..4] → chain id or -1
+export const H_HOOKS = 9; // hook plans: [family 0/1][hook 0..4] → 2 words: absolute offset of the first PLAN_WORDS entry, entry count
 export const H_NRUNS = 10;
 export const H_RUNS = 11; // index runs, RUN_WORDS each
 export const H_NODE = 12; // node context block
@@ -33,6 +33,7 @@ export const H_SETS = 16; // ipset table: count, then count × offsets of set bl
 export const H_IPVS = 17; // IPVS block (IV_*), 0 when the node has no virtual services
 export const H_NODEHASH = 18; // node-address hash: offset of NODEHASH_SLOT-word slots [family (0 empty), w0..w3]
 export const H_NODEMASK = 19; // its slots - 1
+export const H_COSTS = 20; // evalCost prefix sums, nrules + 1 words (cum[id] = costs of the rules before id); 0 when every rule costs 1
 export const NODEHASH_SLOT = 5;
 export const HDR_WORDS = 24;
 
@@ -57,7 +58,7 @@ export const CHAIN_WORDS = 4;
 export const C_FIRST = 0; // first rule id
 export const C_COUNT = 1; // number of rules
 export const C_POLICY = 2; // POLICY_*
-export const C_TABLE = 3; // table index (TABLES order) | family (4/6) << 8
+export const C_TABLE = 3; // table id (ChainInfo.tableId; not read by the walk)
 
 export const POLICY_NONE = 0; // user chain
 export const POLICY_ACCEPT = 1;
@@ -70,12 +71,17 @@ export const HOOK_FORWARD = 2;
 export const HOOK_OUTPUT = 3;
 export const HOOK_POSTROUTING = 4;
 export const NHOOKS = 5;
-export const TABLE_RAW = 0;
-export const TABLE_MANGLE = 1;
-export const TABLE_NAT = 2;
-export const TABLE_FILTER = 3;
-export const TABLE_SECURITY = 4;
-export const NTABLES = 5;
+// A hook's plan (src/model/hooks.ts hookPlan): the base chains in walk order, nat chains last
+// among those that run at one priority (the walk treats them as one group), IPVS as chain -1.
+export const PLAN_WORDS = 4;
+export const PL_CHAIN = 0; // chain id, -1 for the IPVS stage
+export const PL_KIND = 1; // PK_*
+export const PL_PRIO = 2; // the chain's own priority
+export const PL_AT = 3; // where it runs: its priority, or the NAT core's for nat chains
+export const PK_CHAIN = 0;
+export const PK_NAT = 1;
+export const PK_IPVS = 2;
+export const MAX_TIE = 64; // entries at one priority the wasm walk orders; more: the host walks the packet
 
 // ---- index runs: consecutive rules keyed on an exact destination address, or on one
 // destination port (KUBE-NODEPORTS) ----
@@ -402,6 +408,7 @@ export const U_REASON = 1; // arg = string id of the reason
 export const U_IFACE = 2; // arg = ruleset word offset of the pattern IFACE block, arg2 = byte address of the packet's
 export const U_ADDRTYPE_LIMIT = 3;
 export const U_OWNER_HOST = 4;
+export const U_ORDER = 5; // base-chain order: arg = chain that runs first when it holds (-1 IPVS), arg2 = the other
 
 // note records: [code, arg, arg2, w0, w1, w2, w3]
 export const NOTE_WORDS = 7;

@@ -6,6 +6,7 @@
 
 import { maskWord } from '../model/addr.js';
 import type { EntryPart, IpSet, IpsetState } from '../model/ipset.js';
+import { hasAddressDim } from '../model/ipset.js';
 import * as L from './layout.js';
 import { ifaceWords } from './ops.js';
 import type { Words } from './words.js';
@@ -164,7 +165,7 @@ function writeHash(w: Words, kw: number, table: Map<string, number>): [number, n
 
 function writeSet(w: Words, set: IpSet, ids: ReadonlyMap<string, number>): number {
   const at = w.alloc(SB_WORDS);
-  w.set(at + SB_FAMILY, set.type === 'hash:mac' ? 0 : set.family);
+  w.set(at + SB_FAMILY, hasAddressDim(set) ? set.family : 0);
   w.set(at + SB_NDIMS, set.dims.length);
   let kw = 0;
   set.dims.forEach((d, i) => {

@@ -8,9 +8,13 @@
 // Buffer layout (all offsets in bytes, 8-aligned; little-endian Int32 words):
 //   header  SH_WORDS words: magic, format version, layout version, counts, section table
 //   words   the compiled ruleset (CompiledRuleset.words)
-//   rules   RULE_META words per rule: chain id, index, line, text offset, text length, handle
+//   rules   RULE_META words per rule: chain id, index, line, text offset, text length, handle,
+//           family (4, 6, 0 = inet)
 //   chains  CHAIN_META words per chain: name offset, name length, table offset, table length,
-//           family, line, policy code, first rule, rule count
+//           family (0 ip, 1 ip6, 2 inet), line, policy code, first rule, rule count, source
+//           (0 iptables, 1 nft), table id
+//   Fields of rules and chains beyond these (nft base-chain specs, policy texts, eval costs, …)
+//   travel as sparse JSON in core, so a model field added later still round-trips.
 //   text    UTF-8: every rule text, chain name and table name
 //   json    JSON sections: core (strings, recent lists, IPVS real map, node, stats), ipvs (the IPVS
 //           state: answers show its texts), meta (the caller's small JSON: id, stats, warnings)
@@ -19,15 +23,17 @@
 // callers recompile from the original bytes.
 
 import type { Family } from '../model/addr.js';
-import type { Chain, Rule, TableName } from '../model/rule.js';
-import type { Ruleset } from '../model/ruleset.js';
+import type { Chain, Rule } from '../model/rule.js';
+import type { ChainInfo, Ruleset } from '../model/ruleset.js';
+import { chainKey } from '../model/ruleset.js';
+import type { TableFamily } from '../model/hooks.js';
 import type { IpvsState } from '../model/ipvs.js';
 import type { CompiledRuleset } from './compile.js';
 import { LAYOUT_VERSION } from './layout.js';
 
 export const SHARED_MAGIC = 0x48534c46; // "FLSH" little-endian
 /** Bump when this file's layout changes (the compiled words have their own LAYOUT_VERSION). */
-export const SHARED_FORMAT = 1;
+export const SHARED_FORMAT = 2;
 
 const SH_MAGIC = 0;
 const SH_FORMAT = 1;
@@ -39,15 +45,16 @@ const SECTIONS = ['words', 'rules', 'chains', 'text', 'core', 'ipvs', 'meta', 'b
 type Section = (typeof SECTIONS)[number];
 const SH_WORDS = SH_WORDS_AT + SECTIONS.length * 2;
 
-const RULE_META = 6;
+const RULE_META = 7;
 const RM_CHAIN = 0;
 const RM_INDEX = 1;
 const RM_LINE = 2;
 const RM_TEXT = 3;
 const RM_TEXTLEN = 4;
 const RM_HANDLE = 5;
+const RM_FAMILY = 6;
 
-const CHAIN_META = 9;
+const CHAIN_META = 11;
 const CM_NAME = 0;
 const CM_NAMELEN = 1;
 const CM_TABLE = 2;
@@ -57,6 +64,21 @@ const CM_LINE = 5;
 const CM_POLICY = 6; // 0 none (user chain), 1 ACCEPT, 2 DROP, 3 built-in without a policy
 const CM_FIRST = 7;
 const CM_COUNT = 8;
+const CM_SOURCE = 9;
+const CM_TABLEID = 10;
+const TABLE_FAMILIES: readonly TableFamily[] = ['ip', 'ip6', 'inet'];
+/** Rule and chain fields the binary tables carry; any other own field goes to the sparse extras. */
+const RULE_KNOWN = new Set(['line', 'text', 'table', 'chain', 'index', 'matches', 'target', 'family', 'handle']);
+const CHAIN_KNOWN = new Set(['name', 'builtin', 'policy', 'line', 'rules']);
+
+function extrasOf(o: object, known: Set<string>): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(o)) {
+    if (known.has(k) || v === undefined) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
 
 /** JSON with Map/Set/typed arrays kept (the node context may grow such fields). */
 function replacer(_k: string, v: unknown): unknown {
@@ -85,6 +107,10 @@ interface Core {
   node: unknown;
   warnings: Ruleset['warnings'];
   stats: CompiledRuleset['stats'];
+  registrations: Ruleset['registrations'];
+  /** Sparse: rule / chain id → its fields beyond the binary tables. */
+  ruleExtras: [number, Record<string, unknown>][];
+  chainExtras: [number, Record<string, unknown>][];
 }
 
 const align8 = (n: number) => (n + 7) & ~7;
@@ -124,7 +150,18 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     node: rs.node,
     warnings: rs.warnings,
     stats: c.stats,
+    registrations: rs.registrations,
+    ruleExtras: [],
+    chainExtras: [],
   };
+  rs.rules.forEach((r, i) => {
+    const x = extrasOf(r, RULE_KNOWN);
+    if (x) core.ruleExtras.push([i, x]);
+  });
+  rs.chains.forEach((ci, i) => {
+    const x = extrasOf(ci.chain, CHAIN_KNOWN);
+    if (x) core.chainExtras.push([i, x]);
+  });
   const json: Record<'core' | 'ipvs' | 'meta' | 'blob', Buffer> = {
     core: Buffer.from(JSON.stringify(core, replacer), 'utf8'),
     ipvs: Buffer.from(JSON.stringify(rs.ipvs ?? null, replacer), 'utf8'),
@@ -177,18 +214,21 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     rm[b + RM_TEXT] = offs[i]!;
     rm[b + RM_TEXTLEN] = offs[i + 1]! - offs[i]!;
     rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
+    rm[b + RM_FAMILY] = r.family === 'inet' ? 0 : r.family;
   }
   const cm = new Int32Array(sab, at.chains, nchains * CHAIN_META);
   let next = 0;
   for (let i = 0; i < nchains; i++) {
-    const { chain, family } = rs.chains[i]!;
+    const { chain, family, source, tableId } = rs.chains[i]!;
     const b = i * CHAIN_META;
     const n = nrules + 2 * i;
     cm[b + CM_NAME] = offs[n]!;
     cm[b + CM_NAMELEN] = offs[n + 1]! - offs[n]!;
     cm[b + CM_TABLE] = offs[n + 1]!;
     cm[b + CM_TABLELEN] = offs[n + 2]! - offs[n + 1]!;
-    cm[b + CM_FAMILY] = family;
+    cm[b + CM_FAMILY] = TABLE_FAMILIES.indexOf(family);
+    cm[b + CM_SOURCE] = source === 'nft' ? 1 : 0;
+    cm[b + CM_TABLEID] = tableId;
     cm[b + CM_LINE] = chain.line;
     cm[b + CM_POLICY] = !chain.builtin ? 0 : chain.policy === 'ACCEPT' ? 1 : chain.policy === 'DROP' ? 2 : 3;
     // numberRules numbers a chain's rules consecutively in chain order.
@@ -253,23 +293,27 @@ export function openShared(sab: SharedArrayBuffer): SharedView {
   const ruleChain = new Int32Array(nrules);
   for (let i = 0; i < nrules; i++) ruleChain[i] = rm[i * RULE_META + RM_CHAIN]!;
   const chainName = (c: number) => str(cm[c * CHAIN_META + CM_NAME]!, cm[c * CHAIN_META + CM_NAMELEN]!);
-  const chainTable = (c: number) => str(cm[c * CHAIN_META + CM_TABLE]!, cm[c * CHAIN_META + CM_TABLELEN]!) as TableName;
+  const chainTable = (c: number) => str(cm[c * CHAIN_META + CM_TABLE]!, cm[c * CHAIN_META + CM_TABLELEN]!);
 
+  const ruleExtras = new Map(core.ruleExtras);
+  const chainExtras = new Map(core.chainExtras);
   const ruleAt = (i: number): RuleView => {
     const b = i * RULE_META;
     const c = rm[b + RM_CHAIN]!;
+    const fam = rm[b + RM_FAMILY]!;
     const v: RuleView = {
       line: rm[b + RM_LINE]!,
       text: str(rm[b + RM_TEXT]!, rm[b + RM_TEXTLEN]!),
       table: chainTable(c),
       chain: chainName(c),
       index: rm[b + RM_INDEX]!,
-      family: cm[c * CHAIN_META + CM_FAMILY]! as Family,
+      family: fam === 0 ? 'inet' : (fam as Family),
     };
     if (rm[b + RM_HANDLE]! >= 0) v.handle = rm[b + RM_HANDLE]!;
-    return v;
+    const x = ruleExtras.get(i);
+    return x ? Object.assign(v, x) : v;
   };
-  const chainAt = (c: number): Ruleset['chains'][number] => {
+  const chainAt = (c: number): ChainInfo => {
     const b = c * CHAIN_META;
     const pol = cm[b + CM_POLICY]!;
     const first = cm[b + CM_FIRST]!;
@@ -284,7 +328,9 @@ export function openShared(sab: SharedArrayBuffer): SharedView {
     } as Chain;
     if (pol === 1) chain.policy = 'ACCEPT';
     if (pol === 2) chain.policy = 'DROP';
-    return { chain, table: chainTable(c), family: cm[b + CM_FAMILY]! as Family };
+    const x = chainExtras.get(c);
+    if (x) Object.assign(chain, x);
+    return { chain, table: chainTable(c), family: TABLE_FAMILIES[cm[b + CM_FAMILY]!]!, source: cm[b + CM_SOURCE] === 1 ? 'nft' : 'iptables', tableId: cm[b + CM_TABLEID]! };
   };
   /** An array-like read through the buffer: index → a fresh object, nothing retained. */
   const lazyList = <T>(n: number, at: (i: number) => T): T[] =>
@@ -311,10 +357,16 @@ export function openShared(sab: SharedArrayBuffer): SharedView {
     ruleChain,
     node: core.node as Ruleset['node'],
     warnings: core.warnings,
+    registrations: core.registrations,
     get chainIds() {
       if (!chainIds) {
         chainIds = new Map();
-        for (let c = 0; c < nchains; c++) chainIds.set(`${cm[c * CHAIN_META + CM_FAMILY]}:${chainTable(c)}:${chainName(c)}`, c);
+        for (let c = 0; c < nchains; c++) {
+          // chainKey: iptables tables by family 4 / 6, nft tables by family name.
+          const fam = TABLE_FAMILIES[cm[c * CHAIN_META + CM_FAMILY]!]!;
+          const key = cm[c * CHAIN_META + CM_SOURCE] === 1 ? fam : fam === 'ip' ? 4 : 6;
+          chainIds.set(chainKey(key, chainTable(c), chainName(c)), c);
+        }
       }
       return chainIds;
     },
@@ -334,6 +386,9 @@ export function openShared(sab: SharedArrayBuffer): SharedView {
     },
     get ruleIds() {
       return noModel('rule objects (ruleIds)');
+    },
+    get nft() {
+      return noModel('the parsed nft tables');
     },
   } as unknown as Ruleset;
 

@@ -6,7 +6,7 @@
 
 import { formatAddr, formatEndpoint, parseAddr, type Addr } from '../model/addr.js';
 import type { NodeContext } from '../model/ruleset.js';
-import type { Origin, Query, Verdict } from '../model/result.js';
+import type { Origin, Query, Verdict } from '../model/contracts.js';
 import { PROTO } from '../model/rule.js';
 import * as L from '../compile/layout.js';
 import { QueryError, resolveQuery } from './packet.js';

@@ -5,26 +5,32 @@
 
 import { formatAddr, formatEndpoint } from '../model/addr.js';
 import type {
+  Assumption,
   ExplainResult,
   Outcome,
   PathStep,
   Query,
   TraceResult,
-  UncertainCondition,
   UncertainRule,
-} from '../model/result.js';
+} from '../model/contracts.js';
+import { LandfallError, type ErrorDetails } from '../model/errors.js';
 import { PROTO } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { QueryError, resolveQuery, type ResolvedPacket } from './packet.js';
 import type { Engine, StepRef, WalkRecord, WalkUncertain } from './types.js';
+import { conditionSite } from './order.js';
 
 export const DEFAULT_MAX_PATHS = 10_000;
 
 /** More walks than the cap allows (HTTP 422). */
-export class PathExplosionError extends Error {
+export class PathExplosionError extends LandfallError {
   override readonly name = 'PathExplosionError';
+  readonly code = 'path-explosion';
   constructor(readonly cap: number) {
     super(`the packet has more than ${cap} possible paths; narrow the query or raise the path cap`);
+  }
+  override report(): { detail: string; details: ErrorDetails } {
+    return { detail: this.message, details: { maxPaths: this.cap } };
   }
 }
 
@@ -37,16 +43,20 @@ export interface ExplainOptions {
 export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   if (ref.kind === 'rule') {
     const r = rs.rules[ref.rule];
-    return { table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
+    const family = rs.chains[rs.ruleChain[ref.rule]].family;
+    const step: PathStep = { family, table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
+    if (r.handle !== undefined) step.handle = r.handle;
+    return step;
   }
   if (ref.kind === 'policy') {
-    const { chain, table } = rs.chains[ref.chain];
+    const { chain, table, family } = rs.chains[ref.chain];
     const policy = chain.policy ?? 'ACCEPT';
-    return { table, chain: chain.name, line: chain.line, rule: `:${chain.name} ${policy}`, policy };
+    return { family, table, chain: chain.name, line: chain.line, rule: chain.policyText ?? `:${chain.name} ${policy}`, policy };
   }
   const vs = rs.ipvs!.services[ref.service];
   const real = ref.real >= 0 ? vs.reals[ref.real] : undefined;
   return {
+    family: vs.family === 6 ? 'ip6' : 'ip',
     table: 'ipvs',
     chain: vs.text,
     line: real ? real.line : vs.line,
@@ -55,9 +65,9 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   };
 }
 
-function uncertainRule(rs: Ruleset, u: WalkUncertain): UncertainRule {
-  const r = rs.rules[u.rule];
-  return { line: r.line, table: r.table, chain: r.chain, rule: r.text, reason: u.reason };
+/** An unknown condition as an outcome's `assumes` names it: the reason and the rule (or chains) it concerns. */
+function conditionText(u: WalkUncertain, site: { rule: string }): string {
+  return `${u.reason}: ${site.rule}`;
 }
 
 function hasPorts(proto: number): boolean {
@@ -83,7 +93,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const { pkt } = rp;
   const ported = hasPorts(pkt.proto);
   const merged = new Map<string, Merged>();
-  const topUncertain = new Map<number, UncertainRule>();
+  const topUncertain = new Map<string, UncertainRule>();
   const warnings = [...rp.warnings];
   const forced: number[] = [];
   let walks = 0;
@@ -105,7 +115,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
           masquerade: rec.masquerade,
           source,
           path: [],
-          uncertain: [],
+          assumes: [],
           rulesEvaluated: 0,
         };
         if (rec.rejectWith !== undefined) outcome.rejectWith = rec.rejectWith;
@@ -125,14 +135,15 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         else delete o.notes;
       }
       for (const u of rec.uncertain) {
-        const r = rs.rules[u.rule];
-        const k = `${u.rule}|${u.assumed}|${u.reason}`;
+        const site = conditionSite(rs, u);
+        const k = `${u.rule}|${u.order ?? ''}|${u.assumed}|${u.reason}`;
         if (!m.seen.has(k)) {
           m.seen.add(k);
-          const c: UncertainCondition = { line: r.line, table: r.table, chain: r.chain, rule: r.text, reason: u.reason, assumed: u.assumed };
-          o.uncertain.push(c);
+          const a: Assumption = { line: site.line, condition: conditionText(u, site), holds: u.assumed === 'match' };
+          o.assumes.push(a);
         }
-        if (!topUncertain.has(r.line)) topUncertain.set(r.line, uncertainRule(rs, u));
+        const tk = u.order ? `${site.line}|${site.rule}` : `${site.line}`;
+        if (!topUncertain.has(tk)) topUncertain.set(tk, { ...site, reason: u.reason });
       }
       for (const n of rec.notes) if (!warnings.includes(n)) warnings.push(n);
     }
@@ -142,7 +153,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const outcomes = [...merged.values()]
     .sort((a, b) => (Math.abs(a.outcome.probability - b.outcome.probability) > 1e-12 ? b.outcome.probability - a.outcome.probability : a.order - b.order))
     .map((m) => {
-      m.outcome.uncertain.sort((x, y) => x.line - y.line || (x.assumed < y.assumed ? -1 : x.assumed > y.assumed ? 1 : 0));
+      m.outcome.assumes.sort((x, y) => x.line - y.line || Number(y.holds) - Number(x.holds));
       return m.outcome;
     });
   const uncertain = [...topUncertain.values()].sort((a, b) => a.line - b.line);

@@ -25,6 +25,7 @@
 import type { Addr } from '../model/addr.js';
 import { maskWord } from '../model/addr.js';
 import type { IpSet, IpsetState, SetDim } from '../model/ipset.js';
+import { hasAddressDim } from '../model/ipset.js';
 import { PROTO } from '../model/rule.js';
 
 export interface SetPacket {
@@ -75,14 +76,6 @@ interface SetIndex {
 }
 
 const indexes = new WeakMap<IpSet, SetIndex>();
-
-/** Dimensions of a set type: "hash:ip,port,net" → ['ip','port','net']; list:set → ['set']. */
-export function typeDims(type: string): SetDim[] {
-  const colon = type.indexOf(':');
-  const dims = type.slice(colon + 1).split(',');
-  // An unknown dimension is treated like mac: nothing in a packet decides it (→ uncertain).
-  return dims.map((d) => (d === 'ip' || d === 'net' || d === 'port' || d === 'iface' || d === 'mac' || d === 'mark' || d === 'set' ? d : 'mac'));
-}
 
 function addrKey(a: { w: readonly number[] }, family: 4 | 6, prefix: number): string {
   if (family === 4) return ((a.w[0] & maskWord(prefix, 0)) >>> 0).toString(36);
@@ -292,8 +285,9 @@ function matchDepth(sets: IpsetState, name: string, dirs: ('src' | 'dst')[], pkt
     }
     return unknown ? null : false;
   }
-  // hash:mac is family-less (NFPROTO_UNSPEC) in the kernel; every other type has one family.
-  if (set.family !== pkt.family && set.type !== 'hash:mac') return false;
+  // A set without an address dimension (hash:mac, bitmap:port, an nft set of ports or
+  // interfaces) is family-less (NFPROTO_UNSPEC); one with addresses has one family.
+  if (set.family !== pkt.family && hasAddressDim(set)) return false;
   if (dirs.length < set.dims.length) return false;
   const idx = indexOf(set);
   if (idx.portBitmap) {

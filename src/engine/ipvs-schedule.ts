@@ -13,8 +13,10 @@
 import { formatEndpoint, type Addr } from '../model/addr.js';
 import { PROTO } from '../model/rule.js';
 import type { IpvsState, RealServer, VirtualService } from '../model/ipvs.js';
+import type { IpvsServiceNotes } from '../compile/ipvs.js';
 import type { WalkPacket } from './types.js';
-import { addrFold, hash32, MH_HASH1, MH_HASH2, mhHashKey } from './ipvs-hash.js';
+import { addrFold, hash32, MH_HASH1, mhHashKey } from '../model/ipvs-hash.js';
+import { DH_TAB_BITS, DH_TAB_SIZE, dhTable, MH_TAB_SIZE, mhTable, SH_TAB_BITS, SH_TAB_SIZE, shTable } from '../model/ipvs-tables.js';
 
 export interface ScheduleBranch {
   /** Index into service.reals. */
@@ -96,116 +98,6 @@ export function findVirtualService(
     if (any !== undefined) return any;
   }
   return -1;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Hash tables of the hashing schedulers (exported so the WASM engine can precompute them)
-
-export const SH_TAB_BITS = 8;
-export const SH_TAB_SIZE = 1 << SH_TAB_BITS;
-export const DH_TAB_BITS = 8;
-export const DH_TAB_SIZE = 1 << DH_TAB_BITS;
-/** primes[CONFIG_IP_VS_MH_TAB_INDEX - 8] with the default CONFIG_IP_VS_MH_TAB_INDEX = 12. */
-export const MH_TAB_SIZE = 251;
-/** IP_VS_MH_TAB_BITS = CONFIG_IP_VS_MH_TAB_INDEX / 2. */
-const MH_TAB_BITS = 6;
-
-const shCache = new WeakMap<VirtualService, Int32Array>();
-const dhCache = new WeakMap<VirtualService, Int32Array>();
-const mhCache = new WeakMap<VirtualService, Int32Array>();
-
-/**
- * ip_vs_sh_reassign(): walk the destinations cyclically, giving each `weight` consecutive buckets
- * (a weight-0 server still takes one bucket: `++d_count >= weight` is true at once; it is then
- * refused at lookup time). Entry = index into reals, -1 when the service has no real server.
- */
-export function shTable(svc: VirtualService): Int32Array {
-  let t = shCache.get(svc);
-  if (t) return t;
-  t = new Int32Array(SH_TAB_SIZE).fill(-1);
-  const n = svc.reals.length;
-  if (n > 0) {
-    let p = 0;
-    let count = 0;
-    for (let i = 0; i < SH_TAB_SIZE; i++) {
-      t[i] = p;
-      if (++count >= svc.reals[p].weight) {
-        p = (p + 1) % n;
-        count = 0;
-      }
-    }
-  }
-  shCache.set(svc, t);
-  return t;
-}
-
-/** ip_vs_dh_reassign(): plain round-robin over the destinations, weights ignored. */
-export function dhTable(svc: VirtualService): Int32Array {
-  let t = dhCache.get(svc);
-  if (t) return t;
-  t = new Int32Array(DH_TAB_SIZE).fill(-1);
-  const n = svc.reals.length;
-  if (n > 0) for (let i = 0; i < DH_TAB_SIZE; i++) t[i] = i % n;
-  dhCache.set(svc, t);
-  return t;
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
-}
-
-/** fls(): position of the most significant set bit, 1-based; 0 for 0. */
-function fls(x: number): number {
-  return x === 0 ? 0 : 32 - Math.clz32(x);
-}
-
-/**
- * The Maglev lookup table exactly as ip_vs_mh_reassign() builds it: per destination an offset
- * (hsiphash key1 % M) and skip (hsiphash key2 % (M-1) + 1) of its address and port, "turns" =
- * (weight / gcd) >> rshift (at least 1 for a non-zero weight) so that heavier servers claim that
- * many slots per round; rounds continue until all M slots are taken. -1 = empty slot (no server
- * with weight > 0). The kernel uses last_weight, which equals weight on a stable node.
- */
-export function mhTable(svc: VirtualService): Int32Array {
-  let t = mhCache.get(svc);
-  if (t) return t;
-  t = new Int32Array(MH_TAB_SIZE).fill(-1);
-  const reals = svc.reals;
-  let g = 0;
-  let maxW = 0;
-  for (const r of reals) {
-    if (r.weight > 0) g = g > 0 ? gcd(r.weight, g) : r.weight;
-    if (r.weight > maxW) maxW = r.weight;
-  }
-  if (g >= 1 && reals.length <= MH_TAB_SIZE) {
-    const shift = Math.max(0, fls(Math.floor(maxW / g)) - MH_TAB_BITS);
-    const skip = reals.map((r) => (mhHashKey(r.addr, r.port, MH_HASH2, 0) % (MH_TAB_SIZE - 1)) + 1);
-    const perm = reals.map((r) => mhHashKey(r.addr, r.port, MH_HASH1, 0) % MH_TAB_SIZE);
-    const turns = reals.map((r) => (Math.floor(r.weight / g) >> shift) || (r.weight !== 0 ? 1 : 0));
-    const taken = new Uint8Array(MH_TAB_SIZE);
-    let n = 0;
-    // One pass of the kernel's inner loop per round; a destination with `turns` k fills k slots
-    // in a row before the next destination gets its turn.
-    outer: while (n < MH_TAB_SIZE) {
-      for (let d = 0; d < reals.length; d++) {
-        if (turns[d] < 1) continue;
-        for (let k = 0; k < turns[d]; k++) {
-          let c = perm[d];
-          while (taken[c]) {
-            perm[d] += skip[d];
-            if (perm[d] >= MH_TAB_SIZE) perm[d] -= MH_TAB_SIZE;
-            c = perm[d];
-          }
-          taken[c] = 1;
-          t[c] = d;
-          if (++n === MH_TAB_SIZE) break outer;
-        }
-      }
-    }
-  }
-  mhCache.set(svc, t);
-  return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,8 +332,28 @@ export function scheduleDetailed(state: IpvsState, service: number, pkt: WalkPac
     );
   }
   if (svc.ops) notes.push('one-packet scheduling (-o): every datagram is scheduled on its own; this is the distribution per datagram');
-  if (branches.length === 0) notes.push('no real server available (none listed, all weight 0 or overloaded): the kernel refuses the connection');
+  if (branches.length === 0) notes.push(EMPTY_NOTE);
   return { branches, notes };
+}
+
+const EMPTY_NOTE = 'no real server available (none listed, all weight 0 or overloaded): the kernel refuses the connection';
+
+/**
+ * The note texts of a virtual service as answers show them ("IPVS <service>: <note>"), for the
+ * compiled ruleset (compile/ipvs.ts): they depend only on the service and on whether the packet
+ * brought connection counts, never on its addresses, so one probe packet per case renders them.
+ */
+export function ipvsServiceNotes(state: IpvsState, i: number): IpvsServiceNotes {
+  const text = state.services[i].text;
+  const rendered = (withConns: boolean): string[] => {
+    const probe: WalkPacket = {
+      family: state.services[i].family, proto: 6, src: { family: 4, w: [0, 0, 0, 0] }, dst: { family: 4, w: [0, 0, 0, 0] },
+      sport: 0, dport: 0, icmpType: 0, icmpCode: 0, origin: 'external', inIface: null, outIface: null, mark: 0, connmark: 0,
+      ctstate: 0, recent: new Map(), activeConnections: withConns ? new Map([['\0', 0]]) : new Map(),
+    };
+    return scheduleDetailed(state, i, probe).notes.filter((n) => n !== EMPTY_NOTE).map((n) => `IPVS ${text}: ${n}`);
+  };
+  return { withoutCounts: rendered(false), withCounts: rendered(true), empty: `IPVS ${text}: ${EMPTY_NOTE}` };
 }
 
 /** ip_vs_lc.c: the first available server with the smallest overhead. */

@@ -8,7 +8,7 @@ import { addrCompare, cidrContains } from '../model/addr.js';
 import type { Match, PortRange } from '../model/rule.js';
 import { ADDRTYPE, CT, PROTO } from '../model/rule.js';
 import type { Iface, NodeContext, Ruleset } from '../model/ruleset.js';
-import type { Origin } from '../model/result.js';
+import type { Origin } from '../model/contracts.js';
 import { setMatch } from './ipset-match.js';
 import { isNodeLocal } from './packet.js';
 

@@ -7,20 +7,25 @@ import { Validator } from 'ip-num';
 import type { Addr, Cidr, Family } from '../model/addr.js';
 import { cidrContains, formatAddr, formatCidr, parseAddr, parseCidr } from '../model/addr.js';
 import type { IpvsState } from '../model/ipvs.js';
-import type { NodeInput, Origin, Protocol, Query, ResolvedQuery } from '../model/result.js';
+import type { NodeInput, Origin, Protocol, Query, ResolvedQuery } from '../model/contracts.js';
 import { CT, PROTO } from '../model/rule.js';
+import { LandfallError, type ErrorDetails } from '../model/errors.js';
 import type { Iface, NodeContext } from '../model/ruleset.js';
 import type { WalkPacket } from './types.js';
 
 /** A malformed or contradictory query/node field; `field` names it (e.g. "source", "node.addresses[1]"). */
-export class QueryError extends Error {
+export class QueryError extends LandfallError {
   override readonly name = 'QueryError';
+  readonly code = 'invalid-field';
   constructor(
     readonly field: string,
     /** The message without the field prefix. */
     readonly detail: string,
   ) {
     super(`${field}: ${detail}`);
+  }
+  override report(): { detail: string; details: ErrorDetails } {
+    return { detail: this.message, details: { field: this.field } };
   }
 }
 

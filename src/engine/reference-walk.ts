@@ -5,12 +5,15 @@ import type { Addr } from '../model/addr.js';
 import { cidrContains, formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Match, NatRange, PortRange, Target } from '../model/rule.js';
 import { CT } from '../model/rule.js';
+import { WalkError } from '../model/errors.js';
 import type { Iface } from '../model/ruleset.js';
-import type { Origin, Verdict } from '../model/result.js';
+import type { Origin, Verdict } from '../model/contracts.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
 import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal, podGatewayFor } from './packet.js';
-import { H, type RuleIndex } from './reference-index.js';
+import type { RuleIndex } from './reference-index.js';
+import type { PlanEntry } from '../model/hooks.js';
+import { orderReason } from './order.js';
 import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
 
 /** Batch state of a trace: one PRNG stream, nth counters per rule id, recent lists. */
@@ -32,10 +35,19 @@ const TWO31 = 0x80000000;
 const TWO32 = 0x100000000;
 const HALF = [0.5, 0.5];
 const LO: Iface = { name: 'lo', prefix: false };
-
-class WalkError extends Error {
-  override readonly name = 'WalkError';
-}
+/** Hooks by their HOOK_NAMES index. */
+const PRE = 0;
+const IN = 1;
+const FWD = 2;
+const OUT = 3;
+const POST = 4;
+/** hookPoint results. */
+const GO = 0;
+const END = 1;
+const STOLEN = 2;
+type HookResult = typeof GO | typeof END | typeof STOLEN;
+const ONE: readonly number[] = [0];
+const NONE: readonly number[] = [];
 
 export class Walker implements PacketView {
   readonly rs;
@@ -69,7 +81,10 @@ export class Walker implements PacketView {
   private leftOn: Iface | null = null;
   /** gate/ipip IPVS forwarding: the packet keeps its destination, the real server is the endpoint. */
   private endpoint: { addr: Addr; port: number } | null = null;
+  /** The hook being walked (HOOK_NAMES index). */
   private hook = -1;
+  /** A NAT target ran in the base chain being walked. */
+  private natSet = false;
   private steps = 0;
   private readonly path: StepRef[] = [];
   private readonly uncertain: WalkUncertain[] = [];
@@ -138,41 +153,30 @@ export class Walker implements PacketView {
 
   /** external / pod: arrives on an interface. */
   private fromInterface(): void {
-    if (!this.hooks(H.rawPre, H.manglePre)) return;
-    if (this.isNew() && !this.runHook(H.natPre)) return;
+    if (this.hookPoint(PRE, true, false) !== GO) return;
     if (this.local()) {
-      if (!this.hooks(H.mangleIn, H.filterIn, H.securityIn)) return;
-      const ipvs = this.ipvs();
-      if (ipvs === 'stop') return;
-      if (ipvs === 'scheduled' && !this.local()) {
+      const r = this.hookPoint(IN, true, true);
+      if (r === STOLEN) {
         // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
         this.inIface = null;
         this.outIface = this.route();
-        if (!this.hooks(H.rawOut, H.mangleOut, H.filterOut, H.securityOut, H.manglePost)) return;
-        if (this.isNew() && !this.runHook(H.natPost)) return;
+        if (this.hookPoint(OUT, false, false) !== GO) return;
+        if (this.hookPoint(POST, true, false) !== GO) return;
         this.leave();
-        return;
       }
-      if (this.isNew() && !this.runHook(H.natIn)) return;
-      return; // delivered
+      return; // delivered (or ended)
     }
     this.outIface = this.route();
-    if (!this.hooks(H.mangleFwd, H.filterFwd, H.securityFwd, H.manglePost)) return;
-    if (this.isNew() && !this.runHook(H.natPost)) return;
+    if (this.hookPoint(FWD, true, false) !== GO) return;
+    if (this.hookPoint(POST, true, false) !== GO) return;
     this.leave();
   }
 
   /** host: generated on the node; comes back in on lo when it is addressed to the node. */
   private fromHost(): void {
     this.outIface = this.route();
-    if (!this.hooks(H.rawOut, H.mangleOut)) return;
-    if (this.isNew() && !this.runHook(H.natOut)) return;
-    this.outIface = this.route(); // rerouted after a DNAT
-    const ipvs = this.ipvs();
-    if (ipvs === 'stop') return;
-    if (ipvs === 'scheduled') this.outIface = this.route();
-    if (!this.hooks(H.filterOut, H.securityOut, H.manglePost)) return;
-    if (this.isNew() && !this.runHook(H.natPost)) return;
+    if (this.hookPoint(OUT, true, true) !== GO) return;
+    if (this.hookPoint(POST, true, false) !== GO) return;
     if (!this.local()) {
       this.leave();
       return;
@@ -180,7 +184,8 @@ export class Walker implements PacketView {
     // Loops back: the connection's NAT is settled, so nat is not consulted on the way in.
     this.inIface = this.pkt.inIface ?? LO;
     this.outIface = null;
-    this.hooks(H.rawPre, H.manglePre, H.mangleIn, H.filterIn, H.securityIn);
+    if (this.hookPoint(PRE, false, false) !== GO) return;
+    this.hookPoint(IN, false, false);
   }
 
   private leave(): void {
@@ -206,25 +211,108 @@ export class Walker implements PacketView {
     return node.uplink;
   }
 
-  /** Runs hooks in order; false once a verdict ended the walk. */
-  private hooks(...hs: number[]): boolean {
-    for (const h of hs) if (!this.runHook(h)) return false;
-    return true;
-  }
-
   private end(verdict: Verdict, rejectWith?: string): false {
     this.verdict = verdict;
     this.rejectWith = rejectWith;
     return false;
   }
 
+  // ---- base chains on a hook -----------------------------------------------------------------
+
+  /**
+   * Walks every base chain of hook `h` for the packet's family in plan order (src/model/hooks.ts
+   * hookPlan): nat chains only when `nat` and the packet is a connection's first, the IPVS stage
+   * only when `ipvs`. Entries that run at one priority are ordered by decisions (orderTies).
+   * GO: on to the next hook; END: a verdict ended the walk; STOLEN: IPVS sent the packet out.
+   */
+  private hookPoint(h: number, nat: boolean, ipvs: boolean): HookResult {
+    const plan = this.ix.plans[this.fi][h];
+    this.hook = h;
+    const n = plan.length;
+    let i = 0;
+    while (i < n) {
+      const at = plan[i].at;
+      let j = i + 1;
+      while (j < n && plan[j].at === at) j++;
+      // slots at this priority: each chain or IPVS entry, and the nat entries (last) as one group
+      let k = i;
+      while (k < j && plan[k].kind !== 'nat') k++;
+      const slots: number[] = [];
+      for (let e = i; e < k; e++) if (plan[e].kind === 'chain' || ipvs) slots.push(e);
+      if (k < j && nat && this.isNew()) slots.push(k);
+      const order = slots.length > 1 ? this.orderTies(slots.map((e) => plan[e].chain)) : slots.length === 1 ? ONE : NONE;
+      for (const o of order) {
+        const e = slots[o];
+        const p = plan[e];
+        let r: HookResult;
+        if (p.kind === 'chain') r = this.runChain(p.chain) ? GO : END;
+        else if (p.kind === 'ipvs') r = this.ipvsStage(h);
+        else r = this.natGroup(h, plan, e, j);
+        if (r !== GO) return r;
+      }
+      i = j;
+    }
+    return GO;
+  }
+
+  /** The nat chains plan[a..b) (one priority group): the first that sets up a mapping wins. */
+  private natGroup(h: number, plan: readonly PlanEntry[], a: number, b: number): HookResult {
+    if (!this.isNew()) return GO;
+    let i = a;
+    while (i < b) {
+      let j = i + 1;
+      while (j < b && plan[j].priority === plan[i].priority) j++;
+      const order = j - i > 1 ? this.orderTies(plan.slice(i, j).map((p) => p.chain)) : ONE;
+      for (const o of order) {
+        this.natSet = false;
+        if (!this.runChain(plan[i + o].chain)) return END;
+        if (h === OUT) this.outIface = this.route(); // rerouted after a DNAT
+        if (this.natSet) return GO;
+      }
+      i = j;
+    }
+    return GO;
+  }
+
+  /** IPVS where SEMANTICS.md puts it: LOCAL_IN steals a packet for a remote real server; LOCAL_OUT reroutes. */
+  private ipvsStage(h: number): HookResult {
+    const r = this.ipvs();
+    if (r === 'stop') return END;
+    if (r === 'scheduled') {
+      if (h === IN && !this.local()) return STOLEN;
+      this.outIface = this.route();
+    }
+    return GO;
+  }
+
+  /**
+   * Orders base chains (ids, -1 = IPVS) that run at one priority: their registration order is
+   * unknown, so insertion in listing order asks "does the placed one run before this one?" once
+   * per pair it needs (branch 0: yes). Every order comes out of exactly one set of answers.
+   * Returns indices into `members` in run order.
+   */
+  private orderTies(members: number[]): readonly number[] {
+    const placed = [0];
+    for (let x = 1; x < members.length; x++) {
+      let pos = placed.length;
+      while (pos > 0) {
+        const y = placed[pos - 1];
+        const b = this.decide(HALF);
+        const a = members[y];
+        const c = members[x];
+        this.uncertain.push({ rule: -1, reason: orderReason(this.rs, a, c), assumed: b === 0 ? 'match' : 'no match', order: [a, c] });
+        if (b === 0) break;
+        pos--;
+      }
+      placed.splice(pos, 0, x);
+    }
+    return placed;
+  }
+
   // ---- chain traversal --------------------------------------------------------------------
 
-  /** Walks one table's built-in chain for a hook; false when the walk ended (drop/reject). */
-  private runHook(h: number): boolean {
-    const start = this.ix.hookChain[this.fi][h];
-    if (start < 0) return true;
-    this.hook = h;
+  /** Walks one base chain; false when the walk ended (drop/reject). */
+  private runChain(start: number): boolean {
     const { chainFirst, chainLen, target } = this.ix;
     const rules = this.rs.rules;
     const stack: number[] = []; // pairs: chain id, position to resume at
@@ -238,7 +326,7 @@ export class Walker implements PacketView {
         continue;
       }
       const rid = chainFirst[cid] + pos;
-      this.rulesEvaluated++;
+      this.rulesEvaluated += rules[rid].evalCost ?? 1;
       if (++this.steps > MAX_STEPS) throw new WalkError(`walk exceeded ${MAX_STEPS} rule evaluations (a chain loop?)`);
       if (!this.matchRule(rid)) {
         pos++;
@@ -283,6 +371,7 @@ export class Walker implements PacketView {
         case 'MASQUERADE':
         case 'REDIRECT':
           this.nat(rid, t);
+          this.natSet = true;
           return true;
         case 'MARK':
           this.mark = ((this.mark & ~t.op.mask) ^ t.op.value) >>> 0;
@@ -453,7 +542,7 @@ export class Walker implements PacketView {
         return;
       }
       case 'REDIRECT': {
-        const a = this.hook === H.natOut ? this.loopback() : firstNodeAddress(this.rs.node, this.family);
+        const a = this.hook === OUT ? this.loopback() : firstNodeAddress(this.rs.node, this.family);
         if (a) this.dst = a;
         else this.note(`REDIRECT: no IPv${this.family} node address given, so the destination is left as ${formatAddr(this.dst)}`);
         if (t.ports) this.dport = this.pickPort(this.dport, t.ports, 'REDIRECT');

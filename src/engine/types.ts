@@ -12,10 +12,11 @@
 //  - an unmodelled condition:   [0.5, 0.5] (branch 0 = "assumed to match")
 //  - a NAT address range of n addresses: n equal branches (lowest address first)
 //  - IPVS scheduling:           one branch per real server that can be chosen, in ipvsadm order
+//  - two base chains at one hook and priority: [0.5, 0.5] (branch 0 = the earlier-listed runs first)
 // Branches of probability 0 are never taken (explain skips them; trace cannot draw them).
 
 import type { Addr } from '../model/addr.js';
-import type { Origin, Verdict } from '../model/result.js';
+import type { Origin, Verdict } from '../model/contracts.js';
 import type { Iface } from '../model/ruleset.js';
 
 /** A fully resolved packet (all defaults applied by src/engine/packet.ts). */
@@ -59,9 +60,15 @@ export interface DecisionRecord {
 }
 
 export interface WalkUncertain {
+  /** The rule whose condition is unknown; -1 for a base-chain order condition (`order`). */
   rule: number;
   reason: string;
   assumed: 'match' | 'no match';
+  /**
+   * Two base chains at one hook and priority (chain ids; -1 = the IPVS stage): the condition is
+   * "order[0] runs before order[1]" (src/engine/order.ts).
+   */
+  order?: [number, number];
 }
 
 /** What one walk produced. */

@@ -5,7 +5,7 @@
 import type { Addr } from '../model/addr.js';
 import { formatAddr, formatEndpoint } from '../model/addr.js';
 import type { Iface, Ruleset } from '../model/ruleset.js';
-import type { Verdict } from '../model/result.js';
+import type { Verdict } from '../model/contracts.js';
 import * as L from '../compile/layout.js';
 
 // Layout constants as module locals (see src/engine/wasm.ts).
@@ -49,9 +49,11 @@ const {
   UNC_WORDS,
   U_ADDRTYPE_LIMIT,
   U_IFACE,
+  U_ORDER,
   U_OWNER_HOST,
   U_REASON
 } = L;
+import { orderReason } from './order.js';
 import { formatIface } from './packet.js';
 import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
 
@@ -175,6 +177,12 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
   for (let i = 0, n = i32[o + O_NUNC]; i < n; i++) {
     const at = o + O_UNC + i * UNC_WORDS;
     const w0 = i32[at];
+    if (i32[at + 1] === U_ORDER) {
+      const a = i32[at + 2];
+      const b = i32[at + 3];
+      uncertain.push({ rule: -1, reason: orderReason(ctx.rs, a, b), assumed: w0 & UNC_NO_MATCH_BIT ? 'no match' : 'match', order: [a, b] });
+      continue;
+    }
     uncertain.push({
       rule: w0 & ~UNC_NO_MATCH_BIT,
       reason: reason(ctx, i32[at + 1], i32[at + 2], i32[at + 3]),

@@ -17,8 +17,9 @@
 // engine instead, so the answer is always the reference's.
 
 import { readFileSync } from 'node:fs';
+import { WalkError } from '../model/errors.js';
 import type { Ruleset } from '../model/ruleset.js';
-import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
+import { compileRuleset as compileModel, type CompiledRuleset, type CompileOptions } from '../compile/compile.js';
 import * as L from '../compile/layout.js';
 
 // Layout constants copied into module locals once: a namespace property read per packet field is
@@ -75,22 +76,21 @@ const {
   TR_VERDICT
 } = L;
 import { ifaceWords } from '../compile/ops.js';
+import { ipvsServiceNotes } from './ipvs-schedule.js';
 import { createReferenceEngine } from './reference.js';
 import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
 import { addrAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
 
-export { compileRuleset };
 export type { CompiledRuleset };
 
+/** compile/compile.ts's compileRuleset with the answers' IPVS note texts: the ruleset this engine runs. */
+export function compileRuleset(rs: Ruleset, opts: Omit<CompileOptions, 'ipvsNotes'> = {}): CompiledRuleset {
+  return compileModel(rs, { ...opts, ipvsNotes: ipvsServiceNotes });
+}
+
 /** A failure inside the WASM walk, by status code (layout ST_*). */
-export class WasmWalkError extends Error {
+export class WasmWalkError extends WalkError {
   override readonly name = 'WasmWalkError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -102,7 +102,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 function fail(status: number): never {
-  throw new WasmWalkError(status, `wasm engine: ${STATUS_TEXT[status] ?? `status ${status}`}`);
+  throw new WasmWalkError(`wasm engine: ${STATUS_TEXT[status] ?? `status ${status}`}`, status);
 }
 
 interface Exports {
@@ -131,7 +131,7 @@ function instantiate(c: CompiledRuleset): Exports {
   const inst = new WebAssembly.Instance(wasmModule(), {
     env: {
       abort(): never {
-        throw new WasmWalkError(-1, 'wasm engine: abort');
+        throw new WasmWalkError('wasm engine: abort');
       },
     },
   });

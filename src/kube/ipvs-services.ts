@@ -19,7 +19,7 @@ import type { IpvsState, VirtualService } from '../model/ipvs.js';
 import type { NodeContext } from '../model/ruleset.js';
 import { PROTO } from '../model/rule.js';
 import { setMatch } from '../engine/ipset-match.js';
-import type { Service, ServiceEndpoint } from './services.js';
+import type { Service, ServiceEndpoint } from '../model/contracts.js';
 
 type Kind = 'cluster' | 'nodePort' | 'loadBalancer' | 'externalIP';
 type Proto = Service['protocol'];

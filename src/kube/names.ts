@@ -71,3 +71,41 @@ export function parseKubeChain(name: string): { kind: KubeChainKind; hash: strin
   const m = KIND_RE.exec(name);
   return m ? { kind: m[1] as KubeChainKind, hash: m[2] } : null;
 }
+
+// ---- nftables mode (pkg/proxy/nftables): chain names carry the readable name after a hash ----
+
+/** knftables.NameLengthMax (256) minus the longest prefix kube-proxy puts in front (16). */
+const NFT_BASE_MAX = 240;
+
+/**
+ * hashAndTruncate: `base32(sha256(name))[:8] + "-" + name`, cut to 240 characters with "..."
+ * (never reached by valid Kubernetes names, kept for exactness).
+ */
+export function nftChainBase(name: string): string {
+  const base = `${base32Prefix(createHash('sha256').update(name).digest(), 8)}-${name}`;
+  return base.length > NFT_BASE_MAX ? `${base.slice(0, NFT_BASE_MAX - 3)}...` : base;
+}
+
+/** `ns/name/proto/port` → `HASH-ns/name/proto/port` (servicePortChainNameBase). */
+export function nftServiceBase(namespace: string, serviceName: string, protocol: string, portName: string): string {
+  return nftChainBase(`${namespace}/${serviceName}/${protocol}/${portName}`);
+}
+
+/** `ns/name/proto/port__ip/port`, IPv6 colons as dots (servicePortEndpointChainNameBase). */
+export function nftEndpointBase(namespace: string, serviceName: string, protocol: string, portName: string, ip: string, port: number): string {
+  return nftChainBase(`${namespace}/${serviceName}/${protocol}/${portName}__${ip.replaceAll(':', '.')}/${port}`);
+}
+
+/** Per-service chain kinds of nftables mode; `affinity` names a set, not a chain. */
+export type NftChainKind = 'service' | 'local' | 'external' | 'firewall' | 'endpoint' | 'affinity';
+
+const NFT_KIND_RE = /^(service|local|external|firewall|endpoint|affinity)-([A-Z2-7]{8})-(.+)$/;
+
+/**
+ * Splits `service-ULMVA6XW-ns1/svc1/tcp/p80` into kind, hash and the readable rest
+ * (`ns1/svc1/tcp/p80`, or `…__10.180.0.1/80` for endpoints and affinity sets); null otherwise.
+ */
+export function parseNftChain(name: string): { kind: NftChainKind; hash: string; rest: string } | null {
+  const m = NFT_KIND_RE.exec(name);
+  return m ? { kind: m[1] as NftChainKind, hash: m[2], rest: m[3] } : null;
+}

@@ -12,7 +12,7 @@ import { progressLine, scaleTable } from './scale-report.js';
 import { scaleSvg } from './scale-svg.js';
 import type { ScaleMode, ScaleOptions, ScalePoint, ScaleProgress } from './scale-types.js';
 
-export const SCALE_USAGE = `landfall scale --services 1000,4000 --endpoints 5 --modes iptables,ipvs [--packets N] [--seed S]
+export const SCALE_USAGE = `landfall scale --services 1000,4000 --endpoints 5 --modes iptables,ipvs,nftables [--packets N] [--seed S]
                [--kernel] [--kernel-connects N] [--json] [--svg FILE]
                [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
 

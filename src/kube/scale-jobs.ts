@@ -4,6 +4,7 @@
 // No Fastify here: the route (src/service/routes/scale.ts) only maps this to HTTP.
 
 import { randomUUID } from 'node:crypto';
+import { LandfallError } from '../model/errors.js';
 import { runScale, ScaleCancelled, type ScaleRunner } from './scale.js';
 import { normalizeScaleOptions } from './scale-options.js';
 import type { ScaleOptions, ScalePoint, ScaleProgress, ScaleResult } from './scale-types.js';
@@ -43,8 +44,9 @@ export interface JobsOptions {
 }
 
 /** submit() when the queue is full. */
-export class JobQueueFull extends Error {
+export class JobQueueFull extends LandfallError {
   override readonly name = 'JobQueueFull';
+  readonly code = 'overloaded';
 }
 
 const FINISHED: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);

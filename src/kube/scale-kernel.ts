@@ -6,7 +6,7 @@
 // Connections are sequential (one in flight) so each time is one connection's setup, not a queue;
 // every connection has a fresh source port, so each one is NEW and walks the nat rules.
 
-import { KernelLab, labAvailability, scanDnatTargets, type LabProbe } from '../lab/index.js';
+import { KernelLab, labAvailability, scanDnatTargets, scanNftDnatTargets, type LabProbe } from '../lab/index.js';
 import type { ProbeRecord } from '../lab/protocol.js';
 import type { KernelInput, KernelTarget } from './scale-point.js';
 import { nearestRank } from './scale-stats.js';
@@ -88,17 +88,21 @@ export async function measureKernel(input: KernelInput, opts: KernelMeasureOptio
     report(0.05);
     const targets: KernelTarget[] = input.targets;
     const n = Math.max(1, targets.length);
-    if (input.mode === 'iptables' && targets.length > 0) {
+    if ((input.mode === 'iptables' || input.mode === 'nftables') && targets.length > 0) {
       // Every DNAT target listens before anything is loaded, all in one request: the lab's agent
       // listens on TCP ports by wildcard, and a second request for the same port would collide
       // with the first (EADDRINUSE), so load() must find nothing left to listen on.
-      await lab.listenAt(scanDnatTargets(input.iptables).targets);
+      await lab.listenAt(input.nftables !== undefined ? scanNftDnatTargets(input.nftables).targets : scanDnatTargets(input.iptables).targets);
       // The floor: the same pods reached directly, through an empty rule set.
       figures.empty = await series(lab, targets.map((t) => ({ destination: t.endpoint, port: t.endpointPort })), o, (d) => report(0.05 + (0.25 * d) / n));
     }
     if (o.signal?.aborted) throw abortError();
     report(0.3);
-    const loaded = await lab.load({ iptables: input.iptables, ...(input.ipsets !== undefined ? { ipsets: input.ipsets } : {}) });
+    const loaded = await lab.load({
+      iptables: input.iptables,
+      ...(input.ipsets !== undefined ? { ipsets: input.ipsets } : {}),
+      ...(input.nftables !== undefined ? { nftables: input.nftables } : {}),
+    });
     figures.restoreMs = loaded.restoreMs;
     report(0.6);
     if (input.mode === 'ipvs') {

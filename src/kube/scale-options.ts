@@ -1,6 +1,7 @@
 // Checking and completing a scaling request, the same way for the CLI and the HTTP body, so both
 // refuse the same nonsense with the same words and every run is bounded before it starts.
 
+import { LandfallError } from '../model/errors.js';
 import { DEFAULT_MIX, type ServiceMix } from './cluster.js';
 import {
   DEFAULT_KERNEL_CONNECTS,
@@ -15,8 +16,9 @@ import {
 } from './scale-types.js';
 
 /** A request the lab will not run; `field` names the option ("services", "mix.nodePort", …). */
-export class ScaleOptionsError extends Error {
+export class ScaleOptionsError extends LandfallError {
   override readonly name = 'ScaleOptionsError';
+  readonly code = 'invalid-field';
   constructor(
     readonly field: string,
     detail: string,

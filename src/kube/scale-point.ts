@@ -5,15 +5,17 @@
 
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { compileRuleset, type CompiledRuleset } from '../compile/compile.js';
+import type { CompiledRuleset } from '../compile/compile.js';
 import { addrKey, resolveQuery } from '../engine/packet.js';
 import { createReferenceEngine } from '../engine/reference.js';
 import type { Engine, TraceRecord, WalkPacket } from '../engine/types.js';
-import { createWasmEngine, type WasmEngine } from '../engine/wasm.js';
-import { buildRuleset, type RulesetBundle } from '../ruleset.js';
+import { compileRuleset, createWasmEngine, type WasmEngine } from '../engine/wasm.js';
+import type { RulesetBundle } from '../model/contracts.js';
+import { buildRuleset } from '../ruleset.js';
 import type { GeneratedNode, GeneratedService, ServiceMix } from './cluster.js';
 import { generateIptables } from './generate.js';
 import { generateIpvs } from './generate-ipvs.js';
+import { generateNftables } from './generate-nft.js';
 import { countStats } from './scale-stats.js';
 import { buildTraffic, trafficCounts } from './scale-traffic.js';
 import type { PointPhase, ScaleMode, ScalePoint, TrafficMix } from './scale-types.js';
@@ -23,6 +25,9 @@ import type { PointPhase, ScaleMode, ScalePoint, TrafficMix } from './scale-type
  * (src/lab/topology.ts DEFAULT_TOPOLOGY), so a `--kernel` run loads the very dump the model walked.
  */
 export const SCALE_NODE_IP = '192.168.0.2';
+
+/** nftables mode's rule shape in the lab: kube-proxy v1.36's (inline DNAT maps, hairpin set). */
+export const NFT_SCALE_SHAPE = 'v1.36' as const;
 
 /** What one point needs; plain data, so it crosses to a worker as is. */
 export interface PointSpec {
@@ -50,6 +55,8 @@ export interface KernelInput {
   mode: ScaleMode;
   iptables: string;
   ipsets?: string;
+  /** nftables mode: the kube-proxy table, loaded with `nft -f`. */
+  nftables?: string;
   targets: KernelTarget[];
 }
 
@@ -89,13 +96,18 @@ function generate(spec: PointSpec): Generated {
     const g = generateIpvs(opts);
     return { bundle: { iptables: g.iptables, ipvs: g.ipvs, ipsets: g.ipsets, node: g.node }, services: g.services, node: g.node };
   }
+  if (spec.mode === 'nftables') {
+    // The shape current releases write (v1.36): the table as `nft list ruleset` prints it.
+    const g = generateNftables({ ...opts, shape: NFT_SCALE_SHAPE });
+    return { bundle: { iptables: '', nftables: g.listing, node: g.node }, services: g.services, node: g.node };
+  }
   const g = generateIptables(opts);
   return { bundle: { iptables: g.text, node: g.node }, services: g.services, node: g.node };
 }
 
 function bytesOf(b: RulesetBundle): number {
   let n = 0;
-  for (const s of [b.iptables, b.ipvs, b.ipsets]) if (s !== undefined) n += Buffer.byteLength(s, 'utf8');
+  for (const s of [b.iptables, b.ipvs, b.ipsets, b.nftables]) if (s !== undefined) n += Buffer.byteLength(s, 'utf8');
   return n;
 }
 
@@ -275,6 +287,7 @@ export function measurePoint(spec: PointSpec, onPhase: PhaseHook = () => undefin
       mode: spec.mode,
       iptables: g.bundle.iptables,
       ...(g.bundle.ipsets !== undefined ? { ipsets: g.bundle.ipsets } : {}),
+      ...(g.bundle.nftables !== undefined ? { nftables: g.bundle.nftables } : {}),
       targets: kernelTargets(g.services, spec.kernelConnects, spec.seed),
     };
   }

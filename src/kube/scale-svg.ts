@@ -17,7 +17,7 @@ export interface ChartOptions {
 const W = 760;
 const PANEL_H = 230;
 const M = { left: 78, right: 170, top: 34, bottom: 44 };
-const COLORS: Record<ScaleMode, string> = { iptables: '#c0392b', ipvs: '#2471a3' };
+const COLORS: Record<ScaleMode, string> = { iptables: '#c0392b', ipvs: '#2471a3', nftables: '#1e8449' };
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
 function esc(s: string): string {
@@ -134,7 +134,7 @@ function series(points: readonly ScalePoint[], mode: ScaleMode, pick: (p: ScaleP
 
 /** The chart for a run's points (failed points and missing figures are left out, never drawn as 0). */
 export function scaleSvg(points: readonly ScalePoint[], opts: ChartOptions = {}): string {
-  const modes = (['iptables', 'ipvs'] as const).filter((m) => points.some((p) => p.mode === m));
+  const modes = (['iptables', 'ipvs', 'nftables'] as const).filter((m) => points.some((p) => p.mode === m));
   const xMax = Math.max(1, ...points.map((p) => p.services));
   const endpoints = [...new Set(points.map((p) => p.endpoints))];
   const panels: PanelSpec[] = [

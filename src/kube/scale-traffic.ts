@@ -3,7 +3,7 @@
 // makes the iptables-mode mean ≈ half the chain), over node ports and LB/external IPs, plus misses
 // that walk the whole chain and find nothing. Deterministic by seed.
 
-import type { Query } from '../model/result.js';
+import type { Query } from '../model/contracts.js';
 import type { GeneratedNode, GeneratedService } from './cluster.js';
 import { Rng } from './rng.js';
 import { DEFAULT_TRAFFIC, type PacketKind, type TrafficMix } from './scale-types.js';

@@ -3,8 +3,8 @@
 // route and the chart. Types and constants only: every module may import it without pulling in
 // worker_threads, the kernel lab or Fastify.
 
-export type ScaleMode = 'iptables' | 'ipvs';
-export const SCALE_MODES: readonly ScaleMode[] = ['iptables', 'ipvs'];
+export type ScaleMode = 'iptables' | 'ipvs' | 'nftables';
+export const SCALE_MODES: readonly ScaleMode[] = ['iptables', 'ipvs', 'nftables'];
 
 /** The service mix as the CLI's `--mix` and the HTTP body give it (fractions 0..1). */
 export interface ScaleMix {
@@ -94,7 +94,7 @@ export interface LatencyStats {
 }
 
 export interface KernelFigures {
-  /** iptables-restore of the point's dump into an empty namespace (ipsets first in IPVS mode). */
+  /** iptables-restore of the point's dump into an empty namespace (ipsets first in IPVS mode; `nft -f` in nftables mode). */
   restoreMs: number | null;
   /** Pods connecting straight to endpoints with no rules loaded: the floor. */
   empty: LatencyStats | null;

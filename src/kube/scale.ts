@@ -8,6 +8,7 @@
 // is terminating a thread, which works even in the middle of a synchronous parse.
 
 import { readFileSync } from 'node:fs';
+import { LandfallError } from '../model/errors.js';
 import { createRequire } from 'node:module';
 import { loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,8 +36,9 @@ export interface ScaleHooks {
 export type ScaleRunner = (options: ScaleOptions, hooks?: ScaleHooks) => Promise<ScaleResult>;
 
 /** Thrown by runScale when its signal aborts; the points finished so far went to onPoint. */
-export class ScaleCancelled extends Error {
+export class ScaleCancelled extends LandfallError {
   override readonly name = 'AbortError';
+  readonly code = 'cancelled';
   constructor() {
     super('scale run cancelled');
   }

@@ -14,57 +14,17 @@
 // IPVS mode keeps its services in virtual servers and ipsets instead; that is a separate
 // discovery (discoverIpvsServices in ipvs-services.ts) whose results discoverServices adds.
 
-import { cidrContains, formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
+import { formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
 import type { Addr, Family } from '../model/addr.js';
+import type { Service, ServiceEndpoint } from '../model/contracts.js';
 import type { Chain, FamilyRules, Rule, Table } from '../model/rule.js';
 import { ADDRTYPE, PROTO } from '../model/rule.js';
 import type { NodeContext, Ruleset } from '../model/ruleset.js';
 import { discoverIpvsServices } from './ipvs-services.js';
 import { parseKubeChain, servicePortHash } from './names.js';
+import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
-
-export interface ServiceEndpoint {
-  /** The DNAT target: "ip:port", "[ip6]:port". */
-  endpoint: string;
-  /**
-   * Chance that a new connection to the cluster IP lands here (the KUBE-SVC/KUBE-SVL probability
-   * ladder with the kernel's stored 32-bit thresholds). 0 for endpoints only external traffic
-   * reaches, and for every endpoint when the cluster IP itself is rejected or dropped.
-   */
-  probability: number;
-  /** On this node: reached through KUBE-SVL/KUBE-XLB, or inside the node's pod CIDRs/addresses. Absent when unknown. */
-  local?: boolean;
-}
-
-/**
- * ok: traffic is DNATed to endpoints. no-endpoints: kube-proxy REJECTs it (filter rules, no nat
- * rules). no-local-endpoints: a Local traffic policy has no endpoint on this node, so that
- * traffic is DROPped (external: after the pod/node short-circuits of KUBE-EXT).
- */
-export type ServiceStatus = 'ok' | 'no-endpoints' | 'no-local-endpoints';
-
-export interface Service {
-  /** kube-proxy's service port name: "ns/name:port", "ns/name" for an unnamed port; '' when the rules name none. */
-  name: string;
-  namespace: string;
-  protocol: 'tcp' | 'udp' | 'sctp';
-  /** '' when no rule shows it. */
-  clusterIP: string;
-  /** The service port (the cluster IP's destination port). */
-  port: number;
-  nodePort?: number;
-  /** eTP=Local LoadBalancer services: the kube-proxy health-check port the LB probes. */
-  healthCheckNodePort?: number;
-  externalIPs: string[];
-  loadBalancerIPs: string[];
-  sourceRanges: string[];
-  externalTrafficPolicy: 'Cluster' | 'Local';
-  internalTrafficPolicy: 'Cluster' | 'Local';
-  affinitySeconds?: number;
-  endpoints: ServiceEndpoint[];
-  status: ServiceStatus;
-}
 
 /**
  * All kube-proxy services of a loaded node — iptables mode from the rules of both families, IPVS
@@ -321,7 +281,7 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
   for (const [sep, e] of endpoints) {
     const addr = addrs.get(sep);
     if (localSeps.has(sep)) e.local = true;
-    else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = isNodeLocal(addr, node);
+    else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = endpointOnNode(addr, node);
   }
 
   // Keys in DESIGN.md's order (JSON answers print them as built).
@@ -401,9 +361,6 @@ function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | un
   return found ?? undefined;
 }
 
-function isNodeLocal(addr: Addr, node: NodeContext): boolean {
-  return node.podCIDRs.some((c) => cidrContains(c, addr)) || node.addresses.some((a) => a.family === addr.family && a.w.every((x, i) => x === addr.w[i]));
-}
 
 // ---- small readers over one rule's typed matches and target ----
 

@@ -179,3 +179,48 @@ export function ipsetNames(dump: string): string[] {
   }
   return [...names].sort();
 }
+
+/**
+ * The same for an nft rule set (`nft list ruleset` text or an `nft -f` script): `dnat to A:P`,
+ * `dnat ip to numgen … map { 0 : A . P, … }` and the `dnat ip addr . port to …` spelling, with
+ * the protocol from the rule's `meta l4proto X` (both TCP and UDP when a rule names none).
+ * Rules whose target comes from a named map or a packet field are reported, not guessed.
+ */
+export function scanNftDnatTargets(text: string): DnatScan {
+  const seen = new Set<string>();
+  const targets: ListenSpec[] = [];
+  const skipped: string[] = [];
+  const lines = text.split('\n');
+  const add = (proto: LabProtocol, ip: string, port: number): void => {
+    const key = `${proto} ${ip} ${port}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    targets.push({ proto, ip, port });
+  };
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n];
+    const at = line.search(/\bdnat (?:ip6? )?(?:addr \. port )?to /);
+    if (at < 0) continue;
+    const l4 = /\bmeta l4proto (tcp|udp|sctp|\{[^}]*\})/.exec(line)?.[1];
+    const protos: LabProtocol[] = !l4 ? ['tcp', 'udp'] : (['tcp', 'udp'] as const).filter((p) => l4 === p || (l4.startsWith('{') && l4.includes(p)));
+    const rest = line.slice(at).replace(/^dnat (?:ip6? )?(?:addr \. port )?to /, '');
+    const mapped = /^numgen [^{]*map \{([^}]*)\}/.exec(rest);
+    const pairs: [string, string][] = [];
+    if (mapped) {
+      for (const el of mapped[1].split(',')) {
+        const v = el.split(':').slice(1).join(':').trim();
+        const [ip, port] = v.split(' . ').map((x) => x.trim());
+        if (ip && port) pairs.push([ip.replace(/^\[|\]$/g, ''), port]);
+      }
+    } else {
+      const m = /^(\[[^\]]+\]|[0-9.]+):(\d+)/.exec(rest);
+      if (m) pairs.push([m[1].replace(/^\[|\]$/g, ''), m[2]]);
+    }
+    if (pairs.length === 0) {
+      skipped.push(`line ${n + 1}: cannot list the addresses of ${rest.trim().split(/\s+/).slice(0, 6).join(' ')}`);
+      continue;
+    }
+    for (const [ip, port] of pairs) for (const p of protos) add(p, ip, Number(port));
+  }
+  return { targets, skipped };
+}

@@ -3,6 +3,7 @@
 // Every call is bounded in time: a hung tool must not hang a test run or `landfall scale --kernel`.
 // Nothing here goes through a shell, so dump text and names never get interpreted.
 import { spawn, spawnSync } from 'node:child_process';
+import { LandfallError } from '../model/errors.js';
 
 /**
  * iproute2 and iptables live in sbin directories that a non-login or CI shell may leave off PATH;
@@ -12,7 +13,8 @@ const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 export const LAB_PATH = [...(process.env.PATH ?? '/usr/bin:/bin').split(':'), ...SBIN].filter((d, i, a) => d && a.indexOf(d) === i).join(':');
 const LAB_ENV = { ...process.env, PATH: LAB_PATH };
 
-export class LabError extends Error {
+export class LabError extends LandfallError {
+  readonly code = 'lab-failed';
   constructor(
     message: string,
     /** The command that failed, for the report. */

@@ -3,7 +3,7 @@
 export { labAvailability, optionalTools, type Availability } from './availability.js';
 export { sweepStaleNamespaces } from './cleanup.js';
 export { canonicalEndpoint, canonicalHost, compareOutcomes, outcomeKey, type Comparison, type ComparisonRow, type PredictedOutcome } from './compare.js';
-export { ipsetNames, nfacctNames, scanDnatTargets, stripNfacct, type DnatScan } from './dump.js';
+export { ipsetNames, nfacctNames, scanDnatTargets, scanNftDnatTargets, stripNfacct, type DnatScan } from './dump.js';
 export { LabError } from './exec.js';
 export {
   KernelLab,

@@ -10,7 +10,7 @@
 //   } finally { await lab.close(); }
 import { AgentClient } from './agent-client.js';
 import { deleteNamespace, newLabPrefix, sweepStaleNamespaces, track } from './cleanup.js';
-import { nfacctNames, scanDnatTargets, stripNfacct } from './dump.js';
+import { nfacctNames, scanDnatTargets, scanNftDnatTargets, stripNfacct } from './dump.js';
 import { haveTool, LabError, run } from './exec.js';
 import type { LabProtocol, ListenSpec, ProbeRecord } from './protocol.js';
 import { percentile, summarize, type ProbeSummary } from './summary.js';
@@ -50,6 +50,8 @@ export interface LabDump {
   ip6tables?: string;
   /** `ipset save` output, restored before the rules. */
   ipsets?: string;
+  /** An nft rule set (`nft list ruleset` text or an `nft -f` script), loaded with `nft -f` after iptables. */
+  nftables?: string;
 }
 
 export interface LoadOptions {
@@ -212,10 +214,20 @@ export class KernelLab {
     const budget = (text: string): number => 30_000 + Math.ceil(text.length / 100_000) * 1_000;
     if (v4) await run('ip', ['netns', 'exec', this.ns.node, 'iptables-restore'], { input: v4, timeoutMs: budget(v4) });
     if (v6) await run('ip', ['netns', 'exec', this.ns.node, 'ip6tables-restore'], { input: v6, timeoutMs: budget(v6) });
+    const nft = dump.nftables ?? '';
+    if (nft) {
+      if (!haveTool('nft')) throw new LabError('the dump comes with an nft rule set but the nft tool is not installed (apt-get install nftables)');
+      await run('ip', ['netns', 'exec', this.ns.node, 'nft', '-f', '-'], { input: nft, timeoutMs: budget(nft) });
+    }
     const restoreMs = performance.now() - started;
 
     const listen = opts.listen ?? 'all';
     const scan = scanDnatTargets(`${v4}\n${v6}`);
+    if (nft) {
+      const more = scanNftDnatTargets(nft);
+      scan.targets.push(...more.targets);
+      scan.skipped.push(...more.skipped);
+    }
     const targets = listen === 'all' ? scan.targets : listen === 'tcp' ? scan.targets.filter((t) => t.proto === 'tcp') : [];
     if (listen !== 'none') warnings.push(...scan.skipped.map((s) => `no listener: ${s}`));
     const before = this.pods.size;
@@ -316,6 +328,14 @@ export class KernelLab {
     return (await run('ip', ['netns', 'exec', this.ns.node, tool], { timeoutMs: 120_000 })).stdout;
   }
 
+  /** The node's nft rule set as `nft list ruleset` prints it now (`json`: `nft -j list ruleset`). */
+  async listNftables(opts: { json?: boolean } = {}): Promise<string> {
+    this.assertOpen();
+    if (!haveTool('nft')) throw new LabError('nft tool not installed (apt-get install nftables)');
+    const args = opts.json ? ['-j', 'list', 'ruleset'] : ['list', 'ruleset'];
+    return (await run('ip', ['netns', 'exec', this.ns.node, 'nft', ...args], { timeoutMs: 120_000 })).stdout;
+  }
+
   /** Forgets every connection the node tracks (each probe then walks the nat rules afresh). */
   async flushConntrack(): Promise<void> {
     this.assertOpen();
@@ -395,6 +415,8 @@ export class KernelLab {
     await run('ip', ['netns', 'exec', this.ns.node, 'iptables-restore'], { input: emptyRuleset() });
     if (this.topology.v6 && haveTool('ip6tables-restore'))
       await run('ip', ['netns', 'exec', this.ns.node, 'ip6tables-restore'], { input: emptyRuleset(), allowFailure: true });
+    // nft tables (kube-proxy's, and any other): gone with the whole ruleset; iptables reloads its own.
+    if (haveTool('nft')) await run('ip', ['netns', 'exec', this.ns.node, 'nft', 'flush', 'ruleset'], { allowFailure: true });
     if (haveTool('ipset')) await run('ip', ['netns', 'exec', this.ns.node, 'ipset', 'destroy'], { allowFailure: true });
     if (haveTool('conntrack')) await this.flushConntrack();
   }

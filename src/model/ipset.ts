@@ -5,6 +5,14 @@ import type { Cidr, Family } from './addr.js';
 /** One dimension of a set type: hash:ip,port,net has dims ['ip','port','net']. */
 export type SetDim = 'ip' | 'net' | 'port' | 'iface' | 'mac' | 'mark' | 'set';
 
+/** Dimensions of a set type: "hash:ip,port,net" → ['ip','port','net']; list:set → ['set']. */
+export function typeDims(type: string): SetDim[] {
+  const colon = type.indexOf(':');
+  const dims = type.slice(colon + 1).split(',');
+  // An unknown dimension is treated like mac: nothing in a packet decides it (→ uncertain).
+  return dims.map((d) => (d === 'ip' || d === 'net' || d === 'port' || d === 'iface' || d === 'mac' || d === 'mark' || d === 'set' ? d : 'mac'));
+}
+
 export type EntryPart =
   | { kind: 'addr'; cidr: Cidr } // ip (a /32 or /128, or a range expanded to CIDRs) and net
   | { kind: 'port'; proto: number; lo: number; hi: number } // proto 0 for bitmap:port (no protocol)
@@ -40,4 +48,9 @@ export interface IpsetState {
   sets: Map<string, IpSet>;
   /** True when the user supplied an ipset dump at all (a set missing from a supplied dump is still uncertain). */
   supplied: boolean;
+}
+
+/** Whether the set keys on an address: then it has one family; otherwise it is family-less (NFPROTO_UNSPEC). */
+export function hasAddressDim(set: Pick<IpSet, 'dims'>): boolean {
+  return set.dims.some((d) => d === 'ip' || d === 'net');
 }

@@ -4,6 +4,7 @@
 // guessing.
 
 import type { Addr, Cidr, Family } from './addr.js';
+import type { BaseChainSpec } from './hooks.js';
 
 export const TABLES = ['raw', 'mangle', 'nat', 'filter', 'security'] as const;
 export type TableName = (typeof TABLES)[number];
@@ -187,14 +188,20 @@ export interface Rule {
   line: number;
   /** The rule as written, without its counter prefix (e.g. `-A KUBE-SVC-X -m … -j KUBE-SEP-Y`). */
   text: string;
-  table: TableName;
+  /** The iptables table (TableName) or the nft table's name. */
+  table: string;
   chain: string;
   /** 1-based position in its chain. */
   index: number;
   matches: Match[];
   /** null: a rule without a target (only counts). */
   target: Target | null;
-  family: Family;
+  /** iptables: the dump's family; nft: 4 / 6 for an ip / ip6 table, 'inet' for an inet table. */
+  family: Family | 'inet';
+  /** Rules the kernel evaluates for this one (default 1): 0 for the 2nd… rules lowered from one nft rule. rulesEvaluated sums it. */
+  evalCost?: number;
+  /** nft rule handle (JSON input, `nft -a`). */
+  handle?: number;
 }
 
 export interface Chain {
@@ -202,9 +209,13 @@ export interface Chain {
   builtin: boolean;
   /** Built-in chains only. */
   policy?: 'ACCEPT' | 'DROP';
-  /** Line of the `:CHAIN POLICY [p:b]` declaration. */
+  /** Line of the `:CHAIN POLICY [p:b]` declaration (nft: the chain's line). */
   line: number;
   rules: Rule[];
+  /** nft base chains: hook, type and priority (iptables built-in chains derive theirs from table and name). */
+  base?: BaseChainSpec;
+  /** The policy step's rule text when it is not iptables' `:CHAIN POLICY` (nft: e.g. `policy drop;`). */
+  policyText?: string;
 }
 
 export interface Table {

@@ -1,10 +1,13 @@
-// A loaded node: both families' tables, ipsets, IPVS state and the node context, plus one flat
-// numbering of rules and chains that both engines use to refer to them (path steps, uncertain
-// conditions), so their answers can be compared id for id.
+// A loaded node: both families' iptables tables, nft tables, ipsets, IPVS state and the node
+// context, plus one flat numbering of rules and chains that both engines use to refer to them
+// (path steps, uncertain conditions), so their answers can be compared id for id, and every base
+// chain's registration on its hook (src/model/hooks.ts, which also has the nft builder API).
 
 import type { Addr, Cidr, Family } from './addr.js';
-import type { Chain, FamilyRules, ParseWarning, Rule, TableName } from './rule.js';
-import { TABLES } from './rule.js';
+import type { Chain, FamilyRules, ParseWarning, Rule } from './rule.js';
+import { BUILTIN_CHAINS, TABLES } from './rule.js';
+import type { NftTable, Registration, TableFamily } from './hooks.js';
+import { hookOfBuiltin, IPTABLES_PRIORITY, IPTABLES_SRCNAT_PRIORITY, familiesOf } from './hooks.js';
 import type { IpsetState } from './ipset.js';
 import type { IpvsState } from './ipvs.js';
 
@@ -27,52 +30,103 @@ export interface Ruleset {
   /** Per family (absent when no dump of that family was given). */
   v4?: FamilyRules;
   v6?: FamilyRules;
+  /** nft tables (src/model/hooks.ts), numbered after the iptables tables; absent: none. */
+  nft?: NftTable[];
   ipsets: IpsetState;
   ipvs?: IpvsState;
   node: NodeContext;
   warnings: ParseWarning[];
-  /** All rules, numbered: rules[id]. Order: family 4 then 6, tables in TABLES order, chains in declaration order. */
+  /**
+   * All rules, numbered: rules[id]. Order: iptables family 4 then 6, tables in TABLES order, chains
+   * in declaration order; then the nft tables in the order given, chains in listing order.
+   */
   rules: Rule[];
-  /** All chains, numbered the same way: chains[id]; each chain's table and family alongside. */
-  chains: { chain: Chain; table: TableName; family: Family }[];
+  /** All chains, numbered the same way: chains[id]; each chain's table, family and table id alongside. */
+  chains: ChainInfo[];
   /** Rule id → id of the chain it belongs to. */
   ruleChain: Int32Array;
-  /** Lookup: `${family}:${table}:${chain}` → chain id. */
+  /** Lookup: chainKey(family, table, chain) → chain id. */
   chainIds: Map<string, number>;
   /** Rule object → id. */
   ruleIds: Map<Rule, number>;
+  /** Every base chain on every hook, per family (iptables built-in chains and nft base chains), in numbering order. */
+  registrations: Registration[];
 }
 
-export function chainKey(family: Family, table: TableName, chain: string): string {
+export interface ChainInfo {
+  chain: Chain;
+  /** iptables table name or nft table name. */
+  table: string;
+  /** ip / ip6 (iptables v4 / v6, nft ip / ip6) or inet. */
+  family: TableFamily;
+  source: 'iptables' | 'nft';
+  /** Index of the chain's table in numbering order: jump and goto targets resolve within it. */
+  tableId: number;
+}
+
+/** iptables tables are keyed by family 4 / 6, nft tables by their family name (ip, ip6, inet). */
+export function chainKey(family: Family | TableFamily, table: string, chain: string): string {
   return `${family}:${table}:${chain}`;
 }
 
-/** Builds the flat numbering over already-parsed tables. */
+/** Builds the flat numbering and the base-chain registrations over already-parsed tables. */
 export function numberRules(
   v4: FamilyRules | undefined,
   v6: FamilyRules | undefined,
-): Pick<Ruleset, 'rules' | 'chains' | 'ruleChain' | 'chainIds' | 'ruleIds'> {
+  nft: readonly NftTable[] = [],
+): Pick<Ruleset, 'rules' | 'chains' | 'ruleChain' | 'chainIds' | 'ruleIds' | 'registrations'> {
   const rules: Rule[] = [];
-  const chains: Ruleset['chains'] = [];
+  const chains: ChainInfo[] = [];
   const chainIds = new Map<string, number>();
   const ruleIds = new Map<Rule, number>();
+  const registrations: Registration[] = [];
   const owner: number[] = [];
+  let tableId = 0;
+  const add = (chain: Chain, info: Omit<ChainInfo, 'chain'>, key: string): number => {
+    const cid = chains.length;
+    chains.push({ chain, ...info });
+    chainIds.set(key, cid);
+    for (const r of chain.rules) {
+      ruleIds.set(r, rules.length);
+      rules.push(r);
+      owner.push(cid);
+    }
+    return cid;
+  };
   for (const fam of [v4, v6]) {
     if (!fam) continue;
     for (const t of TABLES) {
       const table = fam.tables.get(t);
       if (!table) continue;
       for (const chain of table.chains.values()) {
-        const cid = chains.length;
-        chains.push({ chain, table: t, family: fam.family });
-        chainIds.set(chainKey(fam.family, t, chain.name), cid);
-        for (const r of chain.rules) {
-          ruleIds.set(r, rules.length);
-          rules.push(r);
-          owner.push(cid);
-        }
+        const cid = add(chain, { table: t, family: fam.family === 4 ? 'ip' : 'ip6', source: 'iptables', tableId }, chainKey(fam.family, t, chain.name));
+        const hook = BUILTIN_CHAINS[t].includes(chain.name) ? hookOfBuiltin(chain.name) : undefined;
+        if (!hook) continue;
+        const nat = t === 'nat';
+        const priority = nat && (hook === 'input' || hook === 'postrouting') ? IPTABLES_SRCNAT_PRIORITY : IPTABLES_PRIORITY[t];
+        const type = nat ? 'nat' : t === 'mangle' && hook === 'output' ? 'route' : 'filter';
+        registrations.push({ family: fam.family, hook, priority, type, chain: cid, source: 'iptables' });
       }
+      tableId++;
     }
   }
-  return { rules, chains, ruleChain: Int32Array.from(owner), chainIds, ruleIds };
+  for (const table of nft) {
+    for (const chain of table.chains.values()) {
+      const cid = add(chain, { table: table.name, family: table.family, source: 'nft', tableId }, chainKey(table.family, table.name, chain.name));
+      const b = chain.base;
+      if (!b) continue;
+      for (const family of familiesOf(table.family)) {
+        registrations.push({ family, hook: b.hook, priority: b.priority, type: b.type, chain: cid, source: 'nft' });
+      }
+    }
+    tableId++;
+  }
+  return { rules, chains, ruleChain: Int32Array.from(owner), chainIds, ruleIds, registrations };
+}
+
+/** Chain id of `name` in the table of chain `from` (jump/goto resolution), -1 when the table lacks it. */
+export function chainInTable(rs: Pick<Ruleset, 'chains' | 'chainIds'>, from: number, name: string): number {
+  const c = rs.chains[from];
+  const fam: Family | TableFamily = c.source === 'nft' ? c.family : c.family === 'ip' ? 4 : 6;
+  return rs.chainIds.get(chainKey(fam, c.table, name)) ?? -1;
 }

@@ -1,7 +1,10 @@
 // A dump that does not parse: where (1-based line and column), what, and the offending text.
 
-export class ParseError extends Error {
+import { LandfallError, type ErrorDetails } from '../model/errors.js';
+
+export class ParseError extends LandfallError {
   override readonly name = 'ParseError';
+  readonly code = 'parse-error';
   constructor(
     message: string,
     readonly line: number,
@@ -16,6 +19,27 @@ export class ParseError extends Error {
   /** The message without the position prefix. */
   get detail(): string {
     return this.message.slice(this.message.indexOf(': ') + 2);
+  }
+  override report(): { detail: string; details: ErrorDetails } {
+    const details: ErrorDetails = { line: this.line, column: this.column, source: this.source };
+    if (this.text !== undefined) details.text = this.text;
+    return { detail: this.detail, details };
+  }
+}
+
+/**
+ * A problem at a column of the word or line being read, before the line number is known: thrown
+ * by the tokenizer and the match/target/element builders, turned into a ParseError by the parser
+ * that knows the line.
+ */
+export class ColumnError extends Error {
+  override readonly name = 'ColumnError';
+  constructor(
+    message: string,
+    /** 1-based column in the line, or the offset inside the word for element builders. */
+    readonly column: number,
+  ) {
+    super(message);
   }
 }
 

@@ -4,11 +4,10 @@
 // ports with their protocol (default tcp, as ipset assumes), interfaces, member set names.
 
 import { maskWord, parseAddr, parseCidr, type Cidr, type Family } from '../model/addr.js';
-import type { EntryPart, IpSet, IpsetState, SetDim, SetEntry } from '../model/ipset.js';
+import { typeDims, type EntryPart, type IpSet, type IpsetState, type SetDim, type SetEntry } from '../model/ipset.js';
 import { PROTO } from '../model/rule.js';
-import { typeDims } from '../engine/ipset-match.js';
-import { ParseError, quote } from './errors.js';
-import { tokenize, TokenizeError } from './tokenize.js';
+import { ColumnError, ParseError, quote } from './errors.js';
+import { tokenize } from './tokenize.js';
 import { parseIcmpType, parsePort, parseProto } from './values.js';
 
 const SOURCE = 'ipsets';
@@ -25,16 +24,6 @@ const CREATE_FLAGS = new Set(['counters', 'comment', 'skbinfo', 'forceadd', 'nom
 /** add options that take a value, other than timeout/comment which are kept. */
 const ADD_VALUED = new Set(['packets', 'bytes', 'skbmark', 'skbprio', 'skbqueue', 'before', 'after']);
 
-class ElementError extends Error {
-  constructor(
-    message: string,
-    /** Offset inside the element word. */
-    readonly offset: number,
-  ) {
-    super(message);
-  }
-}
-
 /** Minimal CIDR cover of an IPv4 range lo..hi (inclusive). */
 function rangeToCidrs(lo: number, hi: number): Cidr[] {
   const out: Cidr[] = [];
@@ -45,7 +34,7 @@ function rangeToCidrs(lo: number, hi: number): Cidr[] {
     while (size > 0 && cur + 2 ** size - 1 > hi) size--;
     out.push({ family: 4, w: [cur >>> 0, 0, 0, 0], prefix: 32 - size });
     cur += 2 ** size;
-    if (out.length > 65536) throw new ElementError('address range too large', 0);
+    if (out.length > 65536) throw new ColumnError('address range too large', 0);
   }
   return out;
 }
@@ -59,16 +48,16 @@ function parseAddrPart(s: string, family: Family, dim: SetDim, allowZero: boolea
   if (dash > 0 && family === 4) {
     const a = parseAddr(s.slice(0, dash));
     const b = parseAddr(s.slice(dash + 1));
-    if (!a || a.family !== 4) throw new ElementError(`bad address ${quote(s.slice(0, dash))}`, 0);
-    if (!b || b.family !== 4) throw new ElementError(`bad address ${quote(s.slice(dash + 1))}`, dash + 1);
-    if (b.w[0] < a.w[0]) throw new ElementError(`empty range ${quote(s)}`, 0);
+    if (!a || a.family !== 4) throw new ColumnError(`bad address ${quote(s.slice(0, dash))}`, 0);
+    if (!b || b.family !== 4) throw new ColumnError(`bad address ${quote(s.slice(dash + 1))}`, dash + 1);
+    if (b.w[0] < a.w[0]) throw new ColumnError(`empty range ${quote(s)}`, 0);
     return rangeToCidrs(a.w[0], b.w[0]);
   }
   const c = parseCidr(s);
-  if (!c) throw new ElementError(`bad ${dim === 'net' ? 'network' : 'address'} ${quote(s)}`, 0);
-  if (c.family !== family) throw new ElementError(`${quote(s)} is not an IPv${family} address (set family inet${family === 6 ? '6' : ''})`, 0);
+  if (!c) throw new ColumnError(`bad ${dim === 'net' ? 'network' : 'address'} ${quote(s)}`, 0);
+  if (c.family !== family) throw new ColumnError(`${quote(s)} is not an IPv${family} address (set family inet${family === 6 ? '6' : ''})`, 0);
   // Only hash:net,iface accepts /0 (its revision 2); the other net types refuse it.
-  if (dim === 'net' && c.prefix === 0 && !allowZero) throw new ElementError('a /0 network is not allowed in this set type', 0);
+  if (dim === 'net' && c.prefix === 0 && !allowZero) throw new ColumnError('a /0 network is not allowed in this set type', 0);
   return [c];
 }
 
@@ -82,8 +71,8 @@ function parsePortPart(s: string, family: Family, withProto: boolean): EntryPart
   if (colon >= 0) {
     const name = s.slice(0, colon);
     const p = PORT_PROTOS[name] ?? parseProto(name);
-    if (p === null || p === undefined) throw new ElementError(`unknown protocol ${quote(name)}`, 0);
-    if (!withProto) throw new ElementError('bitmap:port elements have no protocol', 0);
+    if (p === null || p === undefined) throw new ColumnError(`unknown protocol ${quote(name)}`, 0);
+    if (!withProto) throw new ColumnError('bitmap:port elements have no protocol', 0);
     proto = p;
     rest = s.slice(colon + 1);
     off = colon + 1;
@@ -91,21 +80,21 @@ function parsePortPart(s: string, family: Family, withProto: boolean): EntryPart
   if (proto === PROTO.icmp || proto === PROTO.icmpv6) {
     // ICMP "ports" are type<<8|code, as the kernel's ip_set_get_ip*_port reports them.
     const tc = parseIcmpType(rest, proto === PROTO.icmpv6);
-    if (!tc || tc[0] < 0) throw new ElementError(`bad ICMP type ${quote(rest)}`, off);
-    if (proto === PROTO.icmp && family === 6) throw new ElementError('icmp in an inet6 set (use icmpv6)', 0);
+    if (!tc || tc[0] < 0) throw new ColumnError(`bad ICMP type ${quote(rest)}`, off);
+    if (proto === PROTO.icmp && family === 6) throw new ColumnError('icmp in an inet6 set (use icmpv6)', 0);
     const v = (tc[0] << 8) | (tc[1] < 0 ? 0 : tc[1]);
     return { kind: 'port', proto, lo: v, hi: v };
   }
   if (proto !== 0 && proto !== PROTO.tcp && proto !== PROTO.udp && proto !== PROTO.sctp && proto !== 136) {
     // Other protocols have no ports: ipset requires port 0.
-    if (rest !== '0') throw new ElementError(`protocol ${quote(s.slice(0, colon))} takes port 0`, off);
+    if (rest !== '0') throw new ColumnError(`protocol ${quote(s.slice(0, colon))} takes port 0`, off);
     return { kind: 'port', proto, lo: 0, hi: 0 };
   }
   const dash = rest.indexOf('-');
   const lo = parsePort(dash < 0 ? rest : rest.slice(0, dash));
   const hi = dash < 0 ? lo : parsePort(rest.slice(dash + 1));
-  if (lo === null) throw new ElementError(`bad port ${quote(rest)}`, off);
-  if (hi === null || hi < lo) throw new ElementError(`bad port range ${quote(rest)}`, off + dash + 1);
+  if (lo === null) throw new ColumnError(`bad port ${quote(rest)}`, off);
+  if (hi === null || hi < lo) throw new ColumnError(`bad port range ${quote(rest)}`, off + dash + 1);
   return { kind: 'port', proto, lo, hi };
 }
 
@@ -114,7 +103,7 @@ function parseElement(elem: string, set: IpSet): EntryPart[][] {
   if (set.type === 'list:set') return [[{ kind: 'set', name: elem }]];
   const fields = elem.split(',');
   if (fields.length !== set.dims.length) {
-    throw new ElementError(`${set.type} elements have ${set.dims.length} part(s) separated by commas, got ${fields.length}`, 0);
+    throw new ColumnError(`${set.type} elements have ${set.dims.length} part(s) separated by commas, got ${fields.length}`, 0);
   }
   let combos: EntryPart[][] = [[]];
   let off = 0;
@@ -134,25 +123,25 @@ function parseElement(elem: string, set: IpSet): EntryPart[][] {
         case 'iface': {
           const physdev = f.startsWith('physdev:');
           const name = physdev ? f.slice(8) : f;
-          if (!/^[^\s/]{1,15}$/.test(name)) throw new ElementError(`bad interface name ${quote(name)}`, physdev ? 8 : 0);
+          if (!/^[^\s/]{1,15}$/.test(name)) throw new ColumnError(`bad interface name ${quote(name)}`, physdev ? 8 : 0);
           options = [{ kind: 'iface', name, physdev }];
           break;
         }
         case 'mac':
-          if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(f)) throw new ElementError(`bad MAC address ${quote(f)}`, 0);
+          if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(f)) throw new ColumnError(`bad MAC address ${quote(f)}`, 0);
           options = [{ kind: 'mac', mac: f.toLowerCase() }];
           break;
         case 'mark': {
           const v = /^0x[0-9a-fA-F]+$|^\d+$/.test(f) ? Number(f) : NaN;
-          if (!Number.isFinite(v) || v > 0xffffffff) throw new ElementError(`bad mark ${quote(f)}`, 0);
+          if (!Number.isFinite(v) || v > 0xffffffff) throw new ColumnError(`bad mark ${quote(f)}`, 0);
           options = [{ kind: 'mark', value: v >>> 0 }];
           break;
         }
         default:
-          throw new ElementError(`unsupported dimension ${dim}`, 0);
+          throw new ColumnError(`unsupported dimension ${dim}`, 0);
       }
     } catch (e) {
-      if (e instanceof ElementError) throw new ElementError(e.message, off + e.offset);
+      if (e instanceof ColumnError) throw new ColumnError(e.message, off + e.column);
       throw e;
     }
     const next: EntryPart[][] = [];
@@ -217,7 +206,7 @@ function addEntry(set: IpSet, words: string[], cols: number[], lineNo: number, t
   try {
     combos = parseElement(elem, set);
   } catch (e) {
-    if (e instanceof ElementError) throw new ParseError(e.message, lineNo, cols[0] + e.offset, SOURCE, text);
+    if (e instanceof ColumnError) throw new ParseError(e.message, lineNo, cols[0] + e.column, SOURCE, text);
     throw e;
   }
   let nomatch = false;
@@ -253,7 +242,7 @@ function words(text: string, lineNo: number): { words: string[]; cols: number[] 
   try {
     return tokenize(text);
   } catch (e) {
-    if (e instanceof TokenizeError) throw new ParseError(e.message, lineNo, e.column, SOURCE, text);
+    if (e instanceof ColumnError) throw new ParseError(e.message, lineNo, e.column, SOURCE, text);
     throw e;
   }
 }

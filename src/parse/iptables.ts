@@ -7,10 +7,10 @@ import { parseCidr } from '../model/addr.js';
 import type { Cidr, Family } from '../model/addr.js';
 import { BUILTIN_CHAINS, TABLES } from '../model/rule.js';
 import type { Chain, FamilyRules, Match, ParseWarning, Rule, Table, TableName, Target } from '../model/rule.js';
-import { ParseError, quote } from './errors.js';
-import { FieldError, buildModule, moduleSpec, optionArity, protoModule, type OptWord } from './matches.js';
+import { ColumnError, ParseError, quote } from './errors.js';
+import { buildModule, moduleSpec, optionArity, protoModule, type OptWord } from './matches.js';
 import { buildTarget, isKnownTarget, targetOptionArity } from './targets.js';
-import { TokenizeError, tokenize } from './tokenize.js';
+import { tokenize } from './tokenize.js';
 import { parseProto } from './values.js';
 
 export interface ParseOptions {
@@ -218,7 +218,7 @@ class Parser {
     try {
       return tokenize(line, start);
     } catch (e) {
-      if (e instanceof TokenizeError) this.fail(e.message, e.column);
+      if (e instanceof ColumnError) this.fail(e.message, e.column);
       throw e;
     }
   }
@@ -483,7 +483,7 @@ class Parser {
           matches.push(b);
         }
       } catch (e) {
-        if (e instanceof FieldError) this.fail(e.message, e.column);
+        if (e instanceof ColumnError) this.fail(e.message, e.column);
         throw e;
       }
     }
@@ -529,7 +529,7 @@ class Parser {
         try {
           t = buildTarget(p.name, p.opts);
         } catch (e) {
-          if (e instanceof FieldError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
+          if (e instanceof ColumnError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
           throw e;
         }
       } else if (UNMODELLED_TARGETS.has(p.name)) {

@@ -4,8 +4,8 @@
 
 import { parseAddr, type Addr } from '../model/addr.js';
 import type { IpvsForward, IpvsState, RealServer, VirtualService } from '../model/ipvs.js';
-import { ParseError, quote } from './errors.js';
-import { tokenize, TokenizeError, type Words } from './tokenize.js';
+import { ColumnError, ParseError, quote } from './errors.js';
+import { tokenize, type Words } from './tokenize.js';
 
 const SOURCE = 'ipvs';
 
@@ -83,7 +83,7 @@ function tokenizeLine(text: string, lineNo: number): Words {
   try {
     return tokenize(text);
   } catch (e) {
-    if (e instanceof TokenizeError) throw new ParseError(e.message, lineNo, e.column, SOURCE, text);
+    if (e instanceof ColumnError) throw new ParseError(e.message, lineNo, e.column, SOURCE, text);
     throw e;
   }
 }

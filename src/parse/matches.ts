@@ -3,6 +3,7 @@
 // as an `unknown` match (so the walk reports it), never dropped.
 
 import { parseAddr, parseCidr } from '../model/addr.js';
+import { ColumnError } from './errors.js';
 import type { Match, PortRange } from '../model/rule.js';
 import { PROTO } from '../model/rule.js';
 import {
@@ -26,16 +27,6 @@ export interface OptWord {
   argCols: number[];
 }
 
-/** Thrown by builders; the rule parser adds the line. */
-export class FieldError extends Error {
-  constructor(
-    message: string,
-    readonly column: number,
-  ) {
-    super(message);
-  }
-}
-
 interface ModuleSpec {
   /** Option name (without leading dashes) → number of argument words. */
   options: Record<string, number>;
@@ -43,7 +34,7 @@ interface ModuleSpec {
 }
 
 function bad(o: OptWord, what: string, i = 0): never {
-  throw new FieldError(`invalid ${what} ${JSON.stringify(o.args[i] ?? '')} for --${o.name}`, o.argCols[i] ?? o.col);
+  throw new ColumnError(`invalid ${what} ${JSON.stringify(o.args[i] ?? '')} for --${o.name}`, o.argCols[i] ?? o.col);
 }
 
 /** Port ranges by text, shared between rules (immutable): kube-proxy repeats the same ports a lot. */
@@ -195,21 +186,21 @@ const SPECS: Record<string, ModuleSpec> = {
     build(opts) {
       const get = (n: string) => opts.find((o) => o.name === n);
       const mode = get('mode');
-      if (!mode) throw new FieldError('statistic needs --mode', opts[0]?.col ?? 1);
+      if (!mode) throw new ColumnError('statistic needs --mode', opts[0]?.col ?? 1);
       const invert = opts.some((o) => o.invert);
       if (mode.args[0] === 'random') {
         const p = get('probability');
-        if (!p) throw new FieldError('statistic --mode random needs --probability', mode.col);
+        if (!p) throw new ColumnError('statistic --mode random needs --probability', mode.col);
         return [{ kind: 'random', invert, threshold: parseProbability(p.args[0]) ?? bad(p, 'probability') }];
       }
       if (mode.args[0] === 'nth') {
         const e = get('every');
-        if (!e) throw new FieldError('statistic --mode nth needs --every', mode.col);
+        if (!e) throw new ColumnError('statistic --mode nth needs --every', mode.col);
         const every = parseU32(e.args[0]);
         if (!every) bad(e, 'count');
         const pk = get('packet');
         const packet = pk ? parseU32(pk.args[0]) ?? bad(pk, 'packet') : 0;
-        if (packet >= every) throw new FieldError('--packet must be less than --every', pk!.col);
+        if (packet >= every) throw new ColumnError('--packet must be less than --every', pk!.col);
         return [{ kind: 'nth', invert, every, packet }];
       }
       return bad(mode, 'mode');
@@ -224,7 +215,7 @@ const SPECS: Record<string, ModuleSpec> = {
         switch (o.name) {
           case 'name': m.name = o.args[0]; break;
           case 'set': case 'rcheck': case 'update': case 'remove':
-            if (sawOp) throw new FieldError('recent takes one of --set, --rcheck, --update, --remove', o.col);
+            if (sawOp) throw new ColumnError('recent takes one of --set, --rcheck, --update, --remove', o.col);
             sawOp = true;
             m.op = o.name;
             m.invert = o.invert;
@@ -238,7 +229,7 @@ const SPECS: Record<string, ModuleSpec> = {
           case 'mask': m.mask = parseAddr(o.args[0]) ?? bad(o, 'mask'); break;
         }
       }
-      if (!sawOp) throw new FieldError('recent needs one of --set, --rcheck, --update, --remove', opts[0]?.col ?? 1);
+      if (!sawOp) throw new ColumnError('recent needs one of --set, --rcheck, --update, --remove', opts[0]?.col ?? 1);
       return [m];
     },
   },

@@ -5,7 +5,8 @@
 import { parseAddr } from '../model/addr.js';
 import type { Addr } from '../model/addr.js';
 import type { NatRange, PortRange, Target } from '../model/rule.js';
-import { FieldError, type OptWord } from './matches.js';
+import { ColumnError } from './errors.js';
+import type { OptWord } from './matches.js';
 import { parseMarkMask, parsePortRange, parseU32 } from './values.js';
 
 /** Option name → arity, per target. */
@@ -63,7 +64,7 @@ export function targetOptionArity(target: string, option: string): number | unde
 }
 
 function bad(o: OptWord, what: string): never {
-  throw new FieldError(`invalid ${what} ${JSON.stringify(o.args[0] ?? '')} for --${o.name}`, o.argCols[0] ?? o.col);
+  throw new ColumnError(`invalid ${what} ${JSON.stringify(o.args[0] ?? '')} for --${o.name}`, o.argCols[0] ?? o.col);
 }
 
 /** `a[-b][:p[-q]]`, with IPv6 addresses in brackets when a port follows. */
@@ -138,7 +139,7 @@ export function buildTarget(name: string, opts: OptWord[]): Target {
     case 'SNAT': {
       const key = name === 'DNAT' ? 'to-destination' : 'to-source';
       const ranges = opts.filter((o) => o.name === key).map((o) => parseNatRange(o.args[0]) ?? bad(o, 'address/port range'));
-      if (ranges.length === 0) throw new FieldError(`${name} needs --${key}`, opts[0]?.col ?? 1);
+      if (ranges.length === 0) throw new ColumnError(`${name} needs --${key}`, opts[0]?.col ?? 1);
       if (name === 'DNAT') return { kind: 'DNAT', ranges, random: has('random'), persistent: has('persistent') };
       return { kind: 'SNAT', ranges, random: has('random'), randomFully: has('random-fully'), persistent: has('persistent') };
     }
@@ -151,7 +152,7 @@ export function buildTarget(name: string, opts: OptWord[]): Target {
     }
     case 'MARK': {
       const o = opts.find((x) => x.name !== undefined);
-      if (!o) throw new FieldError('MARK needs a mark option', 1);
+      if (!o) throw new ColumnError('MARK needs a mark option', 1);
       return { kind: 'MARK', op: markOp(o) };
     }
     case 'CONNMARK': {
@@ -165,7 +166,7 @@ export function buildTarget(name: string, opts: OptWord[]): Target {
       if (has('save-mark')) return { kind: 'CONNMARK', mode: 'save', nfmask, ctmask };
       if (has('restore-mark')) return { kind: 'CONNMARK', mode: 'restore', nfmask, ctmask };
       const o = opts.find((x) => x.name.endsWith('-mark') || x.name === 'set-xmark');
-      if (!o) throw new FieldError('CONNMARK needs a mark option', 1);
+      if (!o) throw new ColumnError('CONNMARK needs a mark option', 1);
       return { kind: 'CONNMARK', mode: 'set', op: markOp(o) };
     }
     case 'CT':

@@ -2,18 +2,11 @@
 // double (and single) quotes group, a backslash escapes the next character inside quotes.
 // Each word keeps its 1-based column so errors can point at it.
 
+import { ColumnError } from './errors.js';
+
 export interface Words {
   words: string[];
   cols: number[];
-}
-
-export class TokenizeError extends Error {
-  constructor(
-    message: string,
-    readonly column: number,
-  ) {
-    super(message);
-  }
 }
 
 export function tokenize(line: string, start = 0): Words {
@@ -70,7 +63,7 @@ export function tokenize(line: string, start = 0): Words {
           }
           i++;
         }
-        if (!closed) throw new TokenizeError('unterminated quoted string', open);
+        if (!closed) throw new ColumnError('unterminated quoted string', open);
       } else {
         w += line[i];
         i++;

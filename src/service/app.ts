@@ -178,6 +178,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(rulesetRoutes);
   await app.register(explainRoutes);
   await app.register(scaleRoutes);
+  await app.register(import('./web.js')); // the dashboard at `/` (build/web)
 
   app.addHook('onReady', async () => {
     // Not awaited: the server listens (/healthz 200, /readyz 503) while the example loads.

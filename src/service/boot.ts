@@ -7,7 +7,7 @@ import { readNodeDir } from '../examples.js';
 import type { App } from './app.js';
 import { compileInput } from './load.js';
 import { encodeInput, idOf } from './store.js';
-import type { RulesetBundleT } from './schemas.js';
+import type { RulesetBundle } from '../model/contracts.js';
 
 export async function boot(app: App, exampleDir: string | null): Promise<void> {
   const lf = app.landfall;
@@ -15,7 +15,7 @@ export async function boot(app: App, exampleDir: string | null): Promise<void> {
   await lf.pool.warmUp();
 
   if (exampleDir) {
-    const bundle = readNodeDir(exampleDir) as RulesetBundleT | null;
+    const bundle = readNodeDir(exampleDir) as RulesetBundle | null;
     if (!bundle) {
       app.log.warn({ dir: exampleDir }, 'no bundled example found; the alias `example` is unavailable');
     } else {

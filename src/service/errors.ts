@@ -1,53 +1,26 @@
-// The one table of errors the API can answer with. Every failure leaves as RFC 9457
-// application/problem+json carrying a stable `code`; nothing ever serializes a stack trace.
-// Library errors cross the worker boundary as plain `WorkerFault` records (structured clone
-// drops Error subclasses), and are turned into problems here, on the main thread.
+// Errors as HTTP answers. Every failure leaves as RFC 9457 application/problem+json carrying a
+// stable `code` from the one errors table (src/model/errors.ts); its problem type and status are
+// derived from that code; nothing ever serializes a stack trace. Library errors cross the worker
+// boundary as plain `WorkerFault` records keyed by code, and become problems on the main thread.
 
 import type { FastifyError } from 'fastify';
+import { ERRORS, LandfallError, isErrorCode, type ErrorCode, type ErrorDetails } from '../model/errors.js';
 
-export const errorTable = {
-  'bad-request': { status: 400, title: 'Request does not match the schema' },
-  'invalid-json': { status: 400, title: 'Body is not valid JSON' },
-  'invalid-field': { status: 400, title: 'A query field is not valid' },
-  'invalid-id': { status: 400, title: 'Not a ruleset id' },
-  unauthorized: { status: 401, title: 'Bearer token required' },
-  'ruleset-not-found': { status: 404, title: 'No such ruleset' },
-  'route-not-found': { status: 404, title: 'No such route' },
-  'method-not-allowed': { status: 405, title: 'Method not allowed' },
-  'payload-too-large': { status: 413, title: 'Body too large' },
-  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
-  'parse-error': { status: 422, title: 'The dump does not parse' },
-  'path-explosion': { status: 422, title: 'Too many paths to explain' },
-  'invalid-ruleset': { status: 422, title: 'The ruleset cannot be loaded' },
-  internal: { status: 500, title: 'Internal error' },
-  'worker-crashed': { status: 500, title: 'The worker running this request failed' },
-  overloaded: { status: 503, title: 'Too many requests queued' },
-  'task-timeout': { status: 503, title: 'The request took too long' },
-  'under-pressure': { status: 503, title: 'Server under pressure' },
-  'not-ready': { status: 503, title: 'Not ready' },
-} as const;
+export { ERRORS, type ErrorCode };
 
-export type ErrorCode = keyof typeof errorTable;
-
-export interface Problem {
+export interface Problem extends ProblemExtras {
   type: string;
   title: string;
   status: number;
   detail: string;
   code: ErrorCode;
-  line?: number;
-  column?: number;
-  source?: string;
-  text?: string;
-  field?: string;
-  maxPaths?: number;
 }
 
 /** Extra members a problem may carry (RFC 9457 extension members). */
-export type ProblemExtras = Partial<Pick<Problem, 'line' | 'column' | 'source' | 'text' | 'field' | 'maxPaths'>>;
+export type ProblemExtras = ErrorDetails;
 
 /** An error the service raises on purpose: it knows its code, so the answer is exact. */
-export class ApiError extends Error {
+export class ApiError extends LandfallError {
   override readonly name = 'ApiError';
   constructor(
     readonly code: ErrorCode,
@@ -59,40 +32,52 @@ export class ApiError extends Error {
     super(detail);
   }
   get status(): number {
-    return errorTable[this.code].status;
+    return ERRORS[this.code].status;
   }
+  override report(): { detail: string; details: ErrorDetails } {
+    return { detail: this.message, details: this.extras };
+  }
+}
+
+/** The problem type of a code: a stable URN, one per row of the errors table. */
+export function problemType(code: ErrorCode): string {
+  return `urn:landfall:problem:${code}`;
 }
 
 export function problem(code: ErrorCode, detail: string, extras: ProblemExtras = {}): Problem {
-  const { status, title } = errorTable[code];
-  return { type: `urn:landfall:problem:${code}`, title, status, detail, code, ...extras };
+  const { status, title } = ERRORS[code];
+  return { type: problemType(code), title, status, detail, code, ...extras };
 }
 
-/** A library error as it crosses the worker boundary. */
-export type WorkerFault =
-  | { kind: 'parse'; message: string; line: number; column: number; source: string; text?: string }
-  | { kind: 'query'; message: string; field?: string }
-  | { kind: 'paths'; message: string; maxPaths?: number }
-  | { kind: 'internal'; message: string };
+/**
+ * A library error as it crosses the worker boundary (structured clone drops Error subclasses):
+ * its code from the errors table, the detail to show, and the members the problem adds.
+ */
+export interface WorkerFault {
+  code: ErrorCode;
+  detail: string;
+  details?: ErrorDetails;
+}
+
+/** A thrown error as a WorkerFault: landfall errors by their code; anything else is internal. */
+export function toFault(err: unknown): WorkerFault {
+  if (err instanceof LandfallError && isErrorCode(err.code)) {
+    const { detail, details } = err.report();
+    return { code: err.code, detail, details };
+  }
+  const e = err as { name?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  // Not an error we know: report without internals; the main thread logs the message.
+  return { code: 'internal', detail: `${typeof e?.name === 'string' ? e.name : 'Error'}: ${message}`.slice(0, 500) };
+}
 
 /** `fieldPrefix` places a query error's field in the request ("body/query" + "/destination"). */
 export function faultToApiError(f: WorkerFault, fieldPrefix?: string): ApiError {
-  switch (f.kind) {
-    case 'parse':
-      return new ApiError('parse-error', f.message, {
-        line: f.line,
-        column: f.column,
-        source: f.source,
-        ...(f.text !== undefined ? { text: f.text } : {}),
-      });
-    case 'query':
-      return new ApiError('invalid-field', f.message, f.field ? { field: fieldPrefix ? `${fieldPrefix}/${f.field}` : f.field } : {});
-    case 'paths':
-      return new ApiError('path-explosion', f.message, f.maxPaths !== undefined ? { maxPaths: f.maxPaths } : {});
-    case 'internal':
-      // The message came from our own code in the worker, not from a stack: safe to show.
-      return new ApiError('internal', f.message);
-  }
+  const details: ProblemExtras = { ...f.details };
+  if (details.field !== undefined && fieldPrefix) details.field = `${fieldPrefix}/${details.field}`;
+  // Parse errors quote the offending line: bounded, so a hostile megabyte line stays out of answers.
+  if (details.text !== undefined && details.text.length > 200) details.text = `${details.text.slice(0, 200)}…`;
+  return new ApiError(f.code, f.detail, details);
 }
 
 /** Fastify's own error codes (body parsing, limits, validation) → our table. */
@@ -110,11 +95,12 @@ const fastifyCodes: Record<string, ErrorCode> = {
  * detail is generic: their message may quote internals, and it goes to the log instead.
  */
 export function toProblem(err: unknown): { problem: Problem; retryAfter?: number; expected: boolean } {
-  if (err instanceof ApiError) {
+  if (err instanceof LandfallError && isErrorCode(err.code)) {
     // Overload, timeouts and "not ready" are the service working as designed; only internal
-    // errors and dead workers are unexpected.
-    const expected = err.code !== 'internal' && err.code !== 'worker-crashed';
-    return { problem: problem(err.code, err.message, err.extras), retryAfter: err.retryAfter, expected };
+    // errors, dead workers and a failing lab are unexpected.
+    const expected = ERRORS[err.code].status < 500 || ERRORS[err.code].status === 503;
+    const { detail, details } = err.report();
+    return { problem: problem(err.code, detail, details), retryAfter: err instanceof ApiError ? err.retryAfter : undefined, expected };
   }
   const fe = err as Partial<FastifyError> & { validation?: { instancePath?: string; params?: Record<string, unknown> }[]; validationContext?: string };
   if (fe && typeof fe === 'object') {
@@ -123,7 +109,7 @@ export function toProblem(err: unknown): { problem: Problem; retryAfter?: number
       return { problem: problem('bad-request', fe.message ?? 'invalid request', { field }), expected: true };
     }
     const code = fe.code ? fastifyCodes[fe.code] : undefined;
-    if (code) return { problem: problem(code, fe.message ?? errorTable[code].title), expected: true };
+    if (code) return { problem: problem(code, fe.message ?? ERRORS[code].title), expected: true };
     // JSON.parse failures in a content-type parser surface as SyntaxError with statusCode 400.
     if (fe instanceof SyntaxError || (fe.statusCode === 400 && fe.name === 'SyntaxError')) {
       return { problem: problem('invalid-json', fe.message ?? 'invalid JSON'), expected: true };

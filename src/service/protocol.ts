@@ -2,7 +2,7 @@
 // worker does not import the pool and the pool does not import the library.
 
 import type { WorkerFault } from './errors.js';
-import type { QueryT } from './schemas.js';
+import type { Query } from '../model/contracts.js';
 
 /**
  * Every task that needs a ruleset carries its id, its compiled form and its input (each a
@@ -22,8 +22,8 @@ export interface RulesetRef {
 
 export type Task =
   | { op: 'load'; ruleset: RulesetRef }
-  | { op: 'explain'; ruleset: RulesetRef; query: QueryT }
-  | { op: 'trace'; ruleset: RulesetRef; packets: QueryT[]; seed?: number }
+  | { op: 'explain'; ruleset: RulesetRef; query: Query }
+  | { op: 'trace'; ruleset: RulesetRef; packets: Query[]; seed?: number }
   /** Columnar batch trace: `packets` is an application/vnd.landfall.packets body (src/engine/columns-wire.ts). */
   | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
   | { op: 'services'; ruleset: RulesetRef }

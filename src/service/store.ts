@@ -19,7 +19,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { canonicalBundle, type RulesetBundle } from '../ruleset.js';
+import { canonicalBundle } from '../ruleset.js';
+import type { RulesetBundle } from '../model/contracts.js';
 import { isCurrentShared } from '../shared-ruleset.js';
 
 export const ID_PATTERN = /^[0-9a-f]{64}$/;

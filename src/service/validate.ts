@@ -4,7 +4,7 @@
 
 import ipnum from 'ip-num';
 import { ApiError } from './errors.js';
-import type { NodeInputT, QueryT } from './schemas.js';
+import type { NodeInput, Query } from '../model/contracts.js';
 
 const { Validator } = ipnum;
 
@@ -28,7 +28,7 @@ function bad(field: string, what: string, value: string): ApiError {
   return new ApiError('invalid-field', `${field} must be ${what}, got ${JSON.stringify(shown)}`, { field });
 }
 
-export function checkQuery(q: QueryT, prefix: string): void {
+export function checkQuery(q: Query, prefix: string): void {
   if (!isAddress(q.destination)) throw bad(`${prefix}/destination`, 'an IPv4 or IPv6 address', q.destination);
   if (q.source !== undefined && !isAddress(q.source)) throw bad(`${prefix}/source`, 'an IPv4 or IPv6 address', q.source);
   if (q.source !== undefined && q.source.includes(':') !== q.destination.includes(':')) {
@@ -41,7 +41,7 @@ export function checkQuery(q: QueryT, prefix: string): void {
   });
 }
 
-export function checkNode(node: NodeInputT | undefined, prefix: string): void {
+export function checkNode(node: NodeInput | undefined, prefix: string): void {
   node?.addresses?.forEach((a, i) => {
     if (!isAddress(a)) throw bad(`${prefix}/addresses/${i}`, 'an IPv4 or IPv6 address', a);
   });

@@ -5,10 +5,11 @@
 import { workerData } from 'piscina';
 import { threadId } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
-import { loadRuleset, buildRuleset, type RulesetBundle } from '../ruleset.js';
+import { loadRuleset, buildRuleset } from '../ruleset.js';
+import type { RulesetBundle } from '../model/contracts.js';
 import { compileShared, isCurrentShared, openSharedRuleset } from '../shared-ruleset.js';
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
-import type { WorkerFault } from './errors.js';
+import { toFault } from './errors.js';
 import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 
 /** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
@@ -76,32 +77,6 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering {
   return rs;
 }
 
-/** Library errors → records. Matched by name: the classes live in modules we need not import. */
-function toFault(err: unknown): WorkerFault {
-  const e = err as Record<string, unknown> & { name?: string; message?: string };
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  switch (e?.name) {
-    case 'ParseError':
-      return {
-        kind: 'parse',
-        message: typeof e.detail === 'string' ? e.detail : message,
-        line: Number(e.line) || 0,
-        column: Number(e.column) || 0,
-        source: typeof e.source === 'string' ? e.source : 'iptables',
-        ...(typeof e.text === 'string' ? { text: e.text.length > 200 ? `${e.text.slice(0, 200)}…` : e.text } : {}),
-      };
-    case 'QueryError':
-      return { kind: 'query', message, ...(typeof e.field === 'string' ? { field: e.field } : {}) };
-    case 'PathExplosionError': {
-      // PathExplosionError carries the cap it hit as `cap` (src/engine/explain.ts).
-      const cap = e.cap;
-      return { kind: 'paths', message, ...(typeof cap === 'number' ? { maxPaths: cap } : {}) };
-    }
-    default:
-      // Not an input error we know: report without internals; the main thread logs the message.
-      return { kind: 'internal', message: `${e?.name ?? 'Error'}: ${message}`.slice(0, 500) };
-  }
-}
 
 export default function run(task: Task): TaskResult {
   const timings: TaskTimings = { runMs: 0, cached: cache.size, parses, thread: threadId };

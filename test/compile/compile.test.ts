@@ -2,14 +2,13 @@
 // order and the kernel's linear rulesEvaluated kept), size on kube-proxy rule sets, shared buffers.
 
 import { describe, expect, test } from 'vitest';
-import { compileRuleset } from '../../src/compile/compile.js';
 import * as L from '../../src/compile/layout.js';
 import { explain } from '../../src/engine/explain.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import { createWasmEngine } from '../../src/engine/wasm.js';
+import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
 import { generateIptables } from '../../src/kube/generate.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from '../engine/build.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { IpsetState } from '../../src/model/ipset.js';
 import type { IpvsState } from '../../src/model/ipvs.js';
-import type { NodeInput } from '../../src/model/result.js';
+import type { NodeInput } from '../../src/model/contracts.js';
 import type { Ruleset } from '../../src/model/ruleset.js';
 import { numberRules } from '../../src/model/ruleset.js';
 import { resolveNode } from '../../src/engine/packet.js';

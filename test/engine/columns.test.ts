@@ -4,12 +4,13 @@ import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { EXAMPLES_DIR, readNodeDir } from '../../src/examples.js';
 import { generateIptables } from '../../src/kube/generate.js';
-import { loadRuleset, type RulesetBundle } from '../../src/ruleset.js';
+import { loadRuleset } from '../../src/ruleset.js';
+import type { RulesetBundle } from '../../src/model/contracts.js';
 import { compileShared, openSharedRuleset } from '../../src/shared-ruleset.js';
 import { columnsOf, resultAt } from '../../src/engine/columns.js';
 import { QueryError } from '../../src/engine/packet.js';
 import { formatAddr } from '../../src/model/addr.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 
 function packets(rs: ReturnType<typeof loadRuleset>, repeat: number): Query[] {
   const node = rs.ruleset.node;

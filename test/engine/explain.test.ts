@@ -6,7 +6,7 @@ import { explain, explainPacket, PathExplosionError } from '../../src/engine/exp
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import type { Engine, WalkPacket, WalkRecord } from '../../src/engine/types.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from './build.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };
@@ -75,7 +75,9 @@ describe('explain', () => {
       ['accept', 0.5],
     ]);
     // accept happens with either assumption about line 5, and "no match" on line 6
-    expect(r.outcomes[1].uncertain.map((u) => `${u.line}:${u.assumed}`)).toEqual(['5:match', '5:no match', '6:no match']);
+    expect(r.outcomes[1].assumes.map((u) => `${u.line}:${u.holds}`)).toEqual(['5:true', '5:false', '6:false']);
+    // the condition names why it is unknown and the rule that tests it
+    expect(r.outcomes[1].assumes[2].condition).toMatch(/string.*: -A FORWARD .*-m string/);
   });
 
   test('the path cap: PathExplosionError naming the cap; below the cap, fine', () => {

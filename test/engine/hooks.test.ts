@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { explain } from '../../src/engine/explain.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { buildRs, fixture } from './build.js';
 
 const rs = buildRs(fixture('hooks.txt'), { node: { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] } });
@@ -51,7 +51,7 @@ describe('hook order per origin', () => {
     const r = explain(rs, engine, { protocol: 'tcp', destination: '10.244.1.5', port: 80 });
     const policies = r.outcomes[0].path.filter((s) => s.policy !== undefined);
     expect(policies).toHaveLength(8);
-    expect(policies[0]).toEqual({ table: 'raw', chain: 'PREROUTING', line: 2, rule: ':PREROUTING ACCEPT', policy: 'ACCEPT' });
+    expect(policies[0]).toEqual({ family: 'ip', table: 'raw', chain: 'PREROUTING', line: 2, rule: ':PREROUTING ACCEPT', policy: 'ACCEPT' });
     // one rule per chain walked, so the kernel evaluates exactly 8 rules
     expect(r.outcomes[0].rulesEvaluated).toBe(8);
   });
@@ -61,7 +61,7 @@ describe('hook order per origin', () => {
     const r = explain(only, createReferenceEngine(only), { protocol: 'tcp', destination: '10.0.0.1', port: 80 });
     expect(r.outcomes).toHaveLength(1);
     expect(r.outcomes[0]).toMatchObject({ verdict: 'drop', rulesEvaluated: 0 });
-    expect(r.outcomes[0].path).toEqual([{ table: 'filter', chain: 'FORWARD', line: 3, rule: ':FORWARD DROP', policy: 'DROP' }]);
+    expect(r.outcomes[0].path).toEqual([{ family: 'ip', table: 'filter', chain: 'FORWARD', line: 3, rule: ':FORWARD DROP', policy: 'DROP' }]);
   });
 
   test('a martian (outside → loopback) is warned about', () => {

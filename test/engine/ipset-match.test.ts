@@ -214,3 +214,14 @@ describe('scale', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 });
+
+describe('set family', () => {
+  it('a set without an address dimension is family-less (bitmap:port, nft port sets); one with addresses is not', () => {
+    const s = parseIpsets('create P bitmap:port range 0-65535\nadd P 80\ncreate N hash:net family inet hashsize 1024 maxelem 65536\nadd N 0.0.0.0/1\nadd N 128.0.0.0/1\n');
+    const six = pkt({ src: 'fd00::1', dst: 'fd00::2' });
+    expect(setMatch(s, 'P', ['dst'], six)).toBe(true);
+    expect(setMatch(s, 'P', ['dst'], pkt())).toBe(true);
+    expect(setMatch(s, 'N', ['src'], six)).toBe(false);
+    expect(setMatch(s, 'N', ['src'], pkt())).toBe(true);
+  });
+});

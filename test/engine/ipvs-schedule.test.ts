@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseAddr, type Addr } from '../../src/model/addr.js';
 import type { IpvsState, RealServer, VirtualService } from '../../src/model/ipvs.js';
 import type { WalkPacket } from '../../src/engine/types.js';
-import {
-  dhTable,
-  findVirtualService,
-  MH_TAB_SIZE,
-  mhTable,
-  schedule,
-  scheduleDetailed,
-  scheduleNotes,
-  shSelect,
-  shTable,
-} from '../../src/engine/ipvs-schedule.js';
-import { hash32, hsiphashU32, MH_HASH1, MH_HASH2, mhHashKey } from '../../src/engine/ipvs-hash.js';
+import { findVirtualService, schedule, scheduleDetailed, scheduleNotes, shSelect } from '../../src/engine/ipvs-schedule.js';
+import { dhTable, MH_TAB_SIZE, mhTable, shTable } from '../../src/model/ipvs-tables.js';
+import { hash32, hsiphashU32, MH_HASH1, MH_HASH2, mhHashKey } from '../../src/model/ipvs-hash.js';
 
 const A = (s: string): Addr => parseAddr(s)!;
 

@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { explain } from '../../src/engine/explain.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { parseIpvs } from '../../src/parse/ipvs.js';
 import { buildRs, fixture } from './build.js';
 

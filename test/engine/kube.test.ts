@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { explain } from '../../src/engine/explain.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import type { ExplainResult, Query } from '../../src/model/result.js';
+import type { ExplainResult, Query } from '../../src/model/contracts.js';
 import { buildRs, fixture } from './build.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };

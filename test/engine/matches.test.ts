@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { explain } from '../../src/engine/explain.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import type { ExplainResult, NodeInput, Query } from '../../src/model/result.js';
+import type { ExplainResult, NodeInput, Query } from '../../src/model/contracts.js';
 import { buildRs } from './build.js';
 
 const NODE: NodeInput = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'], interfaces: { uplink: 'eth0', pods: 'cali+' } };
@@ -129,8 +129,8 @@ describe('uncertain conditions', () => {
     ]);
     expect(r.uncertain).toHaveLength(1);
     expect(r.uncertain[0]).toMatchObject({ line: 5, table: 'filter', chain });
-    expect(r.outcomes[0].uncertain).toEqual([expect.objectContaining({ line: 5, assumed: 'match' })]);
-    expect(r.outcomes[1].uncertain).toEqual([expect.objectContaining({ line: 5, assumed: 'no match' })]);
+    expect(r.outcomes[0].assumes).toEqual([expect.objectContaining({ line: 5, holds: true })]);
+    expect(r.outcomes[1].assumes).toEqual([expect.objectContaining({ line: 5, holds: false })]);
     return r;
   }
 

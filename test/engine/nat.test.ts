@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { explain } from '../../src/engine/explain.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import type { ExplainResult, NodeInput, Query } from '../../src/model/result.js';
+import type { ExplainResult, NodeInput, Query } from '../../src/model/contracts.js';
 import { buildRs } from './build.js';
 
 const NODE: NodeInput = { addresses: ['192.168.1.10', '192.168.1.11'], podCIDRs: ['10.244.0.0/16'] };

@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { QueryError, resolveNode, resolveQuery } from '../../src/engine/packet.js';
 import { formatAddr } from '../../src/model/addr.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { CT } from '../../src/model/rule.js';
 
 const node = resolveNode({ addresses: ['192.168.1.10', 'fd00::10'], podCIDRs: ['10.244.1.0/24', 'fd00:244::/64'], interfaces: { uplink: 'ens5', pods: 'eni+' } });

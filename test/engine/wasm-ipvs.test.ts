@@ -3,7 +3,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { hsiphashU32, MH_HASH1, MH_HASH2 } from '../../src/engine/ipvs-hash.js';
+import { hsiphashU32, MH_HASH1, MH_HASH2 } from '../../src/model/ipvs-hash.js';
 import { createWasmEngine, wasmModule } from '../../src/engine/wasm.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { resolveQuery } from '../../src/engine/packet.js';

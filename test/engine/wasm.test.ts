@@ -8,7 +8,7 @@ import { createReferenceEngine } from '../../src/engine/reference.js';
 import { createWasmEngine, WasmWalkError } from '../../src/engine/wasm.js';
 import { formatAddr } from '../../src/model/addr.js';
 import type { Chain, FamilyRules, Rule } from '../../src/model/rule.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { numberRules, type Ruleset } from '../../src/model/ruleset.js';
 import { resolveNode } from '../../src/engine/packet.js';
 import { parseIpvs } from '../../src/parse/ipvs.js';

@@ -2,7 +2,7 @@
 import { compareOutcomes, type ProbeSummary } from '../../src/lab/index.js';
 import { afterAll, beforeEach } from 'vitest';
 import type { KernelLab } from '../../src/lab/index.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import type { ExplainingRuleset } from './library.js';
 
 export type Variant = { name: string; rs: ExplainingRuleset };

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareOutcomes, KernelLab } from '../../src/lab/index.js';
-import type { Origin, Protocol, Query } from '../../src/model/result.js';
+import type { Origin, Protocol, Query } from '../../src/model/contracts.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants } from './library.js';

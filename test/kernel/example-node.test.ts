@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab, summarize, type LabOrigin, type ProbeSummary } from '../../src/lab/index.js';
-import type { NodeInput, Query } from '../../src/model/result.js';
+import type { NodeInput, Query } from '../../src/model/contracts.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants, type ExplainingRuleset } from './library.js';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab } from '../../src/lab/index.js';
 import { loadRuleset, type LoadedRuleset } from '../../src/ruleset.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 import { optionalTools } from '../../src/lab/index.js';
 

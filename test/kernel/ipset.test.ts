@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab, optionalTools } from '../../src/lab/index.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, type ExplainingRuleset } from './library.js';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab } from '../../src/lab/index.js';
-import type { Origin, Query } from '../../src/model/result.js';
+import type { Origin, Query } from '../../src/model/contracts.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
 import { loadLibrary, loadVariants } from './library.js';

@@ -1,12 +1,15 @@
 // The library under test. Imported statically: a broken library entry must fail these tests,
 // never turn them into skips. (Only the kernel lab's availability — root, netns, iptables — skips.)
 import { loadRuleset } from '../../src/index.js';
-import type { ExplainResult, NodeInput, Query } from '../../src/model/result.js';
+import type { ExplainResult, NodeInput, Query, RulesetBundle, Service } from '../../src/model/contracts.js';
 
 export interface ExplainingRuleset {
   explain(query: Query): ExplainResult;
+  services(): Service[];
 }
-type LoadRuleset = (bundle: { iptables: string; ip6tables?: string; node?: NodeInput }, opts?: { engine?: 'wasm' | 'reference' }) => ExplainingRuleset;
+/** A node's dumps without the node context (iptables-save, ip6tables-save, nft listings…). */
+export type Dumps = Omit<RulesetBundle, 'node' | 'snapshot'>;
+type LoadRuleset = (bundle: RulesetBundle, opts?: { engine?: 'wasm' | 'reference' }) => ExplainingRuleset;
 
 export type Library = { ok: true; loadRuleset: LoadRuleset } | { ok: false; reason: string };
 
@@ -14,7 +17,7 @@ export async function loadLibrary(): Promise<Library> {
   return { ok: true, loadRuleset };
 }
 
-export function loadVariants(lib: Extract<Library, { ok: true }>, dumps: Record<string, { iptables: string; ip6tables?: string }>, node: NodeInput): { variants: Array<{ name: string; rs: ExplainingRuleset }>; notes: string[] } {
+export function loadVariants(lib: Extract<Library, { ok: true }>, dumps: Record<string, Dumps>, node: NodeInput): { variants: Array<{ name: string; rs: ExplainingRuleset }>; notes: string[] } {
   const variants: Array<{ name: string; rs: ExplainingRuleset }> = [];
   const notes: string[] = [];
   // Both engines must load: a failure of either is a test failure, not a note.

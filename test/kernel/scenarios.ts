@@ -1,6 +1,6 @@
 // The kube-proxy scenarios the kernel decides and landfall's explain must predict, on the node of
 // fixtures/kube-proxy-node.txt (node IP 192.168.0.2, pods 10.244.0.0/16, clients 203.0.113.0/24).
-import type { Origin, Protocol } from '../../src/model/result.js';
+import type { Origin, Protocol } from '../../src/model/contracts.js';
 
 export interface Scenario {
   name: string;

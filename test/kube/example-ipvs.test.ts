@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadRuleset } from '../../src/ruleset.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 
 const ex = (f: string) => readFileSync(new URL(`../../examples/ipvs-node/${f}`, import.meta.url), 'utf8');
 const bundle = { iptables: ex('iptables.txt'), ipvs: ex('ipvs.txt'), ipsets: ex('ipsets.txt'), node: JSON.parse(ex('node.json')) };

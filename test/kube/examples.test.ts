@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { discoverServices } from '../../src/kube/services.js';
-import type { Service } from '../../src/kube/services.js';
+import type { Service } from '../../src/model/contracts.js';
 import { buildRuleset } from '../../src/ruleset.js';
 
 const root = new URL('../../examples/', import.meta.url);

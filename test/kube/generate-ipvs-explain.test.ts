@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateIpvs } from '../../src/kube/generate-ipvs.js';
 import { loadRuleset } from '../../src/ruleset.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 
 const g = generateIpvs({
   services: 60,

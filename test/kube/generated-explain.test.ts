@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateIptables } from '../../src/kube/generate.js';
 import type { GeneratedService } from '../../src/kube/generate.js';
-import type { Outcome } from '../../src/model/result.js';
+import type { Outcome } from '../../src/model/contracts.js';
 import { cidrContains, parseAddr, parseCidr } from '../../src/model/addr.js';
 import { loadRuleset } from '../../src/ruleset.js';
 

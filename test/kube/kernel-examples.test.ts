@@ -64,4 +64,22 @@ describe.skipIf(skipReason !== null)('bundled examples against the kernel', () =
     const { input, output } = roundTrip(name, file, v6);
     expect(output).toBe(input);
   });
+
+  // nft-node: flannel's iptables-nft tables and kube-proxy's nft table on one node; both come back
+  // as loaded (the nft table exactly as `nft list table ip kube-proxy` prints it).
+  it.skipIf(spawnSync('sh', ['-c', 'command -v nft']).status !== 0)('nft-node comes back from the kernel unchanged (iptables-save and nft list)', () => {
+    const dir = new URL('nft-node/', root);
+    const iptables = normalize(readFileSync(new URL('iptables.txt', dir), 'utf8'));
+    const nft = readFileSync(new URL('nftables.txt', dir), 'utf8');
+    const ns = `lfex${process.pid}x${seq++}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'iptables-restore'], { input: iptables });
+      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: nft });
+      expect(normalize(execFileSync('ip', ['netns', 'exec', ns, 'iptables-save'], { encoding: 'utf8' }))).toBe(iptables);
+      expect(execFileSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'kube-proxy'], { encoding: 'utf8' })).toBe(nft);
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { GeneratedService } from '../../src/kube/cluster.js';
 import { generateIptables, renderIptables } from '../../src/kube/generate.js';
 import { discoverServices } from '../../src/kube/services.js';
-import type { Service } from '../../src/kube/services.js';
+import type { Service } from '../../src/model/contracts.js';
 import { rulesetOf } from './helpers.js';
 import { UPSTREAM_RENDER, UPSTREAM_SERVICES } from './upstream-fixture.js';
 

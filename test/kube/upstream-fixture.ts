@@ -54,6 +54,11 @@ export const UPSTREAM_SERVICES: GeneratedService[] = [
   svc({ name: 'ns6/svc6:p80', clusterIP: '172.30.0.46', endpoints: [], status: 'no-endpoints' }),
 ];
 
+/** Upstream's nftables TestOverallNFTablesRules services: those of the iptables test, with svc5's ClientIP affinity. */
+export const UPSTREAM_NFT_SERVICES: GeneratedService[] = UPSTREAM_SERVICES.map((s) => (s.name === 'ns5/svc5:p80' ? { ...s, affinitySeconds: 10800 } : s));
+/** Its test proxier: detect-local 10.0.0.0/8, service CIDR 172.30.0.0/16, node IP 192.168.0.2. */
+export const UPSTREAM_NFT_RENDER = { clusterCIDR: '10.0.0.0/8', serviceCIDR: '172.30.0.0/16', nodeIP: '192.168.0.2' } as const;
+
 /** Render options matching upstream's test proxier (detect-local 10.0.0.0/8, no nfacct counters). */
 export const UPSTREAM_RENDER = { clusterCIDR: '10.0.0.0/8', nodeIP: '192.168.0.2', nfacct: false, style: 'restore' } as const;
 

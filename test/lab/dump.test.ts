@@ -1,11 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { ipsetNames, nfacctNames, scanDnatTargets, stripNfacct, words } from '../../src/lab/dump.js';
+import { ipsetNames, nfacctNames, scanDnatTargets, scanNftDnatTargets, stripNfacct, words } from '../../src/lab/dump.js';
 
 describe('dump scan', () => {
   it('splits words like iptables-save quotes them', () => {
     expect(words('-A X -m comment --comment "ns/a:b cluster IP" -j Y')).toEqual(['-A', 'X', '-m', 'comment', '--comment', 'ns/a:b cluster IP', '-j', 'Y']);
     expect(words('--comment "say \\"hi\\""')).toEqual(['--comment', 'say "hi"']);
     expect(words('--comment ""')).toEqual(['--comment', '']);
+  });
+
+  it('finds nft DNAT targets: listings, kube-proxy scripts, numgen maps', () => {
+    const text = [
+      '\tchain endpoint-X {',
+      '\t\tmeta l4proto tcp dnat to 10.180.0.1:80',
+      '\t}',
+      '\t\tmeta l4proto udp dnat ip to numgen random mod 2 map { 0 : 10.244.0.10 . 53, 1 : 10.244.0.8 . 53 }',
+      'add rule ip kube-proxy service-Y meta l4proto tcp dnat ip addr . port to numgen random mod 1 map { 0 : 10.180.0.4 . 8080 }',
+      '\t\tdnat to 10.0.0.9:443',
+      '\t\tmeta l4proto tcp dnat ip to ip daddr map @targets',
+    ].join('\n');
+    const scan = scanNftDnatTargets(text);
+    expect(scan.targets).toEqual([
+      { proto: 'tcp', ip: '10.180.0.1', port: 80 },
+      { proto: 'udp', ip: '10.244.0.10', port: 53 },
+      { proto: 'udp', ip: '10.244.0.8', port: 53 },
+      { proto: 'tcp', ip: '10.180.0.4', port: 8080 },
+      { proto: 'tcp', ip: '10.0.0.9', port: 443 },
+      { proto: 'udp', ip: '10.0.0.9', port: 443 },
+    ]);
+    expect(scan.skipped).toHaveLength(1);
+    expect(scan.skipped[0]).toMatch(/^line 7: .*ip daddr map @targets/);
   });
 
   it('finds DNAT targets in every spelling', () => {

@@ -29,6 +29,20 @@ describe('POST /v1/rulesets', () => {
     expect(a.json().id).not.toBe(await upload(t.app));
   });
 
+  it('accepts the agreed fields not read yet (nftables, snapshot, node ipAddr/ipRoute/ipRule), and still rejects unknown ones', async () => {
+    const dump = await nodeDump();
+    const payload = {
+      ...dump,
+      nftables: 'table inet filter {\n}\n',
+      snapshot: { format: 'landfall-snapshot/1', hostname: 'node-a' },
+      node: { ...dump.node, ipAddr: '[]', ipRoute: '[]', ipRule: '[]' },
+    };
+    const res = await t.app.inject({ method: 'POST', url: '/v1/rulesets', payload });
+    expect(res.statusCode, res.body).toBe(201);
+    const unknown = await t.app.inject({ method: 'POST', url: '/v1/rulesets', payload: { ...dump, nft: 'x' } });
+    expect(unknown.statusCode).toBe(400);
+  });
+
   it('accepts text/plain bodies far over Fastify\'s 1 MiB default', async () => {
     const { iptables } = await nodeDump();
     const padded = `${'# padding comment line, ignored by the parser\n'.repeat(120_000)}${iptables}`;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnsOf, resultAt } from '../../src/engine/columns.js';
 import { decodeResults, encodePackets, PACKETS_TYPE, RESULTS_TYPE } from '../../src/engine/columns-wire.js';
-import type { Query } from '../../src/model/result.js';
+import type { Query } from '../../src/model/contracts.js';
 import { startApp, upload, type TestApp } from './helpers.js';
 
 let t: TestApp;

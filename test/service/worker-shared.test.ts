@@ -7,7 +7,7 @@ import { encodeInput, idOf } from '../../src/service/store.js';
 import type { Task, TaskResult } from '../../src/service/protocol.js';
 import { loadRuleset } from '../../src/ruleset.js';
 import { generateIptables } from '../../src/kube/generate.js';
-import type { QueryT } from '../../src/service/schemas.js';
+import type { Query as QueryT } from '../../src/model/contracts.js';
 
 const gen = generateIptables({ services: 40, endpoints: 3, seed: 11 });
 const bundle = { iptables: gen.text, node: gen.node };

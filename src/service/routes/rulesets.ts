@@ -18,8 +18,6 @@ import {
   TraceBody,
   TraceResult,
   ref,
-  type RulesetBundleT,
-  type TraceBodyT,
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
@@ -59,8 +57,8 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
-      const body = req.body as RulesetBundleT | string;
-      const bundle: RulesetBundleT = typeof body === 'string' ? { iptables: body } : body;
+      const body = req.body as RulesetBundle | string;
+      const bundle: RulesetBundle = typeof body === 'string' ? { iptables: body } : body;
       checkNode(bundle.node, 'body/node');
       // The canonical bytes and their one hash: the id, known before any parsing.
       const input = encodeInput(bundle);
@@ -185,7 +183,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       if (Buffer.isBuffer(req.body)) return traceColumnsRoute(lf, req.params.id, req.body, reply);
-      const body = req.body as TraceBodyT;
+      const body = req.body as { packets: Query[]; seed?: number };
       body.packets.forEach((q, i) => checkQuery(q, `body/packets/${i}`));
       const entry = await lf.ruleset(req.params.id);
       const { json } = await lf.run({

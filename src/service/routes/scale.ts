@@ -23,7 +23,9 @@ export const ScaleRequest = Type.Object(
       description: 'service counts, one point per count and mode',
     }),
     endpoints: Type.Integer({ minimum: 0, maximum: LIMITS.endpoints, description: 'endpoints per service' }),
-    modes: Type.Optional(Type.Array(Type.Union([Type.Literal('iptables'), Type.Literal('ipvs')]), { minItems: 1, maxItems: 2, description: 'default both' })),
+    modes: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('iptables'), Type.Literal('ipvs'), Type.Literal('nftables')]), { minItems: 1, maxItems: 3, description: 'default iptables and ipvs' }),
+    ),
     packets: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.packets, description: 'packets per point (default 5000)' })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
     kernel: Type.Optional(Type.Boolean({ description: 'also measure the kernel in a network namespace (needs root)' })),
@@ -50,7 +52,7 @@ const Counts = Type.Object({ mean: Type.Number(), p50: Type.Number(), p99: Type.
 const Latency = Type.Object({ attempted: Type.Integer(), answered: Type.Integer(), p50Us: Nullable(Type.Number()), p99Us: Nullable(Type.Number()) });
 
 const ScalePointSchema = Type.Object({
-  mode: Type.Union([Type.Literal('iptables'), Type.Literal('ipvs')]),
+  mode: Type.Union([Type.Literal('iptables'), Type.Literal('ipvs'), Type.Literal('nftables')]),
   services: Type.Integer(),
   endpoints: Type.Integer(),
   rules: Nullable(Type.Integer()),
@@ -154,8 +156,8 @@ export default async function scaleRoutes(appIn: FastifyInstance, opts: { jobs?:
       try {
         s = jobs.submit(toOptions(req.body));
       } catch (e) {
-        if (e instanceof ScaleOptionsError) throw new ApiError('invalid-field', e.message, { field: `body/${e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}` });
-        if (e instanceof JobQueueFull) throw new ApiError('overloaded', e.message, {}, 30);
+        if (e instanceof ScaleOptionsError) throw new ApiError(e.code, e.message, { field: `body/${e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}` });
+        if (e instanceof JobQueueFull) throw new ApiError(e.code, e.message, {}, 30);
         throw e;
       }
       return reply.status(202).header('location', statusUrl(s)).send({ job: s.job, state: s.state, status: statusUrl(s) });

@@ -8,7 +8,7 @@
 //    so the Maglev table is the same on every boot. 32-bit kernels use HalfSipHash-1-3 instead; we
 //    model the 64-bit (x86_64/arm64, little-endian) build, which is what Kubernetes nodes run.
 
-import type { Addr } from '../model/addr.js';
+import type { Addr } from './addr.js';
 
 const GOLDEN_RATIO_32 = 0x61c88647;
 

@@ -1,0 +1,115 @@
+// Kernel tests for kube-proxy's nftables mode, on generated nodes in every rule shape the generator
+// writes (v1.35, v1.36, v1.37): the script loads with `nft -f`, the kernel lists it back exactly as
+// the generator's listing says, and real connections land where the generated cluster says they
+// must (ClusterIP, NodePort, eTP=Local, no endpoints → REJECT, an undefined port of a cluster IP →
+// REJECT, an unallocated service address → DROP, ClientIP affinity).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compareOutcomes, KernelLab, type PredictedOutcome, type ProbeSummary } from '../../src/lab/index.js';
+import type { GeneratedService } from '../../src/kube/cluster.js';
+import { generateNftables, NFT_SHAPES, type NftShape } from '../../src/kube/generate-nft.js';
+import { availability, labSuiteTitle } from '../lab/support.js';
+import { KERNEL_ALPHA, labLifecycle, Timings } from './check.js';
+
+const NODE_IP = '192.168.0.10';
+const EXT_PREFIXES = ['203.0.113.0/24', '198.51.100.0/24'];
+const OPTIONS = {
+  services: 16,
+  endpoints: 3,
+  seed: 21,
+  nodeIP: NODE_IP,
+  mix: { nodePort: 0.35, loadBalancer: 0.15, externalIPs: 0.1, etpLocal: 0.4, itpLocal: 0.1, affinity: 0.2, noEndpoints: 0.12, sourceRanges: 0 },
+};
+/** A pod client in a block no generated endpoint uses (the generator's nodes are 10.244.0-15.x). */
+const POD_CLIENT = '10.244.200.7';
+const EXT_CLIENT = '203.0.113.50';
+
+/** Uniform over the endpoints, as numgen random mod N picks them (1/N each). */
+function uniform(eps: readonly { endpoint: string }[], masquerade: boolean): PredictedOutcome[] {
+  return eps.map((e) => ({ probability: 1 / eps.length, verdict: 'accept', endpoint: e.endpoint, masquerade }));
+}
+
+function check(predicted: PredictedOutcome[], observed: ProbeSummary, label: string): string {
+  const c = compareOutcomes(predicted, observed, { alpha: KERNEL_ALPHA, checkSource: 'none' });
+  return c.ok ? '' : `${label}:\n  ${c.problems.join('\n  ')}\n${c.table}`;
+}
+
+const pick = (services: GeneratedService[], pred: (s: GeneratedService) => boolean, what: string): GeneratedService => {
+  const s = services.find((x) => (x.protocol === 'tcp' || x.protocol === 'udp') && pred(x));
+  if (!s) throw new Error(`the generated cluster has no ${what}: change OPTIONS`);
+  return s;
+};
+
+for (const shape of NFT_SHAPES) {
+  const g = generateNftables({ ...OPTIONS, shape: shape as NftShape });
+  const ok = (s: GeneratedService): boolean => s.status === 'ok';
+  const clusterSvc = pick(g.services, (s) => ok(s) && s.internalTrafficPolicy === 'Cluster' && s.endpoints.length > 1 && s.affinitySeconds === undefined, 'multi-endpoint ClusterIP service');
+  const none = pick(g.services, (s) => s.status === 'no-endpoints', 'service without endpoints');
+  const nodePortCluster = pick(g.services, (s) => ok(s) && s.nodePort !== undefined && s.externalTrafficPolicy === 'Cluster' && s.affinitySeconds === undefined, 'eTP=Cluster NodePort');
+  const nodePortLocal = pick(g.services, (s) => ok(s) && s.nodePort !== undefined && s.externalTrafficPolicy === 'Local' && s.endpoints.some((e) => e.local) && s.affinitySeconds === undefined, 'eTP=Local NodePort with a local endpoint');
+  const sticky = pick(g.services, (s) => ok(s) && s.affinitySeconds !== undefined && s.internalTrafficPolicy === 'Cluster' && s.endpoints.length > 1, 'ClientIP-affinity service');
+
+  describe.skipIf(!availability.ok)(labSuiteTitle(`kernel: generated kube-proxy nftables node (${shape})`), () => {
+    let lab: KernelLab;
+    const timings = new Timings();
+
+    beforeAll(async () => {
+      timings.begin();
+      lab = await KernelLab.create({ v4: { nodeAddress: NODE_IP, externalClients: EXT_PREFIXES }, v6: null });
+      await lab.load({ nftables: g.text });
+      await lab.addPods([POD_CLIENT]);
+    });
+
+    labLifecycle(() => lab, timings, () => `generated nftables node (${shape})`);
+
+    it('nft -f loads the script and nft list ruleset prints exactly the generated listing', async () => {
+      expect(await lab.listNftables()).toBe(g.listing);
+    });
+
+    it(`ClusterIP from a pod: uniform over ${clusterSvc.name}'s endpoints, not masqueraded`, async () => {
+      const observed = await lab.probe({ origin: 'pod', proto: clusterSvc.protocol as 'tcp' | 'udp', destination: clusterSvc.clusterIP, port: clusterSvc.port, source: POD_CLIENT, count: 300 });
+      expect(check(uniform(clusterSvc.endpoints, false), observed, clusterSvc.name)).toBe('');
+    });
+
+    it('ClusterIP from outside the cluster: masqueraded (off-cluster source)', async () => {
+      const observed = await lab.probe({ origin: 'external', proto: clusterSvc.protocol as 'tcp' | 'udp', destination: clusterSvc.clusterIP, port: clusterSvc.port, source: EXT_CLIENT, count: 60 });
+      expect(check(uniform(clusterSvc.endpoints, true), observed, clusterSvc.name)).toBe('');
+    });
+
+    it('no endpoints: REJECT', async () => {
+      const observed = await lab.probe({ origin: 'pod', proto: none.protocol as 'tcp' | 'udp', destination: none.clusterIP, port: none.port, source: POD_CLIENT, count: 4 });
+      expect(check([{ probability: 1, verdict: 'reject', endpoint: '', masquerade: false }], observed, none.name)).toBe('');
+    });
+
+    it('a port the cluster IP does not define: REJECT (cluster-ips-check)', async () => {
+      const observed = await lab.probe({ origin: 'pod', proto: 'tcp', destination: clusterSvc.clusterIP, port: clusterSvc.port + 1, source: POD_CLIENT, count: 4 });
+      expect(check([{ probability: 1, verdict: 'reject', endpoint: '', masquerade: false }], observed, `${clusterSvc.clusterIP}:${clusterSvc.port + 1}`)).toBe('');
+    });
+
+    it('an unallocated address in the service CIDR: DROP', async () => {
+      const used = new Set(g.services.map((s) => s.clusterIP));
+      const free = ['10.96.0.250', '10.96.0.251', '10.96.0.252'].find((ip) => !used.has(ip)) as string;
+      const observed = await lab.probe({ origin: 'pod', proto: 'tcp', destination: free, port: 80, source: POD_CLIENT, count: 3, timeoutMs: 800 });
+      expect(check([{ probability: 1, verdict: 'drop', endpoint: '', masquerade: false }], observed, free)).toBe('');
+    });
+
+    it('NodePort (eTP=Cluster) from outside: every endpoint, masqueraded', async () => {
+      const observed = await lab.probe({ origin: 'external', proto: nodePortCluster.protocol as 'tcp' | 'udp', destination: NODE_IP, port: nodePortCluster.nodePort as number, source: EXT_CLIENT, count: 200 });
+      expect(check(uniform(nodePortCluster.endpoints, true), observed, nodePortCluster.name)).toBe('');
+    });
+
+    it('NodePort (eTP=Local) from outside: local endpoints only, client source kept', async () => {
+      const local = nodePortLocal.endpoints.filter((e) => e.local);
+      const observed = await lab.probe({ origin: 'external', proto: nodePortLocal.protocol as 'tcp' | 'udp', destination: NODE_IP, port: nodePortLocal.nodePort as number, source: EXT_CLIENT, count: 60 * local.length });
+      expect(check(uniform(local, false), observed, nodePortLocal.name)).toBe('');
+    });
+
+    it('ClientIP affinity: a client that landed somewhere stays there', async () => {
+      const proto = sticky.protocol as 'tcp' | 'udp';
+      const first = await lab.probe({ origin: 'pod', proto, destination: sticky.clusterIP, port: sticky.port, source: POD_CLIENT, count: 1 });
+      const landed = first.outcomes[0];
+      expect(landed?.verdict).toBe('accept');
+      const again = await lab.probe({ origin: 'pod', proto, destination: sticky.clusterIP, port: sticky.port, source: POD_CLIENT, count: 20, concurrency: 1 });
+      expect(check([{ probability: 1, verdict: 'accept', endpoint: landed.endpoint as string, masquerade: false }], again, sticky.name)).toBe('');
+    });
+  });
+}
