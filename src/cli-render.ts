@@ -25,7 +25,9 @@ export function renderExplain(r: ExplainResult, opts: { path: boolean }): string
       out += `\n#${i + 1} ${formatProbability(o.probability)} ${o.verdict} ${o.endpoint}\n`;
       for (const s of o.path) {
         const where = `${s.table}/${s.chain}${s.index !== undefined ? '#' + s.index : ''}`;
-        out += `  line ${String(s.line).padStart(5)}  ${where.padEnd(36)} ${s.rule}\n`;
+        // nft JSON input: the rule's handle says more than the object's index in the document.
+        const at = s.handle !== undefined ? `handle ${String(s.handle).padStart(3)}` : `line ${String(s.line).padStart(5)}`;
+        out += `  ${at}  ${where.padEnd(36)} ${s.rule}\n`;
       }
       for (const n of o.notes ?? []) out += `  note: ${n}\n`;
     });
@@ -42,6 +44,7 @@ interface ServiceLike {
   name: string;
   protocol: string;
   clusterIP?: string | null;
+  port?: number;
   nodePort?: number | null;
   externalTrafficPolicy?: string;
   endpoints: { endpoint: string; probability: number; local?: boolean }[];
@@ -51,7 +54,8 @@ export function renderServices(services: ServiceLike[]): string {
   const rows = [['SERVICE', 'PROTO', 'CLUSTER IP', 'NODE PORT', 'ETP', 'ENDPOINTS']];
   for (const s of services) {
     const eps = s.endpoints.length ? s.endpoints.map((e) => `${e.endpoint} ${formatProbability(e.probability)}`).join(', ') : '(none)';
-    rows.push([s.name, s.protocol, s.clusterIP ?? '-', s.nodePort ? String(s.nodePort) : '-', s.externalTrafficPolicy ?? '-', eps]);
+    // IPVS records no names and a NodePort-only service has no cluster IP: '-' rather than an empty cell.
+    rows.push([s.name || '-', s.protocol, s.clusterIP ? `${s.clusterIP}${s.port ? ':' + s.port : ''}` : '-', s.nodePort ? String(s.nodePort) : '-', s.externalTrafficPolicy ?? '-', eps]);
   }
   return pad(rows);
 }

@@ -11,11 +11,14 @@ import type { ExplainResult, NodeInput, Query, RulesetBundle } from './index.js'
 import { exampleDir, readNodeDir } from './examples.js';
 import { generateIptables } from './kube/generate.js';
 import { renderExplain, renderServices } from './cli-render.js';
+import { TABLES, type TableName } from './model/rule.js';
+import { parseSnapshotJson } from './parse/snapshot.js';
 
 const USAGE = `landfall — where does this packet land?
 
 Usage:
-  landfall explain  --iptables FILE [--ip6tables FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
+  landfall explain  --iptables FILE [--ip6tables FILE] [--nft FILE] [--ipvs FILE] [--ipsets FILE] [--node FILE]
+                    [--snapshot FILE] [--table raw|mangle|nat|filter|security]
                     [--node-ip IP]… [--pod-cidr CIDR]… [--uplink IF] [--pods-iface IF]
                     --proto tcp|udp|sctp|icmp --dst IP[:PORT] [--src IP] [--sport N]
                     [--origin external|pod|host] [--in IF] [--out IF] [--mark N] [--state S]
@@ -25,11 +28,15 @@ Usage:
                     [--style save|restore] (iptables) [--shape v1.35|v1.36|v1.37] [--style list|script] (nftables)
                     [--out-dir DIR]          (iptables and nftables modes print the rules on stdout)
   landfall serve    [--port N] [--host H]
+  landfall collect  [-o FILE] [--print-script]   (on a node, as root: writes a node snapshot)
   landfall scale    --services 1000,4000 --endpoints 5 --modes iptables,ipvs,nftables [--packets N] [--seed S]
                     [--mix clusterip=..,nodeport=..,lb=..,etplocal=..,affinity=..]
                     [--kernel] [--kernel-connects N] [--json] [--svg FILE]
 
-FILE may be "-" for standard input. --example NAME loads a bundled example node
+FILE may be "-" for standard input. --nft (or --nftables) takes \`nft list ruleset\` text or \`nft -j list ruleset\` JSON
+(with or without --iptables; iptables-nft tables an iptables-save dump holds come from it). --snapshot reads what
+\`landfall collect\` writes; --table gives the table of rules pasted without a *table header
+(iptables -t nat -S output). --example NAME loads a bundled example node
 (kube-node, eks-node, calico-node, ipv6-node, ipvs-node) instead of --iptables/--node.
 Exit codes: 0 answered, 1 internal error, 2 bad input.`;
 
@@ -38,8 +45,12 @@ class UsageError extends Error {}
 const rulesetOptions = {
   iptables: { type: 'string' },
   ip6tables: { type: 'string' },
+  nft: { type: 'string' },
   ipvs: { type: 'string' },
   ipsets: { type: 'string' },
+  nftables: { type: 'string' },
+  snapshot: { type: 'string' },
+  table: { type: 'string' },
   node: { type: 'string' },
   example: { type: 'string' },
   'node-ip': { type: 'string', multiple: true },
@@ -69,13 +80,33 @@ function readExample(name: string): RulesetBundle {
   return bundle;
 }
 
+/** Input name in the library's errors → the file it came from, so errors read `node.iptables:127:16`. */
+const inputFiles = new Map<string, string>();
+
+function fileLabel(f: string): string {
+  return f === '-' ? '<stdin>' : f;
+}
+
 function loadFrom(v: Values) {
-  const b: RulesetBundle = v.example ? readExample(String(v.example)) : { iptables: '' };
-  if (v.iptables) b.iptables = readInput(String(v.iptables));
-  if (v.ip6tables) b.ip6tables = readInput(String(v.ip6tables));
-  if (v.ipvs) b.ipvs = readInput(String(v.ipvs));
-  if (v.ipsets) b.ipsets = readInput(String(v.ipsets));
-  if (!v.example && !v.iptables && !v.ip6tables) throw new UsageError('--iptables FILE (or --ip6tables, or --example NAME) is required');
+  const b: RulesetBundle = v.example ? readExample(String(v.example)) : {};
+  inputFiles.clear();
+  if (v.nft && !v.nftables) v.nftables = v.nft; // --nft is the documented name; --nftables the bundle field's
+  for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets'] as const) {
+    if (!v[k]) continue;
+    b[k] = readInput(String(v[k]));
+    inputFiles.set(k, fileLabel(String(v[k])));
+  }
+  if (v.snapshot) {
+    const f = fileLabel(String(v.snapshot));
+    inputFiles.set('snapshot', f);
+    for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets']) inputFiles.set(`snapshot.${k}`, `${f}#${k}`);
+    b.snapshot = parseSnapshotJson(readInput(String(v.snapshot)), 'snapshot') as RulesetBundle['snapshot'];
+  }
+  if (!v.example && !v.iptables && !v.ip6tables && !v.nftables && !v.ipvs && !v.snapshot) {
+    throw new UsageError('--iptables FILE (or --ip6tables, --nft, --ipvs, --snapshot FILE, or --example NAME) is required');
+  }
+  const table = v.table === undefined ? undefined : String(v.table);
+  if (table !== undefined && !(TABLES as readonly string[]).includes(table)) throw new UsageError(`--table must be one of ${TABLES.join(', ')}`);
   let node: NodeInput = b.node ?? {};
   if (v.node) {
     try {
@@ -95,7 +126,15 @@ function loadFrom(v: Values) {
   b.node = node;
   const engine = v.engine === undefined ? undefined : String(v.engine);
   if (engine !== undefined && engine !== 'wasm' && engine !== 'reference') throw new UsageError('--engine must be wasm or reference');
-  return loadRuleset(b, { engine: engine as 'wasm' | 'reference' | undefined, lenient: !!v.lenient });
+  const rs = loadRuleset(b, { engine: engine as 'wasm' | 'reference' | undefined, lenient: !!v.lenient, table: table as TableName | undefined });
+  // Load warnings (skipped lines, inferred tables, what the snapshot lacks) go to stderr, named by file.
+  for (const w of rs.warnings) process.stderr.write(`landfall: warning: ${relabel(w)}\n`);
+  return rs;
+}
+
+function relabel(w: string): string {
+  const m = /^([\w.]+):(\d+:\d+: .*)$/s.exec(w);
+  return m && inputFiles.has(m[1]) ? `${inputFiles.get(m[1])}:${m[2]}` : w;
 }
 
 /** `IP`, `IP:PORT`, `[IP6]:PORT`, or a bare IPv6 address. */
@@ -108,6 +147,11 @@ export function parseDst(s: string): { destination: string; port?: number } {
     return { destination: parts[0], port: Number(parts[1]) };
   }
   return { destination: s };
+}
+
+/** A closed choice: the error lists what is allowed. */
+function oneOf(flag: string, value: string | undefined, allowed: string[]): void {
+  if (value !== undefined && !allowed.includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
 }
 
 function intOpt(v: Values, name: string): number | undefined {
@@ -140,6 +184,9 @@ function explainCmd(args: string[]): void {
   });
   if (v.help) return void process.stdout.write(USAGE + '\n');
   if (!v.dst) throw new UsageError('--dst IP[:PORT] is required');
+  oneOf('--proto', v.proto, ['tcp', 'udp', 'sctp', 'icmp']);
+  oneOf('--origin', v.origin, ['external', 'pod', 'host']);
+  oneOf('--state', v.state?.toUpperCase(), ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED']);
   const dst = parseDst(v.dst);
   const query: Query = {
     protocol: (v.proto ?? 'tcp') as Query['protocol'],
@@ -245,8 +292,27 @@ async function serveCmd(args: string[]): Promise<void> {
   process.stderr.write(`landfall listening on ${url} (docs at ${url}/docs)\n`);
 }
 
+async function collectCmd(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: { output: { type: 'string', short: 'o' }, 'print-script': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  const { collectScript, collectSnapshot, formatSnapshot } = await import('./collect/collect.js');
+  if (v['print-script']) return void process.stdout.write(collectScript());
+  const snap = collectSnapshot();
+  for (const n of snap.notes ?? []) process.stderr.write(`landfall collect: ${n}\n`);
+  const text = formatSnapshot(snap);
+  if (v.output) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(v.output, text, { mode: 0o600 });
+    process.stderr.write(`wrote ${v.output}\n`);
+  } else process.stdout.write(text);
+}
+
 async function scaleCmd(args: string[]): Promise<void> {
-  const { runScaleCli } = await import('./kube/scale-cli.js');
+  const { runScaleCli } = await import('./scale/cli.js');
   await runScaleCli(args);
 }
 
@@ -269,6 +335,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'scale':
         await scaleCmd(rest);
         return 0;
+      case 'collect':
+        await collectCmd(rest);
+        return 0;
       case undefined:
       case 'help':
       case '--help':
@@ -280,7 +349,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ParseError) {
-      process.stderr.write(`landfall: ${e.message}\n${e.text !== undefined ? `  ${e.text.slice(0, 200)}\n  ${' '.repeat(Math.max(0, Math.min(e.column - 1, 200)))}^\n` : ''}`);
+      const where = inputFiles.get(e.source) ?? e.source;
+      process.stderr.write(`landfall: ${where}:${e.line}:${e.column}: ${e.detail}\n${e.text !== undefined ? `  ${e.text.slice(0, 200)}\n  ${' '.repeat(Math.max(0, Math.min(e.column - 1, 200)))}^\n` : ''}`);
       return 2;
     }
     if (e instanceof UsageError || e instanceof QueryError || e instanceof PathExplosionError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

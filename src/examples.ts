@@ -27,7 +27,8 @@ export function readNodeDir(dir: string): RulesetBundle | null {
   const ip6tables = opt('ip6tables.txt');
   const nftables = opt('nftables.txt');
   if (iptables === undefined && ip6tables === undefined && nftables === undefined) return null;
-  const bundle: RulesetBundle = { iptables: iptables ?? '' };
+  const bundle: RulesetBundle = {};
+  if (iptables !== undefined) bundle.iptables = iptables;
   if (ip6tables !== undefined) bundle.ip6tables = ip6tables;
   if (nftables !== undefined) bundle.nftables = nftables;
   const ipvs = opt('ipvs.txt');

@@ -3,9 +3,10 @@
 // and answers explain / trace / services with the same JSON the HTTP API returns.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './model/canonical-json.js';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
-import type { ExplainResult, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
+import type { ExplainResult, NodeInput, NodeSnapshot, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
 import type { FamilyRules, ParseWarning, TableName } from './model/rule.js';
 import { TABLES } from './model/rule.js';
 import type { Ruleset } from './model/ruleset.js';
@@ -21,6 +22,16 @@ import { ParseError } from './parse/errors.js';
 import { parseIpsets } from './parse/ipset.js';
 import { parseIptablesSave } from './parse/iptables.js';
 import { parseIpvs } from './parse/ipvs.js';
+import { parseSnapshotJson, snapshotInputs, validateSnapshot } from './parse/snapshot.js';
+import { loadNft } from './parse/nft.js';
+import type { NftTable } from './model/hooks.js';
+import type { NftRuleset } from './model/nft.js';
+
+/**
+ * loadRuleset's input: the bundle of DESIGN.md, whose `snapshot` may also be given as the JSON
+ * text `landfall collect` wrote.
+ */
+export type LoadInput = Omit<RulesetBundle, 'snapshot'> & { snapshot?: NodeSnapshot | string };
 
 export interface LoadOptions {
   /** Walk engine (default 'wasm'). */
@@ -29,6 +40,8 @@ export interface LoadOptions {
   lenient?: boolean;
   /** Explain's cap on enumerated walks (default 10,000). */
   maxPaths?: number;
+  /** The table of iptables rules pasted without a `*table` header (`iptables -t nat -S` output). */
+  table?: TableName;
 }
 
 /** RulesetStats plus the time spent parsing and numbering the inputs, and creating the engine (compiling, for wasm). */
@@ -54,7 +67,7 @@ export interface LoadedRuleset {
  * The ruleset id: SHA-256 of the JSON of the inputs with absent fields omitted and object keys
  * sorted at every level, so the same node state always gets the same id.
  */
-export function rulesetId(bundle: RulesetBundle): string {
+export function rulesetId(bundle: LoadInput): string {
   return createHash('sha256').update(canonicalBundle(bundle)).digest('hex');
 }
 
@@ -62,7 +75,7 @@ export function rulesetId(bundle: RulesetBundle): string {
  * The canonical JSON rulesetId hashes. The service stores and ships exactly these bytes, so the
  * id of an upload is the SHA-256 of what it stores: one hash per upload.
  */
-export function canonicalBundle(bundle: RulesetBundle): string {
+export function canonicalBundle(bundle: LoadInput): string {
   const norm: Record<string, unknown> = {};
   for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
@@ -70,45 +83,101 @@ export function canonicalBundle(bundle: RulesetBundle): string {
   return canonicalJson(norm);
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
 function formatWarning(source: string, w: ParseWarning): string {
   return `${source}:${w.line}:${w.column}: ${w.message}`;
 }
 
+type Source = 'iptables' | 'ip6tables' | 'nftables' | 'ipvs' | 'ipsets';
+
+/** The bundle's own fields, with a snapshot's filling the rest; `sources` names where each came from. */
+export interface ResolvedInputs {
+  iptables?: string;
+  ip6tables?: string;
+  nftables?: string;
+  ipvs?: string;
+  ipsets?: string;
+  node?: NodeInput;
+  sources: Record<Source, string>;
+  warnings: string[];
+}
+
+/** Merges a bundle's snapshot into its fields (a field given both ways is an error naming it). */
+export function resolveInputs(bundle: LoadInput): ResolvedInputs {
+  if (bundle === null || typeof bundle !== 'object') throw new ParseError('a ruleset is an object of dumps', 1, 1, 'body');
+  const sources: Record<Source, string> = { iptables: 'iptables', ip6tables: 'ip6tables', nftables: 'nftables', ipvs: 'ipvs', ipsets: 'ipsets' };
+  const out: ResolvedInputs = { sources, warnings: [] };
+  for (const k of Object.keys(sources) as Source[]) if (bundle[k] !== undefined) out[k] = bundle[k];
+  if (bundle.node !== undefined) out.node = bundle.node;
+  if (bundle.snapshot === undefined) return out;
+  const raw = typeof bundle.snapshot === 'string' ? parseSnapshotJson(bundle.snapshot) : bundle.snapshot;
+  const snap = snapshotInputs(validateSnapshot(raw));
+  for (const k of Object.keys(sources) as Source[]) {
+    const v = snap[k];
+    if (v === undefined) continue;
+    if (out[k] !== undefined) throw new ParseError(`${k} given both in the bundle and in its snapshot: give it once`, 1, 1, `snapshot.${k}`);
+    out[k] = v;
+    sources[k] = `snapshot.${k}`;
+  }
+  out.node = { ...snap.node, ...out.node };
+  out.warnings.push(...snap.warnings);
+  return out;
+}
+
 /** Parses and numbers everything; throws ParseError (dumps) or QueryError (node context). */
-export function buildRuleset(bundle: RulesetBundle, opts: { lenient?: boolean } = {}): { ruleset: Ruleset; warnings: string[] } {
-  if (typeof bundle?.iptables !== 'string') throw new ParseError('iptables dump is required', 1, 1, 'iptables');
-  const warnings: string[] = [];
+export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
+  const inp = resolveInputs(bundle);
+  const src = inp.sources;
+  if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined && inp.ipvs === undefined) {
+    throw new ParseError('no rules given: an iptables, ip6tables, nftables or ipvs dump (or a node snapshot holding one) is required', 1, 1, 'iptables');
+  }
+  const warnings: string[] = [...inp.warnings];
   const parseWarnings: ParseWarning[] = [];
-  const main = parseIptablesSave(bundle.iptables, { lenient: opts.lenient, source: 'iptables' });
-  main.warnings.forEach((w) => warnings.push(formatWarning('iptables', w)));
-  parseWarnings.push(...main.warnings);
-  let v4: FamilyRules | undefined = main.v4;
-  let v6: FamilyRules | undefined = main.v6;
-  if (bundle.ip6tables !== undefined) {
-    const six = parseIptablesSave(bundle.ip6tables, { family: 6, lenient: opts.lenient, source: 'ip6tables' });
-    six.warnings.forEach((w) => warnings.push(formatWarning('ip6tables', w)));
+  let v4: FamilyRules | undefined;
+  let v6: FamilyRules | undefined;
+  if (inp.iptables !== undefined) {
+    const main = parseIptablesSave(inp.iptables, { lenient: opts.lenient, source: src.iptables, table: opts.table });
+    main.warnings.forEach((w) => warnings.push(formatWarning(src.iptables, w)));
+    parseWarnings.push(...main.warnings);
+    // A lone IPv6 dump in the IPv4 field is a mix-up (both, from concatenated dumps, is fine).
+    if (main.v6 && !main.v4) {
+      const first = Math.min(...[...main.v6.tables.values()].map((t) => t.line));
+      throw new ParseError(`the ${src.iptables} input is an IPv6 dump (ip6tables-save): give it as ip6tables`, first, 1, src.iptables);
+    }
+    v4 = main.v4;
+    v6 = main.v6;
+  }
+  if (inp.ip6tables !== undefined) {
+    const six = parseIptablesSave(inp.ip6tables, { family: 6, lenient: opts.lenient, source: src.ip6tables, table: opts.table });
+    six.warnings.forEach((w) => warnings.push(formatWarning(src.ip6tables, w)));
     parseWarnings.push(...six.warnings);
-    if (six.v4 && v4) throw new ParseError('IPv4 rules in both the iptables and the ip6tables input', 1, 1, 'ip6tables');
-    if (six.v6 && v6) throw new ParseError('IPv6 rules in both the iptables and the ip6tables input', 1, 1, 'ip6tables');
-    v4 = v4 ?? six.v4;
+    if (six.v6 && v6) throw new ParseError(`IPv6 rules in both the ${src.iptables} and the ${src.ip6tables} input`, 1, 1, src.ip6tables);
     v6 = v6 ?? six.v6;
   }
-  const ipvs: IpvsState | undefined = bundle.ipvs !== undefined ? parseIpvs(bundle.ipvs) : undefined;
-  const ipsets: IpsetState = bundle.ipsets !== undefined ? parseIpsets(bundle.ipsets) : { sets: new Map(), supplied: false };
-  const node = resolveNode(bundle.node, ipvs);
-  const ruleset: Ruleset = { v4, v6, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6) };
+  const ipvs: IpvsState | undefined = inp.ipvs !== undefined ? parseIpvs(inp.ipvs) : undefined;
+  const ipsets: IpsetState = inp.ipsets !== undefined ? parseIpsets(inp.ipsets) : { sets: new Map(), supplied: false };
+  if (ipvs && ipvs.services.length > 0 && inp.ipsets === undefined) {
+    warnings.push(
+      `${src.ipvs}: no ipsets given (ipset save): which virtual servers are cluster IPs and which are NodePorts is inferred (an address whose virtual servers all use ports 30000-32767 is taken as a node address), external and load-balancer IPs read as cluster IPs, and IPVS records no service names`,
+    );
+  }
+  // nft tables (text or JSON, told apart by content); iptables-nft tables the iptables-save dumps
+  // already hold come from those, never twice.
+  let nft: NftTable[] | undefined;
+  let nftSyntax: NftRuleset | undefined;
+  if (inp.nftables !== undefined) {
+    const loaded = loadNft(inp.nftables, {
+      lenient: opts.lenient,
+      source: src.nftables,
+      iptablesTables: { 4: new Set(v4?.tables.keys()), 6: new Set(v6?.tables.keys()) },
+    });
+    loaded.warnings.forEach((w) => warnings.push(formatWarning(src.nftables, w)));
+    parseWarnings.push(...loaded.warnings);
+    for (const set of loaded.sets) ipsets.sets.set(set.name, set);
+    nft = loaded.tables;
+    nftSyntax = loaded.ruleset;
+  }
+  const node = resolveNode(inp.node, ipvs);
+  const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
   return { ruleset, warnings };
 }
 
@@ -116,7 +185,7 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-export function statsOf(bundle: RulesetBundle, rs: Ruleset): RulesetStats {
+export function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;
@@ -128,8 +197,14 @@ export function statsOf(bundle: RulesetBundle, rs: Ruleset): RulesetStats {
       tables[`v${fam.family}/${t}`] = { chains: table.chains.size, rules };
     }
   }
+  for (const t of rs.nft ?? []) {
+    let rules = 0;
+    for (const c of t.chains.values()) rules += c.rules.length;
+    tables[`nft/${t.family} ${t.name}`] = { chains: t.chains.size, rules };
+  }
   let bytes = 0;
-  for (const s of [bundle.iptables, bundle.ip6tables, bundle.ipvs, bundle.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
+  const inp = resolveInputs(bundle);
+  for (const s of [inp.iptables, inp.ip6tables, inp.nftables, inp.ipvs, inp.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
   let ipsetEntries = 0;
   for (const s of rs.ipsets.sets.values()) ipsetEntries += s.entries.length;
   return {
@@ -149,7 +224,7 @@ function createEngine(rs: Ruleset, kind: 'wasm' | 'reference'): Engine {
 }
 
 /** Loads a node's dumps. Throws ParseError on a malformed dump, QueryError on a malformed node context. */
-export function loadRuleset(bundle: RulesetBundle, opts: LoadOptions = {}): LoadedRuleset {
+export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRuleset {
   const t0 = performance.now();
   const { ruleset, warnings } = buildRuleset(bundle, opts);
   const t1 = performance.now();

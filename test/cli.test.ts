@@ -50,7 +50,8 @@ describe('landfall explain', () => {
     writeFileSync(join(dir, 'bad.txt'), '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.0.0.999 -j ACCEPT\nCOMMIT\n');
     const r = landfall(['explain', '--iptables', join(dir, 'bad.txt'), '--dst', '10.0.0.1:80']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/iptables:3:18: malformed address "10.0.0.999"/);
+    // Named by the file it came from, not the input kind.
+    expect(r.stderr).toContain(`${join(dir, 'bad.txt')}:3:18: malformed address "10.0.0.999"`);
     expect(r.stderr).toMatch(/\n\s+\^/);
     expect(r.stdout).toBe('');
   });
@@ -81,5 +82,16 @@ describe('landfall services and generate', () => {
     expect(a.stdout).toBe(b.stdout);
     const rs = loadRuleset({ iptables: a.stdout });
     expect(rs.services().length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('generate --mode nftables prints a listing services reads back, in the shape asked for', () => {
+    const v135 = landfall(['generate', '--services', '20', '--endpoints', '3', '--seed', '7', '--mode', 'nftables']);
+    const v136 = landfall(['generate', '--services', '20', '--endpoints', '3', '--seed', '7', '--mode', 'nftables', '--shape', 'v1.36']);
+    expect(v135.code).toBe(0);
+    expect(v135.stdout.startsWith('table ip kube-proxy {')).toBe(true);
+    expect(v135.stdout).toContain('chain mark-for-masquerade {');
+    expect(v136.stdout).toContain('set hairpin-connections {');
+    expect(loadRuleset({ nftables: v136.stdout }).services()).toHaveLength(20);
+    expect(landfall(['generate', '--services', '2', '--endpoints', '1', '--mode', 'nftables', '--shape', 'v9']).code).toBe(2);
   });
 });

@@ -3,7 +3,7 @@
 // echoed back as a ResolvedQuery. User addresses are validated here with ip-num (a clear error
 // naming the field, HTTP 400) and only then turned into the numeric form of src/model/addr.ts.
 
-import { Validator } from 'ip-num';
+import { isCidrNotation, isIpAddress } from '../model/addr-check.js';
 import type { Addr, Cidr, Family } from '../model/addr.js';
 import { cidrContains, formatAddr, formatCidr, parseAddr, parseCidr } from '../model/addr.js';
 import type { IpvsState } from '../model/ipvs.js';
@@ -48,8 +48,7 @@ const STATES: Record<NonNullable<Query['state']>, number> = {
 /** Validates one address string with ip-num, then converts it. */
 export function userAddr(field: string, s: unknown): Addr {
   if (typeof s !== 'string' || s.length === 0) throw new QueryError(field, 'an IP address is required');
-  const ok = s.includes(':') ? Validator.isValidIPv6String(s)[0] : Validator.isValidIPv4String(s)[0];
-  const a = ok ? parseAddr(s) : null;
+  const a = isIpAddress(s) ? parseAddr(s) : null;
   if (!a) throw new QueryError(field, `${JSON.stringify(s.slice(0, 60))} is not a valid IP address`);
   return a;
 }
@@ -57,12 +56,7 @@ export function userAddr(field: string, s: unknown): Addr {
 /** Validates a CIDR ("10.244.0.0/16"; a bare address is a host route). */
 export function userCidr(field: string, s: unknown): Cidr {
   if (typeof s !== 'string' || s.length === 0) throw new QueryError(field, 'a CIDR is required');
-  const slash = s.indexOf('/');
-  const v6 = s.includes(':');
-  const ok =
-    slash < 0
-      ? (v6 ? Validator.isValidIPv6String(s) : Validator.isValidIPv4String(s))[0]
-      : (v6 ? Validator.isValidIPv6CidrNotation(s) : Validator.isValidIPv4CidrNotation(s))[0];
+  const ok = s.includes('/') ? isCidrNotation(s) : isIpAddress(s);
   const c = ok ? parseCidr(s) : null;
   if (!c) throw new QueryError(field, `${JSON.stringify(s.slice(0, 60))} is not a valid CIDR`);
   return c;

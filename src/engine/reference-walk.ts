@@ -234,6 +234,13 @@ export class Walker implements PacketView {
       const at = plan[i].at;
       let j = i + 1;
       while (j < n && plan[j].at === at) j++;
+      if (j === i + 1) {
+        // one entry at this priority (the common case)
+        const r = this.runEntry(h, plan, i, j, nat, ipvs);
+        if (r !== GO) return r;
+        i = j;
+        continue;
+      }
       // slots at this priority: each chain or IPVS entry, and the nat entries (last) as one group
       let k = i;
       while (k < j && plan[k].kind !== 'nat') k++;
@@ -242,17 +249,20 @@ export class Walker implements PacketView {
       if (k < j && nat && this.isNew()) slots.push(k);
       const order = slots.length > 1 ? this.orderTies(slots.map((e) => plan[e].chain)) : slots.length === 1 ? ONE : NONE;
       for (const o of order) {
-        const e = slots[o];
-        const p = plan[e];
-        let r: HookResult;
-        if (p.kind === 'chain') r = this.runChain(p.chain) ? GO : END;
-        else if (p.kind === 'ipvs') r = this.ipvsStage(h);
-        else r = this.natGroup(h, plan, e, j);
+        const r = this.runEntry(h, plan, slots[o], j, nat, ipvs);
         if (r !== GO) return r;
       }
       i = j;
     }
     return GO;
+  }
+
+  /** Runs plan entry e (for a nat entry, its group up to `end`), when the hook walk includes it. */
+  private runEntry(h: number, plan: readonly PlanEntry[], e: number, end: number, nat: boolean, ipvs: boolean): HookResult {
+    const p = plan[e];
+    if (p.kind === 'chain') return this.runChain(p.chain) ? GO : END;
+    if (p.kind === 'ipvs') return ipvs ? this.ipvsStage(h) : GO;
+    return nat ? this.natGroup(h, plan, e, end) : GO;
   }
 
   /** The nat chains plan[a..b) (one priority group): the first that sets up a mapping wins. */

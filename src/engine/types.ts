@@ -110,19 +110,5 @@ export interface Engine {
   trace(pkts: WalkPacket[], seed: number): TraceRecord[];
 }
 
-/**
- * The PRNG both engines use in trace: mulberry32. A decision with branch probabilities p[] draws
- * u = next() / 2^32 and takes the first branch whose cumulative probability exceeds u (skipping
- * zero-probability branches). statistic --mode random instead compares like the kernel:
- * (next() & 0x7fffffff) < threshold.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+/** The PRNG both engines use in trace (model/random.ts). */
+export { mulberry32 } from '../model/random.js';

@@ -4,7 +4,7 @@
 
 import { cidrContains, formatAddr, parseCidr, v4 } from '../model/addr.js';
 import type { Cidr } from '../model/addr.js';
-import { Rng } from './rng.js';
+import { Rng } from '../model/random.js';
 
 export type KubeProtocol = 'tcp' | 'udp' | 'sctp';
 export type TrafficPolicy = 'Cluster' | 'Local';

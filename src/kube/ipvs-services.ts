@@ -47,7 +47,28 @@ function isNodeAddress(node: NodeContext, a: Addr): boolean {
   return node.addresses.some((n) => n.family === a.family && n.w[0] === a.w[0] && n.w[1] === a.w[1] && n.w[2] === a.w[2] && n.w[3] === a.w[3]);
 }
 
-function classify(vs: VirtualService, sets: IpsetState, node: NodeContext, vips: Set<string>): Classified | null {
+/** kube-proxy's default --service-node-port-range. */
+const NODE_PORT_MIN = 30000;
+const NODE_PORT_MAX = 32767;
+
+/**
+ * Without ipsets, the node addresses among the virtual addresses: every VIP is bound to
+ * kube-ipvs0, so node-locality cannot tell them apart. An address whose virtual servers all listen
+ * on NodePort-range ports is taken as a node address (kube-proxy opens each NodePort on every node
+ * address); the loader warns that this is inferred.
+ */
+function nodePortAddresses(st: IpvsState): Set<string> {
+  const ports = new Map<string, boolean>();
+  for (const vs of st.services) {
+    if (!vs.addr || vs.port === undefined) continue;
+    const k = formatAddr(vs.addr);
+    const inRange = vs.port >= NODE_PORT_MIN && vs.port <= NODE_PORT_MAX;
+    ports.set(k, (ports.get(k) ?? true) && inRange);
+  }
+  return new Set([...ports].filter(([, all]) => all).map(([k]) => k));
+}
+
+function classify(vs: VirtualService, sets: IpsetState, node: NodeContext, vips: Set<string>, nodeAddrs: Set<string>): Classified | null {
   if (vs.protocol === 'fwmark' || !vs.addr || vs.port === undefined) return null; // kube-proxy makes no fwmark services
   const p = vs.protocol;
   const a = vs.addr;
@@ -66,8 +87,8 @@ function classify(vs: VirtualService, sets: IpsetState, node: NodeContext, vips:
     }
     return { vs, kind: 'cluster', local: false, key };
   }
-  // No ipsets: a node address means a NodePort; anything else is taken as a cluster IP.
-  return { vs, kind: isNodeAddress(node, a) ? 'nodePort' : 'cluster', local: false, key };
+  // No ipsets: NodePorts by their addresses (nodePortAddresses); anything else is taken as a cluster IP.
+  return { vs, kind: nodeAddrs.has(formatAddr(a)) ? 'nodePort' : 'cluster', local: false, key };
 }
 
 function endpointList(vs: VirtualService, node: NodeContext, forCluster: boolean): ServiceEndpoint[] {
@@ -94,7 +115,9 @@ function newService(c: Classified, node: NodeContext): Service {
     sourceRanges: [],
     externalTrafficPolicy: 'Cluster',
     internalTrafficPolicy: 'Cluster',
-    endpoints: endpointList(vs, node, c.kind === 'cluster'),
+    // A service seen only through a NodePort/LB/external virtual server: that server's shares
+    // (reporting 0% for every endpoint would read as "never").
+    endpoints: endpointList(vs, node, true),
     status: vs.reals.some((r) => r.weight > 0) ? 'ok' : 'no-endpoints',
   };
   if (vs.persistent !== undefined) s.affinitySeconds = vs.persistent;
@@ -125,7 +148,8 @@ export function discoverIpvsServices(rs: { ipvs?: IpvsState; ipsets: IpsetState;
       if (p?.kind === 'addr') vips.add(formatAddr(p.cidr));
     }
   }
-  const classified = st.services.map((vs) => classify(vs, rs.ipsets, rs.node, vips)).filter((c): c is Classified => c !== null);
+  const nodeAddrs = rs.ipsets.supplied ? new Set<string>() : nodePortAddresses(st);
+  const classified = st.services.map((vs) => classify(vs, rs.ipsets, rs.node, vips, nodeAddrs)).filter((c): c is Classified => c !== null);
   const out: Service[] = [];
   // Cluster services indexed by protocol + endpoint set, and by protocol + each endpoint, to attach the rest.
   const byExact = new Map<string, Service[]>();

@@ -393,7 +393,8 @@ function buildTable(services: readonly GeneratedService[], opts: NftRenderOption
     // Per-endpoint chains: every endpoint in v1.35; only with affinity (which records the client) after it.
     const endpointChains = v135 || affinity;
     const epNames = new Map<GeneratedEndpoint, { chain: string; affinity: string }>();
-    for (const e of reachable) {
+    // Endpoint names are SHA-256s: only worked out when a chain or set carries them.
+    if (endpointChains) for (const e of reachable) {
       const b = nftEndpointBase(svc.namespace, svc.serviceName, p, svc.portName, e.ip, e.port);
       epNames.set(e, { chain: `endpoint-${b}`, affinity: `affinity-${b}` });
     }

@@ -11,8 +11,9 @@
 // Handled formats: current kube-proxy (≥1.26: EXT/SVL/FW, KUBE-PROXY-FIREWALL, "-> ip:port"
 // comments), and the 1.2x shapes still found on nodes (KUBE-XLB for eTP=Local, plain
 // "ns/name:port" endpoint comments, KUBE-MARK-MASQ rules in KUBE-SERVICES, KUBE-FW for every LB).
-// IPVS mode keeps its services in virtual servers and ipsets instead; that is a separate
-// discovery (discoverIpvsServices in ipvs-services.ts) whose results discoverServices adds.
+// IPVS mode keeps its services in virtual servers and ipsets instead, nftables mode in the
+// kube-proxy nft table: separate discoveries (ipvs-services.ts, nft-services.ts) whose results
+// discoverServices adds.
 
 import { formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
 import type { Addr, Family } from '../model/addr.js';
@@ -21,6 +22,7 @@ import type { Chain, FamilyRules, Rule, Table } from '../model/rule.js';
 import { ADDRTYPE, PROTO } from '../model/rule.js';
 import type { NodeContext, Ruleset } from '../model/ruleset.js';
 import { discoverIpvsServices } from './ipvs-services.js';
+import { discoverNftServices } from './nft-services.js';
 import { parseKubeChain, servicePortHash } from './names.js';
 import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
@@ -28,11 +30,13 @@ import { thresholdProbability } from './probability.js';
 
 /**
  * All kube-proxy services of a loaded node — iptables mode from the rules of both families, IPVS
- * mode from the virtual servers and ipsets — sorted by name, protocol, port and cluster IP.
+ * mode from the virtual servers and ipsets, nftables mode from the kube-proxy nft tables — sorted
+ * by name, protocol, port and cluster IP.
  */
-export function discoverServices(rs: Pick<Ruleset, 'v4' | 'v6' | 'node'> & Partial<Pick<Ruleset, 'ipvs' | 'ipsets'>>): Service[] {
+export function discoverServices(rs: Pick<Ruleset, 'v4' | 'v6' | 'node'> & Partial<Pick<Ruleset, 'ipvs' | 'ipsets' | 'nftSyntax'>>): Service[] {
   const out: Service[] = [];
   for (const fam of [rs.v4, rs.v6]) if (fam) out.push(...discoverIptablesServices(fam, rs.node));
+  if (rs.nftSyntax) out.push(...discoverNftServices(rs.nftSyntax, rs.node));
   if (rs.ipvs) out.push(...discoverIpvsServices({ ipvs: rs.ipvs, ipsets: rs.ipsets ?? { sets: new Map(), supplied: false }, node: rs.node }));
   return out.sort(compareServices);
 }

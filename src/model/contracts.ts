@@ -57,26 +57,32 @@ export const NodeInput = Type.Object(
 );
 export type NodeInput = Static<typeof NodeInput>;
 
-/** A node snapshot document (`landfall collect`): every field optional, each string as the tool printed it. */
+/** The node snapshot's format tag: how a POST body is told to be a snapshot. */
+export const SNAPSHOT_FORMAT = 'landfall-snapshot/1';
+
+const ToolOutput = (what: string) => Type.Optional(Type.String({ description: `${what}, as the tool printed it` }));
+
+/** A node snapshot document (`landfall collect`): every field but `format` optional, each string as the tool printed it. */
 export const NodeSnapshot = Type.Object(
   {
-    format: Type.Optional(Type.Literal('landfall-snapshot/1')),
-    hostname: Type.Optional(Type.String()),
-    kernel: Type.Optional(Type.String()),
-    takenAt: Type.Optional(Type.String({ description: 'when it was taken (RFC 3339)' })),
-    iptables: Type.Optional(Type.String({ description: 'iptables-save' })),
-    ip6tables: Type.Optional(Type.String({ description: 'ip6tables-save' })),
-    nftables: Type.Optional(Type.String({ description: 'nft -j list ruleset (or nft list ruleset)' })),
-    ipvs: Type.Optional(Type.String({ description: 'ipvsadm-save -n' })),
-    ipsets: Type.Optional(Type.String({ description: 'ipset save' })),
-    addresses: Type.Optional(Type.String({ description: 'ip -j addr' })),
-    routes: Type.Optional(Type.String({ description: 'ip -j route show table all, v4 and v6' })),
-    rules: Type.Optional(Type.String({ description: 'ip -j rule, v4 and v6' })),
-    notes: Type.Optional(Type.Array(Type.String(), { description: 'what the collector could not gather, and why' })),
+    format: Type.Literal(SNAPSHOT_FORMAT),
+    hostname: Type.Optional(Type.String({ maxLength: 253, description: 'hostname' })),
+    kernel: Type.Optional(Type.String({ maxLength: 256, description: 'uname -r' })),
+    takenAt: Type.Optional(Type.String({ maxLength: 64, description: 'when it was taken (RFC 3339, UTC)' })),
+    iptables: ToolOutput('iptables-save'),
+    ip6tables: ToolOutput('ip6tables-save'),
+    nftables: ToolOutput('nft -j list ruleset'),
+    ipvs: ToolOutput('ipvsadm-save -n'),
+    ipsets: ToolOutput('ipset save'),
+    addresses: ToolOutput('ip -j addr'),
+    routes: ToolOutput('ip -j -4 route show table all, then ip -j -6 route show table all'),
+    rules: ToolOutput('ip -j -4 rule, then ip -j -6 rule'),
+    notes: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 100, description: 'what the collector left out, and why' })),
   },
   {
     $id: 'NodeSnapshot',
-    description: 'Everything landfall reads from one node, as `landfall collect` gathers it. Accepted; not read yet.',
+    additionalProperties: false,
+    description: 'Everything landfall reads from one node, as `landfall collect` (or its shell twin) gathers it.',
   },
 );
 export type NodeSnapshot = Static<typeof NodeSnapshot>;
@@ -84,17 +90,21 @@ export type NodeSnapshot = Static<typeof NodeSnapshot>;
 /** What a node gives us: DESIGN.md's ruleset body (the library's loadRuleset input). */
 export const RulesetBundle = Type.Object(
   {
-    iptables: Type.String({ description: 'iptables-save output (IPv4)' }),
+    iptables: Type.Optional(Type.String({ description: 'iptables-save output (IPv4), or `iptables -S` / `iptables -t TABLE -S` output' })),
     ip6tables: Type.Optional(Type.String({ description: 'ip6tables-save output' })),
     nftables: Type.Optional(
-      Type.String({ description: '`nft list ruleset` text or `nft -j list ruleset` JSON text. Accepted and stored; not read yet.' }),
+      Type.String({ description: '`nft list ruleset` text (`nft -a` handles allowed) or `nft -j list ruleset` JSON text, told apart by content' }),
     ),
     ipvs: Type.Optional(Type.String({ description: 'ipvsadm-save -n output' })),
     ipsets: Type.Optional(Type.String({ description: 'ipset save output' })),
     node: Type.Optional(ref(NodeInput)),
     snapshot: Type.Optional(ref(NodeSnapshot)),
   },
-  { $id: 'RulesetBundle', additionalProperties: false, description: "A node's netfilter state." },
+  {
+    $id: 'RulesetBundle',
+    additionalProperties: false,
+    description: "A node's netfilter state: at least one of iptables, ip6tables, nftables, ipvs or snapshot.",
+  },
 );
 export type RulesetBundle = Static<typeof RulesetBundle>;
 

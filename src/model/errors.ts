@@ -12,6 +12,7 @@ export const ERRORS = {
   'invalid-id': { status: 400, title: 'Not a ruleset id' },
   unauthorized: { status: 401, title: 'Bearer token required' },
   'ruleset-not-found': { status: 404, title: 'No such ruleset' },
+  'scale-job-not-found': { status: 404, title: 'No such scale job' },
   'route-not-found': { status: 404, title: 'No such route' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'payload-too-large': { status: 413, title: 'Body too large' },

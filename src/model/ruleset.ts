@@ -10,6 +10,7 @@ import type { NftTable, Registration, TableFamily } from './hooks.js';
 import { hookOfBuiltin, IPTABLES_PRIORITY, IPTABLES_SRCNAT_PRIORITY, familiesOf } from './hooks.js';
 import type { IpsetState } from './ipset.js';
 import type { IpvsState } from './ipvs.js';
+import type { NftRuleset } from './nft.js';
 
 /** An interface name as the walk sees it; `prefix` when only a `+` pattern is known (e.g. `eni+`). */
 export interface Iface {
@@ -32,6 +33,8 @@ export interface Ruleset {
   v6?: FamilyRules;
   /** nft tables (src/model/hooks.ts), numbered after the iptables tables; absent: none. */
   nft?: NftTable[];
+  /** The nft listing as parsed (src/model/nft.ts), for readers of nft tables as such (kube-proxy service discovery). */
+  nftSyntax?: NftRuleset;
   ipsets: IpsetState;
   ipvs?: IpvsState;
   node: NodeContext;

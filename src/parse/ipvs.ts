@@ -450,8 +450,12 @@ export function parseIpvs(text: string): IpvsState {
   return state;
 }
 
+/** A shell prompt and the ipvsadm command people paste above its output: `[root@n1 ~]# ipvsadm -Ln`. */
+const PROMPT = /^(?:(?:\[[^\]]*\]|[\w.@:~/-]*)\s*[$#%>]\s*)?(?:sudo\s+)?ipvsadm(?:-save)?(?:\s+-\S+)*\s*$/;
+
 function parseText(text: string): IpvsState {
-  const lines = text.split(/\r?\n/);
+  // Blank out prompt lines (keeping line numbers) so both formats read what follows.
+  const lines = text.split(/\r?\n/).map((l) => (PROMPT.test(l.trim()) ? '' : l));
   const first = lines.find((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
   if (first !== undefined && /^\s*(IP Virtual Server|Prot\s+LocalAddress|TCP\s|UDP\s|SCTP\s|FWM\s)/.test(first)) {
     return parseListing(lines);

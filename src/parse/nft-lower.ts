@@ -30,25 +30,18 @@ import { parseAddr, parseCidr } from '../model/addr.js';
 import type { EntryPart, IpSet, SetDim, SetEntry } from '../model/ipset.js';
 import type { NftChain, NftExpr, NftFamily, NftJson, NftRule, NftRuleset, NftSet, NftTable } from '../model/nft.js';
 import { recordOf, tagOf } from '../model/nft.js';
+import type { ChainType, HookName, NftTable as ModelNftTable, TableFamily } from '../model/hooks.js';
 import type { Chain, Match, MarkOp, NatRange, ParseWarning, PortRange, Rule, TableName, Target } from '../model/rule.js';
 import { ADDRTYPE, CT, PROTO } from '../model/rule.js';
 import { ParseError, quote } from './errors.js';
 import { renderExpr, renderStatement } from './nft-render.js';
 
-export type LoweredFamily = 'ip' | 'ip6' | 'inet';
-export type HookName = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
-export type ChainType = 'filter' | 'nat' | 'route';
+export type LoweredFamily = TableFamily;
 
-/** A lowered rule: the model Rule with the nft table name and family (4, 6, or 'inet'). */
-export type LoweredRule = Omit<Rule, 'table' | 'family'> & { table: string; family: Family | 'inet'; evalCost?: number; handle?: number };
-export type LoweredChain = Omit<Chain, 'rules'> & { rules: LoweredRule[]; base?: { hook: HookName; type: ChainType; priority: number }; policyText?: string };
-
-export interface LoweredTable {
-  family: LoweredFamily;
-  name: string;
-  line: number;
-  chains: Map<string, LoweredChain>;
-}
+/** A lowered rule / chain / table: the model's own (src/model/hooks.ts builds the same shapes). */
+export type LoweredRule = Rule;
+export type LoweredChain = Chain;
+export type LoweredTable = ModelNftTable;
 
 export interface NftLowered {
   tables: LoweredTable[];
@@ -275,7 +268,8 @@ class Lowerer {
       text: this.rule.text,
       table: this.table.name,
       chain: chain.name,
-      index: chain.rules.length + 1,
+      // The nft rule's position in its listed chain (every model rule lowered from it shares it).
+      index: this.rulePos,
       matches: this.inet ? dedupe(e.matches) : e.matches,
       target: e.target,
       family: this.inet ? 'inet' : this.fam,

@@ -107,7 +107,9 @@ export function renderStatement(s: NftExpr): string {
       const left = r?.left ?? null;
       const and = recordOf(left)?.['&'];
       const mark = isMark(left) || (Array.isArray(and) && isMark(and[0] ?? null));
-      const shown = op === '==' || op === 'in' ? '' : `${op} `;
+      // The listing prints `==` after a binary operation (`meta mark & 0x00004000 == 0x00000000`).
+      const binop = ['&', '|', '^', '<<', '>>'].includes(tagOf(left) ?? '');
+      const shown = op === 'in' || (op === '==' && !binop) ? '' : `${op} `;
       return `${renderExpr(left)} ${shown}${renderExpr(r?.right ?? null, mark)}`;
     }
     case 'vmap':

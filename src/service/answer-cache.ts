@@ -3,18 +3,6 @@
 // A dashboard that polls the same questions gets them from here without a worker round trip
 // (a 10k-service explain costs ~0.5 ms of worker time and ~10 KB of JSON).
 
-/** JSON with object keys sorted at every level, so equal queries give equal keys. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-    .join(',')}}`;
-}
-
 export class AnswerCache {
   private readonly map = new Map<string, string>();
   private bytes = 0;

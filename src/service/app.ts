@@ -66,8 +66,6 @@ declare module 'fastify' {
 
 export type App = FastifyInstance;
 
-export { refOf } from './load.js';
-
 export async function buildApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   const app = Fastify({

@@ -4,7 +4,8 @@
 // is loaded and the pool is up".
 
 import { readNodeDir } from '../examples.js';
-import type { App } from './app.js';
+// The app's type without importing app.ts (which imports this file); `landfall` is declared there.
+import type { FastifyInstance as App } from 'fastify';
 import { compileInput } from './load.js';
 import { encodeInput, idOf } from './store.js';
 import type { RulesetBundle } from '../model/contracts.js';

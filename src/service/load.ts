@@ -5,7 +5,6 @@
 
 import type { Landfall } from './app.js';
 import { ApiError } from './errors.js';
-import type { RulesetRef } from './protocol.js';
 import type { StoredRuleset } from './store.js';
 
 const compiling = new WeakMap<Landfall, Map<string, Promise<StoredRuleset>>>();
@@ -40,8 +39,4 @@ export async function withCompiled(lf: Landfall, entry: StoredRuleset): Promise<
     inflight.set(entry.id, p);
   }
   return p;
-}
-
-export function refOf(entry: StoredRuleset): RulesetRef {
-  return entry.shared ? { id: entry.id, input: entry.input, shared: entry.shared } : { id: entry.id, input: entry.input };
 }

@@ -1,10 +1,8 @@
-// The OpenAPI 3.1 document: @fastify/swagger options (named components keep their $id), and
-// generateOpenapi(), which builds the app and returns the live document — the npm script writes
-// it to openapi/openapi.json and a test fails when the committed file drifts from it.
+// The OpenAPI 3.1 document's @fastify/swagger options (named components keep their $id). The app
+// registers swagger with them; openapi-document.ts builds the app and returns the live document.
 
 import type { SwaggerOptions } from '@fastify/swagger';
 import { readFileSync } from 'node:fs';
-import { defaultConfig } from './config.js';
 
 function version(): string {
   try {
@@ -52,21 +50,4 @@ export function openapiOptions(): SwaggerOptions {
       return { schema: s as never, url };
     },
   };
-}
-
-/** Builds the app (one worker, no example, no data dir) and returns its OpenAPI document. */
-export async function generateOpenapi(): Promise<Record<string, unknown>> {
-  const { buildApp } = await import('./app.js');
-  const app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, preloadExample: false }), exampleDir: null });
-  try {
-    await app.ready();
-    return app.swagger() as unknown as Record<string, unknown>;
-  } finally {
-    await app.close();
-  }
-}
-
-/** The document as committed: stable key order from generation, two-space indent, final newline. */
-export function renderOpenapi(doc: Record<string, unknown>): string {
-  return `${JSON.stringify(doc, null, 2)}\n`;
 }

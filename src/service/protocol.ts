@@ -20,6 +20,11 @@ export interface RulesetRef {
   shared?: SharedArrayBuffer;
 }
 
+/** The reference a task carries for a stored ruleset: its id, input and (once made) its compiled form. */
+export function refOf(entry: { id: string; input: SharedArrayBuffer; shared?: SharedArrayBuffer }): RulesetRef {
+  return entry.shared ? { id: entry.id, input: entry.input, shared: entry.shared } : { id: entry.id, input: entry.input };
+}
+
 export type Task =
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: Query }

@@ -9,6 +9,7 @@ import type { Chain, FamilyRules, Match, Rule, Table, TableName, Target } from '
 import { ADDRTYPE, BUILTIN_CHAINS, CT, TABLES } from '../../src/model/rule.js';
 import type { Iface, Ruleset } from '../../src/model/ruleset.js';
 import { numberRules } from '../../src/model/ruleset.js';
+import { addNftChain, addNftRule, HOOK_NAMES, nftTable, type ChainType, type HookName, type NftTable } from '../../src/model/hooks.js';
 import type { IpsetState } from '../../src/model/ipset.js';
 import type { IpvsState, RealServer, VirtualService } from '../../src/model/ipvs.js';
 import { formatEndpoint } from '../../src/model/addr.js';
@@ -329,6 +330,44 @@ function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
   });
 }
 
+/** Priorities around every fixed one (iptables, the NAT core, IPVS), with repeats so that ties happen. */
+const PRIOS = [-300, -200, -150, -120, -100, -100, -90, -50, 0, 0, 10, 50, 98, 99, 100, 100, 150];
+
+/** An nft table of the packet's family (or inet): 1–4 base chains on random hooks and priorities, and regular chains. */
+function arbNftTable(f: 4 | 6, idx: number): fc.Arbitrary<NftTable> {
+  const base = fc
+    .record({
+      hook: fc.constantFrom<HookName>(...HOOK_NAMES),
+      nat: fc.boolean(),
+      route: fc.boolean(),
+      priority: fc.constantFrom(...PRIOS),
+      policy: fc.constantFrom<'ACCEPT' | 'DROP'>('ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'DROP'),
+    })
+    .chain(({ hook, nat, route, priority, policy }) => {
+      // nat chains exist on every hook but forward; route chains only on output
+      const type: ChainType = nat && hook !== 'forward' ? 'nat' : route && hook === 'output' ? 'route' : 'filter';
+      return arbChainRules(f, type === 'nat' ? 'nat' : 'filter', USER).map((rules) => ({ hook, type, priority, policy, rules }));
+    });
+  return fc
+    .record({
+      family: fc.constantFrom(...(f === 4 ? (['ip', 'inet'] as const) : (['ip6', 'inet'] as const))),
+      bases: fc.array(base, { minLength: 1, maxLength: 4 }),
+      users: fc.boolean().chain((nat) => fc.tuple(...USER.map((_, i) => arbChainRules(f, nat ? 'nat' : 'filter', USER.slice(i + 1))))),
+      costs: fc.array(fc.constantFrom(1, 1, 1, 0, 2), { minLength: 64, maxLength: 64 }),
+    })
+    .map(({ family, bases, users, costs }) => {
+      let line = 10000 * (idx + 1);
+      let k = 0;
+      const t = nftTable(family, `t${idx}`, line++);
+      const fill = (c: ReturnType<typeof addNftChain>, rules: { matches: Match[]; target: Target | null }[]) => {
+        for (const r of rules) addNftRule(t, c, { line: line++, text: `${c.name} rule`, handle: line, matches: r.matches, target: r.target, evalCost: costs[k++ % costs.length] });
+      };
+      bases.forEach((b, i) => fill(addNftChain(t, { name: `b${i}`, line: line++, base: { hook: b.hook, type: b.type, priority: b.priority, policy: b.policy } }), b.rules));
+      USER.forEach((name, i) => fill(addNftChain(t, { name, line: line++ }), users[i]));
+      return t;
+    });
+}
+
 function arbIface(): fc.Arbitrary<Iface> {
   return fc.record({ name: fc.constantFrom('eth0', 'cni0', 'eni', 'eni1a', 'cali', 'lo'), prefix: fc.boolean() });
 }
@@ -421,7 +460,7 @@ function arbConns(f: 4 | 6): fc.Arbitrary<Map<string, number>> {
     .map((xs) => new Map(xs.map(([a, p, n]) => [formatEndpoint(a, p), n])));
 }
 
-export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean } = {}): fc.Arbitrary<Scenario> {
+export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean; nft?: boolean } = {}): fc.Arbitrary<Scenario> {
   return fc.constantFrom<4 | 6>(4, 4, 4, 6).chain((f) =>
     fc
       .record({
@@ -434,8 +473,9 @@ export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean } = {}):
           { minLength: 1, maxLength: 6 },
         ),
         ipvs: opts.ipvs ? arbIpvs(f) : fc.constant(undefined),
+        nft: opts.nft ? fc.integer({ min: 1, max: 3 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => arbNftTable(f, i)))) : fc.constant([] as NftTable[]),
       })
-      .map(({ fr, nodeAddrs, uplink, pods, pkts, ipvs }) => {
+      .map(({ fr, nodeAddrs, uplink, pods, pkts, ipvs, nft }) => {
         const rs: Ruleset = {
           v4: f === 4 ? fr : undefined,
           v6: f === 6 ? fr : undefined,
@@ -443,7 +483,8 @@ export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean } = {}):
           ...(ipvs ? { ipvs } : {}),
           node: resolveNode({ addresses: nodeAddrs ? [NODE_ADDRS[f]] : [], podCIDRs: [POD_CIDRS[f]], interfaces: { uplink, pods } }, ipvs),
           warnings: [],
-          ...numberRules(f === 4 ? fr : undefined, f === 6 ? fr : undefined),
+          ...(nft.length > 0 ? { nft } : {}),
+          ...numberRules(f === 4 ? fr : undefined, f === 6 ? fr : undefined, nft),
         };
         return { rs, pkts };
       }),

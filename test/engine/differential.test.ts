@@ -76,7 +76,7 @@ describe('wasm engine = reference engine', () => {
       { numRuns: 300 },
     );
     expect(walks).toBeGreaterThan(300);
-    expect(scheduled).toBeGreaterThan(50);
+    expect(scheduled).toBeGreaterThan(30); // ~20% of the generated packets are scheduled (~60 of 300 runs)
   }, 240_000);
 
   test('the default index threshold gives the same walks', () => {

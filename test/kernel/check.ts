@@ -5,7 +5,8 @@ import type { KernelLab } from '../../src/lab/index.js';
 import type { Query } from '../../src/model/contracts.js';
 import type { ExplainingRuleset } from './library.js';
 
-export type Variant = { name: string; rs: ExplainingRuleset };
+/** Only explain is compared against the kernel. */
+export type Variant = { name: string; rs: Pick<ExplainingRuleset, 'explain'> };
 
 /**
  * Significance level of each chi-square test. The kernel suites make fewer than 200 distribution

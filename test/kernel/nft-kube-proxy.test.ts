@@ -3,7 +3,13 @@
 // the generator's listing says, and real connections land where the generated cluster says they
 // must (ClusterIP, NodePort, eTP=Local, no endpoints → REJECT, an undefined port of a cluster IP →
 // REJECT, an unallocated service address → DROP, ClientIP affinity).
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveNode } from '../../src/engine/packet.js';
+import { discoverNftServices } from '../../src/kube/nft-services.js';
+import { renderNftablesListing } from '../../src/kube/render-nft.js';
+import { parseNft } from '../../src/parse/nft.js';
+import { UPSTREAM_NFT_RENDER, UPSTREAM_NFT_SERVICES } from '../kube/upstream-fixture.js';
 import { compareOutcomes, KernelLab, type PredictedOutcome, type ProbeSummary } from '../../src/lab/index.js';
 import type { GeneratedService } from '../../src/kube/cluster.js';
 import { generateNftables, NFT_SHAPES, type NftShape } from '../../src/kube/generate-nft.js';
@@ -113,3 +119,45 @@ for (const shape of NFT_SHAPES) {
     });
   });
 }
+
+// Upstream's own expected transaction (kubernetes pkg/proxy/nftables proxier_test.go,
+// TestOverallNFTablesRules, v1.33–v1.35 shape) into the kernel, listed back in both forms, and
+// service discovery over what the kernel printed: the services upstream's test defines.
+describe.skipIf(!availability.ok)(labSuiteTitle('kernel: upstream TestOverallNFTablesRules transaction'), () => {
+  const statements = readFileSync(new URL('../fixtures/nft-upstream-v1.35.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  // Upstream's dump is grouped per service; `nft -f` wants a chain defined before a rule names it.
+  const rank = (l: string): number => ['add table', 'add set', 'add map', 'add chain', 'add rule', 'add element'].findIndex((p) => l.startsWith(p));
+  const script = statements.slice().sort((a, b) => rank(a) - rank(b)).join('\n') + '\n';
+  let lab: KernelLab;
+  const timings = new Timings();
+
+  beforeAll(async () => {
+    timings.begin();
+    lab = await KernelLab.create({ v4: { nodeAddress: '192.168.0.2' }, v6: null });
+    await lab.load({ nftables: script }, { listen: 'none' });
+  });
+  labLifecycle(() => lab, timings, () => 'upstream transaction');
+
+  // Upstream writes chains service by service, the generator endpoints first: same blocks, other order.
+  it('lists back the blocks the generator renders for upstream\'s services', async () => {
+    const blocks = (listing: string): string[] => listing.split('\n\n').map((b) => b.replace(/^table ip kube-proxy \{\n\tcomment "rules for kube-proxy"\n/, '').replace(/\n\}\n$/, '')).sort();
+    expect(blocks(await lab.listNftables())).toEqual(blocks(renderNftablesListing(UPSTREAM_NFT_SERVICES, { ...UPSTREAM_NFT_RENDER, shape: 'v1.35' })));
+  });
+
+  it.each(['text', 'json'] as const)('discovery over the kernel\'s %s listing finds upstream\'s services', async (form) => {
+    const listing = await lab.listNftables({ json: form === 'json' });
+    const node = resolveNode({ addresses: ['192.168.0.2'], podCIDRs: ['10.0.0.0/8'] });
+    const found = discoverNftServices(parseNft(listing).ruleset, node);
+    const brief = (s: { name: string; clusterIP: string; port: number; nodePort?: number; status: string; externalTrafficPolicy: string; affinitySeconds?: number }) =>
+      `${s.name} ${s.clusterIP}:${s.port} np=${s.nodePort ?? '-'} ${s.status} eTP=${s.externalTrafficPolicy} aff=${s.affinitySeconds ?? '-'}`;
+    expect(found.map(brief).sort()).toEqual(UPSTREAM_NFT_SERVICES.map(brief).sort());
+    const svc4 = found.find((s) => s.name === 'ns4/svc4:p80');
+    expect(svc4?.endpoints.map((e) => [e.endpoint, e.probability])).toEqual([
+      ['10.180.0.4:80', 0.5],
+      ['10.180.0.5:80', 0.5],
+    ]);
+    expect(found.find((s) => s.name === 'ns5/svc5:p80')).toMatchObject({ loadBalancerIPs: ['5.6.7.8'], sourceRanges: ['203.0.113.0/25'] });
+  });
+});

@@ -1,6 +1,7 @@
 // examples/nft-node: kube-proxy nftables mode (v1.36 shape) beside flannel's iptables rules.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadRuleset } from '../../src/index.js';
 import { renderNftablesListing } from '../../src/kube/render-nft.js';
 import { NFT_EXAMPLE_RENDER, NFT_EXAMPLE_SERVICES } from './nft-example-fixture.js';
 
@@ -19,5 +20,18 @@ describe('examples/nft-node', () => {
     expect(iptables).not.toMatch(/KUBE-(SERVICES|SVC|SEP)/);
     const node = JSON.parse(ex('node.json'));
     expect(node).toMatchObject({ addresses: ['192.168.0.10'], podCIDRs: ['10.244.1.0/24'], interfaces: { uplink: 'eth0', pods: 'cni0' } });
+  });
+
+  it('the library finds its services through the bundle\'s nftables field, beside the iptables dump', () => {
+    const rs = loadRuleset({ iptables: ex('iptables.txt'), nftables: ex('nftables.txt'), node: JSON.parse(ex('node.json')) }, { engine: 'reference' });
+    const services = rs.services();
+    expect(services.map((s) => `${s.name}/${s.protocol}`).sort()).toEqual(NFT_EXAMPLE_SERVICES.map((s) => `${s.name}/${s.protocol}`).sort());
+    expect(services.find((s) => s.name === 'shop/frontend:https')).toMatchObject({ loadBalancerIPs: ['198.51.100.20'], sourceRanges: ['192.168.0.0/24', '203.0.113.0/24'], nodePort: 31443 });
+    expect(services.find((s) => s.name === 'shop/checkout:http')).toMatchObject({ externalTrafficPolicy: 'Local', status: 'ok' });
+    expect(services.find((s) => s.name === 'shop/edge:http')).toMatchObject({ externalTrafficPolicy: 'Local', status: 'no-local-endpoints' });
+    expect(services.find((s) => s.name === 'shop/cart:grpc')).toMatchObject({ internalTrafficPolicy: 'Local', endpoints: [{ endpoint: '10.244.1.60:9090', probability: 1, local: true }] });
+    expect(services.find((s) => s.name === 'shop/sessions:http')?.affinitySeconds).toBe(10800);
+    expect(services.find((s) => s.name === 'shop/api:http')?.externalIPs).toEqual(['192.168.0.100']);
+    expect(services.find((s) => s.name === 'shop/legacy:http')).toMatchObject({ status: 'no-endpoints', nodePort: 30999, endpoints: [] });
   });
 });

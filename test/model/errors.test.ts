@@ -7,16 +7,16 @@ import { ParseError } from '../../src/parse/errors.js';
 import { QueryError } from '../../src/engine/packet.js';
 import { PathExplosionError } from '../../src/engine/explain.js';
 import { WasmWalkError } from '../../src/engine/wasm.js';
-import { ScaleOptionsError } from '../../src/kube/scale-options.js';
-import { ScaleCancelled } from '../../src/kube/scale.js';
-import { JobQueueFull } from '../../src/kube/scale-jobs.js';
+import { ScaleOptionsError } from '../../src/scale/options.js';
+import { ScaleCancelled } from '../../src/scale/run.js';
+import { JobQueueFull } from '../../src/scale/jobs.js';
 import { LabError } from '../../src/lab/exec.js';
 import { ApiError, faultToApiError, problem, toFault, toProblem } from '../../src/service/errors.js';
 import { loadRuleset } from '../../src/ruleset.js';
 
 describe('the errors table', () => {
   it('has exactly these codes, each with a 4xx/5xx status and a title', () => {
-    expect(Object.keys(ERRORS)).toHaveLength(21);
+    expect(Object.keys(ERRORS)).toHaveLength(22);
     for (const [code, { status, title }] of Object.entries(ERRORS)) {
       expect(code).toMatch(/^[a-z]+(-[a-z]+)*$/);
       expect(status >= 400 && status < 600, code).toBe(true);

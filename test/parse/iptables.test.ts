@@ -194,7 +194,7 @@ describe('errors name the line and the column', () => {
     ['*nat\n-A PREROUTING -s 10.0.0.300 -j ACCEPT\nCOMMIT\n', 2, 18, /malformed address "10.0.0.300"/],
     ['*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j NOPE\nCOMMIT\n', 3, 18, /missing chain "NOPE"/],
     ['*nat\n-A PREROUTING -j ACCEPT\n', 3, 1, /not committed/],
-    ['-A PREROUTING -j ACCEPT\n', 1, 1, /before any \*table/],
+    ['-A PREROUTING -j ACCEPT\n', 1, 1, /outside any \*table/],
     ['*bogus\nCOMMIT\n', 1, 2, /unknown table "bogus"/],
     ['*nat\n-A NOWHERE -j ACCEPT\nCOMMIT\n', 2, 4, /undeclared chain "NOWHERE"/],
     ['*nat\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n-A A -j B\n-A B -j C\n-A C -j A\nCOMMIT\n', 7, 9, /chain loop: A -> B -> C -> A/],

@@ -1,7 +1,8 @@
 // Explain answers are cached by (content-hash id, canonical query): a repeat costs no worker
 // task, key order does not matter, the byte budget holds, and a forgotten ruleset is not served.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnswerCache, canonicalJson } from '../../src/service/answer-cache.js';
+import { AnswerCache } from '../../src/service/answer-cache.js';
+import { canonicalJson } from '../../src/model/canonical-json.js';
 import { startApp, upload, webQuery, type TestApp } from './helpers.js';
 
 describe('AnswerCache', () => {

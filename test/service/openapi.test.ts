@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { generateOpenapi, renderOpenapi } from '../../src/service/openapi.js';
+import { generateOpenapi, renderOpenapi } from '../../src/service/openapi-document.js';
 
 const committed = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url));
 

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/service/app.js';
 import { defaultConfig } from '../../src/service/config.js';
 import scaleRoutes from '../../src/service/routes/scale.js';
-import { JobQueueFull, ScaleJobs, type JobStatus } from '../../src/kube/scale-jobs.js';
-import { ScaleCancelled, type ScaleHooks, type ScaleResult } from '../../src/kube/scale.js';
-import type { ScaleOptions } from '../../src/kube/scale-types.js';
-import { emptyPoint } from '../../src/kube/scale-point.js';
+import { JobQueueFull, ScaleJobs, type JobStatus } from '../../src/scale/jobs.js';
+import { ScaleCancelled, type ScaleHooks, type ScaleResult } from '../../src/scale/run.js';
+import type { ScaleOptions } from '../../src/scale/types.js';
+import { emptyPoint } from '../../src/scale/point.js';
 
 let app: App;
 

@@ -4,13 +4,15 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { refOf } from '../app.js';
-import { canonicalJson } from '../answer-cache.js';
+import { canonicalJson } from '../../model/canonical-json.js';
+import { refOf } from '../protocol.js';
+import { looksLikeNft } from '../../parse/paste.js';
 import { encodeInput, idOf, type StoredRuleset } from '../store.js';
 import { compileInput, withCompiled } from '../load.js';
 import {
   ExplainResult,
   IdParams,
+  NodeSnapshot,
   Query,
   RulesetBundle,
   RulesetSummary,
@@ -43,13 +45,13 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Upload a node dump',
         description:
-          'A JSON bundle, or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
+          'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
         tags: ['rulesets'],
         // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
         body: {
           content: {
-            'application/json': { schema: ref(RulesetBundle) },
-            'text/plain': { schema: Type.String({ description: 'iptables-save output' }) },
+            'application/json': { schema: Type.Union([ref(RulesetBundle), ref(NodeSnapshot)]) },
+            'text/plain': { schema: Type.String({ description: 'iptables-save (or iptables -S) output, or nft list ruleset text, told apart by content' }) },
           },
         } as unknown as typeof RulesetBundle,
         response: { 201: ref(RulesetSummary), ...errors(...COMMON, 413, 415, 422) },
@@ -57,8 +59,16 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
-      const body = req.body as RulesetBundle | string;
-      const bundle: RulesetBundle = typeof body === 'string' ? { iptables: body } : body;
+      const body = req.body as RulesetBundle | NodeSnapshot | string;
+      // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
+      const bundle: RulesetBundle =
+        typeof body === 'string'
+          ? looksLikeNft(body)
+            ? { nftables: body }
+            : { iptables: body }
+          : 'format' in body
+            ? { snapshot: body }
+            : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
       // The canonical bytes and their one hash: the id, known before any parsing.
       const input = encodeInput(bundle);

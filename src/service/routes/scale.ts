@@ -1,16 +1,16 @@
 // POST /v1/scale, GET /v1/scale/{job}, DELETE /v1/scale/{job}: the chain-scaling lab as a job
 // (DESIGN.md "HTTP"), the same run as `landfall scale`. A job can take minutes, so POST answers
 // 202 at once with the job's status URL; GET shows percent, the points finished so far and, at
-// the end, the result; DELETE cancels. The work runs in worker threads (src/kube/scale.ts), so
+// the end, the result; DELETE cancels. The work runs in worker threads (src/scale/run.ts), so
 // the event loop keeps serving. Jobs live in this process only: a restart forgets them.
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { JobQueueFull, ScaleJobs, type JobsOptions, type JobStatus } from '../../kube/scale-jobs.js';
-import { ScaleOptionsError } from '../../kube/scale-options.js';
-import { LIMITS, type ScaleOptions } from '../../kube/scale-types.js';
-import { ApiError } from '../errors.js';
+import { JobQueueFull, ScaleJobs, type JobsOptions, type JobStatus } from '../../scale/jobs.js';
+import { ScaleOptionsError } from '../../scale/options.js';
+import { LIMITS, type ScaleOptions } from '../../scale/types.js';
+import { ApiError, problem } from '../errors.js';
 import { COMMON, errors, requireJson } from './common.js';
 
 const Fraction = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
@@ -111,13 +111,8 @@ const Accepted = Type.Object({
 const JobParams = Type.Object({ job: Type.String({ pattern: '^[0-9a-f-]{36}$', description: 'job id from POST /v1/scale' }) }, { additionalProperties: false });
 
 function notFound(reply: FastifyReply, job: string): FastifyReply {
-  // The service's error table has no job codes; same RFC 9457 shape, own stable code.
-  return reply
-    .status(404)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({ type: 'urn:landfall:problem:scale-job-not-found', title: 'No such scale job', status: 404, detail: `no scale job ${job} (finished jobs are kept for a while, then forgotten)`, code: 'scale-job-not-found' }),
-    );
+  const p = problem('scale-job-not-found', `no scale job ${job} (finished jobs are kept for a while, then forgotten)`);
+  return reply.status(p.status).type('application/problem+json').send(JSON.stringify(p));
 }
 
 function toOptions(body: ScaleRequestT): ScaleOptions {

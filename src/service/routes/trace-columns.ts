@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 import type { Landfall } from '../app.js';
-import { refOf } from '../load.js';
+import { refOf } from '../protocol.js';
 import { packetsProblem, RESULTS_TYPE } from '../../engine/columns-wire.js';
 
 export async function traceColumnsRoute(lf: Landfall, id: string, body: Buffer, reply: FastifyReply): Promise<FastifyReply> {

@@ -1,0 +1,462 @@
+// Service discovery for kube-proxy's nftables mode: the services of the `ip kube-proxy` /
+// `ip6 kube-proxy` table, read from the parsed nft syntax (src/model/nft.ts, libnftables-json
+// expressions from either listing form), in the same Service shape iptables and IPVS mode give.
+//
+// The table says it all without comments: chain names carry the service port
+// (`service-HASH-ns/name/proto/port`, `local-…`, `external-…`, `firewall-…`, `endpoint-…__ip/port`),
+// the dispatch maps carry the addresses (`service-ips`: cluster, external and LB IPs →
+// service/local/external chain; `service-nodeports`; `firewall-ips`: LB IPs with source ranges),
+// `cluster-ips` says which addresses are cluster IPs, and `no-endpoint-services` /
+// `no-endpoint-nodeports` hold, with the service's name as the element comment, what has nothing
+// to serve it (`goto reject-chain`: no endpoints; `drop`: a Local policy without local endpoints).
+//
+// Endpoint choice, in every shape upstream has shipped: v1.33–v1.35 and any affinity service
+// (`numgen random mod N vmap { i : goto endpoint-… }`, the endpoint chain's `dnat to`), v1.36+
+// (`dnat ip addr . port to numgen random mod N map { i : IP . PORT }`), v1.37 single endpoint
+// (`dnat to IP:PORT` in the service chain). Each numgen value has probability 1/N; a value no
+// element maps falls through (no endpoint). Affinity: the `ip saddr @affinity-… goto endpoint-…`
+// rules, timeout from the affinity set.
+//
+// What the table cannot say: external IPs and LB IPs without source ranges go to the same chain
+// the same way; as in iptables-mode discovery, a service with a node port is taken to be a
+// LoadBalancer (its other addresses are LB IPs), one without as having external IPs.
+// Health-check node ports have no nft rules and are not reported.
+
+import { formatAddr, formatCidr, formatEndpoint, parseAddr, parseCidr } from '../model/addr.js';
+import type { Addr } from '../model/addr.js';
+import type { Service, ServiceEndpoint } from '../model/contracts.js';
+import type { NftChain, NftExpr, NftJson, NftRuleset, NftSet, NftTable } from '../model/nft.js';
+import { recordOf, tagOf } from '../model/nft.js';
+import type { NodeContext } from '../model/ruleset.js';
+import { parseNftChain } from './names.js';
+import { endpointOnNode } from './node-local.js';
+
+type Proto = Service['protocol'];
+
+/** What the table says about one service port, gathered before it becomes a Service. */
+interface Draft {
+  /** `ns/name/proto/port` (the chain-name form). */
+  key: string;
+  name: string;
+  protocol: Proto;
+  clusterIP: string;
+  port: number;
+  nodePort?: number;
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  /** Addresses reaching the external chain without a firewall entry: external or LB IPs. */
+  unclassified: string[];
+  itpLocal: boolean;
+  etpLocal: boolean;
+  noEndpoints: boolean;
+  noLocalEndpoints: boolean;
+  /** The chain cluster-IP traffic goes to (service-… or local-…). */
+  internalChain?: string;
+  firewallChain?: string;
+}
+
+const PROTOS: Record<string, Proto> = { tcp: 'tcp', udp: 'udp', sctp: 'sctp', '6': 'tcp', '17': 'udp', '132': 'sctp' };
+
+/** The kube-proxy services of every `kube-proxy` table (ip and ip6) in an nft rule set (unsorted). */
+export function discoverNftServices(ruleset: NftRuleset, node: NodeContext): Service[] {
+  const out: Service[] = [];
+  for (const t of ruleset.tables) if (t.name === 'kube-proxy' && (t.family === 'ip' || t.family === 'ip6')) out.push(...tableServices(t, node));
+  return out;
+}
+
+function tableServices(table: NftTable, node: NodeContext): Service[] {
+  const sets = new Map(table.sets.map((s) => [s.name, s]));
+  const chains = new Map(table.chains.map((c) => [c.name, c]));
+  const drafts = new Map<string, Draft>();
+  const draftFor = (key: string): Draft => {
+    let d = drafts.get(key);
+    if (!d) {
+      const [ns, name, proto, port] = key.split('/');
+      d = {
+        key,
+        name: port ? `${ns}/${name}:${port}` : `${ns}/${name}`,
+        protocol: PROTOS[proto] ?? 'tcp',
+        clusterIP: '',
+        port: 0,
+        externalIPs: [],
+        loadBalancerIPs: [],
+        unclassified: [],
+        itpLocal: false,
+        etpLocal: false,
+        noEndpoints: false,
+        noLocalEndpoints: false,
+      };
+      drafts.set(key, d);
+    }
+    return d;
+  };
+  /** The service port a chain belongs to (`service-H-ns/x/tcp/p` → `ns/x/tcp/p`). */
+  const ownerOf = (chain: string): { kind: string; key: string } | null => {
+    const p = parseNftChain(chain);
+    if (!p || p.kind === 'endpoint' || p.kind === 'affinity') return null;
+    return p.rest.split('/').length === 4 ? { kind: p.kind, key: p.rest } : null;
+  };
+  const clusterIPs = new Set<string>();
+  for (const e of sets.get('cluster-ips')?.elems ?? []) {
+    const a = addrOf(elemKey(e.key));
+    if (a) clusterIPs.add(formatAddr(a));
+  }
+
+  // Every per-service chain makes its service port known, even one no map element names.
+  for (const c of table.chains) {
+    const o = ownerOf(c.name);
+    if (o) draftFor(o.key);
+  }
+
+  // service-ips: cluster IPs → service-/local- chain; external and LB IPs → external- chain.
+  for (const e of sets.get('service-ips')?.elems ?? []) {
+    const k = concatParts(elemKey(e.key));
+    const target = verdictChain(e.data);
+    const o = target ? ownerOf(target) : null;
+    if (!k || k.length !== 3 || !o) continue;
+    const addr = addrOf(k[0]);
+    const port = numberOf(k[2]);
+    if (!addr || port === undefined) continue;
+    const d = draftFor(o.key);
+    const ip = formatAddr(addr);
+    if (o.kind === 'service' || o.kind === 'local') {
+      d.clusterIP = ip;
+      d.port = port;
+      d.internalChain = target as string;
+      if (o.kind === 'local') d.itpLocal = true;
+    } else if (o.kind === 'external') {
+      addUnique(d.unclassified, ip);
+      if (!d.port) d.port = port;
+    }
+  }
+  // service-nodeports: proto . port → external- chain.
+  for (const e of sets.get('service-nodeports')?.elems ?? []) {
+    const k = concatParts(elemKey(e.key));
+    const target = verdictChain(e.data);
+    const o = target ? ownerOf(target) : null;
+    const port = k && k.length === 2 ? numberOf(k[1]) : undefined;
+    if (o && port !== undefined) draftFor(o.key).nodePort = port;
+  }
+  // firewall-ips: LB IPs with source ranges → firewall- chain.
+  for (const e of sets.get('firewall-ips')?.elems ?? []) {
+    const k = concatParts(elemKey(e.key));
+    const target = verdictChain(e.data);
+    const o = target ? ownerOf(target) : null;
+    const addr = k && k.length === 3 ? addrOf(k[0]) : null;
+    if (!o || !addr) continue;
+    const d = draftFor(o.key);
+    addUnique(d.loadBalancerIPs, formatAddr(addr));
+    d.firewallChain = target as string;
+  }
+  // The no-endpoint maps: named by the element comment ("ns/name:port").
+  const byComment = (comment: string | undefined, proto: NftJson): Draft | null => {
+    const p = PROTOS[String(proto)];
+    if (!comment || !p) return null;
+    const slash = comment.indexOf('/');
+    if (slash < 0) return null;
+    const ns = comment.slice(0, slash);
+    const [name, port = ''] = comment.slice(slash + 1).split(':');
+    return draftFor(`${ns}/${name}/${p}/${port}`);
+  };
+  for (const e of sets.get('no-endpoint-services')?.elems ?? []) {
+    const { key, comment } = elemParts(e.key, e.comment);
+    const k = concatParts(key);
+    if (!k || k.length !== 3) continue;
+    const d = byComment(comment, k[1]);
+    const addr = addrOf(k[0]);
+    const port = numberOf(k[2]);
+    if (!d || !addr || port === undefined) continue;
+    const reject = verdictChain(e.data) === 'reject-chain';
+    const ip = formatAddr(addr);
+    if (reject) d.noEndpoints = true;
+    if (clusterIPs.has(ip)) {
+      d.clusterIP = ip;
+      d.port = port;
+      if (!reject) {
+        d.itpLocal = true;
+        d.noLocalEndpoints = true;
+      }
+    } else {
+      if (!reject) {
+        d.etpLocal = true;
+        d.noLocalEndpoints = true;
+      }
+      if (!d.loadBalancerIPs.includes(ip)) addUnique(d.unclassified, ip);
+      if (!d.port) d.port = port;
+    }
+  }
+  for (const e of sets.get('no-endpoint-nodeports')?.elems ?? []) {
+    const { key, comment } = elemParts(e.key, e.comment);
+    const k = concatParts(key);
+    if (!k || k.length !== 2) continue;
+    const d = byComment(comment, k[0]);
+    const port = numberOf(k[1]);
+    if (!d || port === undefined) continue;
+    d.nodePort = port;
+    if (verdictChain(e.data) === 'reject-chain') d.noEndpoints = true;
+    else {
+      d.etpLocal = true;
+      d.noLocalEndpoints = true;
+    }
+  }
+
+  // Per service port: its chains by kind.
+  const chainsOf = new Map<string, Map<string, string>>();
+  for (const c of table.chains) {
+    const o = ownerOf(c.name);
+    if (!o) continue;
+    let m = chainsOf.get(o.key);
+    if (!m) chainsOf.set(o.key, (m = new Map()));
+    m.set(o.kind, c.name);
+  }
+  return [...drafts.values()].map((d) => finish(d, chainsOf.get(d.key) ?? new Map(), chains, sets, node));
+}
+
+function finish(d: Draft, own: Map<string, string>, chains: Map<string, NftChain>, sets: Map<string, NftSet>, node: NodeContext): Service {
+  const serviceChain = own.get('service');
+  const localChain = own.get('local');
+  const externalChain = own.get('external');
+  const firewallChain = d.firewallChain ?? own.get('firewall');
+
+  // eTP=Local: the external chain short-circuits pods and the node (`fib saddr type local`) and
+  // sends the rest to the local chain — when there is one; without it, external traffic is dropped.
+  const ext = externalChain ? chains.get(externalChain) : undefined;
+  if (ext) {
+    const gotoLocal = localChain !== undefined && ext.rules.some((r) => r.expr.some((x) => verdictChain(x) === localChain));
+    const fibLocal = ext.rules.some((r) => r.expr.some((x) => tagOf(recordOf(bodyOfTag(x, 'match'))?.left ?? null) === 'fib'));
+    if (gotoLocal || fibLocal) d.etpLocal = true;
+    if (d.etpLocal && !gotoLocal) d.noLocalEndpoints = true;
+  }
+
+  // External and LB addresses: firewalled ones are LB IPs; the rest as iptables-mode discovery does.
+  for (const a of d.unclassified) if (!d.loadBalancerIPs.includes(a)) addUnique(d.nodePort !== undefined ? d.loadBalancerIPs : d.externalIPs, a);
+
+  // Source ranges: the firewall chain's `ip saddr != { ranges } drop`, minus the LB IPs kube-proxy
+  // adds when the node itself is inside a range.
+  const sourceRanges: string[] = [];
+  for (const r of (firewallChain ? chains.get(firewallChain)?.rules : undefined) ?? []) {
+    for (const x of r.expr) {
+      const m = recordOf(bodyOfTag(x, 'match'));
+      if (!m || m.op !== '!=' || !isPayload(m.left, 'saddr')) continue;
+      for (const item of setItems(m.right)) {
+        const c = cidrOf(item);
+        if (!c) continue;
+        const host = c.prefix === (c.family === 4 ? 32 : 128) ? formatAddr(c) : '';
+        if (host && d.loadBalancerIPs.includes(host)) continue;
+        addUnique(sourceRanges, formatCidr(c));
+      }
+    }
+  }
+
+  // Endpoints: the chain cluster-IP traffic takes decides the probabilities; endpoints only the
+  // other policy chain reaches are listed with probability 0 (local ones via the local chain).
+  const endpoints = new Map<string, ServiceEndpoint & { addr: Addr }>();
+  let affinitySeconds: number | undefined;
+  const internal = d.internalChain ?? (d.itpLocal ? localChain : serviceChain);
+  const ladders: { chain: string; counts: boolean; local: boolean }[] = [];
+  if (internal && !d.noEndpoints && !(d.itpLocal && d.noLocalEndpoints)) ladders.push({ chain: internal, counts: true, local: internal === localChain });
+  for (const [c, local] of [
+    [serviceChain, false],
+    [localChain, true],
+  ] as const) {
+    if (c && !ladders.some((l) => l.chain === c)) ladders.push({ chain: c, counts: false, local });
+  }
+  const localSeen = new Set<string>();
+  for (const l of ladders) {
+    const chain = chains.get(l.chain);
+    if (!chain) continue;
+    const ladder = readLadder(chain, chains, sets);
+    if (ladder.affinitySeconds !== undefined) affinitySeconds ??= ladder.affinitySeconds;
+    for (const step of ladder.steps) {
+      const key = formatEndpoint(step.addr, step.port);
+      if (l.local) localSeen.add(key);
+      const prev = endpoints.get(key);
+      const p = l.counts ? step.probability : 0;
+      if (prev) prev.probability += p;
+      else endpoints.set(key, { endpoint: key, probability: p, addr: step.addr });
+    }
+  }
+  const eps: ServiceEndpoint[] = [...endpoints.values()].map(({ addr, ...e }) => {
+    if (localSeen.has(e.endpoint)) return { ...e, local: true };
+    if (node.podCIDRs.length > 0 || node.addresses.length > 0) return { ...e, local: endpointOnNode(addr, node) };
+    return e;
+  });
+
+  return {
+    name: d.name,
+    namespace: d.name.includes('/') ? d.name.slice(0, d.name.indexOf('/')) : '',
+    protocol: d.protocol,
+    clusterIP: d.clusterIP,
+    port: d.port,
+    ...(d.nodePort !== undefined ? { nodePort: d.nodePort } : {}),
+    externalIPs: d.externalIPs,
+    loadBalancerIPs: d.loadBalancerIPs,
+    sourceRanges,
+    externalTrafficPolicy: d.etpLocal ? 'Local' : 'Cluster',
+    internalTrafficPolicy: d.itpLocal ? 'Local' : 'Cluster',
+    ...(affinitySeconds !== undefined ? { affinitySeconds } : {}),
+    endpoints: eps,
+    status: d.noEndpoints ? 'no-endpoints' : d.noLocalEndpoints ? 'no-local-endpoints' : 'ok',
+  };
+}
+
+interface Ladder {
+  steps: { addr: Addr; port: number | undefined; probability: number }[];
+  affinitySeconds?: number;
+}
+
+/**
+ * writeServiceToEndpointRules read back, for a first connection: affinity lookups are skipped
+ * (their timeout noted); the first rule that chooses an endpoint — a numgen vmap to endpoint
+ * chains, a DNAT through a numgen map, or a plain DNAT — decides, each numgen value 1/N.
+ */
+function readLadder(chain: NftChain, chains: Map<string, NftChain>, sets: Map<string, NftSet>): Ladder {
+  const steps: Ladder['steps'] = [];
+  let affinitySeconds: number | undefined;
+  for (const r of chain.rules) {
+    // `ip saddr @affinity-X goto endpoint-X`: only a returning client takes it.
+    const affinitySet = r.expr.map((x) => recordOf(bodyOfTag(x, 'match'))).find((m) => m && typeof m.right === 'string' && m.right.startsWith('@affinity-'));
+    if (affinitySet) {
+      const set = sets.get((affinitySet.right as string).slice(1));
+      if (set?.timeout !== undefined) affinitySeconds ??= set.timeout;
+      continue;
+    }
+    for (const x of r.expr) {
+      const vmap = recordOf(bodyOfTag(x, 'vmap'));
+      const mod = vmap ? numgenMod(vmap.key) : undefined;
+      if (vmap && mod) {
+        for (const [value, verdict] of mapPairs(vmap.data)) {
+          const target = verdictChain(verdict);
+          const ep = target ? chainDnat(chains.get(target)) : null;
+          if (ep && numberOf(value) !== undefined) steps.push({ ...ep, probability: 1 / mod });
+        }
+        return { steps: merge(steps), ...(affinitySeconds !== undefined ? { affinitySeconds } : {}) };
+      }
+      const dnat = recordOf(bodyOfTag(x, 'dnat'));
+      if (!dnat) continue;
+      const map = recordOf(bodyOfTag(dnat.addr, 'map'));
+      const n = map ? numgenMod(map.key) : undefined;
+      if (map && n) {
+        for (const [, target] of mapPairs(map.data)) {
+          const parts = concatParts(target);
+          const addr = parts ? addrOf(parts[0]) : addrOf(target);
+          if (addr) steps.push({ addr, port: parts ? numberOf(parts[1]) : undefined, probability: 1 / n });
+        }
+      } else {
+        const ep = dnatTarget(dnat);
+        if (ep) steps.push({ ...ep, probability: 1 });
+      }
+      return { steps: merge(steps), ...(affinitySeconds !== undefined ? { affinitySeconds } : {}) };
+    }
+  }
+  return { steps, ...(affinitySeconds !== undefined ? { affinitySeconds } : {}) };
+}
+
+/** Two numgen values on one endpoint: one step with their probabilities added. */
+function merge(steps: Ladder['steps']): Ladder['steps'] {
+  const by = new Map<string, Ladder['steps'][number]>();
+  for (const s of steps) {
+    const k = formatEndpoint(s.addr, s.port);
+    const prev = by.get(k);
+    if (prev) prev.probability += s.probability;
+    else by.set(k, { ...s });
+  }
+  return [...by.values()];
+}
+
+/** The `dnat to A:P` of an endpoint chain. */
+function chainDnat(chain: NftChain | undefined): { addr: Addr; port: number | undefined } | null {
+  for (const r of chain?.rules ?? []) {
+    for (const x of r.expr) {
+      const dnat = recordOf(bodyOfTag(x, 'dnat'));
+      const ep = dnat ? dnatTarget(dnat) : null;
+      if (ep) return ep;
+    }
+  }
+  return null;
+}
+
+function dnatTarget(dnat: Record<string, NftJson>): { addr: Addr; port: number | undefined } | null {
+  const addr = addrOf(dnat.addr);
+  return addr ? { addr, port: numberOf(dnat.port) } : null;
+}
+
+// ---- small readers over libnftables-json expressions ----
+
+function bodyOfTag(e: NftExpr, tag: string): NftJson | undefined {
+  return tagOf(e) === tag ? (e as Record<string, NftJson>)[tag] : undefined;
+}
+
+/** `{"numgen": {"mode": "random", "mod": N, "offset": 0}}` → N (offset 0 only: kube-proxy's). */
+function numgenMod(e: NftJson | undefined): number | undefined {
+  const n = recordOf(bodyOfTag(e ?? null, 'numgen'));
+  if (!n || n.mode !== 'random' || (n.offset !== undefined && n.offset !== 0)) return undefined;
+  return typeof n.mod === 'number' && n.mod > 0 ? n.mod : undefined;
+}
+
+/** A map's `{"set": [[key, value], …]}` as pairs. */
+function mapPairs(data: NftJson | undefined): [NftJson, NftJson][] {
+  const items = bodyOfTag(data ?? null, 'set');
+  if (!Array.isArray(items)) return [];
+  const out: [NftJson, NftJson][] = [];
+  for (const it of items) if (Array.isArray(it) && it.length === 2) out.push([it[0], it[1]]);
+  return out;
+}
+
+/** The chain of a `goto`/`jump` verdict (map element data or statement). */
+function verdictChain(v: NftJson | undefined): string | undefined {
+  for (const tag of ['goto', 'jump']) {
+    const b = recordOf(bodyOfTag(v ?? null, tag));
+    if (b && typeof b.target === 'string') return b.target;
+  }
+  return undefined;
+}
+
+/** A map key may be wrapped as `{"elem": {"val": …, "comment": …}}`. */
+function elemParts(key: NftJson, comment: string | undefined): { key: NftJson; comment: string | undefined } {
+  const el = recordOf(bodyOfTag(key, 'elem'));
+  if (!el) return { key, comment };
+  return { key: el.val ?? null, comment: comment ?? (typeof el.comment === 'string' ? el.comment : undefined) };
+}
+
+function elemKey(key: NftJson): NftJson {
+  return elemParts(key, undefined).key;
+}
+
+function concatParts(e: NftJson): NftJson[] | null {
+  const c = bodyOfTag(e, 'concat');
+  return Array.isArray(c) ? c : null;
+}
+
+function numberOf(v: NftJson | undefined): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+function addrOf(v: NftJson | undefined): Addr | null {
+  return typeof v === 'string' ? parseAddr(v) : null;
+}
+
+function cidrOf(v: NftJson): ReturnType<typeof parseCidr> {
+  if (typeof v === 'string') return parseCidr(v.includes('/') ? v : `${v}/${v.includes(':') ? 128 : 32}`);
+  const p = recordOf(bodyOfTag(v, 'prefix'));
+  if (p && typeof p.addr === 'string' && typeof p.len === 'number') return parseCidr(`${p.addr}/${p.len}`);
+  return null;
+}
+
+/** The items of an anonymous set, or the one value a one-element set lists as. */
+function setItems(v: NftJson | undefined): NftJson[] {
+  const s = bodyOfTag(v ?? null, 'set');
+  if (Array.isArray(s)) return s;
+  return v === undefined ? [] : [v];
+}
+
+function isPayload(e: NftJson | undefined, field: string): boolean {
+  const p = recordOf(bodyOfTag(e ?? null, 'payload'));
+  return !!p && (p.protocol === 'ip' || p.protocol === 'ip6') && p.field === field;
+}
+
+function addUnique(xs: string[], x: string): void {
+  if (!xs.includes(x)) xs.push(x);
+}
