@@ -12,6 +12,7 @@ import { TABLES } from './model/rule.js';
 import type { Ruleset } from './model/ruleset.js';
 import { numberRules } from './model/ruleset.js';
 import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
+import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
 import { resolveNode } from './engine/packet.js';
 import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine } from './engine/wasm.js';
@@ -57,6 +58,8 @@ export interface LoadedRuleset {
   explain(query: Query, opts?: { maxPaths?: number }): ExplainResult;
   /** One sampled outcome per packet; `seed` defaults to 0 so equal calls give equal answers. */
   trace(queries: Query[], opts?: { seed?: number }): TraceResult[];
+  /** trace() for packets in typed arrays, results in typed arrays (src/engine/columns.ts). */
+  traceColumns(packets: PacketColumns, opts?: { seed?: number; out?: ResultColumns }): ResultColumns;
   services(): Service[];
 }
 
@@ -65,11 +68,19 @@ export interface LoadedRuleset {
  * sorted at every level, so the same node state always gets the same id.
  */
 export function rulesetId(bundle: LoadInput): string {
+  return createHash('sha256').update(canonicalBundle(bundle)).digest('hex');
+}
+
+/**
+ * The canonical JSON rulesetId hashes. The service stores and ships exactly these bytes, so the
+ * id of an upload is the SHA-256 of what it stores: one hash per upload.
+ */
+export function canonicalBundle(bundle: LoadInput): string {
   const norm: Record<string, unknown> = {};
   for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
-  return createHash('sha256').update(canonicalJson(norm)).digest('hex');
+  return canonicalJson(norm);
 }
 
 function formatWarning(source: string, w: ParseWarning): string {
@@ -174,7 +185,7 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
+export function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;
@@ -229,6 +240,7 @@ export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRu
     warnings,
     explain: (query, o) => explain(ruleset, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(ruleset, engine, queries, o?.seed ?? 0),
+    traceColumns: (cols, o) => traceColumns(ruleset.node, engine, cols, o?.seed ?? 0, o?.out),
     services: () => (services ??= discoverServices(ruleset)),
   };
 }

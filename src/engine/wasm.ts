@@ -210,9 +210,20 @@ function writePacket(i32: Int32Array, i: number, p: WalkPacket, conns: ConnCurso
 /** The wasm engine, with counts of the work it handed to the reference walk (see the header). */
 export interface WasmEngine extends Engine {
   readonly stats: { hostWalks: number; hostTraces: number };
+  /**
+   * Load path (src/engine/columns.ts): trace packets 0..n-1 given by `packetAt` (which may reuse
+   * one object) with one PRNG stream, handing each result's trace record (layout TR_*) to `sink`
+   * as (packet, wasm words, word offset) — no objects per packet. False when the host must walk
+   * the batch (the caller then uses trace()).
+   */
+  traceColumns(n: number, packetAt: (i: number) => WalkPacket, seed: number, sink: (k: number, i32: Int32Array, at: number) => void): boolean;
 }
 
-export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmEngine {
+/**
+ * `host` (load path): the engine for walks the wasm hands back, when `rs` has no rule objects to
+ * build the reference walk from (a shared compiled form, src/compile/shared.ts); called at most once.
+ */
+export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?: () => Engine): WasmEngine {
   const c = compiled ?? compileRuleset(rs);
   const ex = instantiate(c);
   // Views made once: the module never grows its memory after instantiate().
@@ -231,7 +242,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
   const forcedAt = FORCED_BYTES / 4;
   let reference: Engine | null = null;
   const stats = { hostWalks: 0, hostTraces: 0 };
-  const ref = (): Engine => (reference ??= createReferenceEngine(rs));
+  const ref = (): Engine => (reference ??= host ? host() : createReferenceEngine(rs));
   const hostWalk = (pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord => {
     stats.hostWalks++;
     return ref().walk(pkt, forced);
@@ -288,9 +299,30 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
     return true;
   };
 
+  // ---- load path: columnar batch trace (no recent history or connection counts in columns) ----
+  const traceColumns = (n: number, packetAt: (i: number) => WalkPacket, seed: number, sink: (k: number, i32: Int32Array, at: number) => void): boolean => {
+    ex.traceBegin(seed >>> 0, nth);
+    ex.recentReset();
+    for (let start = 0; start < n; start += MAX_BATCH) {
+      const m = Math.min(MAX_BATCH, n - start);
+      const conns: ConnCursor = { next: 0, byEndpoint };
+      for (let i = 0; i < m; i++) if (!writePacket(i32, i, packetAt(start + i), conns)) return false;
+      const done = ex.trace(m);
+      if (done < m) {
+        const st = i32[TRACE_OUT_BYTES / 4 + done * TRACE_WORDS + TR_STATUS];
+        if (st === ST_HOST) return false;
+        fail(st);
+      }
+      for (let i = 0; i < m; i++) sink(start + i, i32, TRACE_OUT_BYTES / 4 + i * TRACE_WORDS);
+    }
+    return true;
+  };
+  // ---- end load path ----
+
   return {
     name: 'wasm',
     stats,
+    traceColumns,
     walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
       if (forced.length > MAX_FORCED || !writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
       if (recentIds.size > 0) {

@@ -20,6 +20,7 @@ import type { Task } from './protocol.js';
 import { namedSchemas } from './schemas.js';
 import { RulesetStore, type StoredRuleset } from './store.js';
 import { boot } from './boot.js';
+import { withCompiled } from './load.js';
 import { rulesetRoutes } from './routes/rulesets.js';
 import { explainRoutes } from './routes/explain.js';
 import { opsRoutes } from './routes/ops.js';
@@ -49,12 +50,12 @@ export interface Landfall {
   metrics: Metrics;
   /** Explain answers by ruleset id + canonical query. */
   answers: AnswerCache;
-  /** Raw upload bytes → id, so re-uploads and concurrent twins parse once. */
+  /** Concurrent uploads of one id parse once. */
   uploads: UploadIndex;
   boot: BootState;
   /** Runs a task, records its timings, and turns a library fault into an ApiError. */
-  run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string }>;
-  /** The stored ruleset for a path id or alias, or 404. */
+  run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string; shared?: SharedArrayBuffer; binary?: Uint8Array }>;
+  /** The stored ruleset for a path id or alias with its compiled form, or 404. */
   ruleset(idOrAlias: string): Promise<StoredRuleset>;
 }
 
@@ -112,13 +113,18 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       if (t.parseMs !== undefined) metrics.loads.observe({ phase: 'parse' }, t.parseMs / 1000);
       if (t.compileMs !== undefined) metrics.loads.observe({ phase: 'compile' }, t.compileMs / 1000);
       if (!res.ok) throw faultToApiError(res.fault, fieldPrefix);
-      return res.id === undefined ? { json: res.json } : { json: res.json, id: res.id };
+      return {
+        json: res.json,
+        ...(res.id === undefined ? {} : { id: res.id }),
+        ...(res.shared === undefined ? {} : { shared: res.shared }),
+        ...(res.binary === undefined ? {} : { binary: res.binary }),
+      };
     },
     async ruleset(idOrAlias) {
       const id = store.resolve(idOrAlias);
       const entry = id === undefined ? undefined : await store.get(id);
       if (!entry) throw new ApiError('ruleset-not-found', `no ruleset ${idOrAlias}; upload it with POST /v1/rulesets`);
-      return entry;
+      return withCompiled(landfall, entry);
     },
   };
   app.decorate('landfall', landfall);
@@ -188,7 +194,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(import('./web.js')); // the dashboard at `/` (build/web)
 
   app.addHook('onReady', async () => {
-    // Not awaited: the server listens (and answers /healthz with 503) while rulesets load.
+    // Not awaited: the server listens (/healthz 200, /readyz 503) while the example loads.
     landfall.boot.done = boot(app, opts.exampleDir ?? null).then(
       () => {
         landfall.boot.ready = true;

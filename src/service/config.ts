@@ -84,7 +84,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
     host: str(env, 'HOST') ?? '127.0.0.1',
     dataDir,
     token: str(env, 'LANDFALL_TOKEN'),
-    bodyLimit: int(env, 'LANDFALL_BODY_LIMIT', 64 * MiB, 1),
+    bodyLimit: int(env, 'LANDFALL_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1),
     poolSize: int(env, 'LANDFALL_POOL_SIZE', defaultPoolSize(), 1),
     queueMax: int(env, 'LANDFALL_QUEUE_MAX', 256, 0),
     taskTimeoutMs: int(env, 'LANDFALL_TASK_TIMEOUT_MS', 30_000, 1),
@@ -103,6 +103,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
 }
 
 /** A configuration for tests and embedding: defaults without reading the environment. */
+/**
+ * 256 MiB: a 20,000-service kube-proxy node's iptables-save is ~70 MB (README), so this admits a
+ * dual-stack node of that size (iptables + ip6tables) with room to spare.
+ */
+export const DEFAULT_BODY_LIMIT = 256 * MiB;
+
 export function defaultConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfig {
   return { ...configFromEnv({}, process.cwd()), dataDir: null, ...overrides };
 }

@@ -1,4 +1,7 @@
-// The piscina pool that runs every walk off the event loop. This module owns the mapping from
+// The piscina pools that run every parse and walk off the event loop: the answering workers, and
+// one loader thread that parses and compiles uploads into the shared compiled form (it starts on
+// demand and exits when idle, giving back the parse's memory), so answering workers never parse
+// and a long parse never holds up answers. This module owns the mapping from
 // pool failures to API errors: a full queue is 503 + Retry-After, a task over its time limit has
 // its worker terminated (piscina does that on abort) and is 503, and a worker that dies fails only
 // the task it was running (500) — piscina starts a replacement, whose cache fills on demand.
@@ -54,6 +57,8 @@ function execArgvFor(filename: string): string[] {
 export class WorkerPool {
   readonly size: number;
   private readonly piscina: Piscina<Task, TaskResult>;
+  /** Parses (op 'load', and rulesets not stored: id null); see the header. */
+  private readonly loader: Piscina<Task, TaskResult>;
   private readonly taskTimeoutMs: number;
   private readonly loadTimeoutMs: number;
   private readonly queueMax: number;
@@ -82,16 +87,31 @@ export class WorkerPool {
       maxQueue: Infinity,
       workerData: opts.worker,
     });
+    this.loader = new Piscina<Task, TaskResult>({
+      filename,
+      execArgv: execArgvFor(filename),
+      minThreads: 0,
+      maxThreads: 1,
+      // Kept a little while for a burst of uploads, then its heap goes back to the system.
+      idleTimeout: 10_000,
+      maxQueue: Infinity,
+      workerData: opts.worker,
+    });
     // A worker's uncaught error is also emitted here; the failing task already rejects, so the
     // event only needs to not crash the process.
     this.piscina.on('error', () => {});
+    this.loader.on('error', () => {});
   }
 
   /** Waits until every worker has started (and imported the library), so /readyz means it. */
   async warmUp(): Promise<void> {
     // Starting a worker (and, under tsx, compiling its imports) is not a task: no task time limit.
     const limit = Math.max(this.taskTimeoutMs, 120_000);
-    await Promise.all(Array.from({ length: this.size }, () => this.run({ op: 'ping' }, limit)));
+    await Promise.all([
+      ...Array.from({ length: this.size }, () => this.run({ op: 'ping' }, limit)),
+      // The loader too (the bundled example is its first job); it exits again when idle.
+      this.loader.run({ op: 'ping' }, { signal: AbortSignal.timeout(limit) }),
+    ]);
   }
 
   /**
@@ -100,7 +120,7 @@ export class WorkerPool {
    * replaces workers only after a crash or timeout.)
    */
   private limitFor(task: Task): number {
-    return task.op !== 'ping' && task.ruleset.id === null ? this.loadTimeoutMs : this.taskTimeoutMs;
+    return parses(task) ? this.loadTimeoutMs : this.taskTimeoutMs;
   }
 
   async run(task: Task, timeoutMs = this.limitFor(task)): Promise<TaskResult> {
@@ -111,7 +131,7 @@ export class WorkerPool {
     const signal = AbortSignal.timeout(timeoutMs);
     this.inFlight++;
     try {
-      return await this.piscina.run(task, { signal });
+      return await (parses(task) ? this.loader : this.piscina).run(task, { signal });
     } catch (err) {
       throw this.classify(err, signal, timeoutMs);
     } finally {
@@ -140,7 +160,7 @@ export class WorkerPool {
       busy: Math.min(this.inFlight, this.size),
       queued: Math.max(0, this.inFlight - this.size),
       queueMax: this.queueMax,
-      completed: this.piscina.completed,
+      completed: this.piscina.completed + this.loader.completed,
       utilization: this.piscina.utilization,
       crashes: this.crashes,
       timeouts: this.timeouts,
@@ -153,7 +173,17 @@ export class WorkerPool {
     return this.piscina.threads;
   }
 
-  async close(): Promise<void> {
-    await this.piscina.destroy();
+  /** The loader's thread, while it runs (it exits when idle). */
+  get loaderThreads() {
+    return this.loader.threads;
   }
+
+  async close(): Promise<void> {
+    await Promise.all([this.piscina.destroy(), this.loader.destroy()]);
+  }
+}
+
+/** Tasks for the loader: a load, or any task on a ruleset that is not stored (no compiled form). */
+function parses(task: Task): boolean {
+  return task.op === 'load' || (task.op !== 'ping' && task.ruleset.id === null);
 }

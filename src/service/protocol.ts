@@ -5,26 +5,32 @@ import type { WorkerFault } from './errors.js';
 import type { Query } from '../model/contracts.js';
 
 /**
- * Every task that needs a ruleset carries its id AND its input (the bundle as UTF-8 JSON in a
- * SharedArrayBuffer — free to send). A worker that has the id cached ignores the input; one that
- * does not (a fresh or replaced worker) parses it once and caches it. Piscina cannot address a
- * single worker, so this is how "a ruleset reaches each worker once" without a broadcast.
+ * Every task that needs a ruleset carries its id, its compiled form and its input (each a
+ * SharedArrayBuffer — free to send). A worker that has the id cached uses that; one that does not
+ * (a fresh or replaced worker) opens the compiled form — no parsing — and caches it. The input
+ * (the bundle as UTF-8 JSON) is parsed only by the loader (op 'load'), by a worker whose walk the
+ * wasm engine hands back, or under the reference engine. Piscina cannot address a single worker,
+ * so this is how "a ruleset reaches each worker once" without a broadcast.
  */
 export interface RulesetRef {
-  /** Unknown (null) only for the first load of an upload: the worker computes it. */
+  /** null for a ruleset not stored (one-shot explain): the loader parses it. */
   id: string | null;
   input: SharedArrayBuffer;
+  /** The shared compiled form (src/compile/shared.ts), once the loader has made it. */
+  shared?: SharedArrayBuffer;
 }
 
-/** The reference a task carries for a stored ruleset. */
-export function refOf(entry: { id: string; input: SharedArrayBuffer }): RulesetRef {
-  return { id: entry.id, input: entry.input };
+/** The reference a task carries for a stored ruleset: its id, input and (once made) its compiled form. */
+export function refOf(entry: { id: string; input: SharedArrayBuffer; shared?: SharedArrayBuffer }): RulesetRef {
+  return entry.shared ? { id: entry.id, input: entry.input, shared: entry.shared } : { id: entry.id, input: entry.input };
 }
 
 export type Task =
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: Query }
   | { op: 'trace'; ruleset: RulesetRef; packets: Query[]; seed?: number }
+  /** Columnar batch trace: `packets` is an application/vnd.landfall.packets body (src/engine/columns-wire.ts). */
+  | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
   | { op: 'services'; ruleset: RulesetRef }
   | { op: 'ping' };
 
@@ -39,6 +45,10 @@ export interface TaskTimings {
   runMs: number;
   /** Rulesets this worker holds after the task. */
   cached: number;
+  /** Dumps this worker has parsed since it started (answers from the shared form parse none). */
+  parses: number;
+  /** The worker's threadId. */
+  thread: number;
 }
 
 export type TaskResult =
@@ -46,8 +56,11 @@ export type TaskResult =
       ok: true;
       /** The answer, already serialized: JSON is built in the worker so the event loop only routes. */
       json: string;
-      /** For load: the ruleset id the library computed. */
+      /** For load: the ruleset id the library computed, and the shared compiled form. */
       id?: string;
+      shared?: SharedArrayBuffer;
+      /** traceColumns: the application/vnd.landfall.results answer (json is then ''). */
+      binary?: Uint8Array;
       timings: TaskTimings;
     }
   | { ok: false; fault: WorkerFault; timings: TaskTimings };
@@ -55,6 +68,6 @@ export type TaskResult =
 export interface WorkerConfig {
   engine?: 'wasm' | 'reference';
   maxPaths?: number;
-  /** Bytes of input a worker keeps loaded rulesets for (LRU). */
+  /** Bytes of compiled rulesets a worker keeps opened (LRU; a parsed one counts 25× its input). */
   cacheBytes: number;
 }

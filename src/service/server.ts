@@ -6,6 +6,9 @@ import { EXAMPLES_DIR } from '../examples.js';
 import { buildApp, type App } from './app.js';
 import { configFromEnv, type ServiceConfig } from './config.js';
 
+/** SIGTERM/SIGINT: the process exits within this long, finished or not. */
+const SHUTDOWN_DEADLINE_MS = 1500;
+
 export interface StartOptions {
   config?: ServiceConfig;
   /** Overrides of the environment's configuration (e.g. `--port` from the CLI). */
@@ -33,6 +36,12 @@ export async function startServer(opts: StartOptions = {}): Promise<{ app: App; 
       if (closing) return;
       closing = true;
       app.log.info({ signal }, 'shutting down');
+      // In-flight requests get a moment to finish; a long parse or walk does not hold the
+      // process past the deadline (an orchestrator's grace period is often 2 s or more).
+      setTimeout(() => {
+        app.log.warn({ signal, afterMs: SHUTDOWN_DEADLINE_MS }, 'requests still running at the shutdown deadline; exiting');
+        process.exit(0);
+      }, SHUTDOWN_DEADLINE_MS).unref();
       app.close().then(
         () => process.exit(0),
         (err: unknown) => {

@@ -1,20 +1,31 @@
-// Rulesets the service knows: an in-memory LRU bounded by bytes of input, backed by a data
-// directory so a restart (or an eviction) loses nothing. What is kept is the input bundle, not
-// the parsed form: workers parse it on first use and cache the result themselves.
+// Rulesets the service knows: an in-memory LRU (lru-cache) bounded by bytes, backed by a data
+// directory so a restart (or an eviction) loses nothing. Each ruleset keeps its input bundle (the
+// canonical JSON its id hashes) and its shared compiled form (src/compile/shared.ts): workers
+// answer from the compiled form and never parse.
 //
-// On disk a ruleset is `<id>.ruleset`: one header line of JSON (format, id, stats, warnings), then
-// the bundle JSON, byte for byte what workers receive. Writes are atomic (temp file, fsync,
-// rename, fsync of the directory), so a crash leaves either the old state or the new, never half.
-// Only names matching the id pattern are ever built into paths, and ids are validated before they
-// reach this module, so no request can name a file.
+// On disk a ruleset is two files:
+//   `<id>.ruleset`  one header line of JSON (format, id, stats, warnings), then the bundle JSON,
+//                   byte for byte what the id hashes;
+//   `<id>.compiled` the shared compiled form, byte for byte (it starts with its own format and
+//                   layout version; one from another build is ignored and the caller recompiles
+//                   from the bundle, then persists the new one).
+// At start the store only lists the directory (names → ids); a ruleset is read when first asked
+// for, so a restart answers at once and no request waits on a ruleset it did not ask for.
+// Writes are atomic (temp file, fsync, rename, fsync of the directory), so a crash leaves either
+// the old state or the new, never half. Only names matching the id pattern are ever built into
+// paths, and ids are validated before they reach this module, so no request can name a file.
 
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { canonicalBundle } from '../ruleset.js';
+import type { RulesetBundle } from '../model/contracts.js';
+import { isCurrentShared } from '../shared-ruleset.js';
 
 export const ID_PATTERN = /^[0-9a-f]{64}$/;
 export const FORMAT = 'landfall-ruleset/1';
-const FILE_PATTERN = /^([0-9a-f]{64})\.ruleset$/;
+const FILE_PATTERN = /^([0-9a-f]{64})\.(ruleset|compiled)$/;
 
 export interface RulesetSummaryData {
   id: string;
@@ -23,8 +34,10 @@ export interface RulesetSummaryData {
 }
 
 export interface StoredRuleset extends RulesetSummaryData {
-  /** The bundle as UTF-8 JSON, shared with workers without copying. */
+  /** The bundle as canonical UTF-8 JSON (what the id hashes), shared with workers without copying. */
   input: SharedArrayBuffer;
+  /** The shared compiled form; absent until compiled (a fresh upload, or a file from another build). */
+  shared?: SharedArrayBuffer;
 }
 
 export interface StoreLog {
@@ -38,28 +51,48 @@ export interface StoreOptions {
   log: StoreLog;
 }
 
-/** The bundle → the bytes workers get (UTF-8 JSON in a SharedArrayBuffer). */
+/** The bundle → the bytes workers get and the id hashes (canonical UTF-8 JSON in a SharedArrayBuffer). */
 export function encodeInput(bundle: unknown): SharedArrayBuffer {
-  const bytes = Buffer.from(JSON.stringify(bundle), 'utf8');
+  const bytes = Buffer.from(canonicalBundle(bundle as RulesetBundle), 'utf8');
   const sab = new SharedArrayBuffer(bytes.byteLength);
   new Uint8Array(sab).set(bytes);
   return sab;
 }
 
+/** The ruleset id of encoded input: the one hash an upload gets. */
+export function idOf(input: SharedArrayBuffer): string {
+  return createHash('sha256').update(new Uint8Array(input)).digest('hex');
+}
+
+const sizeOf = (e: StoredRuleset): number => Math.max(1, e.input.byteLength + (e.shared?.byteLength ?? 0));
+
 export class RulesetStore {
-  private readonly lru = new Map<string, StoredRuleset>();
-  private readonly pinned = new Set<string>();
+  private readonly lru: LRUCache<string, StoredRuleset>;
+  /** Aliased rulesets (reloaded from their source at start, not persisted): never evicted. */
+  private readonly pinned = new Map<string, StoredRuleset>();
+  /** The newest entry larger than the whole budget (lru-cache refuses those): kept until the next one. */
+  private oversize: StoredRuleset | undefined;
   private readonly aliases = new Map<string, string>();
   private readonly writing = new Map<string, Promise<void>>();
-  private bytes = 0;
+  private readonly reading = new Map<string, Promise<StoredRuleset | undefined>>();
+  /** Ids with a `.ruleset` file, from the start-up listing and every write since. */
+  private readonly onDisk = new Set<string>();
 
-  constructor(private readonly opts: StoreOptions) {}
+  constructor(private readonly opts: StoreOptions) {
+    this.lru = new LRUCache({ maxSize: Math.max(1, opts.maxBytes), sizeCalculation: sizeOf });
+  }
 
   get size(): number {
-    return this.lru.size;
+    return this.lru.size + this.pinned.size + (this.oversize ? 1 : 0);
   }
   get memoryBytes(): number {
-    return this.bytes;
+    let n = this.lru.calculatedSize;
+    for (const e of this.pinned.values()) n += sizeOf(e);
+    return n + (this.oversize ? sizeOf(this.oversize) : 0);
+  }
+  /** Rulesets in the data directory (read lazily). */
+  get persisted(): number {
+    return this.onDisk.size;
   }
 
   /** An alias (only `example` today) → the id it stands for; ids pass through. */
@@ -74,152 +107,241 @@ export class RulesetStore {
 
   setAlias(alias: string, id: string): void {
     this.aliases.set(alias, id);
-    // An aliased ruleset is not persisted (it is reloaded from its source at start): never evict it.
-    this.pinned.add(id);
+    const e = this.memory(id);
+    if (e) this.pin(e);
   }
 
-  /** Adds to memory and, when `persist`, to the data directory (awaited: 201 means durable). */
+  /**
+   * Adds to memory and, when `persist`, to the data directory (awaited: 201 means durable): the
+   * bundle once, the compiled form whenever it is new.
+   */
   async put(entry: StoredRuleset, persist = true): Promise<void> {
     this.remember(entry);
     if (persist && this.opts.dataDir) await this.persist(entry);
   }
 
-  /** From memory, else from disk (and back into memory). */
+  /** From memory, else from disk (and back into memory); concurrent reads of one id share one. */
   async get(id: string): Promise<StoredRuleset | undefined> {
-    const hit = this.lru.get(id);
-    if (hit) {
-      this.lru.delete(id);
-      this.lru.set(id, hit);
-      return hit;
-    }
+    const hit = this.memory(id);
+    if (hit) return hit;
     if (!this.opts.dataDir || !ID_PATTERN.test(id)) return undefined;
-    const entry = await this.readFile(join(this.opts.dataDir, `${id}.ruleset`), id);
-    if (entry) this.remember(entry);
-    return entry;
+    let p = this.reading.get(id);
+    if (!p) {
+      p = this.readEntry(id).finally(() => this.reading.delete(id));
+      this.reading.set(id, p);
+    }
+    const entry = await p;
+    if (entry && !this.memory(id)) this.remember(entry);
+    return this.memory(id) ?? entry;
   }
 
   async delete(id: string): Promise<boolean> {
-    const entry = this.lru.get(id);
-    if (entry) {
-      this.lru.delete(id);
-      this.bytes -= entry.input.byteLength;
-    }
-    for (const [alias, target] of this.aliases) if (target === id) this.aliases.delete(alias);
+    const inMemory = this.memory(id) !== undefined;
+    this.lru.delete(id);
     this.pinned.delete(id);
-    let onDisk = false;
+    if (this.oversize?.id === id) this.oversize = undefined;
+    for (const [alias, target] of this.aliases) if (target === id) this.aliases.delete(alias);
+    let removed = false;
     if (this.opts.dataDir && ID_PATTERN.test(id)) {
       await this.writing.get(id);
-      try {
-        await unlink(join(this.opts.dataDir, `${id}.ruleset`));
-        onDisk = true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.onDisk.delete(id);
+      for (const ext of ['ruleset', 'compiled']) {
+        try {
+          await unlink(join(this.opts.dataDir, `${id}.${ext}`));
+          if (ext === 'ruleset') removed = true;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
       }
     }
-    return entry !== undefined || onDisk;
+    return inMemory || removed;
   }
 
   /**
-   * Every well-formed ruleset file in the data directory. Foreign or corrupt files are skipped
+   * Lists the data directory: the ids it holds (read later, on demand). Foreign files are skipped
    * with a log line (never thrown): a bad file must not keep the service from starting.
    */
-  async *readAll(): AsyncGenerator<StoredRuleset> {
+  async index(): Promise<string[]> {
     const dir = this.opts.dataDir;
-    if (!dir) return;
+    if (!dir) return [];
     await mkdir(dir, { recursive: true });
     for (const name of (await readdir(dir)).sort()) {
       const m = FILE_PATTERN.exec(name);
       if (!m) {
-        this.opts.log.warn({ file: join(dir, name) }, 'skipping a file that is not a landfall ruleset');
+        if (!name.startsWith('.')) this.opts.log.warn({ file: join(dir, name) }, 'skipping a file that is not a landfall ruleset');
         continue;
       }
-      const entry = await this.readFile(join(dir, name), m[1]!);
-      if (entry) yield entry;
+      if (m[2] === 'ruleset') this.onDisk.add(m[1]!);
     }
+    return [...this.onDisk];
+  }
+
+  private memory(id: string): StoredRuleset | undefined {
+    return this.pinned.get(id) ?? this.lru.get(id) ?? (this.oversize?.id === id ? this.oversize : undefined);
+  }
+
+  private pin(entry: StoredRuleset): void {
+    this.lru.delete(entry.id);
+    if (this.oversize?.id === entry.id) this.oversize = undefined;
+    this.pinned.set(entry.id, entry);
   }
 
   private remember(entry: StoredRuleset): void {
-    const old = this.lru.get(entry.id);
-    if (old) {
+    if (this.pinned.has(entry.id) || [...this.aliases.values()].includes(entry.id)) return this.pin(entry);
+    // Evicted entries stay on disk and come back on their next use.
+    if (sizeOf(entry) > this.opts.maxBytes) {
       this.lru.delete(entry.id);
-      this.bytes -= old.input.byteLength;
+      this.oversize = entry;
+      return;
     }
+    if (this.oversize?.id === entry.id) this.oversize = undefined;
     this.lru.set(entry.id, entry);
-    this.bytes += entry.input.byteLength;
-    // Evict least recently used (never pinned ones, never the entry just added): they stay on
-    // disk and come back on their next use.
-    for (const [id, e] of this.lru) {
-      if (this.bytes <= this.opts.maxBytes) break;
-      if (id === entry.id || this.pinned.has(id)) continue;
-      this.lru.delete(id);
-      this.bytes -= e.input.byteLength;
-    }
   }
 
   private persist(entry: StoredRuleset): Promise<void> {
-    // Concurrent uploads of the same dump share one write.
-    const pending = this.writing.get(entry.id);
-    if (pending) return pending;
-    const p = this.writeAtomic(entry).finally(() => this.writing.delete(entry.id));
+    // Concurrent uploads of the same dump share one write; a compiled form arriving later waits for it.
+    const before = this.writing.get(entry.id) ?? Promise.resolve();
+    const p = before
+      .then(async () => {
+        const dir = this.opts.dataDir!;
+        await mkdir(dir, { recursive: true });
+        const base = join(dir, entry.id);
+        if (!(await exists(`${base}.ruleset`))) {
+          const header = JSON.stringify({ format: FORMAT, id: entry.id, stats: entry.stats, warnings: entry.warnings });
+          await writeAtomic(dir, `${base}.ruleset`, [Buffer.from(`${header}\n`, 'utf8'), Buffer.from(entry.input)]);
+        }
+        this.onDisk.add(entry.id);
+        if (entry.shared && !(await this.compiledCurrent(`${base}.compiled`))) {
+          await writeAtomic(dir, `${base}.compiled`, [Buffer.from(entry.shared)]);
+        }
+      })
+      .finally(() => {
+        if (this.writing.get(entry.id) === p) this.writing.delete(entry.id);
+      });
     this.writing.set(entry.id, p);
     return p;
   }
 
-  private async writeAtomic(entry: StoredRuleset): Promise<void> {
-    const dir = this.opts.dataDir!;
-    await mkdir(dir, { recursive: true });
-    const header = JSON.stringify({ format: FORMAT, id: entry.id, stats: entry.stats, warnings: entry.warnings });
-    const tmp = join(dir, `.${entry.id}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    const fh = await open(tmp, 'w', 0o600);
+  private async compiledCurrent(path: string): Promise<boolean> {
     try {
-      await fh.writeFile(Buffer.from(`${header}\n`, 'utf8'));
-      await fh.writeFile(Buffer.from(entry.input));
-      await fh.sync();
-    } catch (err) {
-      await fh.close();
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    await fh.close();
-    await rename(tmp, join(dir, `${entry.id}.ruleset`));
-    // The rename is durable only once the directory entry is.
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
+      const fh = await open(path, 'r');
+      try {
+        const head = new Uint8Array(new SharedArrayBuffer(256));
+        const { bytesRead } = await fh.read(head, 0, head.length, 0);
+        return bytesRead === head.length && isCurrentShared(head.buffer as SharedArrayBuffer);
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return false;
     }
   }
 
-  private async readFile(path: string, id: string): Promise<StoredRuleset | undefined> {
-    let buf: Buffer;
+  /** Reads `<id>.ruleset` (and `<id>.compiled` when it is this build's), straight into shared memory. */
+  private async readEntry(id: string): Promise<StoredRuleset | undefined> {
+    const path = join(this.opts.dataDir!, `${id}.ruleset`);
+    let fh;
     try {
-      buf = await readFile(path);
+      fh = await open(path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.opts.log.warn({ file: path, err: (err as Error).message }, 'skipping an unreadable ruleset file');
       }
+      this.onDisk.delete(id);
       return undefined;
     }
-    const nl = buf.indexOf(10);
     try {
+      const size = (await fh.stat()).size;
+      // The header line: read in chunks until its newline.
+      let head = Buffer.alloc(0);
+      let nl = -1;
+      while (nl < 0 && head.length < size) {
+        const chunk = Buffer.alloc(Math.min(65536, size - head.length));
+        const { bytesRead } = await fh.read(chunk, 0, chunk.length, head.length);
+        if (bytesRead === 0) break;
+        head = Buffer.concat([head, chunk.subarray(0, bytesRead)]);
+        nl = head.indexOf(10);
+      }
       if (nl < 0) throw new Error('no header line');
-      const header = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Partial<RulesetSummaryData> & { format?: string };
+      const header = JSON.parse(head.subarray(0, nl).toString('utf8')) as Partial<RulesetSummaryData> & { format?: string };
       if (header.format !== FORMAT) throw new Error(`format is ${JSON.stringify(header.format)}, not ${FORMAT}`);
       if (header.id !== id) throw new Error('id in the header does not match the file name');
       if (typeof header.stats !== 'object' || header.stats === null || !Array.isArray(header.warnings)) {
         throw new Error('header lacks stats/warnings');
       }
-      const body = buf.subarray(nl + 1);
-      // Cheap structural check; the worker parses the bundle for real when it loads it.
-      const bundle = JSON.parse(body.toString('utf8')) as { iptables?: unknown };
-      if (typeof bundle?.iptables !== 'string') throw new Error('bundle has no iptables text');
-      const input = new SharedArrayBuffer(body.byteLength);
-      new Uint8Array(input).set(body);
-      return { id, stats: header.stats, warnings: header.warnings as string[], input };
+      const input = new SharedArrayBuffer(size - nl - 1);
+      await readFully(fh, new Uint8Array(input), nl + 1);
+      // Cheap structural check (a truncated write cannot get here through rename, a hand edit can);
+      // the loader parses the bundle for real when it needs to.
+      const body = new Uint8Array(input);
+      if (body[0] !== 0x7b || body[body.length - 1] !== 0x7d) throw new Error('the bundle is not a JSON object');
+      const entry: StoredRuleset = { id, stats: header.stats, warnings: header.warnings as string[], input };
+      const shared = await this.readCompiled(id);
+      if (shared) entry.shared = shared;
+      return entry;
     } catch (err) {
       this.opts.log.warn({ file: path, err: (err as Error).message }, 'skipping a corrupt ruleset file');
       return undefined;
+    } finally {
+      await fh.close();
     }
+  }
+
+  private async readCompiled(id: string): Promise<SharedArrayBuffer | undefined> {
+    const path = join(this.opts.dataDir!, `${id}.compiled`);
+    try {
+      const fh = await open(path, 'r');
+      try {
+        const sab = new SharedArrayBuffer((await fh.stat()).size);
+        await readFully(fh, new Uint8Array(sab), 0);
+        if (isCurrentShared(sab)) return sab;
+        this.opts.log.info({ file: path }, 'compiled form from another build; recompiling from the bundle');
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ file: path, err: (err as Error).message }, 'ignoring an unreadable compiled file');
+    }
+    return undefined;
+  }
+}
+
+async function readFully(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new Error('file shorter than it was');
+    done += bytesRead;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function writeAtomic(dir: string, path: string, parts: Uint8Array[]): Promise<void> {
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.${process.pid}.tmp`);
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    for (const p of parts) await fh.writeFile(p);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+  // The rename is durable only once the directory entry is.
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }

@@ -3,79 +3,104 @@
 // WorkerFault record, so the only way a task rejects is the worker itself dying (crash, timeout).
 
 import { workerData } from 'piscina';
-import { loadRuleset } from '../index.js';
+import { threadId } from 'node:worker_threads';
+import { LRUCache } from 'lru-cache';
+import { loadRuleset, buildRuleset } from '../ruleset.js';
+import type { RulesetBundle } from '../model/contracts.js';
+import { compileShared, isCurrentShared, openSharedRuleset } from '../shared-ruleset.js';
+import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
 import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 
-type Loaded = ReturnType<typeof loadRuleset>;
+/** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
+interface Answering {
+  id: string;
+  stats: unknown;
+  warnings: string[];
+  explain: ReturnType<typeof loadRuleset>['explain'];
+  trace: ReturnType<typeof loadRuleset>['trace'];
+  traceColumns: ReturnType<typeof loadRuleset>['traceColumns'];
+  servicesJson(): string;
+}
 
 const config: WorkerConfig = (workerData as WorkerConfig | undefined) ?? { cacheBytes: 512 * 1024 * 1024 };
 
-/** LRU of loaded rulesets: Map iteration order is insertion order, re-inserted on every hit. */
-const cache = new Map<string, { rs: Loaded; bytes: number }>();
-let cachedBytes = 0;
+/** Loaded rulesets by id, least recently used dropped first, bounded by the memory each holds. */
+const cache = new LRUCache<string, Answering>({ maxSize: Math.max(1, config.cacheBytes), sizeCalculation: (_v, k) => sizes.get(k) ?? 1, dispose: (_v, k) => sizes.delete(k) });
+const sizes = new Map<string, number>();
 
-function remember(id: string, rs: Loaded, bytes: number): void {
-  if (cache.has(id)) return;
-  cache.set(id, { rs, bytes });
-  cachedBytes += bytes;
-  // Keep at least the newest entry even when it alone is over budget: it is about to be used.
-  for (const [oldId, entry] of cache) {
-    if (cachedBytes <= config.cacheBytes || cache.size <= 1) break;
-    cache.delete(oldId);
-    cachedBytes -= entry.bytes;
-  }
-}
+/** Dumps this worker has parsed since it started (the load path's proof: answering never parses). */
+let parses = 0;
 
-function decode(input: SharedArrayBuffer): Parameters<typeof loadRuleset>[0] {
+function decode(input: SharedArrayBuffer): RulesetBundle {
   // Buffer.from over a SharedArrayBuffer is a view, not a copy; toString copies once into a string.
-  return JSON.parse(Buffer.from(input).toString('utf8')) as Parameters<typeof loadRuleset>[0];
+  return JSON.parse(Buffer.from(input).toString('utf8')) as RulesetBundle;
 }
 
-function load(ref: RulesetRef, timings: TaskTimings): Loaded {
+function parse(input: SharedArrayBuffer): RulesetBundle {
+  parses++;
+  return decode(input);
+}
+
+function open(ref: RulesetRef, timings: TaskTimings): Answering {
   if (ref.id) {
     const hit = cache.get(ref.id);
-    if (hit) {
-      cache.delete(ref.id);
-      cache.set(ref.id, hit);
-      return hit.rs;
-    }
+    if (hit) return hit;
   }
   const t0 = performance.now();
-  const rs = loadRuleset(decode(ref.input), {
-    ...(config.engine ? { engine: config.engine } : {}),
-    ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
-  });
+  let rs: Answering;
+  let bytes: number;
+  if (ref.shared && config.engine !== 'reference' && isCurrentShared(ref.shared)) {
+    // The usual path: the compiled form, shared with every worker; the dump is parsed only for
+    // a walk the wasm engine hands back (src/shared-ruleset.ts).
+    const input = ref.input;
+    rs = openSharedRuleset(ref.shared, {
+      ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
+      parse: () => buildRuleset(parse(input)).ruleset,
+    });
+    bytes = ref.shared.byteLength;
+  } else {
+    const lib = loadRuleset(parse(ref.input), {
+      ...(config.engine ? { engine: config.engine } : {}),
+      ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
+    });
+    rs = { ...lib, servicesJson: () => JSON.stringify({ services: lib.services() }) };
+    bytes = ref.input.byteLength * 25;
+    timings.parseMs = lib.stats.parseMs;
+    timings.compileMs = lib.stats.compileMs;
+  }
   timings.loadMs = performance.now() - t0;
-  const phases = phaseTimes(rs);
-  if (phases.parseMs !== undefined) timings.parseMs = phases.parseMs;
-  if (phases.compileMs !== undefined) timings.compileMs = phases.compileMs;
-  remember(rs.id, rs, ref.input.byteLength);
+  if (ref.id) {
+    sizes.set(ref.id, Math.max(1, bytes));
+    cache.set(ref.id, rs);
+  }
   return rs;
 }
 
-/** Parse/compile times, if the library's stats carry them (parseMs/compileMs); else none. */
-function phaseTimes(rs: Loaded): { parseMs?: number; compileMs?: number } {
-  const s = (rs as { stats?: unknown }).stats as Record<string, unknown> | undefined;
-  const pick = (k: string) => (typeof s?.[k] === 'number' ? (s[k] as number) : undefined);
-  return { parseMs: pick('parseMs'), compileMs: pick('compileMs') };
-}
 
 export default function run(task: Task): TaskResult {
-  const timings: TaskTimings = { runMs: 0, cached: cache.size };
+  const timings: TaskTimings = { runMs: 0, cached: cache.size, parses, thread: threadId };
   try {
     let json: string;
     let id: string | undefined;
+    let shared: SharedArrayBuffer | undefined;
+    let binary: Uint8Array | undefined;
     if (task.op === 'ping') {
       json = '{}';
+    } else if (task.op === 'load') {
+      // The loader thread (src/service/pool.ts): parse and compile once, for every worker.
+      const t0 = performance.now();
+      const packed = compileShared(parse(task.ruleset.input), task.ruleset.id ? { id: task.ruleset.id } : {});
+      timings.loadMs = performance.now() - t0;
+      timings.parseMs = packed.stats.parseMs;
+      timings.compileMs = packed.stats.compileMs;
+      id = packed.id;
+      shared = packed.shared;
+      json = JSON.stringify({ id: packed.id, stats: packed.stats, warnings: packed.warnings });
     } else {
-      const rs = load(task.ruleset, timings);
+      const rs = open(task.ruleset, timings);
       const t0 = performance.now();
       switch (task.op) {
-        case 'load':
-          id = rs.id;
-          json = JSON.stringify({ id: rs.id, stats: rs.stats, warnings: rs.warnings });
-          break;
         case 'explain':
           json = JSON.stringify(rs.explain(task.query));
           break;
@@ -83,15 +108,27 @@ export default function run(task: Task): TaskResult {
           json = JSON.stringify({ results: rs.trace(task.packets, task.seed === undefined ? {} : { seed: task.seed }) });
           break;
         case 'services':
-          json = JSON.stringify({ services: rs.services() });
+          json = rs.servicesJson();
           break;
+        case 'traceColumns': {
+          const { cols, seed } = decodePackets(task.packets);
+          binary = encodeResults(rs.traceColumns(cols, { seed }));
+          json = '';
+          break;
+        }
       }
       timings.runMs = performance.now() - t0;
     }
     timings.cached = cache.size;
-    return id === undefined ? { ok: true, json, timings } : { ok: true, json, id, timings };
+    timings.parses = parses;
+    const res: TaskResult = { ok: true, json, timings };
+    if (id !== undefined) res.id = id;
+    if (shared !== undefined) res.shared = shared;
+    if (binary !== undefined) res.binary = binary;
+    return res;
   } catch (err) {
     timings.cached = cache.size;
+    timings.parses = parses;
     return { ok: false, fault: toFault(err), timings };
   }
 }

@@ -1,6 +1,6 @@
 // The bad-input battery: every hostile or broken request gets a clear 4xx problem+json (never a
 // stack), and the server keeps serving afterwards.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { nodeDump, startApp, upload, webQuery, type TestApp } from './helpers.js';
 
@@ -57,7 +57,10 @@ describe('bad dumps', () => {
     expect(p2.line).toBeGreaterThanOrEqual(1);
   });
 
-  it('a 100 MB body is 413, as text/plain or JSON', async () => {
+  it('a body over the configured limit (64 MiB here) is 413, as text/plain or JSON', async () => {
+    const small = await startApp({ bodyLimit: 64 * 1024 * 1024 });
+    const post = (url: string, payload: Buffer, headers: Record<string, string>) => small.app.inject({ method: 'POST', url, payload, headers });
+    onTestFinished(() => small.close());
     const big = Buffer.alloc(100 * 1024 * 1024, 0x61);
     expectProblem(await post('/v1/rulesets', big, { 'content-type': 'text/plain' }), 413, 'payload-too-large');
     const json = Buffer.concat([Buffer.from('{"iptables":"'), big, Buffer.from('"}')]);

@@ -1,5 +1,6 @@
 // A worker killed mid-request fails only that request (500 problem+json); piscina replaces it and
-// the next request succeeds — on the replacement, which reloads the ruleset from the task's input.
+// the next request succeeds — on the replacement, which opens the ruleset's shared compiled form.
+// Uploads are parsed by the loader thread: killing it mid-parse fails that upload only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIptables } from '../../src/kube/generate.js';
 import { startApp, upload, webQuery, type TestApp } from './helpers.js';
@@ -14,14 +15,15 @@ afterAll(async () => t.close());
 
 describe('worker crash', () => {
   it('fails only the request whose worker died; the next one succeeds', async () => {
+
     // A dump large enough that parsing it keeps the worker busy for a while.
     const { text, node } = generateIptables({ services: 3000, endpoints: 3 });
     const pool = t.app.landfall.pool;
     const victim = t.app.inject({ method: 'POST', url: '/v1/rulesets', payload: { iptables: text, node } });
-    // Wait until the upload's task is on the worker, then kill that worker.
-    while (pool.stats().busy === 0) await new Promise((r) => setImmediate(r));
-    const [worker] = pool.threads;
-    await worker!.terminate();
+    // Wait until the upload's task is on the loader, then kill it.
+    while (pool.stats().busy === 0 || pool.loaderThreads.length === 0) await new Promise((r) => setImmediate(r));
+    const [loader] = pool.loaderThreads;
+    await loader!.terminate();
 
     const res = await victim;
     expect(res.statusCode).toBe(500);

@@ -37,7 +37,7 @@ describe('pool limits over HTTP', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
     expect(res.json()).toMatchObject({ code: 'task-timeout', status: 503 });
-    // The replacement worker has an empty cache: it re-parses the small ruleset from the task.
+    // The loader was stopped; answers come from the workers, which never needed it for this ruleset.
     const next = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${id}/explain`, payload: webQuery });
     expect(next.statusCode).toBe(200);
     expect(t.app.landfall.pool.stats()).toMatchObject({ threads: 1, timeouts: 1 });

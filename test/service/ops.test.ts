@@ -6,11 +6,13 @@ import { defaultConfig } from '../../src/service/config.js';
 import { startApp, upload, webQuery } from './helpers.js';
 
 describe('probes', () => {
-  it('say 503 until the workers and rulesets are loaded, then 200', async () => {
+  it('healthz says 200 once listening; readyz 503 until the workers and the example are loaded, then 200', async () => {
     const app = await buildApp({ config: defaultConfig({ poolSize: 1, maxEventLoopDelayMs: 0 }) });
     try {
       await app.ready();
       // Booting needs a worker to start and import the library: not done within this tick.
+      const live = await app.inject({ url: '/healthz' });
+      expect(live.statusCode).toBe(200);
       const early = await app.inject({ url: '/readyz' });
       expect(early.statusCode).toBe(503);
       expect(early.headers['retry-after']).toBe('1');
@@ -65,14 +67,16 @@ describe('under pressure', () => {
         while (Date.now() < chunk);
         await new Promise((r) => setImmediate(r));
       }
-      const res = await t.app.inject({ url: '/healthz' });
+      // Readiness (and every route) says 503 while the loop lags; liveness stays 200 (a lagging process is alive).
+      expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+      const res = await t.app.inject({ url: '/readyz' });
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.json().code).toBe('under-pressure');
       let ok = false;
       for (let i = 0; i < 100 && !ok; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        ok = (await t.app.inject({ url: '/healthz' })).statusCode === 200;
+        ok = (await t.app.inject({ url: '/readyz' })).statusCode === 200;
       }
       expect(ok).toBe(true);
     } finally {

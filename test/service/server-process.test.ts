@@ -1,9 +1,10 @@
 // A real server process on a real port: start, upload, explain; stop; start again on the same
-// data directory (with a corrupt file dropped in) and explain again by id — nothing lost.
+// data directory (with a corrupt file dropped in) and explain again by id — nothing lost, and
+// nothing re-parsed: the compiled form persisted beside the upload is read back on first use.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeDump, tempDir, webQuery } from './helpers.js';
@@ -55,6 +56,12 @@ async function untilReady(url: string): Promise<void> {
   throw new Error('server never became ready');
 }
 
+/** Liveness answers 200 as soon as the server listens, before start-up work is done. */
+async function untilLive(url: string): Promise<void> {
+  const res = await fetch(`${url}/healthz`);
+  expect(res.status).toBe(200);
+}
+
 async function stop(s: Server): Promise<number | null> {
   // Drop the "exited early" rejection installed at start, then wait for this exit.
   s.proc.removeAllListeners('exit');
@@ -84,12 +91,22 @@ describe('a real listening server', () => {
     await writeFile(join(dataDir, `${'e'.repeat(64)}.ruleset`), 'garbage');
     await writeFile(join(dataDir, 'README'), 'not a ruleset');
 
+    // The compiled form was persisted beside the bundle, so the restart needs no parse for it.
+    expect((await readdir(dataDir)).filter((f) => f.startsWith(id)).sort()).toEqual([`${id}.compiled`, `${id}.ruleset`]);
+
     const second = await startServer(dataDir);
+    // Liveness does not wait for start-up work.
+    await untilLive(second.url);
     await untilReady(second.url);
     const after = await fetch(`${second.url}/v1/rulesets/${id}/explain`, json(webQuery));
     expect(after.status).toBe(200);
     expect(await after.json()).toEqual(answer);
     expect((await fetch(`${second.url}/v1/rulesets/${id}`)).status).toBe(200);
+    // Persisted rulesets are read on first use: the corrupt one is found (and skipped) when asked for.
+    expect((await fetch(`${second.url}/v1/rulesets/${'e'.repeat(64)}`)).status).toBe(404);
+    // Only the bundled example went through the loader: the persisted ruleset was not parsed again.
+    const metrics = await (await fetch(`${second.url}/metrics`)).text();
+    expect(metrics).toMatch(/landfall_ruleset_load_seconds_count\{phase="parse"\} 1\n/);
     const skipped = second.logs.filter((l) => String(l.msg).startsWith('skipping'));
     expect(skipped.map((l) => l.msg).sort()).toEqual(['skipping a corrupt ruleset file', 'skipping a file that is not a landfall ruleset']);
     expect(await stop(second)).toBe(0);

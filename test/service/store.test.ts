@@ -5,6 +5,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeInput, FORMAT, RulesetStore, type StoredRuleset } from '../../src/service/store.js';
 import { tempDir } from './helpers.js';
+import { compileShared } from '../../src/shared-ruleset.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -69,7 +70,7 @@ describe('RulesetStore', () => {
     expect(await s.delete(entry(5).id)).toBe(false);
   });
 
-  it('skips corrupt and foreign files with a log line instead of failing', async () => {
+  it('lists the directory at start and skips corrupt and foreign files (read on first use) with a log line', async () => {
     const { s, dir, warnings } = await store(1 << 20);
     await s.put(entry(7));
     const id = (n: number) => n.toString(16).padStart(64, '0');
@@ -79,8 +80,9 @@ describe('RulesetStore', () => {
     await writeFile(join(dir!, `${id(12)}.ruleset`), `${JSON.stringify({ format: FORMAT, id: id(12), stats: {}, warnings: [] })}\n{"iptables":`);
     await writeFile(join(dir!, 'notes.txt'), 'hello');
     const fresh = new RulesetStore({ dataDir: dir, maxBytes: 1 << 20, log: { info() {}, warn: (o, m) => warnings.push({ obj: o, msg: m }) } });
+    expect((await fresh.index()).sort()).toEqual([entry(7).id, id(8), id(9), id(10), id(12)].sort());
     const found: string[] = [];
-    for await (const e of fresh.readAll()) found.push(e.id);
+    for (const n of [7, 8, 9, 10, 12]) if (await fresh.get(id(n))) found.push(id(n));
     expect(found).toEqual([entry(7).id]);
     expect(warnings.map((w) => w.msg).sort()).toEqual([
       'skipping a corrupt ruleset file',
@@ -89,6 +91,28 @@ describe('RulesetStore', () => {
       'skipping a corrupt ruleset file',
       'skipping a file that is not a landfall ruleset',
     ]);
+  });
+
+  it('persists the compiled form beside the bundle and reads it back; one from another build is dropped', async () => {
+    const { s, dir } = await store(1 << 20);
+    const shared = compileShared({ iptables: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j DROP\nCOMMIT\n' }).shared;
+    const e = { ...entry(20), shared };
+    await s.put(e);
+    expect((await readdir(dir!)).sort()).toEqual([`${e.id}.compiled`, `${e.id}.ruleset`]);
+    const fresh = new RulesetStore({ dataDir: dir, maxBytes: 1 << 20, log: logger().log });
+    const back = await fresh.get(e.id);
+    expect(Buffer.from(back!.shared!).equals(Buffer.from(shared))).toBe(true);
+    expect(Buffer.from(back!.input).equals(Buffer.from(e.input))).toBe(true);
+    // A compiled file of another layout version: the entry comes back without it (the service recompiles).
+    const stale = Buffer.from(shared);
+    stale.writeInt32LE(stale.readInt32LE(8) + 1, 8);
+    await writeFile(join(dir!, `${e.id}.compiled`), stale);
+    const again = new RulesetStore({ dataDir: dir, maxBytes: 1 << 20, log: logger().log });
+    const noCompiled = await again.get(e.id);
+    expect(noCompiled?.shared).toBeUndefined();
+    // Putting it back with a fresh compiled form replaces the stale file.
+    await again.put({ ...noCompiled!, shared });
+    expect((await readFile(join(dir!, `${e.id}.compiled`))).equals(Buffer.from(shared))).toBe(true);
   });
 
   it('only resolves 64-hex ids and known aliases', async () => {

@@ -15,25 +15,39 @@ const Health = Type.Object({
 export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
 
-  // Both probes wait for startup (DESIGN.md): a replica that still loads rulesets is not alive
-  // for the purpose of routing traffic to it, and there is no separate "starting" probe.
-  for (const url of ['/healthz', '/readyz']) {
-    app.get(
-      url,
-      {
-        schema: {
-          summary: url === '/healthz' ? 'Liveness' : 'Readiness',
-          description: '200 once the workers are up and the example and persisted rulesets are loaded.',
-          tags: ['ops'],
-          response: { 200: Health, ...errors(503) },
-        },
+  // Liveness: the process listens and its event loop turns (DESIGN.md) — never gated on startup
+  // work, so an orchestrator does not restart a replica that is only loading.
+  app.get(
+    '/healthz',
+    {
+      // Exempt from the event-loop-lag 503 (app.ts): a lagging process is still alive.
+      config: { pressureHandler: () => undefined },
+      schema: {
+        summary: 'Liveness',
+        description: '200 as soon as the server listens.',
+        tags: ['ops'],
+        response: { 200: Health },
       },
-      async () => {
-        if (!lf.boot.ready) throw new ApiError('not-ready', 'still starting: loading workers and rulesets', {}, 1);
-        return { status: 'ok' as const, rulesets: lf.store.size, workers: lf.pool.threadCount };
+    },
+    async () => ({ status: 'ok' as const, rulesets: lf.store.size, workers: lf.pool.threadCount }),
+  );
+  // Readiness: the workers are up and the bundled example is loaded. Persisted rulesets are read
+  // on first use and never gate it.
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness',
+        description: '200 once the workers are up and the bundled example is loaded; persisted rulesets load on first use.',
+        tags: ['ops'],
+        response: { 200: Health, ...errors(503) },
       },
-    );
-  }
+    },
+    async () => {
+      if (!lf.boot.ready) throw new ApiError('not-ready', 'still starting: workers and the bundled example', {}, 1);
+      return { status: 'ok' as const, rulesets: lf.store.size, workers: lf.pool.threadCount };
+    },
+  );
 
   app.get(
     '/metrics',

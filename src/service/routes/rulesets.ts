@@ -7,8 +7,8 @@ import { Type } from 'typebox';
 import { canonicalJson } from '../../model/canonical-json.js';
 import { refOf } from '../protocol.js';
 import { looksLikeNft } from '../../parse/paste.js';
-import { encodeInput, type StoredRuleset } from '../store.js';
-import { UploadIndex } from '../uploads.js';
+import { encodeInput, idOf, type StoredRuleset } from '../store.js';
+import { compileInput, withCompiled } from '../load.js';
 import {
   ExplainResult,
   IdParams,
@@ -24,6 +24,8 @@ import {
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
 import { COMMON, Deleted, errors, requireJson, sendJson } from './common.js';
+import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
+import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
@@ -68,21 +70,17 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             ? { snapshot: body }
             : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
+      // The canonical bytes and their one hash: the id, known before any parsing.
       const input = encodeInput(bundle);
-      const key = UploadIndex.key(input);
-      // The same bytes again: answer from the store without parsing.
-      const knownId = lf.uploads.idFor(key);
-      const known = knownId === undefined ? undefined : await lf.store.get(knownId);
-      if (known) return reply.status(201).send(summary(known));
-      const loaded = await lf.uploads.once(key, async () => {
-        const { json, id } = await lf.run({ op: 'load', ruleset: { id: null, input } });
-        const { stats, warnings } = JSON.parse(json) as Pick<StoredRuleset, 'stats' | 'warnings'>;
-        const entry = { id: id!, stats, warnings, input };
-        await lf.store.put(entry);
-        return entry;
+      const id = idOf(input);
+      const entry = await lf.uploads.once(id, async () => {
+        // The same node again: answer from the store without parsing.
+        const known = await lf.store.get(id);
+        if (known) return withCompiled(lf, known);
+        const fresh = await compileInput(lf, id, input);
+        await lf.store.put(fresh);
+        return fresh;
       });
-      // A concurrent twin may have been the one to store it: answer from what is stored.
-      const entry = (await lf.store.get(loaded.id)) ?? { ...loaded, input };
       return reply.status(201).send(summary(entry));
     },
   );
@@ -160,28 +158,49 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  // Columnar batch trace travels as raw bytes (src/engine/columns-wire.ts).
+  app.addContentTypeParser(PACKETS_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
   app.post(
     '/v1/rulesets/:id/trace',
     {
-      preValidation: requireJson,
+      preValidation: requireJsonOr(PACKETS_TYPE),
       schema: {
         summary: 'Sample one outcome per packet',
         description:
-          'The hot path: a batch of packets walked with one seeded PRNG stream (mulberry32), nth counters and recent lists carried across the batch in order.',
+          'The hot path: a batch of packets walked with one seeded PRNG stream (mulberry32), nth counters and recent lists carried across the batch in order. ' +
+          `Many packets cheaply: send \`${PACKETS_TYPE}\` (packets as little-endian columns: a 16-byte header "LFP1", count, seed, 0; then u8 family[n], u8 protocol[n], u8 origin[n] (0 external, 1 pod, 2 host), pad to 4, u16 sourcePort[n], u16 port[n], pad to 4, u32×4 source[n], u32×4 destination[n]) ` +
+          `and get \`${RESULTS_TYPE}\` back ("LFR1", count, 0, 0; u8 verdict[n] (0 accept, 1 drop, 2 reject), u8 masquerade[n], pad, u16 port[n], pad, u32 rulesEvaluated[n], u32×4 endpoint address[n], u32×4 source[n]), the same answers as the JSON form for the same packets and seed.`,
         tags: ['explain'],
         params: IdParams,
-        body: ref(TraceBody),
-        response: { 200: Type.Object({ results: Type.Array(ref(TraceResult)) }), ...errors(...COMMON, 404, 413, 415) },
+        body: {
+          content: {
+            'application/json': { schema: ref(TraceBody) },
+            [PACKETS_TYPE]: { schema: { description: 'Packets as columns (see the description); every packet names its source and ports.' } },
+          },
+        } as unknown as typeof TraceBody,
+        response: {
+          200: {
+            description: 'One result per packet, in order',
+            content: {
+              'application/json': { schema: Type.Object({ results: Type.Array(ref(TraceResult)) }) },
+              [RESULTS_TYPE]: { schema: { description: 'Results as columns (see the description)' } },
+            },
+          },
+          ...errors(...COMMON, 404, 413, 415),
+        } as unknown as Record<number, unknown>,
       },
     },
     async (req, reply) => {
-      req.body.packets.forEach((q, i) => checkQuery(q, `body/packets/${i}`));
+      if (Buffer.isBuffer(req.body)) return traceColumnsRoute(lf, req.params.id, req.body, reply);
+      const body = req.body as { packets: Query[]; seed?: number };
+      body.packets.forEach((q, i) => checkQuery(q, `body/packets/${i}`));
       const entry = await lf.ruleset(req.params.id);
       const { json } = await lf.run({
         op: 'trace',
         ruleset: refOf(entry),
-        packets: req.body.packets,
-        ...(req.body.seed === undefined ? {} : { seed: req.body.seed }),
+        packets: body.packets,
+        ...(body.seed === undefined ? {} : { seed: body.seed }),
       }, 'body/packets');
       return sendJson(reply, json);
     },

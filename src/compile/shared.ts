@@ -1,0 +1,405 @@
+// The shared compiled form: one SharedArrayBuffer holding everything a worker needs to answer
+// explain / trace / services for a ruleset without its dump — the compiled words (layout.ts), the
+// rule and chain tables answers render (table, chain, index, line, text as offsets into one UTF-8
+// text block), and small JSON sections (string ids, node context, IPVS state, the caller's summary).
+// It is what the service hands to every worker (a SharedArrayBuffer costs nothing to send) and
+// what the store persists beside the original bytes: a restart reads it back instead of parsing.
+//
+// Buffer layout (all offsets in bytes, 8-aligned; little-endian Int32 words):
+//   header  SH_WORDS words: magic, format version, layout version, counts, section table
+//   words   the compiled ruleset (CompiledRuleset.words)
+//   rules   RULE_META words per rule: chain id, index, line, text offset, text length, handle,
+//           family (4, 6, 0 = inet)
+//   chains  CHAIN_META words per chain: name offset, name length, table offset, table length,
+//           family (0 ip, 1 ip6, 2 inet), line, policy code, first rule, rule count, source
+//           (0 iptables, 1 nft), table id
+//   Fields of rules and chains beyond these (nft base-chain specs, policy texts, eval costs, …)
+//   travel as sparse JSON in core, so a model field added later still round-trips.
+//   text    UTF-8: every rule text, chain name and table name
+//   json    JSON sections: core (strings, recent lists, IPVS real map, node, stats), ipvs (the IPVS
+//           state: answers show its texts), meta (the caller's small JSON: id, stats, warnings)
+//   blob    the caller's UTF-8 text, read only when asked (the library keeps the services answer)
+// A buffer whose format or layout version differs from this build's is refused (isCurrent), so
+// callers recompile from the original bytes.
+
+import type { Family } from '../model/addr.js';
+import type { Chain, Rule } from '../model/rule.js';
+import type { ChainInfo, Ruleset } from '../model/ruleset.js';
+import { chainKey } from '../model/ruleset.js';
+import type { TableFamily } from '../model/hooks.js';
+import type { IpvsState } from '../model/ipvs.js';
+import type { CompiledRuleset } from './compile.js';
+import { LAYOUT_VERSION } from './layout.js';
+
+export const SHARED_MAGIC = 0x48534c46; // "FLSH" little-endian
+/** Bump when this file's layout changes (the compiled words have their own LAYOUT_VERSION). */
+export const SHARED_FORMAT = 2;
+
+const SH_MAGIC = 0;
+const SH_FORMAT = 1;
+const SH_LAYOUT = 2;
+const SH_NRULES = 3;
+const SH_NCHAINS = 4;
+const SH_WORDS_AT = 5; // then (offset, length) pairs for each section below
+const SECTIONS = ['words', 'rules', 'chains', 'text', 'core', 'ipvs', 'meta', 'blob'] as const;
+type Section = (typeof SECTIONS)[number];
+const SH_WORDS = SH_WORDS_AT + SECTIONS.length * 2;
+
+const RULE_META = 7;
+const RM_CHAIN = 0;
+const RM_INDEX = 1;
+const RM_LINE = 2;
+const RM_TEXT = 3;
+const RM_TEXTLEN = 4;
+const RM_HANDLE = 5;
+const RM_FAMILY = 6;
+
+const CHAIN_META = 11;
+const CM_NAME = 0;
+const CM_NAMELEN = 1;
+const CM_TABLE = 2;
+const CM_TABLELEN = 3;
+const CM_FAMILY = 4;
+const CM_LINE = 5;
+const CM_POLICY = 6; // 0 none (user chain), 1 ACCEPT, 2 DROP, 3 built-in without a policy
+const CM_FIRST = 7;
+const CM_COUNT = 8;
+const CM_SOURCE = 9;
+const CM_TABLEID = 10;
+const TABLE_FAMILIES: readonly TableFamily[] = ['ip', 'ip6', 'inet'];
+/** Rule and chain fields the binary tables carry; any other own field goes to the sparse extras. */
+const RULE_KNOWN = new Set(['line', 'text', 'table', 'chain', 'index', 'matches', 'target', 'family', 'handle']);
+const CHAIN_KNOWN = new Set(['name', 'builtin', 'policy', 'line', 'rules']);
+
+function extrasOf(o: object, known: Set<string>): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(o)) {
+    if (known.has(k) || v === undefined) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+/** JSON with Map/Set/typed arrays kept (the node context may grow such fields). */
+function replacer(_k: string, v: unknown): unknown {
+  if (v instanceof Map) return { $map: [...v] };
+  if (v instanceof Set) return { $set: [...v] };
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return { $ta: v.constructor.name, v: Array.from(v as unknown as ArrayLike<number>) };
+  return v;
+}
+const TYPED: Record<string, new (a: number[]) => unknown> = { Int32Array, Uint32Array, Uint8Array, Float64Array, Int16Array, Uint16Array };
+function reviver(_k: string, v: unknown): unknown {
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.$map)) return new Map(o.$map as [unknown, unknown][]);
+    if (Array.isArray(o.$set)) return new Set(o.$set);
+    if (typeof o.$ta === 'string' && Array.isArray(o.v) && TYPED[o.$ta]) return new TYPED[o.$ta]!(o.v as number[]);
+  }
+  return v;
+}
+
+interface Core {
+  strings: string[];
+  recentLists: string[];
+  ipvsReals: [number, number][];
+  ipvsByEndpoint: [string, number[]][];
+  ipvsOk: boolean;
+  node: unknown;
+  warnings: Ruleset['warnings'];
+  stats: CompiledRuleset['stats'];
+  registrations: Ruleset['registrations'];
+  /** Sparse: rule / chain id → its fields beyond the binary tables. */
+  ruleExtras: [number, Record<string, unknown>][];
+  chainExtras: [number, Record<string, unknown>][];
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/**
+ * Packs a parsed ruleset and its compiled form. `meta` is small JSON and `blob` any text the
+ * caller wants to travel with it (the library packs its summary and the services answer).
+ */
+export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null, blob = ''): SharedArrayBuffer {
+  const nrules = rs.rules.length;
+  const nchains = rs.chains.length;
+  // Text block: rule texts, then chain and table names. One join and one encode; offsets are
+  // character offsets when the text is ASCII (the usual case), else computed per string.
+  const parts: string[] = new Array(nrules + nchains * 2);
+  for (let i = 0; i < nrules; i++) parts[i] = rs.rules[i]!.text;
+  for (let i = 0; i < nchains; i++) {
+    const ch = rs.chains[i]!;
+    parts[nrules + 2 * i] = ch.chain.name;
+    parts[nrules + 2 * i + 1] = String(ch.table);
+  }
+  const joined = parts.join('');
+  const text = Buffer.from(joined, 'utf8');
+  const ascii = text.length === joined.length;
+  const offs = new Int32Array(parts.length + 1);
+  for (let i = 0, at = 0; i < parts.length; i++) {
+    offs[i] = at;
+    at += ascii ? parts[i]!.length : Buffer.byteLength(parts[i]!, 'utf8');
+    offs[i + 1] = at;
+  }
+
+  const core: Core = {
+    strings: c.strings,
+    recentLists: c.recentLists,
+    ipvsReals: c.ipvs.reals,
+    ipvsByEndpoint: [...c.ipvs.byEndpoint],
+    ipvsOk: c.ipvs.ok,
+    node: rs.node,
+    warnings: rs.warnings,
+    stats: c.stats,
+    registrations: rs.registrations,
+    ruleExtras: [],
+    chainExtras: [],
+  };
+  rs.rules.forEach((r, i) => {
+    const x = extrasOf(r, RULE_KNOWN);
+    if (x) core.ruleExtras.push([i, x]);
+  });
+  rs.chains.forEach((ci, i) => {
+    const x = extrasOf(ci.chain, CHAIN_KNOWN);
+    if (x) core.chainExtras.push([i, x]);
+  });
+  const json: Record<'core' | 'ipvs' | 'meta' | 'blob', Buffer> = {
+    core: Buffer.from(JSON.stringify(core, replacer), 'utf8'),
+    ipvs: Buffer.from(JSON.stringify(rs.ipvs ?? null, replacer), 'utf8'),
+    meta: Buffer.from(JSON.stringify(meta ?? null), 'utf8'),
+    blob: Buffer.from(blob, 'utf8'),
+  };
+
+  const sizes: Record<Section, number> = {
+    words: c.words.byteLength,
+    rules: nrules * RULE_META * 4,
+    chains: nchains * CHAIN_META * 4,
+    text: text.length,
+    core: json.core.length,
+    ipvs: json.ipvs.length,
+    meta: json.meta.length,
+    blob: json.blob.length,
+  };
+  const at = {} as Record<Section, number>;
+  let total = align8(SH_WORDS * 4);
+  for (const s of SECTIONS) {
+    at[s] = total;
+    total = align8(total + sizes[s]);
+  }
+  const sab = new SharedArrayBuffer(total);
+  const hdr = new Int32Array(sab, 0, SH_WORDS);
+  hdr[SH_MAGIC] = SHARED_MAGIC;
+  hdr[SH_FORMAT] = SHARED_FORMAT;
+  hdr[SH_LAYOUT] = LAYOUT_VERSION;
+  hdr[SH_NRULES] = nrules;
+  hdr[SH_NCHAINS] = nchains;
+  SECTIONS.forEach((s, i) => {
+    hdr[SH_WORDS_AT + 2 * i] = at[s];
+    hdr[SH_WORDS_AT + 2 * i + 1] = sizes[s];
+  });
+  new Int32Array(sab, at.words, c.words.length).set(c.words);
+  const u8 = new Uint8Array(sab);
+  u8.set(text, at.text);
+  u8.set(json.core, at.core);
+  u8.set(json.ipvs, at.ipvs);
+  u8.set(json.meta, at.meta);
+  u8.set(json.blob, at.blob);
+
+  const rm = new Int32Array(sab, at.rules, nrules * RULE_META);
+  for (let i = 0; i < nrules; i++) {
+    const r = rs.rules[i]! as Rule & { handle?: number };
+    const b = i * RULE_META;
+    rm[b + RM_CHAIN] = rs.ruleChain[i]!;
+    rm[b + RM_INDEX] = r.index;
+    rm[b + RM_LINE] = r.line;
+    rm[b + RM_TEXT] = offs[i]!;
+    rm[b + RM_TEXTLEN] = offs[i + 1]! - offs[i]!;
+    rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
+    rm[b + RM_FAMILY] = r.family === 'inet' ? 0 : r.family;
+  }
+  const cm = new Int32Array(sab, at.chains, nchains * CHAIN_META);
+  let next = 0;
+  for (let i = 0; i < nchains; i++) {
+    const { chain, family, source, tableId } = rs.chains[i]!;
+    const b = i * CHAIN_META;
+    const n = nrules + 2 * i;
+    cm[b + CM_NAME] = offs[n]!;
+    cm[b + CM_NAMELEN] = offs[n + 1]! - offs[n]!;
+    cm[b + CM_TABLE] = offs[n + 1]!;
+    cm[b + CM_TABLELEN] = offs[n + 2]! - offs[n + 1]!;
+    cm[b + CM_FAMILY] = TABLE_FAMILIES.indexOf(family);
+    cm[b + CM_SOURCE] = source === 'nft' ? 1 : 0;
+    cm[b + CM_TABLEID] = tableId;
+    cm[b + CM_LINE] = chain.line;
+    cm[b + CM_POLICY] = !chain.builtin ? 0 : chain.policy === 'ACCEPT' ? 1 : chain.policy === 'DROP' ? 2 : 3;
+    // numberRules numbers a chain's rules consecutively in chain order.
+    cm[b + CM_FIRST] = next;
+    cm[b + CM_COUNT] = chain.rules.length;
+    next += chain.rules.length;
+  }
+  return sab;
+}
+
+/** True when the buffer is a shared form this build can read (else: recompile from the bytes). */
+export function isCurrent(buf: SharedArrayBuffer | ArrayBuffer): boolean {
+  if (buf.byteLength < SH_WORDS * 4) return false;
+  const hdr = new Int32Array(buf, 0, SH_WORDS);
+  return hdr[SH_MAGIC] === SHARED_MAGIC && hdr[SH_FORMAT] === SHARED_FORMAT && hdr[SH_LAYOUT] === LAYOUT_VERSION;
+}
+
+/** A rule as answers see it: everything but matches and target. */
+export type RuleView = Omit<Rule, 'matches' | 'target'> & { handle?: number };
+
+export interface SharedView {
+  compiled: CompiledRuleset;
+  /**
+   * A Ruleset for the drivers and the wasm engine's decoder: rules and chains are read from the
+   * buffer on access (no per-rule objects are kept); the parsed object graph (tables, matches,
+   * targets, ipsets) is absent and reading it throws.
+   */
+  ruleset: Ruleset;
+  /** What packShared's caller put in `meta` (parsed on each call) and `blob` (decoded on each call). */
+  meta(): unknown;
+  blob(): string;
+}
+
+function noModel(what: string): never {
+  throw new Error(`${what} is not in the shared compiled form (parse the dump for it)`);
+}
+
+/** Reads a shared form; throws when it is not current (see isCurrent). */
+export function openShared(sab: SharedArrayBuffer): SharedView {
+  if (!isCurrent(sab)) throw new Error('shared ruleset: wrong magic, format or layout version');
+  const hdr = new Int32Array(sab, 0, SH_WORDS);
+  const nrules = hdr[SH_NRULES]!;
+  const nchains = hdr[SH_NCHAINS]!;
+  const sec = (s: Section): [number, number] => {
+    const i = SECTIONS.indexOf(s);
+    return [hdr[SH_WORDS_AT + 2 * i]!, hdr[SH_WORDS_AT + 2 * i + 1]!];
+  };
+  const buf = Buffer.from(sab);
+  const json = (s: Section, revive = false): unknown => {
+    const [at, len] = sec(s);
+    return JSON.parse(buf.toString('utf8', at, at + len), revive ? reviver : undefined);
+  };
+  const [wordsAt, wordsLen] = sec('words');
+  const [rulesAt] = sec('rules');
+  const [chainsAt] = sec('chains');
+  const [textAt] = sec('text');
+  const rm = new Int32Array(sab, rulesAt, nrules * RULE_META);
+  const cm = new Int32Array(sab, chainsAt, nchains * CHAIN_META);
+  const str = (off: number, len: number): string => buf.toString('utf8', textAt + off, textAt + off + len);
+  const core = json('core', true) as Core;
+
+  const ruleChain = new Int32Array(nrules);
+  for (let i = 0; i < nrules; i++) ruleChain[i] = rm[i * RULE_META + RM_CHAIN]!;
+  const chainName = (c: number) => str(cm[c * CHAIN_META + CM_NAME]!, cm[c * CHAIN_META + CM_NAMELEN]!);
+  const chainTable = (c: number) => str(cm[c * CHAIN_META + CM_TABLE]!, cm[c * CHAIN_META + CM_TABLELEN]!);
+
+  const ruleExtras = new Map(core.ruleExtras);
+  const chainExtras = new Map(core.chainExtras);
+  const ruleAt = (i: number): RuleView => {
+    const b = i * RULE_META;
+    const c = rm[b + RM_CHAIN]!;
+    const fam = rm[b + RM_FAMILY]!;
+    const v: RuleView = {
+      line: rm[b + RM_LINE]!,
+      text: str(rm[b + RM_TEXT]!, rm[b + RM_TEXTLEN]!),
+      table: chainTable(c),
+      chain: chainName(c),
+      index: rm[b + RM_INDEX]!,
+      family: fam === 0 ? 'inet' : (fam as Family),
+    };
+    if (rm[b + RM_HANDLE]! >= 0) v.handle = rm[b + RM_HANDLE]!;
+    const x = ruleExtras.get(i);
+    return x ? Object.assign(v, x) : v;
+  };
+  const chainAt = (c: number): ChainInfo => {
+    const b = c * CHAIN_META;
+    const pol = cm[b + CM_POLICY]!;
+    const first = cm[b + CM_FIRST]!;
+    const count = cm[b + CM_COUNT]!;
+    const chain = {
+      name: chainName(c),
+      builtin: pol !== 0,
+      line: cm[b + CM_LINE]!,
+      get rules() {
+        return Array.from({ length: count }, (_, k) => ruleAt(first + k)) as Rule[];
+      },
+    } as Chain;
+    if (pol === 1) chain.policy = 'ACCEPT';
+    if (pol === 2) chain.policy = 'DROP';
+    const x = chainExtras.get(c);
+    if (x) Object.assign(chain, x);
+    return { chain, table: chainTable(c), family: TABLE_FAMILIES[cm[b + CM_FAMILY]!]!, source: cm[b + CM_SOURCE] === 1 ? 'nft' : 'iptables', tableId: cm[b + CM_TABLEID]! };
+  };
+  /** An array-like read through the buffer: index → a fresh object, nothing retained. */
+  const lazyList = <T>(n: number, at: (i: number) => T): T[] =>
+    new Proxy([] as T[], {
+      get(target, key, recv) {
+        if (key === 'length') return n;
+        if (typeof key === 'string') {
+          const i = Number(key);
+          if (Number.isInteger(i) && i >= 0) return i < n ? at(i) : undefined;
+        }
+        return Reflect.get(target, key, recv);
+      },
+      has(target, key) {
+        if (typeof key === 'string' && Number.isInteger(Number(key))) return Number(key) >= 0 && Number(key) < n;
+        return Reflect.has(target, key);
+      },
+    });
+
+  let ipvs: IpvsState | undefined | null = null;
+  let chainIds: Map<string, number> | undefined;
+  const ruleset = {
+    rules: lazyList(nrules, ruleAt) as Rule[],
+    chains: lazyList(nchains, chainAt),
+    ruleChain,
+    node: core.node as Ruleset['node'],
+    warnings: core.warnings,
+    registrations: core.registrations,
+    get chainIds() {
+      if (!chainIds) {
+        chainIds = new Map();
+        for (let c = 0; c < nchains; c++) {
+          // chainKey: iptables tables by family 4 / 6, nft tables by family name.
+          const fam = TABLE_FAMILIES[cm[c * CHAIN_META + CM_FAMILY]!]!;
+          const key = cm[c * CHAIN_META + CM_SOURCE] === 1 ? fam : fam === 'ip' ? 4 : 6;
+          chainIds.set(chainKey(key, chainTable(c), chainName(c)), c);
+        }
+      }
+      return chainIds;
+    },
+    get ipvs() {
+      // Parsed on first use: only IPVS-mode answers read it.
+      if (ipvs === null) ipvs = (json('ipvs', true) as IpvsState | null) ?? undefined;
+      return ipvs;
+    },
+    get v4() {
+      return noModel('the parsed tables (v4)');
+    },
+    get v6() {
+      return noModel('the parsed tables (v6)');
+    },
+    get ipsets() {
+      return noModel('the ipset contents');
+    },
+    get ruleIds() {
+      return noModel('rule objects (ruleIds)');
+    },
+    get nft() {
+      return noModel('the parsed nft tables');
+    },
+  } as unknown as Ruleset;
+
+  const words = new Int32Array(sab, wordsAt, wordsLen / 4);
+  const compiled: CompiledRuleset = {
+    words,
+    strings: core.strings,
+    recentLists: core.recentLists,
+    ipvs: { reals: core.ipvsReals, byEndpoint: new Map(core.ipvsByEndpoint), ok: core.ipvsOk },
+    stats: core.stats,
+  };
+  const [blobAt, blobLen] = sec('blob');
+  return { compiled, ruleset, meta: () => json('meta'), blob: () => buf.toString('utf8', blobAt, blobAt + blobLen) };
+}

@@ -1,0 +1,89 @@
+// The load path for many readers (the service's workers): a node's dumps are parsed and compiled
+// ONCE into the shared compiled form (src/compile/shared.ts) — one SharedArrayBuffer with the
+// compiled rules, the texts answers render, the summary and the services answer — and any thread
+// holding that buffer answers explain / trace / services without the dump or the parsed model.
+//
+// The one exception is a walk the wasm engine hands back to the reference walk (an interface name
+// longer than its blocks, a full recent table, …: src/engine/wasm.ts): that needs the rule
+// objects, so the caller passes `parse`, which is called (once) only then.
+
+import { compileRuleset } from './engine/wasm.js';
+import { openShared, packShared } from './compile/shared.js';
+import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
+import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
+import { createReferenceEngine } from './engine/reference.js';
+import { createWasmEngine } from './engine/wasm.js';
+import type { Engine } from './engine/types.js';
+import { discoverServices } from './kube/services.js';
+import type { ExplainResult, Query, TraceResult } from './model/contracts.js';
+import type { Ruleset } from './model/ruleset.js';
+import { buildRuleset, rulesetId, statsOf, type LoadStats } from './ruleset.js';
+import type { RulesetBundle } from './model/contracts.js';
+
+export { isCurrent as isCurrentShared } from './compile/shared.js';
+
+export interface SharedSummary {
+  id: string;
+  stats: LoadStats;
+  warnings: string[];
+}
+
+/** Parses and compiles a bundle into the shared form. Throws ParseError / QueryError like loadRuleset. */
+export function compileShared(bundle: RulesetBundle, opts: { lenient?: boolean; id?: string } = {}): SharedSummary & { shared: SharedArrayBuffer } {
+  const t0 = performance.now();
+  const { ruleset, warnings } = buildRuleset(bundle, opts);
+  const t1 = performance.now();
+  const compiled = compileRuleset(ruleset);
+  const t2 = performance.now();
+  const summary: SharedSummary = {
+    id: opts.id ?? rulesetId(bundle),
+    stats: { ...statsOf(bundle, ruleset), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
+    warnings,
+  };
+  // The services answer is computed here, where the rule objects are, and travels as text.
+  const services = JSON.stringify({ services: discoverServices(ruleset) });
+  return { ...summary, shared: packShared(ruleset, compiled, summary, services) };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** A ruleset answered from its shared form. */
+export interface SharedRuleset extends SharedSummary {
+  readonly ruleset: Ruleset;
+  readonly engine: Engine;
+  explain(query: Query, opts?: { maxPaths?: number }): ExplainResult;
+  trace(queries: Query[], opts?: { seed?: number }): TraceResult[];
+  traceColumns(packets: PacketColumns, opts?: { seed?: number; out?: ResultColumns }): ResultColumns;
+  /** `{"services":[…]}` exactly as the HTTP answer. */
+  servicesJson(): string;
+}
+
+export interface OpenOptions {
+  maxPaths?: number;
+  /** The parsed model, for walks the wasm engine hands back (rare); called at most once. */
+  parse?: () => Ruleset;
+}
+
+/** Opens a shared form (throws when it is not this build's format: recompile from the bytes). */
+export function openSharedRuleset(sab: SharedArrayBuffer, opts: OpenOptions = {}): SharedRuleset {
+  const view = openShared(sab);
+  const rs = view.ruleset;
+  const host = (): Engine => {
+    if (!opts.parse) throw new Error('this walk needs the reference engine, and the shared form was opened without its dump');
+    return createReferenceEngine(opts.parse());
+  };
+  const engine = createWasmEngine(rs, view.compiled, host);
+  const summary = view.meta() as SharedSummary;
+  const maxPaths = opts.maxPaths ?? DEFAULT_MAX_PATHS;
+  return {
+    ...summary,
+    ruleset: rs,
+    engine,
+    explain: (query, o) => explain(rs, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
+    trace: (queries, o) => traceAll(rs, engine, queries, o?.seed ?? 0),
+    traceColumns: (cols, o) => traceColumns(rs.node, engine, cols, o?.seed ?? 0, o?.out),
+    servicesJson: () => view.blob(),
+  };
+}
