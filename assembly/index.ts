@@ -6,7 +6,7 @@ import * as L from '../src/compile/layout';
 import { st } from './mem';
 import * as S from './state';
 import { recentClear, recentPut } from './recent';
-import { loadRuleset, outIfaceCode, outRejectWith, outVerdict, walkPacket } from './walk';
+import { loadRuleset, outIfaceCode, outLinkIndex, outRejectWith, outVerdict, walkPacket } from './walk';
 
 /** End of the module's static data: JS checks it lies below IO_BASE_BYTES. */
 export function heapBase(): usize {
@@ -36,9 +36,10 @@ export function walk(forcedCount: i32): i32 {
   st(o, L.O_SPORT, S.sport);
   st(o, L.O_MASQ, S.masq);
   st(o, L.O_OUT_IFACE, outIfaceCode());
+  st(o, L.O_OUT_LINK, outLinkIndex());
   st(o, L.O_RULES, S.rulesEval);
   st(o, L.O_NPATH, S.npath);
-  st(o, L.O_NUNC, S.nunc);
+  st(o, L.O_NASM, S.nasm);
   st(o, L.O_NDEC, S.ndec);
   st(o, L.O_NNOTES, S.nnotes);
   st(o, L.O_NPROBS, S.nprobs);
@@ -57,6 +58,7 @@ export function traceBegin(seed: u32, nthCounters: i32): void {
  * n when one needed the host or failed (its status is in its record).
  */
 export function trace(n: i32): i32 {
+  let tasm = 0;
   for (let i = 0; i < n; i++) {
     const status = walkPacket(i, false, 0);
     const o = L.TRACE_OUT_BYTES + (<usize>(i * L.TRACE_WORDS) << 2);
@@ -70,6 +72,14 @@ export function trace(n: i32): i32 {
     st(o, L.TR_DPORT, S.finalDport());
     st(o, L.TR_MASQ, S.masq);
     st(o, L.TR_RULES, S.rulesEval);
+    // the unknown conditions drawn for this packet (trace mode records only first meetings)
+    if (tasm + S.nasm > L.MAX_TASM) {
+      st(o, L.TR_STATUS, L.ST_HOST);
+      return i;
+    }
+    memory.copy(L.TASM_BYTES + (<usize>(tasm * L.ASM_WORDS) << 2), L.OUT_BYTES + (<usize>L.O_ASM << 2), <usize>(S.nasm * L.ASM_WORDS) << 2);
+    tasm += S.nasm;
+    st(o, L.TR_NASM, S.nasm);
   }
   return n;
 }

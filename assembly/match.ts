@@ -1,12 +1,13 @@
 // Match ops (layout.ts M_*), evaluated in the order the compiler wrote them, which is the
 // kernel's order the reference walk uses (src/engine/matches.ts kernelOrder). Each op answers
-// MATCH, NO_MATCH or HOST (the packet needs a host-side feature); undecidable conditions take a
-// [0.5, 0.5] decision here and record an uncertain entry, exactly like the reference's assume().
+// MATCH, NO_MATCH or HOST (the packet needs a host-side feature); conditions the input does not
+// settle are variables (assembly/assume.ts), keyed exactly like the reference's (src/engine/matches.ts).
 
 import * as L from '../src/compile/layout';
 import { rw, rsAddr } from './mem';
 import * as S from './state';
-import { isNodeLocal } from './node';
+import { isLocal } from './node';
+import { clearKey, keyAddr, keyIface, keyPut, unknown } from './assume';
 import { recentMatch } from './recent';
 import { setTest } from './ipset';
 
@@ -71,8 +72,8 @@ function ifaceMatch(pat: usize, have: usize): i32 {
 
 // ---- addrtype ----
 
-function addrTypeOf(a: usize): i32 {
-  if (isNodeLocal(a)) return AT_LOCAL;
+function addrTypeOf(rule: i32, a: usize): i32 {
+  if (isLocal(rule, a)) return AT_LOCAL;
   const w0 = <u32>load<i32>(a);
   if (S.family == 4) {
     if (w0 == 0xffffffff) return AT_BROADCAST;
@@ -83,18 +84,59 @@ function addrTypeOf(a: usize): i32 {
   return AT_UNICAST;
 }
 
-/** One side of addrtype: 1, 0, or -1 undecidable. */
-function addrtypeSide(a: usize, types: i32, invert: bool, limited: bool): i32 {
-  const t = addrTypeOf(a);
-  if (limited && t == AT_LOCAL) return -1;
-  return ((t & types) != 0) != invert ? 1 : 0;
+/** One side of addrtype; `limit` is the --limit-iface interface block (0: none). */
+function addrtypeSide(rule: i32, a: usize, types: i32, invert: bool, limited: bool, limit: usize, reason: i32): bool {
+  let t = addrTypeOf(rule, a);
+  if (limited && t == AT_LOCAL) {
+    clearKey();
+    keyAddr(L.K_A, a);
+    keyIface(L.K_IFA, limit);
+    if (!unknown(rule, L.A_ADDRTYPE_LIMIT, -1, reason)) t = AT_UNICAST;
+  }
+  return ((t & types) != 0) != invert;
 }
 
-/** An undecidable condition: decision [0.5, 0.5], branch 0 assumes it holds. */
-function assume(rule: i32, code: i32, arg: i32, arg2: i32): i32 {
-  const b = S.decide2(0.5);
-  S.pushUncertain(rule, code, arg, arg2, b == 0);
-  return b == 0 ? MATCH : NO_MATCH;
+/** The packet's fields as an unknown match's key (src/engine/matches.ts packetKey). */
+function packetKey(): void {
+  clearKey();
+  keyAddr(L.K_A, S.SRC);
+  keyAddr(L.K_B, S.DST);
+  keyPut(L.K_PA, S.sport);
+  keyPut(L.K_PB, S.dport);
+  keyPut(L.K_PROTO, S.proto);
+  keyPut(L.K_MARK, <i32>S.mark);
+  keyPut(L.K_CONNMARK, <i32>S.connmark);
+  keyPut(L.K_CTSTATE, S.ctstate);
+  keyIface(L.K_IFA, S.inIf);
+  keyIface(L.K_IFB, S.outIf);
+}
+
+/** A set test the input cannot decide (src/engine/matches.ts, case 'set'). */
+function setUnknown(rule: i32, op: i32): bool {
+  const dirs = rw(op + 2);
+  const n = rw(op + 3);
+  let src = false;
+  let dst = false;
+  for (let i = 0; i < n; i++) {
+    if (i < 31 && ((dirs >>> i) & 1) != 0) dst = true;
+    else src = true;
+  }
+  clearKey();
+  if (src) {
+    keyAddr(L.K_A, S.SRC);
+    keyPut(L.K_PA, S.sport);
+  }
+  if (dst) {
+    keyAddr(L.K_B, S.DST);
+    keyPut(L.K_PB, S.dport);
+  }
+  keyPut(L.K_PROTO, S.proto);
+  keyPut(L.K_MARK, <i32>S.mark);
+  if (n > 1) {
+    keyIface(L.K_IFA, S.inIf);
+    keyIface(L.K_IFB, S.outIf);
+  }
+  return unknown(rule, L.A_SET, rw(op + 6), rw(op + 5));
 }
 
 @inline function bool2(b: bool): i32 {
@@ -161,6 +203,8 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       return bool2((S.family == 6 && cidr6(S.SRC, op)) != inv);
     case L.M_DST6:
       return bool2((S.family == 6 && cidr6(S.DST, op)) != inv);
+    case L.M_NFPROTO:
+      return bool2((S.family == rw(op + 1)) != inv);
     case L.M_PROTO: {
       const p = rw(op + 1);
       return bool2((p == 0 || p == S.proto) != inv);
@@ -169,7 +213,12 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
     case L.M_OUT_IFACE: {
       const have = kind == L.M_IN_IFACE ? S.inIf : S.outIf;
       const r = ifaceMatch(rsAddr(op + 1), have);
-      if (r < 0) return assume(rule, L.U_IFACE, op + 1, <i32>have);
+      if (r < 0) {
+        clearKey();
+        keyIface(L.K_IFA, rsAddr(op + 1));
+        keyIface(L.K_IFB, have);
+        return bool2(unknown(rule, L.A_IFACE, -1, -1) != inv);
+      }
       return bool2((r == 1) != inv);
     }
     case L.M_FRAGMENT:
@@ -212,8 +261,8 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       return bool2(((S.ctstate & rw(op + 1)) != 0) != inv);
     case L.M_CTADDR: {
       const a = ctAddr(rw(op + 1));
-      let hit = true;
-      for (let k = 0; k < 4; k++) {
+      let hit = S.family == rw(op + 10);
+      for (let k = 0; hit && k < 4; k++) {
         if ((load<i32>(a + (<usize>k << 2)) & rw(op + 6 + k)) != rw(op + 2 + k)) {
           hit = false;
           break;
@@ -230,16 +279,11 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
     case L.M_ADDRTYPE: {
       const f = rw(op + 1);
       const limited = (f & (L.AT_LIMIT_IN | L.AT_LIMIT_OUT)) != 0;
-      if (f & L.AT_HAS_SRC) {
-        const r = addrtypeSide(S.SRC, rw(op + 2), (f & L.AT_SRC_INV) != 0, limited);
-        if (r < 0) return assume(rule, L.U_ADDRTYPE_LIMIT, 0, 0);
-        if (r == 0) return NO_MATCH;
-      }
-      if (f & L.AT_HAS_DST) {
-        const r = addrtypeSide(S.DST, rw(op + 3), (f & L.AT_DST_INV) != 0, limited);
-        if (r < 0) return assume(rule, L.U_ADDRTYPE_LIMIT, 0, 0);
-        if (r == 0) return NO_MATCH;
-      }
+      // the input interface wins when both limits are given (xt_addrtype)
+      const limit = (f & L.AT_LIMIT_IN) != 0 ? S.inIf : (f & L.AT_LIMIT_OUT) != 0 ? S.outIf : 0;
+      const reason = rw(op + 4);
+      if ((f & L.AT_HAS_SRC) != 0 && !addrtypeSide(rule, S.SRC, rw(op + 2), (f & L.AT_SRC_INV) != 0, limited, limit, reason)) return NO_MATCH;
+      if ((f & L.AT_HAS_DST) != 0 && !addrtypeSide(rule, S.DST, rw(op + 3), (f & L.AT_DST_INV) != 0, limited, limit, reason)) return NO_MATCH;
       return MATCH;
     }
     case L.M_RANDOM: {
@@ -266,7 +310,7 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
     }
     case L.M_IPRANGE: {
       const a = rw(op + 1) == 0 ? S.SRC : S.DST;
-      const hit = cmp4(a, rsAddr(op + 2)) >= 0 && cmp4(a, rsAddr(op + 6)) <= 0;
+      const hit = S.family == rw(op + 10) && cmp4(a, rsAddr(op + 2)) >= 0 && cmp4(a, rsAddr(op + 6)) <= 0;
       return bool2(hit != inv);
     }
     case L.M_PHYSDEV: {
@@ -279,23 +323,30 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
       return MATCH;
     }
     case L.M_OWNER:
-      if (S.origin == L.ORIGIN_HOST) return assume(rule, L.U_OWNER_HOST, 0, 0);
+      if (S.origin == L.ORIGIN_HOST) {
+        clearKey();
+        return bool2(unknown(rule, L.A_OWNER, rw(op + 2), rw(op + 3)));
+      }
       return bool2(rw(op + 1) != 0);
     case L.M_LIMIT:
       S.pushNote(L.NOTE_STRING, rw(op + 1), 0, 0);
       return MATCH;
     case L.M_POLICY: {
       const mode = rw(op + 1);
-      if (mode == L.POL_UNMODELLED) return assume(rule, L.U_REASON, rw(op + 2), 0);
+      if (mode == L.POL_UNMODELLED) {
+        packetKey();
+        return bool2(unknown(rule, L.A_MATCH, rw(op + 3), rw(op + 2)));
+      }
       return bool2((mode == L.POL_NONE) != inv);
     }
     case L.M_UNKNOWN:
-      return assume(rule, L.U_REASON, rw(op + 1), 0);
+      packetKey();
+      return bool2(unknown(rule, L.A_MATCH, rw(op + 2), rw(op + 1)));
     case L.M_CONST:
       return bool2(rw(op + 1) != 0);
     case L.M_SET: {
-      const r = setTest(rw(op + 1), rw(op + 2), rw(op + 3), rw(op + 4) != 0, 0);
-      if (r < 0) return assume(rule, L.U_REASON, rw(op + 5), 0);
+      const r = rw(op + 1) < 0 ? -1 : setTest(rw(op + 1), rw(op + 2), rw(op + 3), rw(op + 4) != 0, 0);
+      if (r < 0) return bool2(setUnknown(rule, op) != inv);
       return bool2((r == 1) != inv);
     }
     case L.M_IPVS:

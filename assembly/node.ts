@@ -5,6 +5,12 @@ import * as L from '../src/compile/layout';
 import { rw, rsAddr } from './mem';
 import * as S from './state';
 import { setHash } from './ipset';
+import { clearKey, keyAddr, unknown } from './assume';
+import { hasRoutes, inLocalRoute, linkIface, lookup, LOOKUP_NONE, routeDev, routeGateway, routeType } from './routing';
+
+/** Why the last route() gave no interface (src/compile/routing.ts ROUTE_FAIL). */
+let routeFail: i32 = 0;
+export function routeFailCode(): i32 { return routeFail; }
 
 /** The `lo` interface block (comes-back-in path of host packets). */
 export const LO_IFACE: usize = memory.data<i32>([2 | L.IF_PRESENT_BIT, 0x6f6c, 0, 0, 0, 0]); // "lo", little-endian bytes
@@ -41,6 +47,41 @@ export function isNodeLocal(a: usize): bool {
   return false;
 }
 
+/**
+ * src/engine/packet.ts nodeLocality + the walker's isLocal: what the input settles, the packet's
+ * own original source, else an unknown condition asked by `rule` (-1: the routing decision).
+ */
+export function isLocal(rule: i32, a: usize): bool {
+  if (isNodeLocal(a) || inLocalRoute(a)) return true;
+  if ((rw(L.H_NODEFLAGS) & L.NF_ADDRS_KNOWN) != 0) return false;
+  const w0 = <u32>load<i32>(a);
+  if (S.family == 4 ? w0 == 0xffffffff || w0 >>> 28 == 0xe : w0 >>> 24 == 0xff) return false;
+  if (inPodRange(a)) return false;
+  let same = true;
+  for (let k = 0; k < 4; k++) if (load<i32>(a + (<usize>k << 2)) != load<i32>(S.OSRC + (<usize>k << 2))) same = false;
+  if (same) return S.origin == L.ORIGIN_HOST;
+  clearKey();
+  keyAddr(L.K_A, a);
+  return unknown(rule, L.A_LOCAL, -1, -1);
+}
+
+/** Inside a pod CIDR and not its network or gateway (network + 1) address: a pod's, not the node's. */
+function inPodRange(a: usize): bool {
+  const n = node();
+  const base = n + L.N_ADDRS + rw(n + L.N_NADDR) * L.NADDR_WORDS;
+  const count = rw(n + L.N_NCIDR);
+  const last = S.family == 4 ? 0 : 3;
+  for (let i = 0; i < count; i++) {
+    const c = base + i * L.NCIDR_WORDS;
+    if (rw(c) != S.family || !cidrHas(c, a)) continue;
+    let same = true;
+    for (let k = 0; k < 4; k++) if (k != last && load<i32>(a + (<usize>k << 2)) != rw(c + 1 + k)) same = false;
+    const off = <u32>load<i32>(a + (<usize>last << 2)) - <u32>rw(c + 1 + last);
+    if (!(same && off <= 1)) return true;
+  }
+  return false;
+}
+
 function inPodCidr(a: usize): bool {
   const n = node();
   const base = n + L.N_ADDRS + rw(n + L.N_NADDR) * L.NADDR_WORDS;
@@ -68,11 +109,42 @@ export function podsIface(): usize {
   return rsAddr(node() + L.N_PODS);
 }
 
-/** The outgoing interface for the current destination: override, lo, pods, uplink. */
+/**
+ * The outgoing interface for the current destination (src/engine/reference-walk.ts route()):
+ * override, lo, the node's routes when given (0 when they give no usable route: routeFailCode()
+ * says why, a note is recorded), else pods, uplink.
+ */
 export function route(given: usize): usize {
+  S.setHasNh(false);
   if (given != 0) return given;
   const dst = S.routeDst();
-  if (isNodeLocal(dst)) return LO_IFACE;
+  if (isLocal(-1, dst)) return LO_IFACE;
+  if (hasRoutes()) {
+    const iif = S.inIf != 0 && (load<i32>(S.inIf) & L.IF_PRESENT_BIT) != 0 ? S.inIf : LO_IFACE;
+    const r = lookup(dst, iif);
+    let fail = 0;
+    if (r >= 0) {
+      const t = routeType(r);
+      if (t == L.RTYPE_LOCAL || t == L.RTYPE_BROADCAST || t == L.RTYPE_ANYCAST) return LO_IFACE;
+      if (t == L.RTYPE_BLACKHOLE) fail = 1;
+      else if (t == L.RTYPE_UNREACHABLE) fail = 2;
+      else if (t == L.RTYPE_PROHIBIT) fail = 3;
+      else if (routeDev(r) < 0) fail = 4;
+      else {
+        const gw = routeGateway(r);
+        const nh = gw != 0 ? gw : dst;
+        for (let k = 0; k < 4; k++) store<i32>(S.NH + (<usize>k << 2), load<i32>(nh + (<usize>k << 2)));
+        S.setHasNh(true);
+        return linkIface(routeDev(r));
+      }
+    } else if (r != LOOKUP_NONE) {
+      const a = -2 - r;
+      fail = a == L.PRA_BLACKHOLE ? 1 : a == L.PRA_PROHIBIT ? 3 : 2;
+    }
+    routeFail = fail;
+    S.pushNote(L.NOTE_ROUTE, fail, 0, dst);
+    return 0;
+  }
   if (inPodCidr(dst)) return podsIface();
   return uplinkIface();
 }

@@ -2,7 +2,7 @@
 // is module globals and small static blocks; nothing is allocated per packet.
 
 import {
-  NOTE_WORDS, UNC_NO_MATCH_BIT, UNC_WORDS, FORCED_BYTES, MAX_DEC, MAX_NOTES, MAX_PATH, MAX_PROBS, MAX_UNC, OUT_BYTES, O_DEC, O_NOTES, O_PATH, O_UNC,
+  NOTE_WORDS, FORCED_BYTES, MAX_DEC, MAX_NOTES, MAX_PATH, MAX_PROBS, OUT_BYTES, O_DEC, O_NOTES, O_PATH,
   PROBS_BYTES, ST_FORCED, ST_OK, ST_OVERFLOW,
 } from '../src/compile/layout';
 import { ld } from './mem';
@@ -16,6 +16,10 @@ const SCRATCH: usize = memory.data(16);
 /** gate/ipip IPVS forwarding: the real server the packet goes to while it keeps its destination. */
 export const EP: usize = memory.data(16);
 export let hasEp: bool = false;
+/** The last routing decision's nexthop (gateway or destination), when the node's routes decided. */
+export const NH: usize = memory.data(16);
+export let hasNh: bool = false;
+export function setHasNh(v: bool): void { hasNh = v; }
 export let epPort: i32 = 0;
 /** The IPVS virtual service that handled the packet, -1 none. */
 export let ipvsSvc: i32 = -1;
@@ -45,7 +49,8 @@ export let status: i32 = ST_OK;
 // Recording (walk mode only; trace mode keeps counts at 0 and records nothing).
 export let recording: bool = true;
 export let npath: i32 = 0;
-export let nunc: i32 = 0;
+/** Assumption records of this walk (assembly/assume.ts; kept in trace mode too: the lookup table). */
+export let nasm: i32 = 0;
 export let ndec: i32 = 0;
 export let nnotes: i32 = 0;
 export let nprobs: i32 = 0;
@@ -79,13 +84,14 @@ export function resetWalk(rec: bool, forcedCount: i32): void {
   status = ST_OK;
   recording = rec;
   npath = 0;
-  nunc = 0;
+  nasm = 0;
   ndec = 0;
   nnotes = 0;
   nprobs = 0;
   nforced = forcedCount;
   masq = 0;
   hasEp = false;
+  hasNh = false;
   epPort = 0;
   ipvsSvc = -1;
 }
@@ -114,16 +120,7 @@ export function pushStep(kind: i32, id: i32): void {
   npath++;
 }
 
-export function pushUncertain(rule: i32, code: i32, arg: i32, arg2: i32, assumedMatch: bool): void {
-  if (!recording) return;
-  if (nunc >= MAX_UNC) { setStatus(ST_OVERFLOW); return; }
-  const base = OUT_BYTES + (<usize>(O_UNC + nunc * UNC_WORDS) << 2);
-  store<i32>(base, rule | (assumedMatch ? 0 : UNC_NO_MATCH_BIT));
-  store<i32>(base, code, 4);
-  store<i32>(base, arg, 8);
-  store<i32>(base, arg2, 12);
-  nunc++;
-}
+export function setNasm(v: i32): void { nasm = v; }
 
 /**
  * Records a note once per walk (the reference dedups notes by text; equal records are equal

@@ -8,7 +8,9 @@ import { ld, rw, rsAddr } from './mem';
 import * as S from './state';
 import { HOST, MATCH, matchRule } from './match';
 import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
-import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
+import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isLocal, LO_IFACE, loopbackAddr, podsIface, route, routeFailCode } from './node';
+import { hasAddrs, linkIface, linkOf, rejectId, selectSource } from './routing';
+import { assumeNote, clearKey, keyPut, unknown } from './assume';
 
 const CT_NEW: i32 = 2;
 const CT_UNTRACKED: i32 = 16;
@@ -54,11 +56,18 @@ export function loadRuleset(): bool {
 export function outVerdict(): i32 { return verdict; }
 export function outRejectWith(): i32 { return rejectWith; }
 
+/** The link index the packet left on (OIF_LINK). */
+export function outLinkIndex(): i32 {
+  return leftOn == 0 ? -1 : linkOf(leftOn);
+}
+
 /** OIF_* code of the interface the packet left on. */
 export function outIfaceCode(): i32 {
   if (leftOn == 0) return L.OIF_NONE;
   if (leftOn == LO_IFACE) return L.OIF_LO;
   if (leftOn == pkt + (<usize>L.P_OUT_IFACE << 2)) return L.OIF_QUERY;
+  const li = linkOf(leftOn);
+  if (li >= 0 && leftOn == linkIface(li)) return L.OIF_LINK;
   if (leftOn == podsIface()) return L.OIF_PODS;
   return L.OIF_UPLINK;
 }
@@ -207,7 +216,7 @@ function runChain(start: i32): bool {
         pos = 0;
         continue;
       case L.T_MISSING_CHAIN:
-        S.pushUncertain(rid, L.U_REASON, targ, 0, false);
+        assumeNote(rid, targ);
         break;
       case L.T_DNAT:
       case L.T_SNAT:
@@ -232,7 +241,7 @@ function runChain(start: i32): bool {
         S.setCtstate(CT_UNTRACKED);
         break;
       case L.T_UNKNOWN:
-        S.pushUncertain(rid, L.U_REASON, targ, 0, true);
+        assumeNote(rid, targ);
         break;
       default:
         S.setStatus(L.ST_BAD_RULESET);
@@ -259,7 +268,7 @@ function pickAddress(rid: i32, b: i32, into: usize): void {
   copy4(into, lo);
   if (n <= 1) return;
   if (n > L.NAT_MAX_BRANCHES) {
-    S.pushUncertain(rid, L.U_REASON, rw(b + L.NR_REASON), 0, true);
+    assumeNote(rid, rw(b + L.NR_REASON));
     return;
   }
   S.beginDecision();
@@ -303,7 +312,18 @@ function nat(rid: i32, tk: i32, b: i32): void {
       S.setCtstate(S.ctstate | CT_SNAT);
       return;
     case L.T_MASQUERADE: {
-      // the outgoing interface's address: the pod gateway on an exact-name pods interface
+      // with the node's interfaces known: the kernel's inet_select_addr on the outgoing one
+      const dev = hasAddrs() && !isLoopback(S.DST) ? linkOf(S.outIf) : -1;
+      if (dev >= 0) {
+        const src = selectSource(dev, S.hasNh ? S.NH : S.routeDst());
+        if (src != 0) copy4(S.SRC, src);
+        else S.pushNote(L.NOTE_MASQ_NOADDR, S.family, 0, S.SRC);
+        if (f & L.NRF_PORTS) S.setPorts(pickPort(S.sport, b), S.dport);
+        S.setMasq(1);
+        S.setCtstate(S.ctstate | CT_SNAT);
+        return;
+      }
+      // otherwise: the pod gateway on an exact-name pods interface
       const gw = onPodsExact(S.outIf) ? podGateway(S.routeDst()) : 0;
       const a = gw != 0 ? gw : isLoopback(S.DST) ? loopbackAddr() : firstNodeAddress();
       if (a != 0) copy4(S.SRC, a);
@@ -334,6 +354,19 @@ function nat(rid: i32, tk: i32, b: i32): void {
 @inline function outOverride(): usize {
   const b = pkt + (<usize>L.P_OUT_IFACE << 2);
   return (load<i32>(b) & L.IF_PRESENT_BIT) != 0 ? b : 0;
+}
+
+/** outIf := route(); false when the node's routes gave no way (verdict set, as the reference's reroute()). */
+function reroute(): bool {
+  const o = route(outOverride());
+  if (o == 0) {
+    const f = routeFailCode();
+    if (f == 1) end(L.VERDICT_DROP, -1);
+    else end(L.VERDICT_REJECT, rejectId(f == 3));
+    return false;
+  }
+  S.setOutIf(o);
+  return true;
 }
 
 /** The IPVS stage (SEMANTICS.md "IPVS"): IPVS_NONE, IPVS_SCHEDULED, or IPVS_STOP (rejected: verdict set). */
@@ -367,8 +400,8 @@ const NAT_ORDER: usize = memory.data(L.MAX_TIE * 4);
 
 /**
  * Orders the n chains at `members` (ids, -1 IPVS) that run at one priority into `out` (indices,
- * run order): insertion in listing order, one [0.5, 0.5] decision "does the placed one run
- * before this one?" per pair it needs (branch 0: yes), each recorded as uncertain.
+ * run order): insertion in listing order, one unknown condition "does the placed one run
+ * before this one?" per pair it needs (branch 0: yes; assembly/assume.ts).
  */
 function orderTies(members: usize, n: i32, out: usize): void {
   put4(out, 0, 0);
@@ -376,9 +409,10 @@ function orderTies(members: usize, n: i32, out: usize): void {
     let pos = x;
     while (pos > 0) {
       const y = at4(out, pos - 1);
-      const b = S.decide2(0.5);
-      S.pushUncertain(0, L.U_ORDER, at4(members, y), at4(members, x), b == 0);
-      if (b == 0) break;
+      clearKey();
+      keyPut(L.K_PA, at4(members, y));
+      keyPut(L.K_PB, at4(members, x));
+      if (unknown(-1, L.A_ORDER, -1, -1)) break;
       pos--;
     }
     for (let t = x; t > pos; t--) put4(out, t, at4(out, t - 1));
@@ -390,8 +424,8 @@ function ipvsAt(h: i32): i32 {
   const r = ipvsStep();
   if (r == IPVS_STOP) return END;
   if (r != IPVS_NONE) {
-    if (h == L.HOOK_INPUT && !isNodeLocal(S.routeDst())) return STOLEN;
-    S.setOutIf(route(outOverride()));
+    if (h == L.HOOK_INPUT && !isLocal(-1, S.routeDst())) return STOLEN;
+    if (!reroute()) return END;
   }
   return GO;
 }
@@ -416,7 +450,7 @@ function natGroup(h: i32, base: i32, a: i32, b: i32): i32 {
     for (let o = 0; o < n; o++) {
       natSet = false;
       if (!runChain(rw(base + (i + at4(NAT_ORDER, o)) * PW + L.PL_CHAIN))) return END;
-      if (h == L.HOOK_OUTPUT) S.setOutIf(route(outOverride())); // rerouted after a DNAT
+      if (h == L.HOOK_OUTPUT && !reroute()) return END; // rerouted after a DNAT
       if (natSet) return GO;
     }
     i = j;
@@ -489,28 +523,28 @@ function hookPoint(h: i32, nat: bool, ipvs: bool): i32 {
 
 function fromInterface(): void {
   if (hookPoint(L.HOOK_PREROUTING, true, false) != GO) return;
-  if (isNodeLocal(S.DST)) {
+  if (isLocal(-1, S.DST)) {
     if (hookPoint(L.HOOK_INPUT, true, true) == STOLEN) {
       // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
       S.setInIf(0);
-      S.setOutIf(route(outOverride()));
+      if (!reroute()) return;
       if (hookPoint(L.HOOK_OUTPUT, false, false) != GO) return;
       if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
       leftOn = S.outIf;
     }
     return; // delivered (or ended)
   }
-  S.setOutIf(route(outOverride()));
+  if (!reroute()) return;
   if (hookPoint(L.HOOK_FORWARD, true, false) != GO) return;
   if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
   leftOn = S.outIf;
 }
 
 function fromHost(): void {
-  S.setOutIf(route(outOverride()));
+  if (!reroute()) return;
   if (hookPoint(L.HOOK_OUTPUT, true, true) != GO) return;
   if (hookPoint(L.HOOK_POSTROUTING, true, false) != GO) return;
-  if (!isNodeLocal(S.routeDst())) {
+  if (!isLocal(-1, S.routeDst())) {
     leftOn = S.outIf;
     return;
   }

@@ -1,6 +1,7 @@
 // Human-readable tables for the CLI (the --json output is the library JSON itself).
 
-import type { ExplainResult } from './model/contracts.js';
+import type { Assumption, ExplainResult, Outcome } from './model/contracts.js';
+import { negatedCondition } from './engine/assume.js';
 
 function pad(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -15,11 +16,22 @@ export function formatProbability(p: number): string {
 export function renderExplain(r: ExplainResult, opts: { path: boolean }): string {
   const q = r.query;
   let out = `${q.protocol} ${q.source}${q.sourcePort !== undefined ? ':' + q.sourcePort : ''} -> ${q.destination}${q.port !== undefined ? ':' + q.port : ''} (origin ${q.origin}${q.inInterface ? ', in ' + q.inInterface : ''})\n\n`;
-  const rows = [['PROBABILITY', 'VERDICT', 'ENDPOINT', 'SOURCE', 'MASQUERADE', 'RULES WALKED']];
+  // Outcomes come grouped by case (explain.ts); each case's probabilities are given its assumptions.
+  const groups: { assumes: Assumption[]; outcomes: Outcome[] }[] = [];
   for (const o of r.outcomes) {
-    rows.push([formatProbability(o.probability), o.verdict + (o.rejectWith ? ` (${o.rejectWith})` : ''), o.endpoint, o.source, o.masquerade ? 'yes' : 'no', String(o.rulesEvaluated)]);
+    const last = groups[groups.length - 1];
+    if (last && sameCase(last.assumes, o.assumes)) last.outcomes.push(o);
+    else groups.push({ assumes: o.assumes, outcomes: [o] });
   }
-  out += pad(rows);
+  groups.forEach((g, gi) => {
+    if (groups.length > 1 || g.assumes.length > 0) out += `${gi > 0 ? '\n' : ''}${caseHeading(g.assumes)}\n`;
+    const rows = [['PROBABILITY', 'VERDICT', 'ENDPOINT', 'SOURCE', 'MASQUERADE', 'RULES WALKED']];
+    for (const o of g.outcomes) {
+      rows.push([formatProbability(o.probability), o.verdict + (o.rejectWith ? ` (${o.rejectWith})` : ''), o.endpoint, o.source, o.masquerade ? 'yes' : 'no', String(o.rulesEvaluated)]);
+    }
+    const table = pad(rows);
+    out += groups.length > 1 || g.assumes.length > 0 ? `${table.trimEnd().replace(/^/gm, '  ')}\n` : table;
+  });
   if (opts.path) {
     r.outcomes.forEach((o, i) => {
       out += `\n#${i + 1} ${formatProbability(o.probability)} ${o.verdict} ${o.endpoint}\n`;
@@ -33,11 +45,21 @@ export function renderExplain(r: ExplainResult, opts: { path: boolean }): string
     });
   }
   if (r.uncertain.length) {
-    out += '\nUncertain (not modelled; both branches followed):\n';
-    for (const u of r.uncertain) out += `  line ${u.line} ${u.table}/${u.chain}: ${u.reason}\n    ${u.rule}\n`;
+    out += '\nUnknown conditions (each case above assumes a value for them):\n';
+    for (const u of r.uncertain) out += `  line ${u.line} ${u.table}/${u.chain}: ${u.reason}\n${u.rule ? `    ${u.rule}\n` : ''}`;
   }
   if (r.warnings.length) out += '\nWarnings:\n' + r.warnings.map((w) => `  ${w}\n`).join('');
   return out;
+}
+
+function sameCase(a: Assumption[], b: Assumption[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.line === b[i].line && x.condition === b[i].condition && x.holds === b[i].holds);
+}
+
+/** "if 10.0.0.5 in set A (src) and …:" — the case an outcome group assumes. */
+function caseHeading(as: Assumption[]): string {
+  if (as.length === 0) return 'in every case:';
+  return `if ${as.map((a) => `${a.holds ? a.condition : negatedCondition(a.condition)}${a.line ? ` (line ${a.line})` : ''}`).join(' and ')}:`;
 }
 
 interface ServiceLike {

@@ -165,7 +165,7 @@ export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table
     nft = loaded.tables;
     nftSyntax = loaded.ruleset;
   }
-  const node = resolveNode(inp.node, ipvs);
+  const node = resolveNode(inp.node, ipvs, warnings);
   const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
   return { ruleset, warnings };
 }

@@ -18,7 +18,7 @@ const LAYERS: string[][] = [
   ['engine'], // the walks (reference and wasm) and explain/trace
   ['kube'], // kube-proxy knowledge: service discovery, generators
   ['ruleset.ts', 'index.ts', 'examples.ts'], // the library entry
-  ['lab'], // the kernel lab (network namespaces)
+  ['lab', 'collect'], // on a real node or a throwaway one: the kernel lab, `landfall collect`
   ['scale'], // the chain-scaling lab
   ['service'], // HTTP
   ['cli.ts', 'cli-render.ts'], // the command

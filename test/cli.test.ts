@@ -39,7 +39,7 @@ describe('landfall explain', () => {
 
   it('reads the dump from stdin with --iptables -', () => {
     const dump = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', 'COMMIT', ''].join('\n');
-    const r = landfall(['explain', '--iptables', '-', '--proto', 'tcp', '--dst', '10.1.2.3:80', '--json'], dump);
+    const r = landfall(['explain', '--iptables', '-', '--node-ip', '192.168.1.10', '--proto', 'tcp', '--dst', '10.1.2.3:80', '--json'], dump);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.outcomes).toEqual([expect.objectContaining({ probability: 1, verdict: 'drop', endpoint: '10.1.2.3:80' })]);

@@ -65,9 +65,10 @@ describe('loadRuleset', () => {
     const marks = Array.from({ length: 6 }, (_, i) => `-A FORWARD -m statistic --mode random --probability 0.5 -j MARK --or-mark ${1 << i}`);
     const text = `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${marks.join('\n')}\nCOMMIT\n`;
     const q: Query = { protocol: 'tcp', destination: '10.0.0.1', port: 80 };
-    expect(() => loadRuleset({ iptables: text }, { maxPaths: 10, engine: 'reference' }).explain(q)).toThrow(PathExplosionError);
-    expect(loadRuleset({ iptables: text }, { engine: 'reference' }).explain(q).outcomes).toHaveLength(1);
-    expect(() => loadRuleset({ iptables: text }, { engine: 'reference' }).explain(q, { maxPaths: 63 })).toThrow(/63/);
+    const node = { addresses: ['192.168.1.10'] };
+    expect(() => loadRuleset({ iptables: text, node }, { maxPaths: 10, engine: 'reference' }).explain(q)).toThrow(PathExplosionError);
+    expect(loadRuleset({ iptables: text, node }, { engine: 'reference' }).explain(q).outcomes).toHaveLength(1);
+    expect(() => loadRuleset({ iptables: text, node }, { engine: 'reference' }).explain(q, { maxPaths: 63 })).toThrow(/63/);
   });
 });
 
@@ -119,27 +120,36 @@ describe('other inputs', () => {
     expect(r.outcomes[0].path.map((s) => `${s.family} ${s.table}/${s.chain}`)).toEqual(['ip6 filter/FORWARD']);
   });
 
-  test('nftables, snapshot and the iproute2 node fields are accepted and not read yet', () => {
+  test('the iproute2 node fields are read: an ip -j addr listing settles which addresses are the node own', () => {
     const plain = loadRuleset({ iptables: BASIC.iptables }, { engine: 'reference' });
+    const ipAddr = JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.168.1.10', prefixlen: 24, scope: 'global' }] }]);
     const more = loadRuleset(
-      { iptables: BASIC.iptables, nftables: 'table inet x {\n}\n', snapshot: { format: 'landfall-snapshot/1' }, node: { ipAddr: '[]', ipRoute: '[]', ipRule: '[]' } },
+      { iptables: BASIC.iptables, nftables: 'table inet x {\n}\n', snapshot: { format: 'landfall-snapshot/1' }, node: { ipAddr, ipRoute: '[]', ipRule: '[]' } },
       { engine: 'reference' },
     );
     const q = { protocol: 'tcp' as const, destination: '10.96.100.1', port: 80 };
-    expect(more.explain(q)).toEqual(plain.explain(q));
-    // …but they are input: a different input is a different id.
+    // without the node's addresses, whether 10.96.100.1 is one of them is an assumption…
+    expect(plain.explain(q).warnings.join()).toMatch(/node's addresses were not given/);
+    // …with them it is settled, and every outcome is unconditional
+    const r = more.explain(q);
+    expect(r.warnings.join()).not.toMatch(/node's addresses were not given/);
+    expect(r.outcomes.every((o) => o.assumes.length === 0)).toBe(true);
     expect(more.id).not.toBe(plain.id);
   });
 
   test('ipsets decide -m set; without the dump the same rule is uncertain', () => {
     const text = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m set --match-set BLOCKED src -j DROP\nCOMMIT\n';
     const sets = 'create BLOCKED hash:net family inet hashsize 1024 maxelem 65536\nadd BLOCKED 198.51.100.0/24\n';
-    const withSets = loadRuleset({ iptables: text, ipsets: sets }, { engine: 'reference' });
+    const node = { addresses: ['192.168.1.10'] };
+    const withSets = loadRuleset({ iptables: text, ipsets: sets, node }, { engine: 'reference' });
     expect(withSets.stats).toMatchObject({ ipsets: 1, ipsetEntries: 1 });
     expect(withSets.explain({ protocol: 'tcp', destination: '10.0.0.1', port: 80, source: '198.51.100.9' }).outcomes.map((o) => o.verdict)).toEqual(['drop']);
     expect(withSets.explain({ protocol: 'tcp', destination: '10.0.0.1', port: 80, source: '198.51.101.9' }).outcomes.map((o) => o.verdict)).toEqual(['accept']);
-    const without = loadRuleset({ iptables: text }, { engine: 'reference' }).explain({ protocol: 'tcp', destination: '10.0.0.1', port: 80 });
-    expect(without.outcomes).toHaveLength(2);
+    const without = loadRuleset({ iptables: text, node }, { engine: 'reference' }).explain({ protocol: 'tcp', destination: '10.0.0.1', port: 80 });
+    expect(without.outcomes.map((o) => [o.verdict, o.probability, o.assumes])).toEqual([
+      ['drop', 1, [{ line: 5, condition: '203.0.113.10 in set BLOCKED (src)', holds: true }]],
+      ['accept', 1, [{ line: 5, condition: '203.0.113.10 in set BLOCKED (src)', holds: false }]],
+    ]);
     expect(without.uncertain[0]).toMatchObject({ line: 5 });
   });
 

@@ -15,7 +15,7 @@ import { WEB_DIR } from '../src/service/web.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SOURCES = ['web/src', 'web/index.html', 'web/vite.config.ts', 'src/kube/scale-svg.ts', 'src/kube/scale-types.ts'];
+const SOURCES = ['web/src', 'web/index.html', 'web/vite.config.ts', 'src/scale/svg.ts', 'src/scale/types.ts'];
 
 function newest(path: string): number {
   const p = join(ROOT, path);

@@ -64,6 +64,7 @@ import { buildRuns } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
+import { writeRouting } from './routing.js';
 
 export interface CompiledRuleset {
   /** The whole compiled ruleset (header + sections), layout.ts. */
@@ -96,6 +97,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     strings,
     nth: { next: 0, rule: -1, counter: 0 },
     rule: 0,
+    line: 0,
     ipvs: (rs.ipvs?.services.length ?? 0) > 0,
     sets: new Map([...rs.ipsets.sets.keys()].map((name, i) => [name, i])),
     recentId: (name) => recent.id(name),
@@ -124,8 +126,9 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   for (let id = 0; id < nrules; id++) {
     const rule = rs.rules[id];
     ctx.rule = id;
+    ctx.line = rule.line;
     const ordered = kernelOrder(rule.matches);
-    const k = indexKeys(ordered);
+    const k = indexKeys(ordered, rs.node.addressesKnown);
     dstKeys[id] = k.dst;
     portKeys[id] = k.dport;
     const [ops, nops] = encodeMatches(ctx, ordered);
@@ -199,6 +202,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const runs = buildRuns(w, rs, dstKeys, portKeys, rulesAt, opts.minRun ?? 8);
 
   writeNode(w, rs);
+  w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
   writeSets(w, rs.ipsets);
   const ipvs = writeIpvs(w, rs.ipvs, strings, opts.ipvsNotes);
   w.set(H_NNTH, ctx.nth.next);
@@ -267,5 +271,6 @@ function writeNode(w: Words, rs: Ruleset): void {
     for (let k = 0; k < 5; k++) w.set(ht + s * L.NODEHASH_SLOT + k, key[k]);
   }
   w.set(L.H_NODEHASH, ht);
+  w.set(L.H_NODEFLAGS, node.addressesKnown ? L.NF_ADDRS_KNOWN : 0);
   w.set(L.H_NODEMASK, slots - 1);
 }

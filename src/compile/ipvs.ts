@@ -8,6 +8,7 @@
 import { formatEndpoint } from '../model/addr.js';
 import type { IpvsState } from '../model/ipvs.js';
 import { dhTable, mhTable, shTable } from '../model/ipvs-tables.js';
+import { protoNumber } from '../model/protocols.js';
 import * as L from './layout.js';
 import { setHash } from './sets.js';
 import type { StringTable, Words } from './words.js';
@@ -20,7 +21,6 @@ const {
   VS_NOTES0, VS_NOTES1, VS_NOTE_EMPTY, VS_NREALS, VS_PORT, VS_PROTO, VS_REALS, VS_SCHED, VS_TABLE, VS_WORDS,
 } = L;
 
-const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 
 /** The note texts of one virtual service, as answers show them. */
 export interface IpvsServiceNotes {
@@ -111,7 +111,7 @@ export function writeIpvs(w: Words, state: IpvsState | undefined, strings: Strin
       return;
     }
     if (!s.addr || s.port === undefined) return;
-    const key = [s.family, PROTO_NUM[s.protocol], s.addr.w[0] | 0, s.addr.w[1] | 0, s.addr.w[2] | 0, s.addr.w[3] | 0, s.port];
+    const key = [s.family, protoNumber(s.protocol), s.addr.w[0] | 0, s.addr.w[1] | 0, s.addr.w[2] | 0, s.addr.w[3] | 0, s.port];
     const k = `t${key.join(',')}`;
     if (!seen.has(k)) {
       seen.add(k);
@@ -143,7 +143,7 @@ export function writeIpvs(w: Words, state: IpvsState | undefined, strings: Strin
     if (s.reals.some((x) => x.activeConns !== undefined)) f |= VSF_DUMP_CONNS;
     w.set(r + VS_FLAGS, f);
     w.set(r + VS_NREALS, s.reals.length);
-    w.set(r + VS_PROTO, s.protocol === 'fwmark' ? -1 : PROTO_NUM[s.protocol]);
+    w.set(r + VS_PROTO, s.protocol === 'fwmark' ? -1 : protoNumber(s.protocol));
     w.set(r + VS_PORT, s.port ?? -1);
     w.set(r + VS_FAMILY, s.addr ? s.addr.family : 0);
     for (let k = 0; k < 4; k++) w.set(r + VS_ADDR + k, s.addr ? s.addr.w[k] : 0);

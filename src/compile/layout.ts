@@ -9,7 +9,7 @@
 // so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
 // address every section relative to that base.
 
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 export const MAGIC = 0x4c464c31; // "LFL1"
 
 // ---- header (word index → value) ----
@@ -34,13 +34,128 @@ export const H_IPVS = 17; // IPVS block (IV_*), 0 when the node has no virtual s
 export const H_NODEHASH = 18; // node-address hash: offset of NODEHASH_SLOT-word slots [family (0 empty), w0..w3]
 export const H_NODEMASK = 19; // its slots - 1
 export const H_COSTS = 20; // evalCost prefix sums, nrules + 1 words (cum[id] = costs of the rules before id); 0 when every rule costs 1
+export const H_NODEFLAGS = 21; // NF_* bits
+export const H_ROUTING = 22; // routing block (RT_*), 0 when the node's routes were not given
 export const NODEHASH_SLOT = 5;
 export const HDR_WORDS = 24;
+
+/** The node's addresses are known (given, or from its `ip addr`): an address not among them is not local. */
+export const NF_ADDRS_KNOWN = 1;
 
 /** The ruleset needs a host-side feature (unencodable interface names, too many nth counters or real servers). */
 export const HF_HOST = 1;
 /** The ruleset has IPVS virtual services (the IPVS stage runs: assembly/ipvs.ts). */
 export const HF_IPVS = 2;
+
+// Assumption records: an unknown condition met by the walk (SEMANTICS.md "Unknown conditions").
+// [rule (-1: the routing decision), ASF_* flags, A_* kind, label string id (-1 none), reason string
+// id (-1: made from the key), family, KEY_WORDS key words]. Two records with equal kind, label,
+// family and key words are the same variable: one value per walk.
+export const ASM_WORDS = 30;
+export const AS_RULE = 0;
+export const AS_FLAGS = 1;
+export const AS_KIND = 2;
+export const AS_LABEL = 3;
+export const AS_REASON = 4;
+export const AS_FAMILY = 5;
+export const AS_KEY = 6;
+export const KEY_WORDS = 24;
+// key words: the packet values the condition tests (0 where unused)
+export const K_A = 0; // 4 words: an address
+export const K_B = 4; // 4 words: a second address
+export const K_PA = 8;
+export const K_PB = 9;
+export const K_PROTO = 10;
+export const K_MARK = 11;
+export const K_CONNMARK = 12;
+export const K_CTSTATE = 13;
+export const K_IFA = 14; // 5 words: an interface (IFACE meta + 4 name words; 0 = none)
+export const K_IFB = 19; // 5 words
+export const ASF_HOLDS = 1; // the value this walk takes
+export const ASF_DECIDED = 2; // first meeting: a decision point (weights [1, 1])
+export const ASF_REUSED = 4; // a later meeting of a variable already decided in this walk
+// neither DECIDED nor REUSED: not a decision (an unmodelled target, a missing chain): the walk goes on
+export const A_SET = 1; // label "name|dirs|nomatch": A = src, B = dst (when tested), PA/PB ports, proto, mark, interfaces for ≥ 2 dims
+export const A_MATCH = 2; // label = match text: every packet field
+export const A_OWNER = 3; // label = the owner test: no packet field
+export const A_IFACE = 4; // IFA = the rule's pattern, IFB = the packet's interface (known as a prefix)
+export const A_ADDRTYPE_LIMIT = 5; // A = address, IFA = the limiting interface
+export const A_LOCAL = 6; // A = address: is it one of the node's?
+export const A_NOTE = 7; // reason only
+export const A_ORDER = 8; // PA = the base chain that runs first when it holds (-1 IPVS), PB = the other (src/engine/order.ts)
+export const MAX_ASM = 512;
+
+// ---- routing (at H_ROUTING): src/compile/routing.ts writes, assembly/routing.ts reads (src/engine/routing.ts semantics) ----
+export const RT_NLINKS = 0;
+export const RT_LINKS = 1; // LK_WORDS per link, in listing order
+export const RT_NROUTES = 2;
+export const RT_ROUTES = 3; // RO_WORDS per route, in listing order
+export const RT_NRULES = 4;
+export const RT_RULES = 5; // PR_WORDS per policy rule, by priority
+export const RT_FLAGS = 6; // RTF_*
+export const RT_REJ_UNREACH4 = 7; // reject-with string ids of a failed route
+export const RT_REJ_UNREACH6 = 8;
+export const RT_REJ_PROHIBIT4 = 9;
+export const RT_REJ_PROHIBIT6 = 10;
+export const RT_WORDS = 12;
+export const RTF_ROUTES = 1; // the node's routes were given: the walk routes by them
+export const RTF_ADDRS = 2; // the node's interface addresses were given: MASQUERADE picks from them
+export const LK_IFACE = 0; // IFACE_WORDS: the link's name
+export const LK_NADDR = 6;
+export const LK_ADDRS = 7; // offset of LA_WORDS records
+export const LK_WORDS = 8;
+export const LA_FAMILY = 0;
+export const LA_ADDR = 1; // 4 words
+export const LA_MASK = 5; // 4 words
+export const LA_SCOPE = 9;
+export const LA_SECONDARY = 10;
+export const LA_WORDS = 11;
+export const RO_FAMILY = 0;
+export const RO_TABLE = 1;
+export const RO_TYPE = 2; // RTYPE_*
+export const RO_PREFIX = 3;
+export const RO_DST = 4; // 4 words
+export const RO_MASK = 8; // 4 words
+export const RO_METRIC = 12;
+export const RO_DEV = 13; // link index, -1 none
+export const RO_HASGW = 14;
+export const RO_GW = 15; // 4 words
+export const RO_WORDS = 19;
+export const RTYPE_UNICAST = 0;
+export const RTYPE_LOCAL = 1;
+export const RTYPE_BROADCAST = 2;
+export const RTYPE_ANYCAST = 3;
+export const RTYPE_MULTICAST = 4;
+export const RTYPE_BLACKHOLE = 5;
+export const RTYPE_UNREACHABLE = 6;
+export const RTYPE_PROHIBIT = 7;
+export const RTYPE_THROW = 8;
+export const RTYPE_NAT = 9;
+export const PR_FAMILY = 0;
+export const PR_PRIO = 1;
+export const PR_FLAGS = 2; // PRF_*
+export const PR_ACTION = 3; // PRA_*
+export const PR_TABLE = 4;
+export const PR_SUPPRESS = 5; // suppress_prefixlength, -1 none
+export const PR_SRC = 6; // 4 words
+export const PR_SRCMASK = 10; // 4 words
+export const PR_DST = 14; // 4 words
+export const PR_DSTMASK = 18; // 4 words
+export const PR_IIF = 22; // IFACE_WORDS
+export const PR_MARK = 28;
+export const PR_MARKMASK = 29;
+export const PR_WORDS = 30;
+export const PRF_NOT = 1;
+export const PRF_SRC = 2;
+export const PRF_DST = 4;
+export const PRF_IIF = 8;
+export const PRF_OIF = 16;
+export const PRF_MARK = 32;
+export const PRA_LOOKUP = 0;
+export const PRA_BLACKHOLE = 1;
+export const PRA_UNREACHABLE = 2;
+export const PRA_PROHIBIT = 3;
+export const PRA_NOP = 4;
 
 // ---- rule record ----
 export const RULE_WORDS = 5;
@@ -133,22 +248,23 @@ export const M_ICMPTYPE = 13; // type, code (-1 = any), v6 (0/1)
 export const M_MARK = 14; // value, mask
 export const M_CONNMARK = 15; // value, mask
 export const M_CTSTATE = 16; // states
-export const M_CTADDR = 17; // field (0 origsrc 1 origdst 2 replsrc 3 repldst), a0..a3, m0..m3
+export const M_CTADDR = 17; // field (0 origsrc 1 origdst 2 replsrc 3 repldst), a0..a3, m0..m3, family
 export const M_CTPORT = 18; // field, lo | hi << 16
 export const M_CTDIR = 19; // reply (0/1)
 export const M_CTPROTO = 20; // proto
-export const M_ADDRTYPE = 21; // flags (AT_*), srcTypes, dstTypes
+export const M_ADDRTYPE = 21; // flags (AT_*), srcTypes, dstTypes, string id of the --limit-iface reason
 export const M_RANDOM = 22; // threshold
 export const M_NTH = 23; // every, packet, counter index
-export const M_IPRANGE = 24; // dir (0 src 1 dst), lo0..3, hi0..3
+export const M_IPRANGE = 24; // dir (0 src 1 dst), lo0..3, hi0..3, family
 export const M_PHYSDEV = 25; // PD_* bits: which tests are present / inverted
-export const M_OWNER = 26; // 1 when every given criterion is inverted
+export const M_OWNER = 26; // 1 when every given criterion is inverted, label string id, reason string id
 export const M_LIMIT = 27; // string id of the module name (for the note)
-export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled
-export const M_UNKNOWN = 29; // string id of the reason
+export const M_POLICY = 28; // POL_*, string id of the reason when unmodelled, label string id
+export const M_UNKNOWN = 29; // string id of the reason, label string id (an A_MATCH condition)
 export const M_HOST = 30; // unencodable interface names: evaluated by the host (the walk yields ST_HOST)
 export const M_CONST = 31; // value (0/1): a match whose answer the compiler already knows (ipvs without IPVS state)
-export const M_SET = 33; // (6 words) set id, dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason
+export const M_SET = 33; // (7 words) set id (-1: not supplied), dir bits (bit d = dst for dimension d), number of dirs, returnNomatch, string id of the 'not supplied' reason, label string id
+export const M_NFPROTO = 35; // family (4/6): the packet's family (a v4 op never matches a v6 packet: inet tables)
 export const M_IPVS = 34; // (13 words) IPM_* flags, vaddr family, a0..a3, m0..m3, vproto, vport
 export const IPM_IPVS = 1;
 export const IPM_IPVS_INV = 2;
@@ -332,7 +448,7 @@ export const IN_BYTES = IO_BASE_BYTES; // MAX_BATCH × PKT_WORDS words
 export const FORCED_BYTES = IN_BYTES + MAX_BATCH * PKT_WORDS * 4; // forced branches (walk)
 export const MAX_FORCED = 4096;
 export const TRACE_OUT_BYTES = FORCED_BYTES + MAX_FORCED * 4; // MAX_BATCH × TRACE_WORDS
-export const TRACE_WORDS = 13;
+export const TRACE_WORDS = 14;
 export const TR_STATUS = 0;
 export const TR_VERDICT = 1;
 export const TR_DST = 2;
@@ -340,6 +456,7 @@ export const TR_DPORT = 6;
 export const TR_SRC = 7;
 export const TR_MASQ = 11;
 export const TR_RULES = 12;
+export const TR_NASM = 13; // decided assumptions of this packet, appended in order at TASM_BYTES
 
 // walk output: a fixed head, then the variable lists at fixed offsets
 export const OUT_BYTES = TRACE_OUT_BYTES + MAX_BATCH * TRACE_WORDS * 4;
@@ -354,19 +471,19 @@ export const O_MASQ = 13;
 export const O_OUT_IFACE = 14; // OIF_*
 export const O_RULES = 15;
 export const O_NPATH = 16;
-export const O_NUNC = 17;
+export const O_NASM = 17;
 export const O_NDEC = 18;
 export const O_NNOTES = 19;
 export const O_NPROBS = 20;
+export const O_OUT_LINK = 21; // OIF_LINK: the link index
 export const O_HEAD_WORDS = 32;
 export const MAX_PATH = 8192;
-export const MAX_UNC = 1024;
 export const MAX_DEC = 4096;
 export const MAX_NOTES = 1024;
 export const MAX_PROBS = 16384;
 export const O_PATH = O_HEAD_WORDS; // MAX_PATH × 2 words: kind (STEP_*), id
-export const O_UNC = O_PATH + MAX_PATH * 2; // MAX_UNC × UNC_WORDS
-export const O_DEC = O_UNC + MAX_UNC * 4; // MAX_DEC × 3 words: first prob index, count, taken
+export const O_ASM = O_PATH + MAX_PATH * 2; // MAX_ASM × ASM_WORDS
+export const O_DEC = O_ASM + MAX_ASM * ASM_WORDS; // MAX_DEC × 3 words: first prob index, count, taken
 export const O_NOTES = O_DEC + MAX_DEC * 3; // MAX_NOTES × NOTE_WORDS
 export const O_WORDS = O_NOTES + MAX_NOTES * 7;
 export const PROBS_BYTES = OUT_BYTES + O_WORDS * 4; // MAX_PROBS f64
@@ -385,7 +502,10 @@ export const MAX_CONNS = 16384;
 // IPVS scheduling scratch: candidate real index (i32) and share (f64) per real server
 export const BR_BYTES = CONN_BYTES + MAX_CONNS * 8;
 export const MAX_REALS = 65536;
-export const RS_BASE_BYTES = BR_BYTES + MAX_REALS * 12; // the compiled ruleset is copied here
+// a trace batch's decided assumptions: ASM_WORDS each, packets in order (TR_NASM per packet)
+export const TASM_BYTES = BR_BYTES + MAX_REALS * 12;
+export const MAX_TASM = 4096;
+export const RS_BASE_BYTES = TASM_BYTES + MAX_TASM * ASM_WORDS * 4; // the compiled ruleset is copied here
 
 export const STEP_RULE = 0;
 export const STEP_POLICY = 1;
@@ -400,15 +520,8 @@ export const OIF_LO = 1;
 export const OIF_PODS = 2;
 export const OIF_UPLINK = 3;
 export const OIF_QUERY = 4;
+export const OIF_LINK = 5; // one of the node's links (routing): its index at O_OUT_LINK
 
-// uncertain records: [rule | NOT_ASSUMED_BIT when assumed 'no match', code, arg, arg2]
-export const UNC_WORDS = 4;
-export const UNC_NO_MATCH_BIT = 0x40000000;
-export const U_REASON = 1; // arg = string id of the reason
-export const U_IFACE = 2; // arg = ruleset word offset of the pattern IFACE block, arg2 = byte address of the packet's
-export const U_ADDRTYPE_LIMIT = 3;
-export const U_OWNER_HOST = 4;
-export const U_ORDER = 5; // base-chain order: arg = chain that runs first when it holds (-1 IPVS), arg2 = the other
 
 // note records: [code, arg, arg2, w0, w1, w2, w3]
 export const NOTE_WORDS = 7;
@@ -418,6 +531,7 @@ export const NOTE_MASQ_NOADDR = 3; // arg = family, w = the source left in place
 export const NOTE_REDIRECT_NOADDR = 4; // arg = family, w = the destination left in place
 export const NOTE_NAT_PORT = 5; // arg = NAT_WHAT_*, arg2 = packet port, w0 = lo, w1 = hi
 export const NOTE_NAT_MULTI = 6;
+export const NOTE_ROUTE = 8; // arg = ROUTE_FAIL code (src/compile/routing.ts), w = the destination
 export const NOTE_IPVS_FWD = 7; // gate/ipip: arg = global real index (RL_GLOBAL), arg2 = endpoint port, w = the destination kept
 
 // status codes returned by the walk (mapped to typed errors in src/engine/wasm.ts)

@@ -47,6 +47,7 @@ const {
   M_RECENT,
   M_SET,
   M_IPVS,
+  M_NFPROTO,
   IPM_IPVS,
   IPM_IPVS_INV,
   IPM_VADDR,
@@ -110,6 +111,7 @@ const {
   T_UNKNOWN
 } = L;
 import type { StringTable, Words } from './words.js';
+import { ADDRTYPE_LIMIT_REASON, ipvsLabel, matchLabel, OWNER_HOST_REASON, ownerLabel, policyLabel, setLabel } from './labels.js';
 
 /** Matches that never decide, note, or touch state: a rule whose key mismatches before any other kind is skippable. */
 const PURE = new Set<Match['kind']>([
@@ -124,8 +126,9 @@ export interface EncodeContext {
   strings: StringTable;
   /** Statistic-nth counters: next free one, and the one of the rule being encoded. */
   nth: { next: number; rule: number; counter: number };
-  /** Flat id of the rule being encoded. */
+  /** Flat id of the rule being encoded, and its dump line (labels of unmodelled options). */
   rule: number;
+  line: number;
   /** The ruleset has IPVS virtual services (the ipvs match depends on the scheduled one). */
   ipvs: boolean;
   /** recent list name → list id (the walk's recent table is keyed by it). */
@@ -245,10 +248,11 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       w.push(m.states);
       return true;
     case 'ctaddr':
-      w.push(head(M_CTADDR, inv, 10));
+      w.push(head(M_CTADDR, inv, 11));
       w.push(CT_FIELD[m.field]);
       for (let k = 0; k < 4; k++) w.push(m.cidr.w[k]);
       for (let k = 0; k < 4; k++) w.push(maskWord(m.cidr.prefix, k));
+      w.push(m.cidr.family);
       return true;
     case 'ctport':
       w.push(head(M_CTPORT, inv, 3));
@@ -269,10 +273,11 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       if (m.dst) f |= AT_HAS_DST | (m.dst.invert ? AT_DST_INV : 0);
       if (m.limitIfaceIn) f |= AT_LIMIT_IN;
       if (m.limitIfaceOut) f |= AT_LIMIT_OUT;
-      w.push(head(M_ADDRTYPE, false, 4));
+      w.push(head(M_ADDRTYPE, false, 5));
       w.push(f);
       w.push(m.src ? m.src.types : 0);
       w.push(m.dst ? m.dst.types : 0);
+      w.push(ctx.strings.id(ADDRTYPE_LIMIT_REASON));
       return true;
     }
     case 'random':
@@ -301,10 +306,15 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       return true;
     }
     case 'iprange':
-      w.push(head(M_IPRANGE, inv, 10));
+      w.push(head(M_IPRANGE, inv, 11));
       w.push(m.dir === 'src' ? 0 : 1);
       push4(w, m.lo);
       push4(w, m.hi);
+      w.push(m.lo.family);
+      return true;
+    case 'nfproto':
+      w.push(head(M_NFPROTO, inv, 2));
+      w.push(m.family);
       return true;
     case 'comment':
     case 'nfacct':
@@ -331,8 +341,10 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
     }
     case 'owner': {
       const crit = [m.uid, m.gid, m.socketExists].filter((c) => c !== undefined);
-      w.push(head(M_OWNER, false, 2));
+      w.push(head(M_OWNER, false, 4));
       w.push(crit.every((c) => c.invert) ? 1 : 0);
+      w.push(ctx.strings.id(ownerLabel(m)));
+      w.push(ctx.strings.id(OWNER_HOST_REASON));
       return;
     }
     case 'limit':
@@ -341,33 +353,31 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       w.push(ctx.strings.id(`${m.module}: rate limits are not modelled; assumed within the limit (${m.text})`));
       return;
     case 'policy':
-      w.push(head(M_POLICY, m.invert, 3));
+      w.push(head(M_POLICY, m.invert, 4));
       w.push(m.unmodelled ? POL_UNMODELLED : m.pol === 'none' ? POL_NONE : POL_IPSEC);
       w.push(ctx.strings.id('policy match option not modelled'));
+      w.push(ctx.strings.id(policyLabel(m, ctx.line)));
       return;
     case 'unknown':
-      w.push(head(M_UNKNOWN, false, 2));
+      w.push(head(M_UNKNOWN, false, 3));
       w.push(ctx.strings.id(m.reason || `-m ${m.module} not modelled`));
+      w.push(ctx.strings.id(matchLabel(m.module, m.text)));
       return;
     case 'set': {
-      const id = ctx.sets.get(m.name);
-      if (id !== undefined) {
-        let dirs = 0;
-        m.dirs.forEach((d, i) => {
-          if (d === 'dst' && i < 31) dirs |= 1 << i;
-        });
-        w.push(head(M_SET, m.invert, 6));
-        w.push(id);
-        w.push(dirs);
-        w.push(m.dirs.length);
-        w.push(m.returnNomatch ? 1 : 0);
-        // setMatch() → null (a list:set member missing, a mac dimension): the same reason as a missing set
-        w.push(ctx.strings.id(`ipset ${m.name} not supplied`));
-        return;
-      }
-      // A set missing from the dump is undecidable whatever the packet (setMatch → null).
-      w.push(head(M_UNKNOWN, false, 2));
+      // set id -1: a set missing from the dump, undecidable whatever the packet (setMatch → null)
+      const id = ctx.sets.get(m.name) ?? -1;
+      let dirs = 0;
+      m.dirs.forEach((d, i) => {
+        if (d === 'dst' && i < 31) dirs |= 1 << i;
+      });
+      w.push(head(M_SET, m.invert, 7));
+      w.push(id);
+      w.push(dirs);
+      w.push(m.dirs.length);
+      w.push(m.returnNomatch ? 1 : 0);
+      // setMatch() → null (a list:set member missing, a mac dimension): the same reason as a missing set
       w.push(ctx.strings.id(`ipset ${m.name} not supplied`));
+      w.push(ctx.strings.id(setLabel(m.name, m.dirs, m.returnNomatch)));
       return;
     }
     case 'ipvs': {
@@ -389,8 +399,9 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
         return;
       }
       if (m.unmodelled) {
-        w.push(head(M_UNKNOWN, false, 2));
+        w.push(head(M_UNKNOWN, false, 3));
         w.push(ctx.strings.id('ipvs match option not modelled'));
+        w.push(ctx.strings.id(ipvsLabel(ctx.line)));
         return;
       }
       // No virtual service exists, so IPVS handles no packet: --ipvs fails, so does every other
@@ -541,7 +552,7 @@ export function encodeTarget(
  * and every match before it is pure — so when the packet's key differs the rule fails at that
  * match without deciding, noting or counting anything but itself.
  */
-export function indexKeys(ordered: Match[]): { dst: Key | null; dport: number | null } {
+export function indexKeys(ordered: Match[], addressesKnown: boolean): { dst: Key | null; dport: number | null } {
   let dst: Key | null = null;
   let dport: number | null = null;
   let dstDone = false;
@@ -556,8 +567,9 @@ export function indexKeys(ordered: Match[]): { dst: Key | null; dport: number | 
       dportDone = true;
     }
     if (dstDone && dportDone) break;
-    // addrtype decides on its own unless --limit-iface-* makes a local address undecidable
-    const pure = PURE.has(m.kind) || (m.kind === 'addrtype' && !m.limitIfaceIn && !m.limitIfaceOut);
+    // addrtype decides on its own unless --limit-iface-* or unknown node addresses make a
+    // locality question (an unknown condition, which a skipped rule must not ask)
+    const pure = PURE.has(m.kind) || (m.kind === 'addrtype' && !m.limitIfaceIn && !m.limitIfaceOut && addressesKnown);
     if (!pure) break;
   }
   return { dst, dport };

@@ -2,6 +2,12 @@
 // engine's decision points depth-first (branch 0 first), weights each walk by the product of the
 // branches it took, and merges walks that end the same way; trace samples one walk per packet.
 // Both engines share this file, so enumeration order, merging and the JSON are identical.
+//
+// Unknown conditions (assume.ts) are variables, not coins: their decisions weigh [1, 1], so a
+// walk's probability is the product of its real branches (statistic, NAT ranges, IPVS) given the
+// values it assumed. A walk's case is the set of values it assumed; outcomes merge only within a
+// case, and the outcomes that apply in any one assignment of the unknowns (those whose assumptions
+// agree with it) sum to 1.
 
 import { formatAddr, formatEndpoint } from '../model/addr.js';
 import type {
@@ -17,7 +23,9 @@ import { LandfallError, type ErrorDetails } from '../model/errors.js';
 import { PROTO } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { QueryError, resolveQuery, type ResolvedPacket } from './packet.js';
-import type { Engine, StepRef, WalkRecord, WalkUncertain } from './types.js';
+import type { Engine, StepRef, WalkAssumption, WalkRecord } from './types.js';
+import { LOCALITY_WARNING } from './assume.js';
+import { A_LOCAL } from '../compile/layout.js';
 import { conditionSite } from './order.js';
 
 export const DEFAULT_MAX_PATHS = 10_000;
@@ -65,9 +73,29 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   };
 }
 
-/** An unknown condition as an outcome's `assumes` names it: the reason and the rule (or chains) it concerns. */
-function conditionText(u: WalkUncertain, site: { rule: string }): string {
-  return `${u.reason}: ${site.rule}`;
+/**
+ * Where an unknown condition sits: its rule; for a base-chain order condition the first chain's
+ * declaration (order.ts); for the routing decision line 0.
+ */
+function siteOf(rs: Ruleset, u: WalkAssumption): { line: number; table: string; chain: string; rule: string } {
+  if (u.order || u.rule >= 0) return conditionSite(rs, u);
+  return { line: 0, table: 'routing', chain: 'routing decision', rule: '' };
+}
+
+function uncertainRule(rs: Ruleset, u: WalkAssumption): UncertainRule {
+  return { ...siteOf(rs, u), reason: u.reason };
+}
+
+/** An outcome's view of an assumption. */
+export function assumptionOf(rs: Ruleset, a: WalkAssumption): Assumption {
+  return { line: siteOf(rs, a).line, condition: a.condition, holds: a.holds };
+}
+
+/** A walk's case: the values it assumed, as one key (order-independent). */
+function caseKey(rec: WalkRecord): string {
+  const parts: string[] = [];
+  for (const a of rec.assumptions) if (a.how === 'decided') parts.push(`${a.key}=${a.holds ? 1 : 0}`);
+  return parts.sort().join('\n');
 }
 
 function hasPorts(proto: number): boolean {
@@ -84,7 +112,8 @@ interface Merged {
   outcome: Outcome;
   best: number;
   order: number;
-  seen: Set<string>;
+  /** Enumeration order of the outcome's case. */
+  caseOrder: number;
 }
 
 /** explain() on an already resolved packet (the worker path). */
@@ -94,7 +123,9 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const ported = hasPorts(pkt.proto);
   const merged = new Map<string, Merged>();
   const topUncertain = new Map<string, UncertainRule>();
+  const cases = new Map<string, number>();
   const warnings = [...rp.warnings];
+  let localityMet = false;
   const forced: number[] = [];
   let walks = 0;
 
@@ -105,7 +136,10 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
     if (p > 0) {
       const endpoint = formatEndpoint(rec.dst, ported ? rec.dport : undefined);
       const source = formatAddr(rec.src);
-      const key = `${rec.verdict}|${endpoint}|${rec.masquerade}|${source}|${rec.rejectWith ?? ''}`;
+      const ck = caseKey(rec);
+      let caseOrder = cases.get(ck);
+      if (caseOrder === undefined) cases.set(ck, (caseOrder = cases.size));
+      const key = `${ck}|${rec.verdict}|${endpoint}|${rec.masquerade}|${source}|${rec.rejectWith ?? ''}`;
       let m = merged.get(key);
       if (!m) {
         const outcome: Outcome = {
@@ -119,8 +153,10 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
           rulesEvaluated: 0,
         };
         if (rec.rejectWith !== undefined) outcome.rejectWith = rec.rejectWith;
-        m = { outcome, best: -1, order: merged.size, seen: new Set() };
+        m = { outcome, best: -1, order: merged.size, caseOrder };
         merged.set(key, m);
+        // The case's values, in the order the walk met them.
+        for (const a of rec.assumptions) if (a.how === 'decided') outcome.assumes.push(assumptionOf(rs, a));
       }
       const o = m.outcome;
       o.probability += p;
@@ -134,29 +170,30 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         if (rec.notes.length > 0) o.notes = [...rec.notes];
         else delete o.notes;
       }
-      for (const u of rec.uncertain) {
-        const site = conditionSite(rs, u);
-        const k = `${u.rule}|${u.order ?? ''}|${u.assumed}|${u.reason}`;
-        if (!m.seen.has(k)) {
-          m.seen.add(k);
-          const a: Assumption = { line: site.line, condition: conditionText(u, site), holds: u.assumed === 'match' };
-          o.assumes.push(a);
-        }
-        const tk = u.order ? `${site.line}|${site.rule}` : `${site.line}`;
-        if (!topUncertain.has(tk)) topUncertain.set(tk, { ...site, reason: u.reason });
+      // Assumptions without a decision (a target taken to continue) are not variables: they are
+      // listed in the top-level uncertain only.
+      for (const u of rec.assumptions) {
+        if (u.kind === A_LOCAL) localityMet = true;
+        const tk = `${siteOf(rs, u).line}|${u.reason}`;
+        if (!topUncertain.has(tk)) topUncertain.set(tk, uncertainRule(rs, u));
       }
       for (const n of rec.notes) if (!warnings.includes(n)) warnings.push(n);
     }
     if (!advance(rec, forced)) break;
   }
 
+  // Cases in the order first met; within one, by probability, ties by first enumeration.
   const outcomes = [...merged.values()]
-    .sort((a, b) => (Math.abs(a.outcome.probability - b.outcome.probability) > 1e-12 ? b.outcome.probability - a.outcome.probability : a.order - b.order))
-    .map((m) => {
-      m.outcome.assumes.sort((x, y) => x.line - y.line || Number(y.holds) - Number(x.holds));
-      return m.outcome;
-    });
+    .sort((a, b) =>
+      a.caseOrder !== b.caseOrder
+        ? a.caseOrder - b.caseOrder
+        : Math.abs(a.outcome.probability - b.outcome.probability) > 1e-12
+          ? b.outcome.probability - a.outcome.probability
+          : a.order - b.order,
+    )
+    .map((m) => m.outcome);
   const uncertain = [...topUncertain.values()].sort((a, b) => a.line - b.line);
+  if (localityMet && !warnings.includes(LOCALITY_WARNING)) warnings.push(LOCALITY_WARNING);
   return { query: rp.query, outcomes, uncertain, warnings };
 }
 
@@ -196,11 +233,15 @@ export function traceAll(rs: Ruleset, engine: Engine, queries: Query[], seed: nu
     }
   });
   const recs = engine.trace(pkts, seed >>> 0);
-  return recs.map((r, i) => ({
-    verdict: r.verdict,
-    endpoint: formatEndpoint(r.dst, hasPorts(pkts[i].proto) ? r.dport : undefined),
-    masquerade: r.masquerade,
-    source: formatAddr(r.src),
-    rulesEvaluated: r.rulesEvaluated,
-  }));
+  return recs.map((r, i) => {
+    const t: TraceResult = {
+      verdict: r.verdict,
+      endpoint: formatEndpoint(r.dst, hasPorts(pkts[i].proto) ? r.dport : undefined),
+      masquerade: r.masquerade,
+      source: formatAddr(r.src),
+      rulesEvaluated: r.rulesEvaluated,
+    };
+    if (r.assumptions.length > 0) t.assumes = r.assumptions.map((a) => assumptionOf(rs, a));
+    return t;
+  });
 }

@@ -12,11 +12,12 @@
 
 import { formatEndpoint, type Addr } from '../model/addr.js';
 import { PROTO } from '../model/rule.js';
+import { protoNumber } from '../model/protocols.js';
 import type { IpvsState, RealServer, VirtualService } from '../model/ipvs.js';
 import type { IpvsServiceNotes } from '../compile/ipvs.js';
 import type { WalkPacket } from './types.js';
 import { addrFold, hash32, MH_HASH1, mhHashKey } from '../model/ipvs-hash.js';
-import { DH_TAB_BITS, DH_TAB_SIZE, dhTable, MH_TAB_SIZE, mhTable, SH_TAB_BITS, SH_TAB_SIZE, shTable } from '../model/ipvs-tables.js';
+import { DH_TAB_BITS, dhTable, MH_TAB_SIZE, mhTable, SH_TAB_BITS, SH_TAB_SIZE, shTable } from '../model/ipvs-tables.js';
 
 export interface ScheduleBranch {
   /** Index into service.reals. */
@@ -43,7 +44,6 @@ interface ServiceIndex {
 
 const serviceIndexes = new WeakMap<IpvsState, ServiceIndex>();
 
-const PROTO_NUM: Record<string, number> = { tcp: PROTO.tcp, udp: PROTO.udp, sctp: PROTO.sctp };
 
 function tupleKey(family: number, proto: number, a: Addr, port: number): string {
   return `${family}|${proto}|${a.w[0]},${a.w[1]},${a.w[2]},${a.w[3]}|${port}`;
@@ -60,7 +60,7 @@ function serviceIndex(state: IpvsState): ServiceIndex {
       return;
     }
     if (!s.addr || s.port === undefined) return;
-    const k = tupleKey(s.family, PROTO_NUM[s.protocol], s.addr, s.port);
+    const k = tupleKey(s.family, protoNumber(s.protocol), s.addr, s.port);
     if (!idx!.byTuple.has(k)) idx!.byTuple.set(k, i);
     // ip_vs_ctl.c counts these to enable the FTP-data and catch-all-port fallbacks below.
     if (s.port === 21) idx!.hasFtp = true;

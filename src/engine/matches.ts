@@ -1,18 +1,22 @@
 // Stateless match evaluation for the reference walk (SEMANTICS.md "Matches"). Decisions
 // (statistic) and stateful matches (recent) live in the walker; everything here is a pure
-// function of the packet as it stands at this rule. A result is true/false, or a string: the
-// reason the condition cannot be decided (the walker turns it into an uncertain decision).
+// function of the packet as it stands at this rule, except for conditions the input does not
+// settle: those ask the walker for the value of their variable (PacketView.unknown, assume.ts).
 
 import type { Addr, Cidr } from '../model/addr.js';
 import { addrCompare, cidrContains } from '../model/addr.js';
 import type { Match, PortRange } from '../model/rule.js';
 import { ADDRTYPE, CT, PROTO } from '../model/rule.js';
-import type { Iface, NodeContext, Ruleset } from '../model/ruleset.js';
+import type { Iface, Ruleset } from '../model/ruleset.js';
 import type { Origin } from '../model/contracts.js';
 import { setMatch } from './ipset-match.js';
-import { isNodeLocal } from './packet.js';
+import { emptyKey, putAddr, putIface } from './assume.js';
+import { ADDRTYPE_LIMIT_REASON, ipvsLabel, matchLabel, OWNER_HOST_REASON, ownerLabel, policyLabel, setLabel } from '../compile/labels.js';
+import * as L from '../compile/layout.js';
 
-/** A match outcome: decided, or the reason it cannot be. */
+const { A_ADDRTYPE_LIMIT, A_IFACE, A_MATCH, A_OWNER, A_SET, K_A, K_B, K_CONNMARK, K_CTSTATE, K_IFA, K_IFB, K_MARK, K_PA, K_PB, K_PROTO } = L;
+
+/** A match outcome: decided, or the reason it cannot be (ifaceMatch only). */
 export type MatchResult = boolean | string;
 
 /** The packet as a rule sees it mid-walk. */
@@ -42,6 +46,13 @@ export interface PacketView {
   ipvsService: number;
   /** Records a warning-class note once per walk. */
   note(text: string): void;
+  /** Whether an address is the node's own (loopback, node addresses, routing; else an unknown condition). */
+  isLocal(a: Addr): boolean;
+  /**
+   * The value of an unknown condition in this walk (assume.ts): decided on first meeting, reused
+   * after. `reason` null: made from the key (assume.ts keyedReason).
+   */
+  unknown(kind: number, label: string, reason: string | null, key: number[]): boolean;
 }
 
 const TCP_SYN = 0x02;
@@ -49,10 +60,6 @@ const TCP_ACK = 0x10;
 
 function inRange(p: number, r: PortRange): boolean {
   return p >= r.lo && p <= r.hi;
-}
-
-function inv(invert: boolean, r: MatchResult): MatchResult {
-  return typeof r === 'string' ? r : r !== invert;
 }
 
 /**
@@ -68,8 +75,8 @@ export function ifaceMatch(pattern: { name: string; prefix: boolean }, have: Ifa
 }
 
 /** The kernel's address type for addrtype (one RTN_* type per address). */
-export function addrTypeOf(node: NodeContext, a: Addr): number {
-  if (isNodeLocal(node, a)) return ADDRTYPE.LOCAL;
+export function addrTypeOf(p: PacketView, a: Addr): number {
+  if (p.isLocal(a)) return ADDRTYPE.LOCAL;
   if (a.family === 4) {
     if (a.w[0] === 0xffffffff) return ADDRTYPE.BROADCAST;
     if (a.w[0] >>> 28 === 0xe) return ADDRTYPE.MULTICAST;
@@ -79,12 +86,43 @@ export function addrTypeOf(node: NodeContext, a: Addr): number {
   return ADDRTYPE.UNICAST;
 }
 
-function addrtypeSide(p: PacketView, a: Addr, side: { invert: boolean; types: number }, limited: boolean): MatchResult {
-  const t = addrTypeOf(p.rs.node, a);
+function addrtypeSide(p: PacketView, a: Addr, side: { invert: boolean; types: number }, limit: Iface | null | undefined): boolean {
+  let t = addrTypeOf(p, a);
   // With --limit-iface-* the kernel asks whether the address is local to that one interface;
   // which node address sits on which interface is not known.
-  if (limited && t === ADDRTYPE.LOCAL) return 'addrtype --limit-iface: which interface holds the local address is not known';
+  if (limit !== undefined && t === ADDRTYPE.LOCAL) {
+    const key = emptyKey();
+    putAddr(key, K_A, a);
+    putIface(key, K_IFA, limit);
+    if (!p.unknown(A_ADDRTYPE_LIMIT, '', ADDRTYPE_LIMIT_REASON, key)) t = ADDRTYPE.UNICAST;
+  }
   return ((t & side.types) !== 0) !== side.invert;
+}
+
+/** The packet's fields as an unknown match's key (it may test any of them). */
+function packetKey(p: PacketView): number[] {
+  const key = emptyKey();
+  putAddr(key, K_A, p.src);
+  putAddr(key, K_B, p.dst);
+  key[K_PA] = p.sport;
+  key[K_PB] = p.dport;
+  key[K_PROTO] = p.proto;
+  key[K_MARK] = p.mark | 0;
+  key[K_CONNMARK] = p.connmark | 0;
+  key[K_CTSTATE] = p.ctstate;
+  putIface(key, K_IFA, p.inIface);
+  putIface(key, K_IFB, p.outIface);
+  return key;
+}
+
+/** -i/-o with the packet interface known only as a prefix: an unknown condition. */
+function ifaceTest(p: PacketView, m: { invert: boolean; name: string; prefix: boolean }, have: Iface | null): boolean {
+  const r = ifaceMatch(m, have);
+  if (typeof r !== 'string') return r !== m.invert;
+  const key = emptyKey();
+  putIface(key, K_IFA, m);
+  putIface(key, K_IFB, have);
+  return p.unknown(A_IFACE, '', null, key) !== m.invert;
 }
 
 function ctTuple(p: PacketView, field: 'origsrc' | 'origdst' | 'replsrc' | 'repldst'): { a: Addr; port: number } {
@@ -104,8 +142,8 @@ function ifaceName(i: Iface | null): string | null {
   return i ? i.name : null;
 }
 
-function ipvsMatch(p: PacketView, m: Extract<Match, { kind: 'ipvs' }>): MatchResult {
-  if (m.unmodelled) return 'ipvs match option not modelled';
+function ipvsMatch(p: PacketView, m: Extract<Match, { kind: 'ipvs' }>, line: number): boolean {
+  if (m.unmodelled) return p.unknown(A_MATCH, ipvsLabel(line), 'ipvs match option not modelled', packetKey(p));
   const handled = p.ipvsService >= 0;
   const others = m.vaddr || m.vproto || m.vport || m.vdir;
   // xt_ipvs: --ipvs is tested first; a packet IPVS did not handle fails every other criterion.
@@ -134,8 +172,10 @@ function cidrHit(c: Cidr, a: Addr): boolean {
  * Evaluates one stateless match. statistic (random/nth) and recent are the walker's: calling this
  * with them is a programming error.
  */
-export function evalMatch(p: PacketView, m: Match): MatchResult {
+export function evalMatch(p: PacketView, m: Match, line: number): boolean {
   switch (m.kind) {
+    case 'nfproto':
+      return (p.family === m.family) !== m.invert;
     case 'src':
       return cidrHit(m.cidr, p.src) !== m.invert;
     case 'dst':
@@ -143,9 +183,9 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
     case 'proto':
       return (m.proto === 0 || m.proto === p.proto) !== m.invert;
     case 'inIface':
-      return inv(m.invert, ifaceMatch(m, p.inIface));
+      return ifaceTest(p, m, p.inIface);
     case 'outIface':
-      return inv(m.invert, ifaceMatch(m, p.outIface));
+      return ifaceTest(p, m, p.outIface);
     case 'fragment':
       return m.invert;
     case 'sport':
@@ -188,14 +228,10 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
     case 'ctproto':
       return (m.proto === p.proto) !== m.invert;
     case 'addrtype': {
-      if (m.src) {
-        const r = addrtypeSide(p, p.src, m.src, m.limitIfaceIn || m.limitIfaceOut);
-        if (r !== true) return r;
-      }
-      if (m.dst) {
-        const r = addrtypeSide(p, p.dst, m.dst, m.limitIfaceIn || m.limitIfaceOut);
-        if (r !== true) return r;
-      }
+      // --limit-iface-in/out: local to that interface (the input one wins when both are given, as xt_addrtype)
+      const limit = m.limitIfaceIn ? p.inIface : m.limitIfaceOut ? p.outIface : undefined;
+      if (m.src && !addrtypeSide(p, p.src, m.src, limit)) return false;
+      if (m.dst && !addrtypeSide(p, p.dst, m.dst, limit)) return false;
       return true;
     }
     case 'set': {
@@ -212,7 +248,25 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
         icmpCode: p.icmpCode,
         mark: p.mark,
       }, { returnNomatch: m.returnNomatch });
-      return r === null ? `ipset ${m.name} not supplied` : r !== m.invert;
+      if (r !== null) return r !== m.invert;
+      const src = m.dirs.includes('src');
+      const dst = m.dirs.includes('dst');
+      const key = emptyKey();
+      if (src) {
+        putAddr(key, K_A, p.src);
+        key[K_PA] = p.sport;
+      }
+      if (dst) {
+        putAddr(key, K_B, p.dst);
+        key[K_PB] = p.dport;
+      }
+      key[K_PROTO] = p.proto;
+      key[K_MARK] = p.mark | 0;
+      if (m.dirs.length > 1) {
+        putIface(key, K_IFA, p.inIface);
+        putIface(key, K_IFB, p.outIface);
+      }
+      return p.unknown(A_SET, setLabel(m.name, m.dirs, m.returnNomatch), `ipset ${m.name} not supplied`, key) !== m.invert;
     }
     case 'comment':
     case 'nfacct':
@@ -228,7 +282,7 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
       return true;
     }
     case 'owner': {
-      if (p.origin === 'host') return 'owner: the sending socket of a host packet is not known';
+      if (p.origin === 'host') return p.unknown(A_OWNER, ownerLabel(m), OWNER_HOST_REASON, emptyKey());
       for (const c of [m.uid, m.gid, m.socketExists]) if (c && !c.invert) return false;
       return true;
     }
@@ -236,12 +290,12 @@ export function evalMatch(p: PacketView, m: Match): MatchResult {
       p.note(`${m.module}: rate limits are not modelled; assumed within the limit (${m.text})`);
       return true;
     case 'policy':
-      if (m.unmodelled) return 'policy match option not modelled';
+      if (m.unmodelled) return p.unknown(A_MATCH, policyLabel(m, line), 'policy match option not modelled', packetKey(p));
       return (m.pol === 'none') !== m.invert;
     case 'ipvs':
-      return ipvsMatch(p, m);
+      return ipvsMatch(p, m, line);
     case 'unknown':
-      return m.reason || `-m ${m.module} not modelled`;
+      return p.unknown(A_MATCH, matchLabel(m.module, m.text), m.reason || `-m ${m.module} not modelled`, packetKey(p));
     case 'random':
     case 'nth':
     case 'recent':
@@ -272,5 +326,5 @@ export function kernelOrder(ms: Match[]): Match[] {
 }
 
 function isHeader(m: Match): boolean {
-  return m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment';
+  return m.kind === 'nfproto' || m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment';
 }

@@ -4,7 +4,6 @@
 
 import { IPVS_PRIORITY, natCorePriority } from '../model/hooks.js';
 import type { Ruleset } from '../model/ruleset.js';
-import type { WalkUncertain } from './types.js';
 
 /** "ip nat chain PREROUTING", "inet kube-proxy chain nat-prerouting", or "IPVS". */
 export function baseChainName(rs: Ruleset, cid: number): string {
@@ -34,7 +33,7 @@ export function orderReason(rs: Ruleset, a: number, b: number): string {
 }
 
 /** Where an uncertain walk condition sits in the dump: its rule, or for an order condition the first chain's declaration. */
-export function conditionSite(rs: Ruleset, u: WalkUncertain): { line: number; table: string; chain: string; rule: string } {
+export function conditionSite(rs: Ruleset, u: { rule: number; order?: [number, number] }): { line: number; table: string; chain: string; rule: string } {
   if (u.order) {
     const [a, b] = u.order;
     const c = rs.chains[a >= 0 ? a : b];

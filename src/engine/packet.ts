@@ -12,6 +12,8 @@ import { CT, PROTO } from '../model/rule.js';
 import { LandfallError, type ErrorDetails } from '../model/errors.js';
 import type { Iface, NodeContext } from '../model/ruleset.js';
 import type { WalkPacket } from './types.js';
+import { buildRouting } from '../parse/iproute.js';
+import { RT_TABLE } from '../model/routing.js';
 
 /** A malformed or contradictory query/node field; `field` names it (e.g. "source", "node.addresses[1]"). */
 export class QueryError extends LandfallError {
@@ -86,7 +88,7 @@ function intField(field: string, v: unknown, lo: number, hi: number): number {
  * kube-ipvs0), so they join the addresses after the user's own: "the first node address" used for
  * defaults and MASQUERADE stays the user's.
  */
-export function resolveNode(input: NodeInput | undefined, ipvs?: IpvsState): NodeContext {
+export function resolveNode(input: NodeInput | undefined, ipvs?: IpvsState, warnings: string[] = []): NodeContext {
   const addresses: Addr[] = [];
   const seen = new Set<string>();
   const add = (a: Addr): void => {
@@ -99,6 +101,18 @@ export function resolveNode(input: NodeInput | undefined, ipvs?: IpvsState): Nod
   const given = input?.addresses ?? [];
   if (!Array.isArray(given)) throw new QueryError('node.addresses', 'must be a list of addresses');
   given.forEach((s, i) => add(userAddr(`node.addresses[${i}]`, s)));
+  const routing = buildRouting({ ipAddr: input?.ipAddr, ipRoute: input?.ipRoute, ipRule: input?.ipRule }, warnings);
+  const localRanges: Cidr[] = [];
+  let routesSayLocal = false;
+  if (routing) {
+    for (const l of routing.links) for (const a of l.addrs) add(a.addr);
+    for (const r of routing.routes) {
+      if (r.table !== RT_TABLE.local || r.type !== 'local') continue;
+      routesSayLocal = true;
+      if (r.dst.prefix === (r.family === 4 ? 32 : 128)) add({ family: r.family, w: [...r.dst.w] });
+      else localRanges.push(r.dst);
+    }
+  }
   for (const vs of ipvs?.services ?? []) if (vs.addr) add(vs.addr);
   const cidrs = input?.podCIDRs ?? [];
   if (!Array.isArray(cidrs)) throw new QueryError('node.podCIDRs', 'must be a list of CIDRs');
@@ -109,6 +123,9 @@ export function resolveNode(input: NodeInput | undefined, ipvs?: IpvsState): Nod
     podCIDRs,
     uplink: userIface('node.interfaces.uplink', ifs.uplink ?? DEFAULT_UPLINK),
     pods: userIface('node.interfaces.pods', ifs.pods ?? DEFAULT_PODS_IFACE),
+    addressesKnown: given.length > 0 || (routing?.has.addrs ?? false) || routesSayLocal,
+    localRanges,
+    ...(routing ? { routing } : {}),
   };
 }
 
@@ -126,12 +143,35 @@ const localSets = new WeakMap<NodeContext, Set<string>>();
  */
 export function isNodeLocal(node: NodeContext, a: Addr): boolean {
   if (isLoopback(a)) return true;
+  for (const c of node.localRanges) if (cidrContains(c, a)) return true;
   let set = localSets.get(node);
   if (!set) {
     set = new Set(node.addresses.map((n) => `${n.family}:${addrKey(n)}`));
     localSets.set(node, set);
   }
   return set.has(`${a.family}:${addrKey(a)}`);
+}
+
+/**
+ * Whether `a` is node-local as far as the input says: true / false, or null when the node's
+ * addresses were not given and nothing in the input settles it. Known without them: loopback,
+ * the IPVS virtual addresses (kube-ipvs0 holds them), broadcast and multicast (never a node
+ * address), and pod addresses (inside a pod CIDR, other than its network and gateway (network + 1)
+ * addresses, which bridge and overlay devices such as cni0 / flannel.1 hold).
+ */
+export function nodeLocality(node: NodeContext, a: Addr): boolean | null {
+  if (isNodeLocal(node, a)) return true;
+  if (node.addressesKnown) return false;
+  if (a.family === 4 ? a.w[0] === 0xffffffff || a.w[0] >>> 28 === 0xe : a.w[0] >>> 24 === 0xff) return false;
+  for (const c of node.podCIDRs) {
+    if (c.family !== a.family || !cidrContains(c, a)) continue;
+    const last = a.family === 4 ? 0 : 3;
+    let same = true;
+    for (let k = 0; k < 4; k++) if (k !== last && a.w[k] !== c.w[k]) same = false;
+    const off = (a.w[last] - c.w[last]) >>> 0;
+    if (!(same && off <= 1)) return false;
+  }
+  return null;
 }
 
 /** The first non-loopback node address of a family (MASQUERADE, REDIRECT, host defaults). */

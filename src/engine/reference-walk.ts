@@ -10,11 +10,16 @@ import type { Iface } from '../model/ruleset.js';
 import type { Origin, Verdict } from '../model/contracts.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
-import { addrKey, firstNodeAddress, formatIface, isLoopback, isNodeLocal, podGatewayFor } from './packet.js';
+import { addrKey, firstNodeAddress, formatIface, isLoopback, nodeLocality, podGatewayFor } from './packet.js';
 import type { RuleIndex } from './reference-index.js';
 import type { PlanEntry } from '../model/hooks.js';
-import { orderReason } from './order.js';
-import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
+import type { DecisionRecord, StepRef, WalkPacket, WalkRecord } from './types.js';
+import { assumptionKey, conditionText, emptyKey, keyedReason, putAddr, UNKNOWN_WEIGHTS, type WalkAssumption } from './assume.js';
+import * as L from '../compile/layout.js';
+import { linkIndex, routeLookup, selectSource } from './routing.js';
+import { ROUTE_FAIL, ROUTE_REJECT, routeFailNote } from '../compile/routing.js';
+
+const { A_LOCAL, A_NOTE, A_ORDER, K_A, K_PA, K_PB } = L;
 
 /** Batch state of a trace: one PRNG stream, nth counters per rule id, recent lists. */
 export interface TraceState {
@@ -33,7 +38,6 @@ const MAX_STEPS = 10_000_000;
 const MAX_NAT_BRANCHES = 256;
 const TWO31 = 0x80000000;
 const TWO32 = 0x100000000;
-const HALF = [0.5, 0.5];
 const LO: Iface = { name: 'lo', prefix: false };
 /** Hooks by their HOOK_NAMES index. */
 const PRE = 0;
@@ -79,6 +83,8 @@ export class Walker implements PacketView {
   private rejectWith: string | undefined;
   private masquerade = false;
   private leftOn: Iface | null = null;
+  /** The last routing decision's nexthop (gateway or destination); null when the defaults decided. */
+  private nexthop: Addr | null = null;
   /** gate/ipip IPVS forwarding: the packet keeps its destination, the real server is the endpoint. */
   private endpoint: { addr: Addr; port: number } | null = null;
   /** The hook being walked (HOOK_NAMES index). */
@@ -87,7 +93,11 @@ export class Walker implements PacketView {
   private natSet = false;
   private steps = 0;
   private readonly path: StepRef[] = [];
-  private readonly uncertain: WalkUncertain[] = [];
+  private readonly assumptions: WalkAssumption[] = [];
+  /** This walk's unknown conditions: key → value. */
+  private readonly vars = new Map<string, boolean>();
+  /** The rule being evaluated (-1 outside rules: the routing decision). */
+  private curRule = -1;
   private readonly decisions: DecisionRecord[] = [];
   private readonly notes: string[] = [];
   private rulesEvaluated = 0;
@@ -139,7 +149,7 @@ export class Walker implements PacketView {
       sport: this.sport,
       masquerade: this.masquerade,
       path: this.path,
-      uncertain: this.uncertain,
+      assumptions: this.assumptions,
       rulesEvaluated: this.rulesEvaluated,
       decisions: this.decisions,
       notes: this.notes,
@@ -159,14 +169,14 @@ export class Walker implements PacketView {
       if (r === STOLEN) {
         // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
         this.inIface = null;
-        this.outIface = this.route();
+        if (!this.reroute()) return;
         if (this.hookPoint(OUT, false, false) !== GO) return;
         if (this.hookPoint(POST, true, false) !== GO) return;
         this.leave();
       }
       return; // delivered (or ended)
     }
-    this.outIface = this.route();
+    if (!this.reroute()) return;
     if (this.hookPoint(FWD, true, false) !== GO) return;
     if (this.hookPoint(POST, true, false) !== GO) return;
     this.leave();
@@ -174,7 +184,7 @@ export class Walker implements PacketView {
 
   /** host: generated on the node; comes back in on lo when it is addressed to the node. */
   private fromHost(): void {
-    this.outIface = this.route();
+    if (!this.reroute()) return;
     if (this.hookPoint(OUT, true, true) !== GO) return;
     if (this.hookPoint(POST, true, false) !== GO) return;
     if (!this.local()) {
@@ -198,17 +208,97 @@ export class Walker implements PacketView {
 
   /** Routing is by the destination, or by the real server when IPVS gate/ipip kept the header's. */
   private local(): boolean {
-    return isNodeLocal(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst);
+    const rule = this.curRule;
+    this.curRule = -1; // the routing decision, not a rule, asks
+    const r = this.isLocal(this.endpoint ? this.endpoint.addr : this.dst);
+    this.curRule = rule;
+    return r;
   }
 
-  /** The outgoing interface for the current destination (SEMANTICS.md "Output interface"). */
-  private route(): Iface {
+  /**
+   * Node-local (SEMANTICS.md): what the input settles (packet.ts nodeLocality), else the packet's
+   * own original source (a host packet's is the node's, a packet from outside carries a foreign
+   * one: the kernel drops arrivals with a local source), else an unknown condition.
+   */
+  isLocal(a: Addr): boolean {
+    const known = nodeLocality(this.rs.node, a);
+    if (known !== null) return known;
+    const o = this.origSrc;
+    if (a.family === o.family && a.w[0] === o.w[0] && a.w[1] === o.w[1] && a.w[2] === o.w[2] && a.w[3] === o.w[3]) return this.origin === 'host';
+    const key = emptyKey();
+    putAddr(key, K_A, a);
+    return this.unknown(A_LOCAL, '', null, key);
+  }
+
+  /** The value of an unknown condition in this walk (assume.ts): decided once, then reused. */
+  unknown(kind: number, label: string, reason: string | null, key: number[]): boolean {
+    const k = assumptionKey(kind, label, this.family, key);
+    const condition = conditionText(kind, label, this.family, key, this.rs);
+    const why = reason ?? keyedReason(kind, this.family, key, this.rs);
+    const seen = this.vars.get(k);
+    const order: [number, number] | undefined = kind === A_ORDER ? [key[K_PA], key[K_PB]] : undefined;
+    if (seen !== undefined) {
+      this.assumptions.push({ rule: this.curRule, kind, how: 'reused', holds: seen, key: k, condition, reason: why, ...(order ? { order } : {}) });
+      return seen;
+    }
+    let holds: boolean;
+    if (this.traceState) holds = this.traceState.rng() / TWO32 < 0.5;
+    else holds = this.decide(UNKNOWN_WEIGHTS as number[]) === 0;
+    this.vars.set(k, holds);
+    this.assumptions.push({ rule: this.curRule, kind, how: 'decided', holds, key: k, condition, reason: why, ...(order ? { order } : {}) });
+    return holds;
+  }
+
+  /** Something assumed without a decision (the walk goes on past it). */
+  private assumeNote(rid: number, reason: string): void {
+    const key = emptyKey();
+    this.assumptions.push({ rule: rid, kind: A_NOTE, how: 'note', holds: true, key: assumptionKey(A_NOTE, reason, this.family, key), condition: reason, reason });
+  }
+
+  /**
+   * The outgoing interface for the current destination (SEMANTICS.md "Output interface",
+   * "Routing"): the node's own tables when given (null when they give no usable route: the walk
+   * ended, verdict set), else the documented defaults.
+   */
+  private route(): Iface | null {
+    this.nexthop = null;
     if (this.pkt.outIface) return this.pkt.outIface;
     const node = this.rs.node;
     if (this.local()) return LO;
     const dst = this.endpoint ? this.endpoint.addr : this.dst;
+    const rt = node.routing;
+    if (rt && rt.has.routes) {
+      const res = routeLookup(rt, { family: this.family, dst, src: this.src, mark: this.mark, iif: this.inIface ? this.inIface.name : 'lo' });
+      let fail: number = ROUTE_FAIL.none;
+      if (res.kind === 'route') {
+        const r = res.route;
+        if (r.type === 'local' || r.type === 'broadcast' || r.type === 'anycast') return LO;
+        if (r.type === 'blackhole') fail = ROUTE_FAIL.blackhole;
+        else if (r.type === 'unreachable') fail = ROUTE_FAIL.unreachable;
+        else if (r.type === 'prohibit') fail = ROUTE_FAIL.prohibit;
+        else if (r.dev < 0) fail = ROUTE_FAIL.noDevice;
+        else {
+          this.nexthop = r.gateway ?? dst;
+          return { name: rt.links[r.dev].name, prefix: false };
+        }
+      } else if (res.kind === 'action') {
+        fail = res.action === 'blackhole' ? ROUTE_FAIL.blackhole : res.action === 'prohibit' ? ROUTE_FAIL.prohibit : ROUTE_FAIL.unreachable;
+      }
+      this.note(routeFailNote(fail, dst));
+      if (fail === ROUTE_FAIL.blackhole) this.end('drop');
+      else this.end('reject', (fail === ROUTE_FAIL.prohibit ? ROUTE_REJECT.prohibit : ROUTE_REJECT.unreachable)[this.family]);
+      return null;
+    }
     for (const c of node.podCIDRs) if (cidrContains(c, dst)) return node.pods;
     return node.uplink;
+  }
+
+  /** outIface := route(); false when routing ended the walk. */
+  private reroute(): boolean {
+    const o = this.route();
+    if (!o) return false;
+    this.outIface = o;
+    return true;
   }
 
   private end(verdict: Verdict, rejectWith?: string): false {
@@ -276,7 +366,7 @@ export class Walker implements PacketView {
       for (const o of order) {
         this.natSet = false;
         if (!this.runChain(plan[i + o].chain)) return END;
-        if (h === OUT) this.outIface = this.route(); // rerouted after a DNAT
+        if (h === OUT && !this.reroute()) return END; // rerouted after a DNAT
         if (this.natSet) return GO;
       }
       i = j;
@@ -290,7 +380,7 @@ export class Walker implements PacketView {
     if (r === 'stop') return END;
     if (r === 'scheduled') {
       if (h === IN && !this.local()) return STOLEN;
-      this.outIface = this.route();
+      if (!this.reroute()) return END;
     }
     return GO;
   }
@@ -307,11 +397,14 @@ export class Walker implements PacketView {
       let pos = placed.length;
       while (pos > 0) {
         const y = placed[pos - 1];
-        const b = this.decide(HALF);
-        const a = members[y];
-        const c = members[x];
-        this.uncertain.push({ rule: -1, reason: orderReason(this.rs, a, c), assumed: b === 0 ? 'match' : 'no match', order: [a, c] });
-        if (b === 0) break;
+        const key = emptyKey();
+        key[K_PA] = members[y];
+        key[K_PB] = members[x];
+        const rule = this.curRule;
+        this.curRule = -1;
+        const before = this.unknown(A_ORDER, '', null, key);
+        this.curRule = rule;
+        if (before) break;
         pos--;
       }
       placed.splice(pos, 0, x);
@@ -364,7 +457,7 @@ export class Walker implements PacketView {
         case 'goto': {
           const next = target[rid];
           if (next < 0) {
-            this.uncertain.push({ rule: rid, reason: `target chain ${t.chain} does not exist`, assumed: 'no match' });
+            this.assumeNote(rid, `target chain ${t.chain} does not exist`);
             pos++;
             continue;
           }
@@ -397,7 +490,7 @@ export class Walker implements PacketView {
         case 'noop':
           break;
         case 'unknownTarget':
-          this.uncertain.push({ rule: rid, reason: `target ${t.name} not modelled; assumed to continue`, assumed: 'match' });
+          this.assumeNote(rid, `target ${t.name} not modelled; assumed to continue`);
           break;
       }
       pos++;
@@ -415,6 +508,8 @@ export class Walker implements PacketView {
   // ---- matches and decisions ----------------------------------------------------------------
 
   private matchRule(rid: number): boolean {
+    this.curRule = rid;
+    const line = this.rs.rules[rid].line;
     for (const m of this.ix.matches[rid]) {
       let ok: boolean;
       switch (m.kind) {
@@ -427,10 +522,8 @@ export class Walker implements PacketView {
         case 'recent':
           ok = this.recent(m);
           break;
-        default: {
-          const r = evalMatch(this, m);
-          ok = typeof r === 'string' ? this.assume(rid, r) : r;
-        }
+        default:
+          ok = evalMatch(this, m, line);
       }
       if (!ok) return false;
     }
@@ -461,13 +554,6 @@ export class Walker implements PacketView {
     if (!(b >= 0 && b < probs.length)) throw new WalkError(`decision ${i}: branch ${b} out of range`);
     this.decisions.push({ probs, taken: b });
     return b;
-  }
-
-  /** An undecidable condition: branch 0 assumes it holds. */
-  private assume(rid: number, reason: string): boolean {
-    const b = this.decide(HALF);
-    this.uncertain.push({ rule: rid, reason, assumed: b === 0 ? 'match' : 'no match' });
-    return b === 0;
   }
 
   private statistic(m: Extract<Match, { kind: 'random' }>): boolean {
@@ -539,7 +625,20 @@ export class Walker implements PacketView {
         return;
       }
       case 'MASQUERADE': {
-        // The outgoing interface's address (SEMANTICS.md): the pod gateway on an exact-name pods interface.
+        // With the node's interfaces known: the kernel's inet_select_addr on the outgoing one.
+        const rt = this.rs.node.routing;
+        const routeDst = this.endpoint ? this.endpoint.addr : this.dst;
+        const dev = rt && rt.has.addrs && this.outIface && !this.outIface.prefix && !isLoopback(this.dst) ? linkIndex(rt, this.outIface.name) : -1;
+        if (rt && dev >= 0) {
+          const a = selectSource(rt, dev, this.nexthop ?? routeDst);
+          if (a) this.src = a;
+          else this.note(`MASQUERADE: no IPv${this.family} node address given, so the source is left as ${formatAddr(this.src)}`);
+          if (t.ports) this.sport = this.pickPort(this.sport, t.ports, 'MASQUERADE');
+          this.masquerade = true;
+          this.ctstate |= CT.SNAT;
+          return;
+        }
+        // Otherwise (SEMANTICS.md): the pod gateway on an exact-name pods interface.
         const pods = this.rs.node.pods;
         const onPods = !!this.outIface && !this.outIface.prefix && !pods.prefix && this.outIface.name === pods.name;
         const gw = onPods ? podGatewayFor(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst) : undefined;
@@ -576,7 +675,7 @@ export class Walker implements PacketView {
     const n = addrToBig(hi) - addrToBig(lo) + 1n;
     if (n <= 1n) return lo;
     if (n > BigInt(MAX_NAT_BRANCHES)) {
-      this.uncertain.push({ rule: rid, reason: `NAT range of ${n} addresses: only the first is followed`, assumed: 'match' });
+      this.assumeNote(rid, `NAT range of ${n} addresses: only the first is followed`);
       return lo;
     }
     const k = Number(n);

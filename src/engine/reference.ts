@@ -28,7 +28,15 @@ export function createReferenceEngine(rs: Ruleset): Engine {
           for (const [k, e] of entries) list.set(k, { ...e });
         }
         const r = new Walker(index, pkt, { trace: state }).run();
-        out.push({ verdict: r.verdict, dst: r.dst, dport: r.dport, src: r.src, masquerade: r.masquerade, rulesEvaluated: r.rulesEvaluated });
+        out.push({
+          verdict: r.verdict,
+          dst: r.dst,
+          dport: r.dport,
+          src: r.src,
+          masquerade: r.masquerade,
+          rulesEvaluated: r.rulesEvaluated,
+          assumptions: r.assumptions.filter((a) => a.how === 'decided'),
+        });
       }
       return out;
     },

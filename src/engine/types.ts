@@ -9,7 +9,9 @@
 // Decision points, in walk order, each with its branch probabilities (branch 0 first):
 //  - statistic --mode random:   [p, 1-p] with p = threshold / 2^31 (branch 0 = "matches")
 //  - statistic --mode nth:      [1/every, 1-1/every] in explain (trace keeps a real counter per rule)
-//  - an unmodelled condition:   [0.5, 0.5] (branch 0 = "assumed to match")
+//  - an unknown condition, the first time a walk meets its key (assume.ts): weights [1, 1]
+//    (branch 0 = "holds"); both values are enumerated and neither weighs on the probability.
+//    Later meetings of the same key in the walk reuse the value: no decision.
 //  - a NAT address range of n addresses: n equal branches (lowest address first)
 //  - IPVS scheduling:           one branch per real server that can be chosen, in ipvsadm order
 //  - two base chains at one hook and priority: [0.5, 0.5] (branch 0 = the earlier-listed runs first)
@@ -18,6 +20,7 @@
 import type { Addr } from '../model/addr.js';
 import type { Origin, Verdict } from '../model/contracts.js';
 import type { Iface } from '../model/ruleset.js';
+import type { WalkAssumption } from './assume.js';
 
 /** A fully resolved packet (all defaults applied by src/engine/packet.ts). */
 export interface WalkPacket {
@@ -59,17 +62,7 @@ export interface DecisionRecord {
   taken: number;
 }
 
-export interface WalkUncertain {
-  /** The rule whose condition is unknown; -1 for a base-chain order condition (`order`). */
-  rule: number;
-  reason: string;
-  assumed: 'match' | 'no match';
-  /**
-   * Two base chains at one hook and priority (chain ids; -1 = the IPVS stage): the condition is
-   * "order[0] runs before order[1]" (src/engine/order.ts).
-   */
-  order?: [number, number];
-}
+export type { WalkAssumption } from './assume.js';
 
 /** What one walk produced. */
 export interface WalkRecord {
@@ -84,7 +77,8 @@ export interface WalkRecord {
   /** Interface the packet leaves on (absent when it was dropped/rejected or delivered locally). */
   outIface?: string;
   path: StepRef[];
-  uncertain: WalkUncertain[];
+  /** Unknown conditions met, in walk order (decided, reused, and notes). */
+  assumptions: WalkAssumption[];
   rulesEvaluated: number;
   decisions: DecisionRecord[];
   notes: string[];
@@ -97,6 +91,8 @@ export interface TraceRecord {
   src: Addr;
   masquerade: boolean;
   rulesEvaluated: number;
+  /** The unknown conditions drawn for this packet (first meetings only), in walk order. */
+  assumptions: WalkAssumption[];
 }
 
 export interface Engine {

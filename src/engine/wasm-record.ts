@@ -1,6 +1,6 @@
 // Turns the WASM walk's integer output (layout.ts O_* region) into the WalkRecord of types.ts,
-// with the reference walk's exact texts for uncertain reasons and notes (src/engine/matches.ts,
-// reference-walk.ts): the differential tests compare them string for string.
+// with the reference walk's exact texts for notes and assumptions (src/engine/matches.ts,
+// reference-walk.ts, assume.ts): the differential tests compare them string for string.
 
 import type { Addr } from '../model/addr.js';
 import { formatAddr, formatEndpoint } from '../model/addr.js';
@@ -22,6 +22,9 @@ const {
   OIF_LO,
   OIF_PODS,
   OIF_QUERY,
+  OIF_LINK,
+  O_OUT_LINK,
+  NOTE_ROUTE,
   OIF_UPLINK,
   OUT_BYTES,
   O_DEC,
@@ -32,30 +35,39 @@ const {
   O_NNOTES,
   O_NOTES,
   O_NPATH,
-  O_NUNC,
   O_OUT_IFACE,
   O_PATH,
   O_REJECT,
   O_RULES,
   O_SPORT,
   O_SRC,
-  O_UNC,
   O_VERDICT,
   PROBS_BYTES,
   RS_BASE_BYTES,
   STEP_IPVS,
   STEP_RULE,
-  UNC_NO_MATCH_BIT,
-  UNC_WORDS,
-  U_ADDRTYPE_LIMIT,
-  U_IFACE,
-  U_ORDER,
-  U_OWNER_HOST,
-  U_REASON
+  O_NASM,
+  O_ASM,
+  ASM_WORDS,
+  AS_RULE,
+  AS_FLAGS,
+  AS_KIND,
+  AS_LABEL,
+  AS_REASON,
+  AS_FAMILY,
+  AS_KEY,
+  ASF_HOLDS,
+  ASF_DECIDED,
+  ASF_REUSED,
+  KEY_WORDS,
+  A_ORDER,
+  K_PA,
+  K_PB
 } = L;
-import { orderReason } from './order.js';
+import { assumptionKey, conditionText, keyedReason, type WalkAssumption } from './assume.js';
 import { formatIface } from './packet.js';
-import type { DecisionRecord, StepRef, WalkPacket, WalkRecord, WalkUncertain } from './types.js';
+import { routeFailNote } from '../compile/routing.js';
+import type { DecisionRecord, StepRef, WalkPacket, WalkRecord } from './types.js';
 
 const VERDICTS: Verdict[] = ['accept', 'drop', 'reject'];
 const NAT_WHAT = ['DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT'];
@@ -96,25 +108,29 @@ export interface DecodeContext {
   f64: Float64Array;
 }
 
-function reason(ctx: DecodeContext, code: number, arg: number, arg2: number): string {
-  switch (code) {
-    case U_REASON:
-      return ctx.strings[arg];
-    case U_IFACE: {
-      const pattern = ifaceAt(ctx.i32, RS_BASE_BYTES / 4 + arg);
-      const have = ifaceAt(ctx.i32, arg2 / 4);
-      return `interface ${have.name}+ may or may not be ${pattern.name}${pattern.prefix ? '+' : ''}`;
-    }
-    case U_ADDRTYPE_LIMIT:
-      return 'addrtype --limit-iface: which interface holds the local address is not known';
-    case U_OWNER_HOST:
-      return 'owner: the sending socket of a host packet is not known';
-    default:
-      throw new Error(`wasm engine: unknown uncertain code ${code}`);
-  }
+/** An assumption record (layout AS_*) at word index `at`. */
+export function assumptionAt(rs: Ruleset, strings: string[], i32: Int32Array, at: number): WalkAssumption {
+  const flags = i32[at + AS_FLAGS];
+  const kind = i32[at + AS_KIND];
+  const labelId = i32[at + AS_LABEL];
+  const reasonId = i32[at + AS_REASON];
+  const family = i32[at + AS_FAMILY] as 4 | 6;
+  const key = i32.subarray(at + AS_KEY, at + AS_KEY + KEY_WORDS);
+  const label = labelId >= 0 ? strings[labelId] : '';
+  const a: WalkAssumption = {
+    rule: i32[at + AS_RULE],
+    kind,
+    how: flags & ASF_DECIDED ? 'decided' : flags & ASF_REUSED ? 'reused' : 'note',
+    holds: (flags & ASF_HOLDS) !== 0,
+    key: assumptionKey(kind, label, family, key),
+    condition: conditionText(kind, label, family, key, rs),
+    reason: reasonId >= 0 ? strings[reasonId] : keyedReason(kind, family, key, rs),
+  };
+  if (kind === A_ORDER) a.order = [key[K_PA], key[K_PB]];
+  return a;
 }
 
-function note(ctx: DecodeContext, at: number): string {
+function note(ctx: DecodeContext, at: number, fam: 4 | 6): string {
   const i32 = ctx.i32;
   const code = i32[at];
   const arg = i32[at + 1];
@@ -135,6 +151,8 @@ function note(ctx: DecodeContext, at: number): string {
       const r = ctx.rs.ipvs!.services[svc].reals[real];
       return `IPVS ${r.forward} forwarding: the packet keeps destination ${formatAddr(addrAt(i32, at + 3, r.addr.family))} and is sent to real server ${formatEndpoint(r.addr, arg2)}`;
     }
+    case NOTE_ROUTE:
+      return routeFailNote(arg, addrAt(i32, at + 3, fam));
     case NOTE_NAT_MULTI:
       return 'NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)';
     default:
@@ -152,6 +170,8 @@ function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | u
       return formatIface(ctx.rs.node.uplink);
     case OIF_QUERY:
       return pkt.outIface ? formatIface(pkt.outIface) : undefined;
+    case OIF_LINK:
+      return ctx.rs.node.routing!.links[ctx.i32[OUT_BYTES / 4 + O_OUT_LINK]].name;
     default:
       return undefined;
   }
@@ -173,22 +193,8 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     }
     else path.push((ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id })));
   }
-  const uncertain: WalkUncertain[] = [];
-  for (let i = 0, n = i32[o + O_NUNC]; i < n; i++) {
-    const at = o + O_UNC + i * UNC_WORDS;
-    const w0 = i32[at];
-    if (i32[at + 1] === U_ORDER) {
-      const a = i32[at + 2];
-      const b = i32[at + 3];
-      uncertain.push({ rule: -1, reason: orderReason(ctx.rs, a, b), assumed: w0 & UNC_NO_MATCH_BIT ? 'no match' : 'match', order: [a, b] });
-      continue;
-    }
-    uncertain.push({
-      rule: w0 & ~UNC_NO_MATCH_BIT,
-      reason: reason(ctx, i32[at + 1], i32[at + 2], i32[at + 3]),
-      assumed: w0 & UNC_NO_MATCH_BIT ? 'no match' : 'match',
-    });
-  }
+  const assumptions: WalkAssumption[] = [];
+  for (let i = 0, n = i32[o + O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + O_ASM + i * ASM_WORDS));
   const decisions: DecisionRecord[] = [];
   const pb = PROBS_BYTES / 8;
   for (let i = 0, n = i32[o + O_NDEC]; i < n; i++) {
@@ -200,7 +206,7 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     decisions.push({ probs, taken: i32[at + 2] });
   }
   const notes: string[] = [];
-  for (let i = 0, n = i32[o + O_NNOTES]; i < n; i++) notes.push(note(ctx, o + O_NOTES + i * NOTE_WORDS));
+  for (let i = 0, n = i32[o + O_NNOTES]; i < n; i++) notes.push(note(ctx, o + O_NOTES + i * NOTE_WORDS, fam));
   const verdict = verdictOf(i32[o + O_VERDICT]);
   const rec: WalkRecord = {
     verdict,
@@ -210,7 +216,7 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     sport: i32[o + O_SPORT],
     masquerade: i32[o + O_MASQ] !== 0,
     path,
-    uncertain,
+    assumptions,
     rulesEvaluated: i32[o + O_RULES],
     decisions,
     notes,

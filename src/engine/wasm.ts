@@ -73,13 +73,16 @@ const {
   TR_RULES,
   TR_SRC,
   TR_STATUS,
-  TR_VERDICT
+  TR_VERDICT,
+  TR_NASM,
+  TASM_BYTES,
+  ASM_WORDS
 } = L;
 import { ifaceWords } from '../compile/ops.js';
 import { ipvsServiceNotes } from './ipvs-schedule.js';
 import { createReferenceEngine } from './reference.js';
 import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
-import { addrAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
+import { addrAt, assumptionAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
 
 export type { CompiledRuleset };
 
@@ -265,9 +268,12 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
         if (st === ST_HOST) return false;
         fail(st);
       }
+      let asm = TASM_BYTES / 4;
       for (let i = 0; i < n; i++) {
         const at = TRACE_OUT_BYTES / 4 + i * TRACE_WORDS;
         const fam = pkts[start + i].family;
+        const assumptions = [];
+        for (let k = 0, na = i32[at + TR_NASM]; k < na; k++, asm += ASM_WORDS) assumptions.push(assumptionAt(rs, c.strings, i32, asm));
         out.push({
           verdict: verdictOf(i32[at + TR_VERDICT]),
           dst: addrAt(i32, at + TR_DST, fam),
@@ -275,6 +281,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset): WasmE
           src: addrAt(i32, at + TR_SRC, fam),
           masquerade: i32[at + TR_MASQ] !== 0,
           rulesEvaluated: i32[at + TR_RULES],
+          assumptions,
         });
       }
     }

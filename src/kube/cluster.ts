@@ -4,10 +4,11 @@
 
 import { cidrContains, formatAddr, parseCidr, v4 } from '../model/addr.js';
 import type { Cidr } from '../model/addr.js';
+import type { Service } from '../model/contracts.js';
 import { Rng } from '../model/random.js';
 
-export type KubeProtocol = 'tcp' | 'udp' | 'sctp';
-export type TrafficPolicy = 'Cluster' | 'Local';
+export type KubeProtocol = Service['protocol'];
+export type TrafficPolicy = Service['externalTrafficPolicy'];
 
 export interface GeneratedEndpoint {
   ip: string;
@@ -18,28 +19,16 @@ export interface GeneratedEndpoint {
   local: boolean;
 }
 
-export interface GeneratedService {
-  /** The service port name kube-proxy hashes: `ns/name:port`, or `ns/name` for an unnamed port. */
-  name: string;
-  namespace: string;
+/**
+ * A generated service port: the contract's Service (what discovery must recover from the dump)
+ * with the generator's own endpoint records and the name parts it renders comments from.
+ */
+export interface GeneratedService extends Omit<Service, 'endpoints'> {
   serviceName: string;
   /** '' for an unnamed port. */
   portName: string;
-  protocol: KubeProtocol;
-  clusterIP: string;
-  port: number;
-  nodePort?: number;
-  healthCheckNodePort?: number;
-  externalIPs: string[];
-  loadBalancerIPs: string[];
-  sourceRanges: string[];
-  externalTrafficPolicy: TrafficPolicy;
-  internalTrafficPolicy: TrafficPolicy;
-  affinitySeconds?: number;
   /** All ready endpoints cluster-wide, in the order kube-proxy writes them. */
   endpoints: GeneratedEndpoint[];
-  /** no-endpoints: REJECTed; no-local-endpoints: a Local policy has nothing on this node (DROP). */
-  status: 'ok' | 'no-endpoints' | 'no-local-endpoints';
 }
 
 /** The node the dump belongs to, in the shape of DESIGN.md's node context. */

@@ -17,14 +17,13 @@ import type { Addr } from '../model/addr.js';
 import type { IpsetState } from '../model/ipset.js';
 import type { IpvsState, VirtualService } from '../model/ipvs.js';
 import type { NodeContext } from '../model/ruleset.js';
-import { PROTO } from '../model/rule.js';
+import { protoNumber } from '../model/protocols.js';
 import { setMatch } from '../engine/ipset-match.js';
 import type { Service, ServiceEndpoint } from '../model/contracts.js';
 
 type Kind = 'cluster' | 'nodePort' | 'loadBalancer' | 'externalIP';
 type Proto = Service['protocol'];
 
-const PROTO_NUM: Record<Proto, number> = { tcp: PROTO.tcp, udp: PROTO.udp, sctp: PROTO.sctp };
 
 interface Classified {
   vs: VirtualService;
@@ -35,7 +34,7 @@ interface Classified {
 
 function inSet(sets: IpsetState, name: string, dims: number, vs: VirtualService, addr: Addr, proto: Proto): boolean {
   const dirs = new Array<'dst'>(dims).fill('dst');
-  const r = setMatch(sets, name, dirs, { family: addr.family, proto: PROTO_NUM[proto], src: addr, dst: addr, sport: 0, dport: vs.port ?? 0, inIface: null, outIface: null });
+  const r = setMatch(sets, name, dirs, { family: addr.family, proto: protoNumber(proto), src: addr, dst: addr, sport: 0, dport: vs.port ?? 0, inIface: null, outIface: null });
   return r === true;
 }
 
@@ -131,7 +130,7 @@ function sourceRanges(sets: IpsetState, lb: Addr, proto: Proto, port: number): s
   for (const e of set.entries) {
     const [ip, pp, net] = e.parts;
     if (ip?.kind !== 'addr' || pp?.kind !== 'port' || net?.kind !== 'addr') continue;
-    if (pp.proto !== PROTO_NUM[proto] || pp.lo !== port || !cidrContains(ip.cidr, lb) || ip.cidr.prefix !== (lb.family === 4 ? 32 : 128)) continue;
+    if (pp.proto !== protoNumber(proto) || pp.lo !== port || !cidrContains(ip.cidr, lb) || ip.cidr.prefix !== (lb.family === 4 ? 32 : 128)) continue;
     out.push(`${formatAddr(net.cidr)}/${net.cidr.prefix}`);
   }
   return out;

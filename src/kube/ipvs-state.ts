@@ -6,6 +6,7 @@
 
 import type { GeneratedEndpoint, GeneratedService } from './cluster.js';
 import { cidrContains, parseAddr, parseCidr } from '../model/addr.js';
+import { protoNumber } from '../model/protocols.js';
 
 export interface IpsetDef {
   name: string;
@@ -127,7 +128,6 @@ export function buildVirtualServers(services: readonly GeneratedService[], nodeI
   return out;
 }
 
-const PROTO_NUMBER: Record<GeneratedService['protocol'], number> = { tcp: 6, udp: 17, sctp: 132 };
 
 function v4Number(ip: string): number {
   const p = ip.split('.');
@@ -139,7 +139,7 @@ function v4Number(ip: string): number {
  * --nosort): protocol, then the IPv4 address as a wrapping signed difference, then the port.
  */
 function cmpService(a: VirtualServerTruth, b: VirtualServerTruth): number {
-  return PROTO_NUMBER[a.protocol] - PROTO_NUMBER[b.protocol] || (v4Number(a.address) - v4Number(b.address)) | 0 || a.port - b.port;
+  return protoNumber(a.protocol) - protoNumber(b.protocol) || (v4Number(a.address) - v4Number(b.address)) | 0 || a.port - b.port;
 }
 
 function cmpReal(a: GeneratedEndpoint, b: GeneratedEndpoint): number {

@@ -22,6 +22,7 @@
 // v1.36.2 node's listing: the hairpin set holds this node's endpoints only, and is created first.
 
 import { cidrContains, parseAddr, parseCidr } from '../model/addr.js';
+import { parseProto } from '../model/protocols.js';
 import type { GeneratedEndpoint, GeneratedService } from './cluster.js';
 import { nftEndpointBase, nftServiceBase } from './names.js';
 
@@ -214,13 +215,12 @@ function keyBytes(type: string, value: string, pad: boolean): number[] {
   else if (type === 'ipv6_addr') {
     const a = parseAddr(value);
     bytes = a ? a.w.flatMap((w) => [w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255]) : [];
-  } else if (type === 'inet_proto') bytes = [PROTO_NUMBERS[value] ?? Number(value)];
+  } else if (type === 'inet_proto') bytes = [parseProto(value) ?? Number(value)];
   else bytes = [(Number(value) >>> 8) & 255, Number(value) & 255]; // inet_service, big-endian
   while (pad && bytes.length % 4 !== 0) bytes.push(0);
   return bytes;
 }
 
-const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 
 /**
  * The order `nft list` prints elements in: sorted by key value. A single-field key compares as

@@ -17,6 +17,9 @@
 // fixed priorities (IPTABLES_PRIORITY), nft base chains at theirs; an inet table's base chain is
 // registered for both families (one chain id, two registrations). Jump/goto targets resolve
 // within the rule's own table. Rule.table is the nft table name, Rule.family 4 / 6 / 'inet'.
+// In an inet table, put `{kind: 'nfproto', family}` before a rule's ip / ip6 matches (nft's
+// implicit dependency): an address match of the other family is false, so `ip saddr != X` alone
+// would hold for every IPv6 packet.
 // A base chain's end (or `return` at its top) is its policy; `accept` ends only that base chain.
 
 import type { Family } from './addr.js';

@@ -5,6 +5,7 @@
 
 import type { Addr, Cidr, Family } from './addr.js';
 import type { BaseChainSpec } from './hooks.js';
+import { IP_PROTOCOLS } from './protocols.js';
 
 export const TABLES = ['raw', 'mangle', 'nat', 'filter', 'security'] as const;
 export type TableName = (typeof TABLES)[number];
@@ -17,8 +18,15 @@ export const BUILTIN_CHAINS: Record<TableName, readonly string[]> = {
   security: ['INPUT', 'FORWARD', 'OUTPUT'],
 };
 
-/** IP protocol numbers used by the model (0 = any). */
-export const PROTO = { any: 0, icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 } as const;
+/** IP protocol numbers used by the model (0 = any), from the one name map. */
+export const PROTO = {
+  any: IP_PROTOCOLS.all,
+  icmp: IP_PROTOCOLS.icmp,
+  tcp: IP_PROTOCOLS.tcp,
+  udp: IP_PROTOCOLS.udp,
+  icmpv6: IP_PROTOCOLS.icmpv6,
+  sctp: IP_PROTOCOLS.sctp,
+} as const;
 
 /** Conntrack state bits (conntrack --ctstate / state --state). */
 export const CT = {
@@ -147,6 +155,11 @@ export type Match =
       vdir?: { invert: boolean; reply: boolean };
       unmodelled: boolean;
     }
+  /**
+   * The packet's family (nft `meta nfproto ipv4|ipv6`, and the implicit family test of an ip / ip6
+   * payload match in an inet table). A header match: evaluated before the modules.
+   */
+  | { kind: 'nfproto'; invert: boolean; family: Family }
   /** Anything landfall does not model: the walk treats it as "may match" and reports it. */
   | { kind: 'unknown'; module: string; text: string; reason: string };
 

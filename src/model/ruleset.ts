@@ -10,6 +10,7 @@ import type { NftTable, Registration, TableFamily } from './hooks.js';
 import { hookOfBuiltin, IPTABLES_PRIORITY, IPTABLES_SRCNAT_PRIORITY, familiesOf } from './hooks.js';
 import type { IpsetState } from './ipset.js';
 import type { IpvsState } from './ipvs.js';
+import type { Routing } from './routing.js';
 import type { NftRuleset } from './nft.js';
 
 /** An interface name as the walk sees it; `prefix` when only a `+` pattern is known (e.g. `eni+`). */
@@ -25,6 +26,16 @@ export interface NodeContext {
   podCIDRs: Cidr[];
   uplink: Iface;
   pods: Iface;
+  /**
+   * The node's own addresses are known (given, or read from its `ip addr` / local routes): an
+   * address not among them is not local. When false, locality is an unknown condition except for
+   * what the input itself proves (loopback, IPVS virtual addresses).
+   */
+  addressesKnown: boolean;
+  /** Local routes wider than one address (table local, e.g. `local 10.0.0.0/8 dev lo`): node-local too. */
+  localRanges: Cidr[];
+  /** The node's interfaces, routes and policy rules, when given (src/parse/iproute.ts). */
+  routing?: Routing;
 }
 
 export interface Ruleset {

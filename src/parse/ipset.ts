@@ -61,7 +61,6 @@ function parseAddrPart(s: string, family: Family, dim: SetDim, allowZero: boolea
   return [c];
 }
 
-const PORT_PROTOS: Record<string, number> = { tcp: PROTO.tcp, udp: PROTO.udp, sctp: PROTO.sctp, udplite: 136, icmp: PROTO.icmp, icmpv6: PROTO.icmpv6 };
 
 function parsePortPart(s: string, family: Family, withProto: boolean): EntryPart {
   let proto: number = withProto ? PROTO.tcp : 0;
@@ -70,7 +69,7 @@ function parsePortPart(s: string, family: Family, withProto: boolean): EntryPart
   const colon = s.indexOf(':');
   if (colon >= 0) {
     const name = s.slice(0, colon);
-    const p = PORT_PROTOS[name] ?? parseProto(name);
+    const p = parseProto(name);
     if (p === null || p === undefined) throw new ColumnError(`unknown protocol ${quote(name)}`, 0);
     if (!withProto) throw new ColumnError('bitmap:port elements have no protocol', 0);
     proto = p;

@@ -33,6 +33,7 @@ import { recordOf, tagOf } from '../model/nft.js';
 import type { ChainType, HookName, NftTable as ModelNftTable, TableFamily } from '../model/hooks.js';
 import type { Chain, Match, MarkOp, NatRange, ParseWarning, PortRange, Rule, TableName, Target } from '../model/rule.js';
 import { ADDRTYPE, CT, PROTO } from '../model/rule.js';
+import { IP_PROTOCOLS } from '../model/protocols.js';
 import { ParseError, quote } from './errors.js';
 import { renderExpr, renderStatement } from './nft-render.js';
 
@@ -64,9 +65,10 @@ const IPTABLES_TABLES = new Set(['raw', 'mangle', 'nat', 'filter', 'security']);
 /** Cap on the model rules one nft rule may expand into through set literals (not maps). */
 const MAX_ALTERNATIVES = 4096;
 
-const PROTO_NAMES: Record<string, number> = {
-  icmp: 1, igmp: 2, tcp: 6, udp: 17, dccp: 33, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, sctp: 132, udplite: 136,
-};
+/** The protocol names nft rules here use (numbers from the one map). */
+const PROTO_NAMES: Record<string, number> = Object.fromEntries(
+  (['icmp', 'igmp', 'tcp', 'udp', 'dccp', 'gre', 'esp', 'ah', 'icmpv6', 'ipv6-icmp', 'sctp', 'udplite'] as const).map((n) => [n, IP_PROTOCOLS[n]]),
+);
 const ICMP_TYPES: Record<string, number> = {
   'echo-reply': 0, 'destination-unreachable': 3, 'source-quench': 4, redirect: 5, 'echo-request': 8, 'router-advertisement': 9,
   'router-solicitation': 10, 'time-exceeded': 11, 'parameter-problem': 12, 'timestamp-request': 13, 'timestamp-reply': 14,
@@ -155,6 +157,10 @@ export function rangeToCidrs(lo: Addr, hi: Addr): Cidr[] {
 class Lowerer {
   private readonly warnings: ParseWarning[] = [];
   private readonly sets: IpSet[] = [];
+  private readonly cidrs = new Map<string, Cidr>();
+  /** Shared jump/goto targets per table (immutable, like every target). */
+  private jumps = new Map<string, Target>();
+  private gotos = new Map<string, Target>();
   private readonly source: string;
   private readonly lenient: boolean;
   // Per table:
@@ -215,6 +221,8 @@ class Lowerer {
     this.fam = t.family === 'ip6' ? 6 : 4;
     this.inet = t.family === 'inet';
     this.setByName = new Map(t.sets.map((s) => [s.name, s]));
+    this.jumps = new Map();
+    this.gotos = new Map();
     this.ipsetOf = new Map();
     this.anon = 0;
     // Sets updated from the packet path are dynamic: their contents at listing time are a snapshot.
@@ -639,7 +647,12 @@ class Lowerer {
   private cidr(v: NftJson, fam: Family): Cidr {
     const pre = recordOf(recordOf(v)?.prefix);
     const s = pre ? `${String(pre.addr)}/${String(pre.len)}` : String(v);
-    const c = parseCidr(s);
+    // Model objects are immutable: an address written thousands of times is parsed and held once.
+    let c = this.cidrs.get(s);
+    if (c === undefined) {
+      c = parseCidr(s) ?? undefined;
+      if (c && this.cidrs.size < 200_000) this.cidrs.set(s, c);
+    }
     if (!c || c.family !== fam) throw new Unsupported(s);
     return c;
   }
@@ -1016,11 +1029,18 @@ class Lowerer {
       case 'jump':
       case 'goto': {
         const target = String(recordOf(recordOf(v)![tag])?.target);
+        const hit = (tag === 'jump' ? this.jumps : this.gotos).get(target);
+        if (hit) return hit;
         if (!this.lt.chains.has(target)) {
           this.soft(this.rule.line, `${tag} to missing chain ${quote(target)}`, this.rule.text);
           return { kind: 'unknownTarget', name: target, text: `${tag} ${target}` };
         }
-        return { kind: tag, chain: target };
+        const cache = tag === 'jump' ? this.jumps : this.gotos;
+        const known = cache.get(target);
+        if (known) return known;
+        const t: Target = { kind: tag, chain: target };
+        cache.set(target, t);
+        return t;
       }
       default:
         return { kind: 'unknownTarget', name: tag ?? 'verdict', text: renderExpr(v) };

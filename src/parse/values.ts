@@ -60,23 +60,7 @@ export function parseMarkMask(s: string): { value: number; mask: number; hasMask
   return mask === null ? null : { value, mask, hasMask: true };
 }
 
-const PROTOS: Record<string, number> = {
-  all: 0, icmp: 1, igmp: 2, ipip: 4, tcp: 6, egp: 8, udp: 17, ipv6: 41, rsvp: 46, gre: 47, esp: 50,
-  ah: 51, icmpv6: 58, 'ipv6-icmp': 58, 'ipv6-frag': 44, ospf: 89, vrrp: 112, pim: 103, sctp: 132,
-  udplite: 136, dccp: 33, mh: 135, ipencap: 4, ipv4: 4, 'ipv6-route': 43, 'ipv6-nonxt': 59, 'ipv6-opts': 60, encap: 98, l2tp: 115,
-};
-
-export function parseProto(s: string): number | null {
-  const v = PROTOS[s.toLowerCase()];
-  if (v !== undefined) return v;
-  if (/^[0-9]{1,3}$/.test(s) && Number(s) <= 255) return Number(s);
-  return null;
-}
-
-export function protoName(p: number): string {
-  for (const [k, v] of Object.entries(PROTOS)) if (v === p) return k;
-  return String(p);
-}
+export { parseProto, protoName } from '../model/protocols.js';
 
 const ICMP4: Record<string, [number, number]> = {
   any: [-1, -1], 'echo-reply': [0, -1], pong: [0, -1], 'destination-unreachable': [3, -1],

@@ -7,8 +7,9 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
+import cors from '@fastify/cors';
+import bearerAuth from '@fastify/bearer-auth';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { timingSafeEqual } from 'node:crypto';
 import type { ServiceConfig } from './config.js';
 import { ApiError, faultToApiError, problem, toProblem } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -145,13 +146,27 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     },
   });
 
-  if (config.corsOrigin) registerCors(app, config.corsOrigin);
+  // CORS for one configured origin: the headers and preflight answers a dashboard needs. Registered
+  // before the token check, so a preflight (which carries no token) is answered first.
+  if (config.corsOrigin) {
+    await app.register(cors, {
+      origin: config.corsOrigin,
+      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['authorization', 'content-type'],
+      maxAge: 600,
+    });
+  }
 
-  app.addHook('onRequest', async (req) => {
-    if (config.token && req.url.startsWith('/v1/') && !bearerMatches(req.headers.authorization, config.token)) {
-      throw new ApiError('unauthorized', 'send Authorization: Bearer <LANDFALL_TOKEN>');
-    }
-  });
+  // LANDFALL_TOKEN guards /v1 (constant-time comparison in @fastify/bearer-auth); probes, docs and
+  // the dashboard stay open. A refusal is our 401 problem, not the plugin's own body.
+  const token = config.token;
+  if (token) {
+    await app.register(bearerAuth, { keys: [token], addHook: false, verifyErrorLogLevel: 'info' });
+    app.addHook('onRequest', (req, reply, done) => {
+      if (!req.url.startsWith('/v1/')) return done();
+      app.verifyBearerAuth!(req, reply, (err) => done(err ? new ApiError('unauthorized', 'send Authorization: Bearer <LANDFALL_TOKEN>') : undefined));
+    });
+  }
   app.addHook('onSend', async (req, reply, payload) => {
     if (reply.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="landfall"');
     return payload;
@@ -186,26 +201,4 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await pool.close();
   });
   return app as unknown as App;
-}
-
-function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
-
-/** CORS for one configured origin: just the headers and preflight answers a dashboard needs. */
-function registerCors(app: FastifyInstance, origin: string): void {
-  app.addHook('onRequest', async (req, reply) => {
-    void reply.header('access-control-allow-origin', origin);
-    void reply.header('vary', 'Origin');
-    if (req.method === 'OPTIONS') {
-      void reply
-        .header('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS')
-        .header('access-control-allow-headers', 'authorization, content-type')
-        .header('access-control-max-age', '600');
-      return reply.status(204).send();
-    }
-  });
 }

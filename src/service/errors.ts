@@ -102,10 +102,13 @@ export function toProblem(err: unknown): { problem: Problem; retryAfter?: number
     const { detail, details } = err.report();
     return { problem: problem(err.code, detail, details), retryAfter: err instanceof ApiError ? err.retryAfter : undefined, expected };
   }
-  const fe = err as Partial<FastifyError> & { validation?: { instancePath?: string; params?: Record<string, unknown> }[]; validationContext?: string };
+  const fe = err as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
   if (fe && typeof fe === 'object') {
     if (fe.validation && fe.validation.length > 0) {
-      const field = validationField(fe.validationContext ?? 'body', fe.validation[0]!);
+      const context = fe.validationContext ?? 'body';
+      const choice = closedChoice(context, fe.validation);
+      if (choice) return { problem: problem('bad-request', choice.detail, { field: choice.field }), expected: true };
+      const field = validationField(context, fe.validation[0]!);
       return { problem: problem('bad-request', fe.message ?? 'invalid request', { field }), expected: true };
     }
     const code = fe.code ? fastifyCodes[fe.code] : undefined;
@@ -119,6 +122,37 @@ export function toProblem(err: unknown): { problem: Problem; retryAfter?: number
     if (fe.statusCode === 400) return { problem: problem('bad-request', fe.message ?? 'bad request'), expected: true };
   }
   return { problem: problem('internal', 'unexpected error; see the server log'), expected: false };
+}
+
+interface AjvError {
+  keyword?: string;
+  instancePath?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * A field with a closed set of values (a union of literals, an enum) fails as one ajv error per
+ * literal: say it once, with the values allowed ("body/protocol must be one of tcp, udp, sctp, icmp").
+ */
+function closedChoice(context: string, errs: AjvError[]): { field: string; detail: string } | null {
+  const first = errs.find((e) => e.keyword === 'const' || e.keyword === 'enum');
+  if (!first) {
+    // Otherwise an unknown field, when that is the first complaint (in a union, the first branch's).
+    const extra = errs[0]?.keyword === 'additionalProperties' ? errs[0] : undefined;
+    if (!extra || typeof extra.params?.additionalProperty !== 'string') return null;
+    const field = `${context}${extra.instancePath ?? ''}/${extra.params.additionalProperty}`;
+    return { field, detail: `${field} is not a field of this object` };
+  }
+  const at = first.instancePath ?? '';
+  const allowed: unknown[] = [];
+  for (const e of errs) {
+    if ((e.instancePath ?? '') !== at) continue;
+    if (e.keyword === 'const') allowed.push(e.params?.allowedValue);
+    else if (e.keyword === 'enum' && Array.isArray(e.params?.allowedValues)) allowed.push(...(e.params.allowedValues as unknown[]));
+  }
+  const field = `${context}${at}`;
+  const values = [...new Set(allowed.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))))];
+  return { field, detail: `${field} must be ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}` };
 }
 
 /** "body/packets/3/destination" from an ajv error, so a 400 names the field. */

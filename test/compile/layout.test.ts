@@ -27,6 +27,9 @@ describe('layout.ts', () => {
       ['nth counters', L.STATE_BYTES, L.MAX_NTH * 4],
       ['jump stack', L.STACK_BYTES, L.MAX_DEPTH * 8],
       ['recent table', L.RECENT_BYTES, L.RECENT_SLOTS * L.RECENT_WORDS * 4],
+      ['connection pairs', L.CONN_BYTES, L.MAX_CONNS * 8],
+      ['IPVS scratch', L.BR_BYTES, L.MAX_REALS * 12],
+      ['trace assumptions', L.TASM_BYTES, L.MAX_TASM * L.ASM_WORDS * 4],
     ];
     expect(L.IN_BYTES).toBeGreaterThanOrEqual(L.IO_BASE_BYTES);
     for (let i = 0; i < regions.length; i++) {
@@ -37,7 +40,9 @@ describe('layout.ts', () => {
     }
     // walk output lists fit their head counts
     expect(L.O_PATH).toBeGreaterThanOrEqual(L.O_NPROBS + 1);
-    expect(L.O_UNC).toBe(L.O_PATH + L.MAX_PATH * 2);
+    expect(L.O_ASM).toBe(L.O_PATH + L.MAX_PATH * 2);
+    expect(L.AS_KEY + L.KEY_WORDS).toBe(L.ASM_WORDS);
+    expect(L.K_IFB + 5).toBe(L.KEY_WORDS);
     expect(L.O_NOTES + L.MAX_NOTES * L.NOTE_WORDS).toBe(L.O_WORDS);
     expect(L.RECENT_SLOTS & (L.RECENT_SLOTS - 1)).toBe(0);
   });

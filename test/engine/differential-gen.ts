@@ -330,6 +330,19 @@ function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
   });
 }
 
+/** A family test, or an address match of the other family (never true for this packet, so `!=` always is). */
+function arbCrossMatch(f: 4 | 6): fc.Arbitrary<Match> {
+  const o: 4 | 6 = f === 4 ? 6 : 4;
+  return fc.oneof(
+    fc.record({ kind: fc.constant('nfproto' as const), invert: inv, family: fc.constantFrom<4 | 6>(4, 6) }),
+    // the nft lowering's family guard: `src 0.0.0.0/0` (or ::/0) holds for every packet of that family only
+    fc.record({ kind: fc.constant('src' as const), invert: inv, cidr: fc.constantFrom<4 | 6>(4, 6).map((fam): Cidr => ({ family: fam, w: [0, 0, 0, 0], prefix: 0 })) }),
+    fc.record({ kind: fc.constantFrom('src' as const, 'dst' as const), invert: inv, cidr: arbCidr(o) }),
+    fc.record({ kind: fc.constant('ctaddr' as const), invert: inv, field: ctField, cidr: fc.oneof(arbCidr(o), fc.constant<Cidr>({ family: o, w: [0, 0, 0, 0], prefix: 0 })) }),
+    fc.tuple(fc.constantFrom('src' as const, 'dst' as const), inv, arbAddr(o)).map(([dir, invert, a]): Match => ({ kind: 'iprange', invert, dir, lo: a, hi: a })),
+  ) as fc.Arbitrary<Match>;
+}
+
 /** Priorities around every fixed one (iptables, the NAT core, IPVS), with repeats so that ties happen. */
 const PRIOS = [-300, -200, -150, -120, -100, -100, -90, -50, 0, 0, 10, 50, 98, 99, 100, 100, 150];
 
@@ -354,13 +367,19 @@ function arbNftTable(f: 4 | 6, idx: number): fc.Arbitrary<NftTable> {
       bases: fc.array(base, { minLength: 1, maxLength: 4 }),
       users: fc.boolean().chain((nat) => fc.tuple(...USER.map((_, i) => arbChainRules(f, nat ? 'nat' : 'filter', USER.slice(i + 1))))),
       costs: fc.array(fc.constantFrom(1, 1, 1, 0, 2), { minLength: 64, maxLength: 64 }),
+      // inet tables see both families: family tests and the other family's address matches
+      cross: fc.array(fc.option(arbCrossMatch(f), { nil: undefined, freq: 3 }), { minLength: 64, maxLength: 64 }),
     })
-    .map(({ family, bases, users, costs }) => {
+    .map(({ family, bases, users, costs, cross }) => {
       let line = 10000 * (idx + 1);
       let k = 0;
       const t = nftTable(family, `t${idx}`, line++);
       const fill = (c: ReturnType<typeof addNftChain>, rules: { matches: Match[]; target: Target | null }[]) => {
-        for (const r of rules) addNftRule(t, c, { line: line++, text: `${c.name} rule`, handle: line, matches: r.matches, target: r.target, evalCost: costs[k++ % costs.length] });
+        for (const r of rules) {
+          const x = family === 'inet' ? cross[k % cross.length] : undefined;
+          const matches = x ? [x, ...r.matches] : r.matches;
+          addNftRule(t, c, { line: line++, text: `${c.name} rule`, handle: line, matches, target: r.target, evalCost: costs[k++ % costs.length] });
+        }
       };
       bases.forEach((b, i) => fill(addNftChain(t, { name: `b${i}`, line: line++, base: { hook: b.hook, type: b.type, priority: b.priority, policy: b.policy } }), b.rules));
       USER.forEach((name, i) => fill(addNftChain(t, { name, line: line++ }), users[i]));
@@ -460,7 +479,97 @@ function arbConns(f: 4 | 6): fc.Arbitrary<Map<string, number>> {
     .map((xs) => new Map(xs.map(([a, p, n]) => [formatEndpoint(a, p), n])));
 }
 
-export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean; nft?: boolean } = {}): fc.Arbitrary<Scenario> {
+// ---- the node's own routing (ip -j addr / route / rule JSON, as iproute2 prints it) ----
+
+const LINKS: Record<4 | 6, { ifname: string; addr_info: { family: string; local: string; prefixlen: number; scope: string; secondary?: boolean }[] }[]> = {
+  4: [
+    { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
+    {
+      ifname: 'eth0',
+      addr_info: [
+        { family: 'inet', local: '192.168.1.10', prefixlen: 24, scope: 'global' },
+        { family: 'inet', local: '192.168.1.11', prefixlen: 24, scope: 'global', secondary: true },
+        { family: 'inet', local: '10.0.0.2', prefixlen: 8, scope: 'global' },
+      ],
+    },
+    { ifname: 'cni0', addr_info: [{ family: 'inet', local: '10.244.0.1', prefixlen: 24, scope: 'global' }] },
+    { ifname: 'flannel.1', addr_info: [{ family: 'inet', local: '10.244.0.0', prefixlen: 32, scope: 'global' }] },
+    { ifname: 'eth1', addr_info: [{ family: 'inet', local: '172.16.0.5', prefixlen: 16, scope: 'link' }, { family: 'inet', local: '172.16.0.6', prefixlen: 16, scope: 'global' }] },
+  ],
+  6: [
+    { ifname: 'lo', addr_info: [{ family: 'inet6', local: '::1', prefixlen: 128, scope: 'host' }] },
+    { ifname: 'eth0', addr_info: [{ family: 'inet6', local: 'fd00:1::10', prefixlen: 64, scope: 'global' }, { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' }] },
+    { ifname: 'cni0', addr_info: [{ family: 'inet6', local: 'fd00:244::1', prefixlen: 64, scope: 'global' }] },
+    { ifname: 'eth1', addr_info: [{ family: 'inet6', local: 'fd00::2', prefixlen: 64, scope: 'global' }] },
+  ],
+};
+
+const ROUTES: Record<4 | 6, object[]> = {
+  4: [
+    { dst: 'default', gateway: '192.168.1.1', dev: 'eth0' },
+    { dst: '10.244.0.0/24', dev: 'cni0', prefsrc: '10.244.0.1' },
+    { dst: '10.244.1.0/24', gateway: '10.244.1.0', dev: 'flannel.1', flags: ['onlink'] },
+    { dst: '10.244.2.0/24', dev: 'eth1', metric: 100 },
+    { dst: '10.244.2.0/24', dev: 'eth0', metric: 50 },
+    { dst: '10.96.0.0/12', dev: 'eth1' },
+    { type: 'blackhole', dst: '10.0.0.0/24' },
+    { type: 'unreachable', dst: '203.0.113.0/24' },
+    { type: 'prohibit', dst: '224.0.0.0/4' },
+    { dst: 'default', gateway: '172.16.0.1', dev: 'eth1', table: '100' },
+    { type: 'throw', dst: '10.244.0.0/16', table: '100' },
+    { type: 'local', dst: '10.0.0.0/8', dev: 'lo', table: 'local' },
+    { type: 'local', dst: '192.168.1.10', dev: 'eth0', table: 'local', prefsrc: '192.168.1.10' },
+  ],
+  6: [
+    { dst: 'default', gateway: 'fd00:1::1', dev: 'eth0', metric: 1024 },
+    { dst: 'fd00:244::/64', dev: 'cni0', metric: 256 },
+    { dst: 'fd00:96::/32', dev: 'eth1', metric: 256 },
+    { type: 'blackhole', dst: 'fd00::/64', metric: 1024 },
+    { dst: 'default', gateway: 'fd00::1', dev: 'eth1', table: '100' },
+    { type: 'local', dst: 'fd00:1::10', dev: 'eth0', table: 'local' },
+  ],
+};
+
+const RULES: Record<4 | 6, object[]> = {
+  4: [
+    { priority: 100, src: '10.244.1.5', table: '100' },
+    { priority: 110, src: '10.244.0.0', srclen: 16, table: 'main', suppress_prefixlen: 0 },
+    { priority: 120, fwmark: '0x4000', fwmask: '0x4000', table: '100' },
+    { priority: 130, iif: 'eth0', table: '100' },
+    { priority: 140, not: null, src: '10.0.0.0', srclen: 8, table: '100' },
+    { priority: 150, dst: '10.96.0.10', action: 'unreachable' },
+    { priority: 160, iif: 'lo', dst: '10.96.0.11', action: 'blackhole' },
+    { priority: 170, src: '203.0.113.10', action: 'prohibit' },
+  ],
+  6: [
+    { priority: 100, src: 'fd00:244::5', table: '100' },
+    { priority: 120, fwmark: '0x1', table: '100' },
+    { priority: 150, dst: 'fd00:96::10', action: 'unreachable' },
+  ],
+};
+const DEFAULT_RULES = [
+  { priority: 0, src: 'all', table: 'local' },
+  { priority: 32766, src: 'all', table: 'main' },
+  { priority: 32767, src: 'all', table: 'default' },
+];
+
+/** A random part of a node's routing, as the JSON text iproute2 prints. */
+function arbRouting(f: 4 | 6): fc.Arbitrary<{ ipAddr: string; ipRoute?: string; ipRule?: string }> {
+  return fc
+    .record({
+      links: fc.subarray(LINKS[f], { minLength: 1 }),
+      routes: fc.option(fc.subarray(ROUTES[f]), { nil: undefined }),
+      rules: fc.option(fc.subarray(RULES[f]), { nil: undefined }),
+    })
+    .map(({ links, routes, rules }) => {
+      const out: { ipAddr: string; ipRoute?: string; ipRule?: string } = { ipAddr: JSON.stringify(links) };
+      if (routes) out.ipRoute = JSON.stringify(routes);
+      if (rules) out.ipRule = JSON.stringify([...DEFAULT_RULES, ...rules]);
+      return out;
+    });
+}
+
+export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean; nft?: boolean; routing?: boolean } = {}): fc.Arbitrary<Scenario> {
   return fc.constantFrom<4 | 6>(4, 4, 4, 6).chain((f) =>
     fc
       .record({
@@ -473,15 +582,16 @@ export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean; nft?: b
           { minLength: 1, maxLength: 6 },
         ),
         ipvs: opts.ipvs ? arbIpvs(f) : fc.constant(undefined),
+        routing: opts.routing ? arbRouting(f) : fc.constant(undefined),
         nft: opts.nft ? fc.integer({ min: 1, max: 3 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => arbNftTable(f, i)))) : fc.constant([] as NftTable[]),
       })
-      .map(({ fr, nodeAddrs, uplink, pods, pkts, ipvs, nft }) => {
+      .map(({ fr, nodeAddrs, uplink, pods, pkts, ipvs, routing, nft }) => {
         const rs: Ruleset = {
           v4: f === 4 ? fr : undefined,
           v6: f === 6 ? fr : undefined,
           ipsets: opts.ipsets ?? { sets: new Map(), supplied: false },
           ...(ipvs ? { ipvs } : {}),
-          node: resolveNode({ addresses: nodeAddrs ? [NODE_ADDRS[f]] : [], podCIDRs: [POD_CIDRS[f]], interfaces: { uplink, pods } }, ipvs),
+          node: resolveNode({ addresses: nodeAddrs ? [NODE_ADDRS[f]] : [], podCIDRs: [POD_CIDRS[f]], interfaces: { uplink, pods }, ...routing }, ipvs),
           warnings: [],
           ...(nft.length > 0 ? { nft } : {}),
           ...numberRules(f === 4 ? fr : undefined, f === 6 ? fr : undefined, nft),

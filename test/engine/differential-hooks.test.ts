@@ -24,7 +24,7 @@ describe('wasm engine = reference engine with nft base chains', () => {
         for (const p of pkts) {
           walks += compareAllWalks(ref, wasm, p, 32);
           const w = ref.walk(p, []);
-          if (w.uncertain.some((u) => u.order)) ties++;
+          if (w.assumptions.some((u) => u.order)) ties++;
           if (w.path.some((s) => s.kind === 'rule' && rs.chains[rs.ruleChain[s.rule]].source === 'nft')) nftSteps++;
         }
         expect(wasm.stats.hostWalks).toBe(0);

@@ -79,6 +79,27 @@ describe('wasm engine = reference engine', () => {
     expect(scheduled).toBeGreaterThan(30); // ~20% of the generated packets are scheduled (~60 of 300 runs)
   }, 240_000);
 
+  test('the node own routing (addresses, routes of several tables, policy rules): same walks and traces', () => {
+    let walks = 0;
+    let routed = 0;
+    fc.assert(
+      fc.property(arbScenario({ routing: true }), fc.integer({ min: 0, max: 0xffffffff }), ({ rs, pkts }, seed) => {
+        const ref = createReferenceEngine(rs);
+        const wasm = createWasmEngine(rs, compileRuleset(rs, { minRun: 2 }));
+        for (const p of pkts) {
+          walks += compareAllWalks(ref, wasm, p, 16);
+          const w = ref.walk(p, []);
+          if (w.outIface && !['eth0', 'cni0', 'lo', 'eni+', 'cali+'].includes(w.outIface) || w.notes.some((n) => n.startsWith('routing:'))) routed++;
+        }
+        expect(wasm.trace(pkts, seed)).toEqual(ref.trace(pkts, seed));
+        expect(wasm.stats.hostWalks).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
+    expect(walks).toBeGreaterThan(150);
+    expect(routed).toBeGreaterThan(20);
+  }, 240_000);
+
   test('the default index threshold gives the same walks', () => {
     fc.assert(
       fc.property(arbScenario(), ({ rs, pkts }) => {

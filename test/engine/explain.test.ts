@@ -8,6 +8,10 @@ import { createReferenceEngine } from '../../src/engine/reference.js';
 import type { Engine, WalkPacket, WalkRecord } from '../../src/engine/types.js';
 import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from './build.js';
+import { expectCasesSumToOne } from './cases.js';
+import fc from 'fast-check';
+import { arbScenario } from './differential-gen.js';
+import type { ResolvedQuery } from '../../src/model/contracts.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };
 const Q: Query = { protocol: 'tcp', destination: '10.244.1.5', port: 80 };
@@ -66,18 +70,85 @@ describe('explain', () => {
     ]);
   });
 
-  test('top-level uncertain lists each rule once by line; outcomes carry what they assumed', () => {
+  test('top-level uncertain lists each rule once by line; each case is an outcome list of its own', () => {
     const { rs, engine } = forward(['-m time --timestart 09:00 -j MARK --set-xmark 0x1/0xffffffff', '-m string --algo bm --string x -j DROP'], 'ACCEPT');
     const r = explain(rs, engine, Q);
     expect(r.uncertain.map((u) => u.line)).toEqual([5, 6]);
-    expect(r.outcomes.map((o) => [o.verdict, o.probability])).toEqual([
-      ['drop', 0.5],
-      ['accept', 0.5],
+    // each case is one outcome, certain given its case; line 6 tests a packet whose mark line 5
+    // may have changed, so it is a different condition in the two cases (three in all)
+    expect(r.outcomes.map((o) => [o.verdict, o.probability, o.assumes.map((a) => `${a.line}:${a.holds}`).join(' ')])).toEqual([
+      ['drop', 1, '5:true 6:true'],
+      ['accept', 1, '5:true 6:false'],
+      ['drop', 1, '5:false 6:true'],
+      ['accept', 1, '5:false 6:false'],
     ]);
-    // accept happens with either assumption about line 5, and "no match" on line 6
-    expect(r.outcomes[1].assumes.map((u) => `${u.line}:${u.holds}`)).toEqual(['5:true', '5:false', '6:false']);
-    // the condition names why it is unknown and the rule that tests it
-    expect(r.outcomes[1].assumes[2].condition).toMatch(/string.*: -A FORWARD .*-m string/);
+    expect(r.outcomes[0].assumes[1].condition).toMatch(/-m string .* matches 203\.0\.113\.10:40000 → 10\.244\.1\.5:80 \(mark 0x1\)$/);
+    expect(r.outcomes[2].assumes[1].condition).toMatch(/-m string .* matches 203\.0\.113\.10:40000 → 10\.244\.1\.5:80$/);
+    expect(expectCasesSumToOne(r)).toBe(8);
+  });
+
+  test('one unknown condition tested twice takes one value: never a coin flipped per rule', () => {
+    // set A not given, DROP policy: accept whether or not the source is in A, never "25% drop"
+    const { rs, engine } = forward(['-m set --match-set A src -j ACCEPT', '-m set ! --match-set A src -j ACCEPT'], 'DROP');
+    const r = explain(rs, engine, { ...Q, source: '10.0.0.5' });
+    expect(r.outcomes.map((o) => [o.verdict, o.probability, o.assumes])).toEqual([
+      ['accept', 1, [{ line: 5, condition: '10.0.0.5 in set A (src)', holds: true }]],
+      ['accept', 1, [{ line: 5, condition: '10.0.0.5 in set A (src)', holds: false }]],
+    ]);
+    expect(r.uncertain).toEqual([
+      expect.objectContaining({ line: 5, reason: 'ipset A not supplied' }),
+      expect.objectContaining({ line: 6, reason: 'ipset A not supplied' }),
+    ]);
+    expectCasesSumToOne(r);
+  });
+
+  test('random rule sets: in every assignment of the unknowns, the agreeing outcomes sum to 1', () => {
+    let withUnknowns = 0;
+    fc.assert(
+      fc.property(arbScenario(), ({ rs, pkts }) => {
+        const engine = createReferenceEngine(rs);
+        for (const pkt of pkts) {
+          let r;
+          try {
+            r = explainPacket(rs, engine, { pkt, query: {} as ResolvedQuery, warnings: [] }, { maxPaths: 2000 });
+          } catch (e) {
+            if (e instanceof PathExplosionError) continue;
+            throw e;
+          }
+          const conds = new Set(r.outcomes.flatMap((o) => o.assumes.map((a) => `${a.line}|${a.condition}`)));
+          if (conds.size > 10) continue;
+          if (conds.size > 0) withUnknowns++;
+          expectCasesSumToOne(r);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(withUnknowns).toBeGreaterThan(10);
+  }, 120_000);
+
+  test('the same set on a different address is a different condition', () => {
+    // PREROUTING tests the original destination, FORWARD the DNATed one: two variables
+    const rs = buildRs(
+      `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -m set --match-set A dst -j DNAT --to-destination 10.244.2.9\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m set --match-set A dst -j DROP\nCOMMIT\n`,
+      { node: NODE },
+    );
+    const r = explain(rs, createReferenceEngine(rs), Q);
+    expect(r.outcomes.map((o) => `${o.verdict} ${o.endpoint} ${o.probability} ${o.assumes.map((a) => `${a.condition}=${a.holds}`).join(', ')}`)).toEqual([
+      'drop 10.244.2.9:80 1 10.244.1.5 in set A (dst)=true, 10.244.2.9 in set A (dst)=true',
+      'accept 10.244.2.9:80 1 10.244.1.5 in set A (dst)=true, 10.244.2.9 in set A (dst)=false',
+      // not DNATed: FORWARD asks the PREROUTING question again and reuses its answer
+      'accept 10.244.1.5:80 1 10.244.1.5 in set A (dst)=false',
+    ]);
+  });
+
+  test('statistic branches inside a case still sum to 1; an unknown never weighs', () => {
+    const { rs, engine } = forward(['-m set --match-set A dst -j ACCEPT', '-m statistic --mode random --probability 0.25 -j DROP', '-j REJECT'], 'ACCEPT');
+    const r = explain(rs, engine, Q);
+    expect(r.outcomes.map((o) => [o.verdict, o.probability, o.assumes.map((a) => a.holds)])).toEqual([
+      ['accept', 1, [true]],
+      ['reject', 0.75, [false]],
+      ['drop', 0.25, [false]],
+    ]);
   });
 
   test('the path cap: PathExplosionError naming the cap; below the cap, fine', () => {
@@ -112,7 +183,7 @@ describe('explain', () => {
           sport: pkt.sport,
           masquerade: false,
           path: [],
-          uncertain: [],
+          assumptions: [],
           rulesEvaluated: 1,
           decisions,
           notes: [],

@@ -167,6 +167,16 @@ describe('verdicts across base chains', () => {
     expect(both(rs, { protocol: 'tcp', destination: 'fd00::10', port: 22 }).outcomes[0].verdict).toBe('drop');
   });
 
+  test('an inet rule `ip saddr != 10.0.0.0/8 drop` (nfproto ipv4 first) drops IPv4 only', () => {
+    const t = nftTable('inet', 'fw', 1);
+    chain(t, 'in', { hook: 'input', type: 'filter', priority: 0 }, [[[{ kind: 'nfproto', invert: false, family: 4 }, { kind: 'src', invert: true, cidr: parseCidr('10.0.0.0/8')! }], { kind: 'DROP' }]]);
+    const rs = rsOf('', [t]);
+    rs.node = resolveNode({ addresses: ['192.168.1.10', 'fd00::10'] });
+    expect(both(rs, { protocol: 'tcp', destination: '192.168.1.10', port: 22, source: '203.0.113.10' }).outcomes[0].verdict).toBe('drop');
+    expect(both(rs, { protocol: 'tcp', destination: '192.168.1.10', port: 22, source: '10.1.2.3' }).outcomes[0].verdict).toBe('accept');
+    expect(both(rs, { protocol: 'tcp', destination: 'fd00::10', port: 22, source: 'fd00::99' }).outcomes[0].verdict).toBe('accept');
+  });
+
   test('rulesEvaluated sums evalCost (rules lowered from one nft rule count once)', () => {
     const t = nftTable('ip', 'kp', 1);
     chain(t, 'fwd', { hook: 'forward', type: 'filter', priority: 0 }, [
@@ -215,7 +225,7 @@ describe('equal priorities: registration order is an unknown condition', () => {
       const w = engine.walk(pkt, forced);
       orders.push(w.path.map((s) => (s.kind === 'rule' ? rs.rules[s.rule].chain : '')).join(''));
       for (let i = w.decisions.length - 1; i >= forced.length; i--) stack.push([...w.decisions.slice(0, i).map((d) => d.taken), 1]);
-      expect(w.uncertain.every((u) => u.order !== undefined && u.rule === -1)).toBe(true);
+      expect(w.assumptions.every((u) => u.order !== undefined && u.rule === -1)).toBe(true);
     }
     expect(orders.sort()).toEqual(['abc', 'acb', 'bac', 'bca', 'cab', 'cba']);
     compareAllWalks(engine, createWasmEngine(rs), pkt);

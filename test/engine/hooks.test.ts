@@ -57,7 +57,7 @@ describe('hook order per origin', () => {
   });
 
   test('a table absent from the dump is skipped', () => {
-    const only = buildRs('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n');
+    const only = buildRs('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n', { node: { addresses: ['192.168.1.10'] } });
     const r = explain(only, createReferenceEngine(only), { protocol: 'tcp', destination: '10.0.0.1', port: 80 });
     expect(r.outcomes).toHaveLength(1);
     expect(r.outcomes[0]).toMatchObject({ verdict: 'drop', rulesEvaluated: 0 });

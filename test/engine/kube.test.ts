@@ -7,6 +7,7 @@ import { explain } from '../../src/engine/explain.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import type { ExplainResult, Query } from '../../src/model/contracts.js';
+import { expectCasesSumToOne } from './cases.js';
 import { buildRs, fixture } from './build.js';
 
 const NODE = { addresses: ['192.168.1.10'], podCIDRs: ['10.244.0.0/16'] };
@@ -94,10 +95,19 @@ describe('NodePort and addrtype', () => {
     expect(r.outcomes[0]).toMatchObject({ endpoint: '192.168.1.11:30080', verdict: 'drop' }); // FORWARD policy DROP
   });
 
-  test('without node addresses, only loopback is LOCAL', () => {
+  test('without node addresses, whether the NodePort address is the node address is an assumption, with a warning', () => {
     const bare = buildRs(fixture('kube-basic.txt'));
     const r = explain(bare, createReferenceEngine(bare), { protocol: 'tcp', destination: '192.168.1.10', port: 30080 });
-    expect(r.outcomes[0].endpoint).toBe('192.168.1.10:30080');
+    const local = r.outcomes.filter((o) => o.assumes.some((a) => a.condition === '192.168.1.10 is a node address' && a.holds));
+    const foreign = r.outcomes.filter((o) => o.assumes.some((a) => a.condition === '192.168.1.10 is a node address' && !a.holds));
+    // the node's own address: a NodePort, DNATed to the service's endpoints (each case sums to 1)
+    expect(local.length).toBeGreaterThan(0);
+    expect(local.every((o) => o.endpoint !== '192.168.1.10:30080')).toBe(true);
+    expectCasesSumToOne(r);
+    // another host's address: forwarded untouched
+    expect(foreign.map((o) => [o.endpoint, o.probability])).toEqual([['192.168.1.10:30080', 1]]);
+    expect(r.warnings.join('\n')).toMatch(/node's addresses were not given.*node\.addresses.*ip -j addr/);
+    expect(r.uncertain).toContainEqual(expect.objectContaining({ line: 0, table: 'routing' }));
   });
 
   test('a NodePort without endpoints is rejected by KUBE-EXTERNAL-SERVICES', () => {

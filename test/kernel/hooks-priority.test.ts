@@ -1,12 +1,12 @@
 // Kernel as oracle for the priority walk (SEMANTICS.md "Hooks and base chains"): an iptables nat
 // table (iptables-nft, priority −100) plus a foreign nft table loaded with `nft -f` into the lab's
 // node namespace. Which DNAT wins, and what a filter chain on either side of the NAT core sees, is
-// decided by the kernel and compared with explain on both engines. The nft tables are given to
-// explain through the model's nft builder (src/model/hooks.ts), mirroring the nft text line by
-// line, so this checks the walk independently of any nft parser.
+// decided by the kernel and compared with explain on both engines: on the model built with the nft
+// builder (src/model/hooks.ts, mirroring the nft text line by line: the walk checked independently
+// of the nft parser), and through the library on iptables-save plus the kernel's own
+// `nft list ruleset` text and `nft -j` JSON.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelLab } from '../../src/lab/index.js';
-import { run } from '../../src/lab/exec.js';
 import { explain } from '../../src/engine/explain.js';
 import { resolveNode } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
@@ -19,6 +19,9 @@ import { numberRules, type Ruleset } from '../../src/model/ruleset.js';
 import { parseIptablesSave } from '../../src/parse/iptables.js';
 import { availability, labSuiteTitle } from '../lab/support.js';
 import { disagreements, labLifecycle, Timings, type Variant } from './check.js';
+import { loadLibrary, loadVariants } from './library.js';
+
+const lib = await loadLibrary();
 
 const SVC = '10.96.0.10';
 const OTHER = '10.96.0.11';
@@ -126,17 +129,13 @@ function rulesetOf(iptablesSave: string, table: NftTable, node: ReturnType<Kerne
   return { v4: d.v4, ipsets: { sets: new Map(), supplied: false }, node: resolveNode(node), warnings: [], nft: [table], ...numberRules(d.v4, undefined, [table]) };
 }
 
-describe.skipIf(!availability.ok)(labSuiteTitle('kernel vs explain: base chains by priority (iptables nat + nft nat/filter)'), () => {
+describe.skipIf(!availability.ok || !lib.ok)(labSuiteTitle('kernel vs explain: base chains by priority (iptables nat + nft nat/filter)'), () => {
   let lab: KernelLab;
-  let saved = '';
   const timings = new Timings();
 
   beforeAll(async () => {
     timings.begin();
     lab = await KernelLab.create({ v6: null });
-    await lab.load({ iptables: IPTABLES });
-    await lab.addPods([POD_B]); // the pods' listener on PORT is a wildcard one
-    saved = await lab.save();
   });
 
   labLifecycle(() => lab, timings, () => 'base chains by priority');
@@ -144,22 +143,22 @@ describe.skipIf(!availability.ok)(labSuiteTitle('kernel vs explain: base chains 
   for (const s of SCENARIOS) {
     it(s.name, async () => {
       const t0 = performance.now();
-      const nft = (args: string[], input?: string) => run('ip', ['netns', 'exec', lab.ns.node, 'nft', ...args], { input });
-      await nft(['-f', '-'], s.foreign.text);
-      try {
-        const rs = rulesetOf(saved, s.foreign.table, lab.nodeContext());
-        const variants: Variant[] = [
-          { name: 'reference', rs: { explain: (q) => explain(rs, createReferenceEngine(rs), q) } },
-          { name: 'wasm', rs: { explain: (q) => explain(rs, createWasmEngine(rs), q) } },
-        ];
-        const predicted = explain(rs, createReferenceEngine(rs), s.query).outcomes;
-        expect(predicted.map((o) => (o.verdict === 'accept' ? o.endpoint : o.verdict))).toEqual([s.expect]);
-        const observed = await lab.probe({ origin: s.query.origin!, proto: 'tcp', destination: s.query.destination, port: 80, source: s.query.source, count: 8, timeoutMs: 1_500 });
-        timings.add(s.name, performance.now() - t0, 8);
-        expect(disagreements(variants, s.query, observed, s.name).join('\n')).toBe('');
-      } finally {
-        await nft(['delete', 'table', 'ip', 'foreign']);
-      }
+      if (!lib.ok) return;
+      await lab.load({ iptables: IPTABLES, nftables: s.foreign.text });
+      await lab.addPods([POD_B]); // the pods' listener on PORT is a wildcard one
+      const saved = await lab.save();
+      const rs = rulesetOf(saved, s.foreign.table, lab.nodeContext());
+      const model = (engine: 'reference' | 'wasm'): Variant['rs'] => {
+        const e = engine === 'reference' ? createReferenceEngine(rs) : createWasmEngine(rs);
+        return { explain: (q) => explain(rs, e, q) };
+      };
+      const listings = { 'iptables-save + nft list ruleset': { iptables: saved, nftables: await lab.listNftables() }, 'iptables-save + nft -j': { iptables: saved, nftables: await lab.listNftables({ json: true }) } };
+      const variants: Variant[] = [{ name: 'builder model / reference', rs: model('reference') }, { name: 'builder model / wasm', rs: model('wasm') }, ...loadVariants(lib, listings, lab.nodeContext()).variants];
+      const predicted = explain(rs, createReferenceEngine(rs), s.query).outcomes;
+      expect(predicted.map((o) => (o.verdict === 'accept' ? o.endpoint : o.verdict))).toEqual([s.expect]);
+      const observed = await lab.probe({ origin: s.query.origin!, proto: 'tcp', destination: s.query.destination, port: 80, source: s.query.source, count: 8, timeoutMs: 1_500 });
+      timings.add(s.name, performance.now() - t0, 8);
+      expect(disagreements(variants, s.query, observed, s.name).join('\n')).toBe('');
     });
   }
 });

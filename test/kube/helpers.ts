@@ -19,6 +19,8 @@ export function nodeContext(node: NodeJson = {}): NodeContext {
     podCIDRs: (node.podCIDRs ?? []).map((c) => parseCidr(c)!),
     uplink: iface(node.interfaces?.uplink, 'eth0'),
     pods: iface(node.interfaces?.pods, 'cni0'),
+    addressesKnown: (node.addresses ?? []).length > 0,
+    localRanges: [],
   };
 }
 

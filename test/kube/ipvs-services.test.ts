@@ -12,6 +12,8 @@ const node: NodeContext = {
   podCIDRs: [parseCidr('10.244.0.0/24')!],
   uplink: { name: 'eth0', prefix: false },
   pods: { name: 'cni0', prefix: false },
+  addressesKnown: true,
+  localRanges: [],
 };
 const ex = (f: string) => readFileSync(new URL(`../../examples/ipvs-node/${f}`, import.meta.url), 'utf8');
 

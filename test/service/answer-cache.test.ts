@@ -20,6 +20,12 @@ describe('AnswerCache', () => {
     expect(c.get('b')).toBeUndefined();
     expect(c.get('a')).toBeDefined();
     expect(c.memoryBytes).toBeLessThanOrEqual(2 * 3 * 110);
+    // An answer bigger than the whole budget is not kept (and evicts nothing).
+    const small = new AnswerCache(2 * 110);
+    small.set('a', 'x'.repeat(100));
+    small.set('big', 'x'.repeat(200));
+    expect(small.get('big')).toBeUndefined();
+    expect(small.get('a')).toBeDefined();
     const off = new AnswerCache(0);
     off.set('a', 'x');
     expect(off.get('a')).toBeUndefined();

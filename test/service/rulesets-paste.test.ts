@@ -58,4 +58,14 @@ describe('POST /v1/rulesets', () => {
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json().warnings).toEqual([expect.stringMatching(/^iptables:1:1: .*taken as the nat table/)]);
   });
+
+  it('validation errors name the field and list the allowed values', async () => {
+    const q = await t.app.inject({ method: 'POST', url: '/v1/explain', payload: { ruleset: { iptables: IPT }, query: { protocol: 'tcpx', destination: '10.96.0.10' } } });
+    expect(q.statusCode).toBe(400);
+    expect(q.json()).toMatchObject({ field: 'body/query/protocol', detail: 'body/query/protocol must be one of tcp, udp, sctp, icmp' });
+    const f = await post({ format: 'landfall-snapshot/2', iptables: IPT });
+    expect(f.json()).toMatchObject({ status: 400, field: 'body/format', detail: 'body/format must be landfall-snapshot/1' });
+    const u = await post({ iptable: IPT });
+    expect(u.json()).toMatchObject({ status: 400, field: 'body/iptable', detail: 'body/iptable is not a field of this object' });
+  });
 });

@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/service/app.js';
 import { defaultConfig } from '../../src/service/config.js';
-import scaleRoutes from '../../src/service/routes/scale.js';
 import { JobQueueFull, ScaleJobs, type JobStatus } from '../../src/scale/jobs.js';
 import { ScaleCancelled, type ScaleHooks, type ScaleResult } from '../../src/scale/run.js';
 import type { ScaleOptions } from '../../src/scale/types.js';
@@ -14,8 +13,6 @@ let app: App;
 
 beforeAll(async () => {
   app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, maxEventLoopDelayMs: 0, preloadExample: false }), exampleDir: null });
-  // The lead registers the plugin in app.ts; until then (or in a build without it) register it here.
-  if (!app.hasRoute({ method: 'POST', url: '/v1/scale' })) await app.register(scaleRoutes);
   await app.ready();
 });
 afterAll(async () => {
@@ -36,6 +33,13 @@ async function poll(url: string, until: (s: JobStatus) => boolean): Promise<JobS
 }
 
 describe('POST /v1/scale', () => {
+  it('is a route of the app itself', () => {
+    expect(app.hasRoute({ method: 'POST', url: '/v1/scale' })).toBe(true);
+    expect(app.hasRoute({ method: 'GET', url: '/v1/scale/:job' })).toBe(true);
+    expect(app.hasRoute({ method: 'DELETE', url: '/v1/scale/:job' })).toBe(true);
+  });
+
+
   it('starts a job (202 + status URL) that runs to a result in the CLI --json shape', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/scale', payload: { services: [3, 5], endpoints: 1, modes: ['iptables', 'ipvs'], packets: 30 } });
     expect(res.statusCode).toBe(202);

@@ -1,5 +1,6 @@
 // Reading explain answers in the dashboard: cases from assumptions (this round's `assumes` and the
 // previous per-outcome `uncertain`), the path grouped by hook and chain, and the CLI/curl forms.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readNodeDir } from '../../src/examples.js';
 import { loadRuleset } from '../../src/index.js';
@@ -37,6 +38,22 @@ describe('casesOf', () => {
     const again = casesOf(agreed);
     expect(again).toHaveLength(2);
     expect(again.map((c) => c.assumes[0].holds).sort()).toEqual([false, true]);
+  });
+});
+
+describe('casesOf on the nft example node', () => {
+  it('a condition listed both ways does not split cases and is shown as holding either way', () => {
+    const ex = (f: string): string => readFileSync(new URL(`../../examples/nft-node/${f}`, import.meta.url), 'utf8');
+    const nft = loadRuleset({ nftables: ex('nftables.txt'), iptables: ex('iptables.txt'), node: JSON.parse(ex('node.json')) }, { engine: 'reference' });
+    const r = nft.explain({ protocol: 'udp', destination: '10.96.0.10', port: 53, origin: 'pod' }) as unknown as ExplainResult;
+    const cases = casesOf(r);
+    for (const c of cases) {
+      const keys = c.assumes.map((a) => `${a.line}:${a.condition}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      for (const e of c.either) expect(keys).not.toContain(`${e.line}:${e.condition}`);
+      // Within a case the probabilities are conditional on its assumptions: they sum to 1.
+      expect(c.outcomes.reduce((s, x) => s + x.o.probability, 0)).toBeCloseTo(1, 9);
+    }
   });
 });
 

@@ -25,6 +25,8 @@ describe('detectKind', () => {
     ['ipvs-node/ipsets.txt', 'ipsets'],
     ['calico-node/ipsets.txt', 'ipsets'],
     ['eks-node/iptables.txt', 'iptables'],
+    ['nft-node/nftables.txt', 'nftables'],
+    ['nft-node/iptables.txt', 'iptables'],
   ];
   it.each(cases)('%s (content only) is %s', (file, kind) => {
     expect(detectKind(ex(file))).toBe(kind);

@@ -15,17 +15,43 @@ export function assumptionsOf(o: Outcome): Assumption[] {
 export interface Case {
   key: string;
   assumes: Assumption[];
+  /** Conditions an outcome lists both ways: it lands there whichever holds. */
+  either: Assumption[];
   outcomes: { o: Outcome; index: number }[];
+}
+
+const condKey = (a: Assumption): string => `${a.line}:${a.condition}`;
+
+/** Splits an outcome's assumptions into the ones it rests on and the ones listed both ways. */
+function splitAssumptions(list: Assumption[]): { rests: Assumption[]; either: Assumption[] } {
+  const values = new Map<string, Set<boolean>>();
+  for (const a of list) {
+    const k = condKey(a);
+    if (!values.has(k)) values.set(k, new Set());
+    values.get(k)!.add(a.holds);
+  }
+  const rests: Assumption[] = [];
+  const either: Assumption[] = [];
+  const seen = new Set<string>();
+  for (const a of list) {
+    const k = condKey(a);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    (values.get(k)!.size > 1 ? either : rests).push(a);
+  }
+  return { rests, either };
 }
 
 /** Outcomes grouped by their assumptions, in first-seen order; probabilities sort within a case. */
 export function casesOf(r: ExplainResult): Case[] {
   const byKey = new Map<string, Case>();
   r.outcomes.forEach((o, index) => {
-    const a = [...assumptionsOf(o)].sort((x, y) => x.line - y.line || (x.condition < y.condition ? -1 : 1));
+    const sorted = [...assumptionsOf(o)].sort((x, y) => x.line - y.line || (x.condition < y.condition ? -1 : 1));
+    const { rests: a, either } = splitAssumptions(sorted);
     const key = a.map((x) => `${x.line}:${x.condition}:${x.holds}`).join('|');
     let c = byKey.get(key);
-    if (!c) byKey.set(key, (c = { key, assumes: a, outcomes: [] }));
+    if (!c) byKey.set(key, (c = { key, assumes: a, either: [], outcomes: [] }));
+    for (const e of either) if (!c.either.some((x) => condKey(x) === condKey(e))) c.either.push(e);
     c.outcomes.push({ o, index });
   });
   const cases = [...byKey.values()];

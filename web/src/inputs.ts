@@ -18,6 +18,8 @@ export interface InputPiece {
   name: string;
   text: string;
   kind: InputKind;
+  /** UTF-8 bytes, measured once (a 20 MB dump re-encoded on every render would stall the page). */
+  bytes?: number;
 }
 
 function jsonKind(text: string): InputKind | null {

@@ -66,7 +66,8 @@ function App() {
       setDragging(false);
       const files = e.dataTransfer?.files;
       if (!files || files.length === 0) return;
-      const added = await readFiles(files);
+      // An unreadable file (a directory, a vanished file) is skipped rather than breaking the page.
+      const added = await readFiles(files).catch(() => []);
       setPieces((p) => [...p, ...added]);
       if (route.view !== 'rulesets') navigate('rulesets', {});
     };

@@ -363,6 +363,18 @@ function Answer({ result, params, rs }: { result: ExplainResult; params: Params;
               </ul>
             </div>
           )}
+          {c.either.length > 0 && (
+            <div class="assumes either">
+              <p>The same either way:</p>
+              <ul>
+                {c.either.map((a, i) => (
+                  <li key={i}>
+                    <span class="ln">{a.line}</span> {a.condition}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
           <div class="answer-grid">
             <div>
               <OutcomeChart outcomes={c.outcomes} selected={selected} onSelect={(i) => navigate('explain', { ...params, rs, o: i }, true)} />

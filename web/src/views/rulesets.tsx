@@ -11,7 +11,7 @@ export async function readFiles(files: FileList | File[]): Promise<InputPiece[]>
   const out: InputPiece[] = [];
   for (const f of Array.from(files)) {
     const text = await f.text();
-    out.push({ name: f.name, text, kind: detectKind(text, f.name) });
+    out.push({ name: f.name, text, kind: detectKind(text, f.name), bytes: f.size });
   }
   return out;
 }
@@ -52,7 +52,7 @@ export function RulesetsView({ rs, pieces, setPieces }: Props) {
 
   const addPaste = (): void => {
     if (!paste.trim()) return;
-    setPieces([...pieces, { name: `pasted ${pieces.length + 1}`, text: paste, kind: detectKind(paste) }]);
+    setPieces([...pieces, { name: `pasted ${pieces.length + 1}`, text: paste, kind: detectKind(paste), bytes: new Blob([paste]).size }]);
     setPaste('');
   };
 
@@ -60,7 +60,7 @@ export function RulesetsView({ rs, pieces, setPieces }: Props) {
     setErr(null);
     let all = pieces;
     if (paste.trim()) {
-      all = [...pieces, { name: `pasted ${pieces.length + 1}`, text: paste, kind: detectKind(paste) }];
+      all = [...pieces, { name: `pasted ${pieces.length + 1}`, text: paste, kind: detectKind(paste), bytes: new Blob([paste]).size }];
       setPieces(all);
       setPaste('');
     }
@@ -111,7 +111,11 @@ export function RulesetsView({ rs, pieces, setPieces }: Props) {
               aria-label="Choose dump files"
               onChange={async (e) => {
                 const input = e.currentTarget;
-                if (input.files) setPieces([...pieces, ...(await readFiles(input.files))]);
+                try {
+                  if (input.files) setPieces([...pieces, ...(await readFiles(input.files))]);
+                } catch (x) {
+                  setErr({ status: 0, title: 'Cannot read the file', detail: (x as Error).message });
+                }
                 input.value = '';
               }}
             />
@@ -141,7 +145,7 @@ export function RulesetsView({ rs, pieces, setPieces }: Props) {
               {pieces.map((p, i) => (
                 <tr key={`${p.name}-${i}`}>
                   <td class="mono">{p.name}</td>
-                  <td>{bytes(new Blob([p.text]).size)}</td>
+                  <td>{bytes(p.bytes ?? p.text.length)}</td>
                   <td>
                     <select
                       aria-label={`kind of ${p.name}`}

@@ -1,9 +1,9 @@
 // Scaling lab: start a chain-scaling job (POST /v1/scale), follow it (GET /v1/scale/{job}) with a
 // progress bar, cancel it (DELETE), and at the end draw the chart — the same SVG `landfall scale
-// --svg` writes (src/kube/scale-svg.ts, pure string code) — and offer the JSON and SVG.
+// --svg` writes (src/scale/svg.ts, pure string code) — and offer the JSON and SVG.
 import { useEffect, useState } from 'preact/hooks';
-import { scaleSvg } from '../../../src/kube/scale-svg.js';
-import type { ScalePoint } from '../../../src/kube/scale-types.js';
+import { scaleSvg } from '../../../src/scale/svg.js';
+import type { ScalePoint } from '../../../src/scale/types.js';
 import { api, toProblem, type ApiProblem, type JobStatus, type ScaleRequest } from '../api.js';
 import { navigate } from '../route.js';
 import { download, ErrorBox } from '../ui.js';
