@@ -99,7 +99,7 @@ function generate(spec: PointSpec): Generated {
   if (spec.mode === 'nftables') {
     // The shape current releases write (v1.36): the table as `nft list ruleset` prints it.
     const g = generateNftables({ ...opts, shape: NFT_SCALE_SHAPE });
-    return { bundle: { iptables: '', nftables: g.listing, node: g.node }, services: g.services, node: g.node };
+    return { bundle: { nftables: g.listing, node: g.node }, services: g.services, node: g.node };
   }
   const g = generateIptables(opts);
   return { bundle: { iptables: g.text, node: g.node }, services: g.services, node: g.node };

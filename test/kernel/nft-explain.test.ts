@@ -56,9 +56,9 @@ describe.skipIf(!availability.ok || !lib.ok)(labSuiteTitle('kernel vs explain: g
         await lab.addPods([...new Set([...PROBES.filter((p) => p.origin === 'pod').flatMap((p) => p.sources), podClient(0)])]);
         const node: NodeInput = { ...g.node, addresses: [...(g.node.addresses ?? []), lab.topology.v4.podGateway] };
         const dumps: Record<string, Dumps> = {
-          'generated listing': { iptables: '', nftables: g.listing },
-          'kernel listing': { iptables: '', nftables: await lab.listNftables() },
-          'kernel JSON': { iptables: '', nftables: await lab.listNftables({ json: true }) },
+          'generated listing': { nftables: g.listing },
+          'kernel listing': { nftables: await lab.listNftables() },
+          'kernel JSON': { nftables: await lab.listNftables({ json: true }) },
         };
         const loaded = loadVariants(lib, dumps, node).variants;
         variants = loaded;
