@@ -10,10 +10,7 @@ import { HOST, MATCH, matchRule } from './match';
 import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
 import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isNodeLocal, LO_IFACE, loopbackAddr, podsIface, route } from './node';
 
-const CT_NEW: i32 = 2;
-const CT_UNTRACKED: i32 = 16;
-const CT_SNAT: i32 = 32;
-const CT_DNAT: i32 = 64;
+import { CT_DNAT, CT_NEW, CT_SNAT, CT_UNTRACKED } from '../src/model/kernel-bits';
 
 // walk outcome
 let verdict: i32 = L.VERDICT_ACCEPT;
