@@ -10,21 +10,17 @@ import { isLocal } from './node';
 import { clearKey, keyAddr, keyIface, keyPut, unknown } from './assume';
 import { recentMatch } from './recent';
 import { setTest } from './ipset';
+// conntrack and addrtype bits: the one definition (src/model/kernel-bits.ts)
+import { ADDRTYPE_BROADCAST as AT_BROADCAST, ADDRTYPE_LOCAL as AT_LOCAL, ADDRTYPE_MULTICAST as AT_MULTICAST, ADDRTYPE_UNICAST as AT_UNICAST, CT_NEW } from '../src/model/kernel-bits';
 
 export const NO_MATCH: i32 = 0;
 export const MATCH: i32 = 1;
 export const HOST: i32 = 2;
 
-const CT_NEW: i32 = 2;
 const TCP_SYN: i32 = 0x02;
 const TCP_ACK: i32 = 0x10;
 const TWO31: f64 = 2147483648.0;
 
-// addrtype bits (src/model/rule.ts ADDRTYPE)
-const AT_UNICAST: i32 = 1 << 1;
-const AT_LOCAL: i32 = 1 << 2;
-const AT_BROADCAST: i32 = 1 << 3;
-const AT_MULTICAST: i32 = 1 << 5;
 
 @inline function inPortRange(p: i32, packed: i32): bool {
   return p >= (packed & 0xffff) && p <= (<i32>(<u32>packed >>> 16));

@@ -12,10 +12,7 @@ import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isLocal, LO_IFAC
 import { hasAddrs, linkIface, linkOf, rejectId, selectSource } from './routing';
 import { assumeNote, clearKey, keyPut, unknown } from './assume';
 
-const CT_NEW: i32 = 2;
-const CT_UNTRACKED: i32 = 16;
-const CT_SNAT: i32 = 32;
-const CT_DNAT: i32 = 64;
+import { CT_DNAT, CT_NEW, CT_SNAT, CT_UNTRACKED } from '../src/model/kernel-bits';
 
 // walk outcome
 let verdict: i32 = L.VERDICT_ACCEPT;

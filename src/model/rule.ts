@@ -5,6 +5,7 @@
 
 import type { Addr, Cidr, Family } from './addr.js';
 import type { BaseChainSpec } from './hooks.js';
+import * as K from './kernel-bits.js';
 import { IP_PROTOCOLS } from './protocols.js';
 
 export const TABLES = ['raw', 'mangle', 'nat', 'filter', 'security'] as const;
@@ -30,29 +31,29 @@ export const PROTO = {
 
 /** Conntrack state bits (conntrack --ctstate / state --state). */
 export const CT = {
-  INVALID: 1,
-  NEW: 2,
-  ESTABLISHED: 4,
-  RELATED: 8,
-  UNTRACKED: 16,
-  SNAT: 32,
-  DNAT: 64,
+  INVALID: K.CT_INVALID,
+  NEW: K.CT_NEW,
+  ESTABLISHED: K.CT_ESTABLISHED,
+  RELATED: K.CT_RELATED,
+  UNTRACKED: K.CT_UNTRACKED,
+  SNAT: K.CT_SNAT,
+  DNAT: K.CT_DNAT,
 } as const;
 
 /** addrtype type bits (the kernel's RTN_* as a bitmask). */
 export const ADDRTYPE = {
-  UNSPEC: 1 << 0,
-  UNICAST: 1 << 1,
-  LOCAL: 1 << 2,
-  BROADCAST: 1 << 3,
-  ANYCAST: 1 << 4,
-  MULTICAST: 1 << 5,
-  BLACKHOLE: 1 << 6,
-  UNREACHABLE: 1 << 7,
-  PROHIBIT: 1 << 8,
-  THROW: 1 << 9,
-  NAT: 1 << 10,
-  XRESOLVE: 1 << 11,
+  UNSPEC: K.ADDRTYPE_UNSPEC,
+  UNICAST: K.ADDRTYPE_UNICAST,
+  LOCAL: K.ADDRTYPE_LOCAL,
+  BROADCAST: K.ADDRTYPE_BROADCAST,
+  ANYCAST: K.ADDRTYPE_ANYCAST,
+  MULTICAST: K.ADDRTYPE_MULTICAST,
+  BLACKHOLE: K.ADDRTYPE_BLACKHOLE,
+  UNREACHABLE: K.ADDRTYPE_UNREACHABLE,
+  PROHIBIT: K.ADDRTYPE_PROHIBIT,
+  THROW: K.ADDRTYPE_THROW,
+  NAT: K.ADDRTYPE_NAT,
+  XRESOLVE: K.ADDRTYPE_XRESOLVE,
 } as const;
 
 export interface PortRange {
