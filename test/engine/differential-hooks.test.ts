@@ -5,9 +5,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { compileRuleset } from '../../src/compile/compile.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
-import { createWasmEngine } from '../../src/engine/wasm.js';
+import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
 import { parseIpsets } from '../../src/parse/ipset.js';
 import { arbScenario, DIFF_IPSETS_TEXT } from './differential-gen.js';
 import { compareAllWalks } from './differential-support.js';
