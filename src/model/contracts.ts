@@ -41,16 +41,16 @@ export const NodeInput = Type.Object(
       Type.Object({ uplink: Type.Optional(Interface), pods: Type.Optional(Interface) }, { additionalProperties: false }),
     ),
     ipAddr: Type.Optional(
-      Type.String({ description: '`ip -j addr` output. Accepted and stored; not read yet (until then give `addresses`).' }),
+      Type.String({ description: '`ip -j addr` output: the node-local addresses (with the local routes) and each interface\'s own addresses (MASQUERADE\'s source).' }),
     ),
     ipRoute: Type.Optional(
       Type.String({
         description:
-          '`ip -j -4 route show table all` and `ip -j -6 route show table all` (one or more JSON arrays in one string). Accepted and stored; not read yet.',
+          '`ip -j -4 route show table all` and `ip -j -6 route show table all` (one or more JSON arrays in one string): the outgoing interface of every packet that leaves the node.',
       }),
     ),
     ipRule: Type.Optional(
-      Type.String({ description: '`ip -j -4 rule` and `ip -j -6 rule` (one or more JSON arrays). Accepted and stored; not read yet.' }),
+      Type.String({ description: '`ip -j -4 rule` and `ip -j -6 rule` (one or more JSON arrays): policy routing (from/to/iif/fwmark lookups), as AWS VPC CNI uses for pods on secondary ENIs.' }),
     ),
   },
   { $id: 'NodeInput', additionalProperties: false, description: 'The node the dump came from.' },
