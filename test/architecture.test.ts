@@ -17,10 +17,9 @@ const LAYERS: string[][] = [
   ['compile'], // model → flat binary ruleset (the layout shared with assembly/)
   ['engine'], // the walks (reference and wasm) and explain/trace
   ['kube'], // kube-proxy knowledge: service discovery, generators
-  ['ruleset.ts', 'index.ts', 'examples.ts'], // the library entry
+  ['ruleset.ts', 'shared-ruleset.ts', 'index.ts', 'examples.ts'], // the library entry (and its shared-memory form)
   ['lab', 'collect'], // on a real node or a throwaway one: the kernel lab, `landfall collect`
   ['scale'], // the chain-scaling lab
-  ['collect'], // landfall collect: a node's snapshot (and its POSIX shell twin)
   ['service'], // HTTP
   ['cli.ts', 'cli-render.ts'], // the command
 ];
