@@ -12,7 +12,7 @@ function load(name: string) {
   const read = (f: string) => (files.includes(f) ? readFileSync(new URL(f, dir), 'utf8') : undefined);
   const node = JSON.parse(read('node.json') as string);
   const { ruleset, warnings } = buildRuleset({
-    iptables: read('iptables.txt') ?? '',
+    iptables: read('iptables.txt'),
     ip6tables: read('ip6tables.txt'),
     ipsets: read('ipsets.txt'),
     node,

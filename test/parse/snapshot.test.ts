@@ -46,7 +46,8 @@ describe('node snapshot', () => {
 
   it('loads through loadRuleset, a dump error inside names snapshot.iptables, and a field given twice is refused', () => {
     const rs = loadRuleset({ snapshot: { format: 'landfall-snapshot/1', iptables: IPT } }, { engine: 'reference' });
-    expect(rs.explain({ protocol: 'tcp', destination: '10.96.0.10', port: 80 }).outcomes.map((o) => o.endpoint)).toEqual(['10.244.1.5:8080']);
+    // No node addresses: whether 10.244.1.5 is the node's is a stated case, the endpoint is the same in each.
+    expect([...new Set(rs.explain({ protocol: 'tcp', destination: '10.96.0.10', port: 80 }).outcomes.map((o) => o.endpoint))]).toEqual(['10.244.1.5:8080']);
     const e = perr(() => buildRuleset({ snapshot: { format: 'landfall-snapshot/1', iptables: '*nat\n-A PREROUTING -d 10.0.0.300 -j ACCEPT\nCOMMIT\n' } }));
     expect([e.source, e.line, e.column]).toEqual(['snapshot.iptables', 2, 18]);
     expect(perr(() => buildRuleset({ iptables: IPT, snapshot: { format: 'landfall-snapshot/1', iptables: IPT } })).message).toMatch(/given both/);

@@ -18,7 +18,8 @@ describe('POST /v1/rulesets', () => {
     const { id, warnings } = res.json();
     expect(warnings).toContain('snapshot of n1: ipvs: IPVS is not loaded (no /proc/net/ip_vs); left out');
     const ex = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${id}/explain`, payload: { protocol: 'tcp', destination: '10.96.0.10', port: 80 } });
-    expect(ex.json().outcomes.map((o: { endpoint: string }) => o.endpoint)).toEqual(['10.244.1.5:8080']);
+    // No node addresses: whether 10.244.1.5 is the node's is a stated case, the endpoint is the same in each.
+    expect([...new Set(ex.json().outcomes.map((o: { endpoint: string }) => o.endpoint))]).toEqual(['10.244.1.5:8080']);
   });
 
   it('an empty or whitespace-only dump is 422, as text/plain or JSON', async () => {
@@ -50,7 +51,8 @@ describe('POST /v1/rulesets', () => {
     const res = await post(nft, { 'content-type': 'text/plain' });
     expect(res.statusCode, res.body).toBe(201);
     const ex = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${res.json().id}/explain`, payload: { protocol: 'tcp', destination: '10.96.0.10', port: 80 } });
-    expect(ex.json().outcomes.map((o: { endpoint: string }) => o.endpoint)).toEqual(['10.244.1.5:8080']);
+    // No node addresses: whether 10.244.1.5 is the node's is a stated case, the endpoint is the same in each.
+    expect([...new Set(ex.json().outcomes.map((o: { endpoint: string }) => o.endpoint))]).toEqual(['10.244.1.5:8080']);
   });
 
   it('iptables -S output loads as it is (table from its -P lines)', async () => {

@@ -89,8 +89,6 @@ export function compose(pieces: InputPiece[]): Composed {
   if (!('iptables' in out) && !('ip6tables' in out) && !('nftables' in out)) {
     throw new Error('add a rule dump (iptables-save, ip6tables-save or nft list ruleset)');
   }
-  // Before this round's contract the bundle required `iptables`; an IPv6-only node sends it empty.
-  if (!('iptables' in out) && !('nftables' in out)) out.iptables = '';
   return { body: JSON.stringify(out), nodeAddresses: addressesOf(out) };
 }
 
