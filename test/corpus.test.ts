@@ -51,7 +51,8 @@ describe('flannel-k3s-nat-S: `iptables -t nat -S` in the flannel pod (flannel-io
     expect(parseError(() => load('flannel-k3s-nat-S')).line).toBe(1);
     expect(load('flannel-k3s-nat-S', { lenient: true }).warnings).toEqual([expect.stringMatching(/^iptables:1:1: skipped a line that is not iptables-save/)]);
   });
-  const rs = load('flannel-k3s-nat-S', { lenient: true });
+  // The paste has no node address; 192.168.1.10 is this test's, so locality is settled (not the subject here).
+  const rs = load('flannel-k3s-nat-S', { lenient: true }, { addresses: ['192.168.1.10'] });
   it('pod to the internet is masqueraded by line 8', () => {
     // Line 7 needs the destination in 10.200.0.0/16 (no); line 8: source in the flannel network,
     // destination not multicast → MASQUERADE.
@@ -93,7 +94,8 @@ describe('kube-router-filter: a complete filter table (cloudnativelabs/kube-rout
 });
 
 describe('iptables-nft-docker-filter: Docker chains and the localnet guard (cloudnativelabs/kube-router#1069)', () => {
-  const rs = load('iptables-nft-docker-filter');
+  // Node address not in the paste: this test's, so INPUT vs FORWARD is settled.
+  const rs = load('iptables-nft-docker-filter', {}, { addresses: ['192.168.1.10'] });
   it('a NEW connection from outside to 127.0.0.1 is dropped by "block incoming localnet connections" (line 25)', () => {
     const r = rs.explain({ protocol: 'tcp', destination: '127.0.0.1', port: 10248, source: '203.0.113.10', inInterface: 'eth0' });
     expect(r.outcomes.map((o) => [o.verdict, o.path.map((s) => s.line)])).toEqual([['drop', [11, 25]]]);
@@ -113,7 +115,8 @@ describe('iptables-nft-docker-filter: Docker chains and the localnet guard (clou
 });
 
 describe('calico-mangle-counters: `iptables-save -c` mangle table (projectcalico/calico#1044)', () => {
-  const rs = load('calico-mangle-counters');
+  // Node address not in the paste: this test's, so INPUT vs FORWARD is settled.
+  const rs = load('calico-mangle-counters', {}, { addresses: ['192.168.1.10'] });
   it('a pod packet (in on cali+) is accepted by line 14 before the host-endpoint chain', () => {
     expect(only(rs, { protocol: 'tcp', destination: '10.0.0.8', port: 443, source: '192.168.1.7', origin: 'pod', inInterface: 'cali12345' }).path).toEqual(['11:PREROUTING', '14:cali-PREROUTING']);
   });
