@@ -29,6 +29,7 @@ import type { NftChain, NftExpr, NftJson, NftRuleset, NftSet, NftTable } from '.
 import { recordOf, tagOf } from '../model/nft.js';
 import type { NodeContext } from '../model/ruleset.js';
 import { parseNftChain } from './names.js';
+import { blankDraft } from './draft.js';
 import { endpointOnNode } from './node-local.js';
 
 type Proto = Service['protocol'];
@@ -72,20 +73,7 @@ function tableServices(table: NftTable, node: NodeContext): Service[] {
     let d = drafts.get(key);
     if (!d) {
       const [ns, name, proto, port] = key.split('/');
-      d = {
-        key,
-        name: port ? `${ns}/${name}:${port}` : `${ns}/${name}`,
-        protocol: PROTOS[proto] ?? 'tcp',
-        clusterIP: '',
-        port: 0,
-        externalIPs: [],
-        loadBalancerIPs: [],
-        unclassified: [],
-        itpLocal: false,
-        etpLocal: false,
-        noEndpoints: false,
-        noLocalEndpoints: false,
-      };
+      d = { key, ...blankDraft(port ? `${ns}/${name}:${port}` : `${ns}/${name}`, PROTOS[proto] ?? 'tcp') };
       drafts.set(key, d);
     }
     return d;

@@ -27,6 +27,7 @@ import { parseKubeChain, servicePortHash } from './names.js';
 import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
+import { blankDraft } from './draft.js';
 
 /**
  * All kube-proxy services of a loaded node — iptables mode from the rules of both families, IPVS
@@ -87,20 +88,7 @@ export function discoverIptablesServices(fam: FamilyRules, node: NodeContext): S
   const draft = (hash: string, protocol: Service['protocol'] | undefined): Draft => {
     let d = drafts.get(hash);
     if (!d) {
-      d = {
-        hash,
-        name: '',
-        protocol: protocol ?? 'tcp',
-        clusterIP: '',
-        port: 0,
-        externalIPs: [],
-        loadBalancerIPs: [],
-        unclassified: [],
-        itpLocal: false,
-        etpLocal: false,
-        noEndpoints: false,
-        noLocalEndpoints: false,
-      };
+      d = { hash, ...blankDraft('', protocol ?? 'tcp') };
       drafts.set(hash, d);
     }
     return d;

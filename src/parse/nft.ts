@@ -2,7 +2,7 @@
 // `{` (after blanks); `nft list ruleset` text starts with `table` (after blanks and comments).
 //
 // API (stable):
-//   isNftJson(text) → boolean;  looksLikeNftText(text) → boolean (vs iptables-save)
+//   isNftJson(text) → boolean  (nft text vs iptables-save: looksLikeNft in ./paste.ts)
 //   parseNft(text, opts) → NftParsed (src/parse/nft-text.ts / nft-json.ts)
 //   loadNft(text, { iptablesTables?, lenient?, source? }) → NftLowered & { format } (parse + lower)
 
@@ -24,22 +24,6 @@ export function isNftJson(text: string): boolean {
   return false;
 }
 
-/**
- * True when the text reads as `nft list` output rather than iptables-save: its first line that
- * is not blank or a `#` comment starts with `table`.
- */
-export function looksLikeNftText(text: string): boolean {
-  let i = 0;
-  while (i < text.length) {
-    let end = text.indexOf('\n', i);
-    if (end < 0) end = text.length;
-    const line = text.slice(i, end).trim();
-    i = end + 1;
-    if (line === '' || line.startsWith('#')) continue;
-    return /^table(\s|$)/.test(line);
-  }
-  return false;
-}
 
 export function parseNft(text: string, opts: NftParseOptions = {}): NftParsed {
   return isNftJson(text) ? parseNftJson(text, opts) : parseNftText(text, opts);
