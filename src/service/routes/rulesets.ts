@@ -19,6 +19,7 @@ import {
   Service,
   TraceBody,
   TraceResult,
+  UploadOptions,
   ref,
   type RulesetSummaryT,
 } from '../schemas.js';
@@ -47,6 +48,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
         tags: ['rulesets'],
+        querystring: UploadOptions,
         // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
         body: {
           content: {
@@ -71,7 +73,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
       // The canonical bytes and their one hash: the id, known before any parsing.
-      const input = encodeInput(bundle);
+      const input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
       const id = idOf(input);
       const entry = await lf.uploads.once(id, async () => {
         // The same node again: answer from the store without parsing.
