@@ -24,9 +24,10 @@ import {
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
-import { COMMON, Deleted, errors, requireJson, sendJson } from './common.js';
+import { COMMON, Deleted, errors, requireJson, sendJson, sendJsonBytes } from './common.js';
 import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
+import { sharedServicesJson } from '../../shared-ruleset.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
@@ -130,8 +131,9 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const entry = await lf.ruleset(req.params.id);
-      const { json } = await lf.run({ op: 'services', ruleset: refOf(entry) });
-      return sendJson(reply, json);
+      // Computed once, when the ruleset was compiled, and kept in its shared form: sent as those
+      // bytes from here, without a worker round trip or a copy.
+      return sendJsonBytes(reply, sharedServicesJson(entry.shared!));
     },
   );
 
