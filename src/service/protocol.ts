@@ -43,6 +43,12 @@ export type Task =
   /** Columnar batch trace: `packets` is an application/vnd.landfall.packets body (src/engine/columns-wire.ts). */
   | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
   | { op: 'services'; ruleset: RulesetRef }
+  /**
+   * Open (and cache) the ruleset in this worker, so its first answer does not pay for it. The pool
+   * sends one to every worker at once: each waits at `barrier` (an Int32 counter) until all
+   * `workers` have arrived, so no worker takes two and none is skipped.
+   */
+  | { op: 'open'; ruleset: RulesetRef; barrier: SharedArrayBuffer; workers: number; warm?: Query }
   | { op: 'ping' };
 
 /** What the worker did besides answering, for /metrics. */

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { compileShared, fileTail, isCurrentShared, isWholeShared, openSharedRuleset, sharedSection } from '../shared-ruleset.js';
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
+import { collectIfExposed } from './gc.js';
 import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 
 /** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
@@ -105,6 +106,7 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering {
   }
   timings.loadMs = performance.now() - t0;
   if (ref.id) remember(ref.id, rs, bytes);
+  collectIfExposed(); // the words read from a file were copied into the wasm instance
   return rs;
 }
 
@@ -117,6 +119,22 @@ export default function run(task: Task): TaskResult {
     let shared: SharedArrayBuffer | undefined;
     let binary: Uint8Array | undefined;
     if (task.op === 'ping') {
+      json = '{}';
+    } else if (task.op === 'open') {
+      const rs = open(task.ruleset, timings);
+      // One explain warms this worker's code paths (the first one in a thread is several times slower).
+      if (task.warm) {
+        try {
+          rs.explain(task.warm);
+        } catch {
+          // only a warm-up: whatever it hit, a real request reports
+        }
+      }
+      const b = new Int32Array(task.barrier);
+      Atomics.add(b, 0, 1);
+      Atomics.notify(b, 0);
+      const until = Date.now() + 2000;
+      for (let n = Atomics.load(b, 0); n < task.workers && Date.now() < until; n = Atomics.load(b, 0)) Atomics.wait(b, 0, n, until - Date.now());
       json = '{}';
     } else if (task.op === 'load') {
       // The loader thread (src/service/pool.ts): parse and compile once, for every worker.

@@ -28,6 +28,7 @@ import { COMMON, Deleted, errors, requireJson, sendJson, sendJsonBytes, sendJson
 import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
 import { createReadStream } from 'node:fs';
+import { collectIfExposed } from '../gc.js';
 import { isWholeShared, sharedSection, sharedServicesJson } from '../../shared-ruleset.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -83,8 +84,12 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (known) return withCompiled(lf, known);
         const fresh = await compileInput(lf, id, input);
         await lf.store.put(fresh);
+        // Every worker opens it now, so the first answer each gives after 201 pays no open.
+        await lf.pool.openEverywhere(refOf(fresh));
         return fresh;
       });
+      // Once the answer is out, the body, its canonical bytes and the whole compiled form are garbage.
+      reply.raw.once('finish', () => setImmediate(collectIfExposed));
       return reply.status(201).send(summary(entry));
     },
   );
