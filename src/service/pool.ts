@@ -32,6 +32,8 @@ export interface PoolStats {
   queued: number;
   queueMax: number;
   completed: number;
+  /** Of those, tasks the loader ran (parses: uploads, recompiles, one-shot explains). */
+  loads: number;
   /** Piscina's utilisation estimate (0..1) since start. */
   utilization: number;
   crashes: number;
@@ -174,6 +176,7 @@ export class WorkerPool {
       queued: Math.max(0, this.inFlight - this.size),
       queueMax: this.queueMax,
       completed: this.piscina.completed + this.loader.completed,
+      loads: this.loader.completed,
       utilization: this.piscina.utilization,
       crashes: this.crashes,
       timeouts: this.timeouts,

@@ -14,7 +14,7 @@ describe('restart with persisted rulesets', () => {
   it('answers A while B is still being read back; neither was parsed at start', async () => {
     const dataDir = await tempDir();
     dirs.push(dataDir);
-    const big = generateIptables({ services: 1500, endpoints: 5, seed: 2 });
+    const big = generateIptables({ services: 1000, endpoints: 3, seed: 2 });
     const bQuery = { protocol: big.services[0]!.protocol, destination: big.services[0]!.clusterIP, port: big.services[0]!.port, origin: 'pod' as const };
     const first = await startApp({}, { dataDir });
     const a = (await first.app.inject({ method: 'POST', url: '/v1/rulesets', payload: await nodeDump() })).json().id as string;
@@ -44,5 +44,5 @@ describe('restart with persisted rulesets', () => {
     } finally {
       await second.close();
     }
-  });
+  }, 120_000);
 });

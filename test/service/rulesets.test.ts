@@ -67,22 +67,22 @@ describe('POST /v1/rulesets', () => {
     const payload = await nodeDump();
     payload.iptables += '\n# parse once\n';
     const pool = t.app.landfall.pool;
-    const before = pool.stats().completed;
+    const before = pool.stats().loads;
     const twins = await Promise.all(
       Array.from({ length: 4 }, () => t.app.inject({ method: 'POST', url: '/v1/rulesets', payload })),
     );
     expect(new Set(twins.map((r) => r.json().id)).size).toBe(1);
-    expect(pool.stats().completed).toBe(before + 1);
+    expect(pool.stats().loads).toBe(before + 1);
     const again = await t.app.inject({ method: 'POST', url: '/v1/rulesets', payload });
     expect(again.statusCode).toBe(201);
     expect(again.json()).toEqual(twins[0]!.json());
-    expect(pool.stats().completed).toBe(before + 1);
+    expect(pool.stats().loads).toBe(before + 1);
     // Forgotten, then uploaded again: parsed again, same id.
     const id = again.json().id as string;
     expect((await t.app.inject({ method: 'DELETE', url: `/v1/rulesets/${id}` })).statusCode).toBe(200);
     const back = await t.app.inject({ method: 'POST', url: '/v1/rulesets', payload });
     expect(back.json().id).toBe(id);
-    expect(pool.stats().completed).toBe(before + 2);
+    expect(pool.stats().loads).toBe(before + 2);
   });
 });
 
