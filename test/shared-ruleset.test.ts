@@ -3,7 +3,8 @@
 // called, once, only when the wasm engine hands a walk back).
 
 import { describe, expect, test } from 'vitest';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { EXAMPLES_DIR, readNodeDir } from '../src/examples.js';
 import { generateIptables } from '../src/kube/generate.js';
@@ -46,6 +47,11 @@ function compare(name: string, bundle: RulesetBundle): void {
     });
     expect(sh.id).toBe(lib.id);
     expect(sh.warnings).toEqual(lib.warnings);
+    // Every rule as answers see it, read back from the compact tables (texts without their
+    // `-A <chain> ` prefix, derived index and family, handles).
+    const view = (r: Record<string, unknown>) => ({ ...r, matches: undefined, target: undefined });
+    expect(sh.ruleset.rules.length).toBe(lib.ruleset.rules.length);
+    for (let i = 0; i < lib.ruleset.rules.length; i++) expect(view({ ...sh.ruleset.rules[i]! })).toEqual(view({ ...lib.ruleset.rules[i]! }));
     expect(JSON.parse(sh.servicesJson())).toEqual(JSON.parse(JSON.stringify({ services: lib.services() })));
     const qs = queriesFor(lib);
     expect(qs.length).toBeGreaterThanOrEqual(2);
@@ -62,6 +68,16 @@ describe('shared compiled form', () => {
     expect(bundle, dir.name).not.toBeNull();
     compare(`example ${dir.name}`, bundle!);
   }
+  // nft -j input: rules carry handles (the 4th rule column).
+  test('nft JSON input: rules read back with their handles (the 4th rule column) and lines', () => {
+    const bundle = { nftables: readFileSync(join(fileURLToPath(new URL('./fixtures/nft/', import.meta.url)), 'nft-node.json'), 'utf8') };
+    const lib = loadRuleset(bundle);
+    const sh = openSharedRuleset(compileShared(bundle).shared);
+    const view = (r: Record<string, unknown>) => ({ ...r, matches: undefined, target: undefined });
+    expect(lib.ruleset.rules.some((r) => typeof (r as { handle?: number }).handle === 'number')).toBe(true);
+    expect(sh.ruleset.rules.length).toBe(lib.ruleset.rules.length);
+    for (let i = 0; i < lib.ruleset.rules.length; i++) expect(view({ ...sh.ruleset.rules[i]! })).toEqual(view({ ...lib.ruleset.rules[i]! }));
+  });
   const g = generateIptables({ services: 60, endpoints: 4, seed: 3 });
   compare('generated 60 services', { iptables: g.text, node: g.node });
 

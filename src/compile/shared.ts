@@ -6,9 +6,13 @@
 // what the store persists beside the original bytes: a restart reads it back instead of parsing.
 //
 // Buffer layout (all offsets in bytes, 8-aligned; little-endian Int32 words):
-//   header  SH_WORDS words: magic, format version, layout version, counts, section table
-//   rules   RULE_META words per rule: chain id, index, line, text offset, text length, handle,
-//           family (4, 6, 0 = inet)
+//   header  SH_WORDS words: magic, format version, layout version, counts, words per rule,
+//           section table
+//   rules   3 words per rule: chain id, line, text offset (bit 31: the text is stored without its
+//           `-A <chain> ` prefix, which the chain name restores); a 4th, the nft handle (-1 none),
+//           only when some rule has one. A rule's text ends where the next one starts; its index
+//           (position in its chain) and family (its table's) are derived, and stored as extras
+//           only where they differ
 //   chains  CHAIN_META words per chain: name offset, name length, table offset, table length,
 //           family (0 ip, 1 ip6, 2 inet), line, policy code, first rule, rule count, source
 //           (0 iptables, 1 nft), table id
@@ -44,19 +48,17 @@ const SH_FORMAT = 1;
 const SH_LAYOUT = 2;
 const SH_NRULES = 3;
 const SH_NCHAINS = 4;
-const SH_WORDS_AT = 5; // then (offset, length) pairs for each section below
+const SH_RULEW = 5; // words per rule: 3, or 4 with handles
+const SH_WORDS_AT = 6; // then (offset, length) pairs for each section below
 const SECTIONS = ['rules', 'chains', 'text', 'core', 'ipvs', 'meta', 'words', 'blob'] as const;
 type Section = (typeof SECTIONS)[number];
 const SH_WORDS = SH_WORDS_AT + SECTIONS.length * 2;
 
-const RULE_META = 7;
 const RM_CHAIN = 0;
-const RM_INDEX = 1;
-const RM_LINE = 2;
-const RM_TEXT = 3;
-const RM_TEXTLEN = 4;
-const RM_HANDLE = 5;
-const RM_FAMILY = 6;
+const RM_LINE = 1;
+const RM_TEXT = 2;
+const RM_HANDLE = 3;
+const PREFIXED = 0x80000000 | 0;
 
 const CHAIN_META = 11;
 const CM_NAME = 0;
@@ -129,7 +131,16 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
   // Text block: rule texts, then chain and table names. One join and one encode; offsets are
   // character offsets when the text is ASCII (the usual case), else computed per string.
   const parts: string[] = new Array(nrules + nchains * 2);
-  for (let i = 0; i < nrules; i++) parts[i] = rs.rules[i]!.text;
+  const prefixed = new Uint8Array(nrules);
+  for (let i = 0; i < nrules; i++) {
+    const r = rs.rules[i]!;
+    // iptables rule texts repeat their chain's name: `-A KUBE-SEP-… -s …` (a third of a kube-proxy dump).
+    const pre = `-A ${r.chain} `;
+    if (r.text.startsWith(pre)) {
+      parts[i] = r.text.slice(pre.length);
+      prefixed[i] = 1;
+    } else parts[i] = r.text;
+  }
   for (let i = 0; i < nchains; i++) {
     const ch = rs.chains[i]!;
     parts[nrules + 2 * i] = ch.chain.name;
@@ -158,10 +169,22 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     ruleExtras: [],
     chainExtras: [],
   };
+  // Each chain's first rule (numberRules numbers a chain's rules consecutively in chain order).
+  const firstOf = new Int32Array(nchains);
+  for (let c = 0, next = 0; c < nchains; c++) {
+    firstOf[c] = next;
+    next += rs.chains[c]!.chain.rules.length;
+  }
+  let handles = false;
   rs.rules.forEach((r, i) => {
-    const x = extrasOf(r, RULE_KNOWN);
+    let x = extrasOf(r, RULE_KNOWN);
+    const c = rs.ruleChain[i]!;
+    if (r.index !== i - firstOf[c]! + 1) (x ??= {}).index = r.index;
+    if (r.family !== familyOf(rs.chains[c]!.family)) (x ??= {}).family = r.family;
     if (x) core.ruleExtras.push([i, x]);
+    if (typeof (r as Rule & { handle?: number }).handle === 'number') handles = true;
   });
+  const rw = handles ? 4 : 3;
   rs.chains.forEach((ci, i) => {
     const x = extrasOf(ci.chain, CHAIN_KNOWN);
     if (x) core.chainExtras.push([i, x]);
@@ -175,7 +198,7 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
 
   const sizes: Record<Section, number> = {
     words: c.words.byteLength,
-    rules: nrules * RULE_META * 4,
+    rules: nrules * rw * 4,
     chains: nchains * CHAIN_META * 4,
     text: text.length,
     core: json.core.length,
@@ -196,6 +219,7 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
   hdr[SH_LAYOUT] = LAYOUT_VERSION;
   hdr[SH_NRULES] = nrules;
   hdr[SH_NCHAINS] = nchains;
+  hdr[SH_RULEW] = rw;
   SECTIONS.forEach((s, i) => {
     hdr[SH_WORDS_AT + 2 * i] = at[s];
     hdr[SH_WORDS_AT + 2 * i + 1] = sizes[s];
@@ -208,17 +232,14 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
   u8.set(json.meta, at.meta);
   u8.set(json.blob, at.blob);
 
-  const rm = new Int32Array(sab, at.rules, nrules * RULE_META);
+  const rm = new Int32Array(sab, at.rules, nrules * rw);
   for (let i = 0; i < nrules; i++) {
     const r = rs.rules[i]! as Rule & { handle?: number };
-    const b = i * RULE_META;
+    const b = i * rw;
     rm[b + RM_CHAIN] = rs.ruleChain[i]!;
-    rm[b + RM_INDEX] = r.index;
     rm[b + RM_LINE] = r.line;
-    rm[b + RM_TEXT] = offs[i]!;
-    rm[b + RM_TEXTLEN] = offs[i + 1]! - offs[i]!;
-    rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
-    rm[b + RM_FAMILY] = r.family === 'inet' ? 0 : r.family;
+    rm[b + RM_TEXT] = offs[i]! | (prefixed[i] ? PREFIXED : 0);
+    if (handles) rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
   }
   const cm = new Int32Array(sab, at.chains, nchains * CHAIN_META);
   let next = 0;
@@ -333,31 +354,38 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView 
   const [rulesAt] = sec('rules');
   const [chainsAt] = sec('chains');
   const [textAt] = sec('text');
-  const rm = new Int32Array(sab, rulesAt, nrules * RULE_META);
+  const rw = hdr[SH_RULEW]!;
+  const rm = new Int32Array(sab, rulesAt, nrules * rw);
   const cm = new Int32Array(sab, chainsAt, nchains * CHAIN_META);
   const str = (off: number, len: number): string => buf.toString('utf8', textAt + off, textAt + off + len);
   const core = json('core', true) as Core;
 
   const ruleChain = new Int32Array(nrules);
-  for (let i = 0; i < nrules; i++) ruleChain[i] = rm[i * RULE_META + RM_CHAIN]!;
+  for (let i = 0; i < nrules; i++) ruleChain[i] = rm[i * rw + RM_CHAIN]!;
+  // Rule texts lie end to end, then the chain and table names.
+  const [, textLen] = sec('text');
+  const textsEnd = nchains > 0 ? cm[CM_NAME]! : textLen;
+  const textStart = (i: number) => rm[i * rw + RM_TEXT]! & ~PREFIXED;
   const chainName = (c: number) => str(cm[c * CHAIN_META + CM_NAME]!, cm[c * CHAIN_META + CM_NAMELEN]!);
   const chainTable = (c: number) => str(cm[c * CHAIN_META + CM_TABLE]!, cm[c * CHAIN_META + CM_TABLELEN]!);
 
   const ruleExtras = new Map(core.ruleExtras);
   const chainExtras = new Map(core.chainExtras);
   const ruleAt = (i: number): RuleView => {
-    const b = i * RULE_META;
+    const b = i * rw;
     const c = rm[b + RM_CHAIN]!;
-    const fam = rm[b + RM_FAMILY]!;
+    const at = textStart(i);
+    const own = str(at, (i + 1 < nrules ? textStart(i + 1) : textsEnd) - at);
+    const name = chainName(c);
     const v: RuleView = {
       line: rm[b + RM_LINE]!,
-      text: str(rm[b + RM_TEXT]!, rm[b + RM_TEXTLEN]!),
+      text: rm[b + RM_TEXT]! & PREFIXED ? `-A ${name} ${own}` : own,
       table: chainTable(c),
-      chain: chainName(c),
-      index: rm[b + RM_INDEX]!,
-      family: fam === 0 ? 'inet' : (fam as Family),
+      chain: name,
+      index: i - cm[c * CHAIN_META + CM_FIRST]! + 1,
+      family: familyOf(TABLE_FAMILIES[cm[c * CHAIN_META + CM_FAMILY]!]!),
     };
-    if (rm[b + RM_HANDLE]! >= 0) v.handle = rm[b + RM_HANDLE]!;
+    if (rw > RM_HANDLE && rm[b + RM_HANDLE]! >= 0) v.handle = rm[b + RM_HANDLE]!;
     const x = ruleExtras.get(i);
     return x ? Object.assign(v, x) : v;
   };
@@ -460,4 +488,9 @@ function tailWords(bytes: Uint8Array): Int32Array {
   // Int32 views need 4-byte alignment; a Buffer from a file read may sit at any offset.
   if (bytes.byteOffset % 4 === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   return new Int32Array(Uint8Array.from(bytes).buffer);
+}
+
+/** A rule's family as its table's: iptables tables are 4 / 6, nft tables keep their family name. */
+function familyOf(t: TableFamily): Family | 'inet' {
+  return t === 'ip' ? 4 : t === 'ip6' ? 6 : 'inet';
 }
