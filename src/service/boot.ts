@@ -9,6 +9,7 @@ import type { FastifyInstance as App } from 'fastify';
 import { compileInput } from './load.js';
 import { encodeInput, idOf } from './store.js';
 import { refOf } from './protocol.js';
+import { collectIfExposed } from './gc.js';
 import type { RulesetBundle } from '../model/contracts.js';
 
 export async function boot(app: App, exampleDir: string | null): Promise<void> {
@@ -31,4 +32,5 @@ export async function boot(app: App, exampleDir: string | null): Promise<void> {
     }
   }
   await listed;
+  collectIfExposed();
 }

@@ -88,8 +88,9 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await lf.pool.openEverywhere(refOf(fresh));
         return fresh;
       });
-      // Once the answer is out, the body, its canonical bytes and the whole compiled form are garbage.
-      reply.raw.once('finish', () => setImmediate(collectIfExposed));
+      // Once the answer is out, the body, its canonical bytes and the whole compiled form are
+      // garbage; collected a little later, so the collection does not delay the first requests.
+      reply.raw.once('finish', () => setTimeout(collectIfExposed, 2000).unref());
       return reply.status(201).send(summary(entry));
     },
   );
