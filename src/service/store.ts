@@ -74,9 +74,9 @@ export interface StoreOptions {
 export function encodeInput(bundle: unknown, opts: { lenient?: boolean } = {}): SharedArrayBuffer {
   let canonical = canonicalBundle(bundle as RulesetBundle);
   if (opts.lenient) canonical = canonical === '{}' ? '{"lenient":true}' : `{"lenient":true,${canonical.slice(1)}`;
-  const bytes = Buffer.from(canonical, 'utf8');
-  const sab = new SharedArrayBuffer(bytes.byteLength);
-  new Uint8Array(sab).set(bytes);
+  // Encoded straight into shared memory: no intermediate Buffer of the whole body.
+  const sab = new SharedArrayBuffer(Buffer.byteLength(canonical, 'utf8'));
+  Buffer.from(sab).write(canonical, 'utf8');
   return sab;
 }
 
