@@ -52,18 +52,6 @@ type AddrMatch = Extract<Match, { kind: 'src' }> | Extract<Match, { kind: 'dst' 
 /** Cache bounds: interning saves memory and time on kube-proxy dumps, never unbounded growth. */
 const MAX_INTERNED = 200_000;
 
-/** The cache key of a module's or target's options: equal keys build equal records. */
-function optsKey(head: string, opts: OptWord[]): string {
-  let k = head;
-  for (let i = 0; i < opts.length; i++) {
-    const o = opts[i]!;
-    k += o.invert ? '\u0000!' : '\u0000';
-    k += o.name;
-    for (let j = 0; j < o.args.length; j++) k += '\u0001' + o.args[j];
-  }
-  return k;
-}
-
 /** A chain's jump/goto edges: the rule and the chain it goes to, side by side. */
 interface Edge {
   rules: Rule[];
@@ -76,9 +64,13 @@ interface PendingTarget {
   chain: Chain;
   name: string;
   isGoto: boolean;
+  /** The target's options, until it is built. */
   opts: OptWord[];
+  /** A known target built when its rule was read (its options no longer held): used unless a chain of that name exists at COMMIT. */
+  built: Target | null;
   col: number;
 }
+const NO_OPTS: OptWord[] = [];
 
 interface Dump {
   family: Family | undefined;
@@ -109,13 +101,12 @@ class Parser {
    */
   private readonly cidrs = new Map<string, Cidr>();
   /**
-   * Interned records (immutable, so rules share them): -s/-d matches by sense and text, built
-   * module matches and targets by their options, jump/goto targets by chain. A kube-proxy dump
+   * Interned records (immutable, so rules share them): -s/-d matches by sense and text, targets
+   * without options by name, jump/goto targets by chain. A kube-proxy dump
    * repeats these thousands of times; one record each keeps the object graph (and GC) small.
    */
   private readonly addrMatches = [new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>()];
-  private readonly builtModules = new Map<string, Match[]>();
-  private readonly builtTargets = new Map<string, Target>();
+  private readonly bareTargets = new Map<string, Target>();
   private readonly jumps = new Map<Chain, Target>();
   private readonly gotos = new Map<Chain, Target>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
@@ -665,13 +656,7 @@ class Parser {
     const matches = generic;
     for (const m of modules) {
       try {
-        const fam = dump.family ?? 4;
-        const key = optsKey(`${fam}\u0002${m.name}`, m.opts);
-        let built = this.builtModules.get(key);
-        if (!built) {
-          built = buildModule(m.name, m.opts, fam);
-          if (this.builtModules.size < MAX_INTERNED) this.builtModules.set(key, built);
-        }
+        const built = buildModule(m.name, m.opts, dump.family ?? 4);
         for (const b of built) {
           if (b.kind === 'unknown') this.warn(`${b.reason}; treated as uncertain`, m.opts[0]?.col ?? 1);
           if (b.kind === 'icmpType' && b.v6) this.checkFamily(dump, 6, m.opts[0]?.col ?? 1);
@@ -692,7 +677,10 @@ class Parser {
       target: null,
       family: dump.family ?? 4,
     };
-    if (target) this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: target.opts, col: target.col });
+    if (target) {
+      const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
+      this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: built ? NO_OPTS : target.opts, built, col: target.col });
+    }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
     if (insertAt < 0) {
@@ -703,6 +691,28 @@ class Parser {
       this.inserted.add(this.table!);
     }
     dump.rules.push(rule);
+  }
+
+  /**
+   * A known target's record, built as its rule is read so the rule holds one record instead of its
+   * option words until COMMIT. null when it does not build (COMMIT builds it again and reports the
+   * error in line order, as before).
+   */
+  private prebuild(name: string, opts: OptWord[]): Target | null {
+    if (!isKnownTarget(name)) return null;
+    if (opts.length === 0) {
+      const bare = this.bareTargets.get(name);
+      if (bare) return bare;
+    }
+    let t: Target;
+    try {
+      t = buildTarget(name, opts);
+    } catch (e) {
+      if (e instanceof ColumnError) return null;
+      throw e;
+    }
+    if (opts.length === 0) this.bareTargets.set(name, t);
+    return t;
   }
 
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
@@ -734,13 +744,7 @@ class Parser {
       } else if (isKnownTarget(p.name)) {
         if (NAT_ONLY.has(p.name) && table.name !== 'nat') this.fail(`target ${p.name} is only valid in the nat table`, p.col, p.rule.line, p.rule.text);
         try {
-          const key = optsKey(p.name, p.opts);
-          let bt = this.builtTargets.get(key);
-          if (!bt) {
-            bt = buildTarget(p.name, p.opts);
-            if (this.builtTargets.size < MAX_INTERNED) this.builtTargets.set(key, bt);
-          }
-          t = bt;
+          t = p.built ?? buildTarget(p.name, p.opts);
         } catch (e) {
           if (e instanceof ColumnError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
           throw e;
