@@ -329,28 +329,21 @@ function readLadder(chain: Chain): Ladder {
   return out;
 }
 
-const sepCache = new WeakMap<Table, Map<string, { text: string; addr: Addr } | null>>();
-
-/** The DNAT target of a KUBE-SEP chain. */
+/**
+ * The DNAT target of a KUBE-SEP chain. Not cached: a SEP chain is read once or twice (its
+ * service's SVC and SVL ladders), and a cache keyed by name cost more than the read.
+ */
 function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | undefined {
-  let cache = sepCache.get(nat);
-  if (!cache) {
-    cache = new Map();
-    sepCache.set(nat, cache);
-  }
-  const hit = cache.get(sep);
-  if (hit !== undefined) return hit ?? undefined;
-  let found: { text: string; addr: Addr } | null = null;
-  for (const r of nat.chains.get(sep)?.rules ?? []) {
-    const t = r.target;
+  const rules = nat.chains.get(sep)?.rules;
+  if (!rules) return undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const t = rules[i]!.target;
     if (t?.kind !== 'DNAT' || t.ranges.length === 0 || !t.ranges[0].lo) continue;
     const range = t.ranges[0];
     const addr = range.lo as Addr;
-    found = { text: formatEndpoint(addr, range.ports?.lo), addr };
-    break;
+    return { text: formatEndpoint(addr, range.ports?.lo), addr };
   }
-  cache.set(sep, found);
-  return found ?? undefined;
+  return undefined;
 }
 
 
