@@ -673,7 +673,8 @@ class Parser {
       table: table.name,
       chain: chain.name,
       index: 0,
-      matches,
+      // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
+      matches: matches.slice(),
       target: null,
       family: dump.family ?? 4,
     };
@@ -759,6 +760,8 @@ class Parser {
       p.rule.target = t;
     }
     this.pending.delete(table);
+    // Rules arrays grown by push keep spare capacity (most chains hold a few rules): keep exact copies.
+    for (const ch of table.chains.values()) if (ch.rules.length) ch.rules = ch.rules.slice();
     if (this.inserted.has(table)) {
       for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
