@@ -68,6 +68,9 @@ interface PendingTarget {
   opts: OptWord[];
   /** A known target built when its rule was read (its options no longer held): used unless a chain of that name exists at COMMIT. */
   built: Target | null;
+  /** The chain the name named when the rule was read (valid while no chain has been deleted since: `deletions`). */
+  resolved: Chain | undefined;
+  deletions: number;
   col: number;
 }
 const NO_OPTS: OptWord[] = [];
@@ -111,6 +114,8 @@ class Parser {
   private readonly gotos = new Map<Chain, Target>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
   private lastChain: Chain | null = null;
+  /** -X commands seen: a chain resolved before one may be gone at COMMIT. */
+  private deletions = 0;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
   private readonly inserted = new Set<Table>();
   private familyHint: Family | undefined;
@@ -416,6 +421,7 @@ class Parser {
       case '-X':
       case '--delete-chain': {
         const name = words[1];
+        this.deletions++;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -680,7 +686,9 @@ class Parser {
     };
     if (target) {
       const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
-      this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: built ? NO_OPTS : target.opts, built, col: target.col });
+      // Resolved now, while the name is fresh in cache; COMMIT looks it up again only if a chain was deleted since.
+      const resolved = table.chains.get(target.name);
+      this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: built ? NO_OPTS : target.opts, built, resolved, deletions: this.deletions, col: target.col });
     }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
@@ -723,7 +731,9 @@ class Parser {
     let from: Chain | null = null;
     let out: Edge | undefined;
     for (const p of this.pending.get(table) ?? []) {
-      const ch = table.chains.get(p.name);
+      // A chain found when the rule was read is still the one of that name unless one was deleted
+      // since (a name can be declared later, so a miss is looked up again).
+      const ch = p.resolved !== undefined && p.deletions === this.deletions ? p.resolved : table.chains.get(p.name);
       let t: Target;
       if (ch) {
         if (ch.builtin) this.fail(`cannot jump to built-in chain ${p.name}`, p.col, p.rule.line, p.rule.text);
