@@ -219,8 +219,9 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
   // eTP=Local: KUBE-EXT short-circuits pods and the node itself, then (if any) goes to KUBE-SVL;
   // eTP=Cluster masquerades everything. Before 1.24 the Local chain was KUBE-XLB.
   if (xlb) d.etpLocal = true;
-  if (ext && ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}` || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
-  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}`)) d.noLocalEndpoints = true;
+  const svlName = `KUBE-SVL-${d.hash}`;
+  if (ext && ext.rules.some((r) => targetChain(r) === svlName || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
+  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === svlName)) d.noLocalEndpoints = true;
 
   // Source ranges: KUBE-FW's `-s range -j KUBE-EXT` rules, minus the LB-IP rules kube-proxy adds
   // when the node itself is inside a range (a hairpin from the VIP, not a configured range).
