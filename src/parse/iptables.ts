@@ -59,21 +59,23 @@ interface Edge {
 }
 type Edges = Map<Chain, Edge>;
 
-interface PendingTarget {
-  rule: Rule;
-  chain: Chain;
-  name: string;
-  isGoto: boolean;
-  /** The target's options, until it is built. */
-  opts: OptWord[];
-  /** A known target built when its rule was read (its options no longer held): used unless a chain of that name exists at COMMIT. */
-  built: Target | null;
-  /** The chain the name named when the rule was read (valid while no chain has been deleted since: `deletions`). */
-  resolved: Chain | undefined;
-  deletions: number;
-  col: number;
+/**
+ * A table's targets to resolve at COMMIT, one slot per rule with a target, side by side (a
+ * kube-proxy nat table has 300k of them: no object each).
+ */
+class PendingTargets {
+  readonly rule: Rule[] = [];
+  readonly chain: Chain[] = [];
+  readonly name: string[] = [];
+  readonly isGoto: boolean[] = [];
+  readonly col: number[] = [];
+  /** The chain the name named when the rule was read; slots before `stale` must look again (a chain was deleted since). */
+  readonly resolved: (Chain | undefined)[] = [];
+  stale = 0;
+  /** Option words of targets not built when read (the rule's target stays null until COMMIT), by slot. */
+  readonly opts = new Map<number, OptWord[]>();
 }
-const NO_OPTS: OptWord[] = [];
+
 
 interface Dump {
   family: Family | undefined;
@@ -91,7 +93,7 @@ class Parser {
   private dump: Dump | null = null;
   private table: Table | null = null;
   /** Targets to resolve at COMMIT, per open table (headerless pastes keep several open). */
-  private readonly pending = new Map<Table, PendingTarget[]>();
+  private readonly pending = new Map<Table, PendingTargets>();
   private plan: PastePlan | null = null;
   /** Headerless tables of the current paste section, committed together when it ends. */
   private loose = new Map<TableName, Table>();
@@ -114,8 +116,6 @@ class Parser {
   private readonly gotos = new Map<Chain, Target>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
   private lastChain: Chain | null = null;
-  /** -X commands seen: a chain resolved before one may be gone at COMMIT. */
-  private deletions = 0;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
   private readonly inserted = new Set<Table>();
   private familyHint: Family | undefined;
@@ -339,7 +339,7 @@ class Parser {
     const table: Table = { name: t, family: dump.family ?? 4, chains: new Map(), line: this.lineNo };
     for (const b of BUILTIN_CHAINS[t]) table.chains.set(b, { name: b, builtin: true, policy: 'ACCEPT', line: this.lineNo, rules: [] });
     dump.tables.set(t, table);
-    this.pending.set(table, []);
+    this.pending.set(table, new PendingTargets());
     return table;
   }
 
@@ -421,7 +421,8 @@ class Parser {
       case '-X':
       case '--delete-chain': {
         const name = words[1];
-        this.deletions++;
+        const pt = this.pending.get(this.table!);
+        if (pt) pt.stale = pt.rule.length;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -685,10 +686,19 @@ class Parser {
       family: dump.family ?? 4,
     };
     if (target) {
+      // A known target is built now (the rule holds it, not its option words); the name is looked
+      // up now too, while fresh in cache. COMMIT decides: a chain of that name wins over the built target.
+      const pt = this.pending.get(table)!;
+      const slot = pt.rule.length;
       const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
-      // Resolved now, while the name is fresh in cache; COMMIT looks it up again only if a chain was deleted since.
-      const resolved = table.chains.get(target.name);
-      this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: built ? NO_OPTS : target.opts, built, resolved, deletions: this.deletions, col: target.col });
+      if (built) rule.target = built;
+      else pt.opts.set(slot, target.opts);
+      pt.rule.push(rule);
+      pt.chain.push(chain);
+      pt.name.push(target.name);
+      pt.isGoto.push(target.isGoto);
+      pt.col.push(target.col);
+      pt.resolved.push(table.chains.get(target.name));
     }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
@@ -730,44 +740,50 @@ class Parser {
     const edges: Edges = new Map();
     let from: Chain | null = null;
     let out: Edge | undefined;
-    for (const p of this.pending.get(table) ?? []) {
+    const pt = this.pending.get(table) ?? new PendingTargets();
+    for (let k = 0; k < pt.rule.length; k++) {
+      const rule = pt.rule[k]!;
+      const name = pt.name[k]!;
+      const col = pt.col[k]!;
+      const isGoto = pt.isGoto[k]!;
       // A chain found when the rule was read is still the one of that name unless one was deleted
       // since (a name can be declared later, so a miss is looked up again).
-      const ch = p.resolved !== undefined && p.deletions === this.deletions ? p.resolved : table.chains.get(p.name);
+      const ch = k >= pt.stale && pt.resolved[k] !== undefined ? pt.resolved[k] : table.chains.get(name);
       let t: Target;
       if (ch) {
-        if (ch.builtin) this.fail(`cannot jump to built-in chain ${p.name}`, p.col, p.rule.line, p.rule.text);
-        const interned = p.isGoto ? this.gotos : this.jumps;
+        if (ch.builtin) this.fail(`cannot jump to built-in chain ${name}`, col, rule.line, rule.text);
+        const interned = isGoto ? this.gotos : this.jumps;
         const jt = interned.get(ch);
         if (jt) t = jt;
-        else interned.set(ch, (t = { kind: p.isGoto ? 'goto' : 'jump', chain: ch.name }));
+        else interned.set(ch, (t = { kind: isGoto ? 'goto' : 'jump', chain: ch.name }));
         // Pending targets come in rule order, so one chain's edges are mostly consecutive.
-        if (p.chain !== from) {
-          from = p.chain;
+        const rc = pt.chain[k]!;
+        if (rc !== from) {
+          from = rc;
           out = edges.get(from);
           if (!out) edges.set(from, (out = { rules: [], to: [] }));
         }
-        out!.rules.push(p.rule);
+        out!.rules.push(rule);
         out!.to.push(ch);
-      } else if (p.isGoto) {
-        this.softAt(`goto to missing chain ${quote(p.name)}`, p);
-        t = { kind: 'unknownTarget', name: p.name, text: `-g ${p.name}` };
-      } else if (isKnownTarget(p.name)) {
-        if (NAT_ONLY.has(p.name) && table.name !== 'nat') this.fail(`target ${p.name} is only valid in the nat table`, p.col, p.rule.line, p.rule.text);
+      } else if (isGoto) {
+        this.softAt(`goto to missing chain ${quote(name)}`, col, rule);
+        t = { kind: 'unknownTarget', name, text: `-g ${name}` };
+      } else if (isKnownTarget(name)) {
+        if (NAT_ONLY.has(name) && table.name !== 'nat') this.fail(`target ${name} is only valid in the nat table`, col, rule.line, rule.text);
         try {
-          t = p.built ?? buildTarget(p.name, p.opts);
+          t = rule.target ?? buildTarget(name, pt.opts.get(k) ?? []);
         } catch (e) {
-          if (e instanceof ColumnError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
+          if (e instanceof ColumnError) this.fail(e.message, e.column, rule.line, rule.text);
           throw e;
         }
-      } else if (UNMODELLED_TARGETS.has(p.name)) {
-        t = buildTarget(p.name, p.opts);
-        this.warn(`target ${p.name} is not modelled; treated as uncertain`, p.col, p.rule.line);
+      } else if (UNMODELLED_TARGETS.has(name)) {
+        t = buildTarget(name, pt.opts.get(k) ?? []);
+        this.warn(`target ${name} is not modelled; treated as uncertain`, col, rule.line);
       } else {
-        this.softAt(`jump to missing chain ${quote(p.name)}`, p);
-        t = { kind: 'unknownTarget', name: p.name, text: `-j ${p.name}` };
+        this.softAt(`jump to missing chain ${quote(name)}`, col, rule);
+        t = { kind: 'unknownTarget', name, text: `-j ${name}` };
       }
-      p.rule.target = t;
+      rule.target = t;
     }
     this.pending.delete(table);
     // Rules arrays grown by push keep spare capacity (most chains hold a few rules): keep exact copies.
@@ -781,9 +797,9 @@ class Parser {
     this.lastChain = null;
   }
 
-  private softAt(message: string, p: PendingTarget): void {
-    if (!this.lenient) this.fail(message, p.col, p.rule.line, p.rule.text);
-    this.warn(message, p.col, p.rule.line);
+  private softAt(message: string, col: number, rule: Rule): void {
+    if (!this.lenient) this.fail(message, col, rule.line, rule.text);
+    this.warn(message, col, rule.line);
   }
 
   /**
