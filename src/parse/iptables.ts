@@ -479,20 +479,18 @@ class Parser {
 
   private take(name: string, col: number, arity: number): OptWord {
     const words = this.cw;
-    const o: OptWord = { name, args: [], invert: this.cinv, col, argCols: [] };
+    let invert = this.cinv;
     this.cinv = false;
     // Old position: `-s ! 10.0.0.0/8`.
     if (arity > 0 && words[this.ck] === '!') {
-      o.invert = true;
+      invert = true;
       this.ck++;
     }
-    for (let a = 0; a < arity; a++) {
-      if (this.ck >= words.length) this.fail(`option ${quote(name)} needs ${arity} argument${arity > 1 ? 's' : ''}`, col);
-      o.args.push(words[this.ck]);
-      o.argCols.push(this.cc[this.ck]);
-      this.ck++;
-    }
-    return o;
+    if (this.ck + arity > words.length) this.fail(`option ${quote(name)} needs ${arity} argument${arity > 1 ? 's' : ''}`, col);
+    // Exact-size copies: an array grown by push reserves 16+ slots, and there is one per option.
+    const from = this.ck;
+    this.ck += arity;
+    return { name, args: words.slice(from, this.ck), invert, col, argCols: this.cc.slice(from, this.ck) };
   }
 
   private checkFamily(dump: Dump, f: Family, col: number): void {
