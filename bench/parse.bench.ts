@@ -81,8 +81,8 @@ function restoreTest(text: string): { ms: number | null; note?: string } {
   }
 }
 
-const rows: Row[] = [];
-for (const services of args.sizes.split(',').map(Number)) {
+/** One size, in a function of its own so nothing of the previous size stays reachable from this frame. */
+function measure(services: number): Row {
   const gen = generateIptables({ services, endpoints: Number(args.endpoints), seed: 1 });
   const text = gen.text;
   const h0 = heap();
@@ -119,8 +119,11 @@ for (const services of args.sizes.split(',').map(Number)) {
     load: loadavg().map((x) => x.toFixed(1)).join(' '),
   };
   process.stderr.write(`${JSON.stringify(row)}\n`);
-  rows.push(row);
+  return row;
 }
+
+const rows: Row[] = [];
+for (const services of args.sizes.split(',').map(Number)) rows.push(measure(services));
 
 const meta = { date: new Date().toISOString(), node: process.version, cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`, label: args.label, command: process.argv.slice(1).join(' ') };
 const md = [
