@@ -599,24 +599,7 @@ export class Walker implements PacketView {
         return;
       }
       case 'MASQUERADE': {
-        // With the node's interfaces known: the kernel's inet_select_addr on the outgoing one.
-        const rt = this.rs.node.routing;
-        const routeDst = this.endpoint ? this.endpoint.addr : this.pkt.dst;
-        const dev = rt && rt.has.addrs && this.pkt.outIface && !this.pkt.outIface.prefix && !isLoopback(this.pkt.dst) ? linkIndex(rt, this.pkt.outIface.name) : -1;
-        if (rt && dev >= 0) {
-          const a = selectSource(rt, dev, this.nexthop ?? routeDst);
-          if (a) this.pkt.src = a;
-          else this.note(`MASQUERADE: no IPv${this.pkt.family} node address given, so the source is left as ${formatAddr(this.pkt.src)}`);
-          if (t.ports) this.pkt.sport = this.pickPort(this.pkt.sport, t.ports, 'MASQUERADE');
-          this.masquerade = true;
-          this.pkt.ctstate |= CT.SNAT;
-          return;
-        }
-        // Otherwise (SEMANTICS.md): the pod gateway on an exact-name pods interface.
-        const pods = this.rs.node.pods;
-        const onPods = !!this.pkt.outIface && !this.pkt.outIface.prefix && !pods.prefix && this.pkt.outIface.name === pods.name;
-        const gw = onPods ? podGatewayFor(this.rs.node, this.endpoint ? this.endpoint.addr : this.pkt.dst) : undefined;
-        const a = gw ?? (isLoopback(this.pkt.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.pkt.family));
+        const a = this.masqueradeSource();
         if (a) this.pkt.src = a;
         else this.note(`MASQUERADE: no IPv${this.pkt.family} node address given, so the source is left as ${formatAddr(this.pkt.src)}`);
         if (t.ports) this.pkt.sport = this.pickPort(this.pkt.sport, t.ports, 'MASQUERADE');
@@ -633,6 +616,21 @@ export class Walker implements PacketView {
         return;
       }
     }
+  }
+
+  /** MASQUERADE's source address; none when the input gives no node address of the family. */
+  private masqueradeSource(): Addr | null | undefined {
+    // With the node's interfaces known: the kernel's inet_select_addr on the outgoing one.
+    const rt = this.rs.node.routing;
+    const routeDst = this.endpoint ? this.endpoint.addr : this.pkt.dst;
+    const out = this.pkt.outIface;
+    const dev = rt && rt.has.addrs && out && !out.prefix && !isLoopback(this.pkt.dst) ? linkIndex(rt, out.name) : -1;
+    if (rt && dev >= 0) return selectSource(rt, dev, this.nexthop ?? routeDst);
+    // Otherwise (SEMANTICS.md): the pod gateway on an exact-name pods interface.
+    const pods = this.rs.node.pods;
+    const onPods = !!out && !out.prefix && !pods.prefix && out.name === pods.name;
+    const gw = onPods ? podGatewayFor(this.rs.node, routeDst) : undefined;
+    return gw ?? (isLoopback(this.pkt.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.pkt.family));
   }
 
   private loopback(): Addr {
