@@ -13,8 +13,6 @@ import { QueryError, resolveQuery } from './packet.js';
 import type { Engine, TraceRecord, WalkPacket } from './types.js';
 import type { WasmEngine } from './wasm.js';
 
-const { TR_DPORT, TR_DST, TR_MASQ, TR_RULES, TR_SRC, TR_VERDICT } = L;
-
 /** Origins by column code. */
 export const COLUMN_ORIGINS: readonly Origin[] = ['external', 'pod', 'host'];
 /** Verdicts by column code. */
@@ -127,14 +125,14 @@ export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColu
   const wasm = engine as Partial<WasmEngine>;
   if (wasm.traceColumns) {
     const done = wasm.traceColumns(n, packetAt, seed, (k, i32, at) => {
-      res.verdict[k] = i32[at + TR_VERDICT]!;
-      res.masquerade[k] = i32[at + TR_MASQ]! !== 0 ? 1 : 0;
-      res.dport[k] = cols.protocol[k] === PROTO.icmp || cols.protocol[k] === PROTO.icmpv6 ? 0 : i32[at + TR_DPORT]!;
-      res.rulesEvaluated[k] = i32[at + TR_RULES]!;
+      res.verdict[k] = i32[at + L.TR_VERDICT]!;
+      res.masquerade[k] = i32[at + L.TR_MASQ]! !== 0 ? 1 : 0;
+      res.dport[k] = cols.protocol[k] === PROTO.icmp || cols.protocol[k] === PROTO.icmpv6 ? 0 : i32[at + L.TR_DPORT]!;
+      res.rulesEvaluated[k] = i32[at + L.TR_RULES]!;
       const v6 = cols.family[k] === 6;
       for (let w = 0; w < 4; w++) {
-        res.dst[4 * k + w] = w > 0 && !v6 ? 0 : i32[at + TR_DST + w]! >>> 0;
-        res.src[4 * k + w] = w > 0 && !v6 ? 0 : i32[at + TR_SRC + w]! >>> 0;
+        res.dst[4 * k + w] = w > 0 && !v6 ? 0 : i32[at + L.TR_DST + w]! >>> 0;
+        res.src[4 * k + w] = w > 0 && !v6 ? 0 : i32[at + L.TR_SRC + w]! >>> 0;
       }
     });
     if (done) return res;
