@@ -27,6 +27,8 @@ export const ENGINE_EXPORTS = {
   traceBegin: { kind: 'function', params: ['i32', 'i32'], results: [] },
   /** trace(n): sampled walks of packets 0..n-1 into TRACE_OUT_BYTES; how many were walked. */
   trace: { kind: 'function', params: ['i32'], results: ['i32'] },
+  /** traceCols(n): trace() of n ≤ COLS packets given as columns at CI_*, results as columns at CO_*; how many were walked. */
+  traceCols: { kind: 'function', params: ['i32'], results: ['i32'] },
   recentReset: { kind: 'function', params: [], results: [] },
   /** recentAdd(list, a0, a1, a2, a3, secondsAgo, hits): 0 when the table is full. */
   recentAdd: { kind: 'function', params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] },

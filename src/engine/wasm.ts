@@ -25,6 +25,7 @@ import * as L from '../compile/layout.js';
 import { ifaceWords } from '../compile/ops.js';
 import { ipvsServiceNotes } from './ipvs-schedule.js';
 import { createReferenceEngine } from './reference.js';
+import type { PacketColumns, ResultColumns } from './columns.js';
 import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
 import { engineExports, type EngineExports } from './wasm-exports.js';
 import { addrAt, assumptionAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
@@ -104,7 +105,11 @@ interface ConnCursor {
 
 /** Packet → input record `i`; false when it cannot be expressed (the host walks it). */
 function writePacket(i32: Int32Array, i: number, p: WalkPacket, conns: ConnCursor): boolean {
-  const at = L.IN_BYTES / 4 + i * L.PKT_WORDS;
+  return writePacketAt(i32, L.IN_BYTES / 4 + i * L.PKT_WORDS, p, conns);
+}
+
+/** Packet → the packet record at word `at` (layout P_*). */
+function writePacketAt(i32: Int32Array, at: number, p: WalkPacket, conns: ConnCursor): boolean {
   i32[at + L.P_FAMILY] = p.family;
   i32[at + L.P_PROTO] = p.proto;
   for (let k = 0; k < 4; k++) {
@@ -146,12 +151,13 @@ function writePacket(i32: Int32Array, i: number, p: WalkPacket, conns: ConnCurso
 export interface WasmEngine extends Engine {
   readonly stats: { hostWalks: number; hostTraces: number };
   /**
-   * Load path (src/engine/columns.ts): trace packets 0..n-1 given by `packetAt` (which may reuse
-   * one object) with one PRNG stream, handing each result's trace record (layout TR_*) to `sink`
-   * as (packet, wasm words, word offset) — no objects per packet. False when the host must walk
-   * the batch (the caller then uses trace()).
+   * Load path (src/engine/columns.ts): trace() of the packets in `cols` with one PRNG stream, in
+   * wasm (assembly/index.ts traceCols, one call per COLS packets), results into `out`. Packet i is
+   * `templates.get(key)` (key = origin * 512 + (family 6 ? 256 : 0) + protocol, as CT_INDEX) with
+   * the columns' addresses and ports. False when the host must walk the batch (the caller then
+   * uses trace()).
    */
-  traceColumns(n: number, packetAt: (i: number) => WalkPacket, seed: number, sink: (k: number, i32: Int32Array, at: number) => void): boolean;
+  traceColumns(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
 }
 
 /**
@@ -235,20 +241,42 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
   };
 
   // ---- load path: columnar batch trace (no recent history or connection counts in columns) ----
-  const traceColumns = (n: number, packetAt: (i: number) => WalkPacket, seed: number, sink: (k: number, i32: Int32Array, at: number) => void): boolean => {
+  const u8 = new Uint8Array(ex.memory.buffer);
+  const u16 = new Uint16Array(ex.memory.buffer);
+  const u32 = new Uint32Array(ex.memory.buffer);
+  const traceColumns = (cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean => {
+    if (templates.size > L.MAX_TEMPLATES) return false;
+    i32.fill(-1, L.CT_INDEX / 4, L.CT_INDEX / 4 + L.CT_KEYS);
+    let t = 0;
+    for (const [key, p] of templates) {
+      if (!writePacketAt(i32, L.CT_PKTS / 4 + t * L.PKT_WORDS, p, { next: 0, byEndpoint })) return false;
+      i32[L.CT_INDEX / 4 + key] = t++;
+    }
     ex.traceBegin(seed >>> 0, nth);
     ex.recentReset();
-    for (let start = 0; start < n; start += L.MAX_BATCH) {
-      const m = Math.min(L.MAX_BATCH, n - start);
-      const conns: ConnCursor = { next: 0, byEndpoint };
-      for (let i = 0; i < m; i++) if (!writePacket(i32, i, packetAt(start + i), conns)) return false;
-      const done = ex.trace(m);
+    const n = cols.family.length;
+    for (let start = 0; start < n; start += L.COLS) {
+      const end = Math.min(n, start + L.COLS);
+      const m = end - start;
+      u8.set(cols.family.subarray(start, end), L.CI_FAMILY);
+      u8.set(cols.protocol.subarray(start, end), L.CI_PROTO);
+      u8.set(cols.origin.subarray(start, end), L.CI_ORIGIN);
+      u16.set(cols.sport.subarray(start, end), L.CI_SPORT / 2);
+      u16.set(cols.dport.subarray(start, end), L.CI_DPORT / 2);
+      u32.set(cols.src.subarray(4 * start, 4 * end), L.CI_SRC / 4);
+      u32.set(cols.dst.subarray(4 * start, 4 * end), L.CI_DST / 4);
+      const done = ex.traceCols(m);
       if (done < m) {
-        const st = i32[L.TRACE_OUT_BYTES / 4 + done * L.TRACE_WORDS + L.TR_STATUS];
+        const st = i32[L.CO_STATUS / 4];
         if (st === L.ST_HOST) return false;
         fail(st);
       }
-      for (let i = 0; i < m; i++) sink(start + i, i32, L.TRACE_OUT_BYTES / 4 + i * L.TRACE_WORDS);
+      out.verdict.set(u8.subarray(L.CO_VERDICT, L.CO_VERDICT + m), start);
+      out.masquerade.set(u8.subarray(L.CO_MASQ, L.CO_MASQ + m), start);
+      out.dport.set(u16.subarray(L.CO_DPORT / 2, L.CO_DPORT / 2 + m), start);
+      out.rulesEvaluated.set(u32.subarray(L.CO_RULES / 4, L.CO_RULES / 4 + m), start);
+      out.dst.set(u32.subarray(L.CO_DST / 4, L.CO_DST / 4 + 4 * m), 4 * start);
+      out.src.set(u32.subarray(L.CO_SRC / 4, L.CO_SRC / 4 + 4 * m), 4 * start);
     }
     return true;
   };
