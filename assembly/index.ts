@@ -151,6 +151,3 @@ export function recentReset(): void {
 export function recentAdd(list: i32, a0: i32, a1: i32, a2: i32, a3: i32, secondsAgo: i32, hits: i32): i32 {
   return recentPut(list, a0, a1, a2, a3, secondsAgo, hits) ? 1 : 0;
 }
-
-import { dbgSteps } from './walk';
-export function dbg(): i32 { return dbgSteps; }

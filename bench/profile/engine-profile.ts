@@ -34,13 +34,17 @@ const queries = makeQueries(gen.services, gen.node.addresses[0]!, 4096, 7);
 const pod = queries.filter((q) => q.origin === 'pod').slice(0, 64);
 for (let i = 0; i < 2000; i++) explain(rs, engine, pod[i % pod.length]!); // warm up
 let t0 = performance.now();
+let c0 = process.cpuUsage();
 await profiled('explain', () => {
   for (let i = 0; i < explains; i++) explain(rs, engine, pod[i % pod.length]!);
 });
 const explainUs = ((performance.now() - t0) * 1000) / explains;
+const cpu = process.cpuUsage(c0);
+const explainCpuUs = (cpu.user + cpu.system) / explains;
 const cols = columnsOf(queries.map((q, i) => ({ ...q, source: q.origin === 'pod' ? '10.244.1.7' : '203.0.113.9', sourcePort: 30000 + (i % 30000) })));
 traceColumns(rs.node, engine, cols, 0); // warm up
 t0 = performance.now();
+c0 = process.cpuUsage();
 let done = 0;
 await profiled('trace', () => {
   while (done < packets) {
@@ -49,4 +53,6 @@ await profiled('trace', () => {
   }
 });
 const pps = done / ((performance.now() - t0) / 1000);
-console.log(JSON.stringify({ services, explainUs: Number(explainUs.toFixed(2)), traceColumnsPps: Math.round(pps) }));
+const c1 = process.cpuUsage(c0);
+const cpuPps = done / ((c1.user + c1.system) / 1e6);
+console.log(JSON.stringify({ services, explainUs: Number(explainUs.toFixed(2)), explainCpuUs: Number(explainCpuUs.toFixed(2)), traceColumnsPps: Math.round(pps), traceColumnsCpuPps: Math.round(cpuPps) }));
