@@ -21,6 +21,15 @@ import { buildRuleset, rulesetId, statsOf, type LoadStats } from './ruleset.js';
 import type { RulesetBundle } from './model/contracts.js';
 
 export { isCurrent as isCurrentShared } from './compile/shared.js';
+import { sharedBlob } from './compile/shared.js';
+
+/**
+ * The services answer (`{"services":[…]}`, UTF-8) compileShared computed once, as a view into the
+ * shared form: any thread serves it as bytes, with no walk, no discovery and no copy.
+ */
+export function sharedServicesJson(sab: SharedArrayBuffer): Uint8Array {
+  return sharedBlob(sab);
+}
 
 export interface SharedSummary {
   id: string;

@@ -155,7 +155,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     const { chain, tableId } = rs.chains[cid];
     const c = chainsAt + cid * CHAIN_WORDS;
     // numberRules numbers a chain's rules consecutively, in chain order.
-    const first = chain.rules.length ? rs.ruleIds.get(chain.rules[0])! : firstRule;
+    const first = firstRule;
     w.set(c + C_FIRST, first);
     w.set(c + C_COUNT, chain.rules.length);
     w.set(

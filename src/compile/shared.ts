@@ -246,6 +246,14 @@ export function isCurrent(buf: SharedArrayBuffer | ArrayBuffer): boolean {
   return hdr[SH_MAGIC] === SHARED_MAGIC && hdr[SH_FORMAT] === SHARED_FORMAT && hdr[SH_LAYOUT] === LAYOUT_VERSION;
 }
 
+/** The `blob` section as a view into the buffer (no copy, no decoding): bytes to send as they are. */
+export function sharedBlob(sab: SharedArrayBuffer): Uint8Array {
+  if (!isCurrent(sab)) throw new Error('shared ruleset: wrong magic, format or layout version');
+  const hdr = new Int32Array(sab, 0, SH_WORDS);
+  const i = SECTIONS.indexOf('blob');
+  return new Uint8Array(sab, hdr[SH_WORDS_AT + 2 * i]!, hdr[SH_WORDS_AT + 2 * i + 1]!);
+}
+
 /** A rule as answers see it: everything but matches and target. */
 export type RuleView = Omit<Rule, 'matches' | 'target'> & { handle?: number };
 

@@ -48,6 +48,29 @@ function protoMatch(proto: number, invert: boolean): Match {
   return m;
 }
 
+type AddrMatch = Extract<Match, { kind: 'src' }> | Extract<Match, { kind: 'dst' }>;
+/** Cache bounds: interning saves memory and time on kube-proxy dumps, never unbounded growth. */
+const MAX_INTERNED = 200_000;
+
+/** The cache key of a module's or target's options: equal keys build equal records. */
+function optsKey(head: string, opts: OptWord[]): string {
+  let k = head;
+  for (let i = 0; i < opts.length; i++) {
+    const o = opts[i]!;
+    k += o.invert ? '\u0000!' : '\u0000';
+    k += o.name;
+    for (let j = 0; j < o.args.length; j++) k += '\u0001' + o.args[j];
+  }
+  return k;
+}
+
+/** A chain's jump/goto edges: the rule and the chain it goes to, side by side. */
+interface Edge {
+  rules: Rule[];
+  to: Chain[];
+}
+type Edges = Map<Chain, Edge>;
+
 interface PendingTarget {
   rule: Rule;
   chain: Chain;
@@ -85,6 +108,18 @@ class Parser {
    * or cluster IP written thousands of times is parsed and held once.
    */
   private readonly cidrs = new Map<string, Cidr>();
+  /**
+   * Interned records (immutable, so rules share them): -s/-d matches by sense and text, built
+   * module matches and targets by their options, jump/goto targets by chain. A kube-proxy dump
+   * repeats these thousands of times; one record each keeps the object graph (and GC) small.
+   */
+  private readonly addrMatches = [new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>()];
+  private readonly builtModules = new Map<string, Match[]>();
+  private readonly builtTargets = new Map<string, Target>();
+  private readonly jumps = new Map<Chain, Target>();
+  private readonly gotos = new Map<Chain, Target>();
+  /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
+  private lastChain: Chain | null = null;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
   private readonly inserted = new Set<Table>();
   private familyHint: Family | undefined;
@@ -225,6 +260,7 @@ class Parser {
       t = this.openTable(name);
       this.loose.set(name, t);
     }
+    if (this.table !== t) this.lastChain = null;
     this.table = t;
     this.body(line, i, line[i]);
   }
@@ -302,6 +338,7 @@ class Parser {
   }
 
   private openTable(t: TableName): Table {
+    this.lastChain = null;
     const dump = this.dump!;
     const table: Table = { name: t, family: dump.family ?? 4, chains: new Map(), line: this.lineNo };
     for (const b of BUILTIN_CHAINS[t]) table.chains.set(b, { name: b, builtin: true, policy: 'ACCEPT', line: this.lineNo, rules: [] });
@@ -347,8 +384,10 @@ class Parser {
 
   private chainOf(name: string | undefined, col: number): Chain | null {
     if (!name) this.fail('missing chain name', col);
+    const last = this.lastChain;
+    if (last !== null && last.name === name) return last;
     const ch = this.table!.chains.get(name);
-    if (ch) return ch;
+    if (ch) return (this.lastChain = ch);
     this.soft(`rule in undeclared chain ${quote(name)}`, col);
     const created: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
     this.table!.chains.set(name, created);
@@ -358,6 +397,7 @@ class Parser {
   private command(line: string, i: number): void {
     const { words, cols } = this.words(line, i);
     const cmd = words[0];
+    if (cmd !== '-A' && cmd !== '-I') this.lastChain = null;
     switch (cmd) {
       case '-A':
       case '--append':
@@ -424,6 +464,21 @@ class Parser {
   private ck = 0;
   private cinv = false;
 
+  /** Sense of the option arg1 last read. */
+  private oinv = false;
+
+  /** take() for a one-word option read in place (no OptWord): the argument's word index; its sense in oinv. */
+  private arg1(name: string, col: number): number {
+    this.oinv = this.cinv;
+    this.cinv = false;
+    if (this.cw[this.ck] === '!') {
+      this.oinv = true;
+      this.ck++;
+    }
+    if (this.ck >= this.cw.length) this.fail(`option ${quote(name)} needs 1 argument`, col);
+    return this.ck++;
+  }
+
   private take(name: string, col: number, arity: number): OptWord {
     const words = this.cw;
     const o: OptWord = { name, args: [], invert: this.cinv, col, argCols: [] };
@@ -489,35 +544,42 @@ class Parser {
       }
       switch (long ? name : `-${name}`) {
         case '-s': case 'source': case 'src': case '-d': case 'destination': case 'dst': {
-          const o = this.take(name, col, 1);
-          const a = o.args[0];
-          if (a.includes(',')) this.fail(`address lists (${quote(a)}) expand into several rules; write one rule per address`, o.argCols[0]);
-          let c = this.cidrs.get(a);
-          if (!c) {
-            c = parseCidr(a) ?? this.fail(`malformed address ${quote(a)}`, o.argCols[0]);
-            if (this.cidrs.size < 200_000) this.cidrs.set(a, c);
-          }
-          this.checkFamily(dump, c.family, o.argCols[0]);
+          const ak = this.arg1(name, col);
+          const a = words[ak];
           const isSrc = name === 's' || name === 'source' || name === 'src';
-          generic.push({ kind: isSrc ? 'src' : 'dst', invert: o.invert, cidr: c });
+          const interned = this.addrMatches[(isSrc ? 0 : 2) + (this.oinv ? 1 : 0)]!;
+          let m = interned.get(a);
+          if (!m) {
+            if (a.includes(',')) this.fail(`address lists (${quote(a)}) expand into several rules; write one rule per address`, cols[ak]);
+            let c = this.cidrs.get(a);
+            if (!c) {
+              c = parseCidr(a) ?? this.fail(`malformed address ${quote(a)}`, cols[ak]);
+              if (this.cidrs.size < MAX_INTERNED) this.cidrs.set(a, c);
+            }
+            const made: AddrMatch = isSrc ? { kind: 'src', invert: this.oinv, cidr: c } : { kind: 'dst', invert: this.oinv, cidr: c };
+            if (interned.size < MAX_INTERNED) interned.set(a, made);
+            m = made;
+          }
+          this.checkFamily(dump, m.cidr.family, cols[ak]);
+          generic.push(m);
           continue;
         }
         case '-p': case 'protocol': {
-          const o = this.take(name, col, 1);
-          const p = parseProto(o.args[0]);
-          if (p === null) this.fail(`unknown protocol ${quote(o.args[0])}`, o.argCols[0]);
-          if (p === 58) this.checkFamily(dump, 6, o.argCols[0]);
-          if (!o.invert) proto = p;
-          if (p !== 0 || o.invert) generic.push(protoMatch(p, o.invert));
+          const ak = this.arg1(name, col);
+          const p = parseProto(words[ak]);
+          if (p === null) this.fail(`unknown protocol ${quote(words[ak])}`, cols[ak]);
+          if (p === 58) this.checkFamily(dump, 6, cols[ak]);
+          if (!this.oinv) proto = p;
+          if (p !== 0 || this.oinv) generic.push(protoMatch(p, this.oinv));
           continue;
         }
         case '-i': case 'in-interface': case '-o': case 'out-interface': {
-          const o = this.take(name, col, 1);
-          const v = o.args[0];
-          if (v.length > 15 || v.length === 0) this.fail(`interface name ${quote(v)} is not valid`, o.argCols[0]);
+          const ak = this.arg1(name, col);
+          const v = words[ak];
+          if (v.length > 15 || v.length === 0) this.fail(`interface name ${quote(v)} is not valid`, cols[ak]);
           const prefix = v.endsWith('+');
           const isIn = name === 'i' || name === 'in-interface';
-          generic.push({ kind: isIn ? 'inIface' : 'outIface', invert: o.invert, name: prefix ? v.slice(0, -1) : v, prefix });
+          generic.push({ kind: isIn ? 'inIface' : 'outIface', invert: this.oinv, name: prefix ? v.slice(0, -1) : v, prefix });
           continue;
         }
         case '-f': case 'fragment': {
@@ -535,15 +597,14 @@ class Parser {
           continue;
         case '-m': case 'match': {
           if (this.cinv) this.fail('"!" cannot negate -m', invertCol);
-          const o = this.take(name, col, 1);
-          modules.push({ name: o.args[0], opts: [] });
+          modules.push({ name: words[this.arg1(name, col)], opts: [] });
           continue;
         }
         case '-j': case 'jump': case '-g': case 'goto': {
           if (this.cinv) this.fail('"!" cannot negate a target', invertCol);
           if (target) this.fail('more than one target', col);
-          const o = this.take(name, col, 1);
-          target = { name: o.args[0], isGoto: name === 'g' || name === 'goto', opts: [], col: o.argCols[0] };
+          const ak = this.arg1(name, col);
+          target = { name: words[ak], isGoto: name === 'g' || name === 'goto', opts: [], col: cols[ak] };
           continue;
         }
       }
@@ -604,7 +665,13 @@ class Parser {
     const matches = generic;
     for (const m of modules) {
       try {
-        const built = buildModule(m.name, m.opts, dump.family ?? 4);
+        const fam = dump.family ?? 4;
+        const key = optsKey(`${fam}\u0002${m.name}`, m.opts);
+        let built = this.builtModules.get(key);
+        if (!built) {
+          built = buildModule(m.name, m.opts, fam);
+          if (this.builtModules.size < MAX_INTERNED) this.builtModules.set(key, built);
+        }
         for (const b of built) {
           if (b.kind === 'unknown') this.warn(`${b.reason}; treated as uncertain`, m.opts[0]?.col ?? 1);
           if (b.kind === 'icmpType' && b.v6) this.checkFamily(dump, 6, m.opts[0]?.col ?? 1);
@@ -641,23 +708,39 @@ class Parser {
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
   private commit(): void {
     const table = this.table!;
-    const edges = new Map<Chain, { rule: Rule; to: Chain }[]>();
+    const edges: Edges = new Map();
+    let from: Chain | null = null;
+    let out: Edge | undefined;
     for (const p of this.pending.get(table) ?? []) {
       const ch = table.chains.get(p.name);
       let t: Target;
       if (ch) {
         if (ch.builtin) this.fail(`cannot jump to built-in chain ${p.name}`, p.col, p.rule.line, p.rule.text);
-        t = { kind: p.isGoto ? 'goto' : 'jump', chain: p.name };
-        const out = edges.get(p.chain);
-        if (out) out.push({ rule: p.rule, to: ch });
-        else edges.set(p.chain, [{ rule: p.rule, to: ch }]);
+        const interned = p.isGoto ? this.gotos : this.jumps;
+        const jt = interned.get(ch);
+        if (jt) t = jt;
+        else interned.set(ch, (t = { kind: p.isGoto ? 'goto' : 'jump', chain: ch.name }));
+        // Pending targets come in rule order, so one chain's edges are mostly consecutive.
+        if (p.chain !== from) {
+          from = p.chain;
+          out = edges.get(from);
+          if (!out) edges.set(from, (out = { rules: [], to: [] }));
+        }
+        out!.rules.push(p.rule);
+        out!.to.push(ch);
       } else if (p.isGoto) {
         this.softAt(`goto to missing chain ${quote(p.name)}`, p);
         t = { kind: 'unknownTarget', name: p.name, text: `-g ${p.name}` };
       } else if (isKnownTarget(p.name)) {
         if (NAT_ONLY.has(p.name) && table.name !== 'nat') this.fail(`target ${p.name} is only valid in the nat table`, p.col, p.rule.line, p.rule.text);
         try {
-          t = buildTarget(p.name, p.opts);
+          const key = optsKey(p.name, p.opts);
+          let bt = this.builtTargets.get(key);
+          if (!bt) {
+            bt = buildTarget(p.name, p.opts);
+            if (this.builtTargets.size < MAX_INTERNED) this.builtTargets.set(key, bt);
+          }
+          t = bt;
         } catch (e) {
           if (e instanceof ColumnError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
           throw e;
@@ -678,6 +761,7 @@ class Parser {
     }
     this.checkLoops(edges);
     this.table = null;
+    this.lastChain = null;
   }
 
   private softAt(message: string, p: PendingTarget): void {
@@ -689,7 +773,7 @@ class Parser {
    * iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. Only the jump/goto
    * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack).
    */
-  private checkLoops(edges: Map<Chain, { rule: Rule; to: Chain }[]>): void {
+  private checkLoops(edges: Edges): void {
     // Keyed by Chain object (identity hashing): cheaper than hashing every chain name again.
     const state = new Map<Chain, 1 | 2>();
     for (const start of edges.keys()) {
@@ -701,13 +785,14 @@ class Parser {
         const top = path.length - 1;
         const out = edges.get(path[top]);
         const i = next[top]++;
-        if (!out || i >= out.length) {
+        if (!out || i >= out.to.length) {
           state.set(path[top], 2);
           path.pop();
           next.pop();
           continue;
         }
-        const { rule: r, to } = out[i];
+        const r = out.rules[i]!;
+        const to = out.to[i]!;
         const s = state.get(to);
         if (s === 1) {
           const cycle = [...path.slice(path.indexOf(to)), to].map((c) => c.name).join(' -> ');

@@ -51,9 +51,15 @@ export interface StoreOptions {
   log: StoreLog;
 }
 
-/** The bundle → the bytes workers get and the id hashes (canonical UTF-8 JSON in a SharedArrayBuffer). */
-export function encodeInput(bundle: unknown): SharedArrayBuffer {
-  const bytes = Buffer.from(canonicalBundle(bundle as RulesetBundle), 'utf8');
+/**
+ * The bundle → the bytes workers get and the id hashes (canonical UTF-8 JSON in a SharedArrayBuffer).
+ * A lenient upload leads with `"lenient":true`, so it hashes to its own id and the loader reads it
+ * leniently (inputOptions).
+ */
+export function encodeInput(bundle: unknown, opts: { lenient?: boolean } = {}): SharedArrayBuffer {
+  let canonical = canonicalBundle(bundle as RulesetBundle);
+  if (opts.lenient) canonical = canonical === '{}' ? '{"lenient":true}' : `{"lenient":true,${canonical.slice(1)}`;
+  const bytes = Buffer.from(canonical, 'utf8');
   const sab = new SharedArrayBuffer(bytes.byteLength);
   new Uint8Array(sab).set(bytes);
   return sab;

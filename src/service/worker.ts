@@ -32,14 +32,12 @@ const sizes = new Map<string, number>();
 /** Dumps this worker has parsed since it started (the load path's proof: answering never parses). */
 let parses = 0;
 
-function decode(input: SharedArrayBuffer): RulesetBundle {
-  // Buffer.from over a SharedArrayBuffer is a view, not a copy; toString copies once into a string.
-  return JSON.parse(Buffer.from(input).toString('utf8')) as RulesetBundle;
-}
-
-function parse(input: SharedArrayBuffer): RulesetBundle {
+/** Stored input → the bundle and how to read it (a lenient upload carries `lenient: true`: store.ts encodeInput). */
+function parse(input: SharedArrayBuffer): { bundle: RulesetBundle; lenient: boolean } {
   parses++;
-  return decode(input);
+  // Buffer.from over a SharedArrayBuffer is a view, not a copy; toString copies once into a string.
+  const bundle = JSON.parse(Buffer.from(input).toString('utf8')) as RulesetBundle & { lenient?: boolean };
+  return { bundle, lenient: bundle.lenient === true };
 }
 
 function open(ref: RulesetRef, timings: TaskTimings): Answering {
@@ -56,11 +54,16 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering {
     const input = ref.input;
     rs = openSharedRuleset(ref.shared, {
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
-      parse: () => buildRuleset(parse(input)).ruleset,
+      parse: () => {
+        const { bundle, lenient } = parse(input);
+        return buildRuleset(bundle, { lenient }).ruleset;
+      },
     });
     bytes = ref.shared.byteLength;
   } else {
-    const lib = loadRuleset(parse(ref.input), {
+    const { bundle, lenient } = parse(ref.input);
+    const lib = loadRuleset(bundle, {
+      lenient,
       ...(config.engine ? { engine: config.engine } : {}),
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
     });
@@ -90,7 +93,8 @@ export default function run(task: Task): TaskResult {
     } else if (task.op === 'load') {
       // The loader thread (src/service/pool.ts): parse and compile once, for every worker.
       const t0 = performance.now();
-      const packed = compileShared(parse(task.ruleset.input), task.ruleset.id ? { id: task.ruleset.id } : {});
+      const { bundle, lenient } = parse(task.ruleset.input);
+      const packed = compileShared(bundle, { lenient, ...(task.ruleset.id ? { id: task.ruleset.id } : {}) });
       timings.loadMs = performance.now() - t0;
       timings.parseMs = packed.stats.parseMs;
       timings.compileMs = packed.stats.compileMs;

@@ -19,13 +19,15 @@ import {
   Service,
   TraceBody,
   TraceResult,
+  UploadOptions,
   ref,
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
-import { COMMON, Deleted, errors, requireJson, sendJson } from './common.js';
+import { COMMON, Deleted, errors, requireJson, sendJson, sendJsonBytes } from './common.js';
 import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
+import { sharedServicesJson } from '../../shared-ruleset.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
@@ -47,6 +49,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
         tags: ['rulesets'],
+        querystring: UploadOptions,
         // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
         body: {
           content: {
@@ -71,7 +74,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
       // The canonical bytes and their one hash: the id, known before any parsing.
-      const input = encodeInput(bundle);
+      const input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
       const id = idOf(input);
       const entry = await lf.uploads.once(id, async () => {
         // The same node again: answer from the store without parsing.
@@ -128,8 +131,9 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const entry = await lf.ruleset(req.params.id);
-      const { json } = await lf.run({ op: 'services', ruleset: refOf(entry) });
-      return sendJson(reply, json);
+      // Computed once, when the ruleset was compiled, and kept in its shared form: sent as those
+      // bytes from here, without a worker round trip or a copy.
+      return sendJsonBytes(reply, sharedServicesJson(entry.shared!));
     },
   );
 
