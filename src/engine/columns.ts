@@ -113,6 +113,8 @@ function packetAt(cols: PacketColumns, templates: Map<number, WalkPacket>, i: nu
 export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColumns, seed: number, out?: ResultColumns): ResultColumns {
   const n = count(cols);
   const res = out ?? allocResults(n);
+  const fits = res.verdict.length >= n && res.masquerade.length >= n && res.dport.length >= n && res.rulesEvaluated.length >= n && res.dst.length >= 4 * n && res.src.length >= 4 * n;
+  if (!fits) throw new RangeError(`traceColumns: the result columns hold fewer than ${n} packets`);
   const templates = templatesOf(node, cols, n); // validates every packet before any walking
   const wasm = engine as Partial<WasmEngine>;
   if (wasm.traceColumns && wasm.traceColumns(cols, templates, seed, res)) return res;

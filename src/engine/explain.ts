@@ -79,25 +79,25 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
  * and chain (through the buffer, for a shared compiled form). Direct-mapped by rule id, so the
  * memory kept is bounded whatever the rule set's size; IPVS steps are made per answer.
  */
-const STEP_SLOTS = 1 << 14;
+const STEP_SLOTS = 1 << 16;
 interface StepCache {
   /** 1 + the rule id a slot holds (0 empty). */
   ids: Int32Array;
-  steps: PathStep[];
+  steps: (PathStep | null)[];
   policies: Map<number, PathStep>;
 }
 const stepCaches = new WeakMap<Ruleset, StepCache>();
 
 function stepCacheOf(rs: Ruleset): StepCache {
   let c = stepCaches.get(rs);
-  if (!c) stepCaches.set(rs, (c = { ids: new Int32Array(STEP_SLOTS), steps: new Array<PathStep>(STEP_SLOTS), policies: new Map() }));
+  if (!c) stepCaches.set(rs, (c = { ids: new Int32Array(STEP_SLOTS), steps: new Array<PathStep | null>(STEP_SLOTS).fill(null), policies: new Map() }));
   return c;
 }
 
 function cachedStep(rs: Ruleset, c: StepCache, ref: StepRef): PathStep {
   if (ref.kind === 'rule') {
     const slot = ref.rule & (STEP_SLOTS - 1);
-    if (c.ids[slot] === ref.rule + 1) return c.steps[slot];
+    if (c.ids[slot] === ref.rule + 1) return c.steps[slot]!;
     const step = Object.freeze(pathStep(rs, ref));
     c.ids[slot] = ref.rule + 1;
     c.steps[slot] = step;

@@ -126,28 +126,33 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
   const i32 = ctx.i32;
   const o = L.OUT_BYTES / 4;
   const fam = pkt.family;
-  const path: StepRef[] = [];
-  for (let i = 0, n = i32[o + L.O_NPATH]; i < n; i++) {
+  const np = i32[o + L.O_NPATH];
+  const path = new Array<StepRef>(np);
+  for (let i = 0; i < np; i++) {
     const at = o + L.O_PATH + i * 2;
     const id = i32[at + 1];
-    if (i32[at] === L.STEP_RULE) path.push((ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id })));
-    else if (i32[at] === L.STEP_IPVS) {
-      if (id < 0) path.push({ kind: 'ipvs', service: -1 - id, real: -1 });
-      else path.push({ kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] });
-    }
-    else path.push((ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id })));
+    const kind = i32[at];
+    if (kind === L.STEP_RULE) path[i] = ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id });
+    else if (kind === L.STEP_IPVS) path[i] = id < 0 ? { kind: 'ipvs', service: -1 - id, real: -1 } : { kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] };
+    else path[i] = ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id });
   }
   const assumptions: WalkAssumption[] = [];
   for (let i = 0, n = i32[o + L.O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + L.O_ASM + i * L.ASM_WORDS));
-  const decisions: DecisionRecord[] = [];
+  const nd = i32[o + L.O_NDEC];
+  const decisions = new Array<DecisionRecord>(nd);
+  const f64 = ctx.f64;
   const pb = L.PROBS_BYTES / 8;
-  for (let i = 0, n = i32[o + L.O_NDEC]; i < n; i++) {
+  for (let i = 0; i < nd; i++) {
     const at = o + L.O_DEC + i * 3;
-    const first = i32[at];
+    const first = pb + i32[at];
     const count = i32[at + 1];
-    const probs = new Array<number>(count);
-    for (let k = 0; k < count; k++) probs[k] = ctx.f64[pb + first + k];
-    decisions.push({ probs, taken: i32[at + 2] });
+    let probs: number[];
+    if (count === 2) probs = [f64[first], f64[first + 1]]; // statistic / unknown conditions: the usual case
+    else {
+      probs = new Array<number>(count);
+      for (let k = 0; k < count; k++) probs[k] = f64[first + k];
+    }
+    decisions[i] = { probs, taken: i32[at + 2] };
   }
   const notes: string[] = [];
   for (let i = 0, n = i32[o + L.O_NNOTES]; i < n; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS, fam));

@@ -2,9 +2,10 @@
 // by build/engine.wasm (assembly/) over the compiled ruleset (src/compile/).
 //
 // JS owns the instance's memory (src/compile/layout.ts): the compiled ruleset is copied once to
-// RS_BASE_BYTES, packets are written to IN_BYTES, results are read from OUT_BYTES /
-// TRACE_OUT_BYTES through views made once (the wasm never allocates, so memory never grows after
-// setup). The compiled WebAssembly.Module is cached per process.
+// RS_BASE_BYTES, packets are written to IN_BYTES (columnar batches to CI_*), results are read from
+// OUT_BYTES / TRACE_OUT_BYTES (CO_*) through views made once (the wasm never allocates, so memory
+// never grows after setup). The exports are typed by wasm-exports.ts. The compiled
+// WebAssembly.Module is cached per process.
 //
 // ipset contents are compiled into hash tables (src/compile/sets.ts) and looked up in wasm
 // (assembly/ipset.ts); the IPVS stage (virtual-service lookup, every scheduler, sh/dh/mh tables

@@ -7,7 +7,7 @@ import { generateIptables } from '../../src/kube/generate.js';
 import { loadRuleset } from '../../src/ruleset.js';
 import type { RulesetBundle } from '../../src/model/contracts.js';
 import { compileShared, openSharedRuleset } from '../../src/shared-ruleset.js';
-import { columnsOf, resultAt } from '../../src/engine/columns.js';
+import { allocResults, columnsOf, resultAt } from '../../src/engine/columns.js';
 import { QueryError } from '../../src/engine/packet.js';
 import { formatAddr } from '../../src/model/addr.js';
 import type { Query } from '../../src/model/contracts.js';
@@ -86,5 +86,7 @@ describe('traceColumns', () => {
     expect(() => rs.traceColumns(cols)).toThrow(/origin/);
     const short = { ...cols, dport: new Uint16Array(0) };
     expect(() => rs.traceColumns(short)).toThrow(/one entry per packet/);
+    cols.origin[0] = 1;
+    expect(() => rs.traceColumns(cols, { out: allocResults(0) })).toThrow(/fewer than 1 packets/);
   });
 });
