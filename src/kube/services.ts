@@ -203,8 +203,9 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
   // eTP=Local: KUBE-EXT short-circuits pods and the node itself, then (if any) goes to KUBE-SVL;
   // eTP=Cluster masquerades everything. Before 1.24 the Local chain was KUBE-XLB.
   if (xlb) d.etpLocal = true;
-  if (ext && ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}` || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
-  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}`)) d.noLocalEndpoints = true;
+  const svlName = `KUBE-SVL-${d.hash}`;
+  if (ext && ext.rules.some((r) => targetChain(r) === svlName || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
+  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === svlName)) d.noLocalEndpoints = true;
 
   // Source ranges: KUBE-FW's `-s range -j KUBE-EXT` rules, minus the LB-IP rules kube-proxy adds
   // when the node itself is inside a range (a hairpin from the VIP, not a configured range).
@@ -296,28 +297,21 @@ function readLadder(chain: Chain): Ladder {
   return out;
 }
 
-const sepCache = new WeakMap<Table, Map<string, { text: string; addr: Addr } | null>>();
-
-/** The DNAT target of a KUBE-SEP chain. */
+/**
+ * The DNAT target of a KUBE-SEP chain. Not cached: a SEP chain is read once or twice (its
+ * service's SVC and SVL ladders), and a cache keyed by name cost more than the read.
+ */
 function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | undefined {
-  let cache = sepCache.get(nat);
-  if (!cache) {
-    cache = new Map();
-    sepCache.set(nat, cache);
-  }
-  const hit = cache.get(sep);
-  if (hit !== undefined) return hit ?? undefined;
-  let found: { text: string; addr: Addr } | null = null;
-  for (const r of nat.chains.get(sep)?.rules ?? []) {
-    const t = r.target;
+  const rules = nat.chains.get(sep)?.rules;
+  if (!rules) return undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const t = rules[i]!.target;
     if (t?.kind !== 'DNAT' || t.ranges.length === 0 || !t.ranges[0].lo) continue;
     const range = t.ranges[0];
     const addr = range.lo as Addr;
-    found = { text: formatEndpoint(addr, range.ports?.lo), addr };
-    break;
+    return { text: formatEndpoint(addr, range.ports?.lo), addr };
   }
-  cache.set(sep, found);
-  return found ?? undefined;
+  return undefined;
 }
 
 

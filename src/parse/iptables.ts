@@ -52,18 +52,6 @@ type AddrMatch = Extract<Match, { kind: 'src' }> | Extract<Match, { kind: 'dst' 
 /** Cache bounds: interning saves memory and time on kube-proxy dumps, never unbounded growth. */
 const MAX_INTERNED = 200_000;
 
-/** The cache key of a module's or target's options: equal keys build equal records. */
-function optsKey(head: string, opts: OptWord[]): string {
-  let k = head;
-  for (let i = 0; i < opts.length; i++) {
-    const o = opts[i]!;
-    k += o.invert ? '\u0000!' : '\u0000';
-    k += o.name;
-    for (let j = 0; j < o.args.length; j++) k += '\u0001' + o.args[j];
-  }
-  return k;
-}
-
 /** A chain's jump/goto edges: the rule and the chain it goes to, side by side. */
 interface Edge {
   rules: Rule[];
@@ -71,14 +59,23 @@ interface Edge {
 }
 type Edges = Map<Chain, Edge>;
 
-interface PendingTarget {
-  rule: Rule;
-  chain: Chain;
-  name: string;
-  isGoto: boolean;
-  opts: OptWord[];
-  col: number;
+/**
+ * A table's targets to resolve at COMMIT, one slot per rule with a target, side by side (a
+ * kube-proxy nat table has 300k of them: no object each).
+ */
+class PendingTargets {
+  readonly rule: Rule[] = [];
+  readonly chain: Chain[] = [];
+  readonly name: string[] = [];
+  readonly isGoto: boolean[] = [];
+  readonly col: number[] = [];
+  /** The chain the name named when the rule was read; slots before `stale` must look again (a chain was deleted since). */
+  readonly resolved: (Chain | undefined)[] = [];
+  stale = 0;
+  /** Option words of targets not built when read (the rule's target stays null until COMMIT), by slot. */
+  readonly opts = new Map<number, OptWord[]>();
 }
+
 
 interface Dump {
   family: Family | undefined;
@@ -96,7 +93,7 @@ class Parser {
   private dump: Dump | null = null;
   private table: Table | null = null;
   /** Targets to resolve at COMMIT, per open table (headerless pastes keep several open). */
-  private readonly pending = new Map<Table, PendingTarget[]>();
+  private readonly pending = new Map<Table, PendingTargets>();
   private plan: PastePlan | null = null;
   /** Headerless tables of the current paste section, committed together when it ends. */
   private loose = new Map<TableName, Table>();
@@ -109,13 +106,12 @@ class Parser {
    */
   private readonly cidrs = new Map<string, Cidr>();
   /**
-   * Interned records (immutable, so rules share them): -s/-d matches by sense and text, built
-   * module matches and targets by their options, jump/goto targets by chain. A kube-proxy dump
+   * Interned records (immutable, so rules share them): -s/-d matches by sense and text, targets
+   * without options by name, jump/goto targets by chain. A kube-proxy dump
    * repeats these thousands of times; one record each keeps the object graph (and GC) small.
    */
   private readonly addrMatches = [new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>()];
-  private readonly builtModules = new Map<string, Match[]>();
-  private readonly builtTargets = new Map<string, Target>();
+  private readonly bareTargets = new Map<string, Target>();
   private readonly jumps = new Map<Chain, Target>();
   private readonly gotos = new Map<Chain, Target>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
@@ -343,7 +339,7 @@ class Parser {
     const table: Table = { name: t, family: dump.family ?? 4, chains: new Map(), line: this.lineNo };
     for (const b of BUILTIN_CHAINS[t]) table.chains.set(b, { name: b, builtin: true, policy: 'ACCEPT', line: this.lineNo, rules: [] });
     dump.tables.set(t, table);
-    this.pending.set(table, []);
+    this.pending.set(table, new PendingTargets());
     return table;
   }
 
@@ -425,6 +421,8 @@ class Parser {
       case '-X':
       case '--delete-chain': {
         const name = words[1];
+        const pt = this.pending.get(this.table!);
+        if (pt) pt.stale = pt.rule.length;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -665,13 +663,7 @@ class Parser {
     const matches = generic;
     for (const m of modules) {
       try {
-        const fam = dump.family ?? 4;
-        const key = optsKey(`${fam}\u0002${m.name}`, m.opts);
-        let built = this.builtModules.get(key);
-        if (!built) {
-          built = buildModule(m.name, m.opts, fam);
-          if (this.builtModules.size < MAX_INTERNED) this.builtModules.set(key, built);
-        }
+        const built = buildModule(m.name, m.opts, dump.family ?? 4);
         for (const b of built) {
           if (b.kind === 'unknown') this.warn(`${b.reason}; treated as uncertain`, m.opts[0]?.col ?? 1);
           if (b.kind === 'icmpType' && b.v6) this.checkFamily(dump, 6, m.opts[0]?.col ?? 1);
@@ -688,11 +680,26 @@ class Parser {
       table: table.name,
       chain: chain.name,
       index: 0,
-      matches,
+      // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
+      matches: matches.slice(),
       target: null,
       family: dump.family ?? 4,
     };
-    if (target) this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: target.opts, col: target.col });
+    if (target) {
+      // A known target is built now (the rule holds it, not its option words); the name is looked
+      // up now too, while fresh in cache. COMMIT decides: a chain of that name wins over the built target.
+      const pt = this.pending.get(table)!;
+      const slot = pt.rule.length;
+      const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
+      if (built) rule.target = built;
+      else pt.opts.set(slot, target.opts);
+      pt.rule.push(rule);
+      pt.chain.push(chain);
+      pt.name.push(target.name);
+      pt.isGoto.push(target.isGoto);
+      pt.col.push(target.col);
+      pt.resolved.push(table.chains.get(target.name));
+    }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
     if (insertAt < 0) {
@@ -705,56 +712,82 @@ class Parser {
     dump.rules.push(rule);
   }
 
+  /**
+   * A known target's record, built as its rule is read so the rule holds one record instead of its
+   * option words until COMMIT. null when it does not build (COMMIT builds it again and reports the
+   * error in line order, as before).
+   */
+  private prebuild(name: string, opts: OptWord[]): Target | null {
+    if (!isKnownTarget(name)) return null;
+    if (opts.length === 0) {
+      const bare = this.bareTargets.get(name);
+      if (bare) return bare;
+    }
+    let t: Target;
+    try {
+      t = buildTarget(name, opts);
+    } catch (e) {
+      if (e instanceof ColumnError) return null;
+      throw e;
+    }
+    if (opts.length === 0) this.bareTargets.set(name, t);
+    return t;
+  }
+
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
   private commit(): void {
     const table = this.table!;
     const edges: Edges = new Map();
     let from: Chain | null = null;
     let out: Edge | undefined;
-    for (const p of this.pending.get(table) ?? []) {
-      const ch = table.chains.get(p.name);
+    const pt = this.pending.get(table) ?? new PendingTargets();
+    for (let k = 0; k < pt.rule.length; k++) {
+      const rule = pt.rule[k]!;
+      const name = pt.name[k]!;
+      const col = pt.col[k]!;
+      const isGoto = pt.isGoto[k]!;
+      // A chain found when the rule was read is still the one of that name unless one was deleted
+      // since (a name can be declared later, so a miss is looked up again).
+      const ch = k >= pt.stale && pt.resolved[k] !== undefined ? pt.resolved[k] : table.chains.get(name);
       let t: Target;
       if (ch) {
-        if (ch.builtin) this.fail(`cannot jump to built-in chain ${p.name}`, p.col, p.rule.line, p.rule.text);
-        const interned = p.isGoto ? this.gotos : this.jumps;
+        if (ch.builtin) this.fail(`cannot jump to built-in chain ${name}`, col, rule.line, rule.text);
+        const interned = isGoto ? this.gotos : this.jumps;
         const jt = interned.get(ch);
         if (jt) t = jt;
-        else interned.set(ch, (t = { kind: p.isGoto ? 'goto' : 'jump', chain: ch.name }));
+        else interned.set(ch, (t = { kind: isGoto ? 'goto' : 'jump', chain: ch.name }));
         // Pending targets come in rule order, so one chain's edges are mostly consecutive.
-        if (p.chain !== from) {
-          from = p.chain;
+        const rc = pt.chain[k]!;
+        if (rc !== from) {
+          from = rc;
           out = edges.get(from);
           if (!out) edges.set(from, (out = { rules: [], to: [] }));
         }
-        out!.rules.push(p.rule);
+        out!.rules.push(rule);
         out!.to.push(ch);
-      } else if (p.isGoto) {
-        this.softAt(`goto to missing chain ${quote(p.name)}`, p);
-        t = { kind: 'unknownTarget', name: p.name, text: `-g ${p.name}` };
-      } else if (isKnownTarget(p.name)) {
-        if (NAT_ONLY.has(p.name) && table.name !== 'nat') this.fail(`target ${p.name} is only valid in the nat table`, p.col, p.rule.line, p.rule.text);
+      } else if (isGoto) {
+        this.softAt(`goto to missing chain ${quote(name)}`, col, rule);
+        t = { kind: 'unknownTarget', name, text: `-g ${name}` };
+      } else if (isKnownTarget(name)) {
+        if (NAT_ONLY.has(name) && table.name !== 'nat') this.fail(`target ${name} is only valid in the nat table`, col, rule.line, rule.text);
         try {
-          const key = optsKey(p.name, p.opts);
-          let bt = this.builtTargets.get(key);
-          if (!bt) {
-            bt = buildTarget(p.name, p.opts);
-            if (this.builtTargets.size < MAX_INTERNED) this.builtTargets.set(key, bt);
-          }
-          t = bt;
+          t = rule.target ?? buildTarget(name, pt.opts.get(k) ?? []);
         } catch (e) {
-          if (e instanceof ColumnError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
+          if (e instanceof ColumnError) this.fail(e.message, e.column, rule.line, rule.text);
           throw e;
         }
-      } else if (UNMODELLED_TARGETS.has(p.name)) {
-        t = buildTarget(p.name, p.opts);
-        this.warn(`target ${p.name} is not modelled; treated as uncertain`, p.col, p.rule.line);
+      } else if (UNMODELLED_TARGETS.has(name)) {
+        t = buildTarget(name, pt.opts.get(k) ?? []);
+        this.warn(`target ${name} is not modelled; treated as uncertain`, col, rule.line);
       } else {
-        this.softAt(`jump to missing chain ${quote(p.name)}`, p);
-        t = { kind: 'unknownTarget', name: p.name, text: `-j ${p.name}` };
+        this.softAt(`jump to missing chain ${quote(name)}`, col, rule);
+        t = { kind: 'unknownTarget', name, text: `-j ${name}` };
       }
-      p.rule.target = t;
+      rule.target = t;
     }
     this.pending.delete(table);
+    // Rules arrays grown by push keep spare capacity (most chains hold a few rules): keep exact copies.
+    for (const ch of table.chains.values()) if (ch.rules.length) ch.rules = ch.rules.slice();
     if (this.inserted.has(table)) {
       for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
@@ -764,9 +797,9 @@ class Parser {
     this.lastChain = null;
   }
 
-  private softAt(message: string, p: PendingTarget): void {
-    if (!this.lenient) this.fail(message, p.col, p.rule.line, p.rule.text);
-    this.warn(message, p.col, p.rule.line);
+  private softAt(message: string, col: number, rule: Rule): void {
+    if (!this.lenient) this.fail(message, col, rule.line, rule.text);
+    this.warn(message, col, rule.line);
   }
 
   /**
