@@ -52,11 +52,12 @@ export function sendJson(reply: FastifyReply, json: string, status = 200): Fasti
  */
 export function sendJsonBytes(reply: FastifyReply, bytes: Uint8Array, status = 200): FastifyReply {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return reply
-    .status(status)
-    .type('application/json; charset=utf-8')
-    .header('content-length', String(buf.byteLength))
-    .send(Readable.from([buf], { objectMode: false }));
+  return sendJsonStream(reply, Readable.from([buf], { objectMode: false }), buf.byteLength, status);
+}
+
+/** Sends JSON bytes from a stream (a file range) of known length. */
+export function sendJsonStream(reply: FastifyReply, body: Readable, length: number, status = 200): FastifyReply {
+  return reply.status(status).type('application/json; charset=utf-8').header('content-length', String(length)).send(body);
 }
 
 export const Deleted = Type.Object({ id: Type.String(), deleted: Type.Literal(true) });

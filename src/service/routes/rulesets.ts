@@ -24,10 +24,12 @@ import {
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
-import { COMMON, Deleted, errors, requireJson, sendJson, sendJsonBytes } from './common.js';
+import { COMMON, Deleted, errors, requireJson, sendJson, sendJsonBytes, sendJsonStream } from './common.js';
 import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
-import { sharedServicesJson } from '../../shared-ruleset.js';
+import { createReadStream } from 'node:fs';
+import { collectIfExposed } from '../gc.js';
+import { isWholeShared, sharedSection, sharedServicesJson } from '../../shared-ruleset.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
@@ -36,7 +38,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Produced by the library's loadRuleset (RulesetStats); the store keeps it opaque.
     stats: e.stats as RulesetSummaryT['stats'],
     warnings: e.warnings,
-    bytes: e.input.byteLength,
+    bytes: e.inputBytes,
     aliases: lf.store.aliasesOf(e.id),
   });
 
@@ -82,8 +84,12 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (known) return withCompiled(lf, known);
         const fresh = await compileInput(lf, id, input);
         await lf.store.put(fresh);
+        // Every worker opens it now, so the first answer each gives after 201 pays no open.
+        await lf.pool.openEverywhere(refOf(fresh));
         return fresh;
       });
+      // Once the answer is out, the body, its canonical bytes and the whole compiled form are garbage.
+      reply.raw.once('finish', () => setImmediate(collectIfExposed));
       return reply.status(201).send(summary(entry));
     },
   );
@@ -132,8 +138,11 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const entry = await lf.ruleset(req.params.id);
       // Computed once, when the ruleset was compiled, and kept in its shared form: sent as those
-      // bytes from here, without a worker round trip or a copy.
-      return sendJsonBytes(reply, sharedServicesJson(entry.shared!));
+      // bytes from here (memory, or the compiled file once the store keeps only the resident
+      // part), without a worker round trip or a copy.
+      if (isWholeShared(entry.shared!)) return sendJsonBytes(reply, sharedServicesJson(entry.shared!));
+      const { at, length } = sharedSection(entry.shared!, 'blob');
+      return sendJsonStream(reply, createReadStream(entry.compiledFile!, { start: at, end: at + length - 1 }), length);
     },
   );
 
