@@ -1,13 +1,10 @@
 // The engine bench, as a function (bench/engine.bench.ts is the CLI; test/engine/wasm-bench.test.ts
 // runs it on a tiny size). For each size: a generated kube-proxy dump of N services × M endpoints,
 // parse and compile times, `iptables-restore --test` on the same file where possible, explain
-// latency, trace throughput of the wasm and the reference engine, mean rulesEvaluated, compiled
-// bytes per rule and RSS.
+// latency, trace throughput of the wasm and the reference engine, columnar batch trace throughput
+// (the library's traceColumns), mean rulesEvaluated, compiled bytes per rule and RSS.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpuPerCall, ms, restoreTest } from './timing.js';
 import { Bench } from 'tinybench';
 import { explain } from '../src/engine/explain.js';
 import { resolveNode, resolveQuery } from '../src/engine/packet.js';
@@ -19,6 +16,10 @@ import type { Query } from '../src/model/contracts.js';
 import { numberRules, type Ruleset } from '../src/model/ruleset.js';
 import { parseIptablesSave } from '../src/parse/iptables.js';
 import { mulberry32 } from '../src/engine/types.js';
+import { allocResults, columnsOf, COLUMN_VERDICTS, traceColumns } from '../src/engine/columns.js';
+import { formatAddr } from '../src/model/addr.js';
+
+export { cpuPerCall, restoreTest };
 
 export interface SizeResult {
   services: number;
@@ -35,6 +36,9 @@ export interface SizeResult {
   traceWasmPps: number;
   traceReferencePps: number;
   traceRatio: number;
+  /** The library's columnar batch trace (src/engine/columns.ts traceColumns), packets per second and CPU µs per packet. */
+  traceColumnsPps: number;
+  traceColumnsCpuUsPerPacket: number;
   wasmUsPerPacket: number;
   /** CPU time (process.cpuUsage) per packet / per explain: steadier than wall time on a shared machine. */
   wasmCpuUsPerPacket: number;
@@ -57,15 +61,14 @@ export interface BenchOptions {
   taskMs: number;
   /** Packets per trace batch. */
   batch: number;
+  /** Packets per columnar trace call (default 65536: the query mix repeated with other source ports). */
+  columnsBatch?: number;
   seed: number;
   /** Run iptables-restore --test (needs root, iptables and `ip netns`). */
   restore: boolean;
   log?: (line: string) => void;
 }
 
-function ms(t0: number): number {
-  return Number((performance.now() - t0).toFixed(2));
-}
 
 /** The Ruleset from dump text, as loadRuleset builds it (iptables part only). */
 export function buildRuleset(text: string, node: Parameters<typeof resolveNode>[0]): Ruleset {
@@ -99,48 +102,6 @@ export function makeQueries(services: GeneratedService[], nodeIP: string, n: num
     }
   }
   return out;
-}
-
-/** `iptables-restore --test` on the dump inside a throwaway network namespace; ms or a reason. */
-export function restoreTest(text: string): { ms: number | null; note?: string } {
-  if (process.getuid?.() !== 0) return { ms: null, note: 'not root' };
-  const which = spawnSync('sh', ['-c', 'command -v iptables-restore && command -v ip'], { encoding: 'utf8' });
-  if (which.status !== 0) return { ms: null, note: 'iptables-restore or ip not installed' };
-  const ns = `lf-bench-${process.pid}`;
-  const dir = mkdtempSync(join(tmpdir(), 'lf-bench-'));
-  const file = join(dir, 'dump.txt');
-  writeFileSync(file, text);
-  try {
-    execFileSync('ip', ['netns', 'add', ns], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    return { ms: null, note: `ip netns add failed: ${String((e as Error).message).split('\n')[0]}` };
-  }
-  try {
-    const t0 = performance.now();
-    const r = spawnSync('ip', ['netns', 'exec', ns, 'iptables-restore', '--test', file], { encoding: 'utf8' });
-    const t = ms(t0);
-    if (r.status !== 0) return { ms: null, note: `iptables-restore --test failed: ${(r.stderr || '').trim().split('\n')[0]}` };
-    return { ms: t };
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** CPU microseconds per call of fn, over at least `budgetMs` of CPU time. */
-export function cpuPerCall(budgetMs: number, fn: () => void): number {
-  fn();
-  let calls = 0;
-  const c0 = process.cpuUsage();
-  let used = 0;
-  while (used < budgetMs * 1000) {
-    fn();
-    calls++;
-    const c = process.cpuUsage(c0);
-    used = c.user + c.system;
-  }
-  return used / calls;
 }
 
 async function measure(name: string, taskMs: number, fn: () => void): Promise<{ p50: number; p99: number; mean: number }> {
@@ -185,6 +146,25 @@ export async function benchSize(services: number, o: BenchOptions): Promise<Size
   const traceWasmPps = (o.batch / tw.mean) * 1000;
   const traceReferencePps = (o.batch / tr.mean) * 1000;
 
+  // columnar batch trace: the same query mix with trace()'s default sources, repeated with other source ports
+  const nCols = o.columnsBatch ?? 65536;
+  const colQueries = Array.from({ length: nCols }, (_, i) => {
+    const q = queries[i % queries.length];
+    const src = formatAddr(pkts[i % queries.length].src);
+    return q.protocol === 'icmp' ? { ...q, source: src } : { ...q, source: src, sourcePort: 1024 + (i % 60000) };
+  });
+  const cols = columnsOf(colQueries);
+  const colOut = allocResults(nCols);
+  traceColumns(rs.node, wasm, cols, o.seed, colOut);
+  const check = wasm.trace(colQueries.slice(0, 2000).map((q) => resolveQuery(q, rs.node).pkt), o.seed);
+  check.forEach((r, k) => {
+    if (COLUMN_VERDICTS[colOut.verdict[k]] !== r.verdict || colOut.dst[4 * k] !== r.dst.w[0] || colOut.rulesEvaluated[k] !== r.rulesEvaluated) {
+      throw new Error(`traceColumns and trace differ at packet ${k} (${services} services)`);
+    }
+  });
+  const tc = await measure('trace columns', o.taskMs, () => void traceColumns(rs.node, wasm, cols, o.seed, colOut));
+  const colCpu = cpuPerCall(o.taskMs, () => void traceColumns(rs.node, wasm, cols, o.seed, colOut)) / nCols;
+
   // explain of service IPs (cluster IP from a pod: one walk per endpoint, merged)
   const svcQueries = queries.filter((q) => q.origin === 'pod').slice(0, 64);
   let qi = 0;
@@ -205,6 +185,8 @@ export async function benchSize(services: number, o: BenchOptions): Promise<Size
     traceWasmPps: Math.round(traceWasmPps),
     traceReferencePps: Math.round(traceReferencePps),
     traceRatio: Number((traceWasmPps / traceReferencePps).toFixed(1)),
+    traceColumnsPps: Math.round((nCols / tc.mean) * 1000),
+    traceColumnsCpuUsPerPacket: Number(colCpu.toFixed(3)),
     wasmUsPerPacket: Number(((tw.mean * 1000) / o.batch).toFixed(3)),
     wasmCpuUsPerPacket: Number(wasmCpu.toFixed(3)),
     referenceCpuUsPerPacket: Number(refCpu.toFixed(2)),
@@ -220,7 +202,7 @@ export async function benchSize(services: number, o: BenchOptions): Promise<Size
   if (restore.note) res.restoreNote = restore.note;
   log(
     `  trace wasm ${res.traceWasmPps} pkt/s, reference ${res.traceReferencePps} pkt/s (×${res.traceRatio}); ` +
-      `CPU ${res.wasmCpuUsPerPacket} vs ${res.referenceCpuUsPerPacket} µs/pkt (×${res.traceCpuRatio}); explain p50 ${res.explainP50Us} µs, CPU ${res.explainCpuUs} µs`,
+      `CPU ${res.wasmCpuUsPerPacket} vs ${res.referenceCpuUsPerPacket} µs/pkt (×${res.traceCpuRatio}); traceColumns ${res.traceColumnsPps} pkt/s (CPU ${res.traceColumnsCpuUsPerPacket} µs/pkt); explain p50 ${res.explainP50Us} µs, CPU ${res.explainCpuUs} µs`,
   );
   return res;
 }
@@ -234,11 +216,11 @@ export async function runEngineBench(o: BenchOptions): Promise<SizeResult[]> {
 /** The markdown report: the table of measured figures and the targets of issue 3. */
 export function renderMarkdown(results: SizeResult[], meta: Record<string, string | number>): string {
   const head =
-    '| services | dump MB | rules | parse ms | compile ms | iptables-restore --test ms | explain p50 µs | explain p99 µs | explain CPU µs | trace wasm pkt/s | trace reference pkt/s | ratio (wall) | wasm CPU µs/pkt | reference CPU µs/pkt | ratio (CPU) | mean rulesEvaluated | bytes/rule | index runs | RSS MB |\n' +
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| services | dump MB | rules | parse ms | compile ms | iptables-restore --test ms | explain p50 µs | explain p99 µs | explain CPU µs | trace wasm pkt/s | trace reference pkt/s | ratio (wall) | wasm CPU µs/pkt | reference CPU µs/pkt | ratio (CPU) | traceColumns pkt/s | traceColumns CPU µs/pkt | mean rulesEvaluated | bytes/rule | index runs | RSS MB |\n' +
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const rows = results.map(
     (r) =>
-      `| ${r.services} | ${r.dumpMB} | ${r.rules} | ${r.parseMs} | ${r.compileMs} | ${r.iptablesRestoreTestMs ?? `n/a (${r.restoreNote})`} | ${r.explainP50Us} | ${r.explainP99Us} | ${r.explainCpuUs} | ${r.traceWasmPps} | ${r.traceReferencePps} | ${r.traceRatio} | ${r.wasmCpuUsPerPacket} | ${r.referenceCpuUsPerPacket} | ${r.traceCpuRatio} | ${r.meanRulesEvaluated} | ${r.compiledBytesPerRule} | ${r.indexRuns} | ${r.rssMB} |`,
+      `| ${r.services} | ${r.dumpMB} | ${r.rules} | ${r.parseMs} | ${r.compileMs} | ${r.iptablesRestoreTestMs ?? `n/a (${r.restoreNote})`} | ${r.explainP50Us} | ${r.explainP99Us} | ${r.explainCpuUs} | ${r.traceWasmPps} | ${r.traceReferencePps} | ${r.traceRatio} | ${r.wasmCpuUsPerPacket} | ${r.referenceCpuUsPerPacket} | ${r.traceCpuRatio} | ${r.traceColumnsPps} | ${r.traceColumnsCpuUsPerPacket} | ${r.meanRulesEvaluated} | ${r.compiledBytesPerRule} | ${r.indexRuns} | ${r.rssMB} |`,
   );
   const by = (n: number) => results.find((r) => r.services === n);
   const targets: string[] = [];
@@ -261,8 +243,12 @@ export function renderMarkdown(results: SizeResult[], meta: Record<string, strin
     const k = r10.iptablesRestoreTestMs / (r10.parseMs + r10.compileMs);
     targets.push(`- parse+compile ≥ 10× faster than iptables-restore --test at 10k: ×${k.toFixed(1)} → ${k >= 10 ? 'met' : 'MISSED'}`);
   }
+  if (r20) {
+    targets.push(`- library batch trace (traceColumns) ≥ 2M pkt/s on one core at 20k (issue 12): ${r20.traceColumnsPps} pkt/s wall, ${Math.round(1e6 / r20.traceColumnsCpuUsPerPacket)} by CPU time → ${r20.traceColumnsPps >= 2e6 ? 'met' : 'MISSED'}`);
+    targets.push(`- in-process explain p50 ≤ 20 µs at 20k (issue 12): ${r20.explainP50Us} µs → ${r20.explainP50Us <= 20 ? 'met' : 'MISSED'}`);
+  }
   const worst = Math.max(...results.map((r) => r.compiledBytesPerRule));
   targets.push(`- ≤ 64 bytes per compiled rule: worst ${worst} → ${worst <= 64 ? 'met' : 'MISSED'}`);
   const metaLines = Object.entries(meta).map(([k, v]) => `- ${k}: ${v}`);
-  return `# Engine bench\n\n${metaLines.join('\n')}\n\n${head}\n${rows.join('\n')}\n\n## Targets (issue 3)\n\n${targets.join('\n')}\n`;
+  return `# Engine bench\n\n${metaLines.join('\n')}\n\n${head}\n${rows.join('\n')}\n\n## Targets (issues 3 and 12)\n\n${targets.join('\n')}\n`;
 }

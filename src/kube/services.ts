@@ -27,7 +27,7 @@ import { parseKubeChain, servicePortHash } from './names.js';
 import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
-import { blankDraft } from './draft.js';
+import { blankDraft, serviceOf, type ServiceDraft } from './draft.js';
 
 /**
  * All kube-proxy services of a loaded node — iptables mode from the rules of both families, IPVS
@@ -49,25 +49,9 @@ function compareServices(a: Service, b: Service): number {
   return a.clusterIP < b.clusterIP ? -1 : a.clusterIP > b.clusterIP ? 1 : 0;
 }
 
-/** What the rules say about one service port, collected before it becomes a Service. */
-interface Draft {
+/** A draft (draft.ts) with the service port hash its KUBE-SVC/SEP chain names carry. */
+interface Draft extends ServiceDraft {
   hash: string;
-  name: string;
-  protocol: Service['protocol'];
-  clusterIP: string;
-  port: number;
-  nodePort?: number;
-  healthCheckNodePort?: number;
-  externalIPs: string[];
-  loadBalancerIPs: string[];
-  /** Addresses from KUBE-EXTERNAL-SERVICES with no nat rule to tell external from LB. */
-  unclassified: string[];
-  /** The chain the cluster-IP rule jumps to (KUBE-SVC or KUBE-SVL). */
-  internalChain?: string;
-  itpLocal: boolean;
-  etpLocal: boolean;
-  noEndpoints: boolean;
-  noLocalEndpoints: boolean;
 }
 
 const SUFFIXES: [string, 'cluster' | 'external' | 'lb'][] = [
@@ -277,24 +261,7 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
     else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = endpointOnNode(addr, node);
   }
 
-  // Keys in DESIGN.md's order (JSON answers print them as built).
-  return {
-    name: d.name,
-    namespace: d.name.includes('/') ? d.name.slice(0, d.name.indexOf('/')) : '',
-    protocol: d.protocol,
-    clusterIP: d.clusterIP,
-    port: d.port,
-    ...(d.nodePort !== undefined ? { nodePort: d.nodePort } : {}),
-    ...(d.healthCheckNodePort !== undefined ? { healthCheckNodePort: d.healthCheckNodePort } : {}),
-    externalIPs: d.externalIPs,
-    loadBalancerIPs: d.loadBalancerIPs,
-    sourceRanges,
-    externalTrafficPolicy: d.etpLocal ? 'Local' : 'Cluster',
-    internalTrafficPolicy: d.itpLocal ? 'Local' : 'Cluster',
-    ...(affinitySeconds !== undefined ? { affinitySeconds } : {}),
-    endpoints: [...endpoints.values()],
-    status: d.noEndpoints ? 'no-endpoints' : d.noLocalEndpoints ? 'no-local-endpoints' : 'ok',
-  };
+  return serviceOf(d, sourceRanges, affinitySeconds, [...endpoints.values()]);
 }
 
 interface Ladder {
