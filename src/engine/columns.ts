@@ -11,7 +11,6 @@ import { PROTO } from '../model/rule.js';
 import * as L from '../compile/layout.js';
 import { QueryError, resolveQuery } from './packet.js';
 import type { Engine, TraceRecord, WalkPacket } from './types.js';
-import type { WasmEngine } from './wasm.js';
 
 /** Origins by column code. */
 export const COLUMN_ORIGINS: readonly Origin[] = ['external', 'pod', 'host'];
@@ -109,6 +108,11 @@ function packetAt(cols: PacketColumns, templates: Map<number, WalkPacket>, i: nu
   return { ...t, src: addr(cols.src), dst: addr(cols.dst), sport: ported ? cols.sport[i]! : 0, dport: ported ? cols.dport[i]! : 0 };
 }
 
+/** An engine that walks columns itself (wasm.ts WasmEngine); named here so columns.ts need not import wasm.ts. */
+interface ColumnTracer {
+  traceColumns?(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
+}
+
 /** trace() for packets in columns; results in `out` (allocated when not given). */
 export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColumns, seed: number, out?: ResultColumns): ResultColumns {
   const n = count(cols);
@@ -116,7 +120,7 @@ export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColu
   const fits = res.verdict.length >= n && res.masquerade.length >= n && res.dport.length >= n && res.rulesEvaluated.length >= n && res.dst.length >= 4 * n && res.src.length >= 4 * n;
   if (!fits) throw new RangeError(`traceColumns: the result columns hold fewer than ${n} packets`);
   const templates = templatesOf(node, cols, n); // validates every packet before any walking
-  const wasm = engine as Partial<WasmEngine>;
+  const wasm = engine as Engine & ColumnTracer;
   if (wasm.traceColumns && wasm.traceColumns(cols, templates, seed, res)) return res;
   // The reference engine, or a batch the wasm hands back: one packet object each.
   const pkts: WalkPacket[] = [];
