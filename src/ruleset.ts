@@ -68,8 +68,23 @@ export interface LoadedRuleset {
  * sorted at every level, so the same node state always gets the same id.
  */
 export function rulesetId(bundle: LoadInput): string {
-  return createHash('sha256').update(canonicalBundle(bundle)).digest('hex');
+  // canonicalBundle's bytes, hashed piece by piece: the dumps are not joined into one more string.
+  const h = createHash('sha256');
+  let sep = '{';
+  for (const k of BUNDLE_KEYS_SORTED) {
+    const v = bundle[k];
+    if (v === undefined) continue;
+    h.update(`${sep}${JSON.stringify(k)}:`);
+    h.update(canonicalJson(v));
+    sep = ',';
+  }
+  h.update(sep === '{' ? '{}' : '}');
+  return h.digest('hex');
 }
+
+const BUNDLE_KEYS = ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const;
+/** The bundle's keys in canonicalJson's order (sorted). */
+const BUNDLE_KEYS_SORTED = [...BUNDLE_KEYS].sort();
 
 /**
  * The canonical JSON rulesetId hashes. The service stores and ships exactly these bytes, so the
@@ -77,7 +92,7 @@ export function rulesetId(bundle: LoadInput): string {
  */
 export function canonicalBundle(bundle: LoadInput): string {
   const norm: Record<string, unknown> = {};
-  for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
+  for (const k of BUNDLE_KEYS) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
   return canonicalJson(norm);
