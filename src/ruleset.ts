@@ -139,7 +139,7 @@ export function resolveInputs(bundle: LoadInput): ResolvedInputs {
 }
 
 /** Parses and numbers everything; throws ParseError (dumps) or QueryError (node context). */
-export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
+export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[]; inputs: ResolvedInputs } {
   const inp = resolveInputs(bundle);
   const src = inp.sources;
   if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined && inp.ipvs === undefined) {
@@ -193,14 +193,15 @@ export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table
   }
   const node = resolveNode(inp.node, ipvs, warnings);
   const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
-  return { ruleset, warnings };
+  return { ruleset, warnings, inputs: inp };
 }
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-export function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
+/** `inputs`: buildRuleset's, so a snapshot is not read and validated a second time. */
+export function statsOf(bundle: LoadInput, rs: Ruleset, inputs?: ResolvedInputs): RulesetStats {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;
@@ -218,7 +219,7 @@ export function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
     tables[`nft/${t.family} ${t.name}`] = { chains: t.chains.size, rules };
   }
   let bytes = 0;
-  const inp = resolveInputs(bundle);
+  const inp = inputs ?? resolveInputs(bundle);
   for (const s of [inp.iptables, inp.ip6tables, inp.nftables, inp.ipvs, inp.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
   let ipsetEntries = 0;
   for (const s of rs.ipsets.sets.values()) ipsetEntries += s.entries.length;
@@ -241,7 +242,7 @@ function createEngine(rs: Ruleset, kind: 'wasm' | 'reference'): Engine {
 /** Loads a node's dumps. Throws ParseError on a malformed dump, QueryError on a malformed node context. */
 export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRuleset {
   const t0 = performance.now();
-  const { ruleset, warnings } = buildRuleset(bundle, opts);
+  const { ruleset, warnings, inputs } = buildRuleset(bundle, opts);
   const t1 = performance.now();
   const engine = createEngine(ruleset, opts.engine ?? 'wasm');
   const t2 = performance.now();
@@ -251,7 +252,7 @@ export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRu
     id: rulesetId(bundle),
     ruleset,
     engine,
-    stats: { ...statsOf(bundle, ruleset), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
+    stats: { ...statsOf(bundle, ruleset, inputs), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
     warnings,
     explain: (query, o) => explain(ruleset, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(ruleset, engine, queries, o?.seed ?? 0),
