@@ -4,10 +4,7 @@
 // latency, trace throughput of the wasm and the reference engine, columnar batch trace throughput
 // (the library's traceColumns), mean rulesEvaluated, compiled bytes per rule and RSS.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpuPerCall, ms, restoreTest } from './timing.js';
 import { Bench } from 'tinybench';
 import { explain } from '../src/engine/explain.js';
 import { resolveNode, resolveQuery } from '../src/engine/packet.js';
@@ -21,6 +18,8 @@ import { parseIptablesSave } from '../src/parse/iptables.js';
 import { mulberry32 } from '../src/engine/types.js';
 import { allocResults, columnsOf, COLUMN_VERDICTS, traceColumns } from '../src/engine/columns.js';
 import { formatAddr } from '../src/model/addr.js';
+
+export { cpuPerCall, restoreTest };
 
 export interface SizeResult {
   services: number;
@@ -70,9 +69,6 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-function ms(t0: number): number {
-  return Number((performance.now() - t0).toFixed(2));
-}
 
 /** The Ruleset from dump text, as loadRuleset builds it (iptables part only). */
 export function buildRuleset(text: string, node: Parameters<typeof resolveNode>[0]): Ruleset {
@@ -106,48 +102,6 @@ export function makeQueries(services: GeneratedService[], nodeIP: string, n: num
     }
   }
   return out;
-}
-
-/** `iptables-restore --test` on the dump inside a throwaway network namespace; ms or a reason. */
-export function restoreTest(text: string): { ms: number | null; note?: string } {
-  if (process.getuid?.() !== 0) return { ms: null, note: 'not root' };
-  const which = spawnSync('sh', ['-c', 'command -v iptables-restore && command -v ip'], { encoding: 'utf8' });
-  if (which.status !== 0) return { ms: null, note: 'iptables-restore or ip not installed' };
-  const ns = `lf-bench-${process.pid}`;
-  const dir = mkdtempSync(join(tmpdir(), 'lf-bench-'));
-  const file = join(dir, 'dump.txt');
-  writeFileSync(file, text);
-  try {
-    execFileSync('ip', ['netns', 'add', ns], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    return { ms: null, note: `ip netns add failed: ${String((e as Error).message).split('\n')[0]}` };
-  }
-  try {
-    const t0 = performance.now();
-    const r = spawnSync('ip', ['netns', 'exec', ns, 'iptables-restore', '--test', file], { encoding: 'utf8' });
-    const t = ms(t0);
-    if (r.status !== 0) return { ms: null, note: `iptables-restore --test failed: ${(r.stderr || '').trim().split('\n')[0]}` };
-    return { ms: t };
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** CPU microseconds per call of fn, over at least `budgetMs` of CPU time. */
-export function cpuPerCall(budgetMs: number, fn: () => void): number {
-  fn();
-  let calls = 0;
-  const c0 = process.cpuUsage();
-  let used = 0;
-  while (used < budgetMs * 1000) {
-    fn();
-    calls++;
-    const c = process.cpuUsage(c0);
-    used = c.user + c.system;
-  }
-  return used / calls;
 }
 
 async function measure(name: string, taskMs: number, fn: () => void): Promise<{ p50: number; p99: number; mean: number }> {

@@ -5,10 +5,10 @@
 // GC), 201 → first explain, restart → first answer for a persisted set, SIGTERM → exit.
 // Writes bench/results/load.json and bench/results/load.md.
 //
-//   node --expose-gc --import tsx bench/load.ts [--sizes 10000,20000] [--endpoints 10] [--no-restore] [--restore-max N] [--no-server]
+//   node --expose-gc --import tsx bench/load.ts [--sizes 10000,20000] [--endpoints 10] [--no-restore] [--restore-max N] [--no-server] [--no-library]
 
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { compileShared, openSharedRuleset } from '../src/shared-ruleset.js';
 import { columnsOf } from '../src/engine/columns.js';
 import { encodePackets, PACKETS_TYPE } from '../src/engine/columns-wire.js';
 import type { Query } from '../src/model/contracts.js';
+import { cpuMs, restoreTest } from './timing.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     endpoints: { type: 'string', default: '10' },
     'no-restore': { type: 'boolean', default: false },
     'no-server': { type: 'boolean', default: false },
+    'no-library': { type: 'boolean', default: false },
     packets: { type: 'string', default: '200000' },
     /** iptables-restore --test only up to this many services (it takes minutes at 20k on a busy machine). */
     'restore-max': { type: 'string', default: '20000' },
@@ -39,37 +41,6 @@ const EP = Number(args.endpoints);
 const root = fileURLToPath(new URL('../', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const r1 = (x: number) => Math.round(x * 10) / 10;
-
-function restoreTest(text: string): number | string {
-  if (process.getuid?.() !== 0) return 'not root';
-  const ns = `lf-loadpath-${process.pid}`;
-  const dir = mkdtempSync(join(tmpdir(), 'lf-loadpath-'));
-  const file = join(dir, 'dump.txt');
-  writeFileSync(file, text);
-  try {
-    execFileSync('ip', ['netns', 'add', ns], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    return `ip netns add failed: ${String((e as Error).message).split('\n')[0]}`;
-  }
-  try {
-    const t0 = performance.now();
-    const r = spawnSync('ip', ['netns', 'exec', ns, 'iptables-restore', '--test', file], { encoding: 'utf8' });
-    if (r.status !== 0) return `iptables-restore --test failed: ${(r.stderr || '').trim().split('\n')[0]}`;
-    return Math.round(performance.now() - t0);
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** CPU ms of fn (this thread). */
-function cpuMs(fn: () => void): number {
-  const c0 = process.cpuUsage();
-  fn();
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1000;
-}
 
 function packetsFor(g: ReturnType<typeof generateIptables>, n: number): Query[] {
   const ok = g.services.filter((s) => s.status === 'ok' && s.clusterIP && !s.clusterIP.includes(':'));
@@ -105,11 +76,13 @@ for (const n of SIZES) {
   dumps.set(n, g);
   const bundle = { iptables: g.text, node: g.node };
   log(`${n} services: ${(g.text.length / 1e6).toFixed(1)} MB`);
+  if (args['no-library']) continue;
   (globalThis as { gc?: () => void }).gc?.();
   let packed!: ReturnType<typeof compileShared>;
   const loadMs = cpuMs(() => (packed = compileShared(bundle)));
   log(`  compileShared ${Math.round(loadMs)} ms CPU (parse ${packed.stats.parseMs}, compile ${packed.stats.compileMs})`);
-  const restore = args['no-restore'] || n > Number(args['restore-max']) ? 'not run' : restoreTest(g.text);
+  const rt = args['no-restore'] || n > Number(args['restore-max']) ? undefined : restoreTest(g.text);
+  const restore: number | string = rt === undefined ? 'not run' : (rt.ms ?? rt.note ?? 'failed');
   log(`  iptables-restore --test ${restore}`);
   const sh = openSharedRuleset(packed.shared);
   const pk = packetsFor(g, Number(args.packets));
@@ -193,6 +166,8 @@ interface ServerPoint {
   secondExplainMs: number;
   rssAddedMiB: number;
   rssPerDumpByte: number;
+  /** What the store holds in memory for every ruleset so far (landfall_rulesets_memory_bytes). */
+  storeMiB: number;
 }
 const server: { points: ServerPoint[]; baseRssMiB: number; restart?: Record<string, number>; batchHttp?: Record<string, number> } = { points: [], baseRssMiB: 0 };
 
@@ -224,10 +199,12 @@ if (!args['no-server']) {
       const secondExplainMs = r1(performance.now() - t2);
       await new Promise((r) => setTimeout(r, 12_000)); // the loader exits; its heap goes back
       const after = rssMiB(s.proc.pid!);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      const storeMiB = r1(Number(/^landfall_rulesets_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN) / 1048576);
       const added = r1(after - before);
       before = after;
-      server.points.push({ services: n, uploadMs, firstExplainMs, secondExplainMs, rssAddedMiB: added, rssPerDumpByte: Math.round(((added * 1048576) / g.text.length) * 100) / 100 });
-      log(`  ${n}: 201 in ${uploadMs} ms; first explain ${firstExplainMs} ms, second ${secondExplainMs} ms; RSS +${added} MiB`);
+      server.points.push({ services: n, uploadMs, firstExplainMs, secondExplainMs, rssAddedMiB: added, rssPerDumpByte: Math.round(((added * 1048576) / g.text.length) * 100) / 100, storeMiB });
+      log(`  ${n}: 201 in ${uploadMs} ms; first explain ${firstExplainMs} ms, second ${secondExplainMs} ms; RSS +${added} MiB (store holds ${storeMiB} MiB in all)`);
     }
 
     // Batch trace over HTTP: binary columns, 10,000 packets a request, c=32 for 10 s.
@@ -287,7 +264,7 @@ const rows = lib.map(
     `| ${p.services.toLocaleString('en')} | ${p.dumpMB} | ${p.rules.toLocaleString('en')} | ${p.loadMs} (${p.parseMs} + ${p.compileMs}) | ${p.restoreTestMs} | ${p.restoreRatio ?? 'n/a'}× | ${p.sharedMB} | ${p.traceColumnsPps.toLocaleString('en')} | ${p.tracePps.toLocaleString('en')} | ${p.explainP50Us} |`,
 );
 const srows = server.points.map(
-  (p) => `| ${p.services.toLocaleString('en')} | ${p.uploadMs} | ${p.firstExplainMs} | ${p.secondExplainMs} | ${p.rssAddedMiB} | ${p.rssPerDumpByte} |`,
+  (p) => `| ${p.services.toLocaleString('en')} | ${p.uploadMs} | ${p.firstExplainMs} | ${p.secondExplainMs} | ${p.rssAddedMiB} | ${p.rssPerDumpByte} | ${p.storeMiB} |`,
 );
 const md = `# Load path (${report.date})
 
@@ -303,8 +280,8 @@ ${rows.join('\n')}
 Server (a real process from src/ under tsx, default pool; RSS of the whole process, every worker included, after the loader thread has exited):
 idle ${server.baseRssMiB} MiB.
 
-| services | POST → 201 ms | first explain after 201 ms | second explain ms | RSS added MiB | RSS added ÷ dump bytes |
-|---:|---:|---:|---:|---:|---:|
+| services | POST → 201 ms | first explain after 201 ms | second explain ms | RSS added MiB | RSS added ÷ dump bytes | store in memory, all sets, MiB |
+|---:|---:|---:|---:|---:|---:|---:|
 ${srows.join('\n')}
 
 ${server.batchHttp ? `HTTP batch trace (binary columns, ${server.batchHttp.packetsPerRequest} packets a request, c=${server.batchHttp.concurrency}, ${server.batchHttp.services} services): ${server.batchHttp.packetsPerSecond.toLocaleString('en')} packets/s, ${server.batchHttp.errors} errors.` : ''}

@@ -20,7 +20,35 @@ import type { Ruleset } from './model/ruleset.js';
 import { buildRuleset, rulesetId, statsOf, type LoadStats } from './ruleset.js';
 import type { RulesetBundle } from './model/contracts.js';
 
-export { isCurrent as isCurrentShared } from './compile/shared.js';
+export { isCurrent as isCurrentShared, isWhole as isWholeShared, residentPart, sectionOf as sharedSection } from './compile/shared.js';
+import { sharedBlob, type ReadTail } from './compile/shared.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+
+/** Reads byte ranges of a whole shared form kept in a file (what a resident part opens with). */
+export function fileTail(path: string): ReadTail {
+  return (at, length) => {
+    const out = Buffer.allocUnsafeSlow(length);
+    const fd = openSync(path, 'r');
+    try {
+      for (let done = 0; done < length; ) {
+        const n = readSync(fd, out, done, length - done, at + done);
+        if (n === 0) throw new Error(`${path}: shorter than its shared form says`);
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  };
+}
+
+/**
+ * The services answer (`{"services":[…]}`, UTF-8) compileShared computed once, as a view into the
+ * shared form: any thread serves it as bytes, with no walk, no discovery and no copy.
+ */
+export function sharedServicesJson(sab: SharedArrayBuffer): Uint8Array {
+  return sharedBlob(sab);
+}
 
 export interface SharedSummary {
   id: string;
@@ -64,17 +92,23 @@ export interface OpenOptions {
   maxPaths?: number;
   /** The parsed model, for walks the wasm engine hands back (rare); called at most once. */
   parse?: () => Ruleset;
+  /** Where the words and the services answer are read from when `sab` is only the resident part (fileTail). */
+  tail?: ReadTail;
 }
 
 /** Opens a shared form (throws when it is not this build's format: recompile from the bytes). */
 export function openSharedRuleset(sab: SharedArrayBuffer, opts: OpenOptions = {}): SharedRuleset {
-  const view = openShared(sab);
+  const view = openShared(sab, opts.tail);
   const rs = view.ruleset;
   const host = (): Engine => {
     if (!opts.parse) throw new Error('this walk needs the reference engine, and the shared form was opened without its dump');
     return createReferenceEngine(opts.parse());
   };
   const engine = createWasmEngine(rs, view.compiled, host);
+  // The engine copied the words into its instance and reads them no more; a copy read from a file
+  // (resident part) must not stay reachable through the compiled record the engine keeps.
+  view.compiled.words = new Int32Array(0);
+  const blob = view.blob;
   const summary = view.meta() as SharedSummary;
   const maxPaths = opts.maxPaths ?? DEFAULT_MAX_PATHS;
   return {
@@ -84,6 +118,6 @@ export function openSharedRuleset(sab: SharedArrayBuffer, opts: OpenOptions = {}
     explain: (query, o) => explain(rs, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(rs, engine, queries, o?.seed ?? 0),
     traceColumns: (cols, o) => traceColumns(rs.node, engine, cols, o?.seed ?? 0, o?.out),
-    servicesJson: () => view.blob(),
+    servicesJson: blob,
   };
 }

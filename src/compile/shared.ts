@@ -7,7 +7,6 @@
 //
 // Buffer layout (all offsets in bytes, 8-aligned; little-endian Int32 words):
 //   header  SH_WORDS words: magic, format version, layout version, counts, section table
-//   words   the compiled ruleset (CompiledRuleset.words)
 //   rules   RULE_META words per rule: chain id, index, line, text offset, text length, handle,
 //           family (4, 6, 0 = inet)
 //   chains  CHAIN_META words per chain: name offset, name length, table offset, table length,
@@ -18,7 +17,12 @@
 //   text    UTF-8: every rule text, chain name and table name
 //   json    JSON sections: core (strings, recent lists, IPVS real map, node, stats), ipvs (the IPVS
 //           state: answers show its texts), meta (the caller's small JSON: id, stats, warnings)
+//   words   the compiled ruleset (CompiledRuleset.words)
 //   blob    the caller's UTF-8 text, read only when asked (the library keeps the services answer)
+// The words and the blob come last, so the part before the words (residentBytes) is a form of its
+// own: every thread that opens the ruleset copies the words into its wasm instance and reads the
+// blob only when asked, so a holder that can read those two back from a file (the service's
+// store) keeps just that prefix in memory (residentPart) and opens it with `tail`.
 // A buffer whose format or layout version differs from this build's is refused (isCurrent), so
 // callers recompile from the original bytes.
 
@@ -33,7 +37,7 @@ import { LAYOUT_VERSION } from './layout.js';
 
 export const SHARED_MAGIC = 0x48534c46; // "FLSH" little-endian
 /** Bump when this file's layout changes (the compiled words have their own LAYOUT_VERSION). */
-export const SHARED_FORMAT = 2;
+export const SHARED_FORMAT = 3;
 
 const SH_MAGIC = 0;
 const SH_FORMAT = 1;
@@ -41,7 +45,7 @@ const SH_LAYOUT = 2;
 const SH_NRULES = 3;
 const SH_NCHAINS = 4;
 const SH_WORDS_AT = 5; // then (offset, length) pairs for each section below
-const SECTIONS = ['words', 'rules', 'chains', 'text', 'core', 'ipvs', 'meta', 'blob'] as const;
+const SECTIONS = ['rules', 'chains', 'text', 'core', 'ipvs', 'meta', 'words', 'blob'] as const;
 type Section = (typeof SECTIONS)[number];
 const SH_WORDS = SH_WORDS_AT + SECTIONS.length * 2;
 
@@ -246,6 +250,47 @@ export function isCurrent(buf: SharedArrayBuffer | ArrayBuffer): boolean {
   return hdr[SH_MAGIC] === SHARED_MAGIC && hdr[SH_FORMAT] === SHARED_FORMAT && hdr[SH_LAYOUT] === LAYOUT_VERSION;
 }
 
+function checked(buf: SharedArrayBuffer | ArrayBuffer): Int32Array {
+  if (!isCurrent(buf)) throw new Error('shared ruleset: wrong magic, format or layout version');
+  return new Int32Array(buf, 0, SH_WORDS);
+}
+
+/** Where a section lies in the whole form (byte offset, byte length); the header alone settles it. */
+export function sectionOf(buf: SharedArrayBuffer | ArrayBuffer, s: 'words' | 'blob'): { at: number; length: number } {
+  const hdr = checked(buf);
+  const i = SECTIONS.indexOf(s);
+  return { at: hdr[SH_WORDS_AT + 2 * i]!, length: hdr[SH_WORDS_AT + 2 * i + 1]! };
+}
+
+/** Bytes of the resident part: everything before the words (see the header comment). */
+export function residentBytes(buf: SharedArrayBuffer | ArrayBuffer): number {
+  return sectionOf(buf, 'words').at;
+}
+
+/** True when `buf` holds the whole form (words and blob), not just its resident part. */
+export function isWhole(buf: SharedArrayBuffer | ArrayBuffer): boolean {
+  const b = sectionOf(buf, 'blob');
+  return buf.byteLength >= b.at + b.length;
+}
+
+/** The resident part of a whole form, copied into its own buffer (the whole one can then be dropped). */
+export function residentPart(sab: SharedArrayBuffer): SharedArrayBuffer {
+  const n = residentBytes(sab);
+  const out = new SharedArrayBuffer(n);
+  new Uint8Array(out).set(new Uint8Array(sab, 0, n));
+  return out;
+}
+
+/** The `blob` section as a view into a whole form (no copy, no decoding): bytes to send as they are. */
+export function sharedBlob(sab: SharedArrayBuffer): Uint8Array {
+  const { at, length } = sectionOf(sab, 'blob');
+  if (sab.byteLength < at + length) throw new Error('shared ruleset: this is the resident part; the blob is in the whole form');
+  return new Uint8Array(sab, at, length);
+}
+
+/** Reads a byte range of the whole form from wherever it is kept (the service: its file). */
+export type ReadTail = (at: number, length: number) => Uint8Array;
+
 /** A rule as answers see it: everything but matches and target. */
 export type RuleView = Omit<Rule, 'matches' | 'target'> & { handle?: number };
 
@@ -266,8 +311,11 @@ function noModel(what: string): never {
   throw new Error(`${what} is not in the shared compiled form (parse the dump for it)`);
 }
 
-/** Reads a shared form; throws when it is not current (see isCurrent). */
-export function openShared(sab: SharedArrayBuffer): SharedView {
+/**
+ * Reads a shared form; throws when it is not current (see isCurrent). A resident part needs `tail`
+ * to read the words (once, here) and the blob (on each call) from the whole form.
+ */
+export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView {
   if (!isCurrent(sab)) throw new Error('shared ruleset: wrong magic, format or layout version');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
   const nrules = hdr[SH_NRULES]!;
@@ -392,7 +440,10 @@ export function openShared(sab: SharedArrayBuffer): SharedView {
     },
   } as unknown as Ruleset;
 
-  const words = new Int32Array(sab, wordsAt, wordsLen / 4);
+  const whole = isWhole(sab);
+  if (!whole && !tail) throw new Error('shared ruleset: a resident part opens only with a way to read its words');
+  // The words are copied into the wasm instance, so a copy read from the file lives only until then.
+  const words = whole ? new Int32Array(sab, wordsAt, wordsLen / 4) : tailWords(tail!(wordsAt, wordsLen));
   const compiled: CompiledRuleset = {
     words,
     strings: core.strings,
@@ -401,5 +452,12 @@ export function openShared(sab: SharedArrayBuffer): SharedView {
     stats: core.stats,
   };
   const [blobAt, blobLen] = sec('blob');
-  return { compiled, ruleset, meta: () => json('meta'), blob: () => buf.toString('utf8', blobAt, blobAt + blobLen) };
+  const blob = (): string => (whole ? buf.toString('utf8', blobAt, blobAt + blobLen) : Buffer.from(tail!(blobAt, blobLen)).toString('utf8'));
+  return { compiled, ruleset, meta: () => json('meta'), blob };
+}
+
+function tailWords(bytes: Uint8Array): Int32Array {
+  // Int32 views need 4-byte alignment; a Buffer from a file read may sit at any offset.
+  if (bytes.byteOffset % 4 === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Int32Array(Uint8Array.from(bytes).buffer);
 }

@@ -108,6 +108,20 @@ export const RulesetBundle = Type.Object(
 );
 export type RulesetBundle = Static<typeof RulesetBundle>;
 
+/**
+ * Upload options (POST /v1/rulesets query string). Query strings are text, so the flag is the
+ * literal `true` or `false`; lenient uploads get their own id (the flag is part of what is hashed).
+ */
+export const UploadOptions = Type.Object({
+  lenient: Type.Optional(
+    Type.Union([Type.Literal('true'), Type.Literal('false')], {
+      description:
+        'Lenient (paste) mode, like the CLI\'s --lenient: skippable problems (a headerless fragment, elisions, prose, a missing COMMIT, undeclared chains) become warnings instead of a 422',
+    }),
+  ),
+});
+export type UploadOptions = Static<typeof UploadOptions>;
+
 /** An earlier connection, for `recent --rcheck/--update` (session affinity). */
 export const RecentEntry = Type.Object(
   {

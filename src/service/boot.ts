@@ -8,6 +8,7 @@ import { readNodeDir } from '../examples.js';
 import type { FastifyInstance as App } from 'fastify';
 import { compileInput } from './load.js';
 import { encodeInput, idOf } from './store.js';
+import { refOf } from './protocol.js';
 import type { RulesetBundle } from '../model/contracts.js';
 
 export async function boot(app: App, exampleDir: string | null): Promise<void> {
@@ -24,6 +25,8 @@ export async function boot(app: App, exampleDir: string | null): Promise<void> {
       const entry = await compileInput(lf, idOf(input), input);
       await lf.store.put(entry, false);
       lf.store.setAlias('example', entry.id);
+      // Each worker opens it and answers one query, so no first request pays for a cold thread.
+      await lf.pool.openEverywhere(refOf(entry), { protocol: 'tcp', destination: '192.0.2.1', port: 80, origin: 'pod' });
       app.log.info({ id: entry.id }, 'bundled example loaded as `example`');
     }
   }

@@ -14,7 +14,7 @@ export async function compileInput(lf: Landfall, id: string, input: SharedArrayB
   const res = await lf.run({ op: 'load', ruleset: { id, input } });
   if (!res.shared || res.id !== id) throw new Error(`the loader returned ${res.id ?? 'no id'} for ${id}`);
   const { stats, warnings } = JSON.parse(res.json) as Pick<StoredRuleset, 'stats' | 'warnings'>;
-  return { id, stats, warnings, input, shared: res.shared };
+  return { id, stats, warnings, inputBytes: input.byteLength, input, shared: res.shared };
 }
 
 /** The entry with its compiled form, compiling (and persisting) it first when it has none. */
@@ -26,7 +26,7 @@ export async function withCompiled(lf: Landfall, entry: StoredRuleset): Promise<
   if (!p) {
     p = (async () => {
       try {
-        const fresh = await compileInput(lf, entry.id, entry.input);
+        const fresh = await compileInput(lf, entry.id, await lf.store.readInput(entry));
         await lf.store.put(fresh, !lf.store.aliasesOf(entry.id).length);
         return fresh;
       } catch (err) {

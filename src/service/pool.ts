@@ -10,7 +10,8 @@ import { Piscina } from 'piscina';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApiError } from './errors.js';
-import type { Task, TaskResult, WorkerConfig } from './protocol.js';
+import type { RulesetRef, Task, TaskResult, WorkerConfig } from './protocol.js';
+import type { Query } from '../model/contracts.js';
 
 export interface PoolOptions {
   size: number;
@@ -112,6 +113,18 @@ export class WorkerPool {
       // The loader too (the bundled example is its first job); it exits again when idle.
       this.loader.run({ op: 'ping' }, { signal: AbortSignal.timeout(limit) }),
     ]);
+  }
+
+  /**
+   * Opens a stored ruleset in every worker (see the 'open' task), so the first answer each gives
+   * pays no open. Best effort: a worker that could not open it opens it on its first request.
+   */
+  async openEverywhere(ruleset: RulesetRef, warm?: Query): Promise<Set<number>> {
+    const barrier = new SharedArrayBuffer(4);
+    const task: Task = { op: 'open', ruleset, barrier, workers: this.size, ...(warm ? { warm } : {}) };
+    const done = await Promise.allSettled(Array.from({ length: this.size }, () => this.run(task)));
+    // The threads that have it open now.
+    return new Set(done.flatMap((d) => (d.status === 'fulfilled' && d.value.ok ? [d.value.timings.thread] : [])));
   }
 
   /**

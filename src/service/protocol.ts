@@ -15,14 +15,25 @@ import type { Query } from '../model/contracts.js';
 export interface RulesetRef {
   /** null for a ruleset not stored (one-shot explain): the loader parses it. */
   id: string | null;
-  input: SharedArrayBuffer;
-  /** The shared compiled form (src/compile/shared.ts), once the loader has made it. */
+  /** The input in memory, or (once on disk and dropped from memory) the file holding it after a header line. */
+  input?: SharedArrayBuffer;
+  inputFile?: string;
+  /**
+   * The shared compiled form (src/compile/shared.ts), once the loader has made it: whole, or its
+   * resident part with `compiledFile` holding the whole form (the words and services are read from there).
+   */
   shared?: SharedArrayBuffer;
+  compiledFile?: string;
 }
 
-/** The reference a task carries for a stored ruleset: its id, input and (once made) its compiled form. */
-export function refOf(entry: { id: string; input: SharedArrayBuffer; shared?: SharedArrayBuffer }): RulesetRef {
-  return entry.shared ? { id: entry.id, input: entry.input, shared: entry.shared } : { id: entry.id, input: entry.input };
+/** The reference a task carries for a stored ruleset: its id, its input and (once made) its compiled form. */
+export function refOf(entry: { id: string; input?: SharedArrayBuffer; inputFile?: string; shared?: SharedArrayBuffer; compiledFile?: string }): RulesetRef {
+  const ref: RulesetRef = { id: entry.id };
+  if (entry.input) ref.input = entry.input;
+  if (entry.inputFile) ref.inputFile = entry.inputFile;
+  if (entry.shared) ref.shared = entry.shared;
+  if (entry.compiledFile) ref.compiledFile = entry.compiledFile;
+  return ref;
 }
 
 export type Task =
@@ -32,6 +43,12 @@ export type Task =
   /** Columnar batch trace: `packets` is an application/vnd.landfall.packets body (src/engine/columns-wire.ts). */
   | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
   | { op: 'services'; ruleset: RulesetRef }
+  /**
+   * Open (and cache) the ruleset in this worker, so its first answer does not pay for it. The pool
+   * sends one to every worker at once: each waits at `barrier` (an Int32 counter) until all
+   * `workers` have arrived, so no worker takes two and none is skipped.
+   */
+  | { op: 'open'; ruleset: RulesetRef; barrier: SharedArrayBuffer; workers: number; warm?: Query }
   | { op: 'ping' };
 
 /** What the worker did besides answering, for /metrics. */

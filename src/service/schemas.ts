@@ -16,10 +16,11 @@ import {
   RulesetStats,
   Service,
   TraceResult,
+  UploadOptions,
   ref,
 } from '../model/contracts.js';
 
-export { ExplainResult, NodeInput, NodeSnapshot, Outcome, PathStep, Query, RulesetBundle, RulesetStats, Service, TraceResult, ref };
+export { ExplainResult, NodeInput, NodeSnapshot, Outcome, PathStep, Query, RulesetBundle, RulesetStats, Service, TraceResult, UploadOptions, ref };
 
 export const RulesetSummary = Type.Object(
   {

@@ -1,7 +1,10 @@
 // Rulesets the service knows: an in-memory LRU (lru-cache) bounded by bytes, backed by a data
-// directory so a restart (or an eviction) loses nothing. Each ruleset keeps its input bundle (the
+// directory so a restart (or an eviction) loses nothing. A ruleset is its input bundle (the
 // canonical JSON its id hashes) and its shared compiled form (src/compile/shared.ts): workers
-// answer from the compiled form and never parse.
+// answer from the compiled form and never parse. Once both are on disk, memory keeps only the
+// compiled form's resident part (rule and chain tables, texts, small JSON): the input, the words
+// (each worker copies them into its wasm instance) and the services answer are read back from the
+// files when needed, so a loaded ruleset costs about its dump's size once, not several times.
 //
 // On disk a ruleset is two files:
 //   `<id>.ruleset`  one header line of JSON (format, id, stats, warnings), then the bundle JSON,
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { canonicalBundle } from '../ruleset.js';
 import type { RulesetBundle } from '../model/contracts.js';
-import { isCurrentShared } from '../shared-ruleset.js';
+import { isCurrentShared, isWholeShared, residentPart, sharedSection } from '../shared-ruleset.js';
 
 export const ID_PATTERN = /^[0-9a-f]{64}$/;
 export const FORMAT = 'landfall-ruleset/1';
@@ -34,10 +37,22 @@ export interface RulesetSummaryData {
 }
 
 export interface StoredRuleset extends RulesetSummaryData {
-  /** The bundle as canonical UTF-8 JSON (what the id hashes), shared with workers without copying. */
-  input: SharedArrayBuffer;
-  /** The shared compiled form; absent until compiled (a fresh upload, or a file from another build). */
+  /** Bytes of the input (the summary's `bytes`), whether or not it is in memory. */
+  inputBytes: number;
+  /**
+   * The bundle as canonical UTF-8 JSON (what the id hashes), shared with workers without copying;
+   * in memory until it is on disk (always, without a data directory), then read back (readInput).
+   */
+  input?: SharedArrayBuffer;
+  /** `<id>.ruleset` once written: the input after its header line. */
+  inputFile?: string;
+  /**
+   * The shared compiled form; absent until compiled (a fresh upload, or a file from another build).
+   * The whole form until `<id>.compiled` is written, then only its resident part.
+   */
   shared?: SharedArrayBuffer;
+  /** `<id>.compiled` once written: the whole form, where a resident part's words and services answer are. */
+  compiledFile?: string;
 }
 
 export interface StoreLog {
@@ -51,9 +66,15 @@ export interface StoreOptions {
   log: StoreLog;
 }
 
-/** The bundle → the bytes workers get and the id hashes (canonical UTF-8 JSON in a SharedArrayBuffer). */
-export function encodeInput(bundle: unknown): SharedArrayBuffer {
-  const bytes = Buffer.from(canonicalBundle(bundle as RulesetBundle), 'utf8');
+/**
+ * The bundle → the bytes workers get and the id hashes (canonical UTF-8 JSON in a SharedArrayBuffer).
+ * A lenient upload leads with `"lenient":true`, so it hashes to its own id and the loader reads it
+ * leniently (inputOptions).
+ */
+export function encodeInput(bundle: unknown, opts: { lenient?: boolean } = {}): SharedArrayBuffer {
+  let canonical = canonicalBundle(bundle as RulesetBundle);
+  if (opts.lenient) canonical = canonical === '{}' ? '{"lenient":true}' : `{"lenient":true,${canonical.slice(1)}`;
+  const bytes = Buffer.from(canonical, 'utf8');
   const sab = new SharedArrayBuffer(bytes.byteLength);
   new Uint8Array(sab).set(bytes);
   return sab;
@@ -64,7 +85,7 @@ export function idOf(input: SharedArrayBuffer): string {
   return createHash('sha256').update(new Uint8Array(input)).digest('hex');
 }
 
-const sizeOf = (e: StoredRuleset): number => Math.max(1, e.input.byteLength + (e.shared?.byteLength ?? 0));
+const sizeOf = (e: StoredRuleset): number => Math.max(1, (e.input?.byteLength ?? 0) + (e.shared?.byteLength ?? 0));
 
 export class RulesetStore {
   private readonly lru: LRUCache<string, StoredRuleset>;
@@ -77,6 +98,8 @@ export class RulesetStore {
   private readonly reading = new Map<string, Promise<StoredRuleset | undefined>>();
   /** Ids with a `.ruleset` file, from the start-up listing and every write since. */
   private readonly onDisk = new Set<string>();
+  /** Entries being written (put): answered from here until they join the LRU. */
+  private readonly pending = new Map<string, StoredRuleset>();
 
   constructor(private readonly opts: StoreOptions) {
     this.lru = new LRUCache({ maxSize: Math.max(1, opts.maxBytes), sizeCalculation: sizeOf });
@@ -116,8 +139,46 @@ export class RulesetStore {
    * bundle once, the compiled form whenever it is new.
    */
   async put(entry: StoredRuleset, persist = true): Promise<void> {
-    this.remember(entry);
-    if (persist && this.opts.dataDir) await this.persist(entry);
+    if (!persist || !this.opts.dataDir) return this.remember(entry);
+    // While it is written the whole entry is served from `pending`, outside the budget: counting
+    // its transient size would evict others for the moment before it shrinks.
+    this.pending.set(entry.id, entry);
+    try {
+      await this.persist(entry);
+      this.slim(entry);
+      this.remember(entry);
+    } finally {
+      if (this.pending.get(entry.id) === entry) this.pending.delete(entry.id);
+    }
+  }
+
+  /**
+   * Once on disk, memory keeps only the compiled form's resident part; the input and the rest are
+   * read back from the files (tasks already holding the whole buffers finish with them).
+   */
+  private slim(entry: StoredRuleset): void {
+    const base = join(this.opts.dataDir!, entry.id);
+    entry.inputFile = `${base}.ruleset`;
+    delete entry.input;
+    if (entry.shared && isWholeShared(entry.shared)) {
+      entry.compiledFile = `${base}.compiled`;
+      entry.shared = residentPart(entry.shared);
+    }
+  }
+
+  /** The input bytes: from memory, else read from `<id>.ruleset`. */
+  async readInput(entry: StoredRuleset): Promise<SharedArrayBuffer> {
+    if (entry.input) return entry.input;
+    if (!entry.inputFile) throw new Error(`ruleset ${entry.id} has no input in memory or on disk`);
+    const fh = await open(entry.inputFile, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const input = new SharedArrayBuffer(entry.inputBytes);
+      await readFully(fh, new Uint8Array(input), size - entry.inputBytes);
+      return input;
+    } finally {
+      await fh.close();
+    }
   }
 
   /** From memory, else from disk (and back into memory); concurrent reads of one id share one. */
@@ -177,7 +238,7 @@ export class RulesetStore {
   }
 
   private memory(id: string): StoredRuleset | undefined {
-    return this.pinned.get(id) ?? this.lru.get(id) ?? (this.oversize?.id === id ? this.oversize : undefined);
+    return this.pinned.get(id) ?? this.lru.get(id) ?? (this.oversize?.id === id ? this.oversize : undefined) ?? this.pending.get(id);
   }
 
   private pin(entry: StoredRuleset): void {
@@ -207,11 +268,12 @@ export class RulesetStore {
         await mkdir(dir, { recursive: true });
         const base = join(dir, entry.id);
         if (!(await exists(`${base}.ruleset`))) {
+          if (!entry.input) throw new Error(`ruleset ${entry.id}: no input to write`);
           const header = JSON.stringify({ format: FORMAT, id: entry.id, stats: entry.stats, warnings: entry.warnings });
           await writeAtomic(dir, `${base}.ruleset`, [Buffer.from(`${header}\n`, 'utf8'), Buffer.from(entry.input)]);
         }
         this.onDisk.add(entry.id);
-        if (entry.shared && !(await this.compiledCurrent(`${base}.compiled`))) {
+        if (entry.shared && isWholeShared(entry.shared) && !(await this.compiledCurrent(`${base}.compiled`))) {
           await writeAtomic(dir, `${base}.compiled`, [Buffer.from(entry.shared)]);
         }
       })
@@ -269,15 +331,19 @@ export class RulesetStore {
       if (typeof header.stats !== 'object' || header.stats === null || !Array.isArray(header.warnings)) {
         throw new Error('header lacks stats/warnings');
       }
-      const input = new SharedArrayBuffer(size - nl - 1);
-      await readFully(fh, new Uint8Array(input), nl + 1);
-      // Cheap structural check (a truncated write cannot get here through rename, a hand edit can);
-      // the loader parses the bundle for real when it needs to.
-      const body = new Uint8Array(input);
-      if (body[0] !== 0x7b || body[body.length - 1] !== 0x7d) throw new Error('the bundle is not a JSON object');
-      const entry: StoredRuleset = { id, stats: header.stats, warnings: header.warnings as string[], input };
+      // The input stays on disk (readInput). A cheap structural check of it: a truncated write
+      // cannot get here through rename, a hand edit can; the loader parses it when it needs to.
+      const inputBytes = size - nl - 1;
+      const ends = Buffer.alloc(1);
+      const first = (await fh.read(ends, 0, 1, nl + 1)).bytesRead === 1 ? ends[0] : -1;
+      const last = (await fh.read(ends, 0, 1, size - 1)).bytesRead === 1 ? ends[0] : -1;
+      if (inputBytes < 2 || first !== 0x7b || last !== 0x7d) throw new Error('the bundle is not a JSON object');
+      const entry: StoredRuleset = { id, stats: header.stats, warnings: header.warnings as string[], inputBytes, inputFile: path };
       const shared = await this.readCompiled(id);
-      if (shared) entry.shared = shared;
+      if (shared) {
+        entry.shared = shared;
+        entry.compiledFile = join(this.opts.dataDir!, `${id}.compiled`);
+      }
       return entry;
     } catch (err) {
       this.opts.log.warn({ file: path, err: (err as Error).message }, 'skipping a corrupt ruleset file');
@@ -287,14 +353,22 @@ export class RulesetStore {
     }
   }
 
+  /** The resident part of `<id>.compiled` (its header says how long), when the file is this build's. */
   private async readCompiled(id: string): Promise<SharedArrayBuffer | undefined> {
     const path = join(this.opts.dataDir!, `${id}.compiled`);
     try {
       const fh = await open(path, 'r');
       try {
-        const sab = new SharedArrayBuffer((await fh.stat()).size);
-        await readFully(fh, new Uint8Array(sab), 0);
-        if (isCurrentShared(sab)) return sab;
+        const size = (await fh.stat()).size;
+        const head = new SharedArrayBuffer(Math.min(size, 256));
+        await readFully(fh, new Uint8Array(head), 0);
+        if (isCurrentShared(head)) {
+          const blob = sharedSection(head, 'blob');
+          if (size < blob.at + blob.length) throw new Error('shorter than its header says');
+          const sab = new SharedArrayBuffer(sharedSection(head, 'words').at);
+          await readFully(fh, new Uint8Array(sab), 0);
+          return sab;
+        }
         this.opts.log.info({ file: path }, 'compiled form from another build; recompiling from the bundle');
       } finally {
         await fh.close();

@@ -7,9 +7,11 @@ import { threadId } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import { loadRuleset, buildRuleset } from '../ruleset.js';
 import type { RulesetBundle } from '../model/contracts.js';
-import { compileShared, isCurrentShared, openSharedRuleset } from '../shared-ruleset.js';
+import { readFileSync } from 'node:fs';
+import { compileShared, fileTail, isCurrentShared, isWholeShared, openSharedRuleset, sharedSection } from '../shared-ruleset.js';
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
+import { collectIfExposed } from './gc.js';
 import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 
 /** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
@@ -28,23 +30,47 @@ const config: WorkerConfig = (workerData as WorkerConfig | undefined) ?? { cache
 /** Loaded rulesets by id, least recently used dropped first, bounded by the memory each holds. */
 const cache = new LRUCache<string, Answering>({ maxSize: Math.max(1, config.cacheBytes), sizeCalculation: (_v, k) => sizes.get(k) ?? 1, dispose: (_v, k) => sizes.delete(k) });
 const sizes = new Map<string, number>();
+/**
+ * The newest ruleset larger than the whole budget (lru-cache refuses those): kept until the next
+ * one, or every request on a big node would open it again.
+ */
+let oversize: { id: string; rs: Answering } | undefined;
+
+function remember(id: string, rs: Answering, bytes: number): void {
+  if (bytes > config.cacheBytes) {
+    oversize = { id, rs };
+    return;
+  }
+  sizes.set(id, Math.max(1, bytes));
+  cache.set(id, rs);
+}
 
 /** Dumps this worker has parsed since it started (the load path's proof: answering never parses). */
 let parses = 0;
 
-function decode(input: SharedArrayBuffer): RulesetBundle {
-  // Buffer.from over a SharedArrayBuffer is a view, not a copy; toString copies once into a string.
-  return JSON.parse(Buffer.from(input).toString('utf8')) as RulesetBundle;
-}
-
-function parse(input: SharedArrayBuffer): RulesetBundle {
+/**
+ * Stored input → the bundle and how to read it (a lenient upload carries `lenient: true`: store.ts
+ * encodeInput). The input is in memory, or in its `.ruleset` file after the header line.
+ */
+function parse(ref: RulesetRef): { bundle: RulesetBundle; lenient: boolean } {
   parses++;
-  return decode(input);
+  let bytes: Buffer;
+  if (ref.input) {
+    // Buffer.from over a SharedArrayBuffer is a view, not a copy; toString copies once into a string.
+    bytes = Buffer.from(ref.input);
+  } else if (ref.inputFile) {
+    const file = readFileSync(ref.inputFile);
+    bytes = file.subarray(file.indexOf(10) + 1);
+  } else {
+    throw new Error(`ruleset ${ref.id}: no input to parse`);
+  }
+  const bundle = JSON.parse(bytes.toString('utf8')) as RulesetBundle & { lenient?: boolean };
+  return { bundle, lenient: bundle.lenient === true };
 }
 
 function open(ref: RulesetRef, timings: TaskTimings): Answering {
   if (ref.id) {
-    const hit = cache.get(ref.id);
+    const hit = cache.get(ref.id) ?? (oversize?.id === ref.id ? oversize.rs : undefined);
     if (hit) return hit;
   }
   const t0 = performance.now();
@@ -53,27 +79,34 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering {
   if (ref.shared && config.engine !== 'reference' && isCurrentShared(ref.shared)) {
     // The usual path: the compiled form, shared with every worker; the dump is parsed only for
     // a walk the wasm engine hands back (src/shared-ruleset.ts).
-    const input = ref.input;
+    // A resident part reads its words (and the services answer) from the whole form's file.
+    const whole = isWholeShared(ref.shared);
+    if (!whole && !ref.compiledFile) throw new Error(`ruleset ${ref.id}: a resident compiled form without its file`);
     rs = openSharedRuleset(ref.shared, {
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
-      parse: () => buildRuleset(parse(input)).ruleset,
+      ...(whole ? {} : { tail: fileTail(ref.compiledFile!) }),
+      parse: () => {
+        const { bundle, lenient } = parse(ref);
+        return buildRuleset(bundle, { lenient }).ruleset;
+      },
     });
-    bytes = ref.shared.byteLength;
+    // What this worker holds of its own: the words, copied into its wasm instance.
+    bytes = sharedSection(ref.shared, 'words').length;
   } else {
-    const lib = loadRuleset(parse(ref.input), {
+    const { bundle, lenient } = parse(ref);
+    const lib = loadRuleset(bundle, {
+      lenient,
       ...(config.engine ? { engine: config.engine } : {}),
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
     });
     rs = { ...lib, servicesJson: () => JSON.stringify({ services: lib.services() }) };
-    bytes = ref.input.byteLength * 25;
+    bytes = lib.stats.bytes * 25;
     timings.parseMs = lib.stats.parseMs;
     timings.compileMs = lib.stats.compileMs;
   }
   timings.loadMs = performance.now() - t0;
-  if (ref.id) {
-    sizes.set(ref.id, Math.max(1, bytes));
-    cache.set(ref.id, rs);
-  }
+  if (ref.id) remember(ref.id, rs, bytes);
+  collectIfExposed(); // the words read from a file were copied into the wasm instance
   return rs;
 }
 
@@ -87,10 +120,27 @@ export default function run(task: Task): TaskResult {
     let binary: Uint8Array | undefined;
     if (task.op === 'ping') {
       json = '{}';
+    } else if (task.op === 'open') {
+      const rs = open(task.ruleset, timings);
+      // One explain warms this worker's code paths (the first one in a thread is several times slower).
+      if (task.warm) {
+        try {
+          rs.explain(task.warm);
+        } catch {
+          // only a warm-up: whatever it hit, a real request reports
+        }
+      }
+      const b = new Int32Array(task.barrier);
+      Atomics.add(b, 0, 1);
+      Atomics.notify(b, 0);
+      const until = Date.now() + 2000;
+      for (let n = Atomics.load(b, 0); n < task.workers && Date.now() < until; n = Atomics.load(b, 0)) Atomics.wait(b, 0, n, until - Date.now());
+      json = '{}';
     } else if (task.op === 'load') {
       // The loader thread (src/service/pool.ts): parse and compile once, for every worker.
       const t0 = performance.now();
-      const packed = compileShared(parse(task.ruleset.input), task.ruleset.id ? { id: task.ruleset.id } : {});
+      const { bundle, lenient } = parse(task.ruleset);
+      const packed = compileShared(bundle, { lenient, ...(task.ruleset.id ? { id: task.ruleset.id } : {}) });
       timings.loadMs = performance.now() - t0;
       timings.parseMs = packed.stats.parseMs;
       timings.compileMs = packed.stats.compileMs;

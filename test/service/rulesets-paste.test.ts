@@ -71,3 +71,38 @@ describe('POST /v1/rulesets', () => {
     expect(u.json()).toMatchObject({ status: 400, field: 'body/iptable', detail: 'body/iptable is not a field of this object' });
   });
 });
+
+describe('POST /v1/rulesets?lenient=true (paste mode, as the CLI --lenient)', () => {
+  // A paste cut short: no COMMIT, and a jump to a chain the paste lacks.
+  const FRAGMENT = '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.1.5:8080\n-A PREROUTING -j KUBE-SERVICES\n';
+
+  it('a fragment strict mode refuses loads leniently, as JSON or text/plain, with the repairs as warnings', async () => {
+    const strict = await post({ iptables: FRAGMENT });
+    expect(strict.statusCode).toBe(422);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/rulesets?lenient=false', payload: { iptables: FRAGMENT } })).statusCode).toBe(422);
+    const json = await t.app.inject({ method: 'POST', url: '/v1/rulesets?lenient=true', payload: { iptables: FRAGMENT } });
+    expect(json.statusCode, json.body).toBe(201);
+    expect(json.json().warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/jump to missing chain "KUBE-SERVICES"/), expect.stringMatching(/not committed \(missing COMMIT\)/)]),
+    );
+    const text = await t.app.inject({ method: 'POST', url: '/v1/rulesets?lenient=true', payload: FRAGMENT, headers: { 'content-type': 'text/plain' } });
+    expect(text.statusCode, text.body).toBe(201);
+    // The same dump as the JSON bundle: the same stored input, the same id.
+    expect(text.json().id).toBe(json.json().id);
+    const ex = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${json.json().id}/explain`, payload: { protocol: 'tcp', destination: '10.96.0.10', port: 80 } });
+    expect([...new Set(ex.json().outcomes.map((o: { endpoint: string }) => o.endpoint))]).toEqual(['10.244.1.5:8080']);
+  });
+
+  it('a lenient upload of a complete dump gets its own id (the mode is part of what is hashed)', async () => {
+    const a = await post({ iptables: IPT });
+    const b = await t.app.inject({ method: 'POST', url: '/v1/rulesets?lenient=true', payload: { iptables: IPT } });
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    expect(b.json().id).not.toBe(a.json().id);
+  });
+
+  it('lenient takes only true or false', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/rulesets?lenient=yes', payload: { iptables: IPT } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().field).toBe('querystring/lenient');
+  });
+});

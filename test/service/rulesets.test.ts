@@ -1,6 +1,8 @@
 // Upload (JSON and text/plain), content-hash ids, summary, services, delete.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIptables } from '../../src/kube/generate.js';
+import { readFile } from 'node:fs/promises';
+import { sharedSection } from '../../src/shared-ruleset.js';
 import { nodeDump, startApp, upload, type TestApp } from './helpers.js';
 
 let t: TestApp;
@@ -95,6 +97,24 @@ describe('GET /v1/rulesets/{id}/services', () => {
     const key = (s: Svc) => `${s.name} ${s.protocol} ${s.clusterIP}:${s.port}`;
     const got = (res.json().services as Svc[]).map(key).sort();
     expect(got).toEqual(gen.services.map((s) => key(s as unknown as Svc)).sort());
+  });
+
+  it('is the answer computed once at load: calls run no worker task and send the same bytes', async () => {
+    const gen = generateIptables({ services: 7, endpoints: 2, seed: 9 });
+    const { id } = (await t.app.inject({ method: 'POST', url: '/v1/rulesets', payload: { iptables: gen.text, node: gen.node } })).json();
+    const { pool, store } = t.app.landfall;
+    const before = pool.stats().completed;
+    const first = await t.app.inject({ url: `/v1/rulesets/${id}/services` });
+    const second = await t.app.inject({ url: `/v1/rulesets/${id}/services` });
+    expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+    expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(second.body).toBe(first.body);
+    expect(pool.stats().completed).toBe(before);
+    // The bytes are the ones the loader packed into the shared form (on disk: memory keeps its resident part).
+    const entry = (await store.get(id))!;
+    const { at, length } = sharedSection(entry.shared!, 'blob');
+    expect(first.body).toBe((await readFile(entry.compiledFile!)).subarray(at, at + length).toString('utf8'));
+    expect(first.json().services).toHaveLength(7);
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { encodeInput, FORMAT, RulesetStore, type StoredRuleset } from '../../src/service/store.js';
 import { tempDir } from './helpers.js';
 import { compileShared } from '../../src/shared-ruleset.js';
+import { residentBytes } from '../../src/compile/shared.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -18,12 +19,14 @@ function logger() {
 }
 
 function entry(n: number, size = 1000): StoredRuleset {
-  return {
-    id: n.toString(16).padStart(64, '0'),
-    stats: { rules: n },
-    warnings: [],
-    input: encodeInput({ iptables: `# ${n}\n${'x'.repeat(size)}` }),
-  };
+  const input = encodeInput({ iptables: `# ${n}\n${'x'.repeat(size)}` });
+  return { id: n.toString(16).padStart(64, '0'), stats: { rules: n }, warnings: [], inputBytes: input.byteLength, input };
+}
+
+/** An entry with a real compiled form (its resident part is what stays in memory once persisted). */
+function compiledEntry(n: number): StoredRuleset {
+  const iptables = `*filter\n:INPUT ACCEPT [0:0]\n${Array.from({ length: 20 }, (_, k) => `-A INPUT -s 10.${n}.0.${k}/32 -p tcp --dport 22 -j DROP\n`).join('')}COMMIT\n`;
+  return { ...entry(n), shared: compileShared({ iptables }).shared };
 }
 
 async function store(maxBytes: number, withDir = true) {
@@ -35,17 +38,40 @@ async function store(maxBytes: number, withDir = true) {
 
 describe('RulesetStore', () => {
   it('evicts least recently used entries past its byte budget, and reloads them from disk', async () => {
-    const { s } = await store(2500);
-    const [a, b, c] = [entry(1), entry(2), entry(3)];
+    const [a, b, c] = [compiledEntry(1), compiledEntry(2), compiledEntry(3)];
+    const inputB = Buffer.from(b.input!).toString();
+    const budget = Math.floor(2.5 * residentBytes(a.shared!));
+    const { s } = await store(budget);
     await s.put(a);
     await s.put(b);
     await s.get(a.id); // a is now the most recent
     await s.put(c); // over budget: b goes
     expect(s.size).toBe(2);
-    expect(s.memoryBytes).toBeLessThanOrEqual(2500);
+    expect(s.memoryBytes).toBeLessThanOrEqual(budget);
     const back = await s.get(b.id);
-    expect(back && Buffer.from(back.input).toString()).toBe(Buffer.from(b.input).toString());
+    expect(back && Buffer.from(await s.readInput(back)).toString()).toBe(inputB);
     expect(back?.stats).toEqual({ rules: 2 });
+  });
+
+  it('once on disk, memory keeps only the resident part of the compiled form (no input, no words)', async () => {
+    const { s, dir } = await store(1 << 20);
+    const e = compiledEntry(4);
+    const whole = e.shared!;
+    const input = Buffer.from(e.input!);
+    await s.put(e);
+    const kept = (await s.get(e.id))!;
+    expect(kept.input).toBeUndefined();
+    expect(kept.shared!.byteLength).toBe(residentBytes(whole));
+    expect(Buffer.from(kept.shared!).equals(Buffer.from(whole, 0, residentBytes(whole)))).toBe(true);
+    expect(kept.compiledFile).toBe(join(dir!, `${e.id}.compiled`));
+    expect(s.memoryBytes).toBe(residentBytes(whole));
+    expect(Buffer.from(await s.readInput(kept)).equals(input)).toBe(true);
+    // Without a data directory nothing can be read back, so everything stays.
+    const { s: mem } = await store(1 << 20, false);
+    const m = compiledEntry(5);
+    await mem.put(m);
+    expect((await mem.get(m.id))!.input).toBeDefined();
+    expect((await mem.get(m.id))!.shared).toBe(m.shared);
   });
 
   it('without a data directory an evicted entry is gone, but pinned (aliased) ones stay', async () => {
@@ -97,14 +123,17 @@ describe('RulesetStore', () => {
     const { s, dir } = await store(1 << 20);
     const shared = compileShared({ iptables: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j DROP\nCOMMIT\n' }).shared;
     const e = { ...entry(20), shared };
+    const input = Buffer.from(e.input!);
     await s.put(e);
     expect((await readdir(dir!)).sort()).toEqual([`${e.id}.compiled`, `${e.id}.ruleset`]);
     const fresh = new RulesetStore({ dataDir: dir, maxBytes: 1 << 20, log: logger().log });
     const back = await fresh.get(e.id);
-    expect(Buffer.from(back!.shared!).equals(Buffer.from(shared))).toBe(true);
-    expect(Buffer.from(back!.input).equals(Buffer.from(e.input))).toBe(true);
+    // Read back: the resident part only, the whole form stays in its file.
+    expect(Buffer.from(back!.shared!).equals(Buffer.from(shared, 0, residentBytes(shared)))).toBe(true);
+    expect((await readFile(join(dir!, `${e.id}.compiled`))).equals(Buffer.from(shared))).toBe(true);
+    expect(Buffer.from(await fresh.readInput(back!)).equals(input)).toBe(true);
     // A compiled file of another layout version: the entry comes back without it (the service recompiles).
-    const stale = Buffer.from(shared);
+    const stale = Buffer.from(Buffer.from(shared)); // a copy: Buffer.from(sab) alone is a view
     stale.writeInt32LE(stale.readInt32LE(8) + 1, 8);
     await writeFile(join(dir!, `${e.id}.compiled`), stale);
     const again = new RulesetStore({ dataDir: dir, maxBytes: 1 << 20, log: logger().log });

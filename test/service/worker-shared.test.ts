@@ -2,7 +2,11 @@
 // form, and every answering worker answers explain / trace / services from that form alone —
 // each task reports how many dumps its worker has ever parsed, and it stays 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WorkerPool } from '../../src/service/pool.js';
+import { residentPart } from '../../src/shared-ruleset.js';
 import { encodeInput, idOf } from '../../src/service/store.js';
 import type { Task, TaskResult } from '../../src/service/protocol.js';
 import { loadRuleset } from '../../src/ruleset.js';
@@ -59,5 +63,33 @@ describe('the load path across workers', () => {
       if (t.op === 'trace') expect(JSON.parse(r.json)).toEqual({ results: lib.trace(queries as Parameters<typeof lib.trace>[0], { seed: 5 }) });
       if (t.op === 'services') expect(JSON.parse(r.json)).toEqual(JSON.parse(JSON.stringify({ services: lib.services() })));
     });
+  });
+
+  it('openEverywhere opens a ruleset in every worker, so no later answer opens it; a resident part opens from its file', async () => {
+    const loaded = ok(await pool.run({ op: 'load', ruleset: { id, input } }));
+    // What the store keeps once the ruleset is on disk: the resident part, the whole form in a file.
+    const dir = await mkdtemp(join(tmpdir(), 'landfall-open-'));
+    const compiledFile = join(dir, `${id}.compiled`);
+    await writeFile(compiledFile, Buffer.from(loaded.shared!));
+    const inputFile = join(dir, `${id}.ruleset`);
+    await writeFile(inputFile, Buffer.concat([Buffer.from('{}\n'), Buffer.from(input)]));
+    try {
+      // Another id, so no worker has it cached from the test above.
+      const ruleset = { id: 'f'.repeat(64), inputFile, shared: residentPart(loaded.shared!), compiledFile };
+      const opened = await pool.openEverywhere(ruleset);
+      expect(opened).toEqual(new Set(pool.threads.map((t) => t.threadId)));
+      const queries: QueryT[] = lib.services().map((s) => ({ protocol: s.protocol, destination: s.clusterIP, port: s.port, origin: 'pod' as const }));
+      const results = (await Promise.all(queries.map((query) => pool.run({ op: 'explain', ruleset, query })))).map(ok);
+      expect(new Set(results.map((r) => r.timings.thread)).size).toBe(2);
+      results.forEach((r, i) => {
+        expect(r.timings.loadMs).toBeUndefined();
+        expect(r.timings.parses).toBe(0);
+        expect(JSON.parse(r.json)).toEqual(JSON.parse(JSON.stringify(lib.explain(queries[i]!))));
+      });
+      const services = ok(await pool.run({ op: 'services', ruleset }));
+      expect(JSON.parse(services.json)).toEqual(JSON.parse(JSON.stringify({ services: lib.services() })));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

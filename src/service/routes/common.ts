@@ -1,5 +1,6 @@
 // Route helpers: the error responses every route documents, and the media-type gate.
 
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../errors.js';
@@ -42,6 +43,21 @@ export async function requireJson(req: FastifyRequest): Promise<void> {
 /** Sends JSON the worker already serialized. */
 export function sendJson(reply: FastifyReply, json: string, status = 200): FastifyReply {
   return reply.status(status).type('application/json; charset=utf-8').send(json);
+}
+
+/**
+ * Sends JSON that already exists as UTF-8 bytes, a view into shared memory included: nothing is
+ * copied or decoded. (Fastify sends only ArrayBuffer-backed bytes as they are and would serialize a
+ * SharedArrayBuffer view as an object, so the bytes go as a one-chunk stream of known length.)
+ */
+export function sendJsonBytes(reply: FastifyReply, bytes: Uint8Array, status = 200): FastifyReply {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return sendJsonStream(reply, Readable.from([buf], { objectMode: false }), buf.byteLength, status);
+}
+
+/** Sends JSON bytes from a stream (a file range) of known length. */
+export function sendJsonStream(reply: FastifyReply, body: Readable, length: number, status = 200): FastifyReply {
+  return reply.status(status).type('application/json; charset=utf-8').header('content-length', String(length)).send(body);
 }
 
 export const Deleted = Type.Object({ id: Type.String(), deleted: Type.Literal(true) });

@@ -77,7 +77,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         gauge('landfall_explain_cache_hits_total', 'Explain answers served from the answer cache.', lf.answers.hits, 'counter'),
         gauge('landfall_explain_cache_misses_total', 'Explain answers computed by a worker.', lf.answers.misses, 'counter'),
         gauge('landfall_explain_cache_bytes', 'Memory held by cached explain answers.', lf.answers.memoryBytes),
-        gauge('landfall_rulesets_memory_bytes', 'Bytes of ruleset input held in memory.', lf.store.memoryBytes),
+        gauge('landfall_rulesets_memory_bytes', 'Bytes of rulesets held in memory (inputs not yet on disk, compiled forms or their resident parts).', lf.store.memoryBytes),
         gauge('process_resident_memory_bytes', 'Resident set size.', process.memoryUsage.rss()),
       ].join('\n');
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${text}\n`);

@@ -19,13 +19,17 @@ import {
   Service,
   TraceBody,
   TraceResult,
+  UploadOptions,
   ref,
   type RulesetSummaryT,
 } from '../schemas.js';
 import { checkNode, checkQuery } from '../validate.js';
-import { COMMON, Deleted, errors, requireJson, sendJson } from './common.js';
+import { COMMON, Deleted, errors, requireJson, sendJson, sendJsonBytes, sendJsonStream } from './common.js';
 import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
+import { createReadStream } from 'node:fs';
+import { collectIfExposed } from '../gc.js';
+import { isWholeShared, sharedSection, sharedServicesJson } from '../../shared-ruleset.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const lf = app.landfall;
@@ -34,7 +38,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Produced by the library's loadRuleset (RulesetStats); the store keeps it opaque.
     stats: e.stats as RulesetSummaryT['stats'],
     warnings: e.warnings,
-    bytes: e.input.byteLength,
+    bytes: e.inputBytes,
     aliases: lf.store.aliasesOf(e.id),
   });
 
@@ -47,6 +51,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
         tags: ['rulesets'],
+        querystring: UploadOptions,
         // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
         body: {
           content: {
@@ -71,7 +76,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             : (body as RulesetBundle);
       checkNode(bundle.node, 'body/node');
       // The canonical bytes and their one hash: the id, known before any parsing.
-      const input = encodeInput(bundle);
+      const input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
       const id = idOf(input);
       const entry = await lf.uploads.once(id, async () => {
         // The same node again: answer from the store without parsing.
@@ -79,8 +84,12 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (known) return withCompiled(lf, known);
         const fresh = await compileInput(lf, id, input);
         await lf.store.put(fresh);
+        // Every worker opens it now, so the first answer each gives after 201 pays no open.
+        await lf.pool.openEverywhere(refOf(fresh));
         return fresh;
       });
+      // Once the answer is out, the body, its canonical bytes and the whole compiled form are garbage.
+      reply.raw.once('finish', () => setImmediate(collectIfExposed));
       return reply.status(201).send(summary(entry));
     },
   );
@@ -128,8 +137,12 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const entry = await lf.ruleset(req.params.id);
-      const { json } = await lf.run({ op: 'services', ruleset: refOf(entry) });
-      return sendJson(reply, json);
+      // Computed once, when the ruleset was compiled, and kept in its shared form: sent as those
+      // bytes from here (memory, or the compiled file once the store keeps only the resident
+      // part), without a worker round trip or a copy.
+      if (isWholeShared(entry.shared!)) return sendJsonBytes(reply, sharedServicesJson(entry.shared!));
+      const { at, length } = sharedSection(entry.shared!, 'blob');
+      return sendJsonStream(reply, createReadStream(entry.compiledFile!, { start: at, end: at + length - 1 }), length);
     },
   );
 
