@@ -11,7 +11,6 @@ import { PROTO } from '../model/rule.js';
 import * as L from '../compile/layout.js';
 import { QueryError, resolveQuery } from './packet.js';
 import type { Engine, TraceRecord, WalkPacket } from './types.js';
-import type { WasmEngine } from './wasm.js';
 
 /** Origins by column code. */
 export const COLUMN_ORIGINS: readonly Origin[] = ['external', 'pod', 'host'];
@@ -47,6 +46,11 @@ export interface ResultColumns {
   /** Source after SNAT/MASQUERADE. */
   src: Uint32Array;
   rulesEvaluated: Uint32Array;
+}
+
+/** An engine that walks columns itself (the wasm engine, src/engine/wasm.ts); false: walk the batch with trace(). */
+export interface ColumnarEngine {
+  traceColumns(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
 }
 
 export function allocResults(n: number): ResultColumns {
@@ -116,8 +120,8 @@ export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColu
   const fits = res.verdict.length >= n && res.masquerade.length >= n && res.dport.length >= n && res.rulesEvaluated.length >= n && res.dst.length >= 4 * n && res.src.length >= 4 * n;
   if (!fits) throw new RangeError(`traceColumns: the result columns hold fewer than ${n} packets`);
   const templates = templatesOf(node, cols, n); // validates every packet before any walking
-  const wasm = engine as Partial<WasmEngine>;
-  if (wasm.traceColumns && wasm.traceColumns(cols, templates, seed, res)) return res;
+  const columnar = engine as Engine & Partial<ColumnarEngine>;
+  if (columnar.traceColumns && columnar.traceColumns(cols, templates, seed, res)) return res;
   // The reference engine, or a batch the wasm hands back: one packet object each.
   const pkts: WalkPacket[] = [];
   for (let i = 0; i < n; i++) pkts.push(packetAt(cols, templates, i));
