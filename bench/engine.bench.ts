@@ -1,7 +1,7 @@
 // Engine bench (issue 3): generated kube-proxy rule sets of 1k/5k/10k/20k services × 10 endpoints.
 // Writes bench/results/engine.json and bench/results/engine.md.
 //
-//   npx tsx bench/engine.bench.ts [--sizes 1000,5000,10000,20000] [--endpoints 10] [--task-ms 1500]
+//   node --expose-gc --import tsx bench/engine.bench.ts [--sizes 1000,5000,10000,20000] [--endpoints 10] [--task-ms 1500]
 //                                 [--batch 1000] [--columns-batch 65536] [--no-restore]
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -39,6 +39,7 @@ const meta = {
   'load average at end': (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' '),
   'trace batch': Number(args.batch),
   'traceColumns batch': Number(args['columns-batch']),
+  'full GC before each timed phase': typeof (globalThis as { gc?: unknown }).gc === 'function' ? 'yes (--expose-gc)' : 'no',
 };
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
 await writeFile(new URL('./results/engine.json', import.meta.url), `${JSON.stringify({ meta, results }, null, 2)}\n`);

@@ -48,6 +48,11 @@ export interface ResultColumns {
   rulesEvaluated: Uint32Array;
 }
 
+/** An engine that walks columns itself (the wasm engine, src/engine/wasm.ts); false: walk the batch with trace(). */
+export interface ColumnarEngine {
+  traceColumns(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
+}
+
 export function allocResults(n: number): ResultColumns {
   return {
     verdict: new Uint8Array(n),
@@ -108,11 +113,6 @@ function packetAt(cols: PacketColumns, templates: Map<number, WalkPacket>, i: nu
   return { ...t, src: addr(cols.src), dst: addr(cols.dst), sport: ported ? cols.sport[i]! : 0, dport: ported ? cols.dport[i]! : 0 };
 }
 
-/** An engine that walks columns itself (wasm.ts WasmEngine); named here so columns.ts need not import wasm.ts. */
-interface ColumnTracer {
-  traceColumns?(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
-}
-
 /** trace() for packets in columns; results in `out` (allocated when not given). */
 export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColumns, seed: number, out?: ResultColumns): ResultColumns {
   const n = count(cols);
@@ -120,8 +120,8 @@ export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColu
   const fits = res.verdict.length >= n && res.masquerade.length >= n && res.dport.length >= n && res.rulesEvaluated.length >= n && res.dst.length >= 4 * n && res.src.length >= 4 * n;
   if (!fits) throw new RangeError(`traceColumns: the result columns hold fewer than ${n} packets`);
   const templates = templatesOf(node, cols, n); // validates every packet before any walking
-  const wasm = engine as Engine & ColumnTracer;
-  if (wasm.traceColumns && wasm.traceColumns(cols, templates, seed, res)) return res;
+  const columnar = engine as Engine & Partial<ColumnarEngine>;
+  if (columnar.traceColumns && columnar.traceColumns(cols, templates, seed, res)) return res;
   // The reference engine, or a batch the wasm hands back: one packet object each.
   const pkts: WalkPacket[] = [];
   for (let i = 0; i < n; i++) pkts.push(packetAt(cols, templates, i));

@@ -166,6 +166,10 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   let localityMet = false;
   const forced: number[] = [];
   const steps = stepCacheOf(rs);
+  // The walks of one packet mostly keep its source: formatted once, not once per walk (the words
+  // are copied: an engine may reuse its address objects).
+  let lastSrc: number[] = [0];
+  let lastSource = '';
   let walks = 0;
 
   for (;;) {
@@ -174,7 +178,12 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
     const p = probabilityOf(rec);
     if (p > 0) {
       const endpoint = formatEndpoint(rec.dst, ported ? rec.dport : undefined);
-      const source = formatAddr(rec.src);
+      const a = rec.src;
+      if (!(a.family === lastSrc[0] && a.w[0] === lastSrc[1] && a.w[1] === lastSrc[2] && a.w[2] === lastSrc[3] && a.w[3] === lastSrc[4])) {
+        lastSrc = [a.family, a.w[0], a.w[1], a.w[2], a.w[3]];
+        lastSource = formatAddr(a);
+      }
+      const source = lastSource;
       const ck = caseKey(rec);
       let caseOrder = cases.get(ck);
       if (caseOrder === undefined) cases.set(ck, (caseOrder = cases.size));

@@ -26,7 +26,7 @@ import * as L from '../compile/layout.js';
 import { ifaceWords } from '../compile/ops.js';
 import { ipvsServiceNotes } from './ipvs-schedule.js';
 import { createReferenceEngine } from './reference.js';
-import type { PacketColumns, ResultColumns } from './columns.js';
+import type { ColumnarEngine, PacketColumns, ResultColumns } from './columns.js';
 import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
 import { engineExports, type EngineExports } from './wasm-exports.js';
 import { addrAt, assumptionAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
@@ -149,7 +149,7 @@ function writePacketAt(i32: Int32Array, at: number, p: WalkPacket, conns: ConnCu
 }
 
 /** The wasm engine, with counts of the work it handed to the reference walk (see the header). */
-export interface WasmEngine extends Engine {
+export interface WasmEngine extends Engine, ColumnarEngine {
   readonly stats: { hostWalks: number; hostTraces: number };
   /**
    * Load path (src/engine/columns.ts): trace() of the packets in `cols` with one PRNG stream, in
