@@ -84,6 +84,61 @@ export function trace(n: i32): i32 {
   return n;
 }
 
+/**
+ * trace() of n ≤ COLS packets given as columns (layout CI_*): each packet is its template
+ * (CT_INDEX / CT_PKTS, by origin, family and protocol) with the column's addresses and ports,
+ * walked as packet 0; results go to the CO_* columns. Returns how many packets were walked —
+ * fewer than n when one needed the host or failed (its status at CO_STATUS). The batch's
+ * assumptions are not kept (columns have no place for them).
+ */
+export function traceCols(n: i32): i32 {
+  const p = L.IN_BYTES;
+  for (let i = 0; i < n; i++) {
+    const fam = <i32>load<u8>(L.CI_FAMILY + i);
+    const proto = <i32>load<u8>(L.CI_PROTO + i);
+    const origin = <i32>load<u8>(L.CI_ORIGIN + i);
+    const v6 = fam == 6;
+    const t = origin <= 2 ? load<i32>(L.CT_INDEX + (<usize>((((origin << 1) | (v6 ? 1 : 0)) << 8) | proto) << 2)) : -1;
+    if (t < 0) {
+      store<i32>(L.CO_STATUS, L.ST_HOST);
+      return i;
+    }
+    memory.copy(p, L.CT_PKTS + (<usize>(t * L.PKT_WORDS) << 2), L.PKT_WORDS << 2);
+    const a = L.CI_SRC + (<usize>i << 4);
+    const b = L.CI_DST + (<usize>i << 4);
+    st(p, L.P_SRC, load<i32>(a));
+    st(p, L.P_DST, load<i32>(b));
+    for (let k = 1; k < 4; k++) {
+      st(p, L.P_SRC + k, v6 ? load<i32>(a + (<usize>k << 2)) : 0);
+      st(p, L.P_DST + k, v6 ? load<i32>(b + (<usize>k << 2)) : 0);
+    }
+    const ported = proto != 1 && proto != 58;
+    if (ported) {
+      st(p, L.P_SPORT, <i32>load<u16>(L.CI_SPORT + (<usize>i << 1)));
+      st(p, L.P_DPORT, <i32>load<u16>(L.CI_DPORT + (<usize>i << 1)));
+    }
+    const status = walkPacket(0, false, 0);
+    if (status != L.ST_OK) {
+      store<i32>(L.CO_STATUS, status);
+      return i;
+    }
+    store<u8>(L.CO_VERDICT + i, <u8>outVerdict());
+    store<u8>(L.CO_MASQ + i, S.masq != 0 ? 1 : 0);
+    store<u16>(L.CO_DPORT + (<usize>i << 1), ported ? <u16>S.finalDport() : 0);
+    store<i32>(L.CO_RULES + (<usize>i << 2), S.rulesEval);
+    const d = S.routeDst();
+    const o = L.CO_DST + (<usize>i << 4);
+    const s = L.CO_SRC + (<usize>i << 4);
+    store<i32>(o, load<i32>(d));
+    store<i32>(s, load<i32>(S.SRC));
+    for (let k = 1; k < 4; k++) {
+      store<i32>(o + (<usize>k << 2), v6 ? load<i32>(d + (<usize>k << 2)) : 0);
+      store<i32>(s + (<usize>k << 2), v6 ? load<i32>(S.SRC + (<usize>k << 2)) : 0);
+    }
+  }
+  return n;
+}
+
 /** hsiphash of one u32 (checked by the tests against the kernel's vector). */
 export { hsiphashU32 } from './ipvs';
 

@@ -68,8 +68,23 @@ export interface LoadedRuleset {
  * sorted at every level, so the same node state always gets the same id.
  */
 export function rulesetId(bundle: LoadInput): string {
-  return createHash('sha256').update(canonicalBundle(bundle)).digest('hex');
+  // canonicalBundle's bytes, hashed piece by piece: the dumps are not joined into one more string.
+  const h = createHash('sha256');
+  let sep = '{';
+  for (const k of BUNDLE_KEYS_SORTED) {
+    const v = bundle[k];
+    if (v === undefined) continue;
+    h.update(`${sep}${JSON.stringify(k)}:`);
+    h.update(canonicalJson(v));
+    sep = ',';
+  }
+  h.update(sep === '{' ? '{}' : '}');
+  return h.digest('hex');
 }
+
+const BUNDLE_KEYS = ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const;
+/** The bundle's keys in canonicalJson's order (sorted). */
+const BUNDLE_KEYS_SORTED = [...BUNDLE_KEYS].sort();
 
 /**
  * The canonical JSON rulesetId hashes. The service stores and ships exactly these bytes, so the
@@ -77,7 +92,7 @@ export function rulesetId(bundle: LoadInput): string {
  */
 export function canonicalBundle(bundle: LoadInput): string {
   const norm: Record<string, unknown> = {};
-  for (const k of ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const) {
+  for (const k of BUNDLE_KEYS) {
     if (bundle[k] !== undefined) norm[k] = bundle[k];
   }
   return canonicalJson(norm);
@@ -124,7 +139,7 @@ export function resolveInputs(bundle: LoadInput): ResolvedInputs {
 }
 
 /** Parses and numbers everything; throws ParseError (dumps) or QueryError (node context). */
-export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[] } {
+export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table?: TableName } = {}): { ruleset: Ruleset; warnings: string[]; inputs: ResolvedInputs } {
   const inp = resolveInputs(bundle);
   const src = inp.sources;
   if (inp.iptables === undefined && inp.ip6tables === undefined && inp.nftables === undefined && inp.ipvs === undefined) {
@@ -178,14 +193,15 @@ export function buildRuleset(bundle: LoadInput, opts: { lenient?: boolean; table
   }
   const node = resolveNode(inp.node, ipvs, warnings);
   const ruleset: Ruleset = { v4, v6, nft, nftSyntax, ipsets, ipvs, node, warnings: parseWarnings, ...numberRules(v4, v6, nft) };
-  return { ruleset, warnings };
+  return { ruleset, warnings, inputs: inp };
 }
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-export function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
+/** `inputs`: buildRuleset's, so a snapshot is not read and validated a second time. */
+export function statsOf(bundle: LoadInput, rs: Ruleset, inputs?: ResolvedInputs): RulesetStats {
   const tables: Record<string, TableStats> = {};
   for (const fam of [rs.v4, rs.v6]) {
     if (!fam) continue;
@@ -203,7 +219,7 @@ export function statsOf(bundle: LoadInput, rs: Ruleset): RulesetStats {
     tables[`nft/${t.family} ${t.name}`] = { chains: t.chains.size, rules };
   }
   let bytes = 0;
-  const inp = resolveInputs(bundle);
+  const inp = inputs ?? resolveInputs(bundle);
   for (const s of [inp.iptables, inp.ip6tables, inp.nftables, inp.ipvs, inp.ipsets]) if (s !== undefined) bytes += Buffer.byteLength(s, 'utf8');
   let ipsetEntries = 0;
   for (const s of rs.ipsets.sets.values()) ipsetEntries += s.entries.length;
@@ -226,7 +242,7 @@ function createEngine(rs: Ruleset, kind: 'wasm' | 'reference'): Engine {
 /** Loads a node's dumps. Throws ParseError on a malformed dump, QueryError on a malformed node context. */
 export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRuleset {
   const t0 = performance.now();
-  const { ruleset, warnings } = buildRuleset(bundle, opts);
+  const { ruleset, warnings, inputs } = buildRuleset(bundle, opts);
   const t1 = performance.now();
   const engine = createEngine(ruleset, opts.engine ?? 'wasm');
   const t2 = performance.now();
@@ -236,7 +252,7 @@ export function loadRuleset(bundle: LoadInput, opts: LoadOptions = {}): LoadedRu
     id: rulesetId(bundle),
     ruleset,
     engine,
-    stats: { ...statsOf(bundle, ruleset), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
+    stats: { ...statsOf(bundle, ruleset, inputs), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
     warnings,
     explain: (query, o) => explain(ruleset, engine, query, { maxPaths: o?.maxPaths ?? maxPaths }),
     trace: (queries, o) => traceAll(ruleset, engine, queries, o?.seed ?? 0),

@@ -1,6 +1,6 @@
 // The one-way order of src/ (README "Architecture"): every import of every module under src/
-// points to its own layer or one below, and value imports form no cycle. The import specifiers
-// are read with the TypeScript parser (static, `export … from`, dynamic import(), and
+// points to its own layer or one below, and imports (value or type-only) form no cycle. The
+// import specifiers are read with the TypeScript parser (static, `export … from`, dynamic import(), and
 // `new URL('./x.js', import.meta.url)` worker entries), so a new upward import fails here.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -36,10 +36,11 @@ function rankOf(file: string): number {
   return rank;
 }
 
+/** Every .ts file under dir, sorted (readdir order differs between file systems; cycles are reported in walk order). */
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+    .sort();
 }
 
 interface Edge {
@@ -111,9 +112,10 @@ describe('architecture', () => {
     expect(offenders.map(short)).toEqual([]);
   });
 
-  it('value imports form no cycle', () => {
+  /** Cycles of the import graph made of the edges `keep` lets through, one line each. */
+  function cyclesOf(keep: (e: Edge) => boolean): string[] {
     const graph = new Map<string, string[]>();
-    for (const e of edges) if (!e.typeOnly) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
+    for (const e of edges) if (keep(e)) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
     const cycles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();
     const stack: string[] = [];
@@ -128,6 +130,21 @@ describe('architecture', () => {
       state.set(f, 'done');
     };
     for (const f of files) if (!state.has(f)) walk(f);
-    expect(cycles).toEqual([]);
+    return cycles;
+  }
+
+  it('value imports form no cycle', () => {
+    expect(cyclesOf((e) => !e.typeOnly)).toEqual([]);
+  });
+
+  it('type-only imports form no cycle either (a shared type lives in the module it belongs to)', () => {
+    // Known, left to service/'s owners: the `Landfall` app type lives in app.ts, which imports the
+    // modules that need it. Listed exactly, so a new cycle fails and so does fixing these without
+    // removing them here.
+    const known = [
+      'service/app.ts → service/boot.ts → service/load.ts → service/app.ts',
+      'service/app.ts → service/routes/rulesets.ts → service/routes/trace-columns.ts → service/app.ts',
+    ];
+    expect(cyclesOf(() => true)).toEqual(known);
   });
 });

@@ -1,25 +1,16 @@
 // The real-dump corpus (test/corpus/<name>/, each with its SOURCE.md): node dumps other people
 // pasted into public issues and docs, loaded as they are, with answers checked by hand. Every
 // expectation below says why it is right by reading the rules; line numbers are the files'.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../src/parse/errors.js';
 import { loadRuleset, type LoadInput, type LoadOptions } from '../src/ruleset.js';
 import type { NodeInput, Query } from '../src/model/contracts.js';
-
-const CORPUS = fileURLToPath(new URL('./corpus/', import.meta.url));
-
-function read(name: string, file: string): string | undefined {
-  const p = `${CORPUS}${name}/${file}`;
-  return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
-}
+import { corpusFile, parseErrorOf } from './helpers/fixtures.js';
 
 function load(name: string, opts: LoadOptions = {}, node?: NodeInput) {
-  expect(read(name, 'SOURCE.md'), `${name}/SOURCE.md`).toMatch(/Source: https:\/\//);
+  expect(corpusFile(name, 'SOURCE.md'), `${name}/SOURCE.md`).toMatch(/Source: https:\/\//);
   const b: LoadInput = {};
-  const ipt = read(name, 'iptables.txt');
-  const ipvs = read(name, 'ipvs.txt');
+  const ipt = corpusFile(name, 'iptables.txt');
+  const ipvs = corpusFile(name, 'ipvs.txt');
   if (ipt !== undefined) b.iptables = ipt;
   if (ipvs !== undefined) b.ipvs = ipvs;
   if (node) b.node = node;
@@ -34,21 +25,11 @@ function only(rs: ReturnType<typeof load>, q: Query) {
   return { verdict: o.verdict, endpoint: o.endpoint, masquerade: o.masquerade, path: o.path.map((s) => `${s.line}:${s.chain}`) };
 }
 
-function parseError(f: () => unknown): ParseError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ParseError);
-    return e as ParseError;
-  }
-  throw new Error('expected a ParseError');
-}
-
 describe('flannel-k3s-nat-S: `iptables -t nat -S` in the flannel pod (flannel-io/flannel#1462)', () => {
   // Line 1 is the `kubectl exec` the user ran first: not iptables, so strict mode stops there and
   // lenient mode skips it; line 2's `iptables -t nat -S` names the table.
   it('strict mode stops at the kubectl line; lenient skips it and takes nat from the command', () => {
-    expect(parseError(() => load('flannel-k3s-nat-S')).line).toBe(1);
+    expect(parseErrorOf(() => load('flannel-k3s-nat-S')).line).toBe(1);
     expect(load('flannel-k3s-nat-S', { lenient: true }).warnings).toEqual([expect.stringMatching(/^iptables:1:1: skipped a line that is not iptables-save/)]);
   });
   // The paste has no node address; 192.168.1.10 is this test's, so locality is settled (not the subject here).
@@ -144,7 +125,7 @@ describe('weave-list-rules: `iptables --list-rules` in the weave container (weav
 
 describe('kind-grep-fragment: `iptables-save | grep test-svc` on a kind worker (katacoda tutorial)', () => {
   it('strict mode stops at the Markdown fence; lenient infers nat and says what is missing', () => {
-    expect(parseError(() => load('kind-grep-fragment')).message).toMatch(/Markdown fence/);
+    expect(parseErrorOf(() => load('kind-grep-fragment')).message).toMatch(/Markdown fence/);
     const w = load('kind-grep-fragment', { lenient: true }).warnings;
     expect(w.filter((x) => /rules without a \*table header/.test(x))).toEqual([expect.stringMatching(/^iptables:3:1: .*placed in the nat table \(inferred from KUBE-MARK-MASQ, /)]);
     expect(w.filter((x) => /not reached from any built-in chain/.test(x)).map((x) => x.split(':').slice(1, 2)[0])).toEqual(['3', '9']);
@@ -249,7 +230,7 @@ describe('gke-ip-masq-grep: GKE `iptables-save | grep -i IP-MASQ` (kubernetes/ku
 describe('openshift3-filter: OpenShift Origin 3.x node filter table, no COMMIT (openshift/origin#7546)', () => {
   const node = { addresses: ['10.1.2.3'] };
   it('strict mode wants the COMMIT; lenient repairs it with a warning', () => {
-    expect(parseError(() => load('openshift3-filter', {}, node)).message).toMatch(/not committed \(missing COMMIT\)/);
+    expect(parseErrorOf(() => load('openshift3-filter', {}, node)).message).toMatch(/not committed \(missing COMMIT\)/);
     expect(load('openshift3-filter', { lenient: true }, node).warnings).toEqual(['iptables:29:1: table "filter" is not committed (missing COMMIT)']);
   });
   const rs = load('openshift3-filter', { lenient: true }, node);
@@ -267,16 +248,16 @@ describe('openshift3-filter: OpenShift Origin 3.x node filter table, no COMMIT (
 describe('refused or reported, never loaded wrong', () => {
   it('k3s-iptables-L: an `iptables -L -n -v` listing is refused at line 1 with what to run (k3s-io/k3s#7096)', () => {
     for (const lenient of [false, true]) {
-      const e = parseError(() => load('k3s-iptables-L', { lenient }));
+      const e = parseErrorOf(() => load('k3s-iptables-L', { lenient }));
       expect([e.line, e.column]).toEqual([1, 1]);
       expect(e.message).toMatch(/`iptables -L` listing.*iptables-save/);
     }
   });
   it('kubeadm-wrapped-line: a terminal-wrapped `-j KUBE-POSTROUTI … NG` is reported at line 19, the column of "NG" (kubernetes/kubernetes#61944)', () => {
-    const text = read('kubeadm-wrapped-line', 'iptables.txt')!;
+    const text = corpusFile('kubeadm-wrapped-line', 'iptables.txt')!;
     const col = text.split('\n')[18].indexOf(' NG') + 2;
     for (const lenient of [false, true]) {
-      const e = parseError(() => load('kubeadm-wrapped-line', { lenient }));
+      const e = parseErrorOf(() => load('kubeadm-wrapped-line', { lenient }));
       expect([e.line, e.column]).toEqual([19, col]);
       expect(e.message).toMatch(/unexpected word "NG"/);
     }

@@ -3,6 +3,8 @@
 
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { canonicalBundle } from '../src/ruleset.js';
 import { loadRuleset, ParseError, PathExplosionError, QueryError, rulesetId } from '../src/index.js';
 import type { Query, RulesetBundle } from '../src/index.js';
 
@@ -19,6 +21,12 @@ describe('loadRuleset', () => {
     expect(rulesetId({ ...BASIC, ipvs: undefined })).toBe(rs.id);
     expect(rulesetId({ ...BASIC, node: { addresses: ['192.168.1.11'] } })).not.toBe(rs.id);
     expect(rulesetId({ ...BASIC, iptables: `${BASIC.iptables}\n` })).not.toBe(rs.id);
+  });
+
+  test('id: the SHA-256 of canonicalBundle, the bytes the service stores (hashed piece by piece)', () => {
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const quoted = { iptables: '*nat\n-A X -m comment --comment "a\\"b é"\nCOMMIT\n', ip6tables: '*filter\nCOMMIT\n', ipvs: '', ipsets: 'x', node: { podCIDRs: ['10.0.0.0/8'], addresses: ['10.0.0.1'] } };
+    for (const b of [BASIC, quoted, { snapshot: '{"v":1}' }, {}] as RulesetBundle[]) expect(rulesetId(b)).toBe(sha(canonicalBundle(b)));
   });
 
   test('stats count rules, chains, tables and bytes', () => {

@@ -88,8 +88,9 @@ export interface CompileOptions {
 }
 
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
-  // ~14 words per kube-proxy rule; sized up front so the buffer rarely regrows.
-  const w = new Words(rs.rules.length * 14 + 4096);
+  // ~14.5 words per kube-proxy rule: sized up front with headroom so the buffer does not regrow
+  // (a regrowth doubles it and copies everything written so far).
+  const w = new Words(rs.rules.length * 16 + 4096);
   const strings = new StringTable();
   const recent = new StringTable();
   const ctx: EncodeContext = {
@@ -155,7 +156,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     const { chain, tableId } = rs.chains[cid];
     const c = chainsAt + cid * CHAIN_WORDS;
     // numberRules numbers a chain's rules consecutively, in chain order.
-    const first = chain.rules.length ? rs.ruleIds.get(chain.rules[0])! : firstRule;
+    const first = firstRule;
     w.set(c + C_FIRST, first);
     w.set(c + C_COUNT, chain.rules.length);
     w.set(

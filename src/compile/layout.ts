@@ -505,7 +505,30 @@ export const MAX_REALS = 65536;
 // a trace batch's decided assumptions: ASM_WORDS each, packets in order (TR_NASM per packet)
 export const TASM_BYTES = BR_BYTES + MAX_REALS * 12;
 export const MAX_TASM = 4096;
-export const RS_BASE_BYTES = TASM_BYTES + MAX_TASM * ASM_WORDS * 4; // the compiled ruleset is copied here
+// columnar batch trace (traceCols, src/engine/columns.ts): COLS packets a call as columns in,
+// results as columns out, each column at a fixed byte address (all 8-byte aligned)
+export const COLS = 4096;
+export const CI_FAMILY = TASM_BYTES + MAX_TASM * ASM_WORDS * 4; // u8 × COLS: 4 / 6
+export const CI_PROTO = CI_FAMILY + COLS; // u8
+export const CI_ORIGIN = CI_PROTO + COLS; // u8 (ORIGIN_*)
+export const CI_SPORT = CI_ORIGIN + COLS * 2; // u16
+export const CI_DPORT = CI_SPORT + COLS * 2; // u16
+export const CI_SRC = CI_DPORT + COLS * 2; // u32 × 4 per packet (IPv4: word 0)
+export const CI_DST = CI_SRC + COLS * 16; // u32 × 4
+export const CO_VERDICT = CI_DST + COLS * 16; // u8 (VERDICT_*)
+export const CO_MASQ = CO_VERDICT + COLS; // u8
+export const CO_DPORT = CO_MASQ + COLS; // u16 (0 for icmp)
+export const CO_RULES = CO_DPORT + COLS * 2; // u32
+export const CO_DST = CO_RULES + COLS * 4; // u32 × 4 (IPv4: words 1..3 zero)
+export const CO_SRC = CO_DST + COLS * 16; // u32 × 4
+// packet templates: i32 index by (origin * 2 + (family 6 ? 1 : 0)) * 256 + protocol → template (-1 none),
+// then MAX_TEMPLATES packet records (PKT_WORDS) that the columns fill with addresses and ports
+export const CT_INDEX = CO_SRC + COLS * 16;
+export const CT_KEYS = 3 * 2 * 256;
+export const MAX_TEMPLATES = 32;
+export const CT_PKTS = CT_INDEX + CT_KEYS * 4;
+export const CO_STATUS = CT_PKTS + MAX_TEMPLATES * PKT_WORDS * 4; // i32: status of the packet traceCols stopped at
+export const RS_BASE_BYTES = CO_STATUS + 8; // the compiled ruleset is copied here
 
 export const STEP_RULE = 0;
 export const STEP_POLICY = 1;

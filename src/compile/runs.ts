@@ -65,9 +65,12 @@ function stretches(first: number, end: number, has: (r: number) => boolean, minR
 export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKeys: (number | null)[], rulesAt: number, minRun: number): number {
   const runs: Run[] = [];
   const inRun = new Uint8Array(rs.rules.length);
+  // numberRules numbers a chain's rules consecutively, in chain order.
+  let next = 0;
   for (const { chain } of rs.chains) {
+    const first = next;
+    next += chain.rules.length;
     if (chain.rules.length < minRun) continue;
-    const first = rs.ruleIds.get(chain.rules[0])!;
     const end = first + chain.rules.length;
     const dstRuns: Run[] = [];
     stretches(first, end, (r) => dstKeys[r] !== null, minRun, KEY_DST, dstRuns);

@@ -16,9 +16,6 @@ import { orderCondition, orderReason } from './order.js';
 import * as L from '../compile/layout.js';
 import { ifaceWords } from '../compile/ops.js';
 
-const { A_ADDRTYPE_LIMIT, A_IFACE, A_LOCAL, A_MATCH, A_NOTE, A_ORDER, A_OWNER, A_SET, KEY_WORDS, K_A, K_B, K_IFA, K_IFB, K_MARK, K_PA, K_PB, K_PROTO, IF_PREFIX_BIT, IF_PRESENT_BIT } =
-  L;
-
 /** Weights of an unknown condition's decision: both values enumerated, neither weighs. */
 export const UNKNOWN_WEIGHTS: readonly number[] = [1, 1];
 
@@ -46,7 +43,7 @@ export interface WalkAssumption {
 
 /** A condition's key words (layout K_*), zeroed. */
 export function emptyKey(): number[] {
-  return new Array<number>(KEY_WORDS).fill(0);
+  return new Array<number>(L.KEY_WORDS).fill(0);
 }
 
 export function putAddr(key: number[], at: number, a: Addr): void {
@@ -58,17 +55,17 @@ export function putIface(key: number[], at: number, i: Iface | null): void {
   if (!i) return;
   const b = ifaceWords(i.name);
   if (!b) throw new Error(`interface name ${i.name} cannot be encoded`);
-  key[at] = i.name.length | (i.prefix ? IF_PREFIX_BIT : 0) | IF_PRESENT_BIT;
+  key[at] = i.name.length | (i.prefix ? L.IF_PREFIX_BIT : 0) | L.IF_PRESENT_BIT;
   for (let k = 0; k < 4; k++) key[at + 1 + k] = b[k] | 0;
 }
 
 function ifaceOf(key: ArrayLike<number>, at: number): string {
   const meta = key[at];
-  if ((meta & IF_PRESENT_BIT) === 0) return '(none)';
+  if ((meta & L.IF_PRESENT_BIT) === 0) return '(none)';
   const len = meta & 0xff;
   let name = '';
   for (let i = 0; i < len; i++) name += String.fromCharCode((key[at + 1 + (i >> 2)] >>> ((i & 3) * 8)) & 0xff);
-  return meta & IF_PREFIX_BIT ? `${name}+` : name;
+  return meta & L.IF_PREFIX_BIT ? `${name}+` : name;
 }
 
 function addrOf(key: ArrayLike<number>, at: number, family: 4 | 6): string {
@@ -86,40 +83,40 @@ function ep(key: ArrayLike<number>, a: number, p: number, family: 4 | 6, proto: 
 /** The variable's identity string (both engines build it from the same parts). */
 export function assumptionKey(kind: number, label: string, family: 4 | 6, key: ArrayLike<number>): string {
   let s = `${kind}|${family}|${label}`;
-  for (let i = 0; i < KEY_WORDS; i++) s += `|${key[i] | 0}`;
+  for (let i = 0; i < L.KEY_WORDS; i++) s += `|${key[i] | 0}`;
   return s;
 }
 
 /** The readable condition (`rs` names base chains for an order condition). */
 export function conditionText(kind: number, label: string, family: 4 | 6, key: ArrayLike<number>, rs?: Ruleset): string {
   switch (kind) {
-    case A_ORDER:
-      return orderCondition(rs!, key[K_PA], key[K_PB]);
-    case A_SET: {
+    case L.A_ORDER:
+      return orderCondition(rs!, key[L.K_PA], key[L.K_PB]);
+    case L.A_SET: {
       const [name, dirsText, nomatch] = label.split('|');
       const dirs = dirsText.split(',');
       const suffix = nomatch === '1' ? ' --return-nomatch' : '';
-      if (dirs.length === 1) return `${addrOf(key, dirs[0] === 'src' ? K_A : K_B, family)} in set ${name} (${dirsText})${suffix}`;
-      const proto = key[K_PROTO];
+      if (dirs.length === 1) return `${addrOf(key, dirs[0] === 'src' ? L.K_A : L.K_B, family)} in set ${name} (${dirsText})${suffix}`;
+      const proto = key[L.K_PROTO];
       const sides: string[] = [];
-      if (dirs.includes('src')) sides.push(`src ${ep(key, K_A, K_PA, family, proto)}`);
-      if (dirs.includes('dst')) sides.push(`dst ${ep(key, K_B, K_PB, family, proto)}`);
+      if (dirs.includes('src')) sides.push(`src ${ep(key, L.K_A, L.K_PA, family, proto)}`);
+      if (dirs.includes('dst')) sides.push(`dst ${ep(key, L.K_B, L.K_PB, family, proto)}`);
       return `the packet (${sides.join(', ')}) is in set ${name} (${dirsText})${suffix}`;
     }
-    case A_MATCH: {
-      const proto = key[K_PROTO];
-      const mark = key[K_MARK] >>> 0;
-      return `${label} matches ${ep(key, K_A, K_PA, family, proto)} → ${ep(key, K_B, K_PB, family, proto)}${mark ? ` (mark 0x${mark.toString(16)})` : ''}`;
+    case L.A_MATCH: {
+      const proto = key[L.K_PROTO];
+      const mark = key[L.K_MARK] >>> 0;
+      return `${label} matches ${ep(key, L.K_A, L.K_PA, family, proto)} → ${ep(key, L.K_B, L.K_PB, family, proto)}${mark ? ` (mark 0x${mark.toString(16)})` : ''}`;
     }
-    case A_OWNER:
+    case L.A_OWNER:
       return label;
-    case A_IFACE:
-      return `interface ${ifaceOf(key, K_IFB)} is ${ifaceOf(key, K_IFA)}`;
-    case A_ADDRTYPE_LIMIT:
-      return `${addrOf(key, K_A, family)} is an address of interface ${ifaceOf(key, K_IFA)}`;
-    case A_LOCAL:
-      return `${addrOf(key, K_A, family)} is a node address`;
-    case A_NOTE:
+    case L.A_IFACE:
+      return `interface ${ifaceOf(key, L.K_IFB)} is ${ifaceOf(key, L.K_IFA)}`;
+    case L.A_ADDRTYPE_LIMIT:
+      return `${addrOf(key, L.K_A, family)} is an address of interface ${ifaceOf(key, L.K_IFA)}`;
+    case L.A_LOCAL:
+      return `${addrOf(key, L.K_A, family)} is a node address`;
+    case L.A_NOTE:
       return label;
     default:
       throw new Error(`unknown assumption kind ${kind}`);
@@ -129,13 +126,13 @@ export function conditionText(kind: number, label: string, family: 4 | 6, key: A
 /** Why the condition is unknown, for conditions whose reason depends on the key. */
 export function keyedReason(kind: number, family: 4 | 6, key: ArrayLike<number>, rs?: Ruleset): string {
   switch (kind) {
-    case A_ORDER:
-      return orderReason(rs!, key[K_PA], key[K_PB]);
-    case A_IFACE: {
-      const have = ifaceOf(key, K_IFB);
-      return `interface ${have} may or may not be ${ifaceOf(key, K_IFA)}`;
+    case L.A_ORDER:
+      return orderReason(rs!, key[L.K_PA], key[L.K_PB]);
+    case L.A_IFACE: {
+      const have = ifaceOf(key, L.K_IFB);
+      return `interface ${have} may or may not be ${ifaceOf(key, L.K_IFA)}`;
     }
-    case A_LOCAL:
+    case L.A_LOCAL:
       return LOCALITY_REASON;
     default:
       throw new Error(`assumption kind ${kind} has a fixed reason`);
@@ -147,9 +144,6 @@ export const LOCALITY_REASON = "the node's addresses were not given: whether a d
 /** The warning explain adds when a locality question was met. */
 export const LOCALITY_WARNING =
   "the node's addresses were not given, so whether an address is the node's own is an assumption in the answer; give node.addresses, or a node snapshot (ip -j addr, ip -j route show table all, ip -j rule) to settle it";
-
-/** keys of K_* for the set kind's fields (re-exported for the engines). */
-export const KEYS = { K_A, K_B, K_PA, K_PB, K_PROTO, K_MARK, K_IFA, K_IFB } as const;
 
 /** A condition read as not holding ("10.0.0.5 not in set A (src)"), for texts that group by case. */
 export function negatedCondition(text: string): string {

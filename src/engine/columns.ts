@@ -11,9 +11,6 @@ import { PROTO } from '../model/rule.js';
 import * as L from '../compile/layout.js';
 import { QueryError, resolveQuery } from './packet.js';
 import type { Engine, TraceRecord, WalkPacket } from './types.js';
-import type { WasmEngine } from './wasm.js';
-
-const { TR_DPORT, TR_DST, TR_MASQ, TR_RULES, TR_SRC, TR_VERDICT } = L;
 
 /** Origins by column code. */
 export const COLUMN_ORIGINS: readonly Origin[] = ['external', 'pod', 'host'];
@@ -51,6 +48,11 @@ export interface ResultColumns {
   rulesEvaluated: Uint32Array;
 }
 
+/** An engine that walks columns itself (the wasm engine, src/engine/wasm.ts); false: walk the batch with trace(). */
+export interface ColumnarEngine {
+  traceColumns(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
+}
+
 export function allocResults(n: number): ResultColumns {
   return {
     verdict: new Uint8Array(n),
@@ -73,78 +75,56 @@ function count(cols: PacketColumns): number {
 }
 
 /**
- * One resolved packet per (origin, family, protocol), made by resolveQuery so every default is
- * trace()'s; packetAt overwrites addresses and ports in place.
+ * Validates every packet and makes one resolved packet per (origin, family, protocol) met, by
+ * resolveQuery so every default is trace()'s; keyed as layout CT_INDEX (origin * 512 +
+ * (family 6 ? 256 : 0) + protocol). Addresses and ports are the columns'.
  */
-function templates(node: NodeContext, cols: PacketColumns, n: number): (i: number) => WalkPacket {
-  const made = new Map<number, { p: WalkPacket; src: number[]; dst: number[] }>();
-  return (i: number): WalkPacket => {
+function templatesOf(node: NodeContext, cols: PacketColumns, n: number): Map<number, WalkPacket> {
+  const seen = new Uint8Array(L.CT_KEYS);
+  const made = new Map<number, WalkPacket>();
+  for (let i = 0; i < n; i++) {
     const family = cols.family[i]!;
     const proto = cols.protocol[i]!;
     const oc = cols.origin[i]!;
-    const key = (family << 16) | (oc << 8) | proto;
-    let t = made.get(key);
-    if (!t) {
-      const name = PROTO_NAME[proto];
-      const origin = COLUMN_ORIGINS[oc];
-      if (family !== 4 && family !== 6) throw new QueryError(`packets[${i}].family`, 'must be 4 or 6');
-      if (!name || (name === 'icmp' && proto !== (family === 4 ? PROTO.icmp : PROTO.icmpv6))) {
-        throw new QueryError(`packets[${i}].protocol`, 'must be 6 (tcp), 17 (udp), 132 (sctp), or 1 / 58 (icmp for IPv4 / IPv6)');
-      }
-      if (!origin) throw new QueryError(`packets[${i}].origin`, 'must be 0 (external), 1 (pod) or 2 (host)');
-      const a = family === 4 ? '192.0.2.1' : '2001:db8::1';
-      const q: Query = { protocol: name, destination: a, source: a, origin, ...(name === 'icmp' ? {} : { port: 1 }) };
-      const src = [0, 0, 0, 0];
-      const dst = [0, 0, 0, 0];
-      const base = resolveQuery(q, node).pkt;
-      const p: WalkPacket = { ...base, src: { family, w: src as unknown as Addr['w'] }, dst: { family, w: dst as unknown as Addr['w'] } };
-      made.set(key, (t = { p, src, dst }));
+    const key = oc * 512 + (family === 6 ? 256 : 0) + proto;
+    if (oc <= 2 && (family === 4 || family === 6) && seen[key]) continue;
+    const name = PROTO_NAME[proto];
+    const origin = COLUMN_ORIGINS[oc];
+    if (family !== 4 && family !== 6) throw new QueryError(`packets[${i}].family`, 'must be 4 or 6');
+    if (!name || (name === 'icmp' && proto !== (family === 4 ? PROTO.icmp : PROTO.icmpv6))) {
+      throw new QueryError(`packets[${i}].protocol`, 'must be 6 (tcp), 17 (udp), 132 (sctp), or 1 / 58 (icmp for IPv4 / IPv6)');
     }
-    const { p } = t;
-    const at = 4 * i;
-    for (let k = 0; k < 4; k++) {
-      t.src[k] = family === 4 && k > 0 ? 0 : cols.src[at + k]!;
-      t.dst[k] = family === 4 && k > 0 ? 0 : cols.dst[at + k]!;
-    }
-    const ported = PROTO_NAME[proto] !== 'icmp';
-    p.sport = ported ? cols.sport[i]! : 0;
-    p.dport = ported ? cols.dport[i]! : 0;
-    void n;
-    return p;
-  };
+    if (!origin) throw new QueryError(`packets[${i}].origin`, 'must be 0 (external), 1 (pod) or 2 (host)');
+    const a = family === 4 ? '192.0.2.1' : '2001:db8::1';
+    const q: Query = { protocol: name, destination: a, source: a, origin, ...(name === 'icmp' ? {} : { port: 1 }) };
+    made.set(key, resolveQuery(q, node).pkt);
+    seen[key] = 1;
+  }
+  return made;
 }
 
-function copyAddr(a: Addr): Addr {
-  return { family: a.family, w: [...a.w] as Addr['w'] };
+/** Packet i of the columns as a packet object (for engines without a columnar walk). */
+function packetAt(cols: PacketColumns, templates: Map<number, WalkPacket>, i: number): WalkPacket {
+  const family = cols.family[i] as 4 | 6;
+  const proto = cols.protocol[i]!;
+  const t = templates.get(cols.origin[i]! * 512 + (family === 6 ? 256 : 0) + proto)!;
+  const addr = (a: Uint32Array): Addr => ({ family, w: family === 4 ? [a[4 * i]!, 0, 0, 0] : [a[4 * i]!, a[4 * i + 1]!, a[4 * i + 2]!, a[4 * i + 3]!] });
+  const ported = PROTO_NAME[proto] !== 'icmp';
+  return { ...t, src: addr(cols.src), dst: addr(cols.dst), sport: ported ? cols.sport[i]! : 0, dport: ported ? cols.dport[i]! : 0 };
 }
 
 /** trace() for packets in columns; results in `out` (allocated when not given). */
 export function traceColumns(node: NodeContext, engine: Engine, cols: PacketColumns, seed: number, out?: ResultColumns): ResultColumns {
   const n = count(cols);
   const res = out ?? allocResults(n);
-  const packetAt = templates(node, cols, n);
-  for (let i = 0; i < n; i++) packetAt(i); // validates every packet before any walking
-  const wasm = engine as Partial<WasmEngine>;
-  if (wasm.traceColumns) {
-    const done = wasm.traceColumns(n, packetAt, seed, (k, i32, at) => {
-      res.verdict[k] = i32[at + TR_VERDICT]!;
-      res.masquerade[k] = i32[at + TR_MASQ]! !== 0 ? 1 : 0;
-      res.dport[k] = cols.protocol[k] === PROTO.icmp || cols.protocol[k] === PROTO.icmpv6 ? 0 : i32[at + TR_DPORT]!;
-      res.rulesEvaluated[k] = i32[at + TR_RULES]!;
-      const v6 = cols.family[k] === 6;
-      for (let w = 0; w < 4; w++) {
-        res.dst[4 * k + w] = w > 0 && !v6 ? 0 : i32[at + TR_DST + w]! >>> 0;
-        res.src[4 * k + w] = w > 0 && !v6 ? 0 : i32[at + TR_SRC + w]! >>> 0;
-      }
-    });
-    if (done) return res;
-  }
+  const fits = res.verdict.length >= n && res.masquerade.length >= n && res.dport.length >= n && res.rulesEvaluated.length >= n && res.dst.length >= 4 * n && res.src.length >= 4 * n;
+  if (!fits) throw new RangeError(`traceColumns: the result columns hold fewer than ${n} packets`);
+  const templates = templatesOf(node, cols, n); // validates every packet before any walking
+  const columnar = engine as Engine & Partial<ColumnarEngine>;
+  if (columnar.traceColumns && columnar.traceColumns(cols, templates, seed, res)) return res;
   // The reference engine, or a batch the wasm hands back: one packet object each.
   const pkts: WalkPacket[] = [];
-  for (let i = 0; i < n; i++) {
-    const p = packetAt(i);
-    pkts.push({ ...p, src: copyAddr(p.src), dst: copyAddr(p.dst) });
-  }
+  for (let i = 0; i < n; i++) pkts.push(packetAt(cols, templates, i));
   const recs: TraceRecord[] = engine.trace(pkts, seed >>> 0);
   recs.forEach((r, k) => {
     res.verdict[k] = COLUMN_VERDICTS.indexOf(r.verdict);

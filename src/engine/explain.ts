@@ -74,6 +74,44 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
 }
 
 /**
+ * Path steps made once per rule and shared (frozen) by every answer that shows them: an answer's
+ * representative paths repeat the same few rules, and making a step reads the rule's text, line
+ * and chain (through the buffer, for a shared compiled form). Direct-mapped by rule id, so the
+ * memory kept is bounded whatever the rule set's size; IPVS steps are made per answer.
+ */
+const STEP_SLOTS = 1 << 16;
+interface StepCache {
+  /** 1 + the rule id a slot holds (0 empty). */
+  ids: Int32Array;
+  steps: (PathStep | null)[];
+  policies: Map<number, PathStep>;
+}
+const stepCaches = new WeakMap<Ruleset, StepCache>();
+
+function stepCacheOf(rs: Ruleset): StepCache {
+  let c = stepCaches.get(rs);
+  if (!c) stepCaches.set(rs, (c = { ids: new Int32Array(STEP_SLOTS), steps: new Array<PathStep | null>(STEP_SLOTS).fill(null), policies: new Map() }));
+  return c;
+}
+
+function cachedStep(rs: Ruleset, c: StepCache, ref: StepRef): PathStep {
+  if (ref.kind === 'rule') {
+    const slot = ref.rule & (STEP_SLOTS - 1);
+    if (c.ids[slot] === ref.rule + 1) return c.steps[slot]!;
+    const step = Object.freeze(pathStep(rs, ref));
+    c.ids[slot] = ref.rule + 1;
+    c.steps[slot] = step;
+    return step;
+  }
+  if (ref.kind === 'policy') {
+    let step = c.policies.get(ref.chain);
+    if (!step) c.policies.set(ref.chain, (step = Object.freeze(pathStep(rs, ref))));
+    return step;
+  }
+  return pathStep(rs, ref);
+}
+
+/**
  * Where an unknown condition sits: its rule; for a base-chain order condition the first chain's
  * declaration (order.ts); for the routing decision line 0.
  */
@@ -127,6 +165,11 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const warnings = [...rp.warnings];
   let localityMet = false;
   const forced: number[] = [];
+  const steps = stepCacheOf(rs);
+  // The walks of one packet mostly keep its source: formatted once, not once per walk (the words
+  // are copied: an engine may reuse its address objects).
+  let lastSrc: number[] = [0];
+  let lastSource = '';
   let walks = 0;
 
   for (;;) {
@@ -135,7 +178,12 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
     const p = probabilityOf(rec);
     if (p > 0) {
       const endpoint = formatEndpoint(rec.dst, ported ? rec.dport : undefined);
-      const source = formatAddr(rec.src);
+      const a = rec.src;
+      if (!(a.family === lastSrc[0] && a.w[0] === lastSrc[1] && a.w[1] === lastSrc[2] && a.w[2] === lastSrc[3] && a.w[3] === lastSrc[4])) {
+        lastSrc = [a.family, a.w[0], a.w[1], a.w[2], a.w[3]];
+        lastSource = formatAddr(a);
+      }
+      const source = lastSource;
       const ck = caseKey(rec);
       let caseOrder = cases.get(ck);
       if (caseOrder === undefined) cases.set(ck, (caseOrder = cases.size));
@@ -163,7 +211,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
       if (p > m.best) {
         // The representative walk: the most likely one, first enumerated among equals.
         m.best = p;
-        o.path = rec.path.map((s) => pathStep(rs, s));
+        o.path = rec.path.map((s) => cachedStep(rs, steps, s));
         o.rulesEvaluated = rec.rulesEvaluated;
         if (rec.outIface !== undefined) o.outInterface = rec.outIface;
         else delete o.outInterface;

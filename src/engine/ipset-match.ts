@@ -27,22 +27,14 @@ import { maskWord } from '../model/addr.js';
 import type { IpSet, IpsetState, SetDim } from '../model/ipset.js';
 import { hasAddressDim } from '../model/ipset.js';
 import { PROTO } from '../model/rule.js';
+import type { WalkPacket } from './types.js';
 
-export interface SetPacket {
-  family: 4 | 6;
-  proto: number;
-  src: Addr;
-  dst: Addr;
-  sport: number;
-  dport: number;
-  inIface: string | null;
-  outIface: string | null;
-  /** ICMP type/code: the "port" of an ICMP packet in port dimensions (absent → uncertain). */
-  icmpType?: number;
-  icmpCode?: number;
-  /** The packet mark, for hash:ip,mark (absent → uncertain). */
-  mark?: number;
-}
+/**
+ * What a set lookup reads of the packet (types.ts WalkPacket). ICMP type/code (the "port" of an
+ * ICMP packet) and the mark (hash:ip,mark) may be absent: a set keyed on them is then uncertain.
+ */
+export type SetPacket = Pick<WalkPacket, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'inIface' | 'outIface'> &
+  Partial<Pick<WalkPacket, 'icmpType' | 'icmpCode' | 'mark'>>;
 
 export interface SetMatchOptions {
   /** --return-nomatch: an element flagged `nomatch` makes the match succeed. */
@@ -219,7 +211,7 @@ function lookupHash(set: IpSet, idx: SetIndex, dirs: ('src' | 'dst')[], pkt: Set
       if (k === null) return 'unknown';
       fixed.push(k);
     } else if (dim === 'iface') {
-      const name = dir === 'src' ? pkt.inIface : pkt.outIface;
+      const name = (dir === 'src' ? pkt.inIface : pkt.outIface)?.name;
       if (!name) return 'none';
       fixed.push(name);
     } else if (dim === 'mark') {

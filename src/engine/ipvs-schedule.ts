@@ -78,7 +78,7 @@ function serviceIndex(state: IpvsState): ServiceIndex {
  */
 export function findVirtualService(
   state: IpvsState,
-  pkt: { family: 4 | 6; proto: number; dst: Addr; dport: number; mark: number },
+  pkt: Pick<WalkPacket, 'family' | 'proto' | 'dst' | 'dport' | 'mark'>,
 ): number {
   const idx = serviceIndex(state);
   const mark = pkt.mark >>> 0;

@@ -8,7 +8,7 @@ import { addrCompare, cidrContains } from '../model/addr.js';
 import type { Match, PortRange } from '../model/rule.js';
 import { ADDRTYPE, CT, PROTO } from '../model/rule.js';
 import type { Iface, Ruleset } from '../model/ruleset.js';
-import type { Origin } from '../model/contracts.js';
+import type { WalkPacket } from './types.js';
 import { setMatch } from './ipset-match.js';
 import { emptyKey, putAddr, putIface } from './assume.js';
 import { ADDRTYPE_LIMIT_REASON, ipvsLabel, matchLabel, OWNER_HOST_REASON, ownerLabel, policyLabel, setLabel } from '../compile/labels.js';
@@ -22,28 +22,12 @@ export type MatchResult = boolean | string;
 /** The packet as a rule sees it mid-walk. */
 export interface PacketView {
   readonly rs: Ruleset;
-  readonly family: 4 | 6;
-  readonly proto: number;
-  readonly origin: Origin;
-  src: Addr;
-  dst: Addr;
-  sport: number;
-  dport: number;
-  icmpType: number;
-  icmpCode: number;
-  mark: number;
-  connmark: number;
-  ctstate: number;
-  /** Tuple before NAT (conntrack's original direction). */
-  origSrc: Addr;
-  origDst: Addr;
-  origSport: number;
-  origDport: number;
-  inIface: Iface | null;
-  /** null where the hook has no output interface (PREROUTING, INPUT). */
-  outIface: Iface | null;
+  /** The packet as it stands at this rule (NAT, MARK, CONNMARK, CT and routing have changed it). */
+  readonly pkt: WalkPacket;
+  /** The packet as it entered the walk: conntrack's original-direction tuple. */
+  readonly orig: WalkPacket;
   /** Index of the IPVS virtual service that handled the packet, or -1. */
-  ipvsService: number;
+  readonly ipvsService: number;
   /** Records a warning-class note once per walk. */
   note(text: string): void;
   /** Whether an address is the node's own (loopback, node addresses, routing; else an unknown condition). */
@@ -102,16 +86,16 @@ function addrtypeSide(p: PacketView, a: Addr, side: { invert: boolean; types: nu
 /** The packet's fields as an unknown match's key (it may test any of them). */
 function packetKey(p: PacketView): number[] {
   const key = emptyKey();
-  putAddr(key, K_A, p.src);
-  putAddr(key, K_B, p.dst);
-  key[K_PA] = p.sport;
-  key[K_PB] = p.dport;
-  key[K_PROTO] = p.proto;
-  key[K_MARK] = p.mark | 0;
-  key[K_CONNMARK] = p.connmark | 0;
-  key[K_CTSTATE] = p.ctstate;
-  putIface(key, K_IFA, p.inIface);
-  putIface(key, K_IFB, p.outIface);
+  putAddr(key, K_A, p.pkt.src);
+  putAddr(key, K_B, p.pkt.dst);
+  key[K_PA] = p.pkt.sport;
+  key[K_PB] = p.pkt.dport;
+  key[K_PROTO] = p.pkt.proto;
+  key[K_MARK] = p.pkt.mark | 0;
+  key[K_CONNMARK] = p.pkt.connmark | 0;
+  key[K_CTSTATE] = p.pkt.ctstate;
+  putIface(key, K_IFA, p.pkt.inIface);
+  putIface(key, K_IFB, p.pkt.outIface);
   return key;
 }
 
@@ -128,18 +112,14 @@ function ifaceTest(p: PacketView, m: { invert: boolean; name: string; prefix: bo
 function ctTuple(p: PacketView, field: 'origsrc' | 'origdst' | 'replsrc' | 'repldst'): { a: Addr; port: number } {
   switch (field) {
     case 'origsrc':
-      return { a: p.origSrc, port: p.origSport };
+      return { a: p.orig.src, port: p.orig.sport };
     case 'origdst':
-      return { a: p.origDst, port: p.origDport };
+      return { a: p.orig.dst, port: p.orig.dport };
     case 'replsrc':
-      return { a: p.dst, port: p.dport };
+      return { a: p.pkt.dst, port: p.pkt.dport };
     case 'repldst':
-      return { a: p.src, port: p.sport };
+      return { a: p.pkt.src, port: p.pkt.sport };
   }
-}
-
-function ifaceName(i: Iface | null): string | null {
-  return i ? i.name : null;
 }
 
 function ipvsMatch(p: PacketView, m: Extract<Match, { kind: 'ipvs' }>, line: number): boolean {
@@ -156,7 +136,7 @@ function ipvsMatch(p: PacketView, m: Extract<Match, { kind: 'ipvs' }>, line: num
     if (hit === m.vaddr.invert) return false;
   }
   if (m.vproto) {
-    const proto = vs.protocol === 'tcp' ? PROTO.tcp : vs.protocol === 'udp' ? PROTO.udp : vs.protocol === 'sctp' ? PROTO.sctp : p.proto;
+    const proto = vs.protocol === 'tcp' ? PROTO.tcp : vs.protocol === 'udp' ? PROTO.udp : vs.protocol === 'sctp' ? PROTO.sctp : p.pkt.proto;
     if ((proto === m.vproto.proto) === m.vproto.invert) return false;
   }
   if (m.vport && (vs.port === m.vport.port) === m.vport.invert) return false;
@@ -175,27 +155,27 @@ function cidrHit(c: Cidr, a: Addr): boolean {
 export function evalMatch(p: PacketView, m: Match, line: number): boolean {
   switch (m.kind) {
     case 'nfproto':
-      return (p.family === m.family) !== m.invert;
+      return (p.pkt.family === m.family) !== m.invert;
     case 'src':
-      return cidrHit(m.cidr, p.src) !== m.invert;
+      return cidrHit(m.cidr, p.pkt.src) !== m.invert;
     case 'dst':
-      return cidrHit(m.cidr, p.dst) !== m.invert;
+      return cidrHit(m.cidr, p.pkt.dst) !== m.invert;
     case 'proto':
-      return (m.proto === 0 || m.proto === p.proto) !== m.invert;
+      return (m.proto === 0 || m.proto === p.pkt.proto) !== m.invert;
     case 'inIface':
-      return ifaceTest(p, m, p.inIface);
+      return ifaceTest(p, m, p.pkt.inIface);
     case 'outIface':
-      return ifaceTest(p, m, p.outIface);
+      return ifaceTest(p, m, p.pkt.outIface);
     case 'fragment':
       return m.invert;
     case 'sport':
-      return inRange(p.sport, m.range) !== m.invert;
+      return inRange(p.pkt.sport, m.range) !== m.invert;
     case 'dport':
-      return inRange(p.dport, m.range) !== m.invert;
+      return inRange(p.pkt.dport, m.range) !== m.invert;
     case 'multiport': {
       let hit = false;
       for (const r of m.ports) {
-        if ((m.dir !== 'dst' && inRange(p.sport, r)) || (m.dir !== 'src' && inRange(p.dport, r))) {
+        if ((m.dir !== 'dst' && inRange(p.pkt.sport, r)) || (m.dir !== 'src' && inRange(p.pkt.dport, r))) {
           hit = true;
           break;
         }
@@ -203,22 +183,22 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
       return hit !== m.invert;
     }
     case 'tcpFlags': {
-      if (p.proto !== PROTO.tcp) return false;
-      const flags = p.ctstate & CT.NEW ? TCP_SYN : TCP_ACK;
+      if (p.pkt.proto !== PROTO.tcp) return false;
+      const flags = p.pkt.ctstate & CT.NEW ? TCP_SYN : TCP_ACK;
       return ((flags & m.mask) === m.comp) !== m.invert;
     }
     case 'icmpType': {
       const want = m.v6 ? PROTO.icmpv6 : PROTO.icmp;
-      if (p.proto !== want) return false;
-      const hit = m.type === -1 || (p.icmpType === m.type && (m.code === -1 || p.icmpCode === m.code));
+      if (p.pkt.proto !== want) return false;
+      const hit = m.type === -1 || (p.pkt.icmpType === m.type && (m.code === -1 || p.pkt.icmpCode === m.code));
       return hit !== m.invert;
     }
     case 'mark':
-      return (((p.mark & m.mask) >>> 0) === m.value >>> 0) !== m.invert;
+      return (((p.pkt.mark & m.mask) >>> 0) === m.value >>> 0) !== m.invert;
     case 'connmark':
-      return (((p.connmark & m.mask) >>> 0) === m.value >>> 0) !== m.invert;
+      return (((p.pkt.connmark & m.mask) >>> 0) === m.value >>> 0) !== m.invert;
     case 'ctstate':
-      return ((p.ctstate & m.states) !== 0) !== m.invert;
+      return ((p.pkt.ctstate & m.states) !== 0) !== m.invert;
     case 'ctaddr':
       return cidrHit(m.cidr, ctTuple(p, m.field).a) !== m.invert;
     case 'ctport':
@@ -226,45 +206,33 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
     case 'ctdir':
       return !m.reply !== m.invert; // landfall's packets travel in the ORIGINAL direction
     case 'ctproto':
-      return (m.proto === p.proto) !== m.invert;
+      return (m.proto === p.pkt.proto) !== m.invert;
     case 'addrtype': {
       // --limit-iface-in/out: local to that interface (the input one wins when both are given, as xt_addrtype)
-      const limit = m.limitIfaceIn ? p.inIface : m.limitIfaceOut ? p.outIface : undefined;
-      if (m.src && !addrtypeSide(p, p.src, m.src, limit)) return false;
-      if (m.dst && !addrtypeSide(p, p.dst, m.dst, limit)) return false;
+      const limit = m.limitIfaceIn ? p.pkt.inIface : m.limitIfaceOut ? p.pkt.outIface : undefined;
+      if (m.src && !addrtypeSide(p, p.pkt.src, m.src, limit)) return false;
+      if (m.dst && !addrtypeSide(p, p.pkt.dst, m.dst, limit)) return false;
       return true;
     }
     case 'set': {
-      const r = setMatch(p.rs.ipsets, m.name, m.dirs, {
-        family: p.family,
-        proto: p.proto,
-        src: p.src,
-        dst: p.dst,
-        sport: p.sport,
-        dport: p.dport,
-        inIface: ifaceName(p.inIface),
-        outIface: ifaceName(p.outIface),
-        icmpType: p.icmpType,
-        icmpCode: p.icmpCode,
-        mark: p.mark,
-      }, { returnNomatch: m.returnNomatch });
+      const r = setMatch(p.rs.ipsets, m.name, m.dirs, p.pkt, { returnNomatch: m.returnNomatch });
       if (r !== null) return r !== m.invert;
       const src = m.dirs.includes('src');
       const dst = m.dirs.includes('dst');
       const key = emptyKey();
       if (src) {
-        putAddr(key, K_A, p.src);
-        key[K_PA] = p.sport;
+        putAddr(key, K_A, p.pkt.src);
+        key[K_PA] = p.pkt.sport;
       }
       if (dst) {
-        putAddr(key, K_B, p.dst);
-        key[K_PB] = p.dport;
+        putAddr(key, K_B, p.pkt.dst);
+        key[K_PB] = p.pkt.dport;
       }
-      key[K_PROTO] = p.proto;
-      key[K_MARK] = p.mark | 0;
+      key[K_PROTO] = p.pkt.proto;
+      key[K_MARK] = p.pkt.mark | 0;
       if (m.dirs.length > 1) {
-        putIface(key, K_IFA, p.inIface);
-        putIface(key, K_IFB, p.outIface);
+        putIface(key, K_IFA, p.pkt.inIface);
+        putIface(key, K_IFB, p.pkt.outIface);
       }
       return p.unknown(A_SET, setLabel(m.name, m.dirs, m.returnNomatch), `ipset ${m.name} not supplied`, key) !== m.invert;
     }
@@ -272,7 +240,7 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
     case 'nfacct':
       return true;
     case 'iprange': {
-      const a = m.dir === 'src' ? p.src : p.dst;
+      const a = m.dir === 'src' ? p.pkt.src : p.pkt.dst;
       const hit = a.family === m.lo.family && addrCompare(a, m.lo) >= 0 && addrCompare(a, m.hi) <= 0;
       return hit !== m.invert;
     }
@@ -282,7 +250,7 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
       return true;
     }
     case 'owner': {
-      if (p.origin === 'host') return p.unknown(A_OWNER, ownerLabel(m), OWNER_HOST_REASON, emptyKey());
+      if (p.pkt.origin === 'host') return p.unknown(A_OWNER, ownerLabel(m), OWNER_HOST_REASON, emptyKey());
       for (const c of [m.uid, m.gid, m.socketExists]) if (c && !c.invert) return false;
       return true;
     }

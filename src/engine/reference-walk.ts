@@ -7,7 +7,7 @@ import type { Match, NatRange, PortRange, Target } from '../model/rule.js';
 import { CT } from '../model/rule.js';
 import { WalkError } from '../model/errors.js';
 import type { Iface } from '../model/ruleset.js';
-import type { Origin, Verdict } from '../model/contracts.js';
+import type { Verdict } from '../model/contracts.js';
 import { findVirtualService, scheduleDetailed } from './ipvs-schedule.js';
 import { evalMatch, type PacketView } from './matches.js';
 import { addrKey, firstNodeAddress, formatIface, isLoopback, nodeLocality, podGatewayFor } from './packet.js';
@@ -55,24 +55,8 @@ const NONE: readonly number[] = [];
 
 export class Walker implements PacketView {
   readonly rs;
-  readonly family: 4 | 6;
-  readonly proto: number;
-  readonly origin: Origin;
-  src: Addr;
-  dst: Addr;
-  sport: number;
-  dport: number;
-  icmpType: number;
-  icmpCode: number;
-  mark: number;
-  connmark: number;
-  ctstate: number;
-  readonly origSrc: Addr;
-  readonly origDst: Addr;
-  readonly origSport: number;
-  readonly origDport: number;
-  inIface: Iface | null;
-  outIface: Iface | null = null;
+  /** The packet as it stands (a copy of the entry packet that the walk changes). */
+  readonly pkt: WalkPacket;
   ipvsService = -1;
 
   private readonly fi: 0 | 1;
@@ -104,24 +88,14 @@ export class Walker implements PacketView {
 
   constructor(
     private readonly ix: RuleIndex,
-    private readonly pkt: WalkPacket,
+    /** The packet as it entered: the query's interfaces and conntrack's original tuple. */
+    readonly orig: WalkPacket,
     mode: Mode,
   ) {
     this.rs = ix.rs;
-    this.family = pkt.family;
-    this.fi = pkt.family === 4 ? 0 : 1;
-    this.proto = pkt.proto;
-    this.origin = pkt.origin;
-    this.src = this.origSrc = pkt.src;
-    this.dst = this.origDst = pkt.dst;
-    this.sport = this.origSport = pkt.sport;
-    this.dport = this.origDport = pkt.dport;
-    this.icmpType = pkt.icmpType;
-    this.icmpCode = pkt.icmpCode;
-    this.mark = pkt.mark >>> 0;
-    this.connmark = pkt.connmark >>> 0;
-    this.ctstate = pkt.ctstate;
-    this.inIface = pkt.inIface;
+    this.fi = orig.family === 4 ? 0 : 1;
+    // The output interface is routing's to set (orig.outIface is the query's override).
+    this.pkt = { ...orig, mark: orig.mark >>> 0, connmark: orig.connmark >>> 0, outIface: null };
     if ('trace' in mode) {
       this.forced = null;
       this.traceState = mode.trace;
@@ -129,7 +103,7 @@ export class Walker implements PacketView {
     } else {
       this.forced = mode.forced;
       this.traceState = null;
-      this.recentLists = pkt.recent;
+      this.recentLists = orig.recent;
     }
   }
 
@@ -138,15 +112,15 @@ export class Walker implements PacketView {
   }
 
   run(): WalkRecord {
-    if (this.origin === 'host') this.fromHost();
+    if (this.pkt.origin === 'host') this.fromHost();
     else this.fromInterface();
     const ep = this.endpoint;
     const rec: WalkRecord = {
       verdict: this.verdict,
-      dst: ep ? ep.addr : this.dst,
-      dport: ep ? ep.port : this.dport,
-      src: this.src,
-      sport: this.sport,
+      dst: ep ? ep.addr : this.pkt.dst,
+      dport: ep ? ep.port : this.pkt.dport,
+      src: this.pkt.src,
+      sport: this.pkt.sport,
       masquerade: this.masquerade,
       path: this.path,
       assumptions: this.assumptions,
@@ -168,7 +142,7 @@ export class Walker implements PacketView {
       const r = this.hookPoint(IN, true, true);
       if (r === STOLEN) {
         // IPVS sends the packet to the real server through LOCAL_OUT (not nat OUTPUT).
-        this.inIface = null;
+        this.pkt.inIface = null;
         if (!this.reroute()) return;
         if (this.hookPoint(OUT, false, false) !== GO) return;
         if (this.hookPoint(POST, true, false) !== GO) return;
@@ -192,25 +166,25 @@ export class Walker implements PacketView {
       return;
     }
     // Loops back: the connection's NAT is settled, so nat is not consulted on the way in.
-    this.inIface = this.pkt.inIface ?? LO;
-    this.outIface = null;
+    this.pkt.inIface = this.orig.inIface ?? LO;
+    this.pkt.outIface = null;
     if (this.hookPoint(PRE, false, false) !== GO) return;
     this.hookPoint(IN, false, false);
   }
 
   private leave(): void {
-    this.leftOn = this.outIface;
+    this.leftOn = this.pkt.outIface;
   }
 
   private isNew(): boolean {
-    return (this.ctstate & CT.NEW) !== 0;
+    return (this.pkt.ctstate & CT.NEW) !== 0;
   }
 
   /** Routing is by the destination, or by the real server when IPVS gate/ipip kept the header's. */
   private local(): boolean {
     const rule = this.curRule;
     this.curRule = -1; // the routing decision, not a rule, asks
-    const r = this.isLocal(this.endpoint ? this.endpoint.addr : this.dst);
+    const r = this.isLocal(this.endpoint ? this.endpoint.addr : this.pkt.dst);
     this.curRule = rule;
     return r;
   }
@@ -223,8 +197,8 @@ export class Walker implements PacketView {
   isLocal(a: Addr): boolean {
     const known = nodeLocality(this.rs.node, a);
     if (known !== null) return known;
-    const o = this.origSrc;
-    if (a.family === o.family && a.w[0] === o.w[0] && a.w[1] === o.w[1] && a.w[2] === o.w[2] && a.w[3] === o.w[3]) return this.origin === 'host';
+    const o = this.orig.src;
+    if (a.family === o.family && a.w[0] === o.w[0] && a.w[1] === o.w[1] && a.w[2] === o.w[2] && a.w[3] === o.w[3]) return this.pkt.origin === 'host';
     const key = emptyKey();
     putAddr(key, K_A, a);
     return this.unknown(A_LOCAL, '', null, key);
@@ -232,9 +206,9 @@ export class Walker implements PacketView {
 
   /** The value of an unknown condition in this walk (assume.ts): decided once, then reused. */
   unknown(kind: number, label: string, reason: string | null, key: number[]): boolean {
-    const k = assumptionKey(kind, label, this.family, key);
-    const condition = conditionText(kind, label, this.family, key, this.rs);
-    const why = reason ?? keyedReason(kind, this.family, key, this.rs);
+    const k = assumptionKey(kind, label, this.pkt.family, key);
+    const condition = conditionText(kind, label, this.pkt.family, key, this.rs);
+    const why = reason ?? keyedReason(kind, this.pkt.family, key, this.rs);
     const seen = this.vars.get(k);
     const order: [number, number] | undefined = kind === A_ORDER ? [key[K_PA], key[K_PB]] : undefined;
     if (seen !== undefined) {
@@ -252,7 +226,7 @@ export class Walker implements PacketView {
   /** Something assumed without a decision (the walk goes on past it). */
   private assumeNote(rid: number, reason: string): void {
     const key = emptyKey();
-    this.assumptions.push({ rule: rid, kind: A_NOTE, how: 'note', holds: true, key: assumptionKey(A_NOTE, reason, this.family, key), condition: reason, reason });
+    this.assumptions.push({ rule: rid, kind: A_NOTE, how: 'note', holds: true, key: assumptionKey(A_NOTE, reason, this.pkt.family, key), condition: reason, reason });
   }
 
   /**
@@ -262,13 +236,13 @@ export class Walker implements PacketView {
    */
   private route(): Iface | null {
     this.nexthop = null;
-    if (this.pkt.outIface) return this.pkt.outIface;
+    if (this.orig.outIface) return this.orig.outIface;
     const node = this.rs.node;
     if (this.local()) return LO;
-    const dst = this.endpoint ? this.endpoint.addr : this.dst;
+    const dst = this.endpoint ? this.endpoint.addr : this.pkt.dst;
     const rt = node.routing;
     if (rt && rt.has.routes) {
-      const res = routeLookup(rt, { family: this.family, dst, src: this.src, mark: this.mark, iif: this.inIface ? this.inIface.name : 'lo' });
+      const res = routeLookup(rt, { family: this.pkt.family, dst, src: this.pkt.src, mark: this.pkt.mark, iif: this.pkt.inIface ? this.pkt.inIface.name : 'lo' });
       let fail: number = ROUTE_FAIL.none;
       if (res.kind === 'route') {
         const r = res.route;
@@ -286,7 +260,7 @@ export class Walker implements PacketView {
       }
       this.note(routeFailNote(fail, dst));
       if (fail === ROUTE_FAIL.blackhole) this.end('drop');
-      else this.end('reject', (fail === ROUTE_FAIL.prohibit ? ROUTE_REJECT.prohibit : ROUTE_REJECT.unreachable)[this.family]);
+      else this.end('reject', (fail === ROUTE_FAIL.prohibit ? ROUTE_REJECT.prohibit : ROUTE_REJECT.unreachable)[this.pkt.family]);
       return null;
     }
     for (const c of node.podCIDRs) if (cidrContains(c, dst)) return node.pods;
@@ -297,7 +271,7 @@ export class Walker implements PacketView {
   private reroute(): boolean {
     const o = this.route();
     if (!o) return false;
-    this.outIface = o;
+    this.pkt.outIface = o;
     return true;
   }
 
@@ -477,15 +451,15 @@ export class Walker implements PacketView {
           this.natSet = true;
           return true;
         case 'MARK':
-          this.mark = ((this.mark & ~t.op.mask) ^ t.op.value) >>> 0;
+          this.pkt.mark = ((this.pkt.mark & ~t.op.mask) ^ t.op.value) >>> 0;
           break;
         case 'CONNMARK':
-          if (t.mode === 'set') this.connmark = ((this.connmark & ~t.op.mask) ^ t.op.value) >>> 0;
-          else if (t.mode === 'save') this.connmark = ((this.connmark & ~t.ctmask) ^ (this.mark & t.nfmask)) >>> 0;
-          else this.mark = ((this.mark & ~t.nfmask) ^ (this.connmark & t.ctmask)) >>> 0;
+          if (t.mode === 'set') this.pkt.connmark = ((this.pkt.connmark & ~t.op.mask) ^ t.op.value) >>> 0;
+          else if (t.mode === 'save') this.pkt.connmark = ((this.pkt.connmark & ~t.ctmask) ^ (this.pkt.mark & t.nfmask)) >>> 0;
+          else this.pkt.mark = ((this.pkt.mark & ~t.nfmask) ^ (this.pkt.connmark & t.ctmask)) >>> 0;
           break;
         case 'CT':
-          if (t.notrack) this.ctstate = CT.UNTRACKED;
+          if (t.notrack) this.pkt.ctstate = CT.UNTRACKED;
           break;
         case 'noop':
           break;
@@ -582,7 +556,7 @@ export class Walker implements PacketView {
   }
 
   private recent(m: Extract<Match, { kind: 'recent' }>): boolean {
-    let a = m.side === 'src' ? this.src : this.dst;
+    let a = m.side === 'src' ? this.pkt.src : this.pkt.dst;
     if (m.mask) {
       const k = m.mask.w;
       a = { family: a.family, w: [(a.w[0] & k[0]) >>> 0, (a.w[1] & k[1]) >>> 0, (a.w[2] & k[2]) >>> 0, (a.w[3] & k[3]) >>> 0] };
@@ -611,58 +585,56 @@ export class Walker implements PacketView {
     switch (t.kind) {
       case 'DNAT': {
         const r = this.firstRange(t.ranges);
-        if (r.lo) this.dst = this.pickAddress(rid, r.lo, r.hi ?? r.lo);
-        if (r.ports) this.dport = this.pickPort(this.dport, r.ports, 'DNAT');
-        this.ctstate |= CT.DNAT;
+        if (r.lo) this.pkt.dst = this.pickAddress(rid, r.lo, r.hi ?? r.lo);
+        if (r.ports) this.pkt.dport = this.pickPort(this.pkt.dport, r.ports, 'DNAT');
+        this.pkt.ctstate |= CT.DNAT;
         return;
       }
       case 'SNAT': {
         const r = this.firstRange(t.ranges);
-        if (r.lo) this.src = this.pickAddress(rid, r.lo, r.hi ?? r.lo);
-        if (r.ports) this.sport = this.pickPort(this.sport, r.ports, 'SNAT');
+        if (r.lo) this.pkt.src = this.pickAddress(rid, r.lo, r.hi ?? r.lo);
+        if (r.ports) this.pkt.sport = this.pickPort(this.pkt.sport, r.ports, 'SNAT');
         this.masquerade = true;
-        this.ctstate |= CT.SNAT;
+        this.pkt.ctstate |= CT.SNAT;
         return;
       }
       case 'MASQUERADE': {
-        // With the node's interfaces known: the kernel's inet_select_addr on the outgoing one.
-        const rt = this.rs.node.routing;
-        const routeDst = this.endpoint ? this.endpoint.addr : this.dst;
-        const dev = rt && rt.has.addrs && this.outIface && !this.outIface.prefix && !isLoopback(this.dst) ? linkIndex(rt, this.outIface.name) : -1;
-        if (rt && dev >= 0) {
-          const a = selectSource(rt, dev, this.nexthop ?? routeDst);
-          if (a) this.src = a;
-          else this.note(`MASQUERADE: no IPv${this.family} node address given, so the source is left as ${formatAddr(this.src)}`);
-          if (t.ports) this.sport = this.pickPort(this.sport, t.ports, 'MASQUERADE');
-          this.masquerade = true;
-          this.ctstate |= CT.SNAT;
-          return;
-        }
-        // Otherwise (SEMANTICS.md): the pod gateway on an exact-name pods interface.
-        const pods = this.rs.node.pods;
-        const onPods = !!this.outIface && !this.outIface.prefix && !pods.prefix && this.outIface.name === pods.name;
-        const gw = onPods ? podGatewayFor(this.rs.node, this.endpoint ? this.endpoint.addr : this.dst) : undefined;
-        const a = gw ?? (isLoopback(this.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.family));
-        if (a) this.src = a;
-        else this.note(`MASQUERADE: no IPv${this.family} node address given, so the source is left as ${formatAddr(this.src)}`);
-        if (t.ports) this.sport = this.pickPort(this.sport, t.ports, 'MASQUERADE');
+        const a = this.masqueradeSource();
+        if (a) this.pkt.src = a;
+        else this.note(`MASQUERADE: no IPv${this.pkt.family} node address given, so the source is left as ${formatAddr(this.pkt.src)}`);
+        if (t.ports) this.pkt.sport = this.pickPort(this.pkt.sport, t.ports, 'MASQUERADE');
         this.masquerade = true;
-        this.ctstate |= CT.SNAT;
+        this.pkt.ctstate |= CT.SNAT;
         return;
       }
       case 'REDIRECT': {
-        const a = this.hook === OUT ? this.loopback() : firstNodeAddress(this.rs.node, this.family);
-        if (a) this.dst = a;
-        else this.note(`REDIRECT: no IPv${this.family} node address given, so the destination is left as ${formatAddr(this.dst)}`);
-        if (t.ports) this.dport = this.pickPort(this.dport, t.ports, 'REDIRECT');
-        this.ctstate |= CT.DNAT;
+        const a = this.hook === OUT ? this.loopback() : firstNodeAddress(this.rs.node, this.pkt.family);
+        if (a) this.pkt.dst = a;
+        else this.note(`REDIRECT: no IPv${this.pkt.family} node address given, so the destination is left as ${formatAddr(this.pkt.dst)}`);
+        if (t.ports) this.pkt.dport = this.pickPort(this.pkt.dport, t.ports, 'REDIRECT');
+        this.pkt.ctstate |= CT.DNAT;
         return;
       }
     }
   }
 
+  /** MASQUERADE's source address; none when the input gives no node address of the family. */
+  private masqueradeSource(): Addr | null | undefined {
+    // With the node's interfaces known: the kernel's inet_select_addr on the outgoing one.
+    const rt = this.rs.node.routing;
+    const routeDst = this.endpoint ? this.endpoint.addr : this.pkt.dst;
+    const out = this.pkt.outIface;
+    const dev = rt && rt.has.addrs && out && !out.prefix && !isLoopback(this.pkt.dst) ? linkIndex(rt, out.name) : -1;
+    if (rt && dev >= 0) return selectSource(rt, dev, this.nexthop ?? routeDst);
+    // Otherwise (SEMANTICS.md): the pod gateway on an exact-name pods interface.
+    const pods = this.rs.node.pods;
+    const onPods = !!out && !out.prefix && !pods.prefix && out.name === pods.name;
+    const gw = onPods ? podGatewayFor(this.rs.node, routeDst) : undefined;
+    return gw ?? (isLoopback(this.pkt.dst) ? this.loopback() : firstNodeAddress(this.rs.node, this.pkt.family));
+  }
+
   private loopback(): Addr {
-    return this.family === 4 ? { family: 4, w: [0x7f000001, 0, 0, 0] } : { family: 6, w: [0, 0, 0, 1] };
+    return this.pkt.family === 4 ? { family: 4, w: [0x7f000001, 0, 0, 0] } : { family: 6, w: [0, 0, 0, 1] };
   }
 
   private firstRange(ranges: NatRange[]): NatRange {
@@ -693,11 +665,11 @@ export class Walker implements PacketView {
   private ipvs(): 'none' | 'scheduled' | 'stop' {
     const st = this.rs.ipvs;
     if (!st || st.services.length === 0) return 'none';
-    const svc = findVirtualService(st, { family: this.family, proto: this.proto, dst: this.dst, dport: this.dport, mark: this.mark });
+    const svc = findVirtualService(st, this.pkt);
     if (svc < 0) return 'none';
     this.ipvsService = svc;
     const vs = st.services[svc];
-    const sched = scheduleDetailed(st, svc, this.currentPacket());
+    const sched = scheduleDetailed(st, svc, this.pkt);
     for (const n of sched.notes) this.note(`IPVS ${vs.text}: ${n}`);
     const branches = sched.branches.filter((b) => b.prob > 0);
     if (branches.length === 0) {
@@ -713,30 +685,16 @@ export class Walker implements PacketView {
     const real = vs.reals[pick.real];
     this.path.push({ kind: 'ipvs', service: svc, real: pick.real });
     if (real.forward === 'masq') {
-      this.dst = real.addr;
-      if (real.port !== 0) this.dport = real.port;
-      this.ctstate |= CT.DNAT;
+      this.pkt.dst = real.addr;
+      if (real.port !== 0) this.pkt.dport = real.port;
+      this.pkt.ctstate |= CT.DNAT;
     } else {
-      this.endpoint = { addr: real.addr, port: real.port !== 0 ? real.port : this.dport };
-      this.note(`IPVS ${real.forward} forwarding: the packet keeps destination ${formatAddr(this.dst)} and is sent to real server ${formatEndpoint(real.addr, this.endpoint.port)}`);
+      this.endpoint = { addr: real.addr, port: real.port !== 0 ? real.port : this.pkt.dport };
+      this.note(`IPVS ${real.forward} forwarding: the packet keeps destination ${formatAddr(this.pkt.dst)} and is sent to real server ${formatEndpoint(real.addr, this.endpoint.port)}`);
     }
     return 'scheduled';
   }
 
-  private currentPacket(): WalkPacket {
-    return {
-      ...this.pkt,
-      src: this.src,
-      dst: this.dst,
-      sport: this.sport,
-      dport: this.dport,
-      mark: this.mark,
-      connmark: this.connmark,
-      ctstate: this.ctstate,
-      inIface: this.inIface,
-      outIface: this.outIface,
-    };
-  }
 }
 
 function addrToBig(a: Addr): bigint {

@@ -22,7 +22,12 @@ import type { Origin, Verdict } from '../model/contracts.js';
 import type { Iface } from '../model/ruleset.js';
 import type { WalkAssumption } from './assume.js';
 
-/** A fully resolved packet (all defaults applied by src/engine/packet.ts). */
+/**
+ * The one packet shape. The query fully resolved (all defaults applied by src/engine/packet.ts);
+ * the reference walk keeps a copy of it that NAT, MARK, CONNMARK, CT and routing change as the
+ * packet goes (matches.ts PacketView.pkt). Narrower users take a Pick of it (ipset-match.ts
+ * SetPacket, ipvs-schedule.ts).
+ */
 export interface WalkPacket {
   family: 4 | 6;
   /** IP protocol number (6 tcp, 17 udp, 132 sctp, 1 icmp, 58 icmpv6). */
@@ -37,11 +42,14 @@ export interface WalkPacket {
   origin: Origin;
   /** Input interface (null for host-originated packets). */
   inIface: Iface | null;
-  /** Output interface override from the query (null: decided by routing). */
+  /**
+   * Output interface: in the query, an override (null: decided by routing); mid-walk, the one
+   * routing chose (null where the hook has none: PREROUTING, INPUT).
+   */
   outIface: Iface | null;
   mark: number;
   connmark: number;
-  /** CT.* bits of the packet on entry (NEW for a first packet). */
+  /** CT.* bits of the packet (NEW for a first packet on entry). */
   ctstate: number;
   /** recent lists: `${name}` → entries (address words joined by ',' → {secondsAgo, hits}). */
   recent: Map<string, Map<string, { secondsAgo: number; hits: number }>>;

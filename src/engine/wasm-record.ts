@@ -8,62 +8,6 @@ import type { Iface, Ruleset } from '../model/ruleset.js';
 import type { Verdict } from '../model/contracts.js';
 import * as L from '../compile/layout.js';
 
-// Layout constants as module locals (see src/engine/wasm.ts).
-const {
-  IF_PREFIX_BIT,
-  NOTE_IPVS_FWD,
-  NOTE_MASQ_NOADDR,
-  NOTE_NAT_MULTI,
-  NOTE_NAT_PORT,
-  NOTE_PHYSDEV,
-  NOTE_REDIRECT_NOADDR,
-  NOTE_STRING,
-  NOTE_WORDS,
-  OIF_LO,
-  OIF_PODS,
-  OIF_QUERY,
-  OIF_LINK,
-  O_OUT_LINK,
-  NOTE_ROUTE,
-  OIF_UPLINK,
-  OUT_BYTES,
-  O_DEC,
-  O_DPORT,
-  O_DST,
-  O_MASQ,
-  O_NDEC,
-  O_NNOTES,
-  O_NOTES,
-  O_NPATH,
-  O_OUT_IFACE,
-  O_PATH,
-  O_REJECT,
-  O_RULES,
-  O_SPORT,
-  O_SRC,
-  O_VERDICT,
-  PROBS_BYTES,
-  RS_BASE_BYTES,
-  STEP_IPVS,
-  STEP_RULE,
-  O_NASM,
-  O_ASM,
-  ASM_WORDS,
-  AS_RULE,
-  AS_FLAGS,
-  AS_KIND,
-  AS_LABEL,
-  AS_REASON,
-  AS_FAMILY,
-  AS_KEY,
-  ASF_HOLDS,
-  ASF_DECIDED,
-  ASF_REUSED,
-  KEY_WORDS,
-  A_ORDER,
-  K_PA,
-  K_PB
-} = L;
 import { assumptionKey, conditionText, keyedReason, type WalkAssumption } from './assume.js';
 import { formatIface } from './packet.js';
 import { routeFailNote } from '../compile/routing.js';
@@ -89,7 +33,7 @@ export function ifaceAt(i32: Int32Array, at: number): Iface {
   const len = meta & 0xff;
   let name = '';
   for (let i = 0; i < len; i++) name += String.fromCharCode((i32[at + 1 + (i >> 2)] >>> ((i & 3) * 8)) & 0xff);
-  return { name, prefix: (meta & IF_PREFIX_BIT) !== 0 };
+  return { name, prefix: (meta & L.IF_PREFIX_BIT) !== 0 };
 }
 
 export interface DecodeContext {
@@ -110,23 +54,23 @@ export interface DecodeContext {
 
 /** An assumption record (layout AS_*) at word index `at`. */
 export function assumptionAt(rs: Ruleset, strings: string[], i32: Int32Array, at: number): WalkAssumption {
-  const flags = i32[at + AS_FLAGS];
-  const kind = i32[at + AS_KIND];
-  const labelId = i32[at + AS_LABEL];
-  const reasonId = i32[at + AS_REASON];
-  const family = i32[at + AS_FAMILY] as 4 | 6;
-  const key = i32.subarray(at + AS_KEY, at + AS_KEY + KEY_WORDS);
+  const flags = i32[at + L.AS_FLAGS];
+  const kind = i32[at + L.AS_KIND];
+  const labelId = i32[at + L.AS_LABEL];
+  const reasonId = i32[at + L.AS_REASON];
+  const family = i32[at + L.AS_FAMILY] as 4 | 6;
+  const key = i32.subarray(at + L.AS_KEY, at + L.AS_KEY + L.KEY_WORDS);
   const label = labelId >= 0 ? strings[labelId] : '';
   const a: WalkAssumption = {
-    rule: i32[at + AS_RULE],
+    rule: i32[at + L.AS_RULE],
     kind,
-    how: flags & ASF_DECIDED ? 'decided' : flags & ASF_REUSED ? 'reused' : 'note',
-    holds: (flags & ASF_HOLDS) !== 0,
+    how: flags & L.ASF_DECIDED ? 'decided' : flags & L.ASF_REUSED ? 'reused' : 'note',
+    holds: (flags & L.ASF_HOLDS) !== 0,
     key: assumptionKey(kind, label, family, key),
     condition: conditionText(kind, label, family, key, rs),
     reason: reasonId >= 0 ? strings[reasonId] : keyedReason(kind, family, key, rs),
   };
-  if (kind === A_ORDER) a.order = [key[K_PA], key[K_PB]];
+  if (kind === L.A_ORDER) a.order = [key[L.K_PA], key[L.K_PB]];
   return a;
 }
 
@@ -136,24 +80,24 @@ function note(ctx: DecodeContext, at: number, fam: 4 | 6): string {
   const arg = i32[at + 1];
   const arg2 = i32[at + 2];
   switch (code) {
-    case NOTE_STRING:
+    case L.NOTE_STRING:
       return ctx.strings[arg];
-    case NOTE_PHYSDEV:
+    case L.NOTE_PHYSDEV:
       return 'physdev: packets are modelled as routed, never bridged, so positive physdev tests are false';
-    case NOTE_MASQ_NOADDR:
+    case L.NOTE_MASQ_NOADDR:
       return `MASQUERADE: no IPv${arg} node address given, so the source is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
-    case NOTE_REDIRECT_NOADDR:
+    case L.NOTE_REDIRECT_NOADDR:
       return `REDIRECT: no IPv${arg} node address given, so the destination is left as ${formatAddr(addrAt(i32, at + 3, arg as 4 | 6))}`;
-    case NOTE_NAT_PORT:
+    case L.NOTE_NAT_PORT:
       return `${NAT_WHAT[arg]} port range ${i32[at + 3]}-${i32[at + 4]}: port ${arg2} is outside it, ${i32[at + 3]} assumed`;
-    case NOTE_IPVS_FWD: {
+    case L.NOTE_IPVS_FWD: {
       const [svc, real] = ctx.ipvsReals[arg];
       const r = ctx.rs.ipvs!.services[svc].reals[real];
       return `IPVS ${r.forward} forwarding: the packet keeps destination ${formatAddr(addrAt(i32, at + 3, r.addr.family))} and is sent to real server ${formatEndpoint(r.addr, arg2)}`;
     }
-    case NOTE_ROUTE:
+    case L.NOTE_ROUTE:
       return routeFailNote(arg, addrAt(i32, at + 3, fam));
-    case NOTE_NAT_MULTI:
+    case L.NOTE_NAT_MULTI:
       return 'NAT with several --to ranges: only the first is used (as kernels since 2.6.11 do)';
     default:
       throw new Error(`wasm engine: unknown note code ${code}`);
@@ -162,16 +106,16 @@ function note(ctx: DecodeContext, at: number, fam: 4 | 6): string {
 
 function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | undefined {
   switch (code) {
-    case OIF_LO:
+    case L.OIF_LO:
       return formatIface(LO);
-    case OIF_PODS:
+    case L.OIF_PODS:
       return formatIface(ctx.rs.node.pods);
-    case OIF_UPLINK:
+    case L.OIF_UPLINK:
       return formatIface(ctx.rs.node.uplink);
-    case OIF_QUERY:
+    case L.OIF_QUERY:
       return pkt.outIface ? formatIface(pkt.outIface) : undefined;
-    case OIF_LINK:
-      return ctx.rs.node.routing!.links[ctx.i32[OUT_BYTES / 4 + O_OUT_LINK]].name;
+    case L.OIF_LINK:
+      return ctx.rs.node.routing!.links[ctx.i32[L.OUT_BYTES / 4 + L.O_OUT_LINK]].name;
     default:
       return undefined;
   }
@@ -180,50 +124,55 @@ function outIface(ctx: DecodeContext, code: number, pkt: WalkPacket): string | u
 /** Reads the walk output region into a WalkRecord. */
 export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
   const i32 = ctx.i32;
-  const o = OUT_BYTES / 4;
+  const o = L.OUT_BYTES / 4;
   const fam = pkt.family;
-  const path: StepRef[] = [];
-  for (let i = 0, n = i32[o + O_NPATH]; i < n; i++) {
-    const at = o + O_PATH + i * 2;
+  const np = i32[o + L.O_NPATH];
+  const path = new Array<StepRef>(np);
+  for (let i = 0; i < np; i++) {
+    const at = o + L.O_PATH + i * 2;
     const id = i32[at + 1];
-    if (i32[at] === STEP_RULE) path.push((ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id })));
-    else if (i32[at] === STEP_IPVS) {
-      if (id < 0) path.push({ kind: 'ipvs', service: -1 - id, real: -1 });
-      else path.push({ kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] });
-    }
-    else path.push((ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id })));
+    const kind = i32[at];
+    if (kind === L.STEP_RULE) path[i] = ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id });
+    else if (kind === L.STEP_IPVS) path[i] = id < 0 ? { kind: 'ipvs', service: -1 - id, real: -1 } : { kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] };
+    else path[i] = ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id });
   }
   const assumptions: WalkAssumption[] = [];
-  for (let i = 0, n = i32[o + O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + O_ASM + i * ASM_WORDS));
-  const decisions: DecisionRecord[] = [];
-  const pb = PROBS_BYTES / 8;
-  for (let i = 0, n = i32[o + O_NDEC]; i < n; i++) {
-    const at = o + O_DEC + i * 3;
-    const first = i32[at];
+  for (let i = 0, n = i32[o + L.O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + L.O_ASM + i * L.ASM_WORDS));
+  const nd = i32[o + L.O_NDEC];
+  const decisions = new Array<DecisionRecord>(nd);
+  const f64 = ctx.f64;
+  const pb = L.PROBS_BYTES / 8;
+  for (let i = 0; i < nd; i++) {
+    const at = o + L.O_DEC + i * 3;
+    const first = pb + i32[at];
     const count = i32[at + 1];
-    const probs = new Array<number>(count);
-    for (let k = 0; k < count; k++) probs[k] = ctx.f64[pb + first + k];
-    decisions.push({ probs, taken: i32[at + 2] });
+    let probs: number[];
+    if (count === 2) probs = [f64[first], f64[first + 1]]; // statistic / unknown conditions: the usual case
+    else {
+      probs = new Array<number>(count);
+      for (let k = 0; k < count; k++) probs[k] = f64[first + k];
+    }
+    decisions[i] = { probs, taken: i32[at + 2] };
   }
   const notes: string[] = [];
-  for (let i = 0, n = i32[o + O_NNOTES]; i < n; i++) notes.push(note(ctx, o + O_NOTES + i * NOTE_WORDS, fam));
-  const verdict = verdictOf(i32[o + O_VERDICT]);
+  for (let i = 0, n = i32[o + L.O_NNOTES]; i < n; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS, fam));
+  const verdict = verdictOf(i32[o + L.O_VERDICT]);
   const rec: WalkRecord = {
     verdict,
-    dst: addrAt(i32, o + O_DST, fam),
-    dport: i32[o + O_DPORT],
-    src: addrAt(i32, o + O_SRC, fam),
-    sport: i32[o + O_SPORT],
-    masquerade: i32[o + O_MASQ] !== 0,
+    dst: addrAt(i32, o + L.O_DST, fam),
+    dport: i32[o + L.O_DPORT],
+    src: addrAt(i32, o + L.O_SRC, fam),
+    sport: i32[o + L.O_SPORT],
+    masquerade: i32[o + L.O_MASQ] !== 0,
     path,
     assumptions,
-    rulesEvaluated: i32[o + O_RULES],
+    rulesEvaluated: i32[o + L.O_RULES],
     decisions,
     notes,
   };
-  const rj = i32[o + O_REJECT];
+  const rj = i32[o + L.O_REJECT];
   if (verdict === 'reject' && rj >= 0) rec.rejectWith = ctx.strings[rj];
-  const oif = outIface(ctx, i32[o + O_OUT_IFACE], pkt);
+  const oif = outIface(ctx, i32[o + L.O_OUT_IFACE], pkt);
   if (oif !== undefined) rec.outIface = oif;
   return rec;
 }

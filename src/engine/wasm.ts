@@ -2,9 +2,10 @@
 // by build/engine.wasm (assembly/) over the compiled ruleset (src/compile/).
 //
 // JS owns the instance's memory (src/compile/layout.ts): the compiled ruleset is copied once to
-// RS_BASE_BYTES, packets are written to IN_BYTES, results are read from OUT_BYTES /
-// TRACE_OUT_BYTES through views made once (the wasm never allocates, so memory never grows after
-// setup). The compiled WebAssembly.Module is cached per process.
+// RS_BASE_BYTES, packets are written to IN_BYTES (columnar batches to CI_*), results are read from
+// OUT_BYTES / TRACE_OUT_BYTES (CO_*) through views made once (the wasm never allocates, so memory
+// never grows after setup). The exports are typed by wasm-exports.ts. The compiled
+// WebAssembly.Module is cached per process.
 //
 // ipset contents are compiled into hash tables (src/compile/sets.ts) and looked up in wasm
 // (assembly/ipset.ts); the IPVS stage (virtual-service lookup, every scheduler, sh/dh/mh tables
@@ -22,66 +23,12 @@ import type { Ruleset } from '../model/ruleset.js';
 import { compileRuleset as compileModel, type CompiledRuleset, type CompileOptions } from '../compile/compile.js';
 import * as L from '../compile/layout.js';
 
-// Layout constants copied into module locals once: a namespace property read per packet field is
-// a getter call under some loaders (tsx), and these are read millions of times.
-const {
-  FORCED_BYTES,
-  H_NNTH,
-  IF_PREFIX_BIT,
-  IF_PRESENT_BIT,
-  IN_BYTES,
-  IO_BASE_BYTES,
-  MAX_BATCH,
-  MAX_DEPTH,
-  MAX_FORCED,
-  MAX_STEPS,
-  ORIGIN_EXTERNAL,
-  ORIGIN_HOST,
-  ORIGIN_POD,
-  PKT_WORDS,
-  P_CONNMARK,
-  P_CONNQ,
-  P_CONNS,
-  CONN_BYTES,
-  MAX_CONNS,
-  P_CTSTATE,
-  P_DPORT,
-  P_DST,
-  P_FAMILY,
-  P_ICMPCODE,
-  P_ICMPTYPE,
-  P_IN_IFACE,
-  P_MARK,
-  P_ORIGIN,
-  P_OUT_IFACE,
-  P_PROTO,
-  P_SPORT,
-  P_SRC,
-  RS_BASE_BYTES,
-  ST_BAD_RULESET,
-  ST_DEPTH,
-  ST_FORCED,
-  ST_HOST,
-  ST_LOOP,
-  ST_OK,
-  ST_OVERFLOW,
-  TRACE_OUT_BYTES,
-  TRACE_WORDS,
-  TR_DPORT,
-  TR_DST,
-  TR_MASQ,
-  TR_RULES,
-  TR_SRC,
-  TR_STATUS,
-  TR_VERDICT,
-  TR_NASM,
-  TASM_BYTES,
-  ASM_WORDS
-} = L;
 import { ifaceWords } from '../compile/ops.js';
 import { ipvsServiceNotes } from './ipvs-schedule.js';
 import { createReferenceEngine } from './reference.js';
+import type { ColumnarEngine, PacketColumns, ResultColumns } from './columns.js';
 import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
+import { engineExports, type EngineExports } from './wasm-exports.js';
 import { addrAt, assumptionAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
 
 export type { CompiledRuleset };
@@ -97,27 +44,17 @@ export class WasmWalkError extends WalkError {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  [ST_DEPTH]: `chain nesting deeper than ${MAX_DEPTH} (a chain loop?)`,
-  [ST_OVERFLOW]: 'a walk output list overflowed (path, decisions, notes or uncertain)',
-  [ST_BAD_RULESET]: 'the compiled ruleset is malformed',
-  [ST_FORCED]: 'a forced branch is out of range',
-  [ST_LOOP]: `walk exceeded ${MAX_STEPS} rule evaluations (a chain loop?)`,
+  [L.ST_DEPTH]: `chain nesting deeper than ${L.MAX_DEPTH} (a chain loop?)`,
+  [L.ST_OVERFLOW]: 'a walk output list overflowed (path, decisions, notes or uncertain)',
+  [L.ST_BAD_RULESET]: 'the compiled ruleset is malformed',
+  [L.ST_FORCED]: 'a forced branch is out of range',
+  [L.ST_LOOP]: `walk exceeded ${L.MAX_STEPS} rule evaluations (a chain loop?)`,
 };
 
 function fail(status: number): never {
   throw new WasmWalkError(`wasm engine: ${STATUS_TEXT[status] ?? `status ${status}`}`, status);
 }
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-  init(): number;
-  walk(forcedCount: number): number;
-  traceBegin(seed: number, nthCounters: number): void;
-  trace(n: number): number;
-  recentReset(): void;
-  recentAdd(list: number, a0: number, a1: number, a2: number, a3: number, secondsAgo: number, hits: number): number;
-}
 
 let cachedModule: WebAssembly.Module | null = null;
 
@@ -130,7 +67,7 @@ export function wasmModule(): WebAssembly.Module {
   return cachedModule;
 }
 
-function instantiate(c: CompiledRuleset): Exports {
+function instantiate(c: CompiledRuleset): EngineExports {
   const inst = new WebAssembly.Instance(wasmModule(), {
     env: {
       abort(): never {
@@ -138,14 +75,14 @@ function instantiate(c: CompiledRuleset): Exports {
       },
     },
   });
-  const ex = inst.exports as unknown as Exports;
-  if (ex.heapBase() > IO_BASE_BYTES) throw new Error('wasm engine: static data overlaps the I/O regions');
-  const need = RS_BASE_BYTES + c.words.byteLength;
+  const ex = engineExports(inst);
+  if (ex.heapBase() > L.IO_BASE_BYTES) throw new Error('wasm engine: static data overlaps the I/O regions');
+  const need = L.RS_BASE_BYTES + c.words.byteLength;
   const have = ex.memory.buffer.byteLength;
   if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
-  new Int32Array(ex.memory.buffer, RS_BASE_BYTES, c.words.length).set(c.words);
+  new Int32Array(ex.memory.buffer, L.RS_BASE_BYTES, c.words.length).set(c.words);
   const st = ex.init();
-  if (st !== ST_OK) fail(st);
+  if (st !== L.ST_OK) fail(st);
   return ex;
 }
 
@@ -153,13 +90,13 @@ function instantiate(c: CompiledRuleset): Exports {
 function writeIface(i32: Int32Array, at: number, name: string, prefix: boolean): boolean {
   const bytes = ifaceWords(name);
   if (!bytes) return false;
-  i32[at] = name.length | (prefix ? IF_PREFIX_BIT : 0) | IF_PRESENT_BIT;
+  i32[at] = name.length | (prefix ? L.IF_PREFIX_BIT : 0) | L.IF_PRESENT_BIT;
   for (let k = 0; k < 4; k++) i32[at + 1 + k] = bytes[k];
   i32[at + 5] = 0;
   return true;
 }
 
-const ORIGIN_CODE = { external: ORIGIN_EXTERNAL, pod: ORIGIN_POD, host: ORIGIN_HOST } as const;
+const ORIGIN_CODE = { external: L.ORIGIN_EXTERNAL, pod: L.ORIGIN_POD, host: L.ORIGIN_HOST } as const;
 
 /** The query's active connections as (global real index, count) pairs, from `conns.next` on. */
 interface ConnCursor {
@@ -169,24 +106,28 @@ interface ConnCursor {
 
 /** Packet → input record `i`; false when it cannot be expressed (the host walks it). */
 function writePacket(i32: Int32Array, i: number, p: WalkPacket, conns: ConnCursor): boolean {
-  const at = IN_BYTES / 4 + i * PKT_WORDS;
-  i32[at + P_FAMILY] = p.family;
-  i32[at + P_PROTO] = p.proto;
+  return writePacketAt(i32, L.IN_BYTES / 4 + i * L.PKT_WORDS, p, conns);
+}
+
+/** Packet → the packet record at word `at` (layout P_*). */
+function writePacketAt(i32: Int32Array, at: number, p: WalkPacket, conns: ConnCursor): boolean {
+  i32[at + L.P_FAMILY] = p.family;
+  i32[at + L.P_PROTO] = p.proto;
   for (let k = 0; k < 4; k++) {
-    i32[at + P_SRC + k] = p.src.w[k];
-    i32[at + P_DST + k] = p.dst.w[k];
+    i32[at + L.P_SRC + k] = p.src.w[k];
+    i32[at + L.P_DST + k] = p.dst.w[k];
   }
-  i32[at + P_SPORT] = p.sport;
-  i32[at + P_DPORT] = p.dport;
-  i32[at + P_ICMPTYPE] = p.icmpType;
-  i32[at + P_ICMPCODE] = p.icmpCode;
-  i32[at + P_ORIGIN] = ORIGIN_CODE[p.origin];
-  i32[at + P_MARK] = p.mark;
-  i32[at + P_CONNMARK] = p.connmark;
-  i32[at + P_CTSTATE] = p.ctstate;
-  i32[at + P_IN_IFACE] = 0;
-  i32[at + P_OUT_IFACE] = 0;
-  i32[at + P_CONNQ] = p.activeConnections.size > 0 ? 1 : 0;
+  i32[at + L.P_SPORT] = p.sport;
+  i32[at + L.P_DPORT] = p.dport;
+  i32[at + L.P_ICMPTYPE] = p.icmpType;
+  i32[at + L.P_ICMPCODE] = p.icmpCode;
+  i32[at + L.P_ORIGIN] = ORIGIN_CODE[p.origin];
+  i32[at + L.P_MARK] = p.mark;
+  i32[at + L.P_CONNMARK] = p.connmark;
+  i32[at + L.P_CTSTATE] = p.ctstate;
+  i32[at + L.P_IN_IFACE] = 0;
+  i32[at + L.P_OUT_IFACE] = 0;
+  i32[at + L.P_CONNQ] = p.activeConnections.size > 0 ? 1 : 0;
   const first = conns.next;
   if (p.activeConnections.size > 0 && conns.byEndpoint.size > 0) {
     for (const [ep, count] of p.activeConnections) {
@@ -194,29 +135,30 @@ function writePacket(i32: Int32Array, i: number, p: WalkPacket, conns: ConnCurso
       if (!gs) continue;
       if (!Number.isInteger(count) || count < -0x80000000 || count > 0x7fffffff) return false;
       for (const g of gs) {
-        if (conns.next >= MAX_CONNS) return false;
-        i32[CONN_BYTES / 4 + conns.next * 2] = g;
-        i32[CONN_BYTES / 4 + conns.next * 2 + 1] = count;
+        if (conns.next >= L.MAX_CONNS) return false;
+        i32[L.CONN_BYTES / 4 + conns.next * 2] = g;
+        i32[L.CONN_BYTES / 4 + conns.next * 2 + 1] = count;
         conns.next++;
       }
     }
   }
-  i32[at + P_CONNS] = first | ((conns.next - first) << 16);
-  if (p.inIface && !writeIface(i32, at + P_IN_IFACE, p.inIface.name, p.inIface.prefix)) return false;
-  if (p.outIface && !writeIface(i32, at + P_OUT_IFACE, p.outIface.name, p.outIface.prefix)) return false;
+  i32[at + L.P_CONNS] = first | ((conns.next - first) << 16);
+  if (p.inIface && !writeIface(i32, at + L.P_IN_IFACE, p.inIface.name, p.inIface.prefix)) return false;
+  if (p.outIface && !writeIface(i32, at + L.P_OUT_IFACE, p.outIface.name, p.outIface.prefix)) return false;
   return true;
 }
 
 /** The wasm engine, with counts of the work it handed to the reference walk (see the header). */
-export interface WasmEngine extends Engine {
+export interface WasmEngine extends Engine, ColumnarEngine {
   readonly stats: { hostWalks: number; hostTraces: number };
   /**
-   * Load path (src/engine/columns.ts): trace packets 0..n-1 given by `packetAt` (which may reuse
-   * one object) with one PRNG stream, handing each result's trace record (layout TR_*) to `sink`
-   * as (packet, wasm words, word offset) — no objects per packet. False when the host must walk
-   * the batch (the caller then uses trace()).
+   * Load path (src/engine/columns.ts): trace() of the packets in `cols` with one PRNG stream, in
+   * wasm (assembly/index.ts traceCols, one call per COLS packets), results into `out`. Packet i is
+   * `templates.get(key)` (key = origin * 512 + (family 6 ? 256 : 0) + protocol, as CT_INDEX) with
+   * the columns' addresses and ports. False when the host must walk the batch (the caller then
+   * uses trace()).
    */
-  traceColumns(n: number, packetAt: (i: number) => WalkPacket, seed: number, sink: (k: number, i32: Int32Array, at: number) => void): boolean;
+  traceColumns(cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean;
 }
 
 /**
@@ -238,8 +180,8 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
     ipvsReals: c.ipvs.reals,
     policySteps: new Array<StepRef>(rs.chains.length),
   };
-  const nth = c.words[H_NNTH];
-  const forcedAt = FORCED_BYTES / 4;
+  const nth = c.words[L.H_NNTH];
+  const forcedAt = L.FORCED_BYTES / 4;
   let reference: Engine | null = null;
   const stats = { hostWalks: 0, hostTraces: 0 };
   const ref = (): Engine => (reference ??= host ? host() : createReferenceEngine(rs));
@@ -269,29 +211,29 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
 
   /** Runs packets [from, to) of a trace batch in wasm chunks; false when the host must take the batch. */
   const traceRun = (pkts: WalkPacket[], from: number, to: number, out: TraceRecord[]): boolean => {
-    for (let start = from; start < to; start += MAX_BATCH) {
-      const n = Math.min(MAX_BATCH, to - start);
+    for (let start = from; start < to; start += L.MAX_BATCH) {
+      const n = Math.min(L.MAX_BATCH, to - start);
       const conns: ConnCursor = { next: 0, byEndpoint };
       for (let i = 0; i < n; i++) if (!writePacket(i32, i, pkts[start + i], conns)) return false;
       const done = ex.trace(n);
       if (done < n) {
-        const st = i32[TRACE_OUT_BYTES / 4 + done * TRACE_WORDS + TR_STATUS];
-        if (st === ST_HOST) return false;
+        const st = i32[L.TRACE_OUT_BYTES / 4 + done * L.TRACE_WORDS + L.TR_STATUS];
+        if (st === L.ST_HOST) return false;
         fail(st);
       }
-      let asm = TASM_BYTES / 4;
+      let asm = L.TASM_BYTES / 4;
       for (let i = 0; i < n; i++) {
-        const at = TRACE_OUT_BYTES / 4 + i * TRACE_WORDS;
+        const at = L.TRACE_OUT_BYTES / 4 + i * L.TRACE_WORDS;
         const fam = pkts[start + i].family;
         const assumptions = [];
-        for (let k = 0, na = i32[at + TR_NASM]; k < na; k++, asm += ASM_WORDS) assumptions.push(assumptionAt(rs, c.strings, i32, asm));
+        for (let k = 0, na = i32[at + L.TR_NASM]; k < na; k++, asm += L.ASM_WORDS) assumptions.push(assumptionAt(rs, c.strings, i32, asm));
         out.push({
-          verdict: verdictOf(i32[at + TR_VERDICT]),
-          dst: addrAt(i32, at + TR_DST, fam),
-          dport: i32[at + TR_DPORT],
-          src: addrAt(i32, at + TR_SRC, fam),
-          masquerade: i32[at + TR_MASQ] !== 0,
-          rulesEvaluated: i32[at + TR_RULES],
+          verdict: verdictOf(i32[at + L.TR_VERDICT]),
+          dst: addrAt(i32, at + L.TR_DST, fam),
+          dport: i32[at + L.TR_DPORT],
+          src: addrAt(i32, at + L.TR_SRC, fam),
+          masquerade: i32[at + L.TR_MASQ] !== 0,
+          rulesEvaluated: i32[at + L.TR_RULES],
           assumptions,
         });
       }
@@ -300,20 +242,42 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
   };
 
   // ---- load path: columnar batch trace (no recent history or connection counts in columns) ----
-  const traceColumns = (n: number, packetAt: (i: number) => WalkPacket, seed: number, sink: (k: number, i32: Int32Array, at: number) => void): boolean => {
+  const u8 = new Uint8Array(ex.memory.buffer);
+  const u16 = new Uint16Array(ex.memory.buffer);
+  const u32 = new Uint32Array(ex.memory.buffer);
+  const traceColumns = (cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean => {
+    if (templates.size > L.MAX_TEMPLATES) return false;
+    i32.fill(-1, L.CT_INDEX / 4, L.CT_INDEX / 4 + L.CT_KEYS);
+    let t = 0;
+    for (const [key, p] of templates) {
+      if (!writePacketAt(i32, L.CT_PKTS / 4 + t * L.PKT_WORDS, p, { next: 0, byEndpoint })) return false;
+      i32[L.CT_INDEX / 4 + key] = t++;
+    }
     ex.traceBegin(seed >>> 0, nth);
     ex.recentReset();
-    for (let start = 0; start < n; start += MAX_BATCH) {
-      const m = Math.min(MAX_BATCH, n - start);
-      const conns: ConnCursor = { next: 0, byEndpoint };
-      for (let i = 0; i < m; i++) if (!writePacket(i32, i, packetAt(start + i), conns)) return false;
-      const done = ex.trace(m);
+    const n = cols.family.length;
+    for (let start = 0; start < n; start += L.COLS) {
+      const end = Math.min(n, start + L.COLS);
+      const m = end - start;
+      u8.set(cols.family.subarray(start, end), L.CI_FAMILY);
+      u8.set(cols.protocol.subarray(start, end), L.CI_PROTO);
+      u8.set(cols.origin.subarray(start, end), L.CI_ORIGIN);
+      u16.set(cols.sport.subarray(start, end), L.CI_SPORT / 2);
+      u16.set(cols.dport.subarray(start, end), L.CI_DPORT / 2);
+      u32.set(cols.src.subarray(4 * start, 4 * end), L.CI_SRC / 4);
+      u32.set(cols.dst.subarray(4 * start, 4 * end), L.CI_DST / 4);
+      const done = ex.traceCols(m);
       if (done < m) {
-        const st = i32[TRACE_OUT_BYTES / 4 + done * TRACE_WORDS + TR_STATUS];
-        if (st === ST_HOST) return false;
+        const st = i32[L.CO_STATUS / 4];
+        if (st === L.ST_HOST) return false;
         fail(st);
       }
-      for (let i = 0; i < m; i++) sink(start + i, i32, TRACE_OUT_BYTES / 4 + i * TRACE_WORDS);
+      out.verdict.set(u8.subarray(L.CO_VERDICT, L.CO_VERDICT + m), start);
+      out.masquerade.set(u8.subarray(L.CO_MASQ, L.CO_MASQ + m), start);
+      out.dport.set(u16.subarray(L.CO_DPORT / 2, L.CO_DPORT / 2 + m), start);
+      out.rulesEvaluated.set(u32.subarray(L.CO_RULES / 4, L.CO_RULES / 4 + m), start);
+      out.dst.set(u32.subarray(L.CO_DST / 4, L.CO_DST / 4 + 4 * m), 4 * start);
+      out.src.set(u32.subarray(L.CO_SRC / 4, L.CO_SRC / 4 + 4 * m), 4 * start);
     }
     return true;
   };
@@ -324,15 +288,15 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
     stats,
     traceColumns,
     walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
-      if (forced.length > MAX_FORCED || !writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
+      if (forced.length > L.MAX_FORCED || !writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
       if (recentIds.size > 0) {
         ex.recentReset();
         if (!loadRecent(pkt)) return hostWalk(pkt, forced);
       }
       for (let i = 0; i < forced.length; i++) i32[forcedAt + i] = forced[i];
       const st = ex.walk(forced.length);
-      if (st === ST_HOST) return hostWalk(pkt, forced);
-      if (st !== ST_OK) fail(st);
+      if (st === L.ST_HOST) return hostWalk(pkt, forced);
+      if (st !== L.ST_OK) fail(st);
       return decodeWalk(ctx, pkt);
     },
     trace(pkts: WalkPacket[], seed: number): TraceRecord[] {

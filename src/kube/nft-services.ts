@@ -29,30 +29,15 @@ import type { NftChain, NftExpr, NftJson, NftRuleset, NftSet, NftTable } from '.
 import { recordOf, tagOf } from '../model/nft.js';
 import type { NodeContext } from '../model/ruleset.js';
 import { parseNftChain } from './names.js';
-import { blankDraft } from './draft.js';
+import { blankDraft, serviceOf, type ServiceDraft } from './draft.js';
 import { endpointOnNode } from './node-local.js';
 
 type Proto = Service['protocol'];
 
-/** What the table says about one service port, gathered before it becomes a Service. */
-interface Draft {
+/** A draft (draft.ts) with the table's names for the service port. */
+interface Draft extends ServiceDraft {
   /** `ns/name/proto/port` (the chain-name form). */
   key: string;
-  name: string;
-  protocol: Proto;
-  clusterIP: string;
-  port: number;
-  nodePort?: number;
-  externalIPs: string[];
-  loadBalancerIPs: string[];
-  /** Addresses reaching the external chain without a firewall entry: external or LB IPs. */
-  unclassified: string[];
-  itpLocal: boolean;
-  etpLocal: boolean;
-  noEndpoints: boolean;
-  noLocalEndpoints: boolean;
-  /** The chain cluster-IP traffic goes to (service-… or local-…). */
-  internalChain?: string;
   firewallChain?: string;
 }
 
@@ -270,22 +255,7 @@ function finish(d: Draft, own: Map<string, string>, chains: Map<string, NftChain
     return e;
   });
 
-  return {
-    name: d.name,
-    namespace: d.name.includes('/') ? d.name.slice(0, d.name.indexOf('/')) : '',
-    protocol: d.protocol,
-    clusterIP: d.clusterIP,
-    port: d.port,
-    ...(d.nodePort !== undefined ? { nodePort: d.nodePort } : {}),
-    externalIPs: d.externalIPs,
-    loadBalancerIPs: d.loadBalancerIPs,
-    sourceRanges,
-    externalTrafficPolicy: d.etpLocal ? 'Local' : 'Cluster',
-    internalTrafficPolicy: d.itpLocal ? 'Local' : 'Cluster',
-    ...(affinitySeconds !== undefined ? { affinitySeconds } : {}),
-    endpoints: eps,
-    status: d.noEndpoints ? 'no-endpoints' : d.noLocalEndpoints ? 'no-local-endpoints' : 'ok',
-  };
+  return serviceOf(d, sourceRanges, affinitySeconds, eps);
 }
 
 interface Ladder {

@@ -27,7 +27,7 @@ import { parseKubeChain, servicePortHash } from './names.js';
 import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
-import { blankDraft } from './draft.js';
+import { blankDraft, serviceOf, type ServiceDraft } from './draft.js';
 
 /**
  * All kube-proxy services of a loaded node — iptables mode from the rules of both families, IPVS
@@ -49,25 +49,9 @@ function compareServices(a: Service, b: Service): number {
   return a.clusterIP < b.clusterIP ? -1 : a.clusterIP > b.clusterIP ? 1 : 0;
 }
 
-/** What the rules say about one service port, collected before it becomes a Service. */
-interface Draft {
+/** A draft (draft.ts) with the service port hash its KUBE-SVC/SEP chain names carry. */
+interface Draft extends ServiceDraft {
   hash: string;
-  name: string;
-  protocol: Service['protocol'];
-  clusterIP: string;
-  port: number;
-  nodePort?: number;
-  healthCheckNodePort?: number;
-  externalIPs: string[];
-  loadBalancerIPs: string[];
-  /** Addresses from KUBE-EXTERNAL-SERVICES with no nat rule to tell external from LB. */
-  unclassified: string[];
-  /** The chain the cluster-IP rule jumps to (KUBE-SVC or KUBE-SVL). */
-  internalChain?: string;
-  itpLocal: boolean;
-  etpLocal: boolean;
-  noEndpoints: boolean;
-  noLocalEndpoints: boolean;
 }
 
 const SUFFIXES: [string, 'cluster' | 'external' | 'lb'][] = [
@@ -219,8 +203,9 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
   // eTP=Local: KUBE-EXT short-circuits pods and the node itself, then (if any) goes to KUBE-SVL;
   // eTP=Cluster masquerades everything. Before 1.24 the Local chain was KUBE-XLB.
   if (xlb) d.etpLocal = true;
-  if (ext && ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}` || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
-  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === `KUBE-SVL-${d.hash}`)) d.noLocalEndpoints = true;
+  const svlName = `KUBE-SVL-${d.hash}`;
+  if (ext && ext.rules.some((r) => targetChain(r) === svlName || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
+  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === svlName)) d.noLocalEndpoints = true;
 
   // Source ranges: KUBE-FW's `-s range -j KUBE-EXT` rules, minus the LB-IP rules kube-proxy adds
   // when the node itself is inside a range (a hairpin from the VIP, not a configured range).
@@ -276,24 +261,7 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
     else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = endpointOnNode(addr, node);
   }
 
-  // Keys in DESIGN.md's order (JSON answers print them as built).
-  return {
-    name: d.name,
-    namespace: d.name.includes('/') ? d.name.slice(0, d.name.indexOf('/')) : '',
-    protocol: d.protocol,
-    clusterIP: d.clusterIP,
-    port: d.port,
-    ...(d.nodePort !== undefined ? { nodePort: d.nodePort } : {}),
-    ...(d.healthCheckNodePort !== undefined ? { healthCheckNodePort: d.healthCheckNodePort } : {}),
-    externalIPs: d.externalIPs,
-    loadBalancerIPs: d.loadBalancerIPs,
-    sourceRanges,
-    externalTrafficPolicy: d.etpLocal ? 'Local' : 'Cluster',
-    internalTrafficPolicy: d.itpLocal ? 'Local' : 'Cluster',
-    ...(affinitySeconds !== undefined ? { affinitySeconds } : {}),
-    endpoints: [...endpoints.values()],
-    status: d.noEndpoints ? 'no-endpoints' : d.noLocalEndpoints ? 'no-local-endpoints' : 'ok',
-  };
+  return serviceOf(d, sourceRanges, affinitySeconds, [...endpoints.values()]);
 }
 
 interface Ladder {
@@ -329,28 +297,21 @@ function readLadder(chain: Chain): Ladder {
   return out;
 }
 
-const sepCache = new WeakMap<Table, Map<string, { text: string; addr: Addr } | null>>();
-
-/** The DNAT target of a KUBE-SEP chain. */
+/**
+ * The DNAT target of a KUBE-SEP chain. Not cached: a SEP chain is read once or twice (its
+ * service's SVC and SVL ladders), and a cache keyed by name cost more than the read.
+ */
 function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | undefined {
-  let cache = sepCache.get(nat);
-  if (!cache) {
-    cache = new Map();
-    sepCache.set(nat, cache);
-  }
-  const hit = cache.get(sep);
-  if (hit !== undefined) return hit ?? undefined;
-  let found: { text: string; addr: Addr } | null = null;
-  for (const r of nat.chains.get(sep)?.rules ?? []) {
-    const t = r.target;
+  const rules = nat.chains.get(sep)?.rules;
+  if (!rules) return undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const t = rules[i]!.target;
     if (t?.kind !== 'DNAT' || t.ranges.length === 0 || !t.ranges[0].lo) continue;
     const range = t.ranges[0];
     const addr = range.lo as Addr;
-    found = { text: formatEndpoint(addr, range.ports?.lo), addr };
-    break;
+    return { text: formatEndpoint(addr, range.ports?.lo), addr };
   }
-  cache.set(sep, found);
-  return found ?? undefined;
+  return undefined;
 }
 
 

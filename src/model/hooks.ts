@@ -23,13 +23,10 @@
 // A base chain's end (or `return` at its top) is its policy; `accept` ends only that base chain.
 
 import type { Family } from './addr.js';
-import type { Chain, Rule, TableName } from './rule.js';
+import { HOOK_NAMES, type BaseChainSpec, type Chain, type ChainType, type HookName, type Rule, type TableName } from './rule.js';
 
-export const HOOK_NAMES = ['prerouting', 'input', 'forward', 'output', 'postrouting'] as const;
-/** A netfilter hook; its index in HOOK_NAMES is the layout's HOOK_* number. */
-export type HookName = (typeof HOOK_NAMES)[number];
-/** nft chain types (iptables: nat table → nat, mangle OUTPUT → route, everything else filter). */
-export type ChainType = 'filter' | 'nat' | 'route';
+// What a base chain is belongs to the chain model (rule.ts); re-exported for the hook users.
+export { HOOK_NAMES, type BaseChainSpec, type ChainType, type HookName };
 /** A table's family as path steps show it: iptables v4 → ip, v6 → ip6; nft tables their own. */
 export type TableFamily = 'ip' | 'ip6' | 'inet';
 
@@ -65,13 +62,6 @@ export const IPVS_PRIORITY: Partial<Record<HookName, number>> = { input: 99, out
 export function hookOfBuiltin(chain: string): HookName | undefined {
   const h = chain.toLowerCase();
   return (HOOK_NAMES as readonly string[]).includes(h) ? (h as HookName) : undefined;
-}
-
-/** An nft base chain's registration data (Chain.base). */
-export interface BaseChainSpec {
-  hook: HookName;
-  type: ChainType;
-  priority: number;
 }
 
 /** An nft table lowered into the model. */

@@ -4,7 +4,6 @@
 // guessing.
 
 import type { Addr, Cidr, Family } from './addr.js';
-import type { BaseChainSpec } from './hooks.js';
 import * as K from './kernel-bits.js';
 import { IP_PROTOCOLS } from './protocols.js';
 
@@ -216,6 +215,19 @@ export interface Rule {
   evalCost?: number;
   /** nft rule handle (JSON input, `nft -a`). */
   handle?: number;
+}
+
+export const HOOK_NAMES = ['prerouting', 'input', 'forward', 'output', 'postrouting'] as const;
+/** A netfilter hook; its index in HOOK_NAMES is the layout's HOOK_* number. */
+export type HookName = (typeof HOOK_NAMES)[number];
+/** nft chain types (iptables: nat table → nat, mangle OUTPUT → route, everything else filter). */
+export type ChainType = 'filter' | 'nat' | 'route';
+
+/** An nft base chain's registration data (Chain.base; src/model/hooks.ts registers it). */
+export interface BaseChainSpec {
+  hook: HookName;
+  type: ChainType;
+  priority: number;
 }
 
 export interface Chain {

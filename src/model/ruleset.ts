@@ -61,8 +61,8 @@ export interface Ruleset {
   ruleChain: Int32Array;
   /** Lookup: chainKey(family, table, chain) → chain id. */
   chainIds: Map<string, number>;
-  /** Rule object → id. */
-  ruleIds: Map<Rule, number>;
+  /** Rule object → id (built on first use: numbering and compiling never need it). */
+  ruleIds: RuleIdLookup;
   /** Every base chain on every hook, per family (iptables built-in chains and nft base chains), in numbering order. */
   registrations: Registration[];
 }
@@ -78,6 +78,24 @@ export interface ChainInfo {
   tableId: number;
 }
 
+/** Rule object → its id. */
+export interface RuleIdLookup {
+  get(rule: Rule): number | undefined;
+}
+
+/** A Map of 300k object keys costs more than numbering itself: built only when someone asks. */
+class LazyRuleIds implements RuleIdLookup {
+  private map: Map<Rule, number> | undefined;
+  constructor(private readonly rules: readonly Rule[]) {}
+  get(rule: Rule): number | undefined {
+    if (!this.map) {
+      this.map = new Map();
+      for (let i = 0; i < this.rules.length; i++) this.map.set(this.rules[i]!, i);
+    }
+    return this.map.get(rule);
+  }
+}
+
 /** iptables tables are keyed by family 4 / 6, nft tables by their family name (ip, ip6, inet). */
 export function chainKey(family: Family | TableFamily, table: string, chain: string): string {
   return `${family}:${table}:${chain}`;
@@ -89,22 +107,25 @@ export function numberRules(
   v6: FamilyRules | undefined,
   nft: readonly NftTable[] = [],
 ): Pick<Ruleset, 'rules' | 'chains' | 'ruleChain' | 'chainIds' | 'ruleIds' | 'registrations'> {
-  const rules: Rule[] = [];
+  // Count first: the rule list and its owners are allocated once, at their size.
+  let nrules = 0;
+  for (const fam of [v4, v6]) for (const t of fam?.tables.values() ?? []) for (const c of t.chains.values()) nrules += c.rules.length;
+  for (const t of nft) for (const c of t.chains.values()) nrules += c.rules.length;
+  const rules: Rule[] = new Array(nrules);
+  const owner = new Int32Array(nrules);
   const chains: ChainInfo[] = [];
   const chainIds = new Map<string, number>();
-  const ruleIds = new Map<Rule, number>();
   const registrations: Registration[] = [];
-  const owner: number[] = [];
   let tableId = 0;
+  let at = 0;
   const add = (chain: Chain, info: Omit<ChainInfo, 'chain'>, key: string): number => {
     const cid = chains.length;
-    chains.push({ chain, ...info });
+    chains.push({ chain, table: info.table, family: info.family, source: info.source, tableId: info.tableId });
     chainIds.set(key, cid);
-    for (const r of chain.rules) {
-      ruleIds.set(r, rules.length);
-      rules.push(r);
-      owner.push(cid);
-    }
+    const rs = chain.rules;
+    for (let i = 0; i < rs.length; i++) rules[at + i] = rs[i]!;
+    owner.fill(cid, at, at + rs.length);
+    at += rs.length;
     return cid;
   };
   for (const fam of [v4, v6]) {
@@ -135,7 +156,7 @@ export function numberRules(
     }
     tableId++;
   }
-  return { rules, chains, ruleChain: Int32Array.from(owner), chainIds, ruleIds, registrations };
+  return { rules, chains, ruleChain: owner, chainIds, ruleIds: new LazyRuleIds(rules), registrations };
 }
 
 /** Chain id of `name` in the table of chain `from` (jump/goto resolution), -1 when the table lacks it. */

@@ -48,14 +48,34 @@ function protoMatch(proto: number, invert: boolean): Match {
   return m;
 }
 
-interface PendingTarget {
-  rule: Rule;
-  chain: Chain;
-  name: string;
-  isGoto: boolean;
-  opts: OptWord[];
-  col: number;
+type AddrMatch = Extract<Match, { kind: 'src' }> | Extract<Match, { kind: 'dst' }>;
+/** Cache bounds: interning saves memory and time on kube-proxy dumps, never unbounded growth. */
+const MAX_INTERNED = 200_000;
+
+/** A chain's jump/goto edges: the rule and the chain it goes to, side by side. */
+interface Edge {
+  rules: Rule[];
+  to: Chain[];
 }
+type Edges = Map<Chain, Edge>;
+
+/**
+ * A table's targets to resolve at COMMIT, one slot per rule with a target, side by side (a
+ * kube-proxy nat table has 300k of them: no object each).
+ */
+class PendingTargets {
+  readonly rule: Rule[] = [];
+  readonly chain: Chain[] = [];
+  readonly name: string[] = [];
+  readonly isGoto: boolean[] = [];
+  readonly col: number[] = [];
+  /** The chain the name named when the rule was read; slots before `stale` must look again (a chain was deleted since). */
+  readonly resolved: (Chain | undefined)[] = [];
+  stale = 0;
+  /** Option words of targets not built when read (the rule's target stays null until COMMIT), by slot. */
+  readonly opts = new Map<number, OptWord[]>();
+}
+
 
 interface Dump {
   family: Family | undefined;
@@ -73,7 +93,7 @@ class Parser {
   private dump: Dump | null = null;
   private table: Table | null = null;
   /** Targets to resolve at COMMIT, per open table (headerless pastes keep several open). */
-  private readonly pending = new Map<Table, PendingTarget[]>();
+  private readonly pending = new Map<Table, PendingTargets>();
   private plan: PastePlan | null = null;
   /** Headerless tables of the current paste section, committed together when it ends. */
   private loose = new Map<TableName, Table>();
@@ -85,6 +105,17 @@ class Parser {
    * or cluster IP written thousands of times is parsed and held once.
    */
   private readonly cidrs = new Map<string, Cidr>();
+  /**
+   * Interned records (immutable, so rules share them): -s/-d matches by sense and text, targets
+   * without options by name, jump/goto targets by chain. A kube-proxy dump
+   * repeats these thousands of times; one record each keeps the object graph (and GC) small.
+   */
+  private readonly addrMatches = [new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>()];
+  private readonly bareTargets = new Map<string, Target>();
+  private readonly jumps = new Map<Chain, Target>();
+  private readonly gotos = new Map<Chain, Target>();
+  /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
+  private lastChain: Chain | null = null;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
   private readonly inserted = new Set<Table>();
   private familyHint: Family | undefined;
@@ -225,6 +256,7 @@ class Parser {
       t = this.openTable(name);
       this.loose.set(name, t);
     }
+    if (this.table !== t) this.lastChain = null;
     this.table = t;
     this.body(line, i, line[i]);
   }
@@ -302,11 +334,12 @@ class Parser {
   }
 
   private openTable(t: TableName): Table {
+    this.lastChain = null;
     const dump = this.dump!;
     const table: Table = { name: t, family: dump.family ?? 4, chains: new Map(), line: this.lineNo };
     for (const b of BUILTIN_CHAINS[t]) table.chains.set(b, { name: b, builtin: true, policy: 'ACCEPT', line: this.lineNo, rules: [] });
     dump.tables.set(t, table);
-    this.pending.set(table, []);
+    this.pending.set(table, new PendingTargets());
     return table;
   }
 
@@ -347,8 +380,10 @@ class Parser {
 
   private chainOf(name: string | undefined, col: number): Chain | null {
     if (!name) this.fail('missing chain name', col);
+    const last = this.lastChain;
+    if (last !== null && last.name === name) return last;
     const ch = this.table!.chains.get(name);
-    if (ch) return ch;
+    if (ch) return (this.lastChain = ch);
     this.soft(`rule in undeclared chain ${quote(name)}`, col);
     const created: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
     this.table!.chains.set(name, created);
@@ -358,6 +393,7 @@ class Parser {
   private command(line: string, i: number): void {
     const { words, cols } = this.words(line, i);
     const cmd = words[0];
+    if (cmd !== '-A' && cmd !== '-I') this.lastChain = null;
     switch (cmd) {
       case '-A':
       case '--append':
@@ -385,6 +421,8 @@ class Parser {
       case '-X':
       case '--delete-chain': {
         const name = words[1];
+        const pt = this.pending.get(this.table!);
+        if (pt) pt.stale = pt.rule.length;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -424,22 +462,35 @@ class Parser {
   private ck = 0;
   private cinv = false;
 
+  /** Sense of the option arg1 last read. */
+  private oinv = false;
+
+  /** take() for a one-word option read in place (no OptWord): the argument's word index; its sense in oinv. */
+  private arg1(name: string, col: number): number {
+    this.oinv = this.cinv;
+    this.cinv = false;
+    if (this.cw[this.ck] === '!') {
+      this.oinv = true;
+      this.ck++;
+    }
+    if (this.ck >= this.cw.length) this.fail(`option ${quote(name)} needs 1 argument`, col);
+    return this.ck++;
+  }
+
   private take(name: string, col: number, arity: number): OptWord {
     const words = this.cw;
-    const o: OptWord = { name, args: [], invert: this.cinv, col, argCols: [] };
+    let invert = this.cinv;
     this.cinv = false;
     // Old position: `-s ! 10.0.0.0/8`.
     if (arity > 0 && words[this.ck] === '!') {
-      o.invert = true;
+      invert = true;
       this.ck++;
     }
-    for (let a = 0; a < arity; a++) {
-      if (this.ck >= words.length) this.fail(`option ${quote(name)} needs ${arity} argument${arity > 1 ? 's' : ''}`, col);
-      o.args.push(words[this.ck]);
-      o.argCols.push(this.cc[this.ck]);
-      this.ck++;
-    }
-    return o;
+    if (this.ck + arity > words.length) this.fail(`option ${quote(name)} needs ${arity} argument${arity > 1 ? 's' : ''}`, col);
+    // Exact-size copies: an array grown by push reserves 16+ slots, and there is one per option.
+    const from = this.ck;
+    this.ck += arity;
+    return { name, args: words.slice(from, this.ck), invert, col, argCols: this.cc.slice(from, this.ck) };
   }
 
   private checkFamily(dump: Dump, f: Family, col: number): void {
@@ -489,35 +540,42 @@ class Parser {
       }
       switch (long ? name : `-${name}`) {
         case '-s': case 'source': case 'src': case '-d': case 'destination': case 'dst': {
-          const o = this.take(name, col, 1);
-          const a = o.args[0];
-          if (a.includes(',')) this.fail(`address lists (${quote(a)}) expand into several rules; write one rule per address`, o.argCols[0]);
-          let c = this.cidrs.get(a);
-          if (!c) {
-            c = parseCidr(a) ?? this.fail(`malformed address ${quote(a)}`, o.argCols[0]);
-            if (this.cidrs.size < 200_000) this.cidrs.set(a, c);
-          }
-          this.checkFamily(dump, c.family, o.argCols[0]);
+          const ak = this.arg1(name, col);
+          const a = words[ak];
           const isSrc = name === 's' || name === 'source' || name === 'src';
-          generic.push({ kind: isSrc ? 'src' : 'dst', invert: o.invert, cidr: c });
+          const interned = this.addrMatches[(isSrc ? 0 : 2) + (this.oinv ? 1 : 0)]!;
+          let m = interned.get(a);
+          if (!m) {
+            if (a.includes(',')) this.fail(`address lists (${quote(a)}) expand into several rules; write one rule per address`, cols[ak]);
+            let c = this.cidrs.get(a);
+            if (!c) {
+              c = parseCidr(a) ?? this.fail(`malformed address ${quote(a)}`, cols[ak]);
+              if (this.cidrs.size < MAX_INTERNED) this.cidrs.set(a, c);
+            }
+            const made: AddrMatch = isSrc ? { kind: 'src', invert: this.oinv, cidr: c } : { kind: 'dst', invert: this.oinv, cidr: c };
+            if (interned.size < MAX_INTERNED) interned.set(a, made);
+            m = made;
+          }
+          this.checkFamily(dump, m.cidr.family, cols[ak]);
+          generic.push(m);
           continue;
         }
         case '-p': case 'protocol': {
-          const o = this.take(name, col, 1);
-          const p = parseProto(o.args[0]);
-          if (p === null) this.fail(`unknown protocol ${quote(o.args[0])}`, o.argCols[0]);
-          if (p === 58) this.checkFamily(dump, 6, o.argCols[0]);
-          if (!o.invert) proto = p;
-          if (p !== 0 || o.invert) generic.push(protoMatch(p, o.invert));
+          const ak = this.arg1(name, col);
+          const p = parseProto(words[ak]);
+          if (p === null) this.fail(`unknown protocol ${quote(words[ak])}`, cols[ak]);
+          if (p === 58) this.checkFamily(dump, 6, cols[ak]);
+          if (!this.oinv) proto = p;
+          if (p !== 0 || this.oinv) generic.push(protoMatch(p, this.oinv));
           continue;
         }
         case '-i': case 'in-interface': case '-o': case 'out-interface': {
-          const o = this.take(name, col, 1);
-          const v = o.args[0];
-          if (v.length > 15 || v.length === 0) this.fail(`interface name ${quote(v)} is not valid`, o.argCols[0]);
+          const ak = this.arg1(name, col);
+          const v = words[ak];
+          if (v.length > 15 || v.length === 0) this.fail(`interface name ${quote(v)} is not valid`, cols[ak]);
           const prefix = v.endsWith('+');
           const isIn = name === 'i' || name === 'in-interface';
-          generic.push({ kind: isIn ? 'inIface' : 'outIface', invert: o.invert, name: prefix ? v.slice(0, -1) : v, prefix });
+          generic.push({ kind: isIn ? 'inIface' : 'outIface', invert: this.oinv, name: prefix ? v.slice(0, -1) : v, prefix });
           continue;
         }
         case '-f': case 'fragment': {
@@ -535,15 +593,14 @@ class Parser {
           continue;
         case '-m': case 'match': {
           if (this.cinv) this.fail('"!" cannot negate -m', invertCol);
-          const o = this.take(name, col, 1);
-          modules.push({ name: o.args[0], opts: [] });
+          modules.push({ name: words[this.arg1(name, col)], opts: [] });
           continue;
         }
         case '-j': case 'jump': case '-g': case 'goto': {
           if (this.cinv) this.fail('"!" cannot negate a target', invertCol);
           if (target) this.fail('more than one target', col);
-          const o = this.take(name, col, 1);
-          target = { name: o.args[0], isGoto: name === 'g' || name === 'goto', opts: [], col: o.argCols[0] };
+          const ak = this.arg1(name, col);
+          target = { name: words[ak], isGoto: name === 'g' || name === 'goto', opts: [], col: cols[ak] };
           continue;
         }
       }
@@ -621,11 +678,26 @@ class Parser {
       table: table.name,
       chain: chain.name,
       index: 0,
-      matches,
+      // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
+      matches: matches.slice(),
       target: null,
       family: dump.family ?? 4,
     };
-    if (target) this.pending.get(table)!.push({ rule, chain, name: target.name, isGoto: target.isGoto, opts: target.opts, col: target.col });
+    if (target) {
+      // A known target is built now (the rule holds it, not its option words); the name is looked
+      // up now too, while fresh in cache. COMMIT decides: a chain of that name wins over the built target.
+      const pt = this.pending.get(table)!;
+      const slot = pt.rule.length;
+      const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
+      if (built) rule.target = built;
+      else pt.opts.set(slot, target.opts);
+      pt.rule.push(rule);
+      pt.chain.push(chain);
+      pt.name.push(target.name);
+      pt.isGoto.push(target.isGoto);
+      pt.col.push(target.col);
+      pt.resolved.push(table.chains.get(target.name));
+    }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
     if (insertAt < 0) {
@@ -638,58 +710,101 @@ class Parser {
     dump.rules.push(rule);
   }
 
+  /**
+   * A known target's record, built as its rule is read so the rule holds one record instead of its
+   * option words until COMMIT. null when it does not build (COMMIT builds it again and reports the
+   * error in line order, as before).
+   */
+  private prebuild(name: string, opts: OptWord[]): Target | null {
+    if (!isKnownTarget(name)) return null;
+    if (opts.length === 0) {
+      const bare = this.bareTargets.get(name);
+      if (bare) return bare;
+    }
+    let t: Target;
+    try {
+      t = buildTarget(name, opts);
+    } catch (e) {
+      if (e instanceof ColumnError) return null;
+      throw e;
+    }
+    if (opts.length === 0) this.bareTargets.set(name, t);
+    return t;
+  }
+
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
   private commit(): void {
     const table = this.table!;
-    const edges = new Map<Chain, { rule: Rule; to: Chain }[]>();
-    for (const p of this.pending.get(table) ?? []) {
-      const ch = table.chains.get(p.name);
+    const edges: Edges = new Map();
+    let from: Chain | null = null;
+    let out: Edge | undefined;
+    const pt = this.pending.get(table) ?? new PendingTargets();
+    for (let k = 0; k < pt.rule.length; k++) {
+      const rule = pt.rule[k]!;
+      const name = pt.name[k]!;
+      const col = pt.col[k]!;
+      const isGoto = pt.isGoto[k]!;
+      // A chain found when the rule was read is still the one of that name unless one was deleted
+      // since (a name can be declared later, so a miss is looked up again).
+      const ch = k >= pt.stale && pt.resolved[k] !== undefined ? pt.resolved[k] : table.chains.get(name);
       let t: Target;
       if (ch) {
-        if (ch.builtin) this.fail(`cannot jump to built-in chain ${p.name}`, p.col, p.rule.line, p.rule.text);
-        t = { kind: p.isGoto ? 'goto' : 'jump', chain: p.name };
-        const out = edges.get(p.chain);
-        if (out) out.push({ rule: p.rule, to: ch });
-        else edges.set(p.chain, [{ rule: p.rule, to: ch }]);
-      } else if (p.isGoto) {
-        this.softAt(`goto to missing chain ${quote(p.name)}`, p);
-        t = { kind: 'unknownTarget', name: p.name, text: `-g ${p.name}` };
-      } else if (isKnownTarget(p.name)) {
-        if (NAT_ONLY.has(p.name) && table.name !== 'nat') this.fail(`target ${p.name} is only valid in the nat table`, p.col, p.rule.line, p.rule.text);
+        if (ch.builtin) this.fail(`cannot jump to built-in chain ${name}`, col, rule.line, rule.text);
+        const interned = isGoto ? this.gotos : this.jumps;
+        const jt = interned.get(ch);
+        if (jt) t = jt;
+        else interned.set(ch, (t = { kind: isGoto ? 'goto' : 'jump', chain: ch.name }));
+        // Pending targets come in rule order, so one chain's edges are mostly consecutive.
+        const rc = pt.chain[k]!;
+        if (rc !== from) {
+          from = rc;
+          out = edges.get(from);
+          if (!out) edges.set(from, (out = { rules: [], to: [] }));
+        }
+        out!.rules.push(rule);
+        out!.to.push(ch);
+      } else if (isGoto) {
+        this.softAt(`goto to missing chain ${quote(name)}`, col, rule);
+        t = { kind: 'unknownTarget', name, text: `-g ${name}` };
+      } else if (isKnownTarget(name)) {
+        if (NAT_ONLY.has(name) && table.name !== 'nat') this.fail(`target ${name} is only valid in the nat table`, col, rule.line, rule.text);
         try {
-          t = buildTarget(p.name, p.opts);
+          t = rule.target ?? buildTarget(name, pt.opts.get(k) ?? []);
         } catch (e) {
-          if (e instanceof ColumnError) this.fail(e.message, e.column, p.rule.line, p.rule.text);
+          if (e instanceof ColumnError) this.fail(e.message, e.column, rule.line, rule.text);
           throw e;
         }
-      } else if (UNMODELLED_TARGETS.has(p.name)) {
-        t = buildTarget(p.name, p.opts);
-        this.warn(`target ${p.name} is not modelled; treated as uncertain`, p.col, p.rule.line);
+      } else if (UNMODELLED_TARGETS.has(name)) {
+        t = buildTarget(name, pt.opts.get(k) ?? []);
+        this.warn(`target ${name} is not modelled; treated as uncertain`, col, rule.line);
       } else {
-        this.softAt(`jump to missing chain ${quote(p.name)}`, p);
-        t = { kind: 'unknownTarget', name: p.name, text: `-j ${p.name}` };
+        this.softAt(`jump to missing chain ${quote(name)}`, col, rule);
+        t = { kind: 'unknownTarget', name, text: `-j ${name}` };
       }
-      p.rule.target = t;
+      rule.target = t;
     }
     this.pending.delete(table);
+    // Rules arrays grown by push keep spare capacity (most chains hold a few rules): keep exact copies.
+    for (const ch of table.chains.values()) if (ch.rules.length) ch.rules = ch.rules.slice();
     if (this.inserted.has(table)) {
       for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
     }
     this.checkLoops(edges);
     this.table = null;
+    this.lastChain = null;
   }
 
-  private softAt(message: string, p: PendingTarget): void {
-    if (!this.lenient) this.fail(message, p.col, p.rule.line, p.rule.text);
-    this.warn(message, p.col, p.rule.line);
+  private softAt(message: string, col: number, rule: Rule): void {
+    if (!this.lenient) this.fail(message, col, rule.line, rule.text);
+    this.warn(message, col, rule.line);
   }
 
   /**
    * iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. Only the jump/goto
    * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack).
    */
-  private checkLoops(edges: Map<Chain, { rule: Rule; to: Chain }[]>): void {
+  private checkLoops(edges: Edges): void {
     // Keyed by Chain object (identity hashing): cheaper than hashing every chain name again.
     const state = new Map<Chain, 1 | 2>();
     for (const start of edges.keys()) {
@@ -701,13 +816,14 @@ class Parser {
         const top = path.length - 1;
         const out = edges.get(path[top]);
         const i = next[top]++;
-        if (!out || i >= out.length) {
+        if (!out || i >= out.to.length) {
           state.set(path[top], 2);
           path.pop();
           next.pop();
           continue;
         }
-        const { rule: r, to } = out[i];
+        const r = out.rules[i]!;
+        const to = out.to[i]!;
         const s = state.get(to);
         if (s === 1) {
           const cycle = [...path.slice(path.indexOf(to)), to].map((c) => c.name).join(' -> ');

@@ -190,16 +190,68 @@ function rangeSplit(s: string): [string, string] | null {
   return null;
 }
 
-class TextParser {
-  private toks: Tok[] = [];
-  private p = 0;
+/**
+ * A cursor over tokens, shared by the document parser (whose tokens include newlines) and the
+ * rule parser (one rule's tokens, newlines removed). They differ only in how running out is
+ * reported: `fail(message, undefined)` is the subclass's, and `endMessage`/`endFound` say it.
+ */
+abstract class Cursor {
+  protected p = 0;
+  constructor(protected toks: Tok[]) {}
+
+  /** Throws a ParseError at token t; t undefined: past the last token. */
+  protected abstract fail(message: string, t: Tok | undefined): never;
+  /** The error when a token is needed and none is left. */
+  protected abstract readonly endMessage: string;
+  /** Appended to "expected X" when none is left ('' or ' at the end of the rule'). */
+  protected abstract readonly endFound: string;
+
+  protected peek(o = 0): Tok | undefined {
+    return this.toks[this.p + o];
+  }
+  protected next(): Tok {
+    const t = this.toks[this.p];
+    if (!t) this.fail(this.endMessage, undefined);
+    this.p++;
+    return t;
+  }
+  protected is(v: string, o = 0): boolean {
+    const t = this.toks[this.p + o];
+    return !!t && t.k !== 'str' && t.k !== 'nl' && t.v === v;
+  }
+  protected eat(v: string): boolean {
+    if (this.is(v)) {
+      this.p++;
+      return true;
+    }
+    return false;
+  }
+  protected expect(v: string): Tok {
+    const t = this.peek();
+    if (!t || t.k === 'nl' || t.k === 'str' || t.v !== v) this.fail(`expected ${quote(v)}${t ? `, found ${t.k === 'nl' ? 'end of line' : quote(t.v)}` : this.endFound}`, t);
+    return this.next();
+  }
+  /** A name: a word or a quoted string. */
+  protected name(what: string): string {
+    const t = this.peek();
+    if (!t || (t.k !== 'word' && t.k !== 'str')) this.fail(`expected ${what}`, t);
+    this.p++;
+    return t.v;
+  }
+}
+
+class TextParser extends Cursor {
   private lines: string[] = [];
   private readonly warnings: NftWarning[] = [];
   private family: NftFamily = 'ip';
   private readonly source: string;
   private readonly lenient: boolean;
 
+  protected readonly endMessage = 'unexpected end of input';
+  protected readonly endFound = '';
+
   constructor(opts: NftParseOptions) {
+    super([]);
     this.source = opts.source ?? 'nftables';
     this.lenient = !!opts.lenient;
   }
@@ -223,33 +275,8 @@ class TextParser {
     return { ruleset: { format: 'text', tables }, warnings: this.warnings };
   }
 
-  // ---- token helpers ---------------------------------------------------------------------------
+  // ---- token helpers (besides Cursor's) ------------------------------------------------------
 
-  private peek(o = 0): Tok | undefined {
-    return this.toks[this.p + o];
-  }
-  private next(): Tok {
-    const t = this.toks[this.p];
-    if (!t) this.failEnd('unexpected end of input');
-    this.p++;
-    return t;
-  }
-  private is(v: string, o = 0): boolean {
-    const t = this.toks[this.p + o];
-    return !!t && t.k !== 'str' && t.k !== 'nl' && t.v === v;
-  }
-  private eat(v: string): boolean {
-    if (this.is(v)) {
-      this.p++;
-      return true;
-    }
-    return false;
-  }
-  private expect(v: string): Tok {
-    const t = this.peek();
-    if (!t || t.k === 'nl' || t.k === 'str' || t.v !== v) this.fail(`expected ${quote(v)}${t ? `, found ${t.k === 'nl' ? 'end of line' : quote(t.v)}` : ''}`, t);
-    return this.next();
-  }
   private skipNl(): void {
     while (this.toks[this.p]?.k === 'nl') this.p++;
   }
@@ -257,7 +284,7 @@ class TextParser {
     const t = this.peek();
     return !t || t.k === 'nl' || (t.k === 'punct' && t.v === '}');
   }
-  private fail(message: string, t?: Tok): never {
+  protected fail(message: string, t: Tok | undefined): never {
     if (!t) this.failEnd(message);
     throw new ParseError(message, t.line, t.col, this.source, this.lines[t.line - 1]);
   }
@@ -271,13 +298,6 @@ class TextParser {
   private soft(message: string, t: Tok | undefined): void {
     if (!this.lenient) this.fail(message, t);
     this.warn(message, t);
-  }
-  /** A name: a word or a quoted string. */
-  private name(what: string): string {
-    const t = this.peek();
-    if (!t || (t.k !== 'word' && t.k !== 'str')) this.fail(`expected ${what}`, t);
-    this.p++;
-    return t.v;
   }
   private handle(): number | undefined {
     const t = this.peek();
@@ -683,64 +703,42 @@ class TextParser {
 }
 
 /** Parses the statements of one rule (its tokens, without newlines). */
-class RuleParser {
-  private p = 0;
+class RuleParser extends Cursor {
+  protected readonly endMessage = 'unexpected end of rule';
+  protected readonly endFound = ' at the end of the rule';
+
   constructor(
-    private readonly toks: Tok[],
+    toks: Tok[],
     private readonly owner: TextParser,
     private readonly family: NftFamily,
-  ) {}
+  ) {
+    super(toks);
+  }
 
-  private peek(o = 0): Tok | undefined {
-    return this.toks[this.p + o];
+  /** Errors go through the document parser (one error path); past the end: at the rule's last token. */
+  protected fail(message: string, t: Tok | undefined): never {
+    this.owner.failAt(message, t ?? this.toks[this.toks.length - 1]);
   }
-  private next(): Tok {
-    const t = this.toks[this.p];
-    if (!t) this.owner.failAt('unexpected end of rule', this.toks[this.toks.length - 1]);
-    this.p++;
-    return t;
-  }
-  private is(v: string, o = 0): boolean {
-    const t = this.toks[this.p + o];
-    return !!t && t.k !== 'str' && t.v === v;
-  }
-  private eat(v: string): boolean {
-    if (this.is(v)) {
-      this.p++;
-      return true;
-    }
-    return false;
-  }
-  private expect(v: string): Tok {
-    const t = this.peek();
-    if (!t || t.k === 'str' || t.v !== v) this.owner.failAt(`expected ${quote(v)}${t ? `, found ${quote(t.v)}` : ' at the end of the rule'}`, t ?? this.toks[this.toks.length - 1]);
-    return this.next();
-  }
+
   private done(): boolean {
     return this.p >= this.toks.length;
-  }
-  private name(what: string): string {
-    const t = this.peek();
-    if (!t || (t.k !== 'word' && t.k !== 'str')) this.owner.failAt(`expected ${what}`, t ?? this.toks[this.toks.length - 1]);
-    this.p++;
-    return t.v;
   }
   private numberTok(what: string): number {
     const t = this.next();
     const v = valueOf(t.v);
-    if (typeof v !== 'number') this.owner.failAt(`expected ${what} (a number), found ${quote(t.v)}`, t);
+    if (typeof v !== 'number') this.fail(`expected ${what} (a number), found ${quote(t.v)}`, t);
     return v;
   }
 
   valueOnly(): NftExpr {
     const v = this.concatOfValues();
-    if (!this.done()) this.owner.failAt(`unexpected ${quote(this.peek()!.v)} in an element`, this.peek());
+    if (!this.done()) this.fail(`unexpected ${quote(this.peek()!.v)} in an element`, this.peek());
     return v;
   }
 
   exprOnly(): NftExpr {
     const e = this.concat();
-    if (!this.done()) this.owner.failAt(`unexpected ${quote(this.peek()!.v)}`, this.peek());
+    if (!this.done()) this.fail(`unexpected ${quote(this.peek()!.v)}`, this.peek());
     return e;
   }
 
@@ -815,7 +813,7 @@ class RuleParser {
       implicit = false;
       this.p++;
     }
-    if (this.done()) this.owner.failAt('expected a value to compare with', this.toks[this.p - 1] ?? this.toks[start]);
+    if (this.done()) this.fail('expected a value to compare with', this.toks[this.p - 1] ?? this.toks[start]);
     let right = this.rhs();
     let l = left;
     // `tcp flags syn / syn,ack`: the listing's form of `tcp flags & (syn|ack) == syn`.
@@ -860,7 +858,7 @@ class RuleParser {
       const t = this.next();
       for (const part of t.v.split('|')) if (part !== '') out.push(valueOf(part));
       if (this.eat(')')) break;
-      if (this.done()) this.owner.failAt('expected ")"', t);
+      if (this.done()) this.fail('expected ")"', t);
     }
     return out.length === 1 ? out[0] : out;
   }
@@ -886,7 +884,7 @@ class RuleParser {
         else {
           const d = this.next();
           const s = parseDuration(d.v);
-          if (s === null) this.owner.failAt(`malformed duration ${quote(d.v)}`, d);
+          if (s === null) this.fail(`malformed duration ${quote(d.v)}`, d);
           if (kw === 'timeout') opts.timeout = s;
           else opts.expires = s;
         }
@@ -905,7 +903,7 @@ class RuleParser {
         items.push([key, data]);
       } else items.push(key);
       if (this.eat(',')) continue;
-      if (!this.is('}')) this.owner.failAt('expected "," or "}" in a set', this.peek() ?? this.toks[this.toks.length - 1]);
+      if (!this.is('}')) this.fail('expected "," or "}" in a set', this.peek());
     }
     return { set: items };
   }
@@ -922,7 +920,7 @@ class RuleParser {
   private simpleValue(): NftExpr {
     const t = this.next();
     if (t.k === 'str') return t.v;
-    if (t.k === 'punct') this.owner.failAt(`unexpected ${quote(t.v)} where a value belongs`, t);
+    if (t.k === 'punct') this.fail(`unexpected ${quote(t.v)} where a value belongs`, t);
     return valueOf(t.v);
   }
 
@@ -969,7 +967,7 @@ class RuleParser {
 
   private primary(): NftExpr {
     const t = this.peek();
-    if (!t) this.owner.failAt('unexpected end of rule', this.toks[this.toks.length - 1]);
+    if (!t) this.fail(this.endMessage, undefined);
     if (t.k === 'word') {
       if (PAYLOAD_PROTOS.has(t.v) && this.peek(1) && PAYLOAD_FIELDS[t.v]?.has(this.peek(1)!.v)) {
         this.p += 2;
@@ -1090,10 +1088,10 @@ class RuleParser {
     } else {
       // `10 mbytes/second`
       const n = valueOf(r.v);
-      if (typeof n !== 'number') this.owner.failAt(`malformed limit rate ${quote(r.v)}`, r);
+      if (typeof n !== 'number') this.fail(`malformed limit rate ${quote(r.v)}`, r);
       const u = this.next();
       const um = /^(\w+)\/(\w+)$/.exec(u.v);
-      if (!um) this.owner.failAt(`malformed limit rate unit ${quote(u.v)}`, u);
+      if (!um) this.fail(`malformed limit rate unit ${quote(u.v)}`, u);
       body.rate = n;
       body.rate_unit = um[1];
       body.per = um[2];
@@ -1139,7 +1137,7 @@ class RuleParser {
       this.expect('reset');
       return { reject: { type: 'tcp reset' } };
     }
-    if (kind.v !== 'icmp' && kind.v !== 'icmpv6' && kind.v !== 'icmpx') this.owner.failAt(`unknown reject type ${quote(kind.v)}`, kind);
+    if (kind.v !== 'icmp' && kind.v !== 'icmpv6' && kind.v !== 'icmpx') this.fail(`unknown reject type ${quote(kind.v)}`, kind);
     this.eat('type');
     const code = this.next();
     return { reject: { type: kind.v, expr: code.v } };
@@ -1179,12 +1177,12 @@ class RuleParser {
     let port: string | undefined;
     if (s.startsWith('[')) {
       const close = s.lastIndexOf(']');
-      if (close < 0) this.owner.failAt(`malformed address ${quote(s)}`, t);
+      if (close < 0) this.fail(`malformed address ${quote(s)}`, t);
       // `[a]-[b]:p` ranges of IPv6 addresses.
       const rest = s.slice(close + 1);
       addr = s.slice(0, close + 1).replace(/[[\]]/g, '');
       if (rest.startsWith(':')) port = rest.slice(1);
-      else if (rest !== '') this.owner.failAt(`malformed address ${quote(s)}`, t);
+      else if (rest !== '') this.fail(`malformed address ${quote(s)}`, t);
     } else if (s.startsWith(':')) {
       addr = '';
       port = s.slice(1);
@@ -1200,7 +1198,7 @@ class RuleParser {
     if (addr !== '') out.addr = valueOf(addr);
     if (port !== undefined) {
       const pv = valueOf(port);
-      if (typeof pv !== 'number' && !(pv !== null && typeof pv === 'object' && 'range' in pv)) this.owner.failAt(`malformed port ${quote(port)}`, t);
+      if (typeof pv !== 'number' && !(pv !== null && typeof pv === 'object' && 'range' in pv)) this.fail(`malformed port ${quote(port)}`, t);
       out.port = pv;
     }
     return out;
@@ -1217,7 +1215,7 @@ class RuleParser {
       const kw = this.next().v;
       const d = this.next();
       const s = parseDuration(d.v);
-      if (s === null) this.owner.failAt(`malformed duration ${quote(d.v)}`, d);
+      if (s === null) this.fail(`malformed duration ${quote(d.v)}`, d);
       opts[kw] = s;
     }
     if (Object.keys(opts).length) elem = { elem: { val: elem, ...opts } };

@@ -7,26 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { LandfallError } from '../model/errors.js';
 import { runScale, ScaleCancelled, type ScaleRunner } from './run.js';
 import { normalizeScaleOptions } from './options.js';
-import type { ScaleOptions, ScalePoint, ScaleProgress, ScaleResult } from './types.js';
+import type { JobState, JobStatus, ScaleOptions, ScalePoint, ScaleResult } from './types.js';
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobStatus {
-  job: string;
-  state: JobState;
-  /** 0..100 over the whole job. */
-  percent: number;
-  progress: Omit<ScaleProgress, 'percent'> | null;
-  /** Points finished so far (all of them once done). */
-  points: ScalePoint[];
-  /** The answer `landfall scale --json` prints, once the job is done. */
-  result: ScaleResult | null;
-  /** Why the job failed as a whole (a failed point only has its own `error`). */
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+export type { JobState, JobStatus } from './types.js';
 
 interface Job {
   status: JobStatus;

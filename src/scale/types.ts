@@ -166,3 +166,23 @@ export interface ScaleProgress {
   services: number | null;
   phase: PointPhase;
 }
+
+/** A scaling job as GET /v1/scale/{job} shows it (jobs.ts runs them). */
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobStatus {
+  job: string;
+  state: JobState;
+  /** 0..100 over the whole job. */
+  percent: number;
+  progress: Omit<ScaleProgress, 'percent'> | null;
+  /** Points finished so far (all of them once done). */
+  points: ScalePoint[];
+  /** The answer `landfall scale --json` prints, once the job is done. */
+  result: ScaleResult | null;
+  /** Why the job failed as a whole (a failed point only has its own `error`). */
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}

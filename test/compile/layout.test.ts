@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import * as L from '../../src/compile/layout.js';
+import { ENGINE_EXPORTS } from '../../src/engine/wasm-exports.js';
 
 describe('layout.ts', () => {
   test('only integer constants (the common subset of TS and AssemblyScript)', () => {
@@ -30,6 +31,22 @@ describe('layout.ts', () => {
       ['connection pairs', L.CONN_BYTES, L.MAX_CONNS * 8],
       ['IPVS scratch', L.BR_BYTES, L.MAX_REALS * 12],
       ['trace assumptions', L.TASM_BYTES, L.MAX_TASM * L.ASM_WORDS * 4],
+      ['column families', L.CI_FAMILY, L.COLS],
+      ['column protocols', L.CI_PROTO, L.COLS],
+      ['column origins', L.CI_ORIGIN, L.COLS],
+      ['column source ports', L.CI_SPORT, L.COLS * 2],
+      ['column destination ports', L.CI_DPORT, L.COLS * 2],
+      ['column sources', L.CI_SRC, L.COLS * 16],
+      ['column destinations', L.CI_DST, L.COLS * 16],
+      ['result verdicts', L.CO_VERDICT, L.COLS],
+      ['result masquerade', L.CO_MASQ, L.COLS],
+      ['result ports', L.CO_DPORT, L.COLS * 2],
+      ['result rules', L.CO_RULES, L.COLS * 4],
+      ['result destinations', L.CO_DST, L.COLS * 16],
+      ['result sources', L.CO_SRC, L.COLS * 16],
+      ['template index', L.CT_INDEX, L.CT_KEYS * 4],
+      ['templates', L.CT_PKTS, L.MAX_TEMPLATES * L.PKT_WORDS * 4],
+      ['column status', L.CO_STATUS, 4],
     ];
     expect(L.IN_BYTES).toBeGreaterThanOrEqual(L.IO_BASE_BYTES);
     for (let i = 0; i < regions.length; i++) {
@@ -51,6 +68,6 @@ describe('layout.ts', () => {
     const bytes = readFileSync(new URL('../../build/engine.wasm', import.meta.url));
     expect(WebAssembly.validate(bytes)).toBe(true);
     const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name).sort();
-    expect(names).toEqual(['heapBase', 'hsiphashU32', 'init', 'memory', 'recentAdd', 'recentReset', 'trace', 'traceBegin', 'walk']);
+    expect(names).toEqual(Object.keys(ENGINE_EXPORTS).sort()); // signatures: test/engine/wasm-exports.test.ts
   });
 });

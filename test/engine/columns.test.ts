@@ -7,10 +7,12 @@ import { generateIptables } from '../../src/kube/generate.js';
 import { loadRuleset } from '../../src/ruleset.js';
 import type { RulesetBundle } from '../../src/model/contracts.js';
 import { compileShared, openSharedRuleset } from '../../src/shared-ruleset.js';
-import { columnsOf, resultAt } from '../../src/engine/columns.js';
+import { allocResults, columnsOf, resultAt } from '../../src/engine/columns.js';
 import { QueryError } from '../../src/engine/packet.js';
 import { formatAddr } from '../../src/model/addr.js';
 import type { Query } from '../../src/model/contracts.js';
+import { COLS } from '../../src/compile/layout.js';
+import type { WasmEngine } from '../../src/engine/wasm.js';
 
 function packets(rs: ReturnType<typeof loadRuleset>, repeat: number): Query[] {
   const node = rs.ruleset.node;
@@ -58,6 +60,24 @@ describe('traceColumns', () => {
   check('generated 50 services', { iptables: g.text, node: g.node }, 4);
   for (const name of ['kube-node', 'ipv6-node', 'ipvs-node', 'eks-node']) check(`example ${name}`, readNodeDir(join(EXAMPLES_DIR, name))!);
 
+  test('more packets than one wasm call takes (COLS), mixed families, protocols and origins: one PRNG stream, equal to trace() in the wasm', () => {
+    const v6 = readNodeDir(join(EXAMPLES_DIR, 'ipv6-node'))!;
+    for (const bundle of [{ iptables: g.text, node: g.node }, v6]) {
+      const rs = loadRuleset(bundle);
+      const one = packets(rs, 1);
+      const qs: Query[] = [];
+      for (let r = 0; qs.length < 2 * COLS + 123; r++) for (const q of one) qs.push(q.protocol === 'icmp' ? q : { ...q, sourcePort: (r * 7919 + qs.length) % 65536 });
+      const cols = columnsOf(qs);
+      const want = rs.trace(qs, { seed: 77 });
+      const res = rs.traceColumns(cols, { seed: 77 });
+      expect((rs.engine as WasmEngine).stats.hostTraces).toBe(0); // the columnar walk answered, not the fallback
+      const got = qs.map((_, k) => resultAt(res, cols, k));
+      expect(got).toEqual(want.map(({ verdict, endpoint, masquerade, source, rulesEvaluated }) => ({ verdict, endpoint, masquerade, source, rulesEvaluated })));
+      // the random branches were taken differently across packets of one service (a stream, not one draw)
+      expect(new Set(got.map((r) => r.endpoint)).size).toBeGreaterThan(one.length / 2);
+    }
+  });
+
   test('a malformed column is a QueryError naming the packet and field', () => {
     const rs = loadRuleset({ iptables: g.text, node: g.node });
     const cols = columnsOf([{ protocol: 'tcp', destination: '10.96.0.1', port: 443, source: '10.244.0.5', origin: 'pod' }]);
@@ -66,5 +86,7 @@ describe('traceColumns', () => {
     expect(() => rs.traceColumns(cols)).toThrow(/origin/);
     const short = { ...cols, dport: new Uint16Array(0) };
     expect(() => rs.traceColumns(short)).toThrow(/one entry per packet/);
+    cols.origin[0] = 1;
+    expect(() => rs.traceColumns(cols, { out: allocResults(0) })).toThrow(/fewer than 1 packets/);
   });
 });

@@ -5,12 +5,16 @@ import { parseIpsets } from '../../src/parse/ipset.js';
 
 const A = (s: string): Addr => parseAddr(s)!;
 
-function pkt(over: Partial<Omit<SetPacket, 'src' | 'dst'>> & { src?: string; dst?: string } = {}): SetPacket {
-  const { src, dst, ...rest } = over;
+type Over = Partial<Omit<SetPacket, 'src' | 'dst' | 'inIface' | 'outIface'>> & { src?: string; dst?: string; inIface?: string | null; outIface?: string | null };
+
+/** A packet for set lookups; interfaces by exact name. */
+function pkt(over: Over = {}): SetPacket {
+  const { src, dst, inIface, outIface, ...rest } = over;
   const s = A(src ?? '10.0.0.1');
+  const iface = (name: string | null) => (name === null ? null : { name, prefix: false });
   return {
     family: s.family, proto: 6, src: s, dst: A(dst ?? (s.family === 6 ? 'fd00::10' : '10.96.0.10')),
-    sport: 40000, dport: 80, inIface: 'eth0', outIface: 'cni0', ...rest,
+    sport: 40000, dport: 80, inIface: iface(inIface === undefined ? 'eth0' : inIface), outIface: iface(outIface === undefined ? 'cni0' : outIface), ...rest,
   };
 }
 

@@ -5,9 +5,9 @@ import { expect, test } from 'vitest';
 import { benchSize, renderMarkdown } from '../../bench/engine-suite.js';
 
 test('bench/engine-suite runs on 60 services and reports every figure', async () => {
-  const r = await benchSize(60, { sizes: [60], endpoints: 3, taskMs: 20, batch: 50, seed: 5, restore: false });
+  const r = await benchSize(60, { sizes: [60], endpoints: 3, taskMs: 20, batch: 50, columnsBatch: 5000, seed: 5, restore: false });
   expect(r.rules).toBeGreaterThan(60);
-  for (const k of ['dumpMB', 'parseMs', 'compileMs', 'explainP50Us', 'explainP99Us', 'traceWasmPps', 'traceReferencePps', 'meanRulesEvaluated', 'compiledBytesPerRule', 'rssMB'] as const) {
+  for (const k of ['dumpMB', 'parseMs', 'compileMs', 'explainP50Us', 'explainP99Us', 'traceWasmPps', 'traceReferencePps', 'traceColumnsPps', 'traceColumnsCpuUsPerPacket', 'meanRulesEvaluated', 'compiledBytesPerRule', 'rssMB'] as const) {
     expect(Number.isFinite(r[k]), k).toBe(true);
   }
   expect(r.iptablesRestoreTestMs).toBeNull();

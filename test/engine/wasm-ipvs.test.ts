@@ -5,15 +5,14 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { hsiphashU32, MH_HASH1, MH_HASH2 } from '../../src/model/ipvs-hash.js';
 import { createWasmEngine, wasmModule } from '../../src/engine/wasm.js';
+import { engineExports } from '../../src/engine/wasm-exports.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { parseIpvs } from '../../src/parse/ipvs.js';
 import { buildRs } from './build.js';
 import { compareAllWalks } from './differential-support.js';
 
-const ex = new WebAssembly.Instance(wasmModule(), { env: { abort: () => { throw new Error('abort'); } } }).exports as unknown as {
-  hsiphashU32(v: number, k0: bigint, k1: bigint): number;
-};
+const ex = engineExports(new WebAssembly.Instance(wasmModule(), { env: { abort: () => { throw new Error('abort'); } } }));
 const wasmHsip = (v: number, k0: bigint, k1: bigint): number => ex.hsiphashU32(v, k0, k1) >>> 0;
 
 describe('wasm hsiphash (SipHash-1-3, 64-bit kernels)', () => {

@@ -127,7 +127,7 @@ function packetFor(spec: Spec, elem: string): SetPacket {
       break;
     case 'hash:net,iface':
       pkt.src = parseAddr(f[0])!;
-      pkt.inIface = f[1];
+      pkt.inIface = { name: f[1], prefix: false };
       break;
     case 'bitmap:port':
       pkt.dport = Number(f[0]);

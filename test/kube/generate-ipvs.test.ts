@@ -12,7 +12,7 @@ const PROTO = { tcp: 6, udp: 17, sctp: 132 } as const;
 const MIX = { nodePort: 0.3, loadBalancer: 0.2, externalIPs: 0.2, etpLocal: 0.5, itpLocal: 0.1, affinity: 0.2, noEndpoints: 0.1, sourceRanges: 0.5 };
 
 function pkt(dst: string, proto: number, dport: number, src = '203.0.113.10'): SetPacket {
-  return { family: 4, proto, src: A(src), dst: A(dst), sport: 40000, dport, inIface: 'eth0', outIface: null };
+  return { family: 4, proto, src: A(src), dst: A(dst), sport: 40000, dport, inIface: { name: 'eth0', prefix: false }, outIface: null };
 }
 
 describe('generateIpvs', () => {

@@ -3,32 +3,14 @@
 // loaded with `nft -f` into a namespace and listed back by the kernel). The same hand-picked
 // services as examples/kube-node, so the two modes can be compared service for service.
 import type { GeneratedEndpoint, GeneratedService } from '../../src/kube/cluster.js';
+import { endpointOf, serviceOf } from '../helpers/fixtures.js';
 import type { NftRenderOptions } from '../../src/kube/render-nft.js';
 
 const POD_CIDR = '10.244.1.';
 
-function ep(ip: string, port: number): GeneratedEndpoint {
-  return { ip, port, endpoint: `${ip}:${port}`, local: ip.startsWith(POD_CIDR) };
-}
-
-function svc(p: Partial<GeneratedService> & Pick<GeneratedService, 'name' | 'clusterIP' | 'port'>): GeneratedService {
-  const [ns, rest] = p.name.split('/');
-  const [serviceName, portName = ''] = rest.split(':');
-  return {
-    namespace: ns,
-    serviceName,
-    portName,
-    protocol: 'tcp',
-    externalIPs: [],
-    loadBalancerIPs: [],
-    sourceRanges: [],
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    endpoints: [],
-    status: 'ok',
-    ...p,
-  };
-}
+/** Endpoints in this node's pod CIDR are local. */
+const ep = (ip: string, port: number): GeneratedEndpoint => endpointOf(ip, port, ip.startsWith(POD_CIDR));
+const svc = serviceOf;
 
 export const NFT_EXAMPLE_SERVICES: GeneratedService[] = [
   svc({ name: 'default/kubernetes:https', clusterIP: '10.96.0.1', port: 443, endpoints: [ep('192.168.0.5', 6443)] }),

@@ -2,31 +2,12 @@
 // GeneratedService truth, and the filter/nat rules kube-proxy writes for them (the state its
 // TestCleanupLeftovers starts from). Shared by the generator and discovery tests.
 
-import type { GeneratedEndpoint, GeneratedService } from '../../src/kube/cluster.js';
+import type { GeneratedService } from '../../src/kube/cluster.js';
+import { endpointOf, serviceOf } from '../helpers/fixtures.js';
 
-function ep(ip: string, port: number, local = false): GeneratedEndpoint {
-  return { ip, port, endpoint: `${ip}:${port}`, local };
-}
-
-function svc(p: Partial<GeneratedService> & Pick<GeneratedService, 'name' | 'clusterIP'>): GeneratedService {
-  const [ns, rest] = p.name.split('/');
-  const [serviceName, portName = ''] = rest.split(':');
-  return {
-    namespace: ns,
-    serviceName,
-    portName,
-    protocol: 'tcp',
-    port: 80,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    sourceRanges: [],
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    endpoints: [],
-    status: 'ok',
-    ...p,
-  };
-}
+const ep = endpointOf;
+/** Upstream's test services are port 80 unless said otherwise. */
+const svc = (p: Partial<GeneratedService> & Pick<GeneratedService, 'name' | 'clusterIP'>): GeneratedService => serviceOf({ port: 80, ...p });
 
 export const UPSTREAM_SERVICES: GeneratedService[] = [
   svc({ name: 'ns1/svc1:p80', clusterIP: '172.30.0.41', endpoints: [ep('10.180.0.1', 80)] }),

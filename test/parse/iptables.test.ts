@@ -89,6 +89,27 @@ describe('structure', () => {
     expect(f.chains.has('B')).toBe(false);
     expect(f.chains.get('FORWARD')!.policy).toBe('DROP');
   });
+
+  // Targets are resolved against the chains as COMMIT sees them, although the parser looks them up
+  // (and builds known targets) as each rule is read.
+  it('resolves jumps at COMMIT: a chain deleted after the rule is missing, one declared after it is found', () => {
+    const deleted = ['*filter', '-N A', '-A INPUT -j A', '-X A', 'COMMIT', ''].join('\n');
+    expect(perr(deleted).message).toBe('iptables:3:13: jump to missing chain "A"');
+    const lenient = parseIptablesSave(deleted, { lenient: true });
+    expect(lenient.v4!.tables.get('filter')!.chains.get('INPUT')!.rules[0].target).toEqual({ kind: 'unknownTarget', name: 'A', text: '-j A' });
+    const recreated = parseIptablesSave(['*filter', '-N A', '-A INPUT -j A', '-X A', '-N A', 'COMMIT', ''].join('\n'));
+    expect(recreated.v4!.tables.get('filter')!.chains.get('INPUT')!.rules[0].target).toEqual({ kind: 'jump', chain: 'A' });
+    const later = parseIptablesSave(['*filter', '-A INPUT -g B', '-N B', 'COMMIT', ''].join('\n'));
+    expect(later.v4!.tables.get('filter')!.chains.get('INPUT')!.rules[0].target).toEqual({ kind: 'goto', chain: 'B' });
+  });
+
+  it('a target error is reported at COMMIT in line order, after errors of the lines before it', () => {
+    // Line 3's DNAT has no --to-destination; line 4 is malformed: line 4 is reached first.
+    const text = ['*nat', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -j DNAT', '-A PREROUTING -s nope -j ACCEPT', 'COMMIT', ''].join('\n');
+    expect(perr(text).message).toBe('iptables:4:18: malformed address "nope"');
+    const fixed = text.replace('-s nope ', '');
+    expect(perr(fixed).message).toBe('iptables:3:1: DNAT needs --to-destination');
+  });
 });
 
 describe('matches', () => {

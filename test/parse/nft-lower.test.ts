@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Match } from '../../src/model/rule.js';
@@ -9,8 +8,8 @@ import { lowerNft, markOp, rangeToCidrs } from '../../src/parse/nft-lower.js';
 import { parseNftText } from '../../src/parse/nft-text.js';
 import { loadNft } from '../../src/parse/nft.js';
 import { formatCidr, parseAddr } from '../../src/model/addr.js';
+import { fixture } from '../helpers/fixtures.js';
 
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/nft/${name}`, import.meta.url), 'utf8');
 const TWO31 = 0x80000000;
 
 /** The model without where it came from (line, text, handle differ between text and JSON by design). */
@@ -41,8 +40,8 @@ function chainOf(l: NftLowered, table: string, chain: string): LoweredRule[] {
 describe('lowering nft into the model', () => {
   for (const name of ['kube-proxy-v1.35', 'features']) {
     it(`${name}: the text and the JSON listing lower to equal models`, () => {
-      const text = loadNft(fixture(`${name}.txt`));
-      const json = loadNft(fixture(`${name}.json`));
+      const text = loadNft(fixture(`nft/${name}.txt`));
+      const json = loadNft(fixture(`nft/${name}.json`));
       expect(text.format).toBe('text');
       expect(json.format).toBe('json');
       expect(shape(text)).toEqual(shape(json));
@@ -51,7 +50,7 @@ describe('lowering nft into the model', () => {
   }
 
   it('keeps line, text and handle; every rule after the first of one nft rule costs 0', () => {
-    const src = fixture('kube-proxy-v1.35.txt');
+    const src = fixture('nft/kube-proxy-v1.35.txt');
     const l = loadNft(src);
     const services = chainOf(l, 'kube-proxy', 'services');
     // service-ips has 9 elements, service-nodeports 3: one model rule per element.
@@ -59,7 +58,7 @@ describe('lowering nft into the model', () => {
     expect(services.map((r) => r.evalCost ?? 1)).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
     expect(new Set(services.slice(0, 9).map((r) => r.line)).size).toBe(1);
     expect(src.split('\n')[services[0].line - 1].trim()).toBe(services[0].text);
-    const json = loadNft(fixture('kube-proxy-v1.35.json'));
+    const json = loadNft(fixture('nft/kube-proxy-v1.35.json'));
     const js = chainOf(json, 'kube-proxy', 'services');
     expect(js[0].handle).toBe(44);
     expect(js[0].text).toBe('ip daddr . meta l4proto . th dport vmap @service-ips');
@@ -99,7 +98,7 @@ describe('lowering nft into the model', () => {
   });
 
   it('dnat ip addr . port to numgen … map: one DNAT per element', () => {
-    const l = loadNft(fixture('features.txt'));
+    const l = loadNft(fixture('nft/features.txt'));
     const pre = chainOf(l, 'nat', 'prerouting').filter((r) => r.line === chainOf(l, 'nat', 'prerouting')[1].line);
     expect(pre.map((r) => r.target?.kind)).toEqual(['DNAT', 'DNAT', 'DNAT']);
     const t = pre[1].target as Extract<LoweredRule['target'], { kind: 'DNAT' }>;
@@ -108,7 +107,7 @@ describe('lowering nft into the model', () => {
   });
 
   it('mark set with bit operations and masked mark tests', () => {
-    const l = loadNft(fixture('kube-proxy-v1.35.txt'));
+    const l = loadNft(fixture('nft/kube-proxy-v1.35.txt'));
     expect(chainOf(l, 'kube-proxy', 'mark-for-masquerade')[0].target).toEqual({ kind: 'MARK', op: { mask: 0x4000, value: 0x4000 } });
     const masq = chainOf(l, 'kube-proxy', 'masquerading');
     expect(masq[0].matches).toEqual([{ kind: 'mark', invert: false, value: 0, mask: 0x4000 }]);
@@ -134,12 +133,12 @@ describe('lowering nft into the model', () => {
   });
 
   it('fib type local → addrtype LOCAL; ct state → ctstate bits; reject types', () => {
-    const l = loadNft(fixture('kube-proxy-v1.35.txt'));
+    const l = loadNft(fixture('nft/kube-proxy-v1.35.txt'));
     const ext = chainOf(l, 'kube-proxy', 'external-42NFTM6N-ns2/svc2/tcp/p80');
     expect(ext[1].matches).toEqual([{ kind: 'addrtype', src: { invert: false, types: 4 }, limitIfaceIn: false, limitIfaceOut: false }]);
     expect(chainOf(l, 'kube-proxy', 'filter-input')[0].matches).toEqual([{ kind: 'ctstate', invert: false, states: 2 }]);
     expect(chainOf(l, 'kube-proxy', 'reject-chain')[0].target).toEqual({ kind: 'REJECT', with: 'icmp-port-unreachable' });
-    const f = loadNft(fixture('features.txt'));
+    const f = loadNft(fixture('nft/features.txt'));
     const input = chainOf(f, 'filter', 'input');
     expect(input[0].matches).toEqual([{ kind: 'ctstate', invert: false, states: 4 | 8 }]);
     expect(input.at(-1)!.target).toEqual({ kind: 'REJECT', with: 'icmp-host-prohibited' });
@@ -147,7 +146,7 @@ describe('lowering nft into the model', () => {
   });
 
   it('sets: named and anonymous, intervals, concatenations → IpSets with dims mapped', () => {
-    const l = loadNft(fixture('features.txt'));
+    const l = loadNft(fixture('nft/features.txt'));
     const byName = new Map(l.sets.map((s) => [s.name, s]));
     const blocked = [...byName.values()].find((s) => s.name.includes('@blocked4'))!;
     expect(blocked.dims).toEqual(['net']);
@@ -165,7 +164,7 @@ describe('lowering nft into the model', () => {
   });
 
   it('dynamic set affinity → recent, OR-ed with the elements a live listing shows', () => {
-    const l = loadNft(fixture('features.txt'));
+    const l = loadNft(fixture('nft/features.txt'));
     const pre = chainOf(l, 'nat', 'prerouting');
     const lookup = pre.filter((r) => r.text.includes('ip saddr @aff'));
     expect(lookup.map((r) => r.matches.at(-1)!.kind)).toEqual(['set', 'recent']);
@@ -174,13 +173,13 @@ describe('lowering nft into the model', () => {
     expect(aff.entries.map((e) => (e.parts[0].kind === 'addr' ? formatCidr(e.parts[0].cidr) : ''))).toEqual(['203.0.113.7/32']);
     const upd = pre.find((r) => r.text.includes('update @aff'))!;
     expect(upd.matches).toContainEqual({ kind: 'recent', invert: false, name: 'aff', op: 'set', reap: false, rttl: false, side: 'src', seconds: 10800 });
-    const kp = loadNft(fixture('kube-proxy-v1.35.txt'));
+    const kp = loadNft(fixture('nft/kube-proxy-v1.35.txt'));
     const svc5 = chainOf(kp, 'kube-proxy', 'service-HVFWP5L3-ns5/svc5/tcp/p80');
     expect(svc5[1].matches).toEqual([{ kind: 'recent', invert: false, name: 'affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80', op: 'rcheck', reap: false, rttl: false, side: 'src', seconds: 10800 }]);
   });
 
   it('inet tables: rules of both families, ip expressions guarded to IPv4', () => {
-    const l = loadNft(fixture('features.txt'));
+    const l = loadNft(fixture('nft/features.txt'));
     const input = chainOf(l, 'filter', 'input');
     expect(input[0].family).toBe('inet');
     const neg = input.find((r) => r.text.startsWith('tcp dport { 6443, 10250 }'))!;
@@ -192,7 +191,7 @@ describe('lowering nft into the model', () => {
   });
 
   it('a verdict map with jump elements runs in a helper chain (return resumes after the rule)', () => {
-    const l = loadNft(fixture('features.txt'));
+    const l = loadNft(fixture('nft/features.txt'));
     const pre = chainOf(l, 'nat', 'prerouting');
     const j = pre.at(-1)!;
     expect(j.target).toEqual({ kind: 'jump', chain: 'prerouting/map#7' });
@@ -203,7 +202,7 @@ describe('lowering nft into the model', () => {
   });
 
   it('jhash buckets and unknown expressions are uncertain, never matched or skipped', () => {
-    const l = loadNft(fixture('features.txt'));
+    const l = loadNft(fixture('nft/features.txt'));
     const fwd = chainOf(l, 'filter', 'forward').filter((r) => r.text.includes('jhash'));
     expect(fwd.map((r) => r.matches.at(-1)!.kind)).toEqual(['unknown', 'unknown']);
     expect(fwd.map((r) => r.target?.kind)).toEqual(['ACCEPT', 'DROP']);
@@ -213,35 +212,35 @@ describe('lowering nft into the model', () => {
   });
 
   it('iptables-nft: xt is uncertain; with an iptables-save dump those tables come from it', () => {
-    const json = loadNft(fixture('iptables-nft.json'));
+    const json = loadNft(fixture('nft/iptables-nft.json'));
     const input = chainOf(json, 'filter', 'INPUT');
     expect(input[0].matches[0]).toMatchObject({ kind: 'unknown', module: 'xt recent' });
-    const text = loadNft(fixture('iptables-nft.txt'));
+    const text = loadNft(fixture('nft/iptables-nft.txt'));
     // The listing prints statistic as `meta random & 2147483647 < N`: the kernel's own test.
     expect(chainOf(text, 'nat', 'KUBE-SERVICES')[0].matches).toContainEqual({ kind: 'random', invert: false, threshold: 1073741824 });
-    const both = loadNft(fixture('iptables-nft.json'), { iptablesTables: { 4: new Set(['filter', 'nat']) } });
+    const both = loadNft(fixture('nft/iptables-nft.json'), { iptablesTables: { 4: new Set(['filter', 'nat']) } });
     expect(both.tables).toEqual([]);
     expect(both.skipped).toEqual(['ip nat', 'ip filter']);
   });
 
   it('a real pasted listing lowers in lenient mode, naming the chains the paste lacks', () => {
-    const l = loadNft(fixture('calico-8025.txt'), { lenient: true });
+    const l = loadNft(fixture('nft/calico-8025.txt'), { lenient: true });
     expect(l.warnings.map((w) => w.message)).toContain('jump to missing chain "cali-PREROUTING"');
     const fw = chainOf(l, 'filter', 'KUBE-FIREWALL')[0];
     expect(fw.matches.map((m) => m.kind)).toEqual(['src', 'dst', 'ctstate']);
-    expect(() => loadNft(fixture('calico-8025.txt'))).toThrow(ParseError);
+    expect(() => loadNft(fixture('nft/calico-8025.txt'))).toThrow(ParseError);
     const kube = chainOf(l, 'nat', 'KUBE-SEP-FVAQVM3OEXTBBV2O')[1];
     expect(kube.target).toMatchObject({ kind: 'DNAT', ranges: [{ ports: { lo: 53, hi: 53 } }] });
   });
 
   it('JSON and text of the iptables-nft listing agree wherever the JSON is not opaque', () => {
-    const j = parseNftJson(fixture('iptables-nft.json')).ruleset;
+    const j = parseNftJson(fixture('nft/iptables-nft.json')).ruleset;
     expect(j.tables.map((t) => t.name)).toEqual(['nat', 'filter']);
   });
 
   it('v1.36 real listing: a mark test, a mark change and masquerade in one rule run in a helper chain', () => {
     // A blog post's `nft list table ip kube-proxy` (v1.36 shape); it omits @service-nodeports.
-    const l = loadNft(fixture('blog-v1.36.txt'), { lenient: true });
+    const l = loadNft(fixture('nft/blog-v1.36.txt'), { lenient: true });
     expect(l.warnings.map((w) => w.message)).toContain('map @service-nodeports is not defined in table ip kube-proxy');
     const masq = chainOf(l, 'kube-proxy', 'masquerading');
     expect(masq[0].matches).toEqual([{ kind: 'mark', invert: true, value: 0, mask: 0x4000 }]);
@@ -258,7 +257,7 @@ describe('lowering nft into the model', () => {
     const ep = chainOf(l, 'kube-proxy', 'service-YVSKLJHA-kproxy-lab/backend-api/tcp/http');
     expect(ep.map((r) => (r.target as { ranges: { lo: unknown; ports: unknown }[] }).ranges[0].ports)).toEqual([{ lo: 9898, hi: 9898 }, { lo: 9898, hi: 9898 }]);
     // A log before the verdict changes nothing the conditions read: the conditions repeat.
-    const f = loadNft(fixture('features.txt'));
+    const f = loadNft(fixture('nft/features.txt'));
     expect(chainOf(f, 'filter', 'input').filter((r) => r.text.includes('k8s-api')).map((r) => r.target?.kind)).toEqual(['noop', 'REJECT']);
   });
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { NftRuleset } from '../../src/model/nft.js';
@@ -7,18 +6,7 @@ import { parseNftJson } from '../../src/parse/nft-json.js';
 import { parseDuration, parseNftText } from '../../src/parse/nft-text.js';
 import { isNftJson } from '../../src/parse/nft.js';
 import { looksLikeNft } from '../../src/parse/paste.js';
-
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/nft/${name}`, import.meta.url), 'utf8');
-
-function err(f: () => unknown): ParseError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ParseError) return e;
-    throw e;
-  }
-  throw new Error('expected a ParseError');
-}
+import { fixture, parseErrorOf } from '../helpers/fixtures.js';
 
 /** Statements and set contents of text and JSON listings of one rule set, side by side. */
 function compare(text: NftRuleset, json: NftRuleset): string[] {
@@ -47,8 +35,8 @@ function compare(text: NftRuleset, json: NftRuleset): string[] {
 
 describe('nft list ruleset text', () => {
   it('parses kube-proxy v1.35 listed back by the kernel into what nft -j prints for the same rule set', () => {
-    const text = parseNftText(fixture('kube-proxy-v1.35.txt'));
-    const json = parseNftJson(fixture('kube-proxy-v1.35.json'));
+    const text = parseNftText(fixture('nft/kube-proxy-v1.35.txt'));
+    const json = parseNftJson(fixture('nft/kube-proxy-v1.35.json'));
     expect(text.warnings).toEqual([]);
     expect(compare(text.ruleset, json.ruleset)).toEqual([]);
     const t = text.ruleset.tables[0];
@@ -57,13 +45,13 @@ describe('nft list ruleset text', () => {
   });
 
   it('parses a feature listing (inet, intervals, maps, nat, numgen, jhash, dynamic set) into nft -j form', () => {
-    const text = parseNftText(fixture('features.txt'));
-    const json = parseNftJson(fixture('features.json'));
+    const text = parseNftText(fixture('nft/features.txt'));
+    const json = parseNftJson(fixture('nft/features.json'));
     expect(compare(text.ruleset, json.ruleset)).toEqual([]);
   });
 
   it('undoes the listing rewrites: priorities, durations, mark hex, dnat ip to … map', () => {
-    const rs = parseNftText(fixture('kube-proxy-v1.35.txt')).ruleset;
+    const rs = parseNftText(fixture('nft/kube-proxy-v1.35.txt')).ruleset;
     const chains = new Map(rs.tables[0].chains.map((c) => [c.name, c]));
     expect(chains.get('filter-prerouting-pre-dnat')!.base).toEqual({ type: 'filter', hook: 'prerouting', prio: -110, policy: 'accept' });
     expect(chains.get('nat-postrouting')!.base!.prio).toBe(100);
@@ -74,7 +62,7 @@ describe('nft list ruleset text', () => {
     const aff = rs.tables[0].sets.find((s) => s.name.startsWith('affinity-'))!;
     expect(aff.timeout).toBe(10800);
     expect(aff.flags).toEqual(['dynamic', 'timeout']);
-    const f = parseNftText(fixture('features.txt')).ruleset;
+    const f = parseNftText(fixture('nft/features.txt')).ruleset;
     const post = f.tables[1].chains.find((c) => c.name === 'postrouting')!;
     expect(post.base!.prio).toBe(110);
     const pre = f.tables[1].chains.find((c) => c.name === 'prerouting')!;
@@ -86,7 +74,7 @@ describe('nft list ruleset text', () => {
   });
 
   it('keeps the listing line of every rule, set element and map element', () => {
-    const src = fixture('kube-proxy-v1.35.txt');
+    const src = fixture('nft/kube-proxy-v1.35.txt');
     const lines = src.split('\n');
     const rs = parseNftText(src).ruleset;
     for (const c of rs.tables[0].chains) {
@@ -103,8 +91,8 @@ describe('nft list ruleset text', () => {
   });
 
   it('reads nft -a handles and the live elements of a dynamic set', () => {
-    const plain = parseNftText(fixture('features.txt')).ruleset;
-    const withHandles = parseNftText(fixture('features.a.txt')).ruleset;
+    const plain = parseNftText(fixture('nft/features.txt')).ruleset;
+    const withHandles = parseNftText(fixture('nft/features.a.txt')).ruleset;
     const strip = (rs: NftRuleset) => rs.tables.map((t) => t.chains.map((c) => c.rules.map((r) => r.expr)));
     expect(strip(withHandles)).toEqual(strip(plain));
     const input = withHandles.tables[0].chains[0];
@@ -117,7 +105,7 @@ describe('nft list ruleset text', () => {
 
   it('parses a real pasted listing (iptables-nft translations, double spaces, leading blanks)', () => {
     // projectcalico/calico#8025: `nft list ruleset` of a k3s node, as pasted in the issue.
-    const rs = parseNftText(fixture('calico-8025.txt')).ruleset;
+    const rs = parseNftText(fixture('nft/calico-8025.txt')).ruleset;
     const fw = rs.tables[0].chains.find((c) => c.name === 'KUBE-FIREWALL')!;
     expect(fw.rules[0].expr).toEqual([
       { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { prefix: { addr: '127.0.0.0', len: 8 } } } },
@@ -149,23 +137,23 @@ describe('nft list ruleset text', () => {
   });
 
   it('names line and column of malformed input', () => {
-    let e = err(() => parseNftText('table ip t {\n\tchain c {\n\t\ttype filter hook input priority bogus; policy accept;\n\t}\n}\n'));
+    let e = parseErrorOf(() => parseNftText('table ip t {\n\tchain c {\n\t\ttype filter hook input priority bogus; policy accept;\n\t}\n}\n'));
     expect([e.line, e.column]).toEqual([3, 35]);
     expect(e.message).toContain('unknown priority');
-    e = err(() => parseNftText('table ip t {\n\tchain c {\n\t\tip daddr 1.2.3.4 accept\n'));
+    e = parseErrorOf(() => parseNftText('table ip t {\n\tchain c {\n\t\tip daddr 1.2.3.4 accept\n'));
     expect(e.message).toContain('not closed');
-    e = err(() => parseNftText('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n'));
+    e = parseErrorOf(() => parseNftText('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n'));
     expect([e.line, e.column]).toEqual([1, 1]);
-    e = err(() => parseNftText('table ip t {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 1.2.3.4 2.3.4.5 }\n\t}\n}\n'));
+    e = parseErrorOf(() => parseNftText('table ip t {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 1.2.3.4 2.3.4.5 }\n\t}\n}\n'));
     expect(e.line).toBe(4);
-    e = err(() => parseNftText('table ip t {\n\tchain c {\n\t\tcomment "unterminated\n\t}\n}\n'));
+    e = parseErrorOf(() => parseNftText('table ip t {\n\tchain c {\n\t\tcomment "unterminated\n\t}\n}\n'));
     expect([e.line, e.column]).toEqual([3, 11]);
   });
 
   it('tells nft text, nft JSON and iptables-save apart by content', () => {
-    expect(isNftJson(fixture('features.json'))).toBe(true);
-    expect(isNftJson(fixture('features.txt'))).toBe(false);
-    expect(looksLikeNft(fixture('features.txt'))).toBe(true);
+    expect(isNftJson(fixture('nft/features.json'))).toBe(true);
+    expect(isNftJson(fixture('nft/features.txt'))).toBe(false);
+    expect(looksLikeNft(fixture('nft/features.txt'))).toBe(true);
     expect(looksLikeNft('# Generated by iptables-save v1.8.9\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n')).toBe(false);
     expect(looksLikeNft('# Warning: table ip nat is managed by iptables-nft, do not touch!\ntable ip nat {\n}\n')).toBe(true);
   });
@@ -173,8 +161,8 @@ describe('nft list ruleset text', () => {
 
 describe('nft -j list ruleset', () => {
   it('keeps rule handles and numbers lines by object index', () => {
-    const rs = parseNftJson(fixture('kube-proxy-v1.35.json')).ruleset;
-    const doc = JSON.parse(fixture('kube-proxy-v1.35.json')) as { nftables: Record<string, { handle?: number; chain?: string }>[] };
+    const rs = parseNftJson(fixture('nft/kube-proxy-v1.35.json')).ruleset;
+    const doc = JSON.parse(fixture('nft/kube-proxy-v1.35.json')) as { nftables: Record<string, { handle?: number; chain?: string }>[] };
     for (const c of rs.tables[0].chains) {
       for (const r of c.rules) {
         const o = doc.nftables[r.line - 1].rule;
@@ -189,14 +177,14 @@ describe('nft -j list ruleset', () => {
   });
 
   it('names the JSON path of a malformed document', () => {
-    let e = err(() => parseNftJson('{"nftables": [{"metainfo": {"json_schema_version": 1}}, {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": []}}]}'));
+    let e = parseErrorOf(() => parseNftJson('{"nftables": [{"metainfo": {"json_schema_version": 1}}, {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": []}}]}'));
     expect(e.message).toContain('nftables[1].rule');
     expect(e.line).toBe(2);
-    e = err(() => parseNftJson('{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "c", "hook": "input", "prio": "x"}}]}'));
+    e = parseErrorOf(() => parseNftJson('{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "c", "hook": "input", "prio": "x"}}]}'));
     expect(e.message).toContain('nftables[1].chain.prio');
-    e = err(() => parseNftJson('{"nftables": [\n{"table": {"family": "ip",\n "name": }}]}'));
+    e = parseErrorOf(() => parseNftJson('{"nftables": [\n{"table": {"family": "ip",\n "name": }}]}'));
     expect(e.line).toBe(3);
-    e = err(() => parseNftJson('[]'));
+    e = parseErrorOf(() => parseNftJson('[]'));
     expect(e.message).toContain('nftables');
   });
 });

@@ -1,16 +1,7 @@
 // Reading an explain answer: cases (outcomes sharing assumptions), the hook each path step runs
-// at, and how a question is asked again as curl or as the CLI. Works on this round's contract
-// (`assumes`, steps with `family`/`handle`) and on the previous one (per-outcome `uncertain`).
+// at, and how a question is asked again as curl or as the CLI.
 import { apiBase, token, type Assumption, type ExplainResult, type Outcome, type PathStep, type Query } from './api.js';
 import type { KnownRuleset } from './inputs.js';
-
-export function assumptionsOf(o: Outcome): Assumption[] {
-  if (Array.isArray(o.assumes)) return o.assumes;
-  if (Array.isArray(o.uncertain)) {
-    return o.uncertain.map((u) => ({ line: u.line, condition: `${u.chain}: ${u.rule} (${u.reason})`, holds: u.assumed === 'match' }));
-  }
-  return [];
-}
 
 export interface Case {
   key: string;
@@ -46,7 +37,7 @@ function splitAssumptions(list: Assumption[]): { rests: Assumption[]; either: As
 export function casesOf(r: ExplainResult): Case[] {
   const byKey = new Map<string, Case>();
   r.outcomes.forEach((o, index) => {
-    const sorted = [...assumptionsOf(o)].sort((x, y) => x.line - y.line || (x.condition < y.condition ? -1 : 1));
+    const sorted = [...o.assumes].sort((x, y) => x.line - y.line || (x.condition < y.condition ? -1 : 1));
     const { rests: a, either } = splitAssumptions(sorted);
     const key = a.map((x) => `${x.line}:${x.condition}:${x.holds}`).join('|');
     let c = byKey.get(key);

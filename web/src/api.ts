@@ -2,17 +2,22 @@
 // Every failure becomes an ApiProblem (RFC 9457 fields when the server sent them), so views
 // show a message instead of breaking.
 
-export interface ApiProblem {
-  status: number;
-  title: string;
-  detail: string;
-  code?: string;
-  line?: number;
-  column?: number;
-  source?: string;
-  text?: string;
-  field?: string;
-}
+// The shapes are the server's own definitions (src/model/contracts.ts and the HTTP-only ones),
+// imported as types only: they are erased from the bundle, so no TypeBox reaches the browser.
+import type { Assumption, ExplainResult, Outcome, PathStep, Query, Service, ServiceEndpoint } from '../../src/model/contracts.js';
+import type { ProblemT, RulesetSummaryT } from '../../src/service/schemas.js';
+import type { JobState, JobStatus, ScaleOptions } from '../../src/scale/types.js';
+
+export type { Assumption, ExplainResult, JobState, JobStatus, Outcome, PathStep, Query, Service, ServiceEndpoint };
+export type RulesetSummary = RulesetSummaryT;
+/** POST /v1/scale's body: the lab's options as HTTP takes them. */
+export type ScaleRequest = Pick<ScaleOptions, 'services' | 'endpoints' | 'packets' | 'seed' | 'mix' | 'kernel' | 'kernelConnects'> & Partial<Pick<ScaleOptions, 'modes'>>;
+
+/**
+ * A failure as views show it: the server's problem details (RFC 9457), or one the page made
+ * itself (status 0: the server could not be reached or answered nonsense).
+ */
+export type ApiProblem = Pick<ProblemT, 'status' | 'title' | 'detail'> & Partial<Omit<ProblemT, 'status' | 'title' | 'detail'>>;
 
 export function isProblem(e: unknown): e is ApiProblem {
   return typeof e === 'object' && e !== null && 'status' in e && 'title' in e && 'detail' in e;
@@ -100,132 +105,4 @@ export function uploadRuleset(body: string, onProgress: (sent: number, total: nu
     };
     xhr.send(body);
   });
-}
-
-// ---- the shapes the dashboard reads (openapi/openapi.json; optional where the contract is changing)
-
-export interface RulesetSummary {
-  id: string;
-  stats: {
-    rules: number;
-    chains: number;
-    tables: Record<string, { chains: number; rules: number }>;
-    ipvsServices: number;
-    ipvsRealServers: number;
-    ipsets: number;
-    ipsetEntries: number;
-    bytes: number;
-    [k: string]: unknown;
-  };
-  warnings: string[];
-  bytes: number;
-  aliases: string[];
-}
-
-export interface Endpoint {
-  endpoint: string;
-  probability: number;
-  local?: boolean;
-}
-
-export interface Service {
-  name: string;
-  namespace: string;
-  protocol: 'tcp' | 'udp' | 'sctp';
-  clusterIP: string;
-  port: number;
-  nodePort?: number;
-  healthCheckNodePort?: number;
-  externalIPs: string[];
-  loadBalancerIPs: string[];
-  sourceRanges: string[];
-  externalTrafficPolicy: 'Cluster' | 'Local';
-  internalTrafficPolicy: 'Cluster' | 'Local';
-  affinitySeconds?: number;
-  endpoints: Endpoint[];
-  status?: 'ok' | 'no-endpoints' | 'no-local-endpoints';
-}
-
-export interface Query {
-  protocol: 'tcp' | 'udp' | 'sctp' | 'icmp';
-  destination: string;
-  port?: number;
-  source?: string;
-  sourcePort?: number;
-  origin?: 'external' | 'pod' | 'host';
-  inInterface?: string;
-  outInterface?: string;
-}
-
-export interface PathStep {
-  table: string;
-  chain: string;
-  index?: number;
-  line: number;
-  rule: string;
-  policy?: string;
-  ipvs?: string;
-  family?: 'ip' | 'ip6' | 'inet';
-  handle?: number;
-}
-
-export interface Assumption {
-  line: number;
-  condition: string;
-  holds: boolean;
-}
-
-/** Before this round an outcome carried `uncertain` instead of `assumes`. */
-export interface LegacyUncertain {
-  line: number;
-  table: string;
-  chain: string;
-  rule: string;
-  reason: string;
-  assumed: 'match' | 'no match';
-}
-
-export interface Outcome {
-  probability: number;
-  verdict: 'accept' | 'drop' | 'reject';
-  endpoint: string;
-  masquerade: boolean;
-  source: string;
-  path: PathStep[];
-  assumes?: Assumption[];
-  uncertain?: LegacyUncertain[];
-  rulesEvaluated?: number;
-  rejectWith?: string;
-  outInterface?: string;
-  notes?: string[];
-}
-
-export interface ExplainResult {
-  query: Query & { family?: 4 | 6; source: string; origin: string; [k: string]: unknown };
-  outcomes: Outcome[];
-  uncertain: { line: number; table: string; chain: string; rule: string; reason: string }[];
-  warnings: string[];
-}
-
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobStatus {
-  job: string;
-  state: JobState;
-  percent: number;
-  progress: { point: number; points: number; mode: string | null; services: number | null; phase: string } | null;
-  points: unknown[];
-  result: { points: unknown[] } | null;
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface ScaleRequest {
-  services: number[];
-  endpoints: number;
-  modes?: ('iptables' | 'ipvs')[];
-  packets?: number;
-  seed?: number;
 }
