@@ -59,13 +59,13 @@ export interface SharedSummary {
 /** Parses and compiles a bundle into the shared form. Throws ParseError / QueryError like loadRuleset. */
 export function compileShared(bundle: RulesetBundle, opts: { lenient?: boolean; id?: string } = {}): SharedSummary & { shared: SharedArrayBuffer } {
   const t0 = performance.now();
-  const { ruleset, warnings } = buildRuleset(bundle, opts);
+  const { ruleset, warnings, inputs } = buildRuleset(bundle, opts);
   const t1 = performance.now();
   const compiled = compileRuleset(ruleset);
   const t2 = performance.now();
   const summary: SharedSummary = {
     id: opts.id ?? rulesetId(bundle),
-    stats: { ...statsOf(bundle, ruleset), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
+    stats: { ...statsOf(bundle, ruleset, inputs), parseMs: round(t1 - t0), compileMs: round(t2 - t1) },
     warnings,
   };
   // The services answer is computed here, where the rule objects are, and travels as text.
