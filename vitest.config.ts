@@ -5,6 +5,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // vitest's default on 2 cores is one worker; most suites wait on servers, chromium and network
+    // namespaces rather than the CPU, so two files at a time halve the wall time.
+    maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

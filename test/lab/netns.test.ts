@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareOutcomes, KernelLab } from '../../src/lab/index.js';
+import { KERNEL_ALPHA } from '../kernel/check.js';
 import { availability, labSuiteTitle } from './support.js';
 
 const RULES = `*nat
@@ -69,11 +70,12 @@ describe.skipIf(!availability.ok)(labSuiteTitle('kernel lab'), () => {
       { probability: 0.5, verdict: 'accept' as const, endpoint: '10.244.1.6:8080', masquerade: true },
     ];
     const ext = await lab.probe({ origin: 'external', proto: 'tcp', destination: '10.96.0.10', port: 80, count: 200 });
-    expect(compareOutcomes(half, ext).problems).toEqual([]);
+    // The suite-wide significance level (Bonferroni over every kernel comparison in a run).
+    expect(compareOutcomes(half, ext, { alpha: KERNEL_ALPHA }).problems).toEqual([]);
     expect(ext.outcomes[0].sources).toEqual(['10.244.0.1']);
     const pod = await lab.probe({ origin: 'pod', proto: 'tcp', destination: '10.96.0.10', port: 80, source: '10.244.3.3', count: 200 });
     const unmasked = half.map((o) => ({ ...o, masquerade: false }));
-    expect(compareOutcomes(unmasked, pod).problems).toEqual([]);
+    expect(compareOutcomes(unmasked, pod, { alpha: KERNEL_ALPHA }).problems).toEqual([]);
     expect(pod.outcomes[0].sources).toEqual(['10.244.3.3']);
   });
 
