@@ -6,59 +6,6 @@ import type { Ruleset } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
-// Layout constants as module locals: namespace reads are getter calls under some loaders.
-const {
-  CHAIN_WORDS,
-  C_COUNT,
-  C_FIRST,
-  C_POLICY,
-  C_TABLE,
-  HDR_WORDS,
-  HF_HOST,
-  HF_IPVS,
-  H_CHAINS,
-  H_FLAGS,
-  H_HOOKS,
-  H_MAGIC,
-  H_NCHAINS,
-  H_NNTH,
-  H_NODE,
-  H_NRULES,
-  H_OPS,
-  H_RULES,
-  H_STRINGS,
-  H_TARGS,
-  H_TOTAL_WORDS,
-  H_VERSION,
-  IFACE_WORDS,
-  LAYOUT_VERSION,
-  MAGIC,
-  MAX_NTH,
-  NHOOKS,
-  PLAN_WORDS,
-  PL_AT,
-  PL_CHAIN,
-  PL_KIND,
-  PL_PRIO,
-  PK_CHAIN,
-  PK_IPVS,
-  PK_NAT,
-  N_ADDRS,
-  N_FIRST4,
-  N_FIRST6,
-  N_NADDR,
-  N_NCIDR,
-  N_PODS,
-  N_UPLINK,
-  POLICY_ACCEPT,
-  POLICY_DROP,
-  POLICY_NONE,
-  RN_TK_SHIFT,
-  RULE_WORDS,
-  R_NOPS_TK,
-  R_OPS,
-  R_TARG
-} = L;
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
 import { setHash, writeSets } from './sets.js';
@@ -104,15 +51,15 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     recentId: (name) => recent.id(name),
     host: { used: false },
   };
-  w.alloc(HDR_WORDS);
-  w.set(H_MAGIC, MAGIC);
-  w.set(H_VERSION, LAYOUT_VERSION);
+  w.alloc(L.HDR_WORDS);
+  w.set(L.H_MAGIC, L.MAGIC);
+  w.set(L.H_VERSION, L.LAYOUT_VERSION);
 
   const nrules = rs.rules.length;
-  const rulesAt = w.alloc(nrules * RULE_WORDS);
-  w.set(H_NRULES, nrules);
-  w.set(H_RULES, rulesAt);
-  w.set(H_OPS, w.length);
+  const rulesAt = w.alloc(nrules * L.RULE_WORDS);
+  w.set(L.H_NRULES, nrules);
+  w.set(L.H_RULES, rulesAt);
+  w.set(L.H_OPS, w.length);
 
   // Jump targets resolve within the rule's own table: one name map per table id.
   const tableChains: Map<string, number>[] = [];
@@ -139,51 +86,51 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       names = tableChains[tk0];
     }
     const [tk, targ] = encodeTarget(ctx, rule.target, chainId);
-    const r = rulesAt + id * RULE_WORDS;
-    w.set(r + R_OPS, ops);
-    w.set(r + R_NOPS_TK, nops | (tk << RN_TK_SHIFT));
-    w.set(r + R_TARG, targ);
+    const r = rulesAt + id * L.RULE_WORDS;
+    w.set(r + L.R_OPS, ops);
+    w.set(r + L.R_NOPS_TK, nops | (tk << L.RN_TK_SHIFT));
+    w.set(r + L.R_TARG, targ);
   }
-  w.set(H_TARGS, w.length);
+  w.set(L.H_TARGS, w.length);
 
   // Chains.
   const nchains = rs.chains.length;
-  const chainsAt = w.alloc(nchains * CHAIN_WORDS);
-  w.set(H_NCHAINS, nchains);
-  w.set(H_CHAINS, chainsAt);
+  const chainsAt = w.alloc(nchains * L.CHAIN_WORDS);
+  w.set(L.H_NCHAINS, nchains);
+  w.set(L.H_CHAINS, chainsAt);
   let firstRule = 0;
   for (let cid = 0; cid < nchains; cid++) {
     const { chain, tableId } = rs.chains[cid];
-    const c = chainsAt + cid * CHAIN_WORDS;
+    const c = chainsAt + cid * L.CHAIN_WORDS;
     // numberRules numbers a chain's rules consecutively, in chain order.
     const first = firstRule;
-    w.set(c + C_FIRST, first);
-    w.set(c + C_COUNT, chain.rules.length);
+    w.set(c + L.C_FIRST, first);
+    w.set(c + L.C_COUNT, chain.rules.length);
     w.set(
-      c + C_POLICY,
-      !chain.builtin ? POLICY_NONE : chain.policy === 'DROP' ? POLICY_DROP : POLICY_ACCEPT,
+      c + L.C_POLICY,
+      !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT,
     );
-    w.set(c + C_TABLE, tableId);
+    w.set(c + L.C_TABLE, tableId);
     firstRule = first + chain.rules.length;
   }
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
-  const hooksAt = w.alloc(2 * NHOOKS * 2);
-  w.set(H_HOOKS, hooksAt);
+  const hooksAt = w.alloc(2 * L.NHOOKS * 2);
+  w.set(L.H_HOOKS, hooksAt);
   const withIpvs = (rs.ipvs?.services.length ?? 0) > 0;
   for (let f = 0; f < 2; f++) {
-    for (let h = 0; h < NHOOKS; h++) {
+    for (let h = 0; h < L.NHOOKS; h++) {
       const plan = hookPlan(rs.registrations, rs.chains, f === 0 ? 4 : 6, HOOK_NAMES[h], withIpvs);
-      const at = w.alloc(plan.length * PLAN_WORDS);
+      const at = w.alloc(plan.length * L.PLAN_WORDS);
       plan.forEach((p, i) => {
-        const e = at + i * PLAN_WORDS;
-        w.set(e + PL_CHAIN, p.chain);
-        w.set(e + PL_KIND, p.kind === 'nat' ? PK_NAT : p.kind === 'ipvs' ? PK_IPVS : PK_CHAIN);
-        w.set(e + PL_PRIO, p.priority);
-        w.set(e + PL_AT, p.at);
+        const e = at + i * L.PLAN_WORDS;
+        w.set(e + L.PL_CHAIN, p.chain);
+        w.set(e + L.PL_KIND, p.kind === 'nat' ? L.PK_NAT : p.kind === 'ipvs' ? L.PK_IPVS : L.PK_CHAIN);
+        w.set(e + L.PL_PRIO, p.priority);
+        w.set(e + L.PL_AT, p.at);
       });
-      w.set(hooksAt + (f * NHOOKS + h) * 2, at);
-      w.set(hooksAt + (f * NHOOKS + h) * 2 + 1, plan.length);
+      w.set(hooksAt + (f * L.NHOOKS + h) * 2, at);
+      w.set(hooksAt + (f * L.NHOOKS + h) * 2 + 1, plan.length);
     }
   }
 
@@ -206,14 +153,14 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
   writeSets(w, rs.ipsets);
   const ipvs = writeIpvs(w, rs.ipvs, strings, opts.ipvsNotes);
-  w.set(H_NNTH, ctx.nth.next);
+  w.set(L.H_NNTH, ctx.nth.next);
   let flags = 0;
-  if (ctx.host.used || ctx.nth.next > MAX_NTH) flags |= HF_HOST;
-  if (rs.ipvs && rs.ipvs.services.length > 0) flags |= HF_IPVS;
-  if (!ipvs.ok) flags |= HF_HOST;
-  w.set(H_FLAGS, flags);
-  w.set(H_STRINGS, strings.list.length);
-  w.set(H_TOTAL_WORDS, w.length);
+  if (ctx.host.used || ctx.nth.next > L.MAX_NTH) flags |= L.HF_HOST;
+  if (rs.ipvs && rs.ipvs.services.length > 0) flags |= L.HF_IPVS;
+  if (!ipvs.ok) flags |= L.HF_HOST;
+  w.set(L.H_FLAGS, flags);
+  w.set(L.H_STRINGS, strings.list.length);
+  w.set(L.H_TOTAL_WORDS, w.length);
 
   const words = w.finish(opts.shared ?? false);
   const bytes = words.byteLength;
@@ -228,17 +175,17 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
 
 function writeNode(w: Words, rs: Ruleset): void {
   const node = rs.node;
-  const at = w.alloc(N_ADDRS);
-  w.set(H_NODE, at);
+  const at = w.alloc(L.N_ADDRS);
+  w.set(L.H_NODE, at);
   const iface = (off: number, name: string, prefix: boolean): void => {
     const tmp = new Words();
     if (!pushIface(tmp, name, prefix)) return; // unencodable: absent (never matches a name)
-    for (let k = 0; k < IFACE_WORDS; k++) w.set(at + off + k, tmp.get(k));
+    for (let k = 0; k < L.IFACE_WORDS; k++) w.set(at + off + k, tmp.get(k));
   };
-  iface(N_UPLINK, node.uplink.name, node.uplink.prefix);
-  iface(N_PODS, node.pods.name, node.pods.prefix);
-  w.set(at + N_NADDR, node.addresses.length);
-  w.set(at + N_NCIDR, node.podCIDRs.length);
+  iface(L.N_UPLINK, node.uplink.name, node.uplink.prefix);
+  iface(L.N_PODS, node.pods.name, node.pods.prefix);
+  w.set(at + L.N_NADDR, node.addresses.length);
+  w.set(at + L.N_NCIDR, node.podCIDRs.length);
   let first4 = -1;
   let first6 = -1;
   node.addresses.forEach((a, i) => {
@@ -248,8 +195,8 @@ function writeNode(w: Words, rs: Ruleset): void {
     if (!loop && a.family === 4 && first4 < 0) first4 = i;
     if (!loop && a.family === 6 && first6 < 0) first6 = i;
   });
-  w.set(at + N_FIRST4, first4);
-  w.set(at + N_FIRST6, first6);
+  w.set(at + L.N_FIRST4, first4);
+  w.set(at + L.N_FIRST6, first6);
   for (const c of node.podCIDRs) {
     w.push(c.family);
     for (let k = 0; k < 4; k++) w.push(c.w[k]);

@@ -13,13 +13,6 @@ import * as L from './layout.js';
 import { setHash } from './sets.js';
 import type { StringTable, Words } from './words.js';
 
-const {
-  FW_SLOT, IVF_FTP, IVF_NULLPORT, IV_FLAGS, IV_FW, IV_FW_MASK, IV_NSVC, IV_REJECT, IV_SVCS, IV_TUPLE, IV_TUPLE_MASK, IV_WORDS,
-  MAX_REALS, RL_ACT, RL_ADDR, RL_FWD, RL_GLOBAL, RL_INACT, RL_PORT, RL_UPPER, RL_WEIGHT, RL_WORDS,
-  SCHED_DH, SCHED_FO, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR,
-  TUPLE_SLOT, VSF_DUMP_CONNS, VSF_MH_FALLBACK, VSF_MH_PORT, VSF_SH_FALLBACK, VSF_SH_PORT, VS_ADDR, VS_FAMILY, VS_FLAGS,
-  VS_NOTES0, VS_NOTES1, VS_NOTE_EMPTY, VS_NREALS, VS_PORT, VS_PROTO, VS_REALS, VS_SCHED, VS_TABLE, VS_WORDS,
-} = L;
 
 
 /** The note texts of one virtual service, as answers show them. */
@@ -39,7 +32,7 @@ export interface CompiledIpvs {
   reals: [number, number][];
   /** "ip:port" (formatEndpoint) → global real indices (the query's activeConnections keys). */
   byEndpoint: Map<string, number[]>;
-  /** false when a service cannot be scheduled in wasm (more real servers than MAX_REALS). */
+  /** false when a service cannot be scheduled in wasm (more real servers than L.MAX_REALS). */
   ok: boolean;
 }
 
@@ -62,27 +55,27 @@ function table(w: Words, slotWords: number, entries: { key: number[]; svc: numbe
 function schedCode(sched: string, sorted: boolean): number {
   switch (sched) {
     case 'rr':
-      return SCHED_RR;
+      return L.SCHED_RR;
     case 'lc':
-      return SCHED_LC;
+      return L.SCHED_LC;
     case 'wlc':
-      return SCHED_WLC;
+      return L.SCHED_WLC;
     case 'sed':
-      return SCHED_SED;
+      return L.SCHED_SED;
     case 'nq':
-      return SCHED_NQ;
+      return L.SCHED_NQ;
     case 'fo':
-      return SCHED_FO;
+      return L.SCHED_FO;
     case 'ovf':
-      return SCHED_OVF;
+      return L.SCHED_OVF;
     case 'sh':
-      return sorted ? SCHED_WRR : SCHED_SH;
+      return sorted ? L.SCHED_WRR : L.SCHED_SH;
     case 'dh':
-      return sorted ? SCHED_RR : SCHED_DH;
+      return sorted ? L.SCHED_RR : L.SCHED_DH;
     case 'mh':
-      return sorted ? SCHED_WRR : SCHED_MH;
+      return sorted ? L.SCHED_WRR : L.SCHED_MH;
     default:
-      return SCHED_WRR; // wrr, lblc, lblcr, twos, unknown: weight-proportional
+      return L.SCHED_WRR; // wrr, lblc, lblcr, twos, unknown: weight-proportional
   }
 }
 
@@ -90,11 +83,11 @@ export function writeIpvs(w: Words, state: IpvsState | undefined, strings: Strin
   const out: CompiledIpvs = { reals: [], byEndpoint: new Map(), ok: true };
   if (!state || state.services.length === 0) return out;
   if (!notesOf) throw new Error('compiling IPVS services needs their note texts: use the engine\'s compileRuleset (engine/wasm.ts)');
-  const at = w.alloc(IV_WORDS);
+  const at = w.alloc(L.IV_WORDS);
   w.set(L.H_IPVS, at);
   const svcs = state.services;
-  w.set(at + IV_NSVC, svcs.length);
-  w.set(at + IV_REJECT, strings.id('icmp-port-unreachable'));
+  w.set(at + L.IV_NSVC, svcs.length);
+  w.set(at + L.IV_REJECT, strings.id('icmp-port-unreachable'));
   // findVirtualService's index: first service wins for a key
   const fw: { key: number[]; svc: number }[] = [];
   const tuples: { key: number[]; svc: number }[] = [];
@@ -117,71 +110,71 @@ export function writeIpvs(w: Words, state: IpvsState | undefined, strings: Strin
       seen.add(k);
       tuples.push({ key, svc: i });
     }
-    if (s.port === 21) flags |= IVF_FTP;
-    if (s.port === 0) flags |= IVF_NULLPORT;
+    if (s.port === 21) flags |= L.IVF_FTP;
+    if (s.port === 0) flags |= L.IVF_NULLPORT;
   });
-  w.set(at + IV_FLAGS, flags);
-  const [th, tm] = table(w, TUPLE_SLOT, tuples);
-  w.set(at + IV_TUPLE, th);
-  w.set(at + IV_TUPLE_MASK, tm);
-  const [fh, fm] = table(w, FW_SLOT, fw);
-  w.set(at + IV_FW, fh);
-  w.set(at + IV_FW_MASK, fm);
-  const recs = w.alloc(svcs.length * VS_WORDS);
-  w.set(at + IV_SVCS, recs);
+  w.set(at + L.IV_FLAGS, flags);
+  const [th, tm] = table(w, L.TUPLE_SLOT, tuples);
+  w.set(at + L.IV_TUPLE, th);
+  w.set(at + L.IV_TUPLE_MASK, tm);
+  const [fh, fm] = table(w, L.FW_SLOT, fw);
+  w.set(at + L.IV_FW, fh);
+  w.set(at + L.IV_FW_MASK, fm);
+  const recs = w.alloc(svcs.length * L.VS_WORDS);
+  w.set(at + L.IV_SVCS, recs);
   const sorted = state.realOrder === 'sorted';
   svcs.forEach((s, i) => {
-    const r = recs + i * VS_WORDS;
-    if (s.reals.length > MAX_REALS) out.ok = false;
+    const r = recs + i * L.VS_WORDS;
+    if (s.reals.length > L.MAX_REALS) out.ok = false;
     const code = schedCode(s.scheduler, sorted && s.reals.length > 1);
-    w.set(r + VS_SCHED, code);
+    w.set(r + L.VS_SCHED, code);
     let f = 0;
-    if (s.schedFlags.includes('sh-port')) f |= VSF_SH_PORT;
-    if (s.schedFlags.includes('sh-fallback')) f |= VSF_SH_FALLBACK;
-    if (s.schedFlags.includes('mh-port')) f |= VSF_MH_PORT;
-    if (s.schedFlags.includes('mh-fallback')) f |= VSF_MH_FALLBACK;
-    if (s.reals.some((x) => x.activeConns !== undefined)) f |= VSF_DUMP_CONNS;
-    w.set(r + VS_FLAGS, f);
-    w.set(r + VS_NREALS, s.reals.length);
-    w.set(r + VS_PROTO, s.protocol === 'fwmark' ? -1 : protoNumber(s.protocol));
-    w.set(r + VS_PORT, s.port ?? -1);
-    w.set(r + VS_FAMILY, s.addr ? s.addr.family : 0);
-    for (let k = 0; k < 4; k++) w.set(r + VS_ADDR + k, s.addr ? s.addr.w[k] : 0);
-    const rl = w.alloc(s.reals.length * RL_WORDS);
-    w.set(r + VS_REALS, rl);
+    if (s.schedFlags.includes('sh-port')) f |= L.VSF_SH_PORT;
+    if (s.schedFlags.includes('sh-fallback')) f |= L.VSF_SH_FALLBACK;
+    if (s.schedFlags.includes('mh-port')) f |= L.VSF_MH_PORT;
+    if (s.schedFlags.includes('mh-fallback')) f |= L.VSF_MH_FALLBACK;
+    if (s.reals.some((x) => x.activeConns !== undefined)) f |= L.VSF_DUMP_CONNS;
+    w.set(r + L.VS_FLAGS, f);
+    w.set(r + L.VS_NREALS, s.reals.length);
+    w.set(r + L.VS_PROTO, s.protocol === 'fwmark' ? -1 : protoNumber(s.protocol));
+    w.set(r + L.VS_PORT, s.port ?? -1);
+    w.set(r + L.VS_FAMILY, s.addr ? s.addr.family : 0);
+    for (let k = 0; k < 4; k++) w.set(r + L.VS_ADDR + k, s.addr ? s.addr.w[k] : 0);
+    const rl = w.alloc(s.reals.length * L.RL_WORDS);
+    w.set(r + L.VS_REALS, rl);
     s.reals.forEach((x, j) => {
-      const b = rl + j * RL_WORDS;
-      for (let k = 0; k < 4; k++) w.set(b + RL_ADDR + k, x.addr.w[k]);
-      w.set(b + RL_PORT, x.port);
-      w.set(b + RL_FWD, x.forward === 'masq' ? 0 : x.forward === 'gate' ? 1 : 2);
-      w.set(b + RL_WEIGHT, x.weight);
-      w.set(b + RL_UPPER, x.upperThreshold && x.upperThreshold > 0 ? x.upperThreshold : 0);
-      w.set(b + RL_ACT, x.activeConns ?? 0);
-      w.set(b + RL_INACT, x.inactiveConns ?? 0);
+      const b = rl + j * L.RL_WORDS;
+      for (let k = 0; k < 4; k++) w.set(b + L.RL_ADDR + k, x.addr.w[k]);
+      w.set(b + L.RL_PORT, x.port);
+      w.set(b + L.RL_FWD, x.forward === 'masq' ? 0 : x.forward === 'gate' ? 1 : 2);
+      w.set(b + L.RL_WEIGHT, x.weight);
+      w.set(b + L.RL_UPPER, x.upperThreshold && x.upperThreshold > 0 ? x.upperThreshold : 0);
+      w.set(b + L.RL_ACT, x.activeConns ?? 0);
+      w.set(b + L.RL_INACT, x.inactiveConns ?? 0);
       const g = out.reals.length;
       out.reals.push([i, j]);
-      w.set(b + RL_GLOBAL, g);
+      w.set(b + L.RL_GLOBAL, g);
       const ep = formatEndpoint(x.addr, x.port);
       let l = out.byEndpoint.get(ep);
       if (!l) out.byEndpoint.set(ep, (l = []));
       l.push(g);
     });
     let tab: Int32Array | null = null;
-    if (code === SCHED_SH) tab = shTable(s);
-    else if (code === SCHED_DH) tab = dhTable(s);
-    else if (code === SCHED_MH) tab = mhTable(s);
+    if (code === L.SCHED_SH) tab = shTable(s);
+    else if (code === L.SCHED_DH) tab = dhTable(s);
+    else if (code === L.SCHED_MH) tab = mhTable(s);
     if (tab) {
       const t = w.alloc(tab.length);
       for (let k = 0; k < tab.length; k++) w.set(t + k, tab[k]);
-      w.set(r + VS_TABLE, t);
-    } else w.set(r + VS_TABLE, -1);
+      w.set(r + L.VS_TABLE, t);
+    } else w.set(r + L.VS_TABLE, -1);
     const notes = notesOf(state, i);
-    for (const [slot, texts] of [[VS_NOTES0, notes.withoutCounts], [VS_NOTES1, notes.withCounts]] as const) {
+    for (const [slot, texts] of [[L.VS_NOTES0, notes.withoutCounts], [L.VS_NOTES1, notes.withCounts]] as const) {
       const n = w.push(texts.length);
       for (const t of texts) w.push(strings.id(t));
       w.set(r + slot, n);
     }
-    w.set(r + VS_NOTE_EMPTY, strings.id(notes.empty));
+    w.set(r + L.VS_NOTE_EMPTY, strings.id(notes.empty));
   });
   return out;
 }

@@ -7,109 +7,6 @@ import { maskWord } from '../model/addr.js';
 import type { Match, NatRange, Target } from '../model/rule.js';
 import * as L from './layout.js';
 
-// Layout constants as module locals: namespace reads are getter calls under some loaders.
-const {
-  AT_DST_INV,
-  AT_HAS_DST,
-  AT_HAS_SRC,
-  AT_LIMIT_IN,
-  AT_LIMIT_OUT,
-  AT_SRC_INV,
-  IFACE_WORDS,
-  IF_PREFIX_BIT,
-  IF_PRESENT_BIT,
-  M_ADDRTYPE,
-  M_CONNMARK,
-  M_CONST,
-  M_CTADDR,
-  M_CTDIR,
-  M_CTPORT,
-  M_CTPROTO,
-  M_CTSTATE,
-  M_DPORT,
-  M_DST4,
-  M_DST6,
-  M_FRAGMENT,
-  M_HOST,
-  M_ICMPTYPE,
-  M_IN_IFACE,
-  M_IPRANGE,
-  M_LIMIT,
-  M_MARK,
-  M_MULTIPORT,
-  M_NTH,
-  M_OUT_IFACE,
-  M_OWNER,
-  M_PHYSDEV,
-  M_POLICY,
-  M_PROTO,
-  M_RANDOM,
-  M_RECENT,
-  M_SET,
-  M_IPVS,
-  M_NFPROTO,
-  IPM_IPVS,
-  IPM_IPVS_INV,
-  IPM_VADDR,
-  IPM_VADDR_INV,
-  IPM_VPROTO,
-  IPM_VPROTO_INV,
-  IPM_VPORT,
-  IPM_VPORT_INV,
-  IPM_VDIR,
-  IPM_VDIR_INV,
-  IPM_VDIR_REPLY,
-  M_SPORT,
-  M_SRC4,
-  M_SRC6,
-  M_TCPFLAGS,
-  M_UNKNOWN,
-  NAT_MAX_BRANCHES,
-  NAT_WHAT_DNAT,
-  NAT_WHAT_MASQUERADE,
-  NAT_WHAT_REDIRECT,
-  NAT_WHAT_SNAT,
-  NAT_WORDS,
-  NRF_ADDR,
-  NRF_PORTS,
-  NR_COUNT,
-  NR_FLAGS,
-  NR_HI,
-  NR_LO,
-  NR_NRANGES,
-  NR_PHI,
-  NR_PLO,
-  NR_REASON,
-  NR_WHAT,
-  OP_INV_BIT,
-  OP_LEN_SHIFT,
-  POL_IPSEC,
-  POL_NONE,
-  POL_UNMODELLED,
-  RC_RCHECK,
-  RC_REMOVE,
-  RC_SET,
-  RC_UPDATE,
-  T_ACCEPT,
-  T_CONNMARK_RESTORE,
-  T_CONNMARK_SAVE,
-  T_CONNMARK_SET,
-  T_DNAT,
-  T_DROP,
-  T_GOTO,
-  T_JUMP,
-  T_MARK,
-  T_MASQUERADE,
-  T_MISSING_CHAIN,
-  T_NONE,
-  T_NOOP,
-  T_NOTRACK,
-  T_REDIRECT,
-  T_REJECT,
-  T_RETURN,
-  T_SNAT,
-  T_UNKNOWN
-} = L;
 import type { StringTable, Words } from './words.js';
 import { ADDRTYPE_LIMIT_REASON, ipvsLabel, matchLabel, OWNER_HOST_REASON, ownerLabel, policyLabel, setLabel } from './labels.js';
 
@@ -140,7 +37,7 @@ export interface EncodeContext {
 }
 
 function head(kind: number, invert: boolean, len: number): number {
-  return kind | (invert ? OP_INV_BIT : 0) | (len << OP_LEN_SHIFT);
+  return kind | (invert ? L.OP_INV_BIT : 0) | (len << L.OP_LEN_SHIFT);
 }
 
 function pushRange(w: Words, lo: number, hi: number): void {
@@ -177,11 +74,11 @@ export function ifaceWords(name: string): number[] | null {
   return out;
 }
 
-/** Writes an IFACE block (layout IFACE_WORDS) at the end of `w`; false when the name cannot be encoded. */
+/** Writes an IFACE block (layout L.IFACE_WORDS) at the end of `w`; false when the name cannot be encoded. */
 export function pushIface(w: Words, name: string, prefix: boolean): boolean {
   const bytes = ifaceWords(name);
   if (!bytes) return false;
-  w.push(name.length | (prefix ? IF_PREFIX_BIT : 0) | IF_PRESENT_BIT);
+  w.push(name.length | (prefix ? L.IF_PREFIX_BIT : 0) | L.IF_PRESENT_BIT);
   for (const b of bytes) w.push(b);
   w.push(0);
   return true;
@@ -195,85 +92,85 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
     case 'src':
     case 'dst': {
       const six = m.cidr.family === 6;
-      const kind = m.kind === 'src' ? (six ? M_SRC6 : M_SRC4) : six ? M_DST6 : M_DST4;
+      const kind = m.kind === 'src' ? (six ? L.M_SRC6 : L.M_SRC4) : six ? L.M_DST6 : L.M_DST4;
       w.push(head(kind, inv, six ? 9 : 3));
       pushCidr(w, m.cidr);
       return true;
     }
     case 'proto':
-      w.push(head(M_PROTO, inv, 2));
+      w.push(head(L.M_PROTO, inv, 2));
       w.push(m.proto);
       return true;
     case 'inIface':
     case 'outIface':
-      w.push(head(m.kind === 'inIface' ? M_IN_IFACE : M_OUT_IFACE, inv, 1 + IFACE_WORDS));
+      w.push(head(m.kind === 'inIface' ? L.M_IN_IFACE : L.M_OUT_IFACE, inv, 1 + L.IFACE_WORDS));
       if (!pushIface(w, m.name, m.prefix)) {
         w.length = at;
         return false;
       }
       return true;
     case 'fragment':
-      w.push(head(M_FRAGMENT, inv, 1));
+      w.push(head(L.M_FRAGMENT, inv, 1));
       return true;
     case 'sport':
     case 'dport':
-      w.push(head(m.kind === 'sport' ? M_SPORT : M_DPORT, inv, 2));
+      w.push(head(m.kind === 'sport' ? L.M_SPORT : L.M_DPORT, inv, 2));
       pushRange(w, m.range.lo, m.range.hi);
       return true;
     case 'multiport':
-      w.push(head(M_MULTIPORT, inv, 3 + m.ports.length));
+      w.push(head(L.M_MULTIPORT, inv, 3 + m.ports.length));
       w.push(m.dir === 'src' ? 0 : m.dir === 'dst' ? 1 : 2);
       w.push(m.ports.length);
       for (const p of m.ports) pushRange(w, p.lo, p.hi);
       return true;
     case 'tcpFlags':
-      w.push(head(M_TCPFLAGS, inv, 3));
+      w.push(head(L.M_TCPFLAGS, inv, 3));
       w.push(m.mask);
       w.push(m.comp);
       return true;
     case 'icmpType':
-      w.push(head(M_ICMPTYPE, inv, 4));
+      w.push(head(L.M_ICMPTYPE, inv, 4));
       w.push(m.type);
       w.push(m.code);
       w.push(m.v6 ? 1 : 0);
       return true;
     case 'mark':
     case 'connmark':
-      w.push(head(m.kind === 'mark' ? M_MARK : M_CONNMARK, inv, 3));
+      w.push(head(m.kind === 'mark' ? L.M_MARK : L.M_CONNMARK, inv, 3));
       w.push(m.value);
       w.push(m.mask);
       return true;
     case 'ctstate':
-      w.push(head(M_CTSTATE, inv, 2));
+      w.push(head(L.M_CTSTATE, inv, 2));
       w.push(m.states);
       return true;
     case 'ctaddr':
-      w.push(head(M_CTADDR, inv, 11));
+      w.push(head(L.M_CTADDR, inv, 11));
       w.push(CT_FIELD[m.field]);
       for (let k = 0; k < 4; k++) w.push(m.cidr.w[k]);
       for (let k = 0; k < 4; k++) w.push(maskWord(m.cidr.prefix, k));
       w.push(m.cidr.family);
       return true;
     case 'ctport':
-      w.push(head(M_CTPORT, inv, 3));
+      w.push(head(L.M_CTPORT, inv, 3));
       w.push(CT_FIELD[m.field]);
       pushRange(w, m.range.lo, m.range.hi);
       return true;
     case 'ctdir':
-      w.push(head(M_CTDIR, inv, 2));
+      w.push(head(L.M_CTDIR, inv, 2));
       w.push(m.reply ? 1 : 0);
       return true;
     case 'ctproto':
-      w.push(head(M_CTPROTO, inv, 2));
+      w.push(head(L.M_CTPROTO, inv, 2));
       w.push(m.proto);
       return true;
     case 'addrtype': {
       let f = 0;
-      if (m.src) f |= AT_HAS_SRC | (m.src.invert ? AT_SRC_INV : 0);
-      if (m.dst) f |= AT_HAS_DST | (m.dst.invert ? AT_DST_INV : 0);
-      if (m.limitIfaceIn) f |= AT_LIMIT_IN;
-      if (m.limitIfaceOut) f |= AT_LIMIT_OUT;
-      w.push(head(M_ADDRTYPE, false, 5));
+      if (m.src) f |= L.AT_HAS_SRC | (m.src.invert ? L.AT_SRC_INV : 0);
+      if (m.dst) f |= L.AT_HAS_DST | (m.dst.invert ? L.AT_DST_INV : 0);
+      if (m.limitIfaceIn) f |= L.AT_LIMIT_IN;
+      if (m.limitIfaceOut) f |= L.AT_LIMIT_OUT;
+      w.push(head(L.M_ADDRTYPE, false, 5));
       w.push(f);
       w.push(m.src ? m.src.types : 0);
       w.push(m.dst ? m.dst.types : 0);
@@ -281,11 +178,11 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       return true;
     }
     case 'random':
-      w.push(head(M_RANDOM, inv, 2));
+      w.push(head(L.M_RANDOM, inv, 2));
       w.push(m.threshold);
       return true;
     case 'nth':
-      w.push(head(M_NTH, inv, 4));
+      w.push(head(L.M_NTH, inv, 4));
       w.push(m.every);
       w.push(m.packet);
       // One counter per rule (the reference keys its trace counters by rule id).
@@ -296,9 +193,9 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       w.push(ctx.nth.counter);
       return true;
     case 'recent': {
-      w.push(head(M_RECENT, inv, 10));
+      w.push(head(L.M_RECENT, inv, 10));
       w.push(ctx.recentId(m.name));
-      w.push(m.op === 'rcheck' ? RC_RCHECK : m.op === 'update' ? RC_UPDATE : m.op === 'set' ? RC_SET : RC_REMOVE);
+      w.push(m.op === 'rcheck' ? L.RC_RCHECK : m.op === 'update' ? L.RC_UPDATE : m.op === 'set' ? L.RC_SET : L.RC_REMOVE);
       w.push(m.seconds ?? -1);
       w.push(m.hitcount ?? -1);
       w.push(m.side === 'src' ? 0 : 1);
@@ -306,14 +203,14 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
       return true;
     }
     case 'iprange':
-      w.push(head(M_IPRANGE, inv, 11));
+      w.push(head(L.M_IPRANGE, inv, 11));
       w.push(m.dir === 'src' ? 0 : 1);
       push4(w, m.lo);
       push4(w, m.hi);
       w.push(m.lo.family);
       return true;
     case 'nfproto':
-      w.push(head(M_NFPROTO, inv, 2));
+      w.push(head(L.M_NFPROTO, inv, 2));
       w.push(m.family);
       return true;
     case 'comment':
@@ -335,31 +232,31 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       parts.forEach((p, i) => {
         if (p) f |= (1 | (p.invert ? 2 : 0)) << (2 * i);
       });
-      w.push(head(M_PHYSDEV, false, 2));
+      w.push(head(L.M_PHYSDEV, false, 2));
       w.push(f);
       return;
     }
     case 'owner': {
       const crit = [m.uid, m.gid, m.socketExists].filter((c) => c !== undefined);
-      w.push(head(M_OWNER, false, 4));
+      w.push(head(L.M_OWNER, false, 4));
       w.push(crit.every((c) => c.invert) ? 1 : 0);
       w.push(ctx.strings.id(ownerLabel(m)));
       w.push(ctx.strings.id(OWNER_HOST_REASON));
       return;
     }
     case 'limit':
-      w.push(head(M_LIMIT, false, 2));
+      w.push(head(L.M_LIMIT, false, 2));
       // The note's full text is known here; the walk only says "note string #n" (once per walk).
       w.push(ctx.strings.id(`${m.module}: rate limits are not modelled; assumed within the limit (${m.text})`));
       return;
     case 'policy':
-      w.push(head(M_POLICY, m.invert, 4));
-      w.push(m.unmodelled ? POL_UNMODELLED : m.pol === 'none' ? POL_NONE : POL_IPSEC);
+      w.push(head(L.M_POLICY, m.invert, 4));
+      w.push(m.unmodelled ? L.POL_UNMODELLED : m.pol === 'none' ? L.POL_NONE : L.POL_IPSEC);
       w.push(ctx.strings.id('policy match option not modelled'));
       w.push(ctx.strings.id(policyLabel(m, ctx.line)));
       return;
     case 'unknown':
-      w.push(head(M_UNKNOWN, false, 3));
+      w.push(head(L.M_UNKNOWN, false, 3));
       w.push(ctx.strings.id(m.reason || `-m ${m.module} not modelled`));
       w.push(ctx.strings.id(matchLabel(m.module, m.text)));
       return;
@@ -370,7 +267,7 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       m.dirs.forEach((d, i) => {
         if (d === 'dst' && i < 31) dirs |= 1 << i;
       });
-      w.push(head(M_SET, m.invert, 7));
+      w.push(head(L.M_SET, m.invert, 7));
       w.push(id);
       w.push(dirs);
       w.push(m.dirs.length);
@@ -384,12 +281,12 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       if (ctx.ipvs && !m.unmodelled) {
         // xt_ipvs against the virtual service the IPVS stage chose (assembly/match.ts)
         let f = 0;
-        if (m.ipvs) f |= IPM_IPVS | (m.ipvs.invert ? IPM_IPVS_INV : 0);
-        if (m.vaddr) f |= IPM_VADDR | (m.vaddr.invert ? IPM_VADDR_INV : 0);
-        if (m.vproto) f |= IPM_VPROTO | (m.vproto.invert ? IPM_VPROTO_INV : 0);
-        if (m.vport) f |= IPM_VPORT | (m.vport.invert ? IPM_VPORT_INV : 0);
-        if (m.vdir) f |= IPM_VDIR | (m.vdir.invert ? IPM_VDIR_INV : 0) | (m.vdir.reply ? IPM_VDIR_REPLY : 0);
-        w.push(head(M_IPVS, false, 13));
+        if (m.ipvs) f |= L.IPM_IPVS | (m.ipvs.invert ? L.IPM_IPVS_INV : 0);
+        if (m.vaddr) f |= L.IPM_VADDR | (m.vaddr.invert ? L.IPM_VADDR_INV : 0);
+        if (m.vproto) f |= L.IPM_VPROTO | (m.vproto.invert ? L.IPM_VPROTO_INV : 0);
+        if (m.vport) f |= L.IPM_VPORT | (m.vport.invert ? L.IPM_VPORT_INV : 0);
+        if (m.vdir) f |= L.IPM_VDIR | (m.vdir.invert ? L.IPM_VDIR_INV : 0) | (m.vdir.reply ? L.IPM_VDIR_REPLY : 0);
+        w.push(head(L.M_IPVS, false, 13));
         w.push(f);
         w.push(m.vaddr ? m.vaddr.cidr.family : 0);
         for (let k = 0; k < 4; k++) w.push(m.vaddr ? m.vaddr.cidr.w[k] : 0);
@@ -399,7 +296,7 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
         return;
       }
       if (m.unmodelled) {
-        w.push(head(M_UNKNOWN, false, 3));
+        w.push(head(L.M_UNKNOWN, false, 3));
         w.push(ctx.strings.id('ipvs match option not modelled'));
         w.push(ctx.strings.id(ipvsLabel(ctx.line)));
         return;
@@ -408,7 +305,7 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
       // criterion (xt_ipvs), and a bare `! --ipvs` holds.
       const others = m.vaddr || m.vproto || m.vport || m.vdir;
       const holds = !(m.ipvs && !m.ipvs.invert) && !others;
-      w.push(head(M_CONST, false, 2));
+      w.push(head(L.M_CONST, false, 2));
       w.push(holds ? 1 : 0);
       return;
     }
@@ -417,7 +314,7 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
   }
   // ipvs with IPVS state, and interface names that do not fit: the host evaluates these.
   ctx.host.used = true;
-  w.push(head(M_HOST, false, 1));
+  w.push(head(L.M_HOST, false, 1));
 }
 
 const HEADER = new Set<Match['kind']>(['src', 'dst', 'proto', 'inIface', 'outIface', 'fragment']);
@@ -451,7 +348,7 @@ export function encodeMatches(ctx: EncodeContext, ordered: Match[]): [number, nu
     if (!encodeMatch(ctx, m)) encodeSpecial(ctx, m);
     if (ctx.w.length === before) continue;
     // The walk steps from op to op by the length in the head word: it must be what was written.
-    const len = ctx.w.get(before) >>> OP_LEN_SHIFT;
+    const len = ctx.w.get(before) >>> L.OP_LEN_SHIFT;
     if (len !== ctx.w.length - before) throw new Error(`compile: ${m.kind} op declares ${len} words, wrote ${ctx.w.length - before}`);
     n++;
   }
@@ -473,21 +370,21 @@ function natCount(r: NatRange): bigint {
 
 function pushNat(ctx: EncodeContext, ranges: NatRange[], what: number): number {
   const { w } = ctx;
-  const at = w.alloc(NAT_WORDS);
-  w.set(at + NR_NRANGES, ranges.length);
-  w.set(at + NR_WHAT, what);
+  const at = w.alloc(L.NAT_WORDS);
+  w.set(at + L.NR_NRANGES, ranges.length);
+  w.set(at + L.NR_WHAT, what);
   const r = ranges[0];
   if (!r) return at;
-  w.set(at + NR_FLAGS, (r.lo ? NRF_ADDR : 0) | (r.ports ? NRF_PORTS : 0));
+  w.set(at + L.NR_FLAGS, (r.lo ? L.NRF_ADDR : 0) | (r.ports ? L.NRF_PORTS : 0));
   const n = natCount(r);
-  w.set(at + NR_COUNT, n > NAT_MAX_BRANCHES ? NAT_MAX_BRANCHES + 1 : Number(n));
-  if (n > NAT_MAX_BRANCHES) w.set(at + NR_REASON, ctx.strings.id(`NAT range of ${n} addresses: only the first is followed`));
+  w.set(at + L.NR_COUNT, n > L.NAT_MAX_BRANCHES ? L.NAT_MAX_BRANCHES + 1 : Number(n));
+  if (n > L.NAT_MAX_BRANCHES) w.set(at + L.NR_REASON, ctx.strings.id(`NAT range of ${n} addresses: only the first is followed`));
   for (let k = 0; k < 4; k++) {
-    w.set(at + NR_LO + k, r.lo ? r.lo.w[k] : 0);
-    w.set(at + NR_HI + k, r.hi ? r.hi.w[k] : r.lo ? r.lo.w[k] : 0);
+    w.set(at + L.NR_LO + k, r.lo ? r.lo.w[k] : 0);
+    w.set(at + L.NR_HI + k, r.hi ? r.hi.w[k] : r.lo ? r.lo.w[k] : 0);
   }
-  w.set(at + NR_PLO, r.ports ? r.ports.lo : 0);
-  w.set(at + NR_PHI, r.ports ? r.ports.hi : 0);
+  w.set(at + L.NR_PLO, r.ports ? r.ports.lo : 0);
+  w.set(at + L.NR_PHI, r.ports ? r.ports.hi : 0);
   return at;
 }
 
@@ -498,51 +395,51 @@ export function encodeTarget(
   chainId: (name: string) => number,
 ): [number, number] {
   const { w, strings } = ctx;
-  if (!t) return [T_NONE, 0];
+  if (!t) return [L.T_NONE, 0];
   switch (t.kind) {
     case 'ACCEPT':
-      return [T_ACCEPT, 0];
+      return [L.T_ACCEPT, 0];
     case 'DROP':
-      return [T_DROP, 0];
+      return [L.T_DROP, 0];
     case 'RETURN':
-      return [T_RETURN, 0];
+      return [L.T_RETURN, 0];
     case 'REJECT':
-      return [T_REJECT, strings.id(t.with)];
+      return [L.T_REJECT, strings.id(t.with)];
     case 'jump':
     case 'goto': {
       const id = chainId(t.chain);
-      if (id < 0) return [T_MISSING_CHAIN, strings.id(`target chain ${t.chain} does not exist`)];
-      return [t.kind === 'jump' ? T_JUMP : T_GOTO, id];
+      if (id < 0) return [L.T_MISSING_CHAIN, strings.id(`target chain ${t.chain} does not exist`)];
+      return [t.kind === 'jump' ? L.T_JUMP : L.T_GOTO, id];
     }
     case 'DNAT':
-      return [T_DNAT, pushNat(ctx, t.ranges, NAT_WHAT_DNAT)];
+      return [L.T_DNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_DNAT)];
     case 'SNAT':
-      return [T_SNAT, pushNat(ctx, t.ranges, NAT_WHAT_SNAT)];
+      return [L.T_SNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_SNAT)];
     case 'MASQUERADE':
-      return [T_MASQUERADE, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], NAT_WHAT_MASQUERADE)];
+      return [L.T_MASQUERADE, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_MASQUERADE)];
     case 'REDIRECT':
-      return [T_REDIRECT, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], NAT_WHAT_REDIRECT)];
+      return [L.T_REDIRECT, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_REDIRECT)];
     case 'MARK': {
       const at = w.push(t.op.value);
       w.push(t.op.mask);
-      return [T_MARK, at];
+      return [L.T_MARK, at];
     }
     case 'CONNMARK': {
       if (t.mode === 'set') {
         const at = w.push(t.op.value);
         w.push(t.op.mask);
-        return [T_CONNMARK_SET, at];
+        return [L.T_CONNMARK_SET, at];
       }
       const at = w.push(t.nfmask);
       w.push(t.ctmask);
-      return [t.mode === 'save' ? T_CONNMARK_SAVE : T_CONNMARK_RESTORE, at];
+      return [t.mode === 'save' ? L.T_CONNMARK_SAVE : L.T_CONNMARK_RESTORE, at];
     }
     case 'noop':
-      return [T_NOOP, 0];
+      return [L.T_NOOP, 0];
     case 'CT':
-      return [t.notrack ? T_NOTRACK : T_NOOP, 0];
+      return [t.notrack ? L.T_NOTRACK : L.T_NOOP, 0];
     case 'unknownTarget':
-      return [T_UNKNOWN, strings.id(`target ${t.name} not modelled; assumed to continue`)];
+      return [L.T_UNKNOWN, strings.id(`target ${t.name} not modelled; assumed to continue`)];
   }
 }
 

@@ -7,23 +7,6 @@
 import type { Ruleset } from '../model/ruleset.js';
 import * as L from './layout.js';
 
-// Layout constants as module locals: namespace reads are getter calls under some loaders.
-const {
-  H_NRUNS,
-  H_RUNS,
-  RULE_WORDS,
-  RUN_WORDS,
-  RU_END,
-  RU_HASH,
-  RU_MASK,
-  RU_START,
-  RU_KIND,
-  KEY_DST,
-  KEY_DPORT,
-  R_NEXT,
-  R_RUN,
-  SLOT_WORDS
-} = L;
 import type { Words } from './words.js';
 
 import type { Key } from './ops.js';
@@ -60,7 +43,7 @@ function stretches(first: number, end: number, has: (r: number) => boolean, minR
 
 /**
  * Finds the runs (destination-address runs first; destination-port runs among the rules left),
- * writes the run table, hash tables and R_RUN/R_NEXT; returns the run count.
+ * writes the run table, hash tables and L.R_RUN/L.R_NEXT; returns the run count.
  */
 export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKeys: (number | null)[], rulesAt: number, minRun: number): number {
   const runs: Run[] = [];
@@ -73,15 +56,15 @@ export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKe
     if (chain.rules.length < minRun) continue;
     const end = first + chain.rules.length;
     const dstRuns: Run[] = [];
-    stretches(first, end, (r) => dstKeys[r] !== null, minRun, KEY_DST, dstRuns);
+    stretches(first, end, (r) => dstKeys[r] !== null, minRun, L.KEY_DST, dstRuns);
     for (const r of dstRuns) inRun.fill(1, r.start, r.end);
-    stretches(first, end, (r) => !inRun[r] && portKeys[r] !== null, minRun, KEY_DPORT, runs);
+    stretches(first, end, (r) => !inRun[r] && portKeys[r] !== null, minRun, L.KEY_DPORT, runs);
     runs.push(...dstRuns);
   }
-  const keyOf = (r: number, kind: number): Key => (kind === KEY_DST ? dstKeys[r]! : [portKeys[r]!, 0, 0, 0]);
-  const tableAt = w.alloc(runs.length * RUN_WORDS);
-  w.set(H_NRUNS, runs.length);
-  w.set(H_RUNS, tableAt);
+  const keyOf = (r: number, kind: number): Key => (kind === L.KEY_DST ? dstKeys[r]! : [portKeys[r]!, 0, 0, 0]);
+  const tableAt = w.alloc(runs.length * L.RUN_WORDS);
+  w.set(L.H_NRUNS, runs.length);
+  w.set(L.H_RUNS, tableAt);
   runs.forEach(({ start, end, kind }, runId) => {
     // Distinct keys in rule order: the first rule of each key heads its candidate list.
     const heads = new Map<string, number>();
@@ -89,32 +72,32 @@ export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKe
     for (let r = start; r < end; r++) {
       const k = keyOf(r, kind);
       const ks = `${k[0]},${k[1]},${k[2]},${k[3]}`;
-      const rec = rulesAt + r * RULE_WORDS;
-      w.set(rec + R_RUN, runId + 1);
-      w.set(rec + R_NEXT, end);
+      const rec = rulesAt + r * L.RULE_WORDS;
+      w.set(rec + L.R_RUN, runId + 1);
+      w.set(rec + L.R_NEXT, end);
       const prev = last.get(ks);
       if (prev === undefined) heads.set(ks, r);
-      else w.set(rulesAt + prev * RULE_WORDS + R_NEXT, r);
+      else w.set(rulesAt + prev * L.RULE_WORDS + L.R_NEXT, r);
       last.set(ks, r);
     }
     let slots = 4;
     while (slots < heads.size * 2) slots *= 2;
-    const hashAt = w.alloc(slots * SLOT_WORDS);
-    for (let s = 0; s < slots; s++) w.set(hashAt + s * SLOT_WORDS + 4, -1);
+    const hashAt = w.alloc(slots * L.SLOT_WORDS);
+    for (let s = 0; s < slots; s++) w.set(hashAt + s * L.SLOT_WORDS + 4, -1);
     for (const r of heads.values()) {
       const k = keyOf(r, kind);
       let s = hashKey(k[0], k[1], k[2], k[3]) & (slots - 1);
-      while (w.get(hashAt + s * SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
-      const at = hashAt + s * SLOT_WORDS;
+      while (w.get(hashAt + s * L.SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
+      const at = hashAt + s * L.SLOT_WORDS;
       for (let q = 0; q < 4; q++) w.set(at + q, k[q]);
       w.set(at + 4, r);
     }
-    const t = tableAt + runId * RUN_WORDS;
-    w.set(t + RU_START, start);
-    w.set(t + RU_END, end);
-    w.set(t + RU_HASH, hashAt);
-    w.set(t + RU_MASK, slots - 1);
-    w.set(t + RU_KIND, kind);
+    const t = tableAt + runId * L.RUN_WORDS;
+    w.set(t + L.RU_START, start);
+    w.set(t + L.RU_END, end);
+    w.set(t + L.RU_HASH, hashAt);
+    w.set(t + L.RU_MASK, slots - 1);
+    w.set(t + L.RU_KIND, kind);
   });
   return runs.length;
 }

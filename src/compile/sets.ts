@@ -11,13 +11,8 @@ import * as L from './layout.js';
 import { ifaceWords } from './ops.js';
 import type { Words } from './words.js';
 
-const {
-  GR_HASH, GR_MASK, GR_NWILD, GR_PREFIX, GR_WILD, GR_WORDS, IFACE_WORDS, IF_PREFIX_BIT, IF_PRESENT_BIT,
-  SB_DATA, SB_DIMS, SB_FAMILY, SB_KIND, SB_KW, SB_MARKMASK, SB_N, SB_NDIMS, SB_UNSUPPORTED, SB_WORDS,
-  SD_ADDR, SD_IFACE, SD_MAC, SD_MARK, SD_PORT, SET_BITMAP_PORT, SET_HASH, SET_LIST, SV_ANY_IFACE, SV_MATCH, SV_NOMATCH,
-} = L;
 
-const DIM_CODE: Record<string, number> = { ip: SD_ADDR, net: SD_ADDR, port: SD_PORT, iface: SD_IFACE, mark: SD_MARK };
+const DIM_CODE: Record<string, number> = { ip: L.SD_ADDR, net: L.SD_ADDR, port: L.SD_PORT, iface: L.SD_IFACE, mark: L.SD_MARK };
 const DIM_WORDS = [4, 1, 5, 1, 0];
 
 /** Hash of a key of `kw` words (assembly/ipset.ts setHash: the same bits). */
@@ -58,7 +53,7 @@ function partFrags(set: IpSet, dim: number, part: EntryPart, prefixes: number[],
   const code = DIM_CODE[set.dims[dim]];
   switch (part.kind) {
     case 'addr': {
-      if (code !== SD_ADDR) return null;
+      if (code !== L.SD_ADDR) return null;
       let prefix = part.cidr.prefix;
       if (set.dims[dim] === 'ip' && nm !== undefined && nm < prefix) prefix = nm;
       prefixes.push(prefix);
@@ -67,17 +62,17 @@ function partFrags(set: IpSet, dim: number, part: EntryPart, prefixes: number[],
       return [ws.join(',')];
     }
     case 'port': {
-      if (code !== SD_PORT) return null;
+      if (code !== L.SD_PORT) return null;
       const out: string[] = [];
       for (let p = part.lo; p <= part.hi; p++) out.push(String(((part.proto << 16) | p) | 0));
       return out;
     }
     case 'iface': {
-      if (code !== SD_IFACE) return null;
+      if (code !== L.SD_IFACE) return null;
       return ['iface']; // placeholder: interfaces are handled by the caller
     }
     case 'mark':
-      if (code !== SD_MARK) return null;
+      if (code !== L.SD_MARK) return null;
       return [String((part.value & mm) | 0)];
     default:
       return null;
@@ -136,10 +131,10 @@ function buildGroups(set: IpSet): Group[] {
         g.wild = g.wild.filter((x) => !(x.key === k && x.iface === w));
         g.wild.push({ key: k, iface: w, nomatch: e.nomatch });
       } else if (exactOk) {
-        g.table.set(k, ((g.table.get(k) ?? 0) & SV_ANY_IFACE) | (e.nomatch ? SV_NOMATCH : SV_MATCH));
+        g.table.set(k, ((g.table.get(k) ?? 0) & L.SV_ANY_IFACE) | (e.nomatch ? L.SV_NOMATCH : L.SV_MATCH));
       }
     }
-    if (hasIface) for (const k of anyKeys) g.table.set(k, (g.table.get(k) ?? 0) | SV_ANY_IFACE);
+    if (hasIface) for (const k of anyKeys) g.table.set(k, (g.table.get(k) ?? 0) | L.SV_ANY_IFACE);
   }
   return [...bySig.values()].sort((a, b) => {
     for (let i = 0; i < a.prefixes.length; i++) if (a.prefixes[i] !== b.prefixes[i]) return b.prefixes[i] - a.prefixes[i];
@@ -164,28 +159,28 @@ function writeHash(w: Words, kw: number, table: Map<string, number>): [number, n
 }
 
 function writeSet(w: Words, set: IpSet, ids: ReadonlyMap<string, number>): number {
-  const at = w.alloc(SB_WORDS);
-  w.set(at + SB_FAMILY, hasAddressDim(set) ? set.family : 0);
-  w.set(at + SB_NDIMS, set.dims.length);
+  const at = w.alloc(L.SB_WORDS);
+  w.set(at + L.SB_FAMILY, hasAddressDim(set) ? set.family : 0);
+  w.set(at + L.SB_NDIMS, set.dims.length);
   let kw = 0;
   set.dims.forEach((d, i) => {
-    const code = DIM_CODE[d] ?? SD_MAC;
-    if (i < 4) w.set(at + SB_DIMS + i, code);
+    const code = DIM_CODE[d] ?? L.SD_MAC;
+    if (i < 4) w.set(at + L.SB_DIMS + i, code);
     kw += DIM_WORDS[code];
   });
-  w.set(at + SB_MARKMASK, markmask(set));
-  w.set(at + SB_KW, kw);
+  w.set(at + L.SB_MARKMASK, markmask(set));
+  w.set(at + L.SB_KW, kw);
   if (set.type === 'list:set') {
-    w.set(at + SB_KIND, SET_LIST);
+    w.set(at + L.SB_KIND, L.SET_LIST);
     const members = set.entries.map((e) => e.parts[0]).filter((p): p is Extract<EntryPart, { kind: 'set' }> => p?.kind === 'set');
-    w.set(at + SB_N, members.length);
+    w.set(at + L.SB_N, members.length);
     for (const m of members) w.push(ids.get(m.name) ?? -1);
     return at;
   }
   if (set.type === 'bitmap:port') {
-    w.set(at + SB_KIND, SET_BITMAP_PORT);
+    w.set(at + L.SB_KIND, L.SET_BITMAP_PORT);
     const bm = w.alloc(2048);
-    w.set(at + SB_DATA, bm);
+    w.set(at + L.SB_DATA, bm);
     for (const e of set.entries) {
       const p = e.parts[0];
       if (p?.kind !== 'port') continue;
@@ -193,29 +188,29 @@ function writeSet(w: Words, set: IpSet, ids: ReadonlyMap<string, number>): numbe
     }
     return at;
   }
-  w.set(at + SB_KIND, SET_HASH);
+  w.set(at + L.SB_KIND, L.SET_HASH);
   if (set.dims.some((d) => d === 'mac') || set.dims.length > 4) {
-    w.set(at + SB_UNSUPPORTED, 1);
+    w.set(at + L.SB_UNSUPPORTED, 1);
     return at;
   }
   const groups = buildGroups(set);
-  w.set(at + SB_N, groups.length);
-  const gAt = w.alloc(groups.length * GR_WORDS);
+  w.set(at + L.SB_N, groups.length);
+  const gAt = w.alloc(groups.length * L.GR_WORDS);
   groups.forEach((g, i) => {
-    const b = gAt + i * GR_WORDS;
-    for (let k = 0; k < 4; k++) w.set(b + GR_PREFIX + k, g.prefixes[k] ?? 0);
+    const b = gAt + i * L.GR_WORDS;
+    for (let k = 0; k < 4; k++) w.set(b + L.GR_PREFIX + k, g.prefixes[k] ?? 0);
     const [h, mask] = writeHash(w, kw, g.table);
-    w.set(b + GR_HASH, h);
-    w.set(b + GR_MASK, mask);
+    w.set(b + L.GR_HASH, h);
+    w.set(b + L.GR_MASK, mask);
     const wild = g.wild.filter((x) => ifaceWords(x.iface) !== null); // unencodable prefixes match no packet name
-    w.set(b + GR_NWILD, wild.length);
-    w.set(b + GR_WILD, w.length);
+    w.set(b + L.GR_NWILD, wild.length);
+    w.set(b + L.GR_WILD, w.length);
     for (const x of wild) {
       for (const v of x.key.split(',').map(Number)) w.push(v);
       const bytes = ifaceWords(x.iface)!;
-      w.push(x.iface.length | IF_PREFIX_BIT | IF_PRESENT_BIT);
+      w.push(x.iface.length | L.IF_PREFIX_BIT | L.IF_PRESENT_BIT);
       for (const v of bytes) w.push(v);
-      for (let k = 4; k < IFACE_WORDS - 1; k++) w.push(0);
+      for (let k = 4; k < L.IFACE_WORDS - 1; k++) w.push(0);
       w.push(x.nomatch ? 1 : 0);
     }
   });

@@ -14,7 +14,6 @@ import { emptyKey, putAddr, putIface } from './assume.js';
 import { ADDRTYPE_LIMIT_REASON, ipvsLabel, matchLabel, OWNER_HOST_REASON, ownerLabel, policyLabel, setLabel } from '../compile/labels.js';
 import * as L from '../compile/layout.js';
 
-const { A_ADDRTYPE_LIMIT, A_IFACE, A_MATCH, A_OWNER, A_SET, K_A, K_B, K_CONNMARK, K_CTSTATE, K_IFA, K_IFB, K_MARK, K_PA, K_PB, K_PROTO } = L;
 
 /** A match outcome: decided, or the reason it cannot be (ifaceMatch only). */
 export type MatchResult = boolean | string;
@@ -76,9 +75,9 @@ function addrtypeSide(p: PacketView, a: Addr, side: { invert: boolean; types: nu
   // which node address sits on which interface is not known.
   if (limit !== undefined && t === ADDRTYPE.LOCAL) {
     const key = emptyKey();
-    putAddr(key, K_A, a);
-    putIface(key, K_IFA, limit);
-    if (!p.unknown(A_ADDRTYPE_LIMIT, '', ADDRTYPE_LIMIT_REASON, key)) t = ADDRTYPE.UNICAST;
+    putAddr(key, L.K_A, a);
+    putIface(key, L.K_IFA, limit);
+    if (!p.unknown(L.A_ADDRTYPE_LIMIT, '', ADDRTYPE_LIMIT_REASON, key)) t = ADDRTYPE.UNICAST;
   }
   return ((t & side.types) !== 0) !== side.invert;
 }
@@ -86,16 +85,16 @@ function addrtypeSide(p: PacketView, a: Addr, side: { invert: boolean; types: nu
 /** The packet's fields as an unknown match's key (it may test any of them). */
 function packetKey(p: PacketView): number[] {
   const key = emptyKey();
-  putAddr(key, K_A, p.pkt.src);
-  putAddr(key, K_B, p.pkt.dst);
-  key[K_PA] = p.pkt.sport;
-  key[K_PB] = p.pkt.dport;
-  key[K_PROTO] = p.pkt.proto;
-  key[K_MARK] = p.pkt.mark | 0;
-  key[K_CONNMARK] = p.pkt.connmark | 0;
-  key[K_CTSTATE] = p.pkt.ctstate;
-  putIface(key, K_IFA, p.pkt.inIface);
-  putIface(key, K_IFB, p.pkt.outIface);
+  putAddr(key, L.K_A, p.pkt.src);
+  putAddr(key, L.K_B, p.pkt.dst);
+  key[L.K_PA] = p.pkt.sport;
+  key[L.K_PB] = p.pkt.dport;
+  key[L.K_PROTO] = p.pkt.proto;
+  key[L.K_MARK] = p.pkt.mark | 0;
+  key[L.K_CONNMARK] = p.pkt.connmark | 0;
+  key[L.K_CTSTATE] = p.pkt.ctstate;
+  putIface(key, L.K_IFA, p.pkt.inIface);
+  putIface(key, L.K_IFB, p.pkt.outIface);
   return key;
 }
 
@@ -104,9 +103,9 @@ function ifaceTest(p: PacketView, m: { invert: boolean; name: string; prefix: bo
   const r = ifaceMatch(m, have);
   if (typeof r !== 'string') return r !== m.invert;
   const key = emptyKey();
-  putIface(key, K_IFA, m);
-  putIface(key, K_IFB, have);
-  return p.unknown(A_IFACE, '', null, key) !== m.invert;
+  putIface(key, L.K_IFA, m);
+  putIface(key, L.K_IFB, have);
+  return p.unknown(L.A_IFACE, '', null, key) !== m.invert;
 }
 
 function ctTuple(p: PacketView, field: 'origsrc' | 'origdst' | 'replsrc' | 'repldst'): { a: Addr; port: number } {
@@ -123,7 +122,7 @@ function ctTuple(p: PacketView, field: 'origsrc' | 'origdst' | 'replsrc' | 'repl
 }
 
 function ipvsMatch(p: PacketView, m: Extract<Match, { kind: 'ipvs' }>, line: number): boolean {
-  if (m.unmodelled) return p.unknown(A_MATCH, ipvsLabel(line), 'ipvs match option not modelled', packetKey(p));
+  if (m.unmodelled) return p.unknown(L.A_MATCH, ipvsLabel(line), 'ipvs match option not modelled', packetKey(p));
   const handled = p.ipvsService >= 0;
   const others = m.vaddr || m.vproto || m.vport || m.vdir;
   // xt_ipvs: --ipvs is tested first; a packet IPVS did not handle fails every other criterion.
@@ -221,20 +220,20 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
       const dst = m.dirs.includes('dst');
       const key = emptyKey();
       if (src) {
-        putAddr(key, K_A, p.pkt.src);
-        key[K_PA] = p.pkt.sport;
+        putAddr(key, L.K_A, p.pkt.src);
+        key[L.K_PA] = p.pkt.sport;
       }
       if (dst) {
-        putAddr(key, K_B, p.pkt.dst);
-        key[K_PB] = p.pkt.dport;
+        putAddr(key, L.K_B, p.pkt.dst);
+        key[L.K_PB] = p.pkt.dport;
       }
-      key[K_PROTO] = p.pkt.proto;
-      key[K_MARK] = p.pkt.mark | 0;
+      key[L.K_PROTO] = p.pkt.proto;
+      key[L.K_MARK] = p.pkt.mark | 0;
       if (m.dirs.length > 1) {
-        putIface(key, K_IFA, p.pkt.inIface);
-        putIface(key, K_IFB, p.pkt.outIface);
+        putIface(key, L.K_IFA, p.pkt.inIface);
+        putIface(key, L.K_IFB, p.pkt.outIface);
       }
-      return p.unknown(A_SET, setLabel(m.name, m.dirs, m.returnNomatch), `ipset ${m.name} not supplied`, key) !== m.invert;
+      return p.unknown(L.A_SET, setLabel(m.name, m.dirs, m.returnNomatch), `ipset ${m.name} not supplied`, key) !== m.invert;
     }
     case 'comment':
     case 'nfacct':
@@ -250,7 +249,7 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
       return true;
     }
     case 'owner': {
-      if (p.pkt.origin === 'host') return p.unknown(A_OWNER, ownerLabel(m), OWNER_HOST_REASON, emptyKey());
+      if (p.pkt.origin === 'host') return p.unknown(L.A_OWNER, ownerLabel(m), OWNER_HOST_REASON, emptyKey());
       for (const c of [m.uid, m.gid, m.socketExists]) if (c && !c.invert) return false;
       return true;
     }
@@ -258,12 +257,12 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
       p.note(`${m.module}: rate limits are not modelled; assumed within the limit (${m.text})`);
       return true;
     case 'policy':
-      if (m.unmodelled) return p.unknown(A_MATCH, policyLabel(m, line), 'policy match option not modelled', packetKey(p));
+      if (m.unmodelled) return p.unknown(L.A_MATCH, policyLabel(m, line), 'policy match option not modelled', packetKey(p));
       return (m.pol === 'none') !== m.invert;
     case 'ipvs':
       return ipvsMatch(p, m, line);
     case 'unknown':
-      return p.unknown(A_MATCH, matchLabel(m.module, m.text), m.reason || `-m ${m.module} not modelled`, packetKey(p));
+      return p.unknown(L.A_MATCH, matchLabel(m.module, m.text), m.reason || `-m ${m.module} not modelled`, packetKey(p));
     case 'random':
     case 'nth':
     case 'recent':

@@ -19,7 +19,6 @@ import * as L from '../compile/layout.js';
 import { linkIndex, routeLookup, selectSource } from './routing.js';
 import { ROUTE_FAIL, ROUTE_REJECT, routeFailNote } from '../compile/routing.js';
 
-const { A_LOCAL, A_NOTE, A_ORDER, K_A, K_PA, K_PB } = L;
 
 /** Batch state of a trace: one PRNG stream, nth counters per rule id, recent lists. */
 export interface TraceState {
@@ -200,8 +199,8 @@ export class Walker implements PacketView {
     const o = this.orig.src;
     if (a.family === o.family && a.w[0] === o.w[0] && a.w[1] === o.w[1] && a.w[2] === o.w[2] && a.w[3] === o.w[3]) return this.pkt.origin === 'host';
     const key = emptyKey();
-    putAddr(key, K_A, a);
-    return this.unknown(A_LOCAL, '', null, key);
+    putAddr(key, L.K_A, a);
+    return this.unknown(L.A_LOCAL, '', null, key);
   }
 
   /** The value of an unknown condition in this walk (assume.ts): decided once, then reused. */
@@ -210,7 +209,7 @@ export class Walker implements PacketView {
     const condition = conditionText(kind, label, this.pkt.family, key, this.rs);
     const why = reason ?? keyedReason(kind, this.pkt.family, key, this.rs);
     const seen = this.vars.get(k);
-    const order: [number, number] | undefined = kind === A_ORDER ? [key[K_PA], key[K_PB]] : undefined;
+    const order: [number, number] | undefined = kind === L.A_ORDER ? [key[L.K_PA], key[L.K_PB]] : undefined;
     if (seen !== undefined) {
       this.assumptions.push({ rule: this.curRule, kind, how: 'reused', holds: seen, key: k, condition, reason: why, ...(order ? { order } : {}) });
       return seen;
@@ -226,7 +225,7 @@ export class Walker implements PacketView {
   /** Something assumed without a decision (the walk goes on past it). */
   private assumeNote(rid: number, reason: string): void {
     const key = emptyKey();
-    this.assumptions.push({ rule: rid, kind: A_NOTE, how: 'note', holds: true, key: assumptionKey(A_NOTE, reason, this.pkt.family, key), condition: reason, reason });
+    this.assumptions.push({ rule: rid, kind: L.A_NOTE, how: 'note', holds: true, key: assumptionKey(L.A_NOTE, reason, this.pkt.family, key), condition: reason, reason });
   }
 
   /**
@@ -372,11 +371,11 @@ export class Walker implements PacketView {
       while (pos > 0) {
         const y = placed[pos - 1];
         const key = emptyKey();
-        key[K_PA] = members[y];
-        key[K_PB] = members[x];
+        key[L.K_PA] = members[y];
+        key[L.K_PB] = members[x];
         const rule = this.curRule;
         this.curRule = -1;
-        const before = this.unknown(A_ORDER, '', null, key);
+        const before = this.unknown(L.A_ORDER, '', null, key);
         this.curRule = rule;
         if (before) break;
         pos--;
