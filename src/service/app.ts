@@ -16,10 +16,10 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { AnswerCache } from './answer-cache.js';
 import { UploadIndex } from './uploads.js';
 import { WorkerPool } from './pool.js';
-import type { Task } from './protocol.js';
 import { namedSchemas } from './schemas.js';
 import { RulesetStore, type StoredRuleset } from './store.js';
 import { boot } from './boot.js';
+import type { Landfall } from './landfall.js';
 import { withCompiled } from './load.js';
 import { rulesetRoutes } from './routes/rulesets.js';
 import { explainRoutes } from './routes/explain.js';
@@ -34,35 +34,6 @@ export interface AppOptions {
   exampleDir?: string | null;
   /** Worker module override (unit tests of the pool mechanics). */
   workerFile?: string;
-}
-
-export interface BootState {
-  ready: boolean;
-  /** Settles when startup work is done (never rejects: failures are logged and leave ready false). */
-  done: Promise<void>;
-}
-
-/** What routes share. */
-export interface Landfall {
-  config: ServiceConfig;
-  pool: WorkerPool;
-  store: RulesetStore;
-  metrics: Metrics;
-  /** Explain answers by ruleset id + canonical query. */
-  answers: AnswerCache;
-  /** Concurrent uploads of one id parse once. */
-  uploads: UploadIndex;
-  boot: BootState;
-  /** Runs a task, records its timings, and turns a library fault into an ApiError. */
-  run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string; shared?: SharedArrayBuffer; binary?: Uint8Array }>;
-  /** The stored ruleset for a path id or alias with its compiled form, or 404. */
-  ruleset(idOrAlias: string): Promise<StoredRuleset>;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    landfall: Landfall;
-  }
 }
 
 export type App = FastifyInstance;

@@ -3,7 +3,7 @@
 // store persists. A stored ruleset without a current compiled form (a file from another build)
 // is recompiled here on its first use, once however many requests ask at the same time.
 
-import type { Landfall } from './app.js';
+import type { Landfall } from './landfall.js';
 import { ApiError } from './errors.js';
 import type { StoredRuleset } from './store.js';
 

@@ -4,7 +4,7 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
-import type { Landfall } from '../app.js';
+import type { Landfall } from '../landfall.js';
 import { refOf } from '../protocol.js';
 import { packetsProblem, RESULTS_TYPE } from '../../engine/columns-wire.js';
 
