@@ -7,17 +7,16 @@
 //
 //   node --expose-gc --import tsx bench/fleet.ts [--nodes 50] [--services 10000] [--endpoints 10] [--explains 300]
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateIptables, type GenerateOptions } from '../src/kube/generate.js';
 import { compileShared } from '../src/shared-ruleset.js';
 import { residentBytes, sectionOf } from '../src/compile/shared.js';
+import { rssMiB, startServer, stopServer, until200 } from './server-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,33 +37,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Node k of the cluster: its own address and pod CIDR; the services and endpoints are the cluster's. */
 function nodeOpts(k: number): GenerateOptions {
   return { services: SERVICES, endpoints: EP, seed: 1, nodeIP: `192.168.${k >> 8}.${(k & 255) + 10}`, podCIDR: `10.244.${k}.0/24` };
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? r1(Number(m[1]) / 1024) : NaN;
-}
-
-function start(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'src/service/main.ts')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LOG_LEVEL: 'info', LANDFALL_MAX_EVENT_LOOP_DELAY_MS: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /listening at (http:\/\/[\d.]+:\d+)/.exec(line);
-      if (m) resolve({ proc, url: m[1]! });
-    });
-  });
-}
-
-async function until(url: string): Promise<void> {
-  for (let i = 0; i < 6000; i++) {
-    if ((await fetch(url).catch(() => undefined))?.status === 200) return;
-    await sleep(50);
-  }
-  throw new Error(`${url} never 200`);
 }
 
 const pct = (xs: number[], p: number) => r1([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!);
@@ -104,8 +76,8 @@ let dumpBytes = 0;
 let explain: { p50: number; p99: number; errors: number; n: number } | undefined;
 let firstId = '';
 try {
-  const s = await start(dataDir);
-  await until(`${s.url}/readyz`);
+  const s = await startServer(dataDir);
+  await until200(`${s.url}/readyz`);
   await sleep(12_000); // the loader thread exits when idle
   idleMiB = rssMiB(s.proc.pid!);
   log(`server idle RSS ${idleMiB} MiB`);
@@ -141,7 +113,7 @@ try {
   }
   explain = { p50: pct(lat, 0.5), p99: pct(lat, 0.99), errors, n: lat.length };
   log(`  explain on node 0: p50 ${explain.p50} ms, p99 ${explain.p99} ms, ${errors} errors`);
-  s.proc.kill('SIGTERM');
+  await stopServer(s.proc);
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -7,22 +7,20 @@
 //
 //   node --expose-gc --import tsx bench/load.ts [--sizes 10000,20000] [--endpoints 10] [--no-restore] [--restore-max N] [--no-server] [--no-library]
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { generateIptables } from '../src/kube/generate.js';
-import { loadRuleset } from '../src/ruleset.js';
 import { compileShared, openSharedRuleset } from '../src/shared-ruleset.js';
 import { columnsOf } from '../src/engine/columns.js';
 import { encodePackets, PACKETS_TYPE } from '../src/engine/columns-wire.js';
 import type { Query } from '../src/model/contracts.js';
 import { cpuMs, restoreTest } from './timing.js';
+import { rssMiB, startServer, stopServer, until200 } from './server-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -119,44 +117,6 @@ for (const n of SIZES) {
 }
 
 // --- a real server ------------------------------------------------------------------------------
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
-}
-
-function start(dataDir: string): Promise<{ proc: ChildProcess; url: string; t0: number; listenMs: number }> {
-  const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'src/service/main.ts')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LOG_LEVEL: 'info', LANDFALL_MAX_EVENT_LOOP_DELAY_MS: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /Server listening at (http:\/\/[\d.]+:\d+)/.exec(line);
-      if (m) resolve({ proc, url: m[1]!, t0, listenMs: performance.now() - t0 });
-    });
-  });
-}
-
-async function until(url: string, path: string): Promise<void> {
-  for (let i = 0; i < 6000; i++) {
-    const res = await fetch(`${url}${path}`).catch(() => undefined);
-    if (res?.status === 200) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`${path} never 200`);
-}
-
-function stop(proc: ChildProcess): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((r) => {
-    proc.removeAllListeners('exit');
-    proc.once('exit', () => r(Math.round(performance.now() - t0)));
-    proc.kill('SIGTERM');
-  });
-}
-
 const post = (url: string, body: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
 interface ServerPoint {
@@ -174,8 +134,8 @@ const server: { points: ServerPoint[]; baseRssMiB: number; restart?: Record<stri
 if (!args['no-server']) {
   const dataDir = mkdtempSync(join(tmpdir(), 'lf-loadpath-data-'));
   try {
-    let s = await start(dataDir);
-    await until(s.url, '/readyz');
+    let s = await startServer(dataDir);
+    await until200(`${s.url}/readyz`);
     await new Promise((r) => setTimeout(r, 12_000)); // the loader exits when idle
     server.baseRssMiB = rssMiB(s.proc.pid!);
     log(`server RSS idle ${server.baseRssMiB} MiB`);
@@ -231,11 +191,11 @@ if (!args['no-server']) {
     log(`  HTTP batch trace: ${server.batchHttp.packetsPerSecond} pkt/s (${errors} errors)`);
 
     // Restart: SIGTERM, then a new process on the same data directory.
-    const sigtermMs = await stop(s.proc);
-    s = await start(dataDir);
-    await until(s.url, '/healthz');
+    const sigtermMs = await stopServer(s.proc);
+    s = await startServer(dataDir);
+    await until200(`${s.url}/healthz`);
     const liveMs = Math.round(performance.now() - s.t0);
-    await until(s.url, '/readyz');
+    await until200(`${s.url}/readyz`);
     const readyMs = Math.round(performance.now() - s.t0);
     const g = dumps.get(big)!;
     const t3 = performance.now();
@@ -244,7 +204,7 @@ if (!args['no-server']) {
     const firstAnswerMs = Math.round(performance.now() - t3);
     server.restart = { sigtermMs, listenMs: Math.round(s.listenMs), liveMs, readyMs, firstAnswerAfterReadyMs: firstAnswerMs, services: big, status: e.status };
     log(`  restart: SIGTERM ${sigtermMs} ms; live ${liveMs} ms, ready ${readyMs} ms, first answer on the persisted ${big} set ${firstAnswerMs} ms later`);
-    server.restart.sigtermMs2 = await stop(s.proc);
+    server.restart.sigtermMs2 = await stopServer(s.proc);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

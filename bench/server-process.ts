@@ -1,0 +1,58 @@
+// A real landfall server process for the benches that measure the service (bench/load.ts,
+// bench/fleet.ts): started from src/ under tsx with GC exposed, on a free port, with its own data dir.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  /** performance.now() at spawn, and how long until it said it listens. */
+  t0: number;
+  listenMs: number;
+}
+
+/** Resident memory of a process in MiB (0.1), every thread included. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
+}
+
+export function startServer(dataDir: string): Promise<ServerProcess> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'src/service/main.ts')], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LOG_LEVEL: 'info', LANDFALL_MAX_EVENT_LOOP_DELAY_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = /listening at (http:\/\/[\d.]+:\d+)/.exec(line);
+      if (m) resolve({ proc, url: m[1]!, t0, listenMs: performance.now() - t0 });
+    });
+  });
+}
+
+/** Polls `url` until it answers 200 (5 minutes at most). */
+export async function until200(url: string): Promise<void> {
+  for (let i = 0; i < 15_000; i++) {
+    if ((await fetch(url).catch(() => undefined))?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${url} never 200`);
+}
+
+/** SIGTERM; resolves with the milliseconds until the process exited. */
+export function stopServer(proc: ChildProcess): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((r) => {
+    proc.removeAllListeners('exit');
+    proc.once('exit', () => r(Math.round(performance.now() - t0)));
+    proc.kill('SIGTERM');
+  });
+}
