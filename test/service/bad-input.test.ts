@@ -7,7 +7,7 @@ import { nodeDump, startApp, upload, webQuery, type TestApp } from './helpers.js
 let t: TestApp;
 let id: string;
 beforeAll(async () => {
-  // The default configuration: LANDFALL_BODY_LIMIT 64 MiB.
+  // The default configuration: LANDFALL_BODY_LIMIT 256 MiB (DEFAULT_BODY_LIMIT).
   t = await startApp();
   id = await upload(t.app);
 });
