@@ -1,8 +1,9 @@
 // A real landfall server process for the benches that measure the service (bench/load.ts,
-// bench/fleet.ts): started from src/ under tsx with GC exposed, on a free port, with its own data dir.
+// bench/fleet.ts, bench/restart.ts): started from src/ under tsx (or the build in dist/) with GC
+// exposed, on a free port, with its own data dir.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +24,18 @@ export function rssMiB(pid: number): number {
   return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
 }
 
-export function startServer(dataDir: string): Promise<ServerProcess> {
+export interface StartOptions {
+  /** Run the built server (dist/, `npm run build:ts` first) instead of src/ under tsx: what `npm start` runs. */
+  dist?: boolean;
+  env?: Record<string, string>;
+}
+
+export function startServer(dataDir: string, opts: StartOptions = {}): Promise<ServerProcess> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'src/service/main.ts')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LOG_LEVEL: 'info', LANDFALL_MAX_EVENT_LOOP_DELAY_MS: '0' },
+  const entry = opts.dist ? [join(root, 'dist/service/main.js')] : ['--import', 'tsx', join(root, 'src/service/main.ts')];
+  if (opts.dist && !existsSync(entry[0]!)) throw new Error('dist/service/main.js is missing: run npm run build:ts first');
+  const proc = spawn(process.execPath, ['--expose-gc', ...entry], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LOG_LEVEL: 'info', LANDFALL_MAX_EVENT_LOOP_DELAY_MS: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -42,6 +42,10 @@ export async function startServer(opts: StartOptions = {}): Promise<{ app: App; 
         app.log.warn({ signal, afterMs: SHUTDOWN_DEADLINE_MS }, 'requests still running at the shutdown deadline; exiting');
         process.exit(0);
       }, SHUTDOWN_DEADLINE_MS).unref();
+      // A connection whose request was in flight at close() stays open after its answer (keep-alive),
+      // and server.close() closes only the connections idle at that moment: sweep the idle ones
+      // until closed, so answered clients do not hold the process until the deadline.
+      setInterval(() => app.server.closeIdleConnections(), 20).unref();
       app.close().then(
         () => process.exit(0),
         (err: unknown) => {

@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { connect } from 'node:net';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,5 +111,30 @@ describe('a real listening server', () => {
     const skipped = second.logs.filter((l) => String(l.msg).startsWith('skipping'));
     expect(skipped.map((l) => l.msg).sort()).toEqual(['skipping a corrupt ruleset file', 'skipping a file that is not a landfall ruleset']);
     expect(await stop(second)).toBe(0);
+  });
+
+  it('SIGTERM with a request in flight: it is answered, and its kept-alive connection does not hold the exit', { timeout: 120_000 }, async () => {
+    const dataDir = await tempDir();
+    dirs.push(dataDir);
+    const s = await startServer(dataDir);
+    await untilReady(s.url);
+    const { port } = new URL(s.url);
+    // A keep-alive request whose body is still arriving when the signal comes: not idle at close().
+    const sock = connect(Number(port), '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const body = JSON.stringify(webQuery);
+    sock.write(`POST /v1/rulesets/example/explain HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    let answer = '';
+    sock.on('data', (d) => (answer += String(d)));
+    const closed = new Promise((r) => sock.once('close', r));
+    await new Promise((r) => setTimeout(r, 200));
+    const exited = stop(s);
+    await new Promise((r) => setTimeout(r, 200));
+    sock.write(body.slice(5));
+    expect(await exited).toBe(0);
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    // It exited because the server closed, not because the shutdown deadline ran out.
+    expect(s.logs.some((l) => String(l.msg).includes('shutdown deadline'))).toBe(false);
   });
 });
