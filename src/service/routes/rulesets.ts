@@ -6,7 +6,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { canonicalJson } from '../../model/canonical-json.js';
 import { refOf } from '../protocol.js';
-import { looksLikeNft } from '../../parse/paste.js';
 import { encodeInput, idOf, type StoredRuleset } from '../store.js';
 import { compileInput, withCompiled } from '../load.js';
 import {
@@ -29,6 +28,9 @@ import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
 import { createReadStream } from 'node:fs';
 import { collectIfExposed } from '../gc.js';
+import { streamTextInput } from '../upload-text.js';
+import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { isWholeShared, sharedSection, sharedServicesJson } from '../../shared-ruleset.js';
 
 export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -40,6 +42,21 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     warnings: e.warnings,
     bytes: e.inputBytes,
     aliases: lf.store.aliasesOf(e.id),
+  });
+
+  // text/plain bodies stream into the canonical bundle bytes as they arrive (upload-text.ts), under
+  // the route's body limit; the parsed body is '' (what the text/plain schema checks) and the bytes
+  // wait here for the handler.
+  const streamed = new WeakMap<object, SharedArrayBuffer>();
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', async (req: FastifyRequest, payload: IncomingMessage) => {
+    const input = await streamTextInput(payload, {
+      limit: req.routeOptions.bodyLimit ?? lf.config.bodyLimit,
+      lenient: (req.query as { lenient?: string }).lenient === 'true',
+      contentLength: req.headers['content-length'],
+    });
+    streamed.set(req, input);
+    return '';
   });
 
   app.post(
@@ -63,20 +80,16 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      // text/plain arrives as a string (validated by its own body schema above), JSON as the bundle.
-      const body = req.body as RulesetBundle | NodeSnapshot | string;
-      // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
-      const bundle: RulesetBundle =
-        typeof body === 'string'
-          ? looksLikeNft(body)
-            ? { nftables: body }
-            : { iptables: body }
-          : 'format' in body
-            ? { snapshot: body }
-            : (body as RulesetBundle);
-      checkNode(bundle.node, 'body/node');
-      // The canonical bytes and their one hash: the id, known before any parsing.
-      const input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
+      // text/plain arrived as the canonical bytes already (streamed: upload-text.ts); JSON as the bundle.
+      let input = streamed.get(req);
+      if (!input) {
+        const body = req.body as RulesetBundle | NodeSnapshot;
+        // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
+        const bundle: RulesetBundle = 'format' in body ? { snapshot: body } : (body as RulesetBundle);
+        checkNode(bundle.node, 'body/node');
+        // The canonical bytes and their one hash: the id, known before any parsing.
+        input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
+      }
       const id = idOf(input);
       const entry = await lf.uploads.once(id, async () => {
         // The same node again: answer from the store without parsing.

@@ -1,0 +1,110 @@
+// A text/plain upload, streamed: the body's bytes go from the socket straight into one growable
+// SharedArrayBuffer as the canonical bundle `{"iptables":"…"}` (or `{"nftables":"…"}`, with
+// `"lenient":true` first when asked), JSON-escaped chunk by chunk. Those are byte for byte what
+// encodeInput makes of the whole text (store.ts), so the same dump gets the same id whichever way
+// it arrives, and the loader thread gets the buffer without a copy. The main thread never holds the
+// dump as one string (one chunk at a time is decoded), and the body limit is enforced as the bytes
+// arrive: a declared Content-Length over it is refused before anything is read, and a body that
+// grows past it is refused at that point.
+
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { looksLikeNft } from '../parse/paste.js';
+
+/** An error Fastify answers with its status (errors.ts maps 413 to problem `payload-too-large`). */
+function httpError(statusCode: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode });
+}
+
+/** Escaped JSON of one input byte is at most 6 bytes (`\u00XX`); the buffer reserves that, commits as it grows. */
+const MAX_ESCAPE = 6;
+/** The key is decided by the text's first meaningful line (looksLikeNft); both keys are 8 bytes. */
+const KEYS = { iptables: '"iptables":"', nftables: '"nftables":"' } as const;
+
+/** A growable SharedArrayBuffer (ES2024, in Node 20; the TypeScript lib here predates it). */
+type Growable = SharedArrayBuffer & { grow(length: number): void };
+const GrowableSAB = SharedArrayBuffer as unknown as new (length: number, opts: { maxByteLength: number }) => Growable;
+
+/** Counts for tests and /metrics: how many text uploads were streamed, and their largest chunk decoded at once. */
+export const streamedText = { uploads: 0, largestDecodedChunk: 0 };
+
+/**
+ * Reads `body` into the canonical bundle bytes; rejects with a 413 error over `limit` bytes of
+ * text, and a 400 when the body ends short of its declared Content-Length.
+ */
+export function streamTextInput(body: Readable, opts: { limit: number; lenient?: boolean; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
+  const declared = opts.contentLength === undefined ? NaN : Number(opts.contentLength);
+  const tooLarge = () => httpError(413, `the body is over the limit of ${opts.limit} bytes (LANDFALL_BODY_LIMIT)`);
+  if (declared > opts.limit) return Promise.reject(tooLarge());
+
+  const head = `{${opts.lenient ? '"lenient":true,' : ''}`;
+  const keyAt = head.length;
+  const textAt = keyAt + KEYS.iptables.length;
+  const sab = new GrowableSAB(textAt, { maxByteLength: textAt + MAX_ESCAPE * opts.limit + 2 });
+  Buffer.from(sab).write(head, 0, 'latin1');
+  let at = textAt;
+  const append = (s: string) => {
+    const n = Buffer.byteLength(s, 'utf8');
+    // Grown to exactly what is written (a commit of reserved memory, no copy), so it ends as long as its content.
+    sab.grow(at + n);
+    Buffer.from(sab, at, n).write(s, 0, 'utf8');
+    at += n;
+  };
+  const escaped = (s: string) => JSON.stringify(s).slice(1, -1);
+
+  const decoder = new StringDecoder('utf8');
+  let received = 0;
+  let sniff = '';
+  let nft: boolean | undefined;
+  const decide = (final: boolean) => {
+    // Settled as looksLikeNft settles the whole text: by the first complete line that is neither
+    // blank nor a comment, or after 10,000 lines, or at the end.
+    const complete = sniff.slice(0, sniff.lastIndexOf('\n') + 1);
+    const lines = complete.split('\n');
+    if (final || lines.length > 10_000 || lines.some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
+      nft = looksLikeNft(final ? sniff : complete);
+      sniff = '';
+    }
+  };
+
+  return new Promise((resolve, reject) => {
+    const stop = (err: Error) => {
+      body.removeListener('data', onData);
+      body.removeListener('end', onEnd);
+      body.removeListener('error', onError);
+      reject(err);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      received += bytes.length;
+      if (received > opts.limit) return stop(tooLarge());
+      const s = decoder.write(bytes);
+      if (s.length > streamedText.largestDecodedChunk) streamedText.largestDecodedChunk = s.length;
+      if (nft === undefined) {
+        sniff += s;
+        decide(false);
+      }
+      append(escaped(s));
+    };
+    const onEnd = () => {
+      body.removeListener('data', onData);
+      body.removeListener('error', onError);
+      if (!Number.isNaN(declared) && received !== declared) return reject(httpError(400, `the body ended after ${received} of its ${declared} declared bytes`));
+      const rest = decoder.end();
+      if (nft === undefined) {
+        sniff += rest;
+        decide(true);
+      }
+      append(escaped(rest));
+      append('"}');
+      Buffer.from(sab).write(nft ? KEYS.nftables : KEYS.iptables, keyAt, 'latin1');
+      streamedText.uploads++;
+      resolve(sab);
+    };
+    const onError = (err: Error) => stop(Object.assign(err, { statusCode: (err as { statusCode?: number }).statusCode ?? 400 }));
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.resume();
+  });
+}

@@ -1,0 +1,135 @@
+// text/plain uploads stream into the canonical bundle bytes (src/service/upload-text.ts): the same
+// bytes, so the same id, as the whole-string path (encodeInput) for any chunking of any text; over
+// a real socket the main thread only ever decodes a chunk, never the dump as one string; and the
+// body limit is enforced as bytes arrive (a declared length over it is refused before the body is
+// sent, a chunked body at the byte that crosses it).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import { generateIptables } from '../../src/kube/generate.js';
+import { encodeInput, idOf } from '../../src/service/store.js';
+import { streamTextInput, streamedText } from '../../src/service/upload-text.js';
+import { looksLikeNft } from '../../src/parse/paste.js';
+import { startApp, type TestApp } from './helpers.js';
+
+const chunked = (bytes: Buffer, cuts: number[]): Readable => {
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const parts: Buffer[] = [];
+  let prev = 0;
+  for (const c of [...at, bytes.length]) {
+    parts.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  return Readable.from(parts.filter((p) => p.length > 0));
+};
+
+const wholePath = (text: string, lenient: boolean) => Buffer.from(encodeInput(looksLikeNft(text) ? { nftables: text } : { iptables: text }, { lenient }));
+
+describe('streamTextInput', () => {
+  it('writes the bytes encodeInput makes of the whole text, however the body is cut', async () => {
+    const samples = [
+      '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment "quoted \\"x\\" back\\\\slash" -j ACCEPT\r\nCOMMIT\n',
+      '# comment\n\n  table ip nat {\n  chain x { }\n}\n',
+      '\u00e9t\u00e9 \u{1F600} tab\there \u0001\u001f end',
+      '',
+      '# only comments\n# and more',
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom(...samples), fc.string({ unit: 'binary' })),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.boolean(),
+        async (text, cuts, lenient) => {
+          const bytes = Buffer.from(text, 'utf8');
+          const sab = await streamTextInput(chunked(bytes, cuts), { limit: 1 << 20, lenient });
+          expect(Buffer.from(sab).equals(wholePath(bytes.toString('utf8'), lenient))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an invalid UTF-8 byte split across chunks reads as the whole-body decoder reads it', async () => {
+    const bytes = Buffer.from([0x2d, 0x41, 0xe2, 0x82, 0x0a, 0xf0, 0x9f, 0x98, 0x80, 0xff, 0x0a]);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const sab = await streamTextInput(chunked(bytes, [cut]), { limit: 100 });
+      expect(Buffer.from(sab).equals(wholePath(bytes.toString('utf8'), false))).toBe(true);
+    }
+  });
+
+  it('refuses a body over the limit (413) and one shorter than its Content-Length (400)', async () => {
+    await expect(streamTextInput(Readable.from([Buffer.alloc(11, 0x61)]), { limit: 10 })).rejects.toMatchObject({ statusCode: 413 });
+    await expect(streamTextInput(Readable.from([Buffer.alloc(5, 0x61)]), { limit: 10, contentLength: '11' })).rejects.toMatchObject({ statusCode: 413 });
+    await expect(streamTextInput(Readable.from([Buffer.alloc(5, 0x61)]), { limit: 10, contentLength: '6' })).rejects.toMatchObject({ statusCode: 400 });
+  });
+});
+
+describe('text/plain over a real socket', () => {
+  let t: TestApp;
+  let port: number;
+  const LIMIT = 8 * 1024 * 1024;
+  beforeAll(async () => {
+    t = await startApp({ bodyLimit: LIMIT });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (t.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => t.close());
+
+  it('a dump arrives in chunks: no string of the whole dump is made, and the id is the whole-text id', async () => {
+    const { text } = generateIptables({ services: 300, endpoints: 3, seed: 5 });
+    const bytes = Buffer.from(text);
+    expect(bytes.length).toBeGreaterThan(512 * 1024);
+    const before = { ...streamedText };
+    const res = await fetch(`http://127.0.0.1:${port}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: bytes });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { id, bytes: stored } = (await res.json()) as { id: string; bytes: number };
+    expect(id).toBe(idOf(encodeInput({ iptables: text })));
+    expect(stored).toBe(encodeInput({ iptables: text }).byteLength);
+    expect(streamedText.uploads).toBe(before.uploads + 1);
+    // The main thread decoded the body a chunk at a time: no string as long as the dump was made.
+    expect(streamedText.largestDecodedChunk).toBeLessThan(text.length / 4);
+  });
+
+  it('a declared Content-Length over the limit is 413 problem+json before any of the body is sent', async () => {
+    const answer = await rawExchange(port, `POST /v1/rulesets HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: ${LIMIT + 1}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/content-type: application\/problem\+json/i);
+    expect(answer).toContain('"code":"payload-too-large"');
+    expect(answer).toContain(`limit of ${LIMIT} bytes`);
+  });
+
+  it('a chunked body is refused with 413 at the limit, while the client is still sending', async () => {
+    const uploads = streamedText.uploads;
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let answer = '';
+    const got413 = new Promise<void>((r) => sock.on('data', (d) => ((answer += String(d)), /\r\n\r\n/.test(answer) && r())));
+    sock.on('error', () => {}); // the server may close while we write
+    sock.write('POST /v1/rulesets HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n');
+    const piece = Buffer.alloc(256 * 1024, 0x61);
+    // Just over the limit, then stop sending (the body never ends): the answer must come anyway.
+    for (let sent = 0; sent <= LIMIT; sent += piece.length) sock.write(`${piece.length.toString(16)}\r\n${piece.toString('latin1')}\r\n`);
+    await got413;
+    sock.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(streamedText.uploads).toBe(uploads);
+  });
+});
+
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(request));
+    let answer = '';
+    sock.on('data', (d) => {
+      answer += String(d);
+      const end = answer.indexOf('\r\n\r\n');
+      const len = /content-length: (\d+)/i.exec(answer);
+      if (end >= 0 && len && answer.length >= end + 4 + Number(len[1])) {
+        sock.destroy();
+        resolve(answer);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
