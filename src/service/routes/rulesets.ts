@@ -2,7 +2,7 @@
 // explain and trace on a stored ruleset. Handlers only route: parsing, walking and JSON
 // serialization of answers happen in the workers.
 
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { canonicalJson } from '../../model/canonical-json.js';
 import { refOf } from '../protocol.js';
@@ -28,7 +28,7 @@ import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
 import { createReadStream } from 'node:fs';
 import { collectIfExposed } from '../gc.js';
-import { streamTextInput } from '../upload-text.js';
+import { streamBody, streamTextInput } from '../upload-stream.js';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { isWholeShared, sharedSection, sharedServicesJson } from '../../shared-ruleset.js';
@@ -44,69 +44,75 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     aliases: lf.store.aliasesOf(e.id),
   });
 
-  // text/plain bodies stream into the canonical bundle bytes as they arrive (upload-text.ts), under
-  // the route's body limit; the parsed body is '' (what the text/plain schema checks) and the bytes
-  // wait here for the handler.
-  const streamed = new WeakMap<object, SharedArrayBuffer>();
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('text/plain', async (req: FastifyRequest, payload: IncomingMessage) => {
-    const input = await streamTextInput(payload, {
-      limit: req.routeOptions.bodyLimit ?? lf.config.bodyLimit,
-      lenient: (req.query as { lenient?: string }).lenient === 'true',
-      contentLength: req.headers['content-length'],
+  // The upload in a context of its own, so its bodies stream (upload-stream.ts) and no other
+  // route's do: text/plain straight into the canonical bundle bytes (the parsed body is '', what
+  // the text/plain schema checks; the bytes wait in `streamed` for the handler), JSON into one
+  // buffer of its bytes, then parsed by Fastify's own JSON parser. Both under the route's limit.
+  await app.register(async (ctx) => {
+    const up = ctx.withTypeProvider<TypeBoxTypeProvider>();
+    const streamed = new WeakMap<object, SharedArrayBuffer>();
+    const limitOf = (req: FastifyRequest) => ({ limit: req.routeOptions.bodyLimit ?? lf.config.bodyLimit, contentLength: req.headers['content-length'] });
+    up.removeContentTypeParser(['text/plain', 'application/json']);
+    up.addContentTypeParser('text/plain', async (req: FastifyRequest, payload: IncomingMessage) => {
+      const input = await streamTextInput(payload, { ...limitOf(req), lenient: (req.query as { lenient?: string }).lenient === 'true' });
+      streamed.set(req, input);
+      return '';
     });
-    streamed.set(req, input);
-    return '';
-  });
+    const parseJson = up.getDefaultJsonParser('error', 'error');
+    up.addContentTypeParser('application/json', async (req: FastifyRequest, payload: IncomingMessage) => {
+      const text = Buffer.from(await streamBody(payload, limitOf(req))).toString('utf8');
+      return new Promise((resolve, reject) => parseJson(req, text, (err, body) => (err ? reject(err) : resolve(body))));
+    });
 
-  app.post(
-    '/v1/rulesets',
-    {
-      bodyLimit: lf.config.bodyLimit,
-      schema: {
-        summary: 'Upload a node dump',
-        description:
-          'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
-        tags: ['rulesets'],
-        querystring: UploadOptions,
-        // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
-        body: {
-          content: {
-            'application/json': { schema: Type.Union([ref(RulesetBundle), ref(NodeSnapshot)]) },
-            'text/plain': { schema: Type.String({ description: 'iptables-save (or iptables -S) output, or nft list ruleset text, told apart by content' }) },
-          },
-        } as unknown as typeof RulesetBundle,
-        response: { 201: ref(RulesetSummary), ...errors(...COMMON, 413, 415, 422) },
+    up.post(
+      '/v1/rulesets',
+      {
+        bodyLimit: lf.config.bodyLimit,
+        schema: {
+          summary: 'Upload a node dump',
+          description:
+            'A JSON bundle, a node snapshot (what `landfall collect` writes, told apart by its `format`), or the output of iptables-save as text/plain. The id is the SHA-256 of the normalized input, so the same dump gets the same id on any replica.',
+          tags: ['rulesets'],
+          querystring: UploadOptions,
+          // Per-media-type bodies: JSON is the bundle, text/plain is the iptables-save text itself.
+          body: {
+            content: {
+              'application/json': { schema: Type.Union([ref(RulesetBundle), ref(NodeSnapshot)]) },
+              'text/plain': { schema: Type.String({ description: 'iptables-save (or iptables -S) output, or nft list ruleset text, told apart by content' }) },
+            },
+          } as unknown as typeof RulesetBundle,
+          response: { 201: ref(RulesetSummary), ...errors(...COMMON, 413, 415, 422) },
+        },
       },
-    },
-    async (req, reply) => {
-      // text/plain arrived as the canonical bytes already (streamed: upload-text.ts); JSON as the bundle.
-      let input = streamed.get(req);
-      if (!input) {
-        const body = req.body as RulesetBundle | NodeSnapshot;
-        // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
-        const bundle: RulesetBundle = 'format' in body ? { snapshot: body } : (body as RulesetBundle);
-        checkNode(bundle.node, 'body/node');
-        // The canonical bytes and their one hash: the id, known before any parsing.
-        input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
-      }
-      const id = idOf(input);
-      const entry = await lf.uploads.once(id, async () => {
-        // The same node again: answer from the store without parsing.
-        const known = await lf.store.get(id);
-        if (known) return withCompiled(lf, known);
-        const fresh = await compileInput(lf, id, input);
-        await lf.store.put(fresh);
-        // Every worker opens it now, so the first answer each gives after 201 pays no open.
-        await lf.pool.openEverywhere(refOf(fresh));
-        return fresh;
-      });
-      // Once the answer is out, the body, its canonical bytes and the whole compiled form are
-      // garbage; collected a little later, so the collection does not delay the first requests.
-      reply.raw.once('finish', () => setTimeout(collectIfExposed, 2000).unref());
-      return reply.status(201).send(summary(entry));
-    },
-  );
+      async (req, reply) => {
+        // text/plain arrived as the canonical bytes already (streamed: upload-stream.ts); JSON as the bundle.
+        let input = streamed.get(req);
+        if (!input) {
+          const body = req.body as RulesetBundle | NodeSnapshot;
+          // A snapshot as the whole body is stored as the bundle that holds it: one input shape for the workers.
+          const bundle: RulesetBundle = 'format' in body ? { snapshot: body } : (body as RulesetBundle);
+          checkNode(bundle.node, 'body/node');
+          // The canonical bytes and their one hash: the id, known before any parsing.
+          input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
+        }
+        const id = idOf(input);
+        const entry = await lf.uploads.once(id, async () => {
+          // The same node again: answer from the store without parsing.
+          const known = await lf.store.get(id);
+          if (known) return withCompiled(lf, known);
+          const fresh = await compileInput(lf, id, input);
+          await lf.store.put(fresh);
+          // Every worker opens it now, so the first answer each gives after 201 pays no open.
+          await lf.pool.openEverywhere(refOf(fresh));
+          return fresh;
+        });
+        // Once the answer is out, the body, its canonical bytes and the whole compiled form are
+        // garbage; collected a little later, so the collection does not delay the first requests.
+        reply.raw.once('finish', () => setTimeout(collectIfExposed, 2000).unref());
+        return reply.status(201).send(summary(entry));
+      },
+    );
+  });
 
   app.get(
     '/v1/rulesets/:id',

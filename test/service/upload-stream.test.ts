@@ -1,4 +1,4 @@
-// text/plain uploads stream into the canonical bundle bytes (src/service/upload-text.ts): the same
+// text/plain uploads stream into the canonical bundle bytes (src/service/upload-stream.ts): the same
 // bytes, so the same id, as the whole-string path (encodeInput) for any chunking of any text; over
 // a real socket the main thread only ever decodes a chunk, never the dump as one string; and the
 // body limit is enforced as bytes arrive (a declared length over it is refused before the body is
@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { generateIptables } from '../../src/kube/generate.js';
 import { encodeInput, idOf } from '../../src/service/store.js';
-import { streamTextInput, streamedText } from '../../src/service/upload-text.js';
+import { streamTextInput, streamedText } from '../../src/service/upload-stream.js';
 import { looksLikeNft } from '../../src/parse/paste.js';
 import { startApp, type TestApp } from './helpers.js';
 

@@ -1,11 +1,13 @@
-// A text/plain upload, streamed: the body's bytes go from the socket straight into one growable
+// Uploads, streamed. A text/plain upload: the body's bytes go from the socket straight into one growable
 // SharedArrayBuffer as the canonical bundle `{"iptables":"…"}` (or `{"nftables":"…"}`, with
 // `"lenient":true` first when asked), JSON-escaped chunk by chunk. Those are byte for byte what
 // encodeInput makes of the whole text (store.ts), so the same dump gets the same id whichever way
 // it arrives, and the loader thread gets the buffer without a copy. The main thread never holds the
 // dump as one string (one chunk at a time is decoded), and the body limit is enforced as the bytes
 // arrive: a declared Content-Length over it is refused before anything is read, and a body that
-// grows past it is refused at that point.
+// grows past it is refused at that point. A JSON upload is read the same way into one buffer of
+// its exact bytes (no list of chunks, whose freed memory the allocator keeps: measured +34 MiB of
+// RSS after a 10k-service upload) and parsed from there.
 
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -29,14 +31,62 @@ const GrowableSAB = SharedArrayBuffer as unknown as new (length: number, opts: {
 export const streamedText = { uploads: 0, largestDecodedChunk: 0 };
 
 /**
- * Reads `body` into the canonical bundle bytes; rejects with a 413 error over `limit` bytes of
- * text, and a 400 when the body ends short of its declared Content-Length.
+ * Feeds `body`'s chunks to `onChunk` as they arrive, each released after the call (so memory never
+ * holds the chunks of a whole body); rejects with a 413 error past `limit` bytes, at once when the
+ * declared Content-Length is over it, and with a 400 when the body ends short of that length.
  */
-export function streamTextInput(body: Readable, opts: { limit: number; lenient?: boolean; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
+function readChunks(body: Readable, opts: { limit: number; contentLength?: string | undefined }, onChunk: (bytes: Buffer) => void): Promise<number> {
   const declared = opts.contentLength === undefined ? NaN : Number(opts.contentLength);
   const tooLarge = () => httpError(413, `the body is over the limit of ${opts.limit} bytes (LANDFALL_BODY_LIMIT)`);
   if (declared > opts.limit) return Promise.reject(tooLarge());
+  let received = 0;
+  return new Promise((resolve, reject) => {
+    const detach = () => {
+      body.removeListener('data', onData);
+      body.removeListener('end', onEnd);
+      body.removeListener('error', onError);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      received += bytes.length;
+      if (received > opts.limit) {
+        detach();
+        return reject(tooLarge());
+      }
+      onChunk(bytes);
+    };
+    const onEnd = () => {
+      detach();
+      if (!Number.isNaN(declared) && received !== declared) return reject(httpError(400, `the body ended after ${received} of its ${declared} declared bytes`));
+      resolve(received);
+    };
+    const onError = (err: Error) => {
+      detach();
+      reject(Object.assign(err, { statusCode: (err as { statusCode?: number }).statusCode ?? 400 }));
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.resume();
+  });
+}
 
+/** The body's bytes as they are, in a SharedArrayBuffer exactly as long (a JSON upload: read, then parsed once). */
+export async function streamBody(body: Readable, opts: { limit: number; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
+  const sab = new GrowableSAB(0, { maxByteLength: opts.limit });
+  await readChunks(body, opts, (bytes) => {
+    const at = sab.byteLength;
+    sab.grow(at + bytes.length);
+    new Uint8Array(sab, at, bytes.length).set(bytes);
+  });
+  return sab;
+}
+
+/**
+ * Reads a text/plain `body` into the canonical bundle bytes; rejects like readChunks (413 over
+ * `limit` bytes of text, 400 short of its Content-Length).
+ */
+export async function streamTextInput(body: Readable, opts: { limit: number; lenient?: boolean; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
   const head = `{${opts.lenient ? '"lenient":true,' : ''}`;
   const keyAt = head.length;
   const textAt = keyAt + KEYS.iptables.length;
@@ -53,7 +103,6 @@ export function streamTextInput(body: Readable, opts: { limit: number; lenient?:
   const escaped = (s: string) => JSON.stringify(s).slice(1, -1);
 
   const decoder = new StringDecoder('utf8');
-  let received = 0;
   let sniff = '';
   let nft: boolean | undefined;
   const decide = (final: boolean) => {
@@ -67,44 +116,23 @@ export function streamTextInput(body: Readable, opts: { limit: number; lenient?:
     }
   };
 
-  return new Promise((resolve, reject) => {
-    const stop = (err: Error) => {
-      body.removeListener('data', onData);
-      body.removeListener('end', onEnd);
-      body.removeListener('error', onError);
-      reject(err);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      received += bytes.length;
-      if (received > opts.limit) return stop(tooLarge());
-      const s = decoder.write(bytes);
-      if (s.length > streamedText.largestDecodedChunk) streamedText.largestDecodedChunk = s.length;
-      if (nft === undefined) {
-        sniff += s;
-        decide(false);
-      }
-      append(escaped(s));
-    };
-    const onEnd = () => {
-      body.removeListener('data', onData);
-      body.removeListener('error', onError);
-      if (!Number.isNaN(declared) && received !== declared) return reject(httpError(400, `the body ended after ${received} of its ${declared} declared bytes`));
-      const rest = decoder.end();
-      if (nft === undefined) {
-        sniff += rest;
-        decide(true);
-      }
-      append(escaped(rest));
-      append('"}');
-      Buffer.from(sab).write(nft ? KEYS.nftables : KEYS.iptables, keyAt, 'latin1');
-      streamedText.uploads++;
-      resolve(sab);
-    };
-    const onError = (err: Error) => stop(Object.assign(err, { statusCode: (err as { statusCode?: number }).statusCode ?? 400 }));
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.resume();
+  await readChunks(body, opts, (bytes) => {
+    const s = decoder.write(bytes);
+    if (s.length > streamedText.largestDecodedChunk) streamedText.largestDecodedChunk = s.length;
+    if (nft === undefined) {
+      sniff += s;
+      decide(false);
+    }
+    append(escaped(s));
   });
+  const rest = decoder.end();
+  if (nft === undefined) {
+    sniff += rest;
+    decide(true);
+  }
+  append(escaped(rest));
+  append('"}');
+  Buffer.from(sab).write(nft ? KEYS.nftables : KEYS.iptables, keyAt, 'latin1');
+  streamedText.uploads++;
+  return sab;
 }
