@@ -13,6 +13,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Agent } from 'undici';
 import { generateIptables, type GenerateOptions } from '../src/kube/generate.js';
 import { compileShared } from '../src/shared-ruleset.js';
 import { residentBytes, sectionOf } from '../src/compile/shared.js';
@@ -81,12 +82,15 @@ try {
   await sleep(12_000); // the loader thread exits when idle
   idleMiB = rssMiB(s.proc.pid!);
   log(`server idle RSS ${idleMiB} MiB`);
+  // Generating the next node takes longer than the server keeps an idle connection: close ours
+  // first, or a POST may be written into a socket the server is closing (EPIPE).
+  const dispatcher = new Agent({ keepAliveTimeout: 1000 });
   for (let k = 0; k < NODES; k++) {
     const g = k === 0 ? g0 : k === 1 ? g1 : generateIptables(nodeOpts(k));
     const body = JSON.stringify({ iptables: g.text, node: g.node });
     dumpBytes += g.text.length;
     const t0 = performance.now();
-    const res = await fetch(`${s.url}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${s.url}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher } as RequestInit);
     const out = (await res.json()) as { id: string };
     if (res.status !== 201) throw new Error(`node ${k}: ${res.status} ${JSON.stringify(out)}`);
     if (k === 0) firstId = out.id;

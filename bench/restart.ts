@@ -15,9 +15,10 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Agent } from 'undici';
 import { generateIptables } from '../src/kube/generate.js';
 import type { Query } from '../src/model/contracts.js';
-import { rssMiB, startServer, stopServer, until200, type ServerProcess } from './server-process.js';
+import { cpuMsOf, rssMiB, startServer, stopServer, until200, type ServerProcess } from './server-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,11 +89,14 @@ try {
   if (dirBytes(dataDir) < TARGET) {
     s = await startServer(dataDir);
     await until200(`${s.url}/readyz`);
+    // Generating the next dump takes longer than the server keeps an idle connection: close ours
+    // first, or a POST may be written into a socket the server is closing (EPIPE).
+    const dispatcher = new Agent({ keepAliveTimeout: 1000 });
     for (let k = sets.length; dirBytes(dataDir) < TARGET; k++) {
       const services = SIZES[k % SIZES.length]!;
       const g = generateIptables({ services, endpoints: EP, seed: 100 + k, nodeIP: `192.168.${k >> 8}.${(k & 255) + 10}`, podCIDR: `10.244.${k}.0/24` });
       const t0 = performance.now();
-      const res = await fetch(`${s.url}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ iptables: g.text, node: g.node }) });
+      const res = await fetch(`${s.url}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ iptables: g.text, node: g.node }), dispatcher } as RequestInit);
       const out = (await res.json()) as { id: string };
       if (res.status !== 201) throw new Error(`set ${k}: ${res.status} ${JSON.stringify(out)}`);
       sets.push({ id: out.id, services, dumpBytes: Buffer.byteLength(g.text), query: queryOf(g) });
@@ -112,8 +116,10 @@ try {
   // The largest sets: A is asked for first, B while A is being probed, then the rest all at once.
   const bySize = [...sets].sort((a, b) => b.dumpBytes - a.dumpBytes);
   const [A, B, ...rest] = bySize as [SetInfo, SetInfo, ...SetInfo[]];
-  s = await startServer(dataDir, { dist: args.dist });
+  // Without --expose-gc, as in production (with it, every worker runs a full GC after each open).
+  s = await startServer(dataDir, { dist: args.dist, exposeGc: false });
   const listenMs = Math.round(s.listenMs);
+  const listenCpuMs = cpuMsOf(s.proc.pid!);
   const live = firstOk(s, '/healthz');
   const ready = firstOk(s, '/readyz');
   // The first explain on A goes out as soon as the server listens (before /readyz).
@@ -122,8 +128,10 @@ try {
   const firstAnswerMs = Math.round(performance.now() - s.t0);
   const firstAnswerAfterListenMs = Math.round(performance.now() - s.t0 - s.listenMs);
   const firstExplainMs = Math.round(performance.now() - tA);
+  const firstAnswerCpuMs = cpuMsOf(s.proc.pid!);
   const liveMs = await live;
   const readyMs = await ready;
+  const readyCpuMs = cpuMsOf(s.proc.pid!);
   log(`restart: listening ${listenMs} ms, /healthz ${liveMs} ms, /readyz ${readyMs} ms, first explain on A (${A.services} services) answered ${firstAnswerMs} ms after spawn (${firstAnswerAfterListenMs} ms after listening; status ${first.status})`);
 
   // A's latency alone (uncached: a new source port each time), then while B is read back, then while
@@ -162,7 +170,7 @@ try {
     sets: sets.map((x) => ({ services: x.services, dumpMB: r1(x.dumpBytes / 1e6) })),
     persistedMiB,
     upload,
-    restart: { listenMs, liveMs, readyMs, firstAnswerMs, firstAnswerAfterListenMs, firstStatus: first.status, firstSet: { services: A.services, dumpMB: r1(A.dumpBytes / 1e6) } },
+    restart: { listenMs, liveMs, readyMs, firstAnswerMs, firstExplainMs, cpuMs: { atListening: listenCpuMs, atFirstAnswer: firstAnswerCpuMs, atReady: readyCpuMs }, firstAnswerAfterListenMs, firstStatus: first.status, firstSet: { services: A.services, dumpMB: r1(A.dumpBytes / 1e6) } },
     explainOnA: {
       alone: { n: baseline.length, p50: pct(baseline, 0.5), p99: pct(baseline, 0.99), max: r1(Math.max(...baseline)) },
       whileBReadBack: { n: duringB.a.length, p50: pct(duringB.a, 0.5), p99: pct(duringB.a, 0.99), max: r1(Math.max(...duringB.a)), bAnsweredMs: duringB.othersMs[0], bStatus: duringB.statuses[0], bServices: B.services },
@@ -172,6 +180,7 @@ try {
     },
     rssAfterAllOpenedMiB: rssAfterAllMiB,
     sigtermBusyMs,
+    dist: args.dist,
   });
 } finally {
   if (s) await stopServer(s.proc);
@@ -185,17 +194,18 @@ const e = R.explainOnA;
 const md = `# Restart with persisted rule sets (${R.date})
 
 ${R.machine.cpus} cores, Node ${R.machine.node}, 1-minute load average ${R.machine.loadAverage} at the end (shared machine: wall-clock
-figures are pessimistic). A real server process (src/ under tsx, default pool) on a data directory holding
+figures are pessimistic). A real server process (${R.dist ? 'the build in dist/, as `npm start` runs it' : 'src/ under tsx'}; default pool: cores − 1 workers) on a data directory holding
 ${R.persistedMiB} MiB: ${R.sets.length} generated kube-proxy node dumps (${R.sets.map((x: any) => `${x.services / 1000}k`).join(', ')} services × ${EP} endpoints; each its own seed and node address),
 uploaded as JSON bundles; each set is its \`.ruleset\` (the input) and \`.compiled\` (the shared compiled form).
 
 | | ms |
 |---|---:|
-${R.sigtermAfterUploadMs !== undefined ? `| SIGTERM → exit, right after the last upload | ${R.sigtermAfterUploadMs} |\n` : ''}| restart: spawn → listening (mostly tsx compiling src/) | ${R.restart.listenMs} |
+${R.sigtermAfterUploadMs !== undefined ? `| SIGTERM → exit, right after the last upload | ${R.sigtermAfterUploadMs} |\n` : ''}| restart: spawn → listening (importing the server's modules) | ${R.restart.listenMs} |
 | spawn → \`/healthz\` 200 | ${R.restart.liveMs} |
 | spawn → \`/readyz\` 200 (workers up, example loaded) | ${R.restart.readyMs} |
 | spawn → first explain answered on a persisted set (${R.restart.firstSet.services / 1000}k services, asked as soon as the server listened; status ${R.restart.firstStatus}) | ${R.restart.firstAnswerMs} |
 | listening → that first answer | ${R.restart.firstAnswerAfterListenMs} |
+| server CPU time (all threads) used by: listening / the first answer / ready | ${R.restart.cpuMs.atListening} / ${R.restart.cpuMs.atFirstAnswer} / ${R.restart.cpuMs.atReady} |
 | SIGTERM → exit with every set's services answer in flight | ${R.sigtermBusyMs} |
 
 Explain on set A (uncached: a new source port each query, sequential), ms:

@@ -24,17 +24,25 @@ export function rssMiB(pid: number): number {
   return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
 }
 
+/** CPU time a process has used so far (user + system, every thread), ms; the kernel counts in ticks of 10 ms. */
+export function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 export interface StartOptions {
   /** Run the built server (dist/, `npm run build:ts` first) instead of src/ under tsx: what `npm start` runs. */
   dist?: boolean;
   env?: Record<string, string>;
+  /** --expose-gc (default true: memory figures are taken after a GC; the server then also collects after each open). */
+  exposeGc?: boolean;
 }
 
 export function startServer(dataDir: string, opts: StartOptions = {}): Promise<ServerProcess> {
   const t0 = performance.now();
   const entry = opts.dist ? [join(root, 'dist/service/main.js')] : ['--import', 'tsx', join(root, 'src/service/main.ts')];
   if (opts.dist && !existsSync(entry[0]!)) throw new Error('dist/service/main.js is missing: run npm run build:ts first');
-  const proc = spawn(process.execPath, ['--expose-gc', ...entry], {
+  const proc = spawn(process.execPath, [...(opts.exposeGc === false ? [] : ['--expose-gc']), ...entry], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LOG_LEVEL: 'info', LANDFALL_MAX_EVENT_LOOP_DELAY_MS: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

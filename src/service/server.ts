@@ -6,8 +6,8 @@ import { EXAMPLES_DIR } from '../examples.js';
 import { buildApp, type App } from './app.js';
 import { configFromEnv, type ServiceConfig } from './config.js';
 
-/** SIGTERM/SIGINT: the process exits within this long, finished or not. */
-const SHUTDOWN_DEADLINE_MS = 1500;
+/** SIGTERM/SIGINT: exit is called this long after, finished or not (leaving a second of the 2 s budget for exit itself: stopping workers, which waits for a running task's native call). */
+const SHUTDOWN_DEADLINE_MS = 1000;
 
 export interface StartOptions {
   config?: ServiceConfig;
