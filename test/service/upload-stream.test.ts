@@ -91,6 +91,24 @@ describe('text/plain over a real socket', () => {
     expect(streamedText.largestDecodedChunk).toBeLessThan(text.length / 4);
   });
 
+  it('a JSON upload is read the same way: the same id as before, bad JSON and proto keys still refused, the limit enforced', async () => {
+    const { text, node } = generateIptables({ services: 50, endpoints: 2, seed: 9 });
+    const post = (body: string | Uint8Array<ArrayBuffer>) => fetch(`http://127.0.0.1:${port}/v1/rulesets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const ok = await post(JSON.stringify({ node, iptables: text }));
+    expect(ok.status).toBe(201);
+    expect(((await ok.json()) as { id: string }).id).toBe(idOf(encodeInput({ iptables: text, node: node as never })));
+    const bad = await post('{"iptables": "*filter');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: string }).code).toBe('invalid-json');
+    const poisoned = await post('{"iptables": "*filter\\nCOMMIT\\n", "__proto__": {"x": 1}}');
+    expect(poisoned.status).toBe(400);
+    const empty = await post('');
+    expect(empty.status).toBe(400);
+    const over = await post(new Uint8Array(LIMIT + 1).fill(0x20));
+    expect(over.status).toBe(413);
+    expect(((await over.json()) as { code: string }).code).toBe('payload-too-large');
+  });
+
   it('a declared Content-Length over the limit is 413 problem+json before any of the body is sent', async () => {
     const answer = await rawExchange(port, `POST /v1/rulesets HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: ${LIMIT + 1}\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
