@@ -380,10 +380,17 @@ export class RulesetStore {
   }
 }
 
+/**
+ * Bytes per read: each read is one job on libuv's few pool threads, and a job is never interrupted,
+ * so a 65 MB resident part read in one piece would hold a thread that other file reads (a services
+ * answer streaming, another set) and the process's exit (it joins those threads) wait for.
+ */
+const READ_PIECE = 4 * 1024 * 1024;
+
 async function readFully(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < into.length) {
-    const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
+    const { bytesRead } = await fh.read(into, done, Math.min(READ_PIECE, into.length - done), position + done);
     if (bytesRead === 0) throw new Error('file shorter than it was');
     done += bytesRead;
   }
