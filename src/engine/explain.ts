@@ -251,9 +251,9 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         o.path = path;
         o.rulesEvaluated = rec.rulesEvaluated;
         if (rec.outIface !== undefined) o.outInterface = rec.outIface;
-        else delete o.outInterface;
+        else if (o.outInterface !== undefined) delete o.outInterface; // (delete is a runtime call: only when set)
         if (rec.notes.length > 0) o.notes = [...rec.notes];
-        else delete o.notes;
+        else if (o.notes !== undefined) delete o.notes;
       }
       // Assumptions without a decision (a target taken to continue) are not variables: they are
       // listed in the top-level uncertain only.
