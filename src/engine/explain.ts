@@ -9,7 +9,7 @@
 // case, and the outcomes that apply in any one assignment of the unknowns (those whose assumptions
 // agree with it) sum to 1.
 
-import { formatAddr, formatEndpoint } from '../model/addr.js';
+import { formatAddr, formatEndpoint, type Addr } from '../model/addr.js';
 import type {
   Assumption,
   ExplainResult,
@@ -146,12 +146,36 @@ function probabilityOf(rec: WalkRecord): number {
   return p;
 }
 
+/**
+ * IPv4 endpoint texts, direct-mapped by (address, port): the walks of one packet and the answers
+ * for one service repeat the same few endpoints, and a string made once also keeps its hash for
+ * the merge map.
+ */
+const EP_SLOTS = 1 << 12;
+const epKeys = new Float64Array(EP_SLOTS).fill(-1);
+const epTexts = new Array<string>(EP_SLOTS).fill('');
+
+function endpointText(a: Addr, port: number | undefined): string {
+  if (a.family !== 4) return formatEndpoint(a, port);
+  const v = a.w[0];
+  // port 65536 stands for "no port" (ICMP)
+  const key = v * 131072 + (port ?? 65536);
+  const slot = (Math.imul(v, 0x9e3779b1) ^ (port ?? 65536)) & (EP_SLOTS - 1);
+  if (epKeys[slot] === key) return epTexts[slot];
+  const t = formatEndpoint(a, port);
+  epKeys[slot] = key;
+  epTexts[slot] = t;
+  return t;
+}
+
 interface Merged {
   outcome: Outcome;
   best: number;
   order: number;
   /** Enumeration order of the outcome's case. */
   caseOrder: number;
+  /** The next outcome with the same endpoint text (the merge map is keyed by endpoint). */
+  next: Merged | null;
 }
 
 /** explain() on an already resolved packet (the worker path). */
@@ -159,7 +183,10 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const cap = opts.maxPaths ?? DEFAULT_MAX_PATHS;
   const { pkt } = rp;
   const ported = hasPorts(pkt.proto);
-  const merged = new Map<string, Merged>();
+  // Outcomes merge on (case, verdict, endpoint, masquerade, source, rejectWith): looked up by
+  // endpoint, then compared field by field (no key string is built per walk).
+  const byEndpoint = new Map<string, Merged>();
+  const merged: Merged[] = [];
   const topUncertain = new Map<string, UncertainRule>();
   const cases = new Map<string, number>();
   const warnings = [...rp.warnings];
@@ -177,18 +204,24 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
     const rec = engine.walk(pkt, forced);
     const p = probabilityOf(rec);
     if (p > 0) {
-      const endpoint = formatEndpoint(rec.dst, ported ? rec.dport : undefined);
+      const endpoint = endpointText(rec.dst, ported ? rec.dport : undefined);
       const a = rec.src;
       if (!(a.family === lastSrc[0] && a.w[0] === lastSrc[1] && a.w[1] === lastSrc[2] && a.w[2] === lastSrc[3] && a.w[3] === lastSrc[4])) {
         lastSrc = [a.family, a.w[0], a.w[1], a.w[2], a.w[3]];
         lastSource = formatAddr(a);
       }
       const source = lastSource;
-      const ck = caseKey(rec);
+      const ck = rec.assumptions.length === 0 ? '' : caseKey(rec);
       let caseOrder = cases.get(ck);
       if (caseOrder === undefined) cases.set(ck, (caseOrder = cases.size));
-      const key = `${ck}|${rec.verdict}|${endpoint}|${rec.masquerade}|${source}|${rec.rejectWith ?? ''}`;
-      let m = merged.get(key);
+      const first = byEndpoint.get(endpoint);
+      let m: Merged | null | undefined = first;
+      while (
+        m !== undefined &&
+        m !== null &&
+        !(m.caseOrder === caseOrder && m.outcome.verdict === rec.verdict && m.outcome.masquerade === rec.masquerade && m.outcome.source === source && (m.outcome.rejectWith ?? '') === (rec.rejectWith ?? ''))
+      )
+        m = m.next;
       if (!m) {
         const outcome: Outcome = {
           probability: 0,
@@ -201,8 +234,9 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
           rulesEvaluated: 0,
         };
         if (rec.rejectWith !== undefined) outcome.rejectWith = rec.rejectWith;
-        m = { outcome, best: -1, order: merged.size, caseOrder };
-        merged.set(key, m);
+        m = { outcome, best: -1, order: merged.length, caseOrder, next: first ?? null };
+        merged.push(m);
+        byEndpoint.set(endpoint, m);
         // The case's values, in the order the walk met them.
         for (const a of rec.assumptions) if (a.how === 'decided') outcome.assumes.push(assumptionOf(rs, a));
       }
@@ -211,12 +245,15 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
       if (p > m.best) {
         // The representative walk: the most likely one, first enumerated among equals.
         m.best = p;
-        o.path = rec.path.map((s) => cachedStep(rs, steps, s));
+        const refs = rec.path;
+        const path = new Array<PathStep>(refs.length);
+        for (let i = 0; i < refs.length; i++) path[i] = cachedStep(rs, steps, refs[i]);
+        o.path = path;
         o.rulesEvaluated = rec.rulesEvaluated;
         if (rec.outIface !== undefined) o.outInterface = rec.outIface;
-        else delete o.outInterface;
+        else if (o.outInterface !== undefined) delete o.outInterface; // (delete is a runtime call: only when set)
         if (rec.notes.length > 0) o.notes = [...rec.notes];
-        else delete o.notes;
+        else if (o.notes !== undefined) delete o.notes;
       }
       // Assumptions without a decision (a target taken to continue) are not variables: they are
       // listed in the top-level uncertain only.
@@ -231,7 +268,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   }
 
   // Cases in the order first met; within one, by probability, ties by first enumeration.
-  const outcomes = [...merged.values()]
+  const outcomes = merged
     .sort((a, b) =>
       a.caseOrder !== b.caseOrder
         ? a.caseOrder - b.caseOrder

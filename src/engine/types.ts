@@ -105,7 +105,11 @@ export interface TraceRecord {
 
 export interface Engine {
   readonly name: 'reference' | 'wasm';
-  /** One walk; forced[i] is the branch to take at the i-th decision point (branch 0 past the end). */
+  /**
+   * One walk; forced[i] is the branch to take at the i-th decision point (branch 0 past the end).
+   * Packets and records are values: a caller never changes a packet object it has walked (the
+   * wasm engine writes a replayed packet once), nor a record (records may share parts).
+   */
   walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord;
   /**
    * Sampled walks of many packets with one PRNG stream (mulberry32 seeded with `seed`), and

@@ -50,6 +50,66 @@ export interface DecodeContext {
   /** wasm memory as words and as f64. */
   i32: Int32Array;
   f64: Float64Array;
+  /** Interned records: see decodeCache(). */
+  cache?: DecodeCache;
+}
+
+/**
+ * Parts of walk records that repeat from walk to walk of one packet, shared instead of made per
+ * walk (explain replays a packet once per outcome, and the garbage of a walk record is most of
+ * its cost): two-branch decisions by (probabilities, branch taken), direct-mapped; the last
+ * source and destination addresses; empty lists. Not frozen (V8 reads frozen arrays more slowly),
+ * but records are read, never changed, by every consumer.
+ */
+interface DecodeCache {
+  decP0: Float64Array;
+  decP1: Float64Array;
+  decTaken: Int32Array;
+  dec: (DecisionRecord | null)[];
+  src: Addr | null;
+  dst: Addr | null;
+}
+const DEC_SLOTS = 1 << 10;
+const EMPTY: never[] = [];
+
+function decodeCache(ctx: DecodeContext): DecodeCache {
+  return (ctx.cache ??= {
+    decP0: new Float64Array(DEC_SLOTS),
+    decP1: new Float64Array(DEC_SLOTS),
+    decTaken: new Int32Array(DEC_SLOTS).fill(-1),
+    dec: new Array<DecisionRecord | null>(DEC_SLOTS).fill(null),
+    src: null,
+    dst: null,
+  });
+}
+
+/** A two-branch decision whose probabilities are f64 `first`, `first + 1` (word `w` = 2 × first). */
+function decision2(c: DecodeCache, f64: Float64Array, i32: Int32Array, first: number, taken: number): DecisionRecord {
+  const p0 = f64[first];
+  const p1 = f64[first + 1];
+  const w = first * 2;
+  const slot = (i32[w] ^ i32[w + 1] ^ Math.imul(i32[w + 2] ^ i32[w + 3], 31) ^ Math.imul(taken, 0x9e3779b1)) & (DEC_SLOTS - 1);
+  const hit = c.dec[slot];
+  if (hit !== null && c.decTaken[slot] === taken && Object.is(c.decP0[slot], p0) && Object.is(c.decP1[slot], p1)) return hit;
+  const d: DecisionRecord = { probs: [p0, p1], taken };
+  c.dec[slot] = d;
+  c.decP0[slot] = p0;
+  c.decP1[slot] = p1;
+  c.decTaken[slot] = taken;
+  return d;
+}
+
+/** The address at word `at`, the cached one when its words are the same. */
+function sameAddr(cached: Addr | null, i32: Int32Array, at: number, family: 4 | 6): Addr | null {
+  if (cached === null || cached.family !== family) return null;
+  const w = cached.w;
+  if (w[0] !== i32[at] >>> 0) return null;
+  if (family === 6 && (w[1] !== i32[at + 1] >>> 0 || w[2] !== i32[at + 2] >>> 0 || w[3] !== i32[at + 3] >>> 0)) return null;
+  return cached;
+}
+
+function frozenAddr(i32: Int32Array, at: number, family: 4 | 6): Addr {
+  return addrAt(i32, at, family);
 }
 
 /** An assumption record (layout AS_*) at word index `at`. */
@@ -136,8 +196,13 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     else if (kind === L.STEP_IPVS) path[i] = id < 0 ? { kind: 'ipvs', service: -1 - id, real: -1 } : { kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] };
     else path[i] = ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id });
   }
-  const assumptions: WalkAssumption[] = [];
-  for (let i = 0, n = i32[o + L.O_NASM]; i < n; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + L.O_ASM + i * L.ASM_WORDS));
+  const c = decodeCache(ctx);
+  const nasm = i32[o + L.O_NASM];
+  let assumptions: WalkAssumption[] = EMPTY;
+  if (nasm > 0) {
+    assumptions = [];
+    for (let i = 0; i < nasm; i++) assumptions.push(assumptionAt(ctx.rs, ctx.strings, i32, o + L.O_ASM + i * L.ASM_WORDS));
+  }
   const nd = i32[o + L.O_NDEC];
   const decisions = new Array<DecisionRecord>(nd);
   const f64 = ctx.f64;
@@ -146,22 +211,29 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     const at = o + L.O_DEC + i * 3;
     const first = pb + i32[at];
     const count = i32[at + 1];
-    let probs: number[];
-    if (count === 2) probs = [f64[first], f64[first + 1]]; // statistic / unknown conditions: the usual case
-    else {
-      probs = new Array<number>(count);
-      for (let k = 0; k < count; k++) probs[k] = f64[first + k];
+    if (count === 2) {
+      // statistic / unknown conditions: the usual case, and the same few from walk to walk
+      decisions[i] = decision2(c, f64, i32, first, i32[at + 2]);
+      continue;
     }
+    const probs = new Array<number>(count);
+    for (let k = 0; k < count; k++) probs[k] = f64[first + k];
     decisions[i] = { probs, taken: i32[at + 2] };
   }
-  const notes: string[] = [];
-  for (let i = 0, n = i32[o + L.O_NNOTES]; i < n; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS, fam));
+  const nnotes = i32[o + L.O_NNOTES];
+  let notes: string[] = EMPTY;
+  if (nnotes > 0) {
+    notes = [];
+    for (let i = 0; i < nnotes; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS, fam));
+  }
   const verdict = verdictOf(i32[o + L.O_VERDICT]);
+  const dst = sameAddr(c.dst, i32, o + L.O_DST, fam) ?? (c.dst = frozenAddr(i32, o + L.O_DST, fam));
+  const src = sameAddr(c.src, i32, o + L.O_SRC, fam) ?? (c.src = frozenAddr(i32, o + L.O_SRC, fam));
   const rec: WalkRecord = {
     verdict,
-    dst: addrAt(i32, o + L.O_DST, fam),
+    dst,
     dport: i32[o + L.O_DPORT],
-    src: addrAt(i32, o + L.O_SRC, fam),
+    src,
     sport: i32[o + L.O_SPORT],
     masquerade: i32[o + L.O_MASQ] !== 0,
     path,

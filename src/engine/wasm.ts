@@ -193,6 +193,8 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
     stats.hostTraces++;
     return ref().trace(pkts, seed);
   };
+  /** The packet in input record 0, when walk() wrote it and nothing has overwritten it since. */
+  let written: WalkPacket | null = null;
   const recentIds = new Map(c.recentLists.map((name, i) => [name, i]));
   const byEndpoint = c.ipvs.byEndpoint;
 
@@ -246,6 +248,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
   const u16 = new Uint16Array(ex.memory.buffer);
   const u32 = new Uint32Array(ex.memory.buffer);
   const traceColumns = (cols: PacketColumns, templates: ReadonlyMap<number, WalkPacket>, seed: number, out: ResultColumns): boolean => {
+    written = null;
     if (templates.size > L.MAX_TEMPLATES) return false;
     i32.fill(-1, L.CT_INDEX / 4, L.CT_INDEX / 4 + L.CT_KEYS);
     let t = 0;
@@ -288,7 +291,14 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
     stats,
     traceColumns,
     walk(pkt: WalkPacket, forced: ArrayLike<number>): WalkRecord {
-      if (forced.length > L.MAX_FORCED || !writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
+      if (forced.length > L.MAX_FORCED) return hostWalk(pkt, forced);
+      // explain replays one packet object many times: written once (the walk does not change the
+      // input region; trace and traceColumns, which do, clear `written`).
+      if (pkt !== written) {
+        written = null;
+        if (!writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
+        written = pkt;
+      }
       if (recentIds.size > 0) {
         ex.recentReset();
         if (!loadRecent(pkt)) return hostWalk(pkt, forced);
@@ -300,6 +310,7 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
       return decodeWalk(ctx, pkt);
     },
     trace(pkts: WalkPacket[], seed: number): TraceRecord[] {
+      written = null;
       ex.traceBegin(seed >>> 0, nth);
       ex.recentReset();
       const out: TraceRecord[] = [];

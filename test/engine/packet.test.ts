@@ -1,7 +1,9 @@
 // Query + node → WalkPacket: DESIGN.md's defaults, echoed; malformed fields → QueryError naming them.
 
 import { describe, expect, test } from 'vitest';
-import { QueryError, resolveNode, resolveQuery } from '../../src/engine/packet.js';
+import { QueryError, resolveNode, resolveQuery, userAddr } from '../../src/engine/packet.js';
+import { mulberry32 } from '../../src/engine/types.js';
+import { isIpAddress } from '../../src/model/addr-check.js';
 import { formatAddr } from '../../src/model/addr.js';
 import type { Query } from '../../src/model/contracts.js';
 import { CT } from '../../src/model/rule.js';
@@ -112,5 +114,27 @@ describe('errors name the field', () => {
   test('a bad node address names its index', () => {
     expect(() => resolveNode({ addresses: ['10.0.0.1', '10.0.0.999'] })).toThrow(/^node\.addresses\[1\]/);
     expect(() => resolveNode({ podCIDRs: ['10.244.0.0/33'] })).toThrow(/^node\.podCIDRs\[0\]/);
+  });
+});
+
+describe('address validation', () => {
+  // userAddr checks canonical dotted quads itself and leaves every other string to ip-num: the
+  // two must accept exactly the same strings.
+  test('userAddr accepts a dotted quad exactly when ip-num does, and parses it the same', () => {
+    const octets = ['0', '00', '01', '7', '09', '10', '99', '100', '199', '200', '249', '250', '255', '256', '299', '300', '1000', '-1', '', ' 1', '1 ', '1a', '+1'];
+    const rnd = mulberry32(12);
+    for (let i = 0; i < 20000; i++) {
+      const parts = Array.from({ length: 3 + (rnd() % 3 === 0 ? rnd() % 3 : 1) }, () => octets[rnd() % octets.length]);
+      const s = parts.join('.');
+      let ok = true;
+      try {
+        const a = userAddr('destination', s);
+        expect(formatAddr(a)).toBe(parts.map(Number).join('.'));
+      } catch (e) {
+        if (!(e instanceof QueryError)) throw e;
+        ok = false;
+      }
+      expect([s, ok]).toEqual([s, isIpAddress(s)]);
+    }
   });
 });
