@@ -62,6 +62,8 @@ const MAX_INTERNED = 200_000;
 interface Edge {
   rules: Rule[];
   to: Chain[];
+  /** checkLoops: 0 unvisited, 1 on the path, 2 done. */
+  state: 0 | 1 | 2;
 }
 type Edges = Map<Chain, Edge>;
 
@@ -87,6 +89,7 @@ interface Dump {
   family: Family | undefined;
   familyFixed: boolean;
   tables: Map<TableName, Table>;
+  /** Rules read while `family` was still unknown (finish() gives them the dump's family). */
   rules: Rule[];
 }
 
@@ -1025,7 +1028,8 @@ class Parser {
       chain.rules.splice(insertAt, 0, rule);
       this.inserted.add(this.table!);
     }
-    dump.rules.push(rule);
+    // Only a rule read before the dump's family was known may need its family set at the end.
+    if (dump.family === undefined) dump.rules.push(rule);
   }
 
   /**
@@ -1077,7 +1081,7 @@ class Parser {
         if (rc !== from) {
           from = rc;
           out = edges.get(from);
-          if (!out) edges.set(from, (out = { rules: [], to: [] }));
+          if (!out) edges.set(from, (out = { rules: [], to: [], state: 0 }));
         }
         out!.rules.push(rule);
         out!.to.push(ch);
@@ -1123,33 +1127,37 @@ class Parser {
    * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack).
    */
   private checkLoops(edges: Edges): void {
-    // Keyed by Chain object (identity hashing): cheaper than hashing every chain name again.
-    const state = new Map<Chain, 1 | 2>();
-    for (const start of edges.keys()) {
-      if (state.has(start)) continue;
+    // Only chains with edges can be on a cycle: a chain's visit state lives on its Edge record
+    // (no per-chain Map of states; a chain without edges is done as soon as it is reached).
+    for (const [start, first] of edges) {
+      if (first.state !== 0) continue;
       const path: Chain[] = [start];
+      const outs: Edge[] = [first];
       const next: number[] = [0];
-      state.set(start, 1);
+      first.state = 1;
       while (path.length) {
         const top = path.length - 1;
-        const out = edges.get(path[top]);
+        const out = outs[top]!;
         const i = next[top]++;
-        if (!out || i >= out.to.length) {
-          state.set(path[top], 2);
+        if (i >= out.to.length) {
+          out.state = 2;
           path.pop();
+          outs.pop();
           next.pop();
           continue;
         }
-        const r = out.rules[i]!;
         const to = out.to[i]!;
-        const s = state.get(to);
-        if (s === 1) {
+        const toOut = edges.get(to);
+        if (toOut === undefined) continue;
+        if (toOut.state === 1) {
+          const r = out.rules[i]!;
           const cycle = [...path.slice(path.indexOf(to)), to].map((c) => c.name).join(' -> ');
           this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(to.name) + 1 || 1, r.line, r.text);
         }
-        if (s === undefined) {
-          state.set(to, 1);
+        if (toOut.state === 0) {
+          toOut.state = 1;
           path.push(to);
+          outs.push(toOut);
           next.push(0);
         }
       }

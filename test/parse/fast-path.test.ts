@@ -144,3 +144,15 @@ describe('fast path errors and warnings match the general path', () => {
     });
   }
 });
+
+describe('chain loops', () => {
+  it('a loop closed through a kube-proxy ladder is reported the same way, naming its cycle', () => {
+    const lines = generateIptables({ services: 6, endpoints: 2, seed: 12 }).text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('-A KUBE-SEP-') && l.includes(' -j DNAT '));
+    lines[at] = lines[at]!.replace(/-j DNAT.*$/, '-j KUBE-SERVICES');
+    const out = JSON.parse(same(lines.join('\n'))) as { error: string; line: number; column: number };
+    expect(out.error).toMatch(/chain loop: KUBE-SERVICES -> KUBE-SVC-\w+ -> KUBE-SEP-\w+ -> KUBE-SERVICES/);
+    expect(out.line).toBe(at + 1);
+    expect(out.column).toBe(lines[at]!.lastIndexOf('KUBE-SERVICES') + 1);
+  });
+});
