@@ -24,7 +24,7 @@ export interface ParseOptions {
   source?: string;
   /** The table of rules pasted without a `*table` header (`iptables -t nat -S` output). */
   table?: TableName;
-  /** Read every rule with the general path, never the fast one (tests compare the two). Default false. */
+  /** Read every rule and chain declaration with the general path, never the fast one (tests compare the two). Default false. */
   general?: boolean;
 }
 
@@ -202,9 +202,10 @@ class Parser {
     while (i < line.length && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
     if (i === line.length) return;
     const plan = this.plan!;
-    const fatal = this.lenient ? undefined : plan.fatal.get(this.lineNo);
+    const fatal = this.lenient || plan.fatal.size === 0 ? undefined : plan.fatal.get(this.lineNo);
     if (fatal) this.fail(fatal.message, fatal.column);
-    const skip = plan.skip.get(this.lineNo);
+    // A clean dump's plan is empty: no per-line lookups then.
+    const skip = plan.skip.size === 0 ? undefined : plan.skip.get(this.lineNo);
     if (skip !== undefined) {
       if (skip !== null) this.warn(skip, i + 1);
       return;
@@ -220,7 +221,7 @@ class Parser {
       }
       return;
     }
-    const section = plan.section.get(this.lineNo);
+    const section = plan.section.size === 0 ? undefined : plan.section.get(this.lineNo);
     if (section !== undefined) return this.looseLine(line, i, section);
     if (this.loose.size) {
       this.commitLoose();
@@ -357,6 +358,22 @@ class Parser {
 
   private declare(line: string, i: number): void {
     const table = this.table!;
+    // `:NAME - [0:0]`, a new user chain (most lines of a large dump's header): read in place.
+    const sp = line.indexOf(' ', i + 1);
+    if (this.fast && sp > i + 1 && sp - i - 1 <= 28 && line.length === sp + 8 && line.startsWith(' - [0:0]', sp)) {
+      let plain = true;
+      for (let k = i + 1; k < sp && plain; k++) {
+        const c = line.charCodeAt(k);
+        plain = c !== 9 && c !== 34 && c !== 39;
+      }
+      const name = plain ? line.slice(i + 1, sp) : '';
+      if (plain && !table.chains.has(name) && !BUILTIN_CHAINS[table.name].includes(name)) {
+        const ch: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
+        table.chains.set(name, ch);
+        this.chainAdded(table, ch);
+        return;
+      }
+    }
     const { words, cols } = this.words(line, i + 1);
     const name = words[0];
     if (!name) this.fail('chain declaration without a name', i + 2);

@@ -156,3 +156,12 @@ describe('chain loops', () => {
     expect(out.column).toBe(lines[at]!.lastIndexOf('KUBE-SERVICES') + 1);
   });
 });
+
+describe('chain declarations', () => {
+  const text = (decl: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n${decl}\n-A PREROUTING -j KUBE-X\nCOMMIT\n`;
+  for (const decl of [':KUBE-X - [0:0]', ':KUBE-X - [0:0]\n:KUBE-X - [0:0]', ':PREROUTING - [0:0]', ':KUBE-X\t- [0:0]', ':"KUBE-X" - [0:0]', ':KUBE-X - [0:0] ', ':KUBE-X - [1:2]', ':A-NAME-LONGER-THAN-TWENTY-EIGHT-CHARS - [0:0]']) {
+    it(JSON.stringify(decl), () => {
+      for (const lenient of [false, true]) same(text(decl), { lenient });
+    });
+  }
+});
