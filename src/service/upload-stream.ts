@@ -28,7 +28,7 @@ type Growable = SharedArrayBuffer & { grow(length: number): void };
 const GrowableSAB = SharedArrayBuffer as unknown as new (length: number, opts: { maxByteLength: number }) => Growable;
 
 /** Counts for tests and /metrics: how many text uploads were streamed, and their largest chunk decoded at once. */
-export const streamedText = { uploads: 0, largestDecodedChunk: 0 };
+export const streamedText = { uploads: 0, largestDecodedChunk: 0, largestSniff: 0 };
 
 /**
  * Feeds `body`'s chunks to `onChunk` as they arrive, each released after the call (so memory never
@@ -71,6 +71,52 @@ function readChunks(body: Readable, opts: { limit: number; contentLength?: strin
   });
 }
 
+/** How much of a line the sniffer keeps: nft's listing headers are far shorter (a table name is at most 256 bytes). */
+const SNIFF_PREFIX = 64 * 1024;
+
+/**
+ * looksLikeNft's decision, made as the text arrives: the first line that is neither blank nor a
+ * comment decides, else false after 10,000 lines or at the end. Only the current line is kept (its
+ * leading whitespace dropped, at most SNIFF_PREFIX chars, which is all the prefix tests read) and
+ * each char is looked at once, so a body without newlines costs linear time, not a rescan per chunk.
+ */
+export class FirstLineSniffer {
+  private pending = '';
+  private comment = false;
+  private lines = 0;
+  private decided: boolean | undefined;
+
+  feed(s: string): void {
+    for (let i = 0; this.decided === undefined && i < s.length; ) {
+      const nl = s.indexOf('\n', i);
+      const end = nl < 0 ? s.length : nl;
+      if (!this.comment) {
+        this.pending = (this.pending + s.slice(i, Math.min(end, i + SNIFF_PREFIX))).trimStart();
+        if (this.pending.length > streamedText.largestSniff) streamedText.largestSniff = this.pending.length;
+        if (this.pending.startsWith('#')) {
+          this.comment = true;
+          this.pending = '';
+        } else if (this.pending.length >= SNIFF_PREFIX) {
+          this.decided = looksLikeNft(this.pending);
+          this.pending = '';
+        }
+      }
+      if (nl < 0) return;
+      if (this.decided === undefined && this.pending !== '') this.decided = looksLikeNft(this.pending);
+      this.pending = '';
+      this.comment = false;
+      if (++this.lines >= 10_000 && this.decided === undefined) this.decided = false;
+      i = nl + 1;
+    }
+  }
+
+  /** The decision once the text has ended. */
+  end(): boolean {
+    if (this.decided === undefined) this.decided = this.pending !== '' && looksLikeNft(this.pending);
+    return this.decided;
+  }
+}
+
 /** The body's bytes as they are, in a SharedArrayBuffer exactly as long (a JSON upload: read, then parsed once). */
 export async function streamBody(body: Readable, opts: { limit: number; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
   const sab = new GrowableSAB(0, { maxByteLength: opts.limit });
@@ -103,33 +149,16 @@ export async function streamTextInput(body: Readable, opts: { limit: number; len
   const escaped = (s: string) => JSON.stringify(s).slice(1, -1);
 
   const decoder = new StringDecoder('utf8');
-  let sniff = '';
-  let nft: boolean | undefined;
-  const decide = (final: boolean) => {
-    // Settled as looksLikeNft settles the whole text: by the first complete line that is neither
-    // blank nor a comment, or after 10,000 lines, or at the end.
-    const complete = sniff.slice(0, sniff.lastIndexOf('\n') + 1);
-    const lines = complete.split('\n');
-    if (final || lines.length > 10_000 || lines.some((l) => l.trim() !== '' && !l.trim().startsWith('#'))) {
-      nft = looksLikeNft(final ? sniff : complete);
-      sniff = '';
-    }
-  };
-
+  const sniff = new FirstLineSniffer();
   await readChunks(body, opts, (bytes) => {
     const s = decoder.write(bytes);
     if (s.length > streamedText.largestDecodedChunk) streamedText.largestDecodedChunk = s.length;
-    if (nft === undefined) {
-      sniff += s;
-      decide(false);
-    }
+    sniff.feed(s);
     append(escaped(s));
   });
   const rest = decoder.end();
-  if (nft === undefined) {
-    sniff += rest;
-    decide(true);
-  }
+  sniff.feed(rest);
+  const nft = sniff.end();
   append(escaped(rest));
   append('"}');
   Buffer.from(sab).write(nft ? KEYS.nftables : KEYS.iptables, keyAt, 'latin1');

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { generateIptables } from '../../src/kube/generate.js';
 import { encodeInput, idOf } from '../../src/service/store.js';
-import { streamTextInput, streamedText } from '../../src/service/upload-stream.js';
+import { FirstLineSniffer, streamTextInput, streamedText } from '../../src/service/upload-stream.js';
 import { looksLikeNft } from '../../src/parse/paste.js';
 import { startApp, type TestApp } from './helpers.js';
 
@@ -48,6 +48,28 @@ describe('streamTextInput', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('decides iptables or nftables as looksLikeNft does on the whole text, however the text is cut', () => {
+    const line = fc.constantFrom('', '   ', '\t\r', '# c', '  # table ip nat {', 'table ip nat {', '  table inet kube-proxy {', '{"nftables": [', '*nat', '-A X -j ACCEPT', 'table', 'table ip6 x{');
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (lines, cuts) => {
+        const text = lines.join('\n');
+        const at = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+        const sniff = new FirstLineSniffer();
+        let prev = 0;
+        for (const c of [...at, text.length]) (sniff.feed(text.slice(prev, c)), (prev = c));
+        expect(sniff.end()).toBe(looksLikeNft(text));
+      }),
+      { numRuns: 2000 },
+    );
+    // 10,000 blank or comment lines, then a table header: looksLikeNft stops looking first.
+    for (const n of [9_999, 10_000]) {
+      const text = '#\n'.repeat(n) + 'table ip nat {\n';
+      const sniff = new FirstLineSniffer();
+      for (let i = 0; i < text.length; i += 777) sniff.feed(text.slice(i, i + 777));
+      expect(sniff.end()).toBe(looksLikeNft(text));
+    }
   });
 
   it('an invalid UTF-8 byte split across chunks reads as the whole-body decoder reads it', async () => {
@@ -132,6 +154,8 @@ describe('text/plain over a real socket', () => {
     sock.destroy();
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(streamedText.uploads).toBe(uploads);
+    // A body without a newline: the sniffer kept a bounded prefix of the line, not the whole body.
+    expect(streamedText.largestSniff).toBeLessThanOrEqual(2 * 64 * 1024);
   });
 });
 
