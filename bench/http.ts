@@ -12,7 +12,7 @@
 // CPU profiles (main thread and each worker) into DIR; --out names the results files (default http).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -83,19 +83,10 @@ function cpuSeconds(pid: number): { main: number; other: number } {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(f[11]) + Number(f[12]); // utime + stime (fields 14 and 15)
   };
-  let main = 0;
-  let other = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let t = 0;
-    try {
-      t = ticks(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')) / 100;
-    } catch {
-      continue; // a thread that just exited
-    }
-    if (tid === String(pid)) main += t;
-    else other += t;
-  }
-  return { main, other };
+  // The process's own figure includes threads that have exited (the loader does when idle).
+  const all = ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / 100;
+  const main = ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')) / 100;
+  return { main, other: all - main };
 }
 
 interface LoadResult {
