@@ -302,13 +302,19 @@ function markdown(r: {
   server: string;
   ruleset: { services: number; endpoints: number; rules: number; bytes: number; uploadMs: number };
   durationSeconds: number;
-  results: ({ name: string; concurrency: number; rssBeforeMiB: number; rssAfterMiB: number } & LoadResult)[];
+  results: ({
+    name: string;
+    concurrency: number;
+    rssBeforeMiB: number;
+    rssAfterMiB: number;
+    cpuPerRequest?: { mainUs: number; otherUs: number; loadGeneratorUs: number };
+  } & LoadResult)[];
   soak: { concurrency: number; seconds: number; rssAfterWarmupMiB: number; rssEndMiB: number; rssGrowth: number } & LoadResult;
   targets: Record<string, number | boolean>;
 }): string {
   const rows = r.results.map(
     (x) =>
-      `| ${x.name} | ${x.concurrency} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.errors} | ${x.rssBeforeMiB} → ${x.rssAfterMiB} |`,
+      `| ${x.name} | ${x.concurrency} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.errors} | ${x.cpuPerRequest ? `${x.cpuPerRequest.mainUs} + ${x.cpuPerRequest.otherUs} / ${x.cpuPerRequest.loadGeneratorUs}` : 'n/a'} | ${x.rssBeforeMiB} → ${x.rssAfterMiB} |`,
   );
   const ok = (b: unknown) => (b ? 'met' : '**missed**');
   return `# HTTP load (${r.date})
@@ -319,8 +325,8 @@ Rule set: ${r.ruleset.services} services × ${r.ruleset.endpoints} endpoints, ${
 ${(r.ruleset.bytes / 1e6).toFixed(1)} MB upload (parsed + compiled in ${r.ruleset.uploadMs} ms). Each run ${r.durationSeconds} s after a 2 s warm-up (4 s for the cached run);
 an undici loop in its own process; the bare route is a separate Fastify process measured in the same run.
 
-| run | c | req/s | p50 ms | p99 ms | errors | server RSS MiB |
-|---|---|---|---|---|---|---|
+| run | c | req/s | p50 ms | p99 ms | errors | CPU µs/request: server main + other threads / load generator | server RSS MiB |
+|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Soak: new explain queries at c=${r.soak.concurrency} for ${r.soak.seconds} s after 10 s warm-up: ${r.soak.rps} req/s, p99 ${r.soak.p99} ms,
@@ -332,10 +338,12 @@ Targets (issue 4), for explain with repeating queries (answer cache) / with ever
 - 0 errors (explain and trace): ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)}
 - soak RSS growth < 10%: ${ok(r.targets.soakRssOk)}
 
-A new query costs ~35 µs of walking and ~40 µs of JSON serialisation (10 KB: every outcome's path
-with its rule text; measured in-process at 10k services) in the single worker thread a 2-core
-machine leaves after the event loop, plus a piscina round trip (50–120 µs) and the HTTP work on the
-main thread, while the load generator shares the same two cores. In an earlier trial two workers
-(LANDFALL_POOL_SIZE=2) gave only ~1.15× for ~1.4× the memory: the cores, not the pool, are the limit.
+CPU per request is read from /proc over each whole load (warm-up included): the server's main thread,
+its other threads (the worker, GC helpers) and the load generator, which share the same two cores.
+A new query costs a walk and the JSON of its ~11 KB answer (every outcome's path with its rule text)
+in the one worker a 2-core machine leaves after the event loop. Explains that arrive while the worker
+is busy go to it together as one task (src/service/pool.ts), so the task round trip (two thread
+wake-ups and the messages, more than a walk on this machine) is paid once per batch, and answers
+come back as UTF-8 bytes in transferred buffers that the route sends and caches as they are.
 `;
 }
