@@ -1,6 +1,7 @@
 // The load generator (its own process, so it does not share an event loop with the server):
 // `concurrency` loops, each sending its next request when the previous answer has been read,
-// for `durationMs`. Prints one JSON line: requests, errors, req/s, latency percentiles.
+// for `durationMs`. Prints one JSON line: requests, errors, req/s, latency percentiles, and the
+// requests sent and CPU used over warm-up and run together (CPU per request).
 //
 // Input (a JSON file named by argv[2]): { url, concurrency, durationMs, warmupMs, requests: [{method, path, body?}] }
 // Requests are taken round-robin from the list, so a run exercises many different queries.
@@ -19,6 +20,7 @@ interface Spec {
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Spec;
 const pool = new Pool(spec.url, { connections: spec.concurrency, pipelining: 1 });
 
+let sent = 0;
 async function phase(durationMs: number, record: boolean) {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -29,6 +31,7 @@ async function phase(durationMs: number, record: boolean) {
     while (performance.now() < end) {
       const r = spec.requests[next++ % spec.requests.length]!;
       const t0 = performance.now();
+      sent++;
       try {
         const res = await pool.request({
           method: r.method,
@@ -56,13 +59,17 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+const cpu0 = process.cpuUsage();
 if (spec.warmupMs > 0) await phase(spec.warmupMs, false);
 const { latencies, statuses, errors, seconds } = await phase(spec.durationMs, true);
+const cpu = process.cpuUsage(cpu0);
 latencies.sort((a, b) => a - b);
 await pool.close();
 process.stdout.write(
   `${JSON.stringify({
     requests: latencies.length,
+    sent,
+    cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
     errors,
     statuses,
     seconds: Number(seconds.toFixed(2)),

@@ -4,14 +4,18 @@
 // Writes bench/results/http.json and bench/results/http.md.
 //
 //   npx tsx bench/http.ts [--services 10000] [--duration 20] [--soak 60] [--concurrency 32]
+//     [--runs bare,cached,uncached,trace] [--server-root DIR] [--cpu-prof DIR] [--out NAME]
 //
 // The server runs from dist/ when it has been built (production), else from src/ under tsx.
+// --server-root runs another checkout's server (a before/after comparison: each run's ratio to the
+// bare route is measured in that run); --soak 0 skips the soak; --cpu-prof writes the server's
+// CPU profiles (main thread and each worker) into DIR; --out names the results files (default http).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +32,10 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     pool: { type: 'string' },
     'render-only': { type: 'boolean', default: false },
+    runs: { type: 'string', default: 'bare,cached,uncached,trace' },
+    'server-root': { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    out: { type: 'string', default: 'http' },
   },
 });
 const N = Number(args.services);
@@ -37,9 +45,13 @@ const C = Number(args.concurrency);
 const SOAK_C = Number(args['soak-concurrency']);
 const BATCH = Number(args.batch);
 
+const RUNS = new Set(args.runs.split(','));
+const OUT = args.out;
+
 const root = fileURLToPath(new URL('../', import.meta.url));
-const distMain = join(root, 'dist/service/main.js');
-const fromDist = existsSync(distMain) && existsSync(join(root, 'dist/index.js'));
+const serverRoot = args['server-root'] ? resolve(args['server-root']) : root;
+const distMain = join(serverRoot, 'dist/service/main.js');
+const fromDist = existsSync(distMain) && existsSync(join(serverRoot, 'dist/index.js'));
 
 function tsxArgs(file: string): string[] {
   return file.endsWith('.ts') ? ['--import', 'tsx', file] : [file];
@@ -62,8 +74,26 @@ function rssMiB(pid: number): number {
   return m ? Number((Number(m[1]) / 1024).toFixed(1)) : NaN;
 }
 
+/**
+ * CPU seconds a process has used so far: its main thread (tid = pid) and all its other threads
+ * (workers, GC helpers, libuv), from /proc (clock ticks, 100 Hz).
+ */
+function cpuSeconds(pid: number): { main: number; other: number } {
+  const ticks = (stat: string) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14 and 15)
+  };
+  // The process's own figure includes threads that have exited (the loader does when idle).
+  const all = ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / 100;
+  const main = ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')) / 100;
+  return { main, other: all - main };
+}
+
 interface LoadResult {
   requests: number;
+  /** Requests sent including the warm-up, and the load generator's CPU seconds for all of them. */
+  sent: number;
+  cpuSeconds: number;
   errors: number;
   statuses: Record<string, number>;
   seconds: number;
@@ -136,7 +166,8 @@ let unique = 0;
 const uniqueQuery = () => ({ ...query(), sourcePort: 1024 + (unique++ % 64512) });
 
 const dataDir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
-const server = await startProcess(tsxArgs(fromDist ? distMain : join(root, 'src/service/main.ts')), {
+const profArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`] : [];
+const server = await startProcess([...profArgs, ...tsxArgs(fromDist ? distMain : join(serverRoot, 'src/service/main.ts'))], {
   PORT: '0',
   HOST: '127.0.0.1',
   LANDFALL_DATA_DIR: dataDir,
@@ -177,19 +208,31 @@ try {
 
   const run = async (name: string, url: string, requests: unknown[], pid: number, warmupMs = 2000) => {
     const rssBefore = rssMiB(pid);
+    // CPU is read over the whole load (warm-up included) and divided by every request sent.
+    const cpu0 = cpuSeconds(pid);
     const r = await load({ url, concurrency: C, durationMs: DURATION, warmupMs, requests });
+    const cpu1 = cpuSeconds(pid);
     const rssAfter = rssMiB(pid);
-    process.stderr.write(`${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}\n`);
-    return { name, concurrency: C, ...r, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter };
+    const perReq = (s: number) => Number(((s * 1e6) / r.sent).toFixed(1));
+    const cpu = { mainUs: perReq(cpu1.main - cpu0.main), otherUs: perReq(cpu1.other - cpu0.other), loadGeneratorUs: perReq(r.cpuSeconds) };
+    process.stderr.write(
+      `${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}; CPU µs/request: server main ${cpu.mainUs}, server other threads ${cpu.otherUs}, load generator ${cpu.loadGeneratorUs}\n`,
+    );
+    return { name, concurrency: C, ...r, cpuPerRequest: cpu, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter };
   };
-  const results = [
-    await run('bare fastify POST', bare.url, bareReqs, bare.proc.pid!),
-    // The warm-up asks each of the 500 queries at least once, so the run measures cache hits.
-    await run('explain (500 queries repeating: answer cache)', server.url, explainReqs, server.proc.pid!, 4000),
-    await run('explain (every query new: walked in a worker)', server.url, uniqueExplainReqs, server.proc.pid!),
-    await run(`trace (${BATCH} packets/request)`, server.url, traceReqs, server.proc.pid!),
-  ];
-
+  type Result = Awaited<ReturnType<typeof run>>;
+  const results: Result[] = [];
+  if (RUNS.has('bare')) results.push(await run('bare fastify POST', bare.url, bareReqs, bare.proc.pid!));
+  // The warm-up asks each of the 500 queries at least once, so the run measures cache hits.
+  if (RUNS.has('cached')) results.push(await run('explain (500 queries repeating: answer cache)', server.url, explainReqs, server.proc.pid!, 4000));
+  if (RUNS.has('uncached')) results.push(await run('explain (every query new: walked in a worker)', server.url, uniqueExplainReqs, server.proc.pid!));
+  if (RUNS.has('trace')) results.push(await run(`trace (${BATCH} packets/request)`, server.url, traceReqs, server.proc.pid!));
+  if (results.length < 4 || SOAK === 0) {
+    // A partial run (while developing, or profiling): ratios to the bare route, no report files.
+    const bareRps = results.find((x) => x.name.startsWith('bare'))?.rps;
+    if (bareRps) for (const x of results.slice(1)) process.stderr.write(`${x.name}: ${(x.rps / bareRps).toFixed(3)}× bare\n`);
+    process.exitCode = 0;
+  } else {
   // Soak: warm up (which also fills the answer cache to its cap), then run new explain queries at
   // higher concurrency, sampling the server's RSS every second. One RSS reading swings by tens of
   // MB with the worker's GC cycles, so growth compares the median of the first 10 samples with
@@ -242,9 +285,10 @@ try {
     },
   };
   await mkdir(join(root, 'bench/results'), { recursive: true });
-  await writeFile(join(root, 'bench/results/http.json'), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(join(root, 'bench/results/http.md'), markdown(report));
+  await writeFile(join(root, `bench/results/${OUT}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(root, `bench/results/${OUT}.md`), markdown(report));
   process.stderr.write(markdown(report));
+  }
 } finally {
   await stop(server.proc);
   await stop(bare.proc);
@@ -258,13 +302,19 @@ function markdown(r: {
   server: string;
   ruleset: { services: number; endpoints: number; rules: number; bytes: number; uploadMs: number };
   durationSeconds: number;
-  results: ({ name: string; concurrency: number; rssBeforeMiB: number; rssAfterMiB: number } & LoadResult)[];
+  results: ({
+    name: string;
+    concurrency: number;
+    rssBeforeMiB: number;
+    rssAfterMiB: number;
+    cpuPerRequest?: { mainUs: number; otherUs: number; loadGeneratorUs: number };
+  } & LoadResult)[];
   soak: { concurrency: number; seconds: number; rssAfterWarmupMiB: number; rssEndMiB: number; rssGrowth: number } & LoadResult;
   targets: Record<string, number | boolean>;
 }): string {
   const rows = r.results.map(
     (x) =>
-      `| ${x.name} | ${x.concurrency} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.errors} | ${x.rssBeforeMiB} → ${x.rssAfterMiB} |`,
+      `| ${x.name} | ${x.concurrency} | ${x.rps} | ${x.p50} | ${x.p99} | ${x.errors} | ${x.cpuPerRequest ? `${x.cpuPerRequest.mainUs} + ${x.cpuPerRequest.otherUs} / ${x.cpuPerRequest.loadGeneratorUs}` : 'n/a'} | ${x.rssBeforeMiB} → ${x.rssAfterMiB} |`,
   );
   const ok = (b: unknown) => (b ? 'met' : '**missed**');
   return `# HTTP load (${r.date})
@@ -275,8 +325,8 @@ Rule set: ${r.ruleset.services} services × ${r.ruleset.endpoints} endpoints, ${
 ${(r.ruleset.bytes / 1e6).toFixed(1)} MB upload (parsed + compiled in ${r.ruleset.uploadMs} ms). Each run ${r.durationSeconds} s after a 2 s warm-up (4 s for the cached run);
 an undici loop in its own process; the bare route is a separate Fastify process measured in the same run.
 
-| run | c | req/s | p50 ms | p99 ms | errors | server RSS MiB |
-|---|---|---|---|---|---|---|
+| run | c | req/s | p50 ms | p99 ms | errors | CPU µs/request: server main + other threads / load generator | server RSS MiB |
+|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Soak: new explain queries at c=${r.soak.concurrency} for ${r.soak.seconds} s after 10 s warm-up: ${r.soak.rps} req/s, p99 ${r.soak.p99} ms,
@@ -288,10 +338,12 @@ Targets (issue 4), for explain with repeating queries (answer cache) / with ever
 - 0 errors (explain and trace): ${ok(r.targets.explainErrorsOk && r.targets.traceErrorsOk)}
 - soak RSS growth < 10%: ${ok(r.targets.soakRssOk)}
 
-A new query costs ~35 µs of walking and ~40 µs of JSON serialisation (10 KB: every outcome's path
-with its rule text; measured in-process at 10k services) in the single worker thread a 2-core
-machine leaves after the event loop, plus a piscina round trip (50–120 µs) and the HTTP work on the
-main thread, while the load generator shares the same two cores. In an earlier trial two workers
-(LANDFALL_POOL_SIZE=2) gave only ~1.15× for ~1.4× the memory: the cores, not the pool, are the limit.
+CPU per request is read from /proc over each whole load (warm-up included): the server's main thread,
+its other threads (the worker, GC helpers) and the load generator, which share the same two cores.
+A new query costs a walk and the JSON of its ~11 KB answer (every outcome's path with its rule text)
+in the one worker a 2-core machine leaves after the event loop. Explains that arrive while the worker
+is busy go to it together as one task (src/service/pool.ts), so the task round trip (two thread
+wake-ups and the messages, more than a walk on this machine) is paid once per batch, and answers
+come back as UTF-8 bytes in transferred buffers that the route sends and caches as they are.
 `;
 }

@@ -20,6 +20,7 @@ import { namedSchemas } from './schemas.js';
 import { RulesetStore, type StoredRuleset } from './store.js';
 import { boot } from './boot.js';
 import type { Landfall } from './landfall.js';
+import type { Task } from './protocol.js';
 import { withCompiled } from './load.js';
 import { rulesetRoutes } from './routes/rulesets.js';
 import { explainRoutes } from './routes/explain.js';
@@ -77,20 +78,21 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     answers: new AnswerCache(config.answerCacheBytes),
     uploads: new UploadIndex(),
     boot: { ready: false, done: Promise.resolve() },
-    async run(task, fieldPrefix) {
-      const res = await pool.run(task);
+    run: (async (task: Task, fieldPrefix?: string) => {
+      const res = task.op === 'explain' && task.ruleset.id !== null ? await pool.explain({ ...task.ruleset, id: task.ruleset.id }, task.query) : await pool.run(task);
       const t = res.timings;
       if (t.loadMs !== undefined) metrics.loads.observe({ phase: 'load' }, t.loadMs / 1000);
       if (t.parseMs !== undefined) metrics.loads.observe({ phase: 'parse' }, t.parseMs / 1000);
       if (t.compileMs !== undefined) metrics.loads.observe({ phase: 'compile' }, t.compileMs / 1000);
       if (!res.ok) throw faultToApiError(res.fault, fieldPrefix);
+      if (task.op === 'explain') return { json: Buffer.from(res.binary!.buffer, res.binary!.byteOffset, res.binary!.byteLength) };
       return {
         json: res.json,
         ...(res.id === undefined ? {} : { id: res.id }),
         ...(res.shared === undefined ? {} : { shared: res.shared }),
         ...(res.binary === undefined ? {} : { binary: res.binary }),
       };
-    },
+    }) as Landfall['run'],
     async ruleset(idOrAlias) {
       const id = store.resolve(idOrAlias);
       const entry = id === undefined ? undefined : await store.get(id);
@@ -143,16 +145,18 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       if (!req.url.startsWith('/v1/')) return done();
       app.verifyBearerAuth!(req, reply, (err) => done(err ? new ApiError('unauthorized', 'send Authorization: Bearer <LANDFALL_TOKEN>') : undefined));
     });
+    // Only a token check answers 401. (Hooks run on every request: callback style, no promise.)
+    app.addHook('onSend', (req, reply, payload, done) => {
+      if (reply.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="landfall"');
+      done(null, payload);
+    });
   }
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="landfall"');
-    return payload;
-  });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.requests.observe(
       { route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   await app.register(swagger, openapiOptions());

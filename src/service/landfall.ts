@@ -26,7 +26,11 @@ export interface Landfall {
   /** Concurrent uploads of one id parse once. */
   uploads: UploadIndex;
   boot: BootState;
-  /** Runs a task, records its timings, and turns a library fault into an ApiError. */
+  /**
+   * Runs a task, records its timings, and turns a library fault into an ApiError. An explain's
+   * answer is its JSON as UTF-8 bytes, sent as they are (stored rulesets: batched, src/service/pool.ts).
+   */
+  run(task: Task & { op: 'explain' }, fieldPrefix?: string): Promise<{ json: Buffer }>;
   run(task: Task, fieldPrefix?: string): Promise<{ json: string; id?: string; shared?: SharedArrayBuffer; binary?: Uint8Array }>;
   /** The stored ruleset for a path id or alias with its compiled form, or 404. */
   ruleset(idOrAlias: string): Promise<StoredRuleset>;

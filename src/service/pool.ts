@@ -10,8 +10,19 @@ import { Piscina } from 'piscina';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApiError } from './errors.js';
-import type { RulesetRef, Task, TaskResult, WorkerConfig } from './protocol.js';
+import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
 import type { Query } from '../model/contracts.js';
+
+/** Explains sent to a worker in one task at most (a batch of 10k-service answers is ~10 KB each). */
+const MAX_BATCH = 64;
+
+/** An explain waiting for a batch. */
+interface Waiting {
+  query: Query;
+  since: number;
+  resolve: (r: TaskResult) => void;
+  reject: (e: unknown) => void;
+}
 
 export interface PoolOptions {
   size: number;
@@ -42,7 +53,7 @@ export interface PoolStats {
 }
 
 /** Resolves the worker file for this build: .ts under tsx/vitest (needs the tsx loader), .js in dist/. */
-export function defaultWorkerFile(): { filename: string; execArgv: string[] } {
+export function defaultWorkerFile(): { filename: string; execArgv: string[] | undefined } {
   const fromTs = import.meta.url.endsWith('.ts');
   const filename = fileURLToPath(new URL(fromTs ? './worker.ts' : './worker.js', import.meta.url));
   return { filename, execArgv: execArgvFor(filename) };
@@ -52,8 +63,9 @@ export function defaultWorkerFile(): { filename: string; execArgv: string[] } {
  * A .ts worker needs the tsx loader. `--import tsx` would resolve tsx from the process's cwd, which
  * fails when the server is started from elsewhere, so pass tsx's resolved location instead.
  */
-function execArgvFor(filename: string): string[] {
-  if (!/\.[mc]?ts$/.test(filename)) return [];
+function execArgvFor(filename: string): string[] | undefined {
+  // Compiled: inherit the process's flags (so --cpu-prof and friends reach the workers too).
+  if (!/\.[mc]?ts$/.test(filename)) return undefined;
   return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 }
 
@@ -70,6 +82,10 @@ export class WorkerPool {
   private timeouts = 0;
   private rejected = 0;
   private readonly onCrash: ((reason: string) => void) | undefined;
+  /** Explains waiting for a worker, by ruleset id (see explain()). */
+  private readonly waiting = new Map<string, { ruleset: RulesetRef; queries: Waiting[] }>();
+  private batchesRunning = 0;
+  private dispatchScheduled = false;
 
   constructor(opts: PoolOptions) {
     const filename = opts.filename ?? defaultWorkerFile().filename;
@@ -154,6 +170,96 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * One explain on a stored ruleset. While every worker is busy, explains wait here and go to the
+   * next free worker together, as one explainBatch task: a task round trip (two thread wake-ups
+   * and the messages) costs more than a walk on this machine, so under load it is paid once for
+   * many answers, and with an idle worker a query goes at the end of this event-loop turn. A batch shares a time limit
+   * counted from its oldest query's arrival. A batch whose worker dies is run again one query at a
+   * time, so a query that kills its worker fails alone and the others are answered.
+   */
+  explain(ruleset: RulesetRef & { id: string }, query: Query): Promise<TaskResult> {
+    if (this.inFlight >= this.size + this.queueMax) {
+      this.rejected++;
+      return Promise.reject(new ApiError('overloaded', `all ${this.size} workers busy and ${this.queueMax} requests queued; retry shortly`, {}, 1));
+    }
+    this.inFlight++;
+    return new Promise<TaskResult>((resolve, reject) => {
+      let w = this.waiting.get(ruleset.id);
+      if (!w) this.waiting.set(ruleset.id, (w = { ruleset, queries: [] }));
+      w.queries.push({ query, since: performance.now(), resolve, reject });
+      // Requests read from the sockets in one turn of the event loop go together: batches are
+      // started once that turn's handlers have run.
+      if (!this.dispatchScheduled) {
+        this.dispatchScheduled = true;
+        setImmediate(() => {
+          this.dispatchScheduled = false;
+          this.dispatch();
+        });
+      }
+    }).finally(() => this.inFlight--);
+  }
+
+  /** Starts batches while a worker is free (first come, first served across rulesets). */
+  private dispatch(): void {
+    while (this.batchesRunning < this.size && this.waiting.size > 0) {
+      const [id, w] = this.waiting.entries().next().value!;
+      const batch = w.queries.splice(0, MAX_BATCH);
+      // Whatever is left goes behind the other rulesets' waiting queries.
+      this.waiting.delete(id);
+      if (w.queries.length > 0) this.waiting.set(id, w);
+      this.batchesRunning++;
+      void this.runBatch(w.ruleset, batch).finally(() => {
+        this.batchesRunning--;
+        this.dispatch();
+      });
+    }
+  }
+
+  private async runBatch(ruleset: RulesetRef, batch: Waiting[]): Promise<void> {
+    const timeoutMs = Math.max(1, Math.round(this.taskTimeoutMs - (performance.now() - batch[0]!.since)));
+    const signal = AbortSignal.timeout(timeoutMs);
+    let res: TaskResult;
+    try {
+      res = await this.piscina.run({ op: 'explainBatch', ruleset, queries: batch.map((w) => w.query) }, { signal });
+    } catch (err) {
+      if (signal.aborted || batch.length === 1) {
+        const e = this.classify(err, signal, this.taskTimeoutMs);
+        for (const w of batch) w.reject(e);
+        return;
+      }
+      // The worker died on one of them (or was killed): each again alone, on its own time limit.
+      this.crashes++;
+      this.onCrash?.((err as Error)?.message ?? String(err));
+      await Promise.all(
+        batch.map(async (w) => {
+          const alone = AbortSignal.timeout(this.taskTimeoutMs);
+          try {
+            w.resolve(await this.piscina.run({ op: 'explain', ruleset, query: w.query }, { signal: alone }));
+          } catch (e) {
+            w.reject(this.classify(e, alone, this.taskTimeoutMs));
+          }
+        }),
+      );
+      return;
+    }
+    // The load the task may have done is reported once, with the first answer.
+    const { loadMs: _l, parseMs: _p, compileMs: _c, ...rest } = res.timings;
+    const timingsOf = (i: number): TaskTimings => (i === 0 ? res.timings : rest);
+    if (!res.ok || !res.answers) {
+      // The ruleset did not open: the same fault for every query.
+      const fault = res.ok ? { code: 'internal' as const, detail: 'the worker gave no batch answer' } : res.fault;
+      batch.forEach((w, i) => w.resolve({ ok: false, fault, timings: timingsOf(i) }));
+      return;
+    }
+    const { answers, faults } = res.answers;
+    batch.forEach((w, i) => {
+      const bytes = answers[i];
+      if (bytes) w.resolve({ ok: true, json: '', binary: bytes, timings: timingsOf(i) });
+      else w.resolve({ ok: false, fault: faults[i] ?? { code: 'internal', detail: 'the worker gave no answer' }, timings: timingsOf(i) });
+    });
+  }
+
   private classify(err: unknown, signal: AbortSignal, timeoutMs: number): ApiError {
     if (signal.aborted) {
       this.timeouts++;
@@ -195,6 +301,8 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
+    for (const w of this.waiting.values()) for (const q of w.queries) q.reject(new ApiError('overloaded', 'the server is shutting down', {}, 1));
+    this.waiting.clear();
     await Promise.all([this.piscina.destroy(), this.loader.destroy()]);
   }
 }

@@ -39,6 +39,11 @@ export function refOf(entry: { id: string; input?: SharedArrayBuffer; inputFile?
 export type Task =
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: Query }
+  /**
+   * Many explains on one ruleset in one task (src/service/pool.ts batches the requests that wait
+   * while a worker is busy): one message round trip for all of them. The answer is `answers`.
+   */
+  | { op: 'explainBatch'; ruleset: RulesetRef; queries: Query[] }
   | { op: 'trace'; ruleset: RulesetRef; packets: Query[]; seed?: number }
   /** Columnar batch trace: `packets` is an application/vnd.landfall.packets body (src/engine/columns-wire.ts). */
   | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
@@ -76,11 +81,26 @@ export type TaskResult =
       /** For load: the ruleset id the library computed, and the shared compiled form. */
       id?: string;
       shared?: SharedArrayBuffer;
-      /** traceColumns: the application/vnd.landfall.results answer (json is then ''). */
+      /**
+       * traceColumns: the application/vnd.landfall.results answer; explain: the answer's JSON as
+       * UTF-8 (json is then ''). Transferred, not copied.
+       */
       binary?: Uint8Array;
+      /** explainBatch: each query's answer or fault, in order. */
+      answers?: BatchAnswers;
       timings: TaskTimings;
     }
   | { ok: false; fault: WorkerFault; timings: TaskTimings };
+
+/**
+ * An explainBatch answer: each query's JSON answer as UTF-8 in a buffer of its own (transferred:
+ * the main thread sends and caches it as it is, without a copy), or null with the fault that
+ * stopped it.
+ */
+export interface BatchAnswers {
+  answers: (Uint8Array | null)[];
+  faults: (WorkerFault | null)[];
+}
 
 export interface WorkerConfig {
   engine?: 'wasm' | 'reference';

@@ -2,7 +2,7 @@
 // explain / trace / services for them. Everything the library throws is caught and returned as a
 // WorkerFault record, so the only way a task rejects is the worker itself dying (crash, timeout).
 
-import { workerData } from 'piscina';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { threadId } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import { loadRuleset, buildRuleset } from '../ruleset.js';
@@ -12,7 +12,8 @@ import { compileShared, fileTail, isCurrentShared, isWholeShared, openSharedRule
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
 import { collectIfExposed } from './gc.js';
-import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
+import type { BatchAnswers, RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
+import type { WorkerFault } from './errors.js';
 
 /** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
 interface Answering {
@@ -111,6 +112,35 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering {
 }
 
 
+/** A JSON answer as UTF-8 in an ArrayBuffer of its own (not Node's shared pool: it is transferred). */
+function utf8(json: string): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
+  bytes.write(json, 0, 'utf8');
+  return bytes;
+}
+
+/** Each query's answer, or the fault that stopped it (the others still run). */
+function explainBatch(rs: Answering, task: Task & { op: 'explainBatch' }): BatchAnswers {
+  const answers: (Uint8Array | null)[] = [];
+  const faults: (WorkerFault | null)[] = [];
+  for (const q of task.queries) {
+    try {
+      answers.push(utf8(JSON.stringify(rs.explain(q))));
+      faults.push(null);
+    } catch (err) {
+      answers.push(null);
+      faults.push(toFault(err));
+    }
+  }
+  return { answers, faults };
+}
+
+/** A result whose buffers piscina transfers to the main thread instead of copying them. */
+function transferring(res: TaskResult, buffers: ArrayBuffer[]): TaskResult {
+  if (buffers.length === 0) return res;
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: res } as never) as unknown as TaskResult;
+}
+
 export default function run(task: Task): TaskResult {
   const timings: TaskTimings = { runMs: 0, cached: cache.size, parses, thread: threadId };
   try {
@@ -118,6 +148,7 @@ export default function run(task: Task): TaskResult {
     let id: string | undefined;
     let shared: SharedArrayBuffer | undefined;
     let binary: Uint8Array | undefined;
+    let answers: BatchAnswers | undefined;
     if (task.op === 'ping') {
       json = '{}';
     } else if (task.op === 'open') {
@@ -152,7 +183,12 @@ export default function run(task: Task): TaskResult {
       const t0 = performance.now();
       switch (task.op) {
         case 'explain':
-          json = JSON.stringify(rs.explain(task.query));
+          binary = utf8(JSON.stringify(rs.explain(task.query)));
+          json = '';
+          break;
+        case 'explainBatch':
+          answers = explainBatch(rs, task);
+          json = '';
           break;
         case 'trace':
           json = JSON.stringify({ results: rs.trace(task.packets, task.seed === undefined ? {} : { seed: task.seed }) });
@@ -175,7 +211,10 @@ export default function run(task: Task): TaskResult {
     if (id !== undefined) res.id = id;
     if (shared !== undefined) res.shared = shared;
     if (binary !== undefined) res.binary = binary;
-    return res;
+    if (answers !== undefined) res.answers = answers;
+    // The answers' bytes were made for them alone (utf8(), encodeResults): they go over without a copy.
+    const buffers = [binary, ...(answers?.answers ?? [])].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : []));
+    return transferring(res, buffers);
   } catch (err) {
     timings.cached = cache.size;
     timings.parses = parses;

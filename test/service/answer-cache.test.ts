@@ -11,24 +11,36 @@ describe('AnswerCache', () => {
   });
 
   it('evicts least recently used answers past its byte budget', () => {
-    const c = new AnswerCache(2 * 3 * 110);
-    c.set('a', 'x'.repeat(100));
-    c.set('b', 'x'.repeat(100));
+    const x = (n: number) => Buffer.from('x'.repeat(n));
+    // An entry costs its key in UTF-16 (2 bytes) plus its answer's bytes: 102 here.
+    const c = new AnswerCache(3 * 110);
+    c.set('a', x(100));
+    c.set('b', x(100));
     expect(c.get('a')).toBeDefined();
-    c.set('c', 'x'.repeat(100));
-    c.set('d', 'x'.repeat(100)); // over budget: b (least recent) goes
+    c.set('c', x(100));
+    c.set('d', x(100)); // over budget: b (least recent) goes
     expect(c.get('b')).toBeUndefined();
     expect(c.get('a')).toBeDefined();
-    expect(c.memoryBytes).toBeLessThanOrEqual(2 * 3 * 110);
+    expect(c.memoryBytes).toBeLessThanOrEqual(3 * 110);
     // An answer bigger than the whole budget is not kept (and evicts nothing).
-    const small = new AnswerCache(2 * 110);
-    small.set('a', 'x'.repeat(100));
-    small.set('big', 'x'.repeat(200));
+    const small = new AnswerCache(110);
+    small.set('a', x(100));
+    small.set('big', x(200));
     expect(small.get('big')).toBeUndefined();
     expect(small.get('a')).toBeDefined();
     const off = new AnswerCache(0);
-    off.set('a', 'x');
+    off.set('a', x(1));
     expect(off.get('a')).toBeUndefined();
+  });
+
+  it('keeps its own copy of an answer that is a view into a batch', () => {
+    const batch = Buffer.from('{"a":1}{"b":2}');
+    const c = new AnswerCache(1000);
+    c.set('k', batch.subarray(7));
+    const kept = c.get('k')!;
+    expect(kept.toString()).toBe('{"b":2}');
+    expect(kept.buffer.byteLength).toBe(7);
+    expect(c.memoryBytes).toBe(2 + 7);
   });
 });
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool } from '../../src/service/pool.js';
 import { ApiError } from '../../src/service/errors.js';
-import type { Task } from '../../src/service/protocol.js';
+import type { Task, TaskResult } from '../../src/service/protocol.js';
 
 const fake = fileURLToPath(new URL('./fixtures/fake-worker.ts', import.meta.url));
 const input = new SharedArrayBuffer(8);
@@ -42,7 +42,7 @@ describe('worker pool', () => {
     expect(p.stats().threads).toBe(2);
     const res = await p.run(explain('10.0.0.1'));
     expect(res.ok).toBe(true);
-    expect(JSON.parse((res as { json: string }).json).destination).toBe('10.0.0.1');
+    expect(JSON.parse(Buffer.from((res as { binary: Uint8Array }).binary).toString()).destination).toBe('10.0.0.1');
   });
 
   it('refuses work beyond the queue bound with overloaded + Retry-After', async () => {
@@ -60,12 +60,12 @@ describe('worker pool', () => {
   });
 
   it('stops a task over its time limit and keeps serving', async () => {
-    // The limit counts from submission, and a replacement worker under tsx takes a while to
-    // start, so the limit is generous enough for the follow-up task to get a fresh worker.
     const p = make(1, 4, 2_000);
     await p.warmUp();
     const err = await rejection(p.run(explain('hang')));
     expect(err.code).toBe('task-timeout');
+    // The replacement worker starts (under tsx, seconds on a loaded machine) without a task limit.
+    await p.warmUp();
     await expect(p.run(explain('10.0.0.2'))).resolves.toMatchObject({ ok: true });
     expect(p.stats().timeouts).toBe(1);
   });
@@ -88,5 +88,78 @@ describe('worker pool', () => {
     const err = await rejection(p.run(explain('throw')));
     expect(err.code).toBe('worker-crashed');
     await expect(p.run(explain('10.0.0.4'))).resolves.toMatchObject({ ok: true });
+  });
+
+  describe('explains on a stored ruleset (batched while the worker is busy)', () => {
+    const ref = { id: 'x', input };
+    const q = (destination: string, port?: number) => ({ protocol: 'tcp' as const, destination, ...(port !== undefined ? { port } : {}) });
+    // Explains submitted in one event-loop turn go together; after a turn, the next ones wait.
+    const turn = () => new Promise((r) => setImmediate(r));
+    const text = (r: TaskResult) => (r.ok && r.binary ? Buffer.from(r.binary).toString() : `fault ${r.ok ? 'none' : r.fault.code}`);
+
+    it('sends the explains that wait for a busy worker as one task, each answered with its own bytes', async () => {
+      const p = make(1, 64);
+      await p.warmUp();
+      const before = p.stats().completed;
+      const first = p.explain(ref, q('sleep', 300));
+      await turn();
+      const waiting = Array.from({ length: 20 }, (_, i) => p.explain(ref, q(`10.0.0.${i}`, 1000 + i)));
+      const answers = await Promise.all(waiting);
+      await first;
+      // The sleeper alone, then the twenty together.
+      expect(p.stats().completed - before).toBe(2);
+      answers.forEach((a, i) => expect(JSON.parse(text(a))).toMatchObject({ destination: `10.0.0.${i}`, port: 1000 + i }));
+    });
+
+    it('a query the library refuses fails alone; the rest of its batch is answered', async () => {
+      const p = make(1, 64);
+      await p.warmUp();
+      const first = p.explain(ref, q('sleep', 200));
+      await turn();
+      const batch = [p.explain(ref, q('10.0.0.1')), p.explain(ref, q('fault')), p.explain(ref, q('10.0.0.2'))];
+      const [a, f, b] = await Promise.all(batch);
+      await first;
+      expect(JSON.parse(text(a!)).destination).toBe('10.0.0.1');
+      expect(f).toMatchObject({ ok: false, fault: { code: 'invalid-field' } });
+      expect(JSON.parse(text(b!)).destination).toBe('10.0.0.2');
+    });
+
+    it('a query that kills its worker fails alone (500); the others in its batch are answered', async () => {
+      const p = make(1, 64);
+      await p.warmUp();
+      const first = p.explain(ref, q('sleep', 200));
+      await turn();
+      const others = [p.explain(ref, q('10.0.0.1')), p.explain(ref, q('10.0.0.2'))];
+      const victim = p.explain(ref, q('crash'));
+      const more = p.explain(ref, q('10.0.0.3'));
+      const err = await rejection(victim);
+      expect(err.code).toBe('worker-crashed');
+      expect(err.status).toBe(500);
+      const answered = await Promise.all([...others, more].map((o) => o.then(text, (e: ApiError) => `rejected ${e.code}`)));
+      expect(answered.map((a) => (a.startsWith('{') ? JSON.parse(a).destination : a))).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+      await first;
+      await expect(p.explain(ref, q('10.0.0.9'))).resolves.toMatchObject({ ok: true });
+    });
+
+    it('counts waiting explains against the queue bound', async () => {
+      const p = make(1, 2);
+      await p.warmUp();
+      const running = p.explain(ref, q('sleep', 300));
+      await turn();
+      const queued = [p.explain(ref, q('10.0.0.1')), p.explain(ref, q('10.0.0.2'))];
+      const err = await rejection(p.explain(ref, q('10.0.0.3')));
+      expect(err.code).toBe('overloaded');
+      await expect(running).resolves.toMatchObject({ ok: true });
+      for (const x of queued) await expect(x).resolves.toMatchObject({ ok: true });
+    });
+
+    it('stops a batch over its time limit and keeps serving', async () => {
+      const p = make(1, 8, 2_000);
+      await p.warmUp();
+      const err = await rejection(p.explain(ref, q('hang')));
+      expect(err.code).toBe('task-timeout');
+      await p.warmUp();
+      await expect(p.explain(ref, q('10.0.0.2'))).resolves.toMatchObject({ ok: true });
+    });
   });
 });

@@ -40,8 +40,8 @@ export async function requireJson(req: FastifyRequest): Promise<void> {
   }
 }
 
-/** Sends JSON the worker already serialized. */
-export function sendJson(reply: FastifyReply, json: string, status = 200): FastifyReply {
+/** Sends JSON the worker already serialized (a string, or UTF-8 bytes sent as they are). */
+export function sendJson(reply: FastifyReply, json: string | Buffer, status = 200): FastifyReply {
   return reply.status(status).type('application/json; charset=utf-8').send(json);
 }
 
