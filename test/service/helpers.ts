@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
+import { bundledWorker } from '../helpers/bundled.js';
 import { buildApp, type App } from '../../src/service/app.js';
 import { defaultConfig, type ServiceConfig } from '../../src/service/config.js';
 
@@ -35,11 +35,7 @@ export function testEngine(): 'wasm' | 'reference' | undefined {
  * of the time). Outside that setup, undefined: the app's own default (worker.ts under tsx).
  */
 export function testWorkerFile(): string | undefined {
-  try {
-    return inject('workerFile');
-  } catch {
-    return undefined;
-  }
+  return bundledWorker();
 }
 
 export interface TestApp {
