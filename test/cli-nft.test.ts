@@ -3,13 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cliArgv } from './helpers/bundled.js';
 import { loadRuleset } from '../src/index.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const fx = (f: string) => join(root, 'test/fixtures/nft', f);
 
 function landfall(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), ...args], { cwd: root, input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...cliArgv(root), ...args], { cwd: root, input, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -4,12 +4,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cliArgv } from './helpers/bundled.js';
 import { loadRuleset } from '../src/index.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
 function landfall(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...cliArgv(root), ...args], {
     cwd: root,
     input,
     encoding: 'utf8',

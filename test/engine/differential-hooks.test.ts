@@ -2,13 +2,13 @@
 // iptables tables: several base chains per hook at random priorities (nat chains at different
 // priorities, accepts in early chains, equal priorities, inet tables, evalCost 0/2 rules).
 // Every walk (all decision branches, ties included) and every trace batch must be identical.
+// Trace batches and the IPVS stage are differential-hooks-ipvs.test.ts (split to balance workers).
 
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
-import { parseIpsets } from '../../src/parse/ipset.js';
-import { arbScenario, DIFF_IPSETS_TEXT } from './differential-gen.js';
+import { arbScenario } from './differential-gen.js';
 import { compareAllWalks } from './differential-support.js';
 
 describe('wasm engine = reference engine with nft base chains', () => {
@@ -34,34 +34,5 @@ describe('wasm engine = reference engine with nft base chains', () => {
     // the generator does reach what this test is about
     expect(ties).toBeGreaterThan(20);
     expect(nftSteps).toBeGreaterThan(50);
-  }, 240_000);
-
-  test('trace batches: same draws for ties, statistic, nth', () => {
-    fc.assert(
-      fc.property(arbScenario({ nft: true }), fc.integer({ min: 0, max: 0xffffffff }), ({ rs, pkts }, seed) => {
-        const ref = createReferenceEngine(rs);
-        const wasm = createWasmEngine(rs, compileRuleset(rs, { minRun: 2 }));
-        const batch = [...pkts, ...pkts];
-        expect(wasm.trace(batch, seed)).toEqual(ref.trace(batch, seed));
-        expect(wasm.stats.hostTraces).toBe(0);
-      }),
-      { numRuns: 100 },
-    );
-  }, 240_000);
-
-  test('with IPVS state and ipsets: the IPVS stage among the base chains', () => {
-    const ipsets = parseIpsets(DIFF_IPSETS_TEXT);
-    let walks = 0;
-    fc.assert(
-      fc.property(arbScenario({ nft: true, ipvs: true, ipsets }), fc.integer({ min: 0, max: 0xffffffff }), ({ rs, pkts }, seed) => {
-        const ref = createReferenceEngine(rs);
-        const wasm = createWasmEngine(rs, compileRuleset(rs, { minRun: 2 }));
-        for (const p of pkts) walks += compareAllWalks(ref, wasm, p, 16);
-        expect(wasm.trace(pkts, seed)).toEqual(ref.trace(pkts, seed));
-        expect(wasm.stats.hostWalks).toBe(0);
-      }),
-      { numRuns: 120 },
-    );
-    expect(walks).toBeGreaterThan(120);
   }, 240_000);
 });

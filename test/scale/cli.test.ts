@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliArgv } from '../helpers/bundled.js';
 import { parseScaleArgs } from '../../src/scale/cli.js';
 import { normalizeScaleOptions, parseMixSpec, resolveServiceMix, ScaleOptionsError } from '../../src/scale/options.js';
 
@@ -14,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'landfall-scale-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function landfall(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...cliArgv(root), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundledWorker } from '../helpers/bundled.js';
 import { buildApp, type App } from '../../src/service/app.js';
 import { defaultConfig, type ServiceConfig } from '../../src/service/config.js';
 
@@ -28,6 +29,15 @@ export function testEngine(): 'wasm' | 'reference' | undefined {
   return e === 'wasm' || e === 'reference' ? e : undefined;
 }
 
+/**
+ * The pool worker the tests run: src/service/worker.ts bundled once per run by
+ * test/support/worker-bundle.ts (no tsx loader in the worker thread, so an app boots in a fraction
+ * of the time). Outside that setup, undefined: the app's own default (worker.ts under tsx).
+ */
+export function testWorkerFile(): string | undefined {
+  return bundledWorker();
+}
+
 export interface TestApp {
   app: App;
   dataDir: string;
@@ -43,6 +53,7 @@ export async function startApp(
   const app = await buildApp({
     config: defaultConfig({ poolSize: 1, dataDir, maxEventLoopDelayMs: 0, engine: testEngine(), ...overrides }),
     exampleDir: opts.example ? exampleDir : null,
+    ...withTestWorker(),
   });
   await app.ready();
   await app.landfall.boot.done;
@@ -54,6 +65,12 @@ export async function startApp(
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `{workerFile}` for buildApp when the bundled test worker is available (spread into its options). */
+export function withTestWorker(): { workerFile?: string } {
+  const workerFile = testWorkerFile();
+  return workerFile ? { workerFile } : {};
 }
 
 /** Uploads the fixture dump and returns its id. */

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/service/app.js';
 import { defaultConfig } from '../../src/service/config.js';
-import { startApp, upload, webQuery } from './helpers.js';
+import { startApp, upload, webQuery, withTestWorker } from './helpers.js';
 
 describe('probes', () => {
   it('healthz says 200 once listening; readyz 503 until the workers and the example are loaded, then 200', async () => {
-    const app = await buildApp({ config: defaultConfig({ poolSize: 1, maxEventLoopDelayMs: 0 }) });
+    const app = await buildApp({ config: defaultConfig({ poolSize: 1, maxEventLoopDelayMs: 0 }), ...withTestWorker() });
     try {
       await app.ready();
       // Booting needs a worker to start and import the library: not done within this tick.

@@ -8,11 +8,12 @@ import { JobQueueFull, ScaleJobs, type JobStatus } from '../../src/scale/jobs.js
 import { ScaleCancelled, type ScaleHooks, type ScaleResult } from '../../src/scale/run.js';
 import type { ScaleOptions } from '../../src/scale/types.js';
 import { emptyPoint } from '../../src/scale/point.js';
+import { withTestWorker } from './helpers.js';
 
 let app: App;
 
 beforeAll(async () => {
-  app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, maxEventLoopDelayMs: 0, preloadExample: false }), exampleDir: null });
+  app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, maxEventLoopDelayMs: 0, preloadExample: false }), exampleDir: null, ...withTestWorker() });
   await app.ready();
 });
 afterAll(async () => {
