@@ -44,11 +44,12 @@ export interface Server {
 }
 
 /** The real app (example preloaded as `example`) listening on 127.0.0.1:<free port>. */
-export async function startServer(overrides: Partial<ServiceConfig> = {}): Promise<Server> {
+export async function startServer(overrides: Partial<ServiceConfig> = {}, opts: { workerFile?: string } = {}): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'landfall-web-'));
   const app = await buildApp({
     config: defaultConfig({ poolSize: 1, dataDir, maxEventLoopDelayMs: 0, ...overrides }),
     exampleDir: join(ROOT, 'examples/kube-node'),
+    ...(opts.workerFile ? { workerFile: opts.workerFile } : {}),
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   await app.landfall.boot.done;

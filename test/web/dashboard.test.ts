@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import { generateIptables } from '../../src/kube/generate.js';
 import { WEB_DIR } from '../../src/service/web.js';
 import { CHROMIUM, ensureWebBuilt, launchBrowser, startServer, type Browser, type Server } from '../../web/harness.js';
+import { withTestWorker } from '../service/helpers.js';
 
 const EXAMPLE = new URL('../../examples/kube-node/', import.meta.url);
 const dumpLines = readFileSync(new URL('iptables.txt', EXAMPLE), 'utf8').split('\n');
@@ -54,7 +55,7 @@ describe.skipIf(!haveChromium)('dashboard in chromium', () => {
 
   beforeAll(async () => {
     ensureWebBuilt();
-    server = await startServer();
+    server = await startServer({}, withTestWorker()); // the pool worker bundled once per run
     browser = await launchBrowser();
     page = browser.page;
     page.setDefaultTimeout(20_000);
