@@ -12,7 +12,6 @@ import { buildModule, moduleSpec, optionArity, protoModule, type OptWord } from 
 import { buildTarget, isKnownTarget, targetOptionArity } from './targets.js';
 import { planPaste, type PastePlan } from './paste.js';
 import { tokenize } from './tokenize.js';
-import { SpanTable, WordSpans } from './scan.js';
 import { parseProto } from './values.js';
 
 export interface ParseOptions {
@@ -24,8 +23,6 @@ export interface ParseOptions {
   source?: string;
   /** The table of rules pasted without a `*table` header (`iptables -t nat -S` output). */
   table?: TableName;
-  /** Read every rule and chain declaration with the general path, never the fast one (tests compare the two). Default false. */
-  general?: boolean;
 }
 
 export interface ParsedDump {
@@ -41,9 +38,6 @@ const UNMODELLED_TARGETS = new Set([
 ]);
 const NAT_ONLY = new Set(['DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT']);
 const MAX_WARNINGS = 1000;
-const NO_OPTS: OptWord[] = [];
-/** Long spellings of the generic options (the fast path leaves them to the general path). */
-const GENERIC_LONG = new Set(['source', 'src', 'destination', 'dst', 'protocol', 'in-interface', 'out-interface', 'fragment', 'ipv4', 'ipv6', 'set-counters', 'match', 'jump', 'goto']);
 
 /** Shared `-p` match records (immutable, like every match): one per protocol and sense. */
 const PROTO_MATCHES = new Map<number, Match>();
@@ -131,11 +125,8 @@ class Parser {
   private lineNo = 0;
   private lineText = '';
 
-  private readonly fast: boolean;
-
   constructor(private readonly opts: ParseOptions) {
     this.lenient = !!opts.lenient;
-    this.fast = !opts.general;
     this.source = opts.source ?? 'iptables';
   }
 
@@ -358,22 +349,6 @@ class Parser {
 
   private declare(line: string, i: number): void {
     const table = this.table!;
-    // `:NAME - [0:0]`, a new user chain (most lines of a large dump's header): read in place.
-    const sp = line.indexOf(' ', i + 1);
-    if (this.fast && sp > i + 1 && sp - i - 1 <= 28 && line.length === sp + 8 && line.startsWith(' - [0:0]', sp)) {
-      let plain = true;
-      for (let k = i + 1; k < sp && plain; k++) {
-        const c = line.charCodeAt(k);
-        plain = c !== 9 && c !== 34 && c !== 39;
-      }
-      const name = plain ? line.slice(i + 1, sp) : '';
-      if (plain && !table.chains.has(name) && !BUILTIN_CHAINS[table.name].includes(name)) {
-        const ch: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
-        table.chains.set(name, ch);
-        this.chainAdded(table, ch);
-        return;
-      }
-    }
     const { words, cols } = this.words(line, i + 1);
     const name = words[0];
     if (!name) this.fail('chain declaration without a name', i + 2);
@@ -395,9 +370,7 @@ class Parser {
       this.soft(`chain ${quote(name)} declared twice`, cols[0]);
       return;
     }
-    const ch: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
-    table.chains.set(name, ch);
-    this.chainAdded(table, ch);
+    table.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
   }
 
   private words(line: string, start: number) {
@@ -418,301 +391,10 @@ class Parser {
     this.soft(`rule in undeclared chain ${quote(name)}`, col);
     const created: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
     this.table!.chains.set(name, created);
-    this.chainAdded(this.table!, created);
     return created;
   }
 
-  /**
-   * Per table, the names rules jump to or are appended to, looked up by their span in the line:
-   * the chain of that name, or null for a name that is no chain (ACCEPT, DNAT, …). A cache over
-   * table.chains: a chain added later fills its null entry (chainAdded), a deletion drops the table.
-   */
-  private readonly chainSpanTables = new Map<Table, SpanTable<Chain | null>>();
-  private chainSpans: SpanTable<Chain | null> | null = null;
-  private chainSpansFor: Table | null = null;
-
-  private chainAdded(table: Table, ch: Chain): void {
-    const st = this.chainSpanTables.get(table);
-    if (!st) return;
-    const id = st.find(ch.name, 0, ch.name.length);
-    if (id >= 0) st.values[id] = ch;
-  }
-
-  /** The span table of the open table. */
-  private spans(): SpanTable<Chain | null> {
-    const table = this.table!;
-    if (this.chainSpansFor === table) return this.chainSpans!;
-    let st = this.chainSpanTables.get(table);
-    if (!st) this.chainSpanTables.set(table, (st = new SpanTable<Chain | null>(10, MAX_INTERNED)));
-    this.chainSpansFor = table;
-    return (this.chainSpans = st);
-  }
-
-  /** Id in spans() of the name line[s, e), added on first sight (-1 when the table is full). */
-  private spanId(line: string, s: number, e: number): number {
-    const st = this.spans();
-    const id = st.find(line, s, e);
-    if (id >= 0) return id;
-    const name = line.slice(s, e);
-    return st.add(name, this.table!.chains.get(name) ?? null);
-  }
-
-  /** Option and module names by span (a few dozen distinct ones): no slice per option. */
-  private readonly names = new SpanTable<string>(8, 4096);
-
-  private nameAt(line: string, s: number, e: number): string {
-    const id = this.names.find(line, s, e);
-    if (id >= 0) return this.names.keys[id]!;
-    const name = line.slice(s, e);
-    this.names.add(name, name);
-    return name;
-  }
-
-  // The fast path's scratch (reused for every rule line; see fastRule).
-  private readonly ws = new WordSpans();
-  private readonly fGeneric: Match[] = [];
-  private readonly fModName: string[] = [];
-  /** Per module: word index of its first option (-1: none yet) and the word after its last. */
-  private fModFirst = new Int32Array(64);
-  private fModNext = new Int32Array(64);
-  /** Per option: its module, name, sense, option word index and arity. */
-  private fOptMod = new Int32Array(256);
-  private readonly fOptName: string[] = [];
-  private fOptInv = new Uint8Array(256);
-  private fOptWord = new Int32Array(256);
-  private fOptArity = new Int32Array(256);
-  /** Built matches of one module instance by family, module and option text (immutable, shared). */
-  private readonly moduleCache = [new Map<string, Match[]>(), new Map<string, Match[]>()];
-  /** Built targets with options by name and option text (immutable, shared). */
-  private readonly targetCache = new Map<string, Target>();
-
-  /**
-   * An `-A` line of the shapes dumps are made of, read from word offsets without tokenizing,
-   * building each module's and target's records once per distinct text. Returns false, having
-   * changed nothing the general path would not change the same way, for anything else (an error,
-   * a warning, `-I`, an option it does not know, an escape in quotes…): the general path
-   * (command/rule) then reads the line and reports what it must, at its line and column.
-   */
-  private fastRule(line: string, i: number): boolean {
-    const ws = this.ws;
-    if (!ws.scan(line, i)) return false;
-    const n = ws.n;
-    if (n < 2 || ws.quoted[1]) return false;
-    // The chain: usually the previous rule's (compared in place, no slice).
-    const cs = ws.start[1]!;
-    const clen = ws.end[1]! - cs;
-    let chain = this.lastChain;
-    if (chain === null || chain.name.length !== clen || !line.startsWith(chain.name, cs)) {
-      const id = this.spanId(line, cs, ws.end[1]!);
-      chain = id < 0 ? null : this.chainSpans!.values[id]!;
-      if (chain === null) return false;
-      this.lastChain = chain;
-    }
-    const dump = this.dump!;
-    const generic = this.fGeneric;
-    generic.length = 0;
-    const modName = this.fModName;
-    modName.length = 0;
-    const optName = this.fOptName;
-    optName.length = 0;
-    let nopts = 0;
-    let tname: string | null = null;
-    let tchain: Chain | undefined;
-    let isGoto = false;
-    let tcol = 0;
-    let tFirst = -1;
-    let tNext = -1;
-    let tOpts = 0;
-    let proto = -1;
-    let inv = false;
-    let invWord = -1;
-    for (let k = 2; k < n; ) {
-      const len = ws.end[k]! - ws.start[k]!;
-      const c0 = ws.at(k, 0);
-      if (ws.quoted[k]) return false;
-      if (len === 1 && c0 === 33 /* ! */) {
-        if (inv) return false;
-        inv = true;
-        invWord = k++;
-        continue;
-      }
-      if (len < 2 || c0 !== 45 /* - */) return false;
-      const optAt = inv ? invWord : k;
-      if (ws.at(k, 1) !== 45) {
-        // A short generic option with one argument.
-        if (len !== 2 || k + 1 >= n || ws.is(k + 1, '!')) return false;
-        const c1 = ws.at(k, 1);
-        const a = k + 1;
-        if (ws.quoted[a]) return false;
-        switch (c1) {
-          case 115: /* s */ case 100: /* d */ {
-            const text = line.slice(ws.start[a]!, ws.end[a]!);
-            const interned = this.addrMatches[(c1 === 115 ? 0 : 2) + (inv ? 1 : 0)]!;
-            const m = interned.get(text);
-            if (m === undefined) return false; // first sighting: the general path parses and interns it
-            if (dump.family !== undefined && dump.family !== m.cidr.family) return false;
-            if (dump.family === undefined) dump.family = m.cidr.family;
-            generic.push(m);
-            break;
-          }
-          case 112: /* p */ {
-            const p = parseProto(line.slice(ws.start[a]!, ws.end[a]!));
-            if (p === null || p === 58) return false;
-            if (!inv) proto = p;
-            if (p !== 0 || inv) generic.push(protoMatch(p, inv));
-            break;
-          }
-          case 105: /* i */ case 111: /* o */ {
-            const alen = ws.len(a);
-            if (alen > 15 || alen === 0) return false;
-            const v = line.slice(ws.start[a]!, ws.end[a]!);
-            const prefix = v.endsWith('+');
-            generic.push({ kind: c1 === 105 ? 'inIface' : 'outIface', invert: inv, name: prefix ? v.slice(0, -1) : v, prefix });
-            break;
-          }
-          case 109: /* m */ {
-            if (inv || modName.length === this.fModFirst.length) return false;
-            const m = modName.length;
-            modName.push(this.nameAt(line, ws.start[a]!, ws.end[a]!));
-            this.fModFirst[m] = -1;
-            break;
-          }
-          case 106: /* j */ case 103: /* g */ {
-            if (inv || tname !== null) return false;
-            const id = this.spanId(line, ws.start[a]!, ws.end[a]!);
-            if (id < 0) return false;
-            tname = this.chainSpans!.keys[id]!;
-            tchain = this.chainSpans!.values[id] ?? undefined;
-            isGoto = c1 === 103;
-            tcol = ws.start[a]! + 1;
-            break;
-          }
-          default:
-            return false;
-        }
-        inv = false;
-        k += 2;
-        continue;
-      }
-      // A long option: the target's, else the latest module's that knows it, else the protocol's.
-      const name = this.nameAt(line, ws.start[k]! + 2, ws.end[k]!);
-      let ar: number | undefined;
-      if (tname !== null && !isGoto && (ar = targetOptionArity(tname, name)) !== undefined) {
-        if (k + 1 + ar > n || (ar > 0 && ws.is(k + 1, '!')) || inv) return false;
-        if (tOpts === 0) tFirst = optAt;
-        else if (tNext !== optAt) return false;
-        tOpts++;
-        tNext = k + 1 + ar;
-        this.pushOpt(nopts++, -1, name, false, k, ar);
-        k = tNext;
-        continue;
-      }
-      if (GENERIC_LONG.has(name)) return false;
-      let mod = -1;
-      for (let m = modName.length - 1; m >= 0; m--) {
-        if ((ar = optionArity(modName[m]!, name)) !== undefined) {
-          mod = m;
-          break;
-        }
-      }
-      if (mod < 0) {
-        const implicit = protoModule(proto);
-        if (implicit === null || (ar = optionArity(implicit, name)) === undefined || modName.length === this.fModFirst.length) return false;
-        mod = modName.length;
-        modName.push(implicit);
-        this.fModFirst[mod] = -1;
-      }
-      if (k + 1 + ar! > n || (ar! > 0 && ws.is(k + 1, '!'))) return false;
-      // One module's options are one run of words (its cache key is their text).
-      if (this.fModFirst[mod] === -1) this.fModFirst[mod] = optAt;
-      else if (this.fModNext[mod] !== optAt) return false;
-      this.fModNext[mod] = k + 1 + ar!;
-      if (nopts === this.fOptMod.length) return false;
-      this.pushOpt(nopts++, mod, name, inv, k, ar!);
-      inv = false;
-      k += 1 + ar!;
-    }
-    if (inv) return false;
-
-    // Generic IP matches first, then the modules in order (as the general path orders them).
-    const family = dump.family ?? 4;
-    const cache = this.moduleCache[family === 4 ? 0 : 1]!;
-    for (let m = 0; m < modName.length; m++) {
-      const mname = modName[m]!;
-      const first = this.fModFirst[m]!;
-      if (mname === 'comment') {
-        // Nothing to validate: one comment match per --comment (no cache: comments are mostly unique).
-        for (let o = 0; o < nopts; o++) if (this.fOptMod[o] === m) generic.push({ kind: 'comment', text: ws.text(this.fOptWord[o]! + 1) });
-        continue;
-      }
-      const key = first < 0 ? mname : `${mname} ${line.slice(ws.start[first]!, ws.end[this.fModNext[m]! - 1]!)}`;
-      let built = cache.get(key);
-      if (built === undefined) {
-        const opts: OptWord[] = [];
-        for (let o = 0; o < nopts; o++) if (this.fOptMod[o] === m) opts.push(this.optWord(o));
-        try {
-          built = buildModule(mname, opts, family);
-        } catch (e) {
-          if (e instanceof ColumnError) return false;
-          throw e;
-        }
-        // Warnings and family checks are the general path's to make, at their columns.
-        for (const b of built) if (b.kind === 'unknown' || (b.kind === 'icmpType' && b.v6)) return false;
-        if (cache.size < MAX_INTERNED) cache.set(key, built);
-      }
-      for (let b = 0; b < built.length; b++) generic.push(built[b]!);
-    }
-    // The target: a known one is built once per distinct option text; a chain name waits for COMMIT.
-    let target: Target | null | undefined = null;
-    if (tname !== null && !isGoto) {
-      if (!isKnownTarget(tname)) {
-        if (tOpts > 0) return false;
-      } else if (tOpts === 0) {
-        target = this.prebuild(tname, NO_OPTS);
-        if (target === null) return false;
-      } else {
-        // DNAT / SNAT name an endpoint each: mostly distinct, not worth a cache key.
-        const cacheable = tname !== 'DNAT' && tname !== 'SNAT';
-        const key = cacheable ? `${tname} ${line.slice(ws.start[tFirst]!, ws.end[tNext - 1]!)}` : '';
-        target = cacheable ? this.targetCache.get(key) ?? null : null;
-        if (target === null) {
-          const opts: OptWord[] = [];
-          for (let o = 0; o < nopts; o++) if (this.fOptMod[o] === -1) opts.push(this.optWord(o));
-          target = this.prebuild(tname, opts);
-          if (target === null) return false;
-          if (cacheable && this.targetCache.size < MAX_INTERNED) this.targetCache.set(key, target);
-        }
-      }
-    }
-    this.addRule(line, i, chain, -1, generic.slice(), tname, isGoto, NO_OPTS, tcol, target, tchain);
-    return true;
-  }
-
-  private pushOpt(o: number, mod: number, name: string, inv: boolean, word: number, arity: number): void {
-    this.fOptMod[o] = mod;
-    this.fOptName[o] = name;
-    this.fOptInv[o] = inv ? 1 : 0;
-    this.fOptWord[o] = word;
-    this.fOptArity[o] = arity;
-  }
-
-  /** Option o of the current fast-path rule as the general path's OptWord. */
-  private optWord(o: number): OptWord {
-    const ws = this.ws;
-    const k = this.fOptWord[o]!;
-    const ar = this.fOptArity[o]!;
-    const args: string[] = [];
-    const argCols: number[] = [];
-    for (let a = k + 1; a <= k + ar; a++) {
-      args.push(ws.text(a));
-      argCols.push(ws.start[a]! + 1);
-    }
-    return { name: this.fOptName[o]!, args, invert: this.fOptInv[o] === 1, col: ws.start[k]! + 1, argCols };
-  }
-
   private command(line: string, i: number): void {
-    // `-A CHAIN …`: the fast path, unless it hands the line back.
-    if (this.fast && line.charCodeAt(i) === 45 && line.charCodeAt(i + 1) === 65 && line.charCodeAt(i + 2) === 32 && this.fastRule(line, i)) return;
     const { words, cols } = this.words(line, i);
     const cmd = words[0];
     if (cmd !== '-A' && cmd !== '-I') this.lastChain = null;
@@ -737,11 +419,7 @@ class Parser {
         const name = words[1];
         if (!name) this.fail('-N needs a chain name', cols[0] + 3);
         if (this.table!.chains.has(name)) this.soft(`chain ${quote(name)} already exists`, cols[1]);
-        else {
-          const ch: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
-          this.table!.chains.set(name, ch);
-          this.chainAdded(this.table!, ch);
-        }
+        else this.table!.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
         return;
       }
       case '-X':
@@ -749,8 +427,6 @@ class Parser {
         const name = words[1];
         const pt = this.pending.get(this.table!);
         if (pt) pt.stale = pt.rule.length;
-        this.chainSpanTables.delete(this.table!);
-        this.chainSpansFor = null;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -1000,41 +676,31 @@ class Parser {
         throw e;
       }
     }
-    // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
-    this.addRule(line, textStart, chain, insertAt, matches.slice(), target ? target.name : null, target?.isGoto ?? false, target?.opts ?? NO_OPTS, target?.col ?? 0, undefined, target ? this.table!.chains.get(target.name) : undefined);
-  }
-
-  /**
-   * Files a parsed rule in its chain and its target for COMMIT (both paths end here). `built` is
-   * the target record when the caller already has it (undefined: prebuild it here, null: none).
-   */
-  private addRule(line: string, textStart: number, chain: Chain, insertAt: number, matches: Match[], tname: string | null, isGoto: boolean, topts: OptWord[], tcol: number, built: Target | null | undefined, resolved: Chain | undefined): void {
-    const table = this.table!;
-    const dump = this.dump!;
     const rule: Rule = {
       line: this.lineNo,
       text: textStart === 0 ? line : line.slice(textStart),
       table: table.name,
       chain: chain.name,
       index: 0,
-      matches,
+      // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
+      matches: matches.slice(),
       target: null,
       family: dump.family ?? 4,
     };
-    if (tname !== null) {
+    if (target) {
       // A known target is built now (the rule holds it, not its option words); the name is looked
       // up now too, while fresh in cache. COMMIT decides: a chain of that name wins over the built target.
       const pt = this.pending.get(table)!;
       const slot = pt.rule.length;
-      if (built === undefined) built = isGoto ? null : this.prebuild(tname, topts);
+      const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
       if (built) rule.target = built;
-      else if (topts.length) pt.opts.set(slot, topts);
+      else if (target.opts.length) pt.opts.set(slot, target.opts);
       pt.rule.push(rule);
       pt.chain.push(chain);
-      pt.name.push(tname);
-      pt.isGoto.push(isGoto);
-      pt.col.push(tcol);
-      pt.resolved.push(resolved);
+      pt.name.push(target.name);
+      pt.isGoto.push(target.isGoto);
+      pt.col.push(target.col);
+      pt.resolved.push(table.chains.get(target.name));
     }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
