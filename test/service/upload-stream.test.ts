@@ -12,6 +12,7 @@ import { encodeInput, idOf } from '../../src/service/store.js';
 import { FirstLineSniffer, streamTextInput, streamedText } from '../../src/service/upload-stream.js';
 import { looksLikeNft } from '../../src/parse/paste.js';
 import { startApp, type TestApp } from './helpers.js';
+import { corpusFile, fixture } from '../helpers/fixtures.js';
 
 const chunked = (bytes: Buffer, cuts: number[]): Readable => {
   const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
@@ -111,6 +112,24 @@ describe('text/plain over a real socket', () => {
     expect(streamedText.uploads).toBe(before.uploads + 1);
     // The main thread decoded the body a chunk at a time: no string as long as the dump was made.
     expect(streamedText.largestDecodedChunk).toBeLessThan(text.length / 4);
+  });
+
+  it('real dumps pasted by users: streamed, each gets the id of its JSON bundle, nft told from iptables', async () => {
+    // A user's `nft list ruleset` (projectcalico/calico#8025) and `iptables-save` dumps from public issues.
+    const inputs: { text: string; key: 'iptables' | 'nftables' }[] = [
+      { text: fixture('nft/calico-8025.txt'), key: 'nftables' },
+      { text: corpusFile('openshift3-filter', 'iptables.txt')!, key: 'iptables' },
+      { text: corpusFile('calico-mangle-counters', 'iptables.txt')!, key: 'iptables' },
+    ];
+    for (const { text, key } of inputs) {
+      const streamed = await fetch(`http://127.0.0.1:${port}/v1/rulesets?lenient=true`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: text });
+      expect(streamed.status, await streamed.clone().text()).toBe(201);
+      const { id } = (await streamed.json()) as { id: string };
+      expect(id).toBe(idOf(encodeInput({ [key]: text }, { lenient: true })));
+      const json = await fetch(`http://127.0.0.1:${port}/v1/rulesets?lenient=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ [key]: text }) });
+      expect(json.status).toBe(201);
+      expect(((await json.json()) as { id: string }).id).toBe(id);
+    }
   });
 
   it('a JSON upload is read the same way: the same id as before, bad JSON and proto keys still refused, the limit enforced', async () => {
