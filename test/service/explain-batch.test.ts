@@ -47,4 +47,24 @@ describe('explain answers under concurrency', () => {
     const again = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${asks[0]!.id}/explain`, payload: asks[0]!.query });
     expect(again.body).toBe(answers[0]!.body);
   });
+
+  it('over a real listening socket, concurrent answers are the library’s bytes with their own lengths', async () => {
+    const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const generated = loadRuleset(bundle, { engine: testEngine() ?? 'wasm' });
+    const services = dump.services.filter((s) => s.clusterIP && s.port);
+    const queries = Array.from({ length: 60 }, (_, i) => {
+      const s = services[(i * 11) % services.length]!;
+      return { protocol: s.protocol, destination: s.clusterIP!, port: s.port!, origin: 'pod' as const, sourcePort: 20000 + i };
+    });
+    const bodies = await Promise.all(
+      queries.map(async (q) => {
+        const res = await fetch(`${base}/v1/rulesets/${generatedId}/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(q) });
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+        return text;
+      }),
+    );
+    bodies.forEach((b, i) => expect(b).toBe(JSON.stringify(generated.explain(queries[i]!))));
+  });
 });
