@@ -41,7 +41,7 @@ import { LAYOUT_VERSION } from './layout.js';
 
 export const SHARED_MAGIC = 0x48534c46; // "FLSH" little-endian
 /** Bump when this file's layout changes (the compiled words have their own LAYOUT_VERSION). */
-export const SHARED_FORMAT = 3;
+const SHARED_FORMAT = 3;
 
 const SH_MAGIC = 0;
 const SH_FORMAT = 1;

@@ -108,9 +108,6 @@ function sameAddr(cached: Addr | null, i32: Int32Array, at: number, family: 4 | 
   return cached;
 }
 
-function frozenAddr(i32: Int32Array, at: number, family: 4 | 6): Addr {
-  return addrAt(i32, at, family);
-}
 
 /** An assumption record (layout AS_*) at word index `at`. */
 export function assumptionAt(rs: Ruleset, strings: string[], i32: Int32Array, at: number): WalkAssumption {
@@ -227,8 +224,8 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     for (let i = 0; i < nnotes; i++) notes.push(note(ctx, o + L.O_NOTES + i * L.NOTE_WORDS, fam));
   }
   const verdict = verdictOf(i32[o + L.O_VERDICT]);
-  const dst = sameAddr(c.dst, i32, o + L.O_DST, fam) ?? (c.dst = frozenAddr(i32, o + L.O_DST, fam));
-  const src = sameAddr(c.src, i32, o + L.O_SRC, fam) ?? (c.src = frozenAddr(i32, o + L.O_SRC, fam));
+  const dst = sameAddr(c.dst, i32, o + L.O_DST, fam) ?? (c.dst = addrAt(i32, o + L.O_DST, fam));
+  const src = sameAddr(c.src, i32, o + L.O_SRC, fam) ?? (c.src = addrAt(i32, o + L.O_SRC, fam));
   const rec: WalkRecord = {
     verdict,
     dst,

@@ -53,7 +53,7 @@ export interface PoolStats {
 }
 
 /** Resolves the worker file for this build: .ts under tsx/vitest (needs the tsx loader), .js in dist/. */
-export function defaultWorkerFile(): { filename: string; execArgv: string[] | undefined } {
+function defaultWorkerFile(): { filename: string; execArgv: string[] | undefined } {
   const fromTs = import.meta.url.endsWith('.ts');
   const filename = fileURLToPath(new URL(fromTs ? './worker.ts' : './worker.js', import.meta.url));
   return { filename, execArgv: execArgvFor(filename) };
