@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { formatAddr, formatCidr } from '../../src/model/addr.js';
 import { RT_TABLE } from '../../src/model/routing.js';
-import { ParseError } from '../../src/parse/errors.js';
+import { parseErrorOf } from '../helpers/fixtures.js';
 import { buildRouting, jsonArrays, parseIpAddr, parseIpRoute, parseIpRule, TableIds } from '../../src/parse/iproute.js';
 
 // `ip -j addr` on a flannel node (abridged to the fields iproute2 always prints)
@@ -111,15 +111,7 @@ describe('iproute2 JSON', () => {
   });
 
   test('errors name the input, line and column', () => {
-    const bad = (f: () => unknown): ParseError => {
-      try {
-        f();
-      } catch (e) {
-        if (e instanceof ParseError) return e;
-        throw e;
-      }
-      throw new Error('no error');
-    };
+    const bad = parseErrorOf;
     const e1 = bad(() => parseIpAddr('[{"ifname":"lo"}]\n[{"ifname": "eth0",}]'));
     expect(e1).toMatchObject({ source: 'ipAddr', line: 2 });
     expect(e1.message).toMatch(/^ipAddr:2:\d+: malformed JSON/);
