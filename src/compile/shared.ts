@@ -336,6 +336,9 @@ function noModel(what: string): never {
  * Reads a shared form; throws when it is not current (see isCurrent). A resident part needs `tail`
  * to read the words (once, here) and the blob (on each call) from the whole form.
  */
+/** Chain names cached per opened form (a power of two). */
+const NAME_SLOTS = 4096;
+
 export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView {
   if (!isCurrent(sab)) throw new Error('shared ruleset: wrong magic, format or layout version');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
@@ -366,8 +369,23 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView 
   const [, textLen] = sec('text');
   const textsEnd = nchains > 0 ? cm[CM_NAME]! : textLen;
   const textStart = (i: number) => rm[i * rw + RM_TEXT]! & ~PREFIXED;
-  const chainName = (c: number) => str(cm[c * CHAIN_META + CM_NAME]!, cm[c * CHAIN_META + CM_NAMELEN]!);
-  const chainTable = (c: number) => str(cm[c * CHAIN_META + CM_TABLE]!, cm[c * CHAIN_META + CM_TABLELEN]!);
+  // Names decoded once per slot of a small direct-mapped cache (a path repeats its chains, and
+  // explain reads each rule's chain name), and table names once each (a ruleset has a handful).
+  const nameIds = new Int32Array(NAME_SLOTS);
+  const names: string[] = new Array<string>(NAME_SLOTS);
+  const chainName = (c: number): string => {
+    const slot = c & (NAME_SLOTS - 1);
+    if (nameIds[slot] === c + 1) return names[slot]!;
+    nameIds[slot] = c + 1;
+    return (names[slot] = str(cm[c * CHAIN_META + CM_NAME]!, cm[c * CHAIN_META + CM_NAMELEN]!));
+  };
+  const tables = new Map<number, string>();
+  const chainTable = (c: number): string => {
+    const id = cm[c * CHAIN_META + CM_TABLEID]!;
+    let t = tables.get(id);
+    if (t === undefined) tables.set(id, (t = str(cm[c * CHAIN_META + CM_TABLE]!, cm[c * CHAIN_META + CM_TABLELEN]!)));
+    return t;
+  };
 
   const ruleExtras = new Map(core.ruleExtras);
   const chainExtras = new Map(core.chainExtras);

@@ -51,7 +51,8 @@ export interface ExplainOptions {
 export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
   if (ref.kind === 'rule') {
     const r = rs.rules[ref.rule];
-    const family = rs.chains[rs.ruleChain[ref.rule]].family;
+    // A rule's family is its table's (4 / 6 / inet ↔ ip / ip6 / inet): no chain record to read.
+    const family = r.family === 4 ? 'ip' : r.family === 6 ? 'ip6' : 'inet';
     const step: PathStep = { family, table: r.table, chain: r.chain, index: r.index, line: r.line, rule: r.text };
     if (r.handle !== undefined) step.handle = r.handle;
     return step;
