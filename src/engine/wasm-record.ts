@@ -36,13 +36,19 @@ export function ifaceAt(i32: Int32Array, at: number): Iface {
   return { name, prefix: (meta & L.IF_PREFIX_BIT) !== 0 };
 }
 
+/** Rule steps interned per engine (a power of two): see DecodeContext.ruleSteps. */
+export const RULE_STEP_SLOTS = 1 << 14;
+
 export interface DecodeContext {
   rs: Ruleset;
   /**
    * Interned, frozen path steps by rule / chain id: explain replays a packet's walks many times
-   * and every walk repeats most steps, so steps are made once instead of per walk.
+   * and every walk repeats most steps, so steps are made once instead of per walk. Rule steps are
+   * direct-mapped (RULE_STEP_SLOTS, slot = id mod size, `ruleStepIds` holds 1 + the id a slot
+   * has): one per rule ever walked (660k at 20k services) would be kept for the engine's life.
    */
   ruleSteps: StepRef[];
+  ruleStepIds: Int32Array;
   policySteps: StepRef[];
   /** IPVS real servers by global index: [service, real] (src/compile/ipvs.ts). */
   ipvsReals: [number, number][];
@@ -189,7 +195,14 @@ export function decodeWalk(ctx: DecodeContext, pkt: WalkPacket): WalkRecord {
     const at = o + L.O_PATH + i * 2;
     const id = i32[at + 1];
     const kind = i32[at];
-    if (kind === L.STEP_RULE) path[i] = ctx.ruleSteps[id] ??= Object.freeze({ kind: 'rule', rule: id });
+    if (kind === L.STEP_RULE) {
+      const slot = id & (RULE_STEP_SLOTS - 1);
+      if (ctx.ruleStepIds[slot] !== id + 1) {
+        ctx.ruleStepIds[slot] = id + 1;
+        ctx.ruleSteps[slot] = Object.freeze({ kind: 'rule', rule: id });
+      }
+      path[i] = ctx.ruleSteps[slot]!;
+    }
     else if (kind === L.STEP_IPVS) path[i] = id < 0 ? { kind: 'ipvs', service: -1 - id, real: -1 } : { kind: 'ipvs', service: ctx.ipvsReals[id][0], real: ctx.ipvsReals[id][1] };
     else path[i] = ctx.policySteps[id] ??= Object.freeze({ kind: 'policy', chain: id });
   }

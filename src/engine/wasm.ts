@@ -29,7 +29,7 @@ import { createReferenceEngine } from './reference.js';
 import type { ColumnarEngine, PacketColumns, ResultColumns } from './columns.js';
 import type { Engine, StepRef, TraceRecord, WalkPacket, WalkRecord } from './types.js';
 import { engineExports, type EngineExports } from './wasm-exports.js';
-import { addrAt, assumptionAt, decodeWalk, verdictOf, type DecodeContext } from './wasm-record.js';
+import { addrAt, assumptionAt, decodeWalk, RULE_STEP_SLOTS, verdictOf, type DecodeContext } from './wasm-record.js';
 
 export type { CompiledRuleset };
 
@@ -176,7 +176,8 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
     strings: c.strings,
     i32,
     f64,
-    ruleSteps: new Array<StepRef>(rs.rules.length),
+    ruleSteps: new Array<StepRef>(RULE_STEP_SLOTS),
+    ruleStepIds: new Int32Array(RULE_STEP_SLOTS),
     ipvsReals: c.ipvs.reals,
     policySteps: new Array<StepRef>(rs.chains.length),
   };
