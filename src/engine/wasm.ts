@@ -99,7 +99,7 @@ function instantiate(c: CompiledRuleset): EngineExports {
 
 /** How openWasmEngine copies the words into the instance: in pieces, yielding between them. */
 export interface OpenSteps {
-  /** Bytes copied (or read) per piece; default 2 MiB. */
+  /** Bytes copied (or read) per piece; default 1 MiB. */
   pieceBytes?: number;
   /** Awaited between pieces (the caller's event loop answers other requests meanwhile). */
   yield: () => Promise<void>;
@@ -112,7 +112,7 @@ export interface OpenSteps {
   pieces?: (n: number) => void;
 }
 
-export const DEFAULT_PIECE_BYTES = 2 * 1024 * 1024;
+export const DEFAULT_PIECE_BYTES = 1024 * 1024;
 
 /**
  * createWasmEngine for a caller that must stay responsive: the instance is made, then the words are

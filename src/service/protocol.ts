@@ -125,6 +125,6 @@ export interface WorkerConfig {
   maxPaths?: number;
   /** Bytes of compiled rulesets a worker keeps opened (LRU; a parsed one counts 25× its input). */
   cacheBytes: number;
-  /** Bytes of words an open copies between two turns of the worker's event loop (default 2 MiB; tests make it tiny). */
+  /** Bytes of words an open copies between two turns of the worker's event loop (default 1 MiB; tests make it tiny). */
   openPieceBytes?: number;
 }

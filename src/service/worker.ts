@@ -75,8 +75,29 @@ const opening = new Map<string, Promise<Answering>>();
 let opens = 0;
 /** Tasks this worker has finished (TaskTimings.order). */
 let finished = 0;
-/** One turn of the event loop: the task messages that arrived meanwhile run (their handlers are sync). */
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Opens waiting for their next turn, served one per turn of the event loop (pump). */
+const turns: (() => void)[] = [];
+let pumping = false;
+/**
+ * An open's next turn: one open piece per turn of the event loop, whatever the number of opens in
+ * flight, so a task that arrived meanwhile (its handler is sync) waits for one piece at most.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => {
+    turns.push(resolve);
+    if (!pumping) {
+      pumping = true;
+      setImmediate(pump);
+    }
+  });
+}
+function pump(): void {
+  const next = turns.shift();
+  // Scheduled from the check phase: runs in the next turn, after the messages that came in.
+  if (turns.length > 0) setImmediate(pump);
+  else pumping = false;
+  next?.();
+}
 
 /**
  * The ruleset a task asks for: cached, or being opened (the open in flight), or opened now. A shared

@@ -29,6 +29,7 @@ function node(services: number, seed: number) {
 
 const A = node(20, 3);
 const B = node(400, 4);
+const C = node(400, 5);
 
 const PIECE = 64;
 let pool: WorkerPool | undefined;
@@ -109,6 +110,26 @@ describe('a worker opening a ruleset answers the rulesets it has open', () => {
     expect(isWholeShared(b.shared!)).toBe(false);
     expect(b.compiledFile).toBeDefined();
     await answersWhileOpening(makePool(), refOf(a), refOf(b));
+  });
+
+  it('two sets opening at once take turns: A is answered before either ends, each opens once', async () => {
+    const p = makePool();
+    const [a, b, c] = [A, B, C].map((n) => refOf(n.entry));
+    const warm = ok(await p.run({ op: 'explain', ruleset: a!, query: A.queries[0]! }));
+    const opening = [p.run({ op: 'explain', ruleset: b!, query: B.queries[0]! }), p.run({ op: 'explain', ruleset: c!, query: C.queries[0]! })];
+    await p.run({ op: 'ping' });
+    const [onA, b2, c2] = await Promise.all([
+      p.run({ op: 'explain', ruleset: a!, query: A.queries[1]! }),
+      p.run({ op: 'explain', ruleset: b!, query: B.queries[1]! }),
+      p.run({ op: 'explain', ruleset: c!, query: C.queries[1]! }),
+    ]);
+    const [b1, c1] = (await Promise.all(opening)).map(ok);
+    expect(onA!.timings.order).toBeLessThan(Math.min(b1!.timings.order, c1!.timings.order));
+    expect(text(onA!)).toBe(A.answer(A.queries[1]!));
+    expect([b1!.timings.loadMs, c1!.timings.loadMs].every((ms) => ms !== undefined)).toBe(true);
+    expect([ok(b2!).timings.loadMs, ok(c2!).timings.loadMs]).toEqual([undefined, undefined]);
+    expect(Math.max(b1!.timings.opens, c1!.timings.opens, b2!.timings.opens, c2!.timings.opens)).toBe(warm.timings.opens + 2);
+    expect([text(b1!), text(b2!), text(c1!), text(c2!)]).toEqual([B.answer(B.queries[0]!), B.answer(B.queries[1]!), C.answer(C.queries[0]!), C.answer(C.queries[1]!)]);
   });
 
   it('an upload opening B everywhere does not hold back explains on A (the batching path)', async () => {
