@@ -112,7 +112,7 @@ export interface OpenSteps {
   pieces?: (n: number) => void;
 }
 
-export const DEFAULT_PIECE_BYTES = 1024 * 1024;
+const DEFAULT_PIECE_BYTES = 1024 * 1024;
 
 /**
  * createWasmEngine for a caller that must stay responsive: the instance is made, then the words are

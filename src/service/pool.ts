@@ -2,9 +2,9 @@
 // one loader thread that parses and compiles uploads into the shared compiled form (it starts on
 // demand and exits when idle, giving back the parse's memory), so answering workers never parse
 // and a long parse never holds up answers. This module owns the mapping from
-// pool failures to API errors: a full queue is 503 + Retry-After, a task over its time limit has
-// its worker terminated (piscina does that on abort) and is 503, and a worker that dies fails only
-// the task it was running (500) — piscina starts a replacement, whose cache fills on demand.
+// pool failures to API errors: a full queue is 503 + Retry-After, a task over its time limit is
+// 503, and a worker that dies fails only the task it was running (500) — piscina starts a
+// replacement, whose cache fills on demand.
 //
 // An answering worker holds several tasks at once (PER_WORKER): while it opens a ruleset — in
 // pieces, with a turn of its event loop between them (src/service/worker.ts) — the tasks it holds
