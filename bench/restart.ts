@@ -6,7 +6,7 @@
 // waits on a rule set it did not ask for, SIGTERM ≤ 2 s. Writes bench/results/restart.{json,md}.
 //
 //   node --expose-gc --import tsx bench/restart.ts [--target-mb 1024] [--data-dir DIR] [--keep]
-//     [--sizes 20000,10000] [--probes 200] [--dist]
+//     [--sizes 20000,10000] [--probes 200] [--dist] [--probe small]
 // With --data-dir DIR that already holds the sets (a previous run with --keep), uploading is skipped.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     probes: { type: 'string', default: '200' },
     /** Restart the built server (dist/): what `npm start` runs; src/ under tsx spends seconds compiling. */
     dist: { type: 'boolean', default: false },
+    /** `small`: probe the smallest set (A) while the largest (B) and then the rest are read back (default: the largest). */
+    probe: { type: 'string', default: 'large' },
   },
 });
 const TARGET = Number(args['target-mb']) * 1024 * 1024;
@@ -115,7 +117,7 @@ try {
   // --- restart ------------------------------------------------------------------------------------
   // The largest sets: A is asked for first, B while A is being probed, then the rest all at once.
   const bySize = [...sets].sort((a, b) => b.dumpBytes - a.dumpBytes);
-  const [A, B, ...rest] = bySize as [SetInfo, SetInfo, ...SetInfo[]];
+  const [A, B, ...rest] = (args.probe === 'small' ? [bySize.at(-1)!, ...bySize.slice(0, -1)] : bySize) as [SetInfo, SetInfo, ...SetInfo[]];
   // Without --expose-gc, as in production (with it, every worker runs a full GC after each open).
   s = await startServer(dataDir, { dist: args.dist, exposeGc: false });
   const listenMs = Math.round(s.listenMs);

@@ -12,7 +12,7 @@ import { openShared, packShared } from './compile/shared.js';
 import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
 import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
 import { createReferenceEngine } from './engine/reference.js';
-import { createWasmEngine } from './engine/wasm.js';
+import { createWasmEngine, openWasmEngine, type OpenSteps } from './engine/wasm.js';
 import type { Engine } from './engine/types.js';
 import { discoverServices } from './kube/services.js';
 import type { ExplainResult, Query, TraceResult } from './model/contracts.js';
@@ -23,6 +23,7 @@ import type { RulesetBundle } from './model/contracts.js';
 export { isCurrent as isCurrentShared, isWhole as isWholeShared, residentPart, sectionOf as sharedSection } from './compile/shared.js';
 import { sharedBlob, type ReadTail } from './compile/shared.js';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 
 /** Reads byte ranges of a whole shared form kept in a file (what a resident part opens with). */
 export function fileTail(path: string): ReadTail {
@@ -39,6 +40,25 @@ export function fileTail(path: string): ReadTail {
       closeSync(fd);
     }
     return out;
+  };
+}
+
+/** Reads bytes of a whole shared form kept in a file into `into`, asynchronously (openSharedRulesetStepwise). */
+export type FillTail = (into: Uint8Array, at: number) => Promise<void>;
+
+/** fileTail without blocking: each call reads one range with the thread pool's file reads. */
+export function fileFill(path: string): FillTail {
+  return async (into, at) => {
+    const fh = await openFile(path, 'r');
+    try {
+      for (let done = 0; done < into.length; ) {
+        const { bytesRead } = await fh.read(into, done, into.length - done, at + done);
+        if (bytesRead === 0) throw new Error(`${path}: shorter than its shared form says`);
+        done += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
   };
 }
 
@@ -99,12 +119,40 @@ export interface OpenOptions {
 /** Opens a shared form (throws when it is not this build's format: recompile from the bytes). */
 export function openSharedRuleset(sab: SharedArrayBuffer, opts: OpenOptions = {}): SharedRuleset {
   const view = openShared(sab, opts.tail);
-  const rs = view.ruleset;
-  const host = (): Engine => {
+  const engine = createWasmEngine(view.ruleset, view.compiled, hostOf(opts));
+  return answering(view, engine, opts);
+}
+
+/**
+ * openSharedRuleset for a thread that keeps answering meanwhile: the words go into the engine a
+ * piece at a time, `yield` awaited between pieces (src/engine/wasm.ts openWasmEngine); a resident
+ * part reads them from its file with `fill` (asynchronous reads), straight into the instance's
+ * memory. The result answers exactly as openSharedRuleset's.
+ */
+export async function openSharedRulesetStepwise(
+  sab: SharedArrayBuffer,
+  opts: OpenOptions & Omit<OpenSteps, 'read'> & { fill?: FillTail },
+): Promise<SharedRuleset> {
+  const view = openShared(sab, opts.tail, { words: false });
+  const whole = sab.byteLength >= view.wordsAt + view.wordBytes;
+  if (!whole && !opts.fill) throw new Error('shared ruleset: a resident part opens stepwise only with a way to read its words (fill)');
+  const steps: OpenSteps = { yield: opts.yield, ...(opts.pieceBytes ? { pieceBytes: opts.pieceBytes } : {}), ...(opts.pieces ? { pieces: opts.pieces } : {}) };
+  if (whole) view.compiled.words = new Int32Array(sab, view.wordsAt, view.wordBytes / 4);
+  else steps.read = { wordBytes: view.wordBytes, fill: (into, from) => opts.fill!(into, view.wordsAt + from) };
+  await opts.yield(); // the tables and JSON sections were read: a turn for others before the words
+  const engine = await openWasmEngine(view.ruleset, view.compiled, hostOf(opts), steps);
+  return answering(view, engine, opts);
+}
+
+function hostOf(opts: OpenOptions): () => Engine {
+  return () => {
     if (!opts.parse) throw new Error('this walk needs the reference engine, and the shared form was opened without its dump');
     return createReferenceEngine(opts.parse());
   };
-  const engine = createWasmEngine(rs, view.compiled, host);
+}
+
+function answering(view: ReturnType<typeof openShared>, engine: Engine, opts: OpenOptions): SharedRuleset {
+  const rs = view.ruleset;
   // The engine copied the words into its instance and reads them no more; a copy read from a file
   // (resident part) must not stay reachable through the compiled record the engine keeps.
   view.compiled.words = new Int32Array(0);

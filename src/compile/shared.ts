@@ -326,20 +326,24 @@ export interface SharedView {
   /** What packShared's caller put in `meta` (parsed on each call) and `blob` (decoded on each call). */
   meta(): unknown;
   blob(): string;
+  /** Where the words lie in the whole form (bytes); with `{words: false}`, compiled.words is empty and the caller reads them from here. */
+  wordsAt: number;
+  wordBytes: number;
 }
 
 function noModel(what: string): never {
   throw new Error(`${what} is not in the shared compiled form (parse the dump for it)`);
 }
 
-/**
- * Reads a shared form; throws when it is not current (see isCurrent). A resident part needs `tail`
- * to read the words (once, here) and the blob (on each call) from the whole form.
- */
 /** Chain names cached per opened form (a power of two). */
 const NAME_SLOTS = 4096;
 
-export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView {
+/**
+ * Reads a shared form; throws when it is not current (see isCurrent). A resident part needs `tail`
+ * to read the words (once, here) and the blob (on each call) from the whole form. `words: false`
+ * leaves the words where they are (compiled.words empty): the caller copies them from wordsAt.
+ */
+export function openShared(sab: SharedArrayBuffer, tail?: ReadTail, opts: { words?: boolean } = {}): SharedView {
   if (!isCurrent(sab)) throw new Error('shared ruleset: wrong magic, format or layout version');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
   const nrules = hdr[SH_NRULES]!;
@@ -489,7 +493,7 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView 
   const whole = isWhole(sab);
   if (!whole && !tail) throw new Error('shared ruleset: a resident part opens only with a way to read its words');
   // The words are copied into the wasm instance, so a copy read from the file lives only until then.
-  const words = whole ? new Int32Array(sab, wordsAt, wordsLen / 4) : tailWords(tail!(wordsAt, wordsLen));
+  const words = opts.words === false ? new Int32Array(0) : whole ? new Int32Array(sab, wordsAt, wordsLen / 4) : tailWords(tail!(wordsAt, wordsLen));
   const compiled: CompiledRuleset = {
     words,
     strings: core.strings,
@@ -499,7 +503,7 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail): SharedView 
   };
   const [blobAt, blobLen] = sec('blob');
   const blob = (): string => (whole ? buf.toString('utf8', blobAt, blobAt + blobLen) : Buffer.from(tail!(blobAt, blobLen)).toString('utf8'));
-  return { compiled, ruleset, meta: () => json('meta'), blob };
+  return { compiled, ruleset, meta: () => json('meta'), blob, wordsAt, wordBytes: wordsLen };
 }
 
 function tailWords(bytes: Uint8Array): Int32Array {

@@ -67,7 +67,8 @@ export function wasmModule(): WebAssembly.Module {
   return cachedModule;
 }
 
-function instantiate(c: CompiledRuleset): EngineExports {
+/** A fresh instance whose memory holds `wordBytes` bytes of ruleset at RS_BASE_BYTES (not yet copied). */
+function newInstance(wordBytes: number): EngineExports {
   const inst = new WebAssembly.Instance(wasmModule(), {
     env: {
       abort(): never {
@@ -77,13 +78,64 @@ function instantiate(c: CompiledRuleset): EngineExports {
   });
   const ex = engineExports(inst);
   if (ex.heapBase() > L.IO_BASE_BYTES) throw new Error('wasm engine: static data overlaps the I/O regions');
-  const need = L.RS_BASE_BYTES + c.words.byteLength;
+  const need = L.RS_BASE_BYTES + wordBytes;
   const have = ex.memory.buffer.byteLength;
   if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
-  new Int32Array(ex.memory.buffer, L.RS_BASE_BYTES, c.words.length).set(c.words);
+  return ex;
+}
+
+/** Checks the copied ruleset (ex.init): the instance is ready to walk. */
+function initInstance(ex: EngineExports): EngineExports {
   const st = ex.init();
   if (st !== L.ST_OK) fail(st);
   return ex;
+}
+
+function instantiate(c: CompiledRuleset): EngineExports {
+  const ex = newInstance(c.words.byteLength);
+  new Int32Array(ex.memory.buffer, L.RS_BASE_BYTES, c.words.length).set(c.words);
+  return initInstance(ex);
+}
+
+/** How openWasmEngine copies the words into the instance: in pieces, yielding between them. */
+export interface OpenSteps {
+  /** Bytes copied (or read) per piece; default 1 MiB. */
+  pieceBytes?: number;
+  /** Awaited between pieces (the caller's event loop answers other requests meanwhile). */
+  yield: () => Promise<void>;
+  /**
+   * Where the words come from when `compiled.words` does not hold them (a resident part: its
+   * file): fills `into` with the words' bytes from byte `from` on. `wordBytes` is their length.
+   */
+  read?: { wordBytes: number; fill: (into: Uint8Array, from: number) => Promise<void> };
+  /** Told how many pieces the copy took. */
+  pieces?: (n: number) => void;
+}
+
+const DEFAULT_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * createWasmEngine for a caller that must stay responsive: the instance is made, then the words are
+ * copied into its memory (or read straight into it) a piece at a time with `steps.yield()` awaited
+ * between pieces; the engine is the same as createWasmEngine's (same words, same init).
+ */
+export async function openWasmEngine(rs: Ruleset, compiled: CompiledRuleset, host: (() => Engine) | undefined, steps: OpenSteps): Promise<WasmEngine> {
+  const total = steps.read ? steps.read.wordBytes : compiled.words.byteLength;
+  const piece = Math.max(4, (steps.pieceBytes ?? DEFAULT_PIECE_BYTES) & ~3);
+  const ex = newInstance(total);
+  // The memory does not grow after newInstance: one view over it serves every piece.
+  const mem = new Uint8Array(ex.memory.buffer, L.RS_BASE_BYTES, total);
+  const src = steps.read ? undefined : new Uint8Array(compiled.words.buffer, compiled.words.byteOffset, total);
+  let n = 0;
+  for (let at = 0; at < total; at += piece) {
+    if (n++ > 0) await steps.yield();
+    const end = Math.min(total, at + piece);
+    if (src) mem.set(src.subarray(at, end), at);
+    else await steps.read!.fill(mem.subarray(at, end), at);
+  }
+  steps.pieces?.(n);
+  await steps.yield();
+  return engineOver(rs, compiled, initInstance(ex), host);
 }
 
 /** Writes an IFACE block at word index `at`; false when the name cannot be encoded. */
@@ -167,7 +219,11 @@ export interface WasmEngine extends Engine, ColumnarEngine {
  */
 export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?: () => Engine): WasmEngine {
   const c = compiled ?? compileRuleset(rs);
-  const ex = instantiate(c);
+  return engineOver(rs, c, instantiate(c), host);
+}
+
+/** The engine over an instance whose memory holds `c`'s words (c.words itself is not read again). */
+function engineOver(rs: Ruleset, c: CompiledRuleset, ex: EngineExports, host?: () => Engine): WasmEngine {
   // Views made once: the module never grows its memory after instantiate().
   const i32 = new Int32Array(ex.memory.buffer);
   const f64 = new Float64Array(ex.memory.buffer);
@@ -181,7 +237,8 @@ export function createWasmEngine(rs: Ruleset, compiled?: CompiledRuleset, host?:
     ipvsReals: c.ipvs.reals,
     policySteps: new Array<StepRef>(rs.chains.length),
   };
-  const nth = c.words[L.H_NNTH];
+  // From the instance's copy: an opener may have dropped (or never held) c.words.
+  const nth = i32[L.RS_BASE_BYTES / 4 + L.H_NNTH];
   const forcedAt = L.FORCED_BYTES / 4;
   let reference: Engine | null = null;
   const stats = { hostWalks: 0, hostTraces: 0 };

@@ -2,19 +2,46 @@
 // one loader thread that parses and compiles uploads into the shared compiled form (it starts on
 // demand and exits when idle, giving back the parse's memory), so answering workers never parse
 // and a long parse never holds up answers. This module owns the mapping from
-// pool failures to API errors: a full queue is 503 + Retry-After, a task over its time limit has
-// its worker terminated (piscina does that on abort) and is 503, and a worker that dies fails only
-// the task it was running (500) — piscina starts a replacement, whose cache fills on demand.
+// pool failures to API errors: a full queue is 503 + Retry-After, a task over its time limit is
+// 503, and a worker that dies fails only the task it was running (500) — piscina starts a
+// replacement, whose cache fills on demand.
+//
+// An answering worker holds several tasks at once (PER_WORKER): while it opens a ruleset — in
+// pieces, with a turn of its event loop between them (src/service/worker.ts) — the tasks it holds
+// for rulesets already open are answered, so no request waits on an open it did not ask for.
+// Time limits are therefore the pool's own, not piscina's (whose abort stops the worker, and with
+// it every task the worker holds): each task carries a gate (protocol.ts Task.gate), and at its
+// limit a task that has not started, or is waiting for its ruleset to open, is cancelled; only a
+// task that is running stops its worker. The other tasks that worker held are run again.
 
-import { Piscina } from 'piscina';
+import { Piscina, queueOptionsSymbol } from 'piscina';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApiError } from './errors.js';
-import type { RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
+import { GATE, type RulesetRef, type Task, type TaskResult, type TaskTimings, type WorkerConfig } from './protocol.js';
 import type { Query } from '../model/contracts.js';
 
 /** Explains sent to a worker in one task at most (a batch of 10k-service answers is ~10 KB each). */
 const MAX_BATCH = 64;
+
+/**
+ * Tasks an answering worker holds at once (the rest wait in the pool). More than one, so that a
+ * worker opening rulesets still takes the tasks for rulesets it has open; a sync task runs to its
+ * end, so the ones behind it in that worker wait as they would in the queue.
+ */
+const PER_WORKER = 16;
+
+/** A worker that died with tasks: `culprit` when this task was the one running (it is not rerun). */
+class WorkerDied extends Error {
+  constructor(
+    readonly culprit: boolean,
+    cause: unknown,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+type Balancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
 
 /** An explain waiting for a batch. */
 interface Waiting {
@@ -85,7 +112,12 @@ export class WorkerPool {
   /** Explains waiting for a worker, by ruleset id (see explain()). */
   private readonly waiting = new Map<string, { ruleset: RulesetRef; queries: Waiting[] }>();
   private batchesRunning = 0;
+  /** Batches running per ruleset id: at most `size` each (one per worker, as one busy ruleset had before). */
+  private readonly batchesOf = new Map<string, number>();
   private dispatchScheduled = false;
+  /** Threads this pool stopped (a task over its limit): no task is given to them while they exit. */
+  private readonly stopped = new Set<number>();
+  private closing = false;
 
   constructor(opts: PoolOptions) {
     const filename = opts.filename ?? defaultWorkerFile().filename;
@@ -99,6 +131,8 @@ export class WorkerPool {
       execArgv: execArgvFor(filename),
       minThreads: opts.size,
       maxThreads: opts.size,
+      concurrentTasksPerWorker: PER_WORKER,
+      loadBalancer: this.balance,
       // Workers hold parsed rulesets: never let them idle out, or every cache goes cold.
       idleTimeout: Infinity,
       // The queue bound is enforced in run(), where it is exact: piscina only checks its own
@@ -126,24 +160,45 @@ export class WorkerPool {
   async warmUp(): Promise<void> {
     // Starting a worker (and, under tsx, compiling its imports) is not a task: no task time limit.
     const limit = Math.max(this.taskTimeoutMs, 120_000);
+    const threads = this.piscina.threads.map((t) => t.threadId);
     await Promise.all([
-      ...Array.from({ length: this.size }, () => this.run({ op: 'ping' }, limit)),
+      ...Array.from({ length: this.size }, (_, i) => this.runOn({ op: 'ping' }, limit, threads[i])),
       // The loader too (the bundled example is its first job); it exits again when idle.
       this.loader.run({ op: 'ping' }, { signal: AbortSignal.timeout(limit) }),
     ]);
   }
 
   /**
-   * Opens a stored ruleset in every worker (see the 'open' task), so the first answer each gives
-   * pays no open. Best effort: a worker that could not open it opens it on its first request.
+   * Opens a stored ruleset in every worker (an 'open' task addressed to each thread), so the first
+   * answer each gives pays no open; each worker keeps answering its other rulesets meanwhile. Best
+   * effort: a worker that could not open it (or was replaced since) opens it on its first request.
    */
   async openEverywhere(ruleset: RulesetRef, warm?: Query): Promise<Set<number>> {
-    const barrier = new SharedArrayBuffer(4);
-    const task: Task = { op: 'open', ruleset, barrier, workers: this.size, ...(warm ? { warm } : {}) };
-    const done = await Promise.allSettled(Array.from({ length: this.size }, () => this.run(task)));
+    const task: Task = { op: 'open', ruleset, ...(warm ? { warm } : {}) };
+    const threads = this.piscina.threads.map((t) => t.threadId);
+    const done = await Promise.allSettled(threads.map((thread) => this.runOn(task, this.taskTimeoutMs, thread)));
     // The threads that have it open now.
     return new Set(done.flatMap((d) => (d.status === 'fulfilled' && d.value.ok ? [d.value.timings.thread] : [])));
   }
+
+  /**
+   * Piscina's choice of worker for a task: the thread it is addressed to (openEverywhere, warmUp)
+   * while that thread is in the pool, else the least busy worker holding fewer than PER_WORKER.
+   */
+  private readonly balance: Balancer = (task, workers) => {
+    const thread = (task[queueOptionsSymbol] as { thread?: number } | null)?.thread;
+    if (thread !== undefined) {
+      const to = workers.find((w) => w.id === thread && !this.stopped.has(w.id));
+      if (to) return to;
+    }
+    let best: (typeof workers)[number] | null = null;
+    for (const w of workers) {
+      if (this.stopped.has(w.id) || w.currentUsage >= PER_WORKER) continue;
+      if (!best || w.currentUsage < best.currentUsage) best = w;
+      if (w.currentUsage === 0) break;
+    }
+    return best;
+  };
 
   /**
    * A task whose ruleset id is not known yet must parse its input: it gets the load limit. (A
@@ -155,19 +210,112 @@ export class WorkerPool {
   }
 
   async run(task: Task, timeoutMs = this.limitFor(task)): Promise<TaskResult> {
+    return this.runOn(task, timeoutMs);
+  }
+
+  private async runOn(task: Task, timeoutMs: number, thread?: number): Promise<TaskResult> {
     if (this.inFlight >= this.size + this.queueMax) {
       this.rejected++;
       throw new ApiError('overloaded', `all ${this.size} workers busy and ${this.queueMax} requests queued; retry shortly`, {}, 1);
     }
-    const signal = AbortSignal.timeout(timeoutMs);
     this.inFlight++;
     try {
-      return await (parses(task) ? this.loader : this.piscina).run(task, { signal });
-    } catch (err) {
-      throw this.classify(err, signal, timeoutMs);
+      if (parses(task)) {
+        // The loader runs one task at a time: piscina's own limit (it stops the loader) is exact.
+        const signal = AbortSignal.timeout(timeoutMs);
+        try {
+          return await this.loader.run(task, { signal });
+        } catch (err) {
+          throw this.classify(err, signal, timeoutMs);
+        }
+      }
+      try {
+        return await this.exec(task, timeoutMs, thread);
+      } catch (err) {
+        throw err instanceof WorkerDied ? this.crashed(err) : err;
+      }
     } finally {
       this.inFlight--;
     }
+  }
+
+  /**
+   * Runs a task on an answering worker within `timeoutMs` (see the header). A task that was not the
+   * one running when its worker died (it waited behind it, or for its ruleset to open, or its worker
+   * was stopped for another task's limit) runs once more, on a fresh limit; the one running is
+   * the culprit and throws WorkerDied (culprit: true), as does a second death.
+   */
+  private async exec(task: Task, timeoutMs: number, thread?: number): Promise<TaskResult> {
+    for (let attempt = 0; ; attempt++) {
+      const gate = new Int32Array(new SharedArrayBuffer(8));
+      const sent = { ...task, gate: gate.buffer as SharedArrayBuffer, ...(thread === undefined ? {} : { [queueOptionsSymbol]: { thread } }) };
+      try {
+        return await this.attempt(sent, gate, timeoutMs);
+      } catch (err) {
+        if (!(err instanceof WorkerDied)) throw err;
+        if (this.closing) throw new ApiError('overloaded', 'the server is shutting down', {}, 1);
+        if (err.culprit || attempt > 0) throw err;
+      }
+    }
+  }
+
+  private attempt(task: Task, gate: Int32Array, timeoutMs: number): Promise<TaskResult> {
+    return new Promise<TaskResult>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled || !this.expire(gate)) return;
+        settled = true;
+        this.timeouts++;
+        reject(new ApiError('task-timeout', `the request ran longer than ${timeoutMs} ms and was stopped`, {}, 1));
+      }, timeoutMs);
+      this.piscina.run(task).then(
+        (res) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          resolve(res);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          // Only one task runs at a time in a worker: the one whose gate says so stopped it.
+          reject(new WorkerDied(Atomics.load(gate, 0) === GATE.running, err));
+        },
+      );
+    });
+  }
+
+  /**
+   * A task reached its time limit: cancelled when it has not started or waits for its ruleset to
+   * open (its worker skips it), its worker stopped when it is running. False when it is done
+   * already (its answer is on its way and settles it).
+   */
+  private expire(gate: Int32Array): boolean {
+    for (;;) {
+      const state = Atomics.load(gate, 0);
+      if (state === GATE.waiting || state === GATE.awaiting) {
+        if (Atomics.compareExchange(gate, 0, state, GATE.cancelled) === state) return true;
+        continue;
+      }
+      if (state !== GATE.running) return false;
+      const thread = Atomics.load(gate, 1);
+      const worker = this.piscina.threads.find((t) => t.threadId === thread);
+      if (worker) {
+        // Piscina sees the exit, fails the worker's tasks (the others run again: exec) and starts a replacement.
+        this.stopped.add(thread);
+        worker.once('exit', () => this.stopped.delete(thread));
+        void worker.terminate();
+      }
+      return true;
+    }
+  }
+
+  /** A task whose worker died while running it: 500, and the death logged. */
+  private crashed(err: WorkerDied): ApiError {
+    this.crashes++;
+    this.onCrash?.(err.message);
+    return new ApiError('worker-crashed', 'the worker running this request stopped unexpectedly; it has been replaced, retry the request');
   }
 
   /**
@@ -200,44 +348,56 @@ export class WorkerPool {
     }).finally(() => this.inFlight--);
   }
 
-  /** Starts batches while a worker is free (first come, first served across rulesets). */
+  /**
+   * Starts batches, first come first served across rulesets, at most `size` per ruleset (under load
+   * one ruleset's explains gather into one batch per worker, as before) and PER_WORKER per worker in
+   * all: a batch for a ruleset that is still opening does not hold back the others' batches.
+   */
   private dispatch(): void {
-    while (this.batchesRunning < this.size && this.waiting.size > 0) {
-      const [id, w] = this.waiting.entries().next().value!;
-      const batch = w.queries.splice(0, MAX_BATCH);
-      // Whatever is left goes behind the other rulesets' waiting queries.
-      this.waiting.delete(id);
-      if (w.queries.length > 0) this.waiting.set(id, w);
-      this.batchesRunning++;
-      void this.runBatch(w.ruleset, batch).finally(() => {
-        this.batchesRunning--;
-        this.dispatch();
-      });
+    for (let started = true; started; ) {
+      started = false;
+      for (const [id, w] of [...this.waiting]) {
+        if (this.batchesRunning >= this.size * PER_WORKER) return;
+        const running = this.batchesOf.get(id) ?? 0;
+        if (running >= this.size) continue;
+        const batch = w.queries.splice(0, MAX_BATCH);
+        // Whatever is left goes behind the other rulesets' waiting queries.
+        this.waiting.delete(id);
+        if (w.queries.length > 0) this.waiting.set(id, w);
+        this.batchesRunning++;
+        this.batchesOf.set(id, running + 1);
+        started = true;
+        void this.runBatch(w.ruleset, batch).finally(() => {
+          this.batchesRunning--;
+          const n = (this.batchesOf.get(id) ?? 1) - 1;
+          if (n > 0) this.batchesOf.set(id, n);
+          else this.batchesOf.delete(id);
+          this.dispatch();
+        });
+      }
     }
   }
 
   private async runBatch(ruleset: RulesetRef, batch: Waiting[]): Promise<void> {
     const timeoutMs = Math.max(1, Math.round(this.taskTimeoutMs - (performance.now() - batch[0]!.since)));
-    const signal = AbortSignal.timeout(timeoutMs);
     let res: TaskResult;
     try {
-      res = await this.piscina.run({ op: 'explainBatch', ruleset, queries: batch.map((w) => w.query) }, { signal });
+      res = await this.exec({ op: 'explainBatch', ruleset, queries: batch.map((w) => w.query) }, timeoutMs);
     } catch (err) {
-      if (signal.aborted || batch.length === 1) {
-        const e = this.classify(err, signal, this.taskTimeoutMs);
+      if (!(err instanceof WorkerDied) || batch.length === 1) {
+        const e = err instanceof WorkerDied ? this.crashed(err) : err;
         for (const w of batch) w.reject(e);
         return;
       }
-      // The worker died on one of them (or was killed): each again alone, on its own time limit.
+      // The worker died on one of them: each again alone, on its own time limit.
       this.crashes++;
-      this.onCrash?.((err as Error)?.message ?? String(err));
+      this.onCrash?.(err.message);
       await Promise.all(
         batch.map(async (w) => {
-          const alone = AbortSignal.timeout(this.taskTimeoutMs);
           try {
-            w.resolve(await this.piscina.run({ op: 'explain', ruleset, query: w.query }, { signal: alone }));
+            w.resolve(await this.exec({ op: 'explain', ruleset, query: w.query }, this.taskTimeoutMs));
           } catch (e) {
-            w.reject(this.classify(e, alone, this.taskTimeoutMs));
+            w.reject(e instanceof WorkerDied ? this.crashed(e) : e);
           }
         }),
       );
@@ -301,6 +461,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const w of this.waiting.values()) for (const q of w.queries) q.reject(new ApiError('overloaded', 'the server is shutting down', {}, 1));
     this.waiting.clear();
     await Promise.all([this.piscina.destroy(), this.loader.destroy()]);

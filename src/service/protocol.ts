@@ -36,7 +36,7 @@ export function refOf(entry: { id: string; input?: SharedArrayBuffer; inputFile?
   return ref;
 }
 
-export type Task =
+export type Task = (
   | { op: 'load'; ruleset: RulesetRef }
   | { op: 'explain'; ruleset: RulesetRef; query: Query }
   /**
@@ -49,12 +49,24 @@ export type Task =
   | { op: 'traceColumns'; ruleset: RulesetRef; packets: SharedArrayBuffer }
   | { op: 'services'; ruleset: RulesetRef }
   /**
-   * Open (and cache) the ruleset in this worker, so its first answer does not pay for it. The pool
-   * sends one to every worker at once: each waits at `barrier` (an Int32 counter) until all
-   * `workers` have arrived, so no worker takes two and none is skipped.
+   * Open (and cache) the ruleset in this worker, so its first answer does not pay for it; `warm`
+   * is explained once to warm the thread's code paths. The pool sends one to each worker by its
+   * thread id (src/service/pool.ts openEverywhere).
    */
-  | { op: 'open'; ruleset: RulesetRef; barrier: SharedArrayBuffer; workers: number; warm?: Query }
-  | { op: 'ping' };
+  | { op: 'open'; ruleset: RulesetRef; warm?: Query }
+  | { op: 'ping' }
+) & {
+  /**
+   * Set by the pool: an Int32Array(2) over this buffer, [state (GATE), threadId of the worker that
+   * took the task]. The worker moves it waiting → running (→ awaiting while its ruleset opens →
+   * running) → done; the pool, at the task's time limit, moves waiting or awaiting → cancelled
+   * (the worker then skips the task) and stops the worker only when the task is running.
+   */
+  gate?: SharedArrayBuffer;
+};
+
+/** The states of a task's gate (see Task.gate). */
+export const GATE = { waiting: 0, running: 1, awaiting: 2, done: 3, cancelled: 4 } as const;
 
 /** What the worker did besides answering, for /metrics. */
 export interface TaskTimings {
@@ -69,6 +81,12 @@ export interface TaskTimings {
   cached: number;
   /** Dumps this worker has parsed since it started (answers from the shared form parse none). */
   parses: number;
+  /** Opens of a compiled form this worker has started since it began (one per ruleset it caches). */
+  opens: number;
+  /** The pieces this task's open copied the words in (set on the task that opened the ruleset). */
+  openPieces?: number;
+  /** This task's place in the order its worker finished tasks (1 = the first it finished). */
+  order: number;
   /** The worker's threadId. */
   thread: number;
 }
@@ -107,4 +125,6 @@ export interface WorkerConfig {
   maxPaths?: number;
   /** Bytes of compiled rulesets a worker keeps opened (LRU; a parsed one counts 25× its input). */
   cacheBytes: number;
+  /** Bytes of words an open copies between two turns of the worker's event loop (default 1 MiB; tests make it tiny). */
+  openPieceBytes?: number;
 }

@@ -8,11 +8,11 @@ import { LRUCache } from 'lru-cache';
 import { loadRuleset, buildRuleset } from '../ruleset.js';
 import type { RulesetBundle } from '../model/contracts.js';
 import { readFileSync } from 'node:fs';
-import { compileShared, fileTail, isCurrentShared, isWholeShared, openSharedRuleset, sharedSection } from '../shared-ruleset.js';
+import { compileShared, fileFill, fileTail, isCurrentShared, isWholeShared, openSharedRulesetStepwise, sharedSection } from '../shared-ruleset.js';
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
 import { collectIfExposed } from './gc.js';
-import type { BatchAnswers, RulesetRef, Task, TaskResult, TaskTimings, WorkerConfig } from './protocol.js';
+import { GATE, type BatchAnswers, type RulesetRef, type Task, type TaskResult, type TaskTimings, type WorkerConfig } from './protocol.js';
 import type { WorkerFault } from './errors.js';
 
 /** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
@@ -69,48 +69,100 @@ function parse(ref: RulesetRef): { bundle: RulesetBundle; lenient: boolean } {
   return { bundle, lenient: bundle.lenient === true };
 }
 
-function open(ref: RulesetRef, timings: TaskTimings): Answering {
+/** Opens of a shared form in progress, by ruleset id: every task for that id awaits the one open. */
+const opening = new Map<string, Promise<Answering>>();
+/** Opens this worker has started since it began (each ruleset once while it stays cached). */
+let opens = 0;
+/** Tasks this worker has finished (TaskTimings.order). */
+let finished = 0;
+/** Opens waiting for their next turn, served one per turn of the event loop (pump). */
+const turns: (() => void)[] = [];
+let pumping = false;
+/**
+ * An open's next turn: one open piece per turn of the event loop, whatever the number of opens in
+ * flight, so a task that arrived meanwhile (its handler is sync) waits for one piece at most.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => {
+    turns.push(resolve);
+    if (!pumping) {
+      pumping = true;
+      setImmediate(pump);
+    }
+  });
+}
+function pump(): void {
+  const next = turns.shift();
+  // Scheduled from the check phase: runs in the next turn, after the messages that came in.
+  if (turns.length > 0) setImmediate(pump);
+  else pumping = false;
+  next?.();
+}
+
+/**
+ * The ruleset a task asks for: cached, or being opened (the open in flight), or opened now. A shared
+ * compiled form opens stepwise (src/shared-ruleset.ts openSharedRulesetStepwise): the words go
+ * into the wasm instance a piece at a time with a turn of the event loop between pieces, so the
+ * tasks this worker holds for rulesets already open are answered meanwhile (the pool sends a busy
+ * worker more tasks: src/service/pool.ts).
+ */
+function open(ref: RulesetRef, timings: TaskTimings): Answering | Promise<Answering> {
   if (ref.id) {
     const hit = cache.get(ref.id) ?? (oversize?.id === ref.id ? oversize.rs : undefined);
     if (hit) return hit;
+    const inFlight = opening.get(ref.id);
+    if (inFlight) return inFlight;
   }
   const t0 = performance.now();
-  let rs: Answering;
-  let bytes: number;
   if (ref.shared && config.engine !== 'reference' && isCurrentShared(ref.shared)) {
     // The usual path: the compiled form, shared with every worker; the dump is parsed only for
     // a walk the wasm engine hands back (src/shared-ruleset.ts).
     // A resident part reads its words (and the services answer) from the whole form's file.
     const whole = isWholeShared(ref.shared);
     if (!whole && !ref.compiledFile) throw new Error(`ruleset ${ref.id}: a resident compiled form without its file`);
-    rs = openSharedRuleset(ref.shared, {
+    const shared = ref.shared;
+    opens++;
+    const p = openSharedRulesetStepwise(shared, {
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
-      ...(whole ? {} : { tail: fileTail(ref.compiledFile!) }),
+      ...(whole ? {} : { tail: fileTail(ref.compiledFile!), fill: fileFill(ref.compiledFile!) }),
       parse: () => {
         const { bundle, lenient } = parse(ref);
         return buildRuleset(bundle, { lenient }).ruleset;
       },
+      yield: turn,
+      ...(config.openPieceBytes ? { pieceBytes: config.openPieceBytes } : {}),
+      pieces: (n) => (timings.openPieces = n),
+    }).then((rs: Answering) => {
+      timings.loadMs = performance.now() - t0;
+      // What this worker holds of its own: the words, copied into its wasm instance.
+      if (ref.id) remember(ref.id, rs, sharedSection(shared, 'words').length);
+      return rs;
     });
-    // What this worker holds of its own: the words, copied into its wasm instance.
-    bytes = sharedSection(ref.shared, 'words').length;
-  } else {
-    const { bundle, lenient } = parse(ref);
-    const lib = loadRuleset(bundle, {
-      lenient,
-      ...(config.engine ? { engine: config.engine } : {}),
-      ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
-    });
-    rs = { ...lib, servicesJson: () => JSON.stringify({ services: lib.services() }) };
-    bytes = lib.stats.bytes * 25;
-    timings.parseMs = lib.stats.parseMs;
-    timings.compileMs = lib.stats.compileMs;
+    if (ref.id) {
+      const id = ref.id;
+      opening.set(id, p);
+      // Settled either way: a failed open is tried again by the next request.
+      p.then(
+        () => opening.delete(id),
+        () => opening.delete(id),
+      );
+    }
+    return p;
   }
+  const { bundle, lenient } = parse(ref);
+  const lib = loadRuleset(bundle, {
+    lenient,
+    ...(config.engine ? { engine: config.engine } : {}),
+    ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
+  });
+  const rs: Answering = { ...lib, servicesJson: () => JSON.stringify({ services: lib.services() }) };
+  timings.parseMs = lib.stats.parseMs;
+  timings.compileMs = lib.stats.compileMs;
   timings.loadMs = performance.now() - t0;
-  if (ref.id) remember(ref.id, rs, bytes);
-  collectIfExposed(); // the words read from a file were copied into the wasm instance
+  if (ref.id) remember(ref.id, rs, lib.stats.bytes * 25);
+  collectIfExposed(); // the parse's garbage
   return rs;
 }
-
 
 /** A JSON answer as UTF-8 in an ArrayBuffer of its own (not Node's shared pool: it is transferred). */
 function utf8(json: string): Uint8Array {
@@ -141,83 +193,110 @@ function transferring(res: TaskResult, buffers: ArrayBuffer[]): TaskResult {
   return move({ [transferableSymbol]: buffers, [valueSymbol]: res } as never) as unknown as TaskResult;
 }
 
-export default function run(task: Task): TaskResult {
-  const timings: TaskTimings = { runMs: 0, cached: cache.size, parses, thread: threadId };
+/** A task's answer, or (when the ruleset is still being opened) a promise of it. */
+export default function run(task: Task): TaskResult | Promise<TaskResult> {
+  const timings: TaskTimings = { runMs: 0, cached: cache.size, parses, opens, order: 0, thread: threadId };
+  const gate = task.gate ? new Int32Array(task.gate) : undefined;
+  if (gate) {
+    // The pool may have given up on this task while it waited here (its time limit): skip it.
+    gate[1] = threadId;
+    if (Atomics.compareExchange(gate, 0, GATE.waiting, GATE.running) !== GATE.waiting) return finish({ ok: false, fault: { code: 'internal', detail: 'cancelled before it started' }, timings }, gate);
+  }
   try {
-    let json: string;
-    let id: string | undefined;
-    let shared: SharedArrayBuffer | undefined;
+    if (task.op === 'ping') return finish({ ok: true, json: '{}', timings }, gate);
+    if (task.op === 'load') return finish(load(task, timings), gate);
+    const rs = open(task.ruleset, timings);
+    if (!(rs instanceof Promise)) return finish(answer(task, rs, timings), gate);
+    if (gate) Atomics.store(gate, 0, GATE.awaiting);
+    return rs.then(
+      (opened) => {
+        // Given up on while it waited for the open (the pool answered it with its time limit).
+        if (gate && Atomics.compareExchange(gate, 0, GATE.awaiting, GATE.running) !== GATE.awaiting) return finish({ ok: false, fault: { code: 'internal', detail: 'cancelled while its ruleset opened' }, timings }, gate);
+        return finish(answer(task, opened, timings), gate);
+      },
+      (err: unknown) => {
+        if (gate) Atomics.compareExchange(gate, 0, GATE.awaiting, GATE.running);
+        return finish({ ok: false, fault: toFault(err), timings }, gate);
+      },
+    );
+  } catch (err) {
+    return finish({ ok: false, fault: toFault(err), timings }, gate);
+  }
+}
+
+/**
+ * Stamps the counters a result reports, marks its gate done (its answer is on its way) and wraps
+ * it so that the buffers made for it alone (utf8(), encodeResults) go over without a copy.
+ */
+function finish(res: TaskResult, gate: Int32Array | undefined): TaskResult {
+  res.timings.cached = cache.size;
+  res.timings.parses = parses;
+  res.timings.opens = opens;
+  res.timings.order = ++finished;
+  if (gate) Atomics.store(gate, 0, GATE.done);
+  if (!res.ok) return res;
+  const buffers = [res.binary, ...(res.answers?.answers ?? [])].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : []));
+  return transferring(res, buffers);
+}
+
+/** The loader thread (src/service/pool.ts): parse and compile once, for every worker. */
+function load(task: Task & { op: 'load' }, timings: TaskTimings): TaskResult {
+  try {
+    const t0 = performance.now();
+    const { bundle, lenient } = parse(task.ruleset);
+    const packed = compileShared(bundle, { lenient, ...(task.ruleset.id ? { id: task.ruleset.id } : {}) });
+    timings.loadMs = performance.now() - t0;
+    timings.parseMs = packed.stats.parseMs;
+    timings.compileMs = packed.stats.compileMs;
+    return { ok: true, json: JSON.stringify({ id: packed.id, stats: packed.stats, warnings: packed.warnings }), id: packed.id, shared: packed.shared, timings };
+  } catch (err) {
+    return { ok: false, fault: toFault(err), timings };
+  }
+}
+
+/** The answer to a task on an open ruleset. */
+function answer(task: Exclude<Task, { op: 'ping' | 'load' }>, rs: Answering, timings: TaskTimings): TaskResult {
+  try {
+    let json = '';
     let binary: Uint8Array | undefined;
     let answers: BatchAnswers | undefined;
-    if (task.op === 'ping') {
-      json = '{}';
-    } else if (task.op === 'open') {
-      const rs = open(task.ruleset, timings);
-      // One explain warms this worker's code paths (the first one in a thread is several times slower).
-      if (task.warm) {
-        try {
-          rs.explain(task.warm);
-        } catch {
-          // only a warm-up: whatever it hit, a real request reports
+    const t0 = performance.now();
+    switch (task.op) {
+      case 'open':
+        // One explain warms this worker's code paths (the first one in a thread is several times slower).
+        if (task.warm) {
+          try {
+            rs.explain(task.warm);
+          } catch {
+            // only a warm-up: whatever it hit, a real request reports
+          }
         }
+        json = '{}';
+        break;
+      case 'explain':
+        binary = utf8(JSON.stringify(rs.explain(task.query)));
+        break;
+      case 'explainBatch':
+        answers = explainBatch(rs, task);
+        break;
+      case 'trace':
+        json = JSON.stringify({ results: rs.trace(task.packets, task.seed === undefined ? {} : { seed: task.seed }) });
+        break;
+      case 'services':
+        json = rs.servicesJson();
+        break;
+      case 'traceColumns': {
+        const { cols, seed } = decodePackets(task.packets);
+        binary = encodeResults(rs.traceColumns(cols, { seed }));
+        break;
       }
-      const b = new Int32Array(task.barrier);
-      Atomics.add(b, 0, 1);
-      Atomics.notify(b, 0);
-      const until = Date.now() + 2000;
-      for (let n = Atomics.load(b, 0); n < task.workers && Date.now() < until; n = Atomics.load(b, 0)) Atomics.wait(b, 0, n, until - Date.now());
-      json = '{}';
-    } else if (task.op === 'load') {
-      // The loader thread (src/service/pool.ts): parse and compile once, for every worker.
-      const t0 = performance.now();
-      const { bundle, lenient } = parse(task.ruleset);
-      const packed = compileShared(bundle, { lenient, ...(task.ruleset.id ? { id: task.ruleset.id } : {}) });
-      timings.loadMs = performance.now() - t0;
-      timings.parseMs = packed.stats.parseMs;
-      timings.compileMs = packed.stats.compileMs;
-      id = packed.id;
-      shared = packed.shared;
-      json = JSON.stringify({ id: packed.id, stats: packed.stats, warnings: packed.warnings });
-    } else {
-      const rs = open(task.ruleset, timings);
-      const t0 = performance.now();
-      switch (task.op) {
-        case 'explain':
-          binary = utf8(JSON.stringify(rs.explain(task.query)));
-          json = '';
-          break;
-        case 'explainBatch':
-          answers = explainBatch(rs, task);
-          json = '';
-          break;
-        case 'trace':
-          json = JSON.stringify({ results: rs.trace(task.packets, task.seed === undefined ? {} : { seed: task.seed }) });
-          break;
-        case 'services':
-          json = rs.servicesJson();
-          break;
-        case 'traceColumns': {
-          const { cols, seed } = decodePackets(task.packets);
-          binary = encodeResults(rs.traceColumns(cols, { seed }));
-          json = '';
-          break;
-        }
-      }
-      timings.runMs = performance.now() - t0;
     }
-    timings.cached = cache.size;
-    timings.parses = parses;
+    if (task.op !== 'open') timings.runMs = performance.now() - t0;
     const res: TaskResult = { ok: true, json, timings };
-    if (id !== undefined) res.id = id;
-    if (shared !== undefined) res.shared = shared;
     if (binary !== undefined) res.binary = binary;
     if (answers !== undefined) res.answers = answers;
-    // The answers' bytes were made for them alone (utf8(), encodeResults): they go over without a copy.
-    const buffers = [binary, ...(answers?.answers ?? [])].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : []));
-    return transferring(res, buffers);
+    return res;
   } catch (err) {
-    timings.cached = cache.size;
-    timings.parses = parses;
     return { ok: false, fault: toFault(err), timings };
   }
 }

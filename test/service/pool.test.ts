@@ -1,6 +1,8 @@
 // Pool mechanics against a fake worker (the real one needs the library; route tests cover it):
 // queue bound → overloaded with Retry-After, time limit → task-timeout and the worker replaced,
-// a crashing worker fails only its own task and the next task succeeds.
+// a crashing worker fails only its own task and the next task succeeds. A worker holds several
+// tasks at once (one waiting for its ruleset to open lets the others run): a task over its limit
+// stops the worker only when it is the one running, and the others that worker held run again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool } from '../../src/service/pool.js';
@@ -88,6 +90,48 @@ describe('worker pool', () => {
     const err = await rejection(p.run(explain('throw')));
     expect(err.code).toBe('worker-crashed');
     await expect(p.run(explain('10.0.0.4'))).resolves.toMatchObject({ ok: true });
+  });
+
+  it('a task waiting in a worker (its ruleset opening) does not hold back the tasks behind it', async () => {
+    const p = make(1, 8);
+    await p.warmUp();
+    const waiting = p.run(explain('yield', 500));
+    const after = await p.run(explain('10.0.0.6'));
+    const first = await waiting;
+    expect(first.ok && after.ok).toBe(true);
+    expect(after.timings.order).toBeLessThan(first.timings.order);
+    expect(after.timings.thread).toBe(first.timings.thread);
+  });
+
+  it('a task over its limit while waiting for its ruleset is stopped alone: its worker keeps serving', async () => {
+    const p = make(1, 8, 1_500);
+    await p.warmUp();
+    const thread = p.threads[0]!.threadId;
+    const err = await rejection(p.run(explain('yield', 60_000)));
+    expect(err.code).toBe('task-timeout');
+    const next = await p.run(explain('10.0.0.7'));
+    expect(next.ok).toBe(true);
+    expect(next.timings.thread).toBe(thread);
+    expect(p.stats()).toMatchObject({ timeouts: 1, crashes: 0 });
+  });
+
+  it('a task over its limit stops its worker; the tasks that worker held run again and are answered', async () => {
+    // Long enough for the replacement worker to start (under tsx, seconds on a loaded machine).
+    const p = make(1, 8, 8_000);
+    await p.warmUp();
+    const thread = p.threads[0]!.threadId;
+    const hang = p.run(explain('hang'));
+    // Sent a while later (so within their own limit when the hang reaches its): they wait behind it in the worker.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const held = [p.run(explain('10.0.0.8')), p.run(explain('yield', 1))];
+    const err = await rejection(hang);
+    expect(err.code).toBe('task-timeout');
+    for (const [i, r] of (await Promise.all(held)).entries()) {
+      expect(r.ok).toBe(true);
+      expect(r.timings.thread).not.toBe(thread);
+      expect(JSON.parse(Buffer.from((r as { binary: Uint8Array }).binary).toString()).destination).toBe(['10.0.0.8', 'yield'][i]);
+    }
+    expect(p.stats()).toMatchObject({ timeouts: 1, crashes: 0 });
   });
 
   describe('explains on a stored ruleset (batched while the worker is busy)', () => {
