@@ -155,7 +155,7 @@ export class JsonStreamReader {
 
   private fail(what: string, offset: number): never {
     const column = offset - this.lineStart + 1;
-    throw new ApiError('invalid-json', `${what} at byte ${offset} (line ${this.line}, column ${column})`, { line: this.line, column });
+    throw new ApiError('invalid-json', `Body is not valid JSON: ${what} at byte ${offset} (line ${this.line}, column ${column})`, { line: this.line, column });
   }
 
   private slice(b: Uint8Array): void {
@@ -383,7 +383,7 @@ function refuseProtoKeys(root: unknown): void {
     if (node === null || typeof node !== 'object') continue;
     const ctor = has(node, 'constructor') ? (node as { constructor: unknown }).constructor : undefined;
     if (has(node, '__proto__') || (ctor !== null && typeof ctor === 'object' && has(ctor, 'prototype'))) {
-      throw new ApiError('invalid-json', 'Object contains forbidden prototype property');
+      throw new ApiError('invalid-json', 'Body is not valid JSON: an object contains the forbidden prototype property');
     }
     for (const v of Object.values(node)) if (v !== null && typeof v === 'object') todo.push(v);
   }
