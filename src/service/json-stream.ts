@@ -7,7 +7,8 @@
 // parsed into values as JSON.parse would, so the route's schema validates that small value exactly
 // as it validated the whole body, and encodeInput writes its canonical JSON, into which the dump
 // bytes are spliced at their markers: byte for byte what encodeInput makes of the parsed body, so
-// the same id.
+// the same id. As JSON.parse: a duplicate key's last value wins (an earlier dump's bytes are left
+// unused), a BOM first is skipped, invalid UTF-8 reads as U+FFFD, `__proto__` members are refused.
 //
 // Memory: while reading, the escaped dumps (about the body's size) plus one slice's strings. At the
 // end, when the dumps already lie in canonical order (one dump, or several sent in sorted key
