@@ -339,6 +339,9 @@ export class JsonStreamReader {
 
   private writeDump(text: string): void {
     if (text.length > streamedJson.largestPiece) streamedJson.largestPiece = text.length;
+    // Text without \u or \/ escapes is already as JSON.stringify writes it (raw chars are ≥ U+0020,
+    // no '"', no lone surrogate; the other escapes are its own): what a JSON.stringify client sends.
+    if (!this.high && !text.includes('\\u') && !text.includes('\\/')) return this.out.append(text);
     let s = this.high + (JSON.parse(`"${text}"`) as string);
     this.high = '';
     const last = s.charCodeAt(s.length - 1);
