@@ -99,7 +99,8 @@ const node = fc.record(
     ipAddr: dump,
     ipRoute: dump,
     ipRule: dump,
-    extra: fc.jsonValue({ maxDepth: 3 }),
+    // Proto members are refused as Fastify refused them (tested apart), not parsed as JSON.parse does.
+    extra: fc.jsonValue({ maxDepth: 3 }).filter((v) => !/"(__proto__|constructor)"/.test(JSON.stringify(v))),
   },
   { requiredKeys: [] },
 );
