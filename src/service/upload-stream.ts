@@ -5,9 +5,9 @@
 // it arrives, and the loader thread gets the buffer without a copy. The main thread never holds the
 // dump as one string (one chunk at a time is decoded), and the body limit is enforced as the bytes
 // arrive: a declared Content-Length over it is refused before anything is read, and a body that
-// grows past it is refused at that point. A JSON upload is read the same way into one buffer of
-// its exact bytes (no list of chunks, whose freed memory the allocator keeps: measured +34 MiB of
-// RSS after a 10k-service upload) and parsed from there.
+// grows past it is refused at that point. A JSON upload is parsed as it arrives (json-stream.ts),
+// each chunk handed on and released (no list of chunks, whose freed memory the allocator keeps),
+// under the same limit.
 
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
