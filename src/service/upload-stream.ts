@@ -5,13 +5,15 @@
 // it arrives, and the loader thread gets the buffer without a copy. The main thread never holds the
 // dump as one string (one chunk at a time is decoded), and the body limit is enforced as the bytes
 // arrive: a declared Content-Length over it is refused before anything is read, and a body that
-// grows past it is refused at that point. A JSON upload is read the same way into one buffer of
-// its exact bytes (no list of chunks, whose freed memory the allocator keeps: measured +34 MiB of
-// RSS after a 10k-service upload) and parsed from there.
+// grows past it is refused at that point. A JSON upload is parsed as it arrives (json-stream.ts),
+// each chunk handed on and released (no list of chunks, whose freed memory the allocator keeps),
+// under the same limit.
 
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { looksLikeNft } from '../parse/paste.js';
+import { SabWriter, escapedJson } from './growable-sab.js';
+import { JsonStreamReader } from './json-stream.js';
 
 /** An error Fastify answers with its status (errors.ts maps 413 to problem `payload-too-large`). */
 function httpError(statusCode: number, message: string): Error & { statusCode: number } {
@@ -23,10 +25,6 @@ const MAX_ESCAPE = 6;
 /** The key is decided by the text's first meaningful line (looksLikeNft); both keys are 8 bytes. */
 const KEYS = { iptables: '"iptables":"', nftables: '"nftables":"' } as const;
 
-/** A growable SharedArrayBuffer (ES2024, in Node 20; the TypeScript lib here predates it). */
-type Growable = SharedArrayBuffer & { grow(length: number): void };
-const GrowableSAB = SharedArrayBuffer as unknown as new (length: number, opts: { maxByteLength: number }) => Growable;
-
 /** Counts for tests and /metrics: how many text uploads were streamed, and their largest chunk decoded at once. */
 export const streamedText = { uploads: 0, largestDecodedChunk: 0, largestSniff: 0 };
 
@@ -35,7 +33,7 @@ export const streamedText = { uploads: 0, largestDecodedChunk: 0, largestSniff: 
  * holds the chunks of a whole body); rejects with a 413 error past `limit` bytes, at once when the
  * declared Content-Length is over it, and with a 400 when the body ends short of that length.
  */
-function readChunks(body: Readable, opts: { limit: number; contentLength?: string | undefined }, onChunk: (bytes: Buffer) => void): Promise<number> {
+export function readChunks(body: Readable, opts: { limit: number; contentLength?: string | undefined }, onChunk: (bytes: Buffer) => void): Promise<number> {
   const declared = opts.contentLength === undefined ? NaN : Number(opts.contentLength);
   const tooLarge = () => httpError(413, `the body is over the limit of ${opts.limit} bytes (LANDFALL_BODY_LIMIT)`);
   if (declared > opts.limit) return Promise.reject(tooLarge());
@@ -53,7 +51,13 @@ function readChunks(body: Readable, opts: { limit: number; contentLength?: strin
         detach();
         return reject(tooLarge());
       }
-      onChunk(bytes);
+      try {
+        onChunk(bytes);
+      } catch (err) {
+        // A body that cannot be read on (malformed JSON): refused now, the rest is not read.
+        detach();
+        reject(err);
+      }
     };
     const onEnd = () => {
       detach();
@@ -117,17 +121,6 @@ export class FirstLineSniffer {
   }
 }
 
-/** The body's bytes as they are, in a SharedArrayBuffer exactly as long (a JSON upload: read, then parsed once). */
-export async function streamBody(body: Readable, opts: { limit: number; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
-  const sab = new GrowableSAB(0, { maxByteLength: opts.limit });
-  await readChunks(body, opts, (bytes) => {
-    const at = sab.byteLength;
-    sab.grow(at + bytes.length);
-    new Uint8Array(sab, at, bytes.length).set(bytes);
-  });
-  return sab;
-}
-
 /**
  * Reads a text/plain `body` into the canonical bundle bytes; rejects like readChunks (413 over
  * `limit` bytes of text, 400 short of its Content-Length).
@@ -135,18 +128,10 @@ export async function streamBody(body: Readable, opts: { limit: number; contentL
 export async function streamTextInput(body: Readable, opts: { limit: number; lenient?: boolean; contentLength?: string | undefined }): Promise<SharedArrayBuffer> {
   const head = `{${opts.lenient ? '"lenient":true,' : ''}`;
   const keyAt = head.length;
-  const textAt = keyAt + KEYS.iptables.length;
-  const sab = new GrowableSAB(textAt, { maxByteLength: textAt + MAX_ESCAPE * opts.limit + 2 });
-  Buffer.from(sab).write(head, 0, 'latin1');
-  let at = textAt;
-  const append = (s: string) => {
-    const n = Buffer.byteLength(s, 'utf8');
-    // Grown to exactly what is written (a commit of reserved memory, no copy), so it ends as long as its content.
-    sab.grow(at + n);
-    Buffer.from(sab, at, n).write(s, 0, 'utf8');
-    at += n;
-  };
-  const escaped = (s: string) => JSON.stringify(s).slice(1, -1);
+  const out = new SabWriter(0, keyAt + KEYS.iptables.length + MAX_ESCAPE * opts.limit + 2);
+  out.append(head + KEYS.iptables);
+  const append = (s: string) => out.append(s);
+  const escaped = escapedJson;
 
   const decoder = new StringDecoder('utf8');
   const sniff = new FirstLineSniffer();
@@ -161,7 +146,18 @@ export async function streamTextInput(body: Readable, opts: { limit: number; len
   const nft = sniff.end();
   append(escaped(rest));
   append('"}');
-  Buffer.from(sab).write(nft ? KEYS.nftables : KEYS.iptables, keyAt, 'latin1');
+  out.patch(keyAt, nft ? KEYS.nftables : KEYS.iptables);
   streamedText.uploads++;
-  return sab;
+  return out.sab;
+}
+
+/**
+ * Reads a JSON `body` as it arrives (json-stream.ts): the parsed body with its dumps left in shared
+ * memory, for the route to validate and then encode. Rejects like readChunks, and with a 400
+ * invalid-json problem at the first byte that is not JSON (the rest is not read).
+ */
+export async function streamJsonInput(body: Readable, opts: { limit: number; contentLength?: string | undefined }): Promise<{ value: unknown; reader: JsonStreamReader }> {
+  const reader = new JsonStreamReader(opts.limit);
+  await readChunks(body, opts, (bytes) => reader.write(bytes));
+  return { value: reader.end(), reader };
 }

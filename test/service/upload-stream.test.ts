@@ -2,14 +2,20 @@
 // bytes, so the same id, as the whole-string path (encodeInput) for any chunking of any text; over
 // a real socket the main thread only ever decodes a chunk, never the dump as one string; and the
 // body limit is enforced as bytes arrive (a declared length over it is refused before the body is
-// sent, a chunked body at the byte that crosses it).
+// sent, a chunked body at the byte that crosses it). JSON uploads are parsed as they arrive
+// (json-stream.ts; its properties in json-stream.test.ts): over a real socket, real dumps sent as
+// JSON get the id they get as text/plain, and no dump is decoded into one string.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { generateIptables } from '../../src/kube/generate.js';
 import { encodeInput, idOf } from '../../src/service/store.js';
 import { FirstLineSniffer, streamTextInput, streamedText } from '../../src/service/upload-stream.js';
+import { streamedJson } from '../../src/service/json-stream.js';
+import { SNAPSHOT_FORMAT } from '../../src/model/snapshot.js';
+import { readdirSync } from 'node:fs';
 import { looksLikeNft } from '../../src/parse/paste.js';
 import { startApp, type TestApp } from './helpers.js';
 import { corpusFile, fixture } from '../helpers/fixtures.js';
@@ -175,6 +181,107 @@ describe('text/plain over a real socket', () => {
     expect(streamedText.uploads).toBe(uploads);
     // A body without a newline: the sniffer kept a bounded prefix of the line, not the whole body.
     expect(streamedText.largestSniff).toBeLessThanOrEqual(2 * 64 * 1024);
+  });
+});
+
+describe('JSON over a real socket', () => {
+  let t: TestApp;
+  let port: number;
+  const LIMIT = 8 * 1024 * 1024;
+  beforeAll(async () => {
+    t = await startApp({ bodyLimit: LIMIT });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    port = (t.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => t.close());
+  const post = (body: string | Buffer, type = 'application/json', query = '') =>
+    fetch(`http://127.0.0.1:${port}/v1/rulesets${query}`, { method: 'POST', headers: { 'content-type': type }, body: body as BodyInit });
+  /** JSON with every non-ASCII char, '/' and DEL written as \u escapes: another client's valid spelling of the same bundle. */
+  const asciiJson = (v: unknown) => JSON.stringify(v).replace(/[\u007f-\uffff/]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+
+  it('real pastes from public issues get the same id as JSON (any spelling) as as text/plain', async () => {
+    const dir = fileURLToPath(new URL('../corpus/', import.meta.url));
+    const texts = readdirSync(dir)
+      .map((name) => corpusFile(name, 'iptables.txt'))
+      .filter((x): x is string => x !== undefined);
+    texts.push(fixture('nft/calico-8025.txt'), fixture('nft/iptables-nft.save'));
+    let accepted = 0;
+    for (const text of texts) {
+      const plain = await post(text, 'text/plain', '?lenient=true');
+      const key = looksLikeNft(text) ? 'nftables' : 'iptables';
+      for (const body of [JSON.stringify({ [key]: text }), asciiJson({ [key]: text }), `\n { "${key}" :\t${asciiJson(text)} }\r\n`]) {
+        const json = await post(body, 'application/json', '?lenient=true');
+        expect(json.status, text.slice(0, 80)).toBe(plain.status);
+        if (json.status === 201) expect(((await json.json()) as { id: string }).id).toBe(((await plain.clone().json()) as { id: string }).id);
+        else await json.body?.cancel();
+      }
+      if (plain.status === 201) accepted++;
+      else await plain.body?.cancel();
+    }
+    expect(accepted).toBeGreaterThanOrEqual(10);
+  });
+
+  it('a node snapshot, as the whole body or as the bundle\'s snapshot, sent in an order that must be reordered', async () => {
+    const snapshot = { ipvs: fixture('ipvs-mode.ipvs'), notes: ['ip6tables left out'], format: SNAPSHOT_FORMAT, iptables: fixture('ipvs-mode.txt'), hostname: 'node-1', kernel: '6.1.0' };
+    for (const [body, bundle] of [
+      [snapshot, { snapshot }],
+      [{ snapshot, node: { addresses: ['10.0.0.9'] } }, { snapshot, node: { addresses: ['10.0.0.9'] } }],
+    ] as const) {
+      const res = await post(asciiJson(body));
+      expect(res.status, await res.clone().text()).toBe(201);
+      expect(((await res.json()) as { id: string }).id).toBe(idOf(encodeInput(bundle as never)));
+    }
+  });
+
+  it('a large dump as JSON: the id of the whole text, and never decoded into one string', async () => {
+    const { text, node } = generateIptables({ services: 300, endpoints: 3, seed: 5 });
+    streamedJson.largestPiece = 0;
+    streamedJson.largestSmall = 0;
+    const uploads = streamedJson.uploads;
+    const res = await post(JSON.stringify({ node, iptables: text }));
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { id, bytes } = (await res.json()) as { id: string; bytes: number };
+    expect(id).toBe(idOf(encodeInput({ iptables: text, node: node as never })));
+    expect(bytes).toBe(encodeInput({ iptables: text, node: node as never }).byteLength);
+    expect(streamedJson.uploads).toBe(uploads + 1);
+    // Decoded 64 KiB at a time at most; the small members are short.
+    expect(streamedJson.largestPiece).toBeGreaterThan(0);
+    expect(streamedJson.largestPiece).toBeLessThan(text.length / 4);
+    expect(streamedJson.largestSmall).toBeLessThan(200);
+  });
+
+  it('malformed JSON is a 400 naming line and column, answered while a chunked body is still being sent', async () => {
+    const bad = await post('{\n  "iptables": "*filter\\nCOMMIT\\n",\n  "node": {addresses: []}\n}');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'invalid-json', line: 3, column: 12 });
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let answer = '';
+    const got = new Promise<void>((r) => sock.on('data', (d) => ((answer += String(d)), /\r\n\r\n[^]*\}/.test(answer) && r())));
+    sock.on('error', () => {});
+    sock.write('POST /v1/rulesets HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
+    const part = '{"iptables": "-A X\\n" ] ';
+    sock.write(`${part.length.toString(16)}\r\n${part}\r\n`);
+    await got;
+    sock.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"code":"invalid-json"');
+    expect(answer).toContain('at byte 22 (line 1, column 23)');
+  });
+
+  it('a chunked JSON body is refused with 413 at the limit', async () => {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let answer = '';
+    const got = new Promise<void>((r) => sock.on('data', (d) => ((answer += String(d)), /\r\n\r\n/.test(answer) && r())));
+    sock.on('error', () => {});
+    const open = '{"iptables": "';
+    sock.write(`POST /v1/rulesets HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${open.length.toString(16)}\r\n${open}\r\n`);
+    const piece = Buffer.alloc(256 * 1024, 0x61);
+    for (let sent = 0; sent <= LIMIT; sent += piece.length) sock.write(`${piece.length.toString(16)}\r\n${piece.toString('latin1')}\r\n`);
+    await got;
+    sock.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
   });
 });
 

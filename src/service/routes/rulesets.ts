@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Type } from 'typebox';
 import { canonicalJson } from '../../model/canonical-json.js';
 import { refOf } from '../protocol.js';
-import { encodeInput, idOf, type StoredRuleset } from '../store.js';
+import { idOf, type StoredRuleset } from '../store.js';
 import { compileInput, withCompiled } from '../load.js';
 import {
   ExplainResult,
@@ -28,7 +28,8 @@ import { PACKETS_TYPE, RESULTS_TYPE } from '../../engine/columns-wire.js';
 import { requireJsonOr, traceColumnsRoute } from './trace-columns.js';
 import { createReadStream } from 'node:fs';
 import { collectIfExposed } from '../gc.js';
-import { streamBody, streamTextInput } from '../upload-stream.js';
+import { streamJsonInput, streamTextInput } from '../upload-stream.js';
+import type { JsonStreamReader } from '../json-stream.js';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { isWholeShared, sharedSection, sharedServicesJson } from '../../shared-ruleset.js';
@@ -46,11 +47,14 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // The upload in a context of its own, so its bodies stream (upload-stream.ts) and no other
   // route's do: text/plain straight into the canonical bundle bytes (the parsed body is '', what
-  // the text/plain schema checks; the bytes wait in `streamed` for the handler), JSON into one
-  // buffer of its bytes, then parsed by Fastify's own JSON parser. Both under the route's limit.
+  // the text/plain schema checks; the bytes wait in `streamed` for the handler), JSON parsed as it
+  // arrives (json-stream.ts): the route's schema validates the parsed body, whose dump strings are
+  // markers, and the handler has the reader encode it with the dumps in place. Both under the
+  // route's limit.
   await app.register(async (ctx) => {
     const up = ctx.withTypeProvider<TypeBoxTypeProvider>();
     const streamed = new WeakMap<object, SharedArrayBuffer>();
+    const readers = new WeakMap<object, JsonStreamReader>();
     const limitOf = (req: FastifyRequest) => ({ limit: req.routeOptions.bodyLimit ?? lf.config.bodyLimit, contentLength: req.headers['content-length'] });
     up.removeContentTypeParser(['text/plain', 'application/json']);
     up.addContentTypeParser('text/plain', async (req: FastifyRequest, payload: IncomingMessage) => {
@@ -58,10 +62,10 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       streamed.set(req, input);
       return '';
     });
-    const parseJson = up.getDefaultJsonParser('error', 'error');
     up.addContentTypeParser('application/json', async (req: FastifyRequest, payload: IncomingMessage) => {
-      const text = Buffer.from(await streamBody(payload, limitOf(req))).toString('utf8');
-      return new Promise((resolve, reject) => parseJson(req, text, (err, body) => (err ? reject(err) : resolve(body))));
+      const { value, reader } = await streamJsonInput(payload, limitOf(req));
+      readers.set(req, reader);
+      return value;
     });
 
     up.post(
@@ -85,7 +89,8 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
       async (req, reply) => {
-        // text/plain arrived as the canonical bytes already (streamed: upload-stream.ts); JSON as the bundle.
+        // text/plain arrived as the canonical bytes already (streamed: upload-stream.ts); JSON as the
+        // validated bundle, its dumps waiting in the reader's shared memory.
         let input = streamed.get(req);
         if (!input) {
           const body = req.body as RulesetBundle | NodeSnapshot;
@@ -93,7 +98,7 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           const bundle: RulesetBundle = 'format' in body ? { snapshot: body } : (body as RulesetBundle);
           checkNode(bundle.node, 'body/node');
           // The canonical bytes and their one hash: the id, known before any parsing.
-          input = encodeInput(bundle, { lenient: req.query.lenient === 'true' });
+          input = readers.get(req)!.encode(bundle, { lenient: req.query.lenient === 'true' });
         }
         const id = idOf(input);
         const entry = await lf.uploads.once(id, async () => {
