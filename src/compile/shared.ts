@@ -372,8 +372,16 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail, opts: { word
   const str = (off: number, len: number): string => buf.toString('utf8', textAt + off, textAt + off + len);
   const core = json('core', true) as Core;
 
-  const ruleChain = new Int32Array(nrules);
-  for (let i = 0; i < nrules; i++) ruleChain[i] = rm[i * rw + RM_CHAIN]!;
+  // Read by the reference walk's index only (a walk the wasm engine hands back): built on first use,
+  // not in every open (650k rules at 20k services, in the open's one step that is not split).
+  let ruleChain: Int32Array | undefined;
+  const ruleChainOf = (): Int32Array => {
+    if (!ruleChain) {
+      ruleChain = new Int32Array(nrules);
+      for (let i = 0; i < nrules; i++) ruleChain[i] = rm[i * rw + RM_CHAIN]!;
+    }
+    return ruleChain;
+  };
   // Rule texts lie end to end, then the chain and table names.
   const [, textLen] = sec('text');
   const textsEnd = nchains > 0 ? cm[CM_NAME]! : textLen;
@@ -457,7 +465,9 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail, opts: { word
   const ruleset = {
     rules: lazyList(nrules, ruleAt) as Rule[],
     chains: lazyList(nchains, chainAt),
-    ruleChain,
+    get ruleChain() {
+      return ruleChainOf();
+    },
     node: core.node as Ruleset['node'],
     warnings: core.warnings,
     registrations: core.registrations,
