@@ -1,5 +1,7 @@
-// vitest globalSetup: bundles, with esbuild, once per run, the two entries the tests start many
-// times: the service's pool worker (src/service/worker.ts) and the command line (src/cli.ts).
+// vitest globalSetup: bundles, with esbuild, once per run, the entries the tests start as fresh
+// threads or processes: the service's pool worker (src/service/worker.ts), the command line
+// (src/cli.ts) and the server process entry (src/service/main.ts, run with LANDFALL_WORKER_FILE
+// pointing at the worker bundle, so neither the process nor its workers go through tsx).
 // Started from .ts, each re-imports ~80 TypeScript modules through the tsx loader: ~4-7 s per
 // service-test app boot (~40 in the suite) on 2 loaded cores, ~1-3 s per CLI process. From a
 // bundle they start in a fraction of that. Same source, same code paths: only the loader differs.
@@ -18,6 +20,8 @@ declare module 'vitest' {
     workerFile: string;
     /** Absolute path of the bundled CLI (run as `node <cliFile> args…`). */
     cliFile: string;
+    /** Absolute path of the bundled server entry, src/service/main.ts (run as `node <serverFile>`). */
+    serverFile: string;
   }
 }
 
@@ -53,7 +57,12 @@ export default async function setup(project: TestProject): Promise<void> {
       logLevel: 'warning',
       plugins: [sourceUrls],
     });
-  await Promise.all([bundle(`${src}service/worker.ts`, `${outDir}worker.mjs`), bundle(cliEntry, `${outDir}cli.mjs`)]);
+  await Promise.all([
+    bundle(`${src}service/worker.ts`, `${outDir}worker.mjs`),
+    bundle(cliEntry, `${outDir}cli.mjs`),
+    bundle(`${src}service/main.ts`, `${outDir}main.mjs`),
+  ]);
   project.provide('workerFile', `${outDir}worker.mjs`);
   project.provide('cliFile', `${outDir}cli.mjs`);
+  project.provide('serverFile', `${outDir}main.mjs`);
 }
