@@ -1,5 +1,5 @@
 // LANDFALL_WORKER_FILE: the pool worker module a server process runs (the test suite points its
-// bundled server entry at the bundled worker; see test/support/worker-bundle.ts).
+// bundled server entry at the bundled worker; see test/support/worker-bundle.ts), and the default.
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/service/app.js';
@@ -33,4 +33,18 @@ describe('LANDFALL_WORKER_FILE', () => {
       await app.close();
     }
   });
+
+  it('unset: worker.ts beside the pool, through tsx from src/ (the rest of the suite runs the bundle)', async () => {
+    const app = await buildApp({ config: defaultConfig({ poolSize: 1, preloadExample: false, maxEventLoopDelayMs: 0 }), exampleDir: null });
+    try {
+      await app.ready();
+      await app.landfall.boot.done;
+      const iptables = '*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n';
+      const res = await app.inject({ method: 'POST', url: '/v1/explain', payload: { ruleset: { iptables, node: { addresses: ['10.1.2.3'] } }, query: { protocol: 'tcp', destination: '10.1.2.3', port: 22 } } });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json<{ outcomes: { verdict: string }[] }>().outcomes.map((o) => o.verdict)).toEqual(['accept']);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });
