@@ -1,6 +1,7 @@
 // The parent side of an agent (agent.ts): spawns it inside a namespace and sends it requests.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LAB_PATH, LabError } from './exec.js';
@@ -8,9 +9,12 @@ import type { ListenSpec, ProbeRecord, ProbeRequest, Request, Response } from '.
 
 /**
  * How to start agent.ts: from dist/ it is plain JS; from src/ (vitest, tsx) node needs tsx's loader,
- * resolved from here so the working directory does not matter.
+ * resolved from here so the working directory does not matter. LANDFALL_LAB_AGENT_FILE names a
+ * prebuilt agent instead (the test suite bundles agent.ts once per run: no tsx start-up per agent).
  */
-function agentCommand(): string[] {
+export function agentCommand(): string[] {
+  const prebuilt = process.env.LANDFALL_LAB_AGENT_FILE;
+  if (prebuilt) return [process.execPath, resolve(prebuilt)];
   const self = import.meta.url;
   if (self.endsWith('.ts')) {
     const loader = pathToFileURL(createRequire(self).resolve('tsx')).href;

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { LandfallError } from '../model/errors.js';
 import { createRequire } from 'node:module';
 import { loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { measureKernel } from './kernel.js';
@@ -55,6 +55,10 @@ export function planPoints(o: NormalizedScale): { mode: ScaleMode; services: num
  * entry, so a one-line bootstrap registers tsx's ESM hooks inside the worker and then imports it.
  */
 function workerEntry(): { script: string | URL; eval: boolean } {
+  // A prebuilt worker module instead (the test suite bundles ./worker.ts once per run): no tsx
+  // start-up per point, which is most of a small point's time.
+  const prebuilt = process.env.LANDFALL_SCALE_WORKER_FILE;
+  if (prebuilt) return { script: pathToFileURL(resolve(prebuilt)), eval: false };
   if (!import.meta.url.endsWith('.ts')) return { script: new URL('./worker.js', import.meta.url), eval: false };
   const entry = new URL('./worker.ts', import.meta.url).href;
   // tsx's ESM API, located through its package exports from here (the working directory does not matter).

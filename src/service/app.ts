@@ -65,7 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
       ...(config.engine ? { engine: config.engine } : {}),
     },
-    ...(opts.workerFile ? { filename: opts.workerFile } : {}),
+    ...((opts.workerFile ?? config.workerFile) ? { filename: opts.workerFile ?? config.workerFile! } : {}),
     onCrash: (reason) => app.log.error({ reason }, 'a worker died while running a task; piscina replaces it'),
   });
   const store = new RulesetStore({ dataDir: config.dataDir, maxBytes: config.storeBytes, log: app.log });

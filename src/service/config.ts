@@ -48,6 +48,12 @@ export interface ServiceConfig {
   logLevel: string;
   /** Log every request (pino at info costs ~10% throughput on the hot path, so off by default). */
   logRequests: boolean;
+  /**
+   * The pool worker's module; null = worker.ts/worker.js beside pool.ts. Set to a bundle of
+   * src/service/worker.ts (as the test suite's globalSetup builds) to start workers without the
+   * tsx loader when the server itself runs from a bundle.
+   */
+  workerFile: string | null;
 }
 
 const MiB = 1024 * 1024;
@@ -99,6 +105,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
     preloadExample: env.LANDFALL_PRELOAD_EXAMPLE !== '0',
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     logRequests: env.LANDFALL_LOG_REQUESTS === '1',
+    workerFile: env.LANDFALL_WORKER_FILE ? resolve(cwd, env.LANDFALL_WORKER_FILE) : null,
   };
 }
 

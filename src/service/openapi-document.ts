@@ -6,9 +6,13 @@
 import { buildApp } from './app.js';
 import { defaultConfig } from './config.js';
 
-/** Builds the app (one worker, no example, no data dir) and returns its OpenAPI document. */
-export async function generateOpenapi(): Promise<Record<string, unknown>> {
-  const app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, preloadExample: false }), exampleDir: null });
+/**
+ * Builds the app (one worker, no example, no data dir) and returns its OpenAPI document. The app's
+ * pool starts its threads even though none is asked anything: `workerFile` lets a caller that has
+ * a bundled worker (the test suite) skip their tsx start-up.
+ */
+export async function generateOpenapi(opts: { workerFile?: string } = {}): Promise<Record<string, unknown>> {
+  const app = await buildApp({ config: defaultConfig({ poolSize: 1, dataDir: null, preloadExample: false }), exampleDir: null, ...opts });
   try {
     await app.ready();
     return app.swagger() as unknown as Record<string, unknown>;

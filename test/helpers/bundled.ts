@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { inject } from 'vitest';
 
-function provided(key: 'workerFile' | 'cliFile'): string | undefined {
+function provided(key: 'workerFile' | 'cliFile' | 'serverFile'): string | undefined {
   try {
     return inject(key);
   } catch {
@@ -17,4 +17,15 @@ export const bundledWorker = (): string | undefined => provided('workerFile');
 export function cliArgv(root: string): string[] {
   const cli = provided('cliFile');
   return cli ? [cli] : ['--import', 'tsx', join(root, 'src/cli.ts')];
+}
+
+/**
+ * argv and environment for `node …` running the server entry: the bundled src/service/main.ts with
+ * the bundled worker (LANDFALL_WORKER_FILE) when there are bundles, else main.ts under tsx.
+ */
+export function serverArgv(root: string): { argv: string[]; env: Record<string, string> } {
+  const server = provided('serverFile');
+  const worker = provided('workerFile');
+  if (server && worker) return { argv: [server], env: { LANDFALL_WORKER_FILE: worker } };
+  return { argv: ['--import', 'tsx', join(root, 'src/service/main.ts')], env: {} };
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { generateOpenapi, renderOpenapi } from '../../src/service/openapi-document.js';
+import { startApp, withTestWorker } from './helpers.js';
 
 const committed = fileURLToPath(new URL('../../openapi/openapi.json', import.meta.url));
 
@@ -13,19 +14,24 @@ interface Doc {
   components: { schemas: Record<string, unknown> };
 }
 
+// generateOpenapi builds a whole app, pool threads included: the file's cost. Generate once (with
+// the worker bundled for this run; the document does not depend on the worker); every test reads
+// the same document (the generation is deterministic, and nothing here mutates it).
+let generated: Promise<Record<string, unknown>> | undefined;
+const liveDoc = (): Promise<Record<string, unknown>> => (generated ??= generateOpenapi(withTestWorker()));
+
 describe('OpenAPI document', () => {
   it('matches the committed openapi/openapi.json (run `npm run openapi` after changing a route)', async () => {
-    const live = renderOpenapi(await generateOpenapi());
+    const live = renderOpenapi(await liveDoc());
     expect(live).toBe(await readFile(committed, 'utf8'));
   });
 
   it('is served at /openapi.json, with Swagger UI at /docs', async () => {
-    const { startApp } = await import('./helpers.js');
     const t = await startApp();
     try {
       const spec = await t.app.inject({ url: '/openapi.json' });
       expect(spec.statusCode).toBe(200);
-      expect(spec.json()).toEqual(JSON.parse(renderOpenapi(await generateOpenapi())));
+      expect(spec.json()).toEqual(JSON.parse(renderOpenapi(await liveDoc())));
       const docs = await t.app.inject({ url: '/docs/' });
       expect(docs.statusCode).toBe(200);
       expect(docs.headers['content-type']).toMatch(/^text\/html/);
@@ -36,7 +42,7 @@ describe('OpenAPI document', () => {
   });
 
   it('is OpenAPI 3.1 with named components, and every /v1 route documents problem+json errors', async () => {
-    const doc = (await generateOpenapi()) as unknown as Doc;
+    const doc = (await liveDoc()) as unknown as Doc;
     expect(doc.openapi).toBe('3.1.0');
     for (const name of ['Query', 'ExplainResult', 'TraceResult', 'Service', 'RulesetBundle', 'RulesetSummary', 'Problem', 'NodeInput']) {
       expect(doc.components.schemas, name).toHaveProperty(name);

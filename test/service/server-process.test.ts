@@ -8,9 +8,14 @@ import { connect } from 'node:net';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverArgv } from '../helpers/bundled.js';
 import { nodeDump, tempDir, webQuery } from './helpers.js';
 
-const main = fileURLToPath(new URL('../../src/service/main.ts', import.meta.url));
+// The process entry is src/service/main.ts, bundled once per run by test/support/worker-bundle.ts
+// and started with the bundled pool worker: the same modules as `node --import tsx main.ts`, but
+// neither the process nor its worker threads re-import ~80 TypeScript files through tsx, which
+// took most of this file's time. Outside that setup, main.ts under tsx.
+const server = serverArgv(fileURLToPath(new URL('../../', import.meta.url)));
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 afterAll(async () => {
@@ -24,10 +29,10 @@ interface Server {
   logs: Record<string, unknown>[];
 }
 
-/** Starts `node --import tsx src/service/main.ts` on port 0 and resolves with its URL. */
+/** Starts the server entry (src/service/main.ts) on port 0 and resolves with its URL. */
 function startServer(dataDir: string): Promise<Server> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LANDFALL_POOL_SIZE: '1', LOG_LEVEL: 'info' },
+  const proc = spawn(process.execPath, server.argv, {
+    env: { ...process.env, ...server.env, PORT: '0', HOST: '127.0.0.1', LANDFALL_DATA_DIR: dataDir, LANDFALL_POOL_SIZE: '1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(proc);

@@ -1,5 +1,9 @@
-// vitest globalSetup: bundles, with esbuild, once per run, the two entries the tests start many
-// times: the service's pool worker (src/service/worker.ts) and the command line (src/cli.ts).
+// vitest globalSetup: bundles, with esbuild, once per run, the entries the tests start as fresh
+// threads or processes: the service's pool worker (src/service/worker.ts), the command line
+// (src/cli.ts), the server process entry (src/service/main.ts, run with LANDFALL_WORKER_FILE
+// pointing at the worker bundle, so neither the process nor its workers go through tsx) and the
+// scaling lab's per-point worker (src/scale/worker.ts, LANDFALL_SCALE_WORKER_FILE) and the kernel
+// lab's in-namespace agent (src/lab/agent.ts, LANDFALL_LAB_AGENT_FILE).
 // Started from .ts, each re-imports ~80 TypeScript modules through the tsx loader: ~4-7 s per
 // service-test app boot (~40 in the suite) on 2 loaded cores, ~1-3 s per CLI process. From a
 // bundle they start in a fraction of that. Same source, same code paths: only the loader differs.
@@ -18,6 +22,12 @@ declare module 'vitest' {
     workerFile: string;
     /** Absolute path of the bundled CLI (run as `node <cliFile> args…`). */
     cliFile: string;
+    /** Absolute path of the bundled server entry, src/service/main.ts (run as `node <serverFile>`). */
+    serverFile: string;
+    /** Absolute path of the bundled scaling-point worker, src/scale/worker.ts (LANDFALL_SCALE_WORKER_FILE). */
+    scaleWorkerFile: string;
+    /** Absolute path of the bundled kernel-lab agent, src/lab/agent.ts (LANDFALL_LAB_AGENT_FILE). */
+    labAgentFile: string;
   }
 }
 
@@ -53,7 +63,23 @@ export default async function setup(project: TestProject): Promise<void> {
       logLevel: 'warning',
       plugins: [sourceUrls],
     });
-  await Promise.all([bundle(`${src}service/worker.ts`, `${outDir}worker.mjs`), bundle(cliEntry, `${outDir}cli.mjs`)]);
+  await Promise.all([
+    bundle(`${src}service/worker.ts`, `${outDir}worker.mjs`),
+    bundle(cliEntry, `${outDir}cli.mjs`),
+    bundle(`${src}service/main.ts`, `${outDir}main.mjs`),
+    bundle(`${src}scale/worker.ts`, `${outDir}scale-worker.mjs`),
+    bundle(`${src}lab/agent.ts`, `${outDir}lab-agent.mjs`),
+  ]);
   project.provide('workerFile', `${outDir}worker.mjs`);
   project.provide('cliFile', `${outDir}cli.mjs`);
+  project.provide('serverFile', `${outDir}main.mjs`);
+  project.provide('scaleWorkerFile', `${outDir}scale-worker.mjs`);
+  // Every scaling point starts a worker thread; from src/ that worker re-imports the engine through
+  // tsx (seconds per point on a loaded machine). Through the environment so it reaches the scale
+  // runs inside test files, the servers they start and the CLI processes they spawn alike.
+  process.env.LANDFALL_SCALE_WORKER_FILE = `${outDir}scale-worker.mjs`;
+  // Likewise each kernel-lab namespace's agent process (three per lab): tsx adds ~0.4 s of CPU to
+  // every one of them, for a file that imports node built-ins only.
+  project.provide('labAgentFile', `${outDir}lab-agent.mjs`);
+  process.env.LANDFALL_LAB_AGENT_FILE = `${outDir}lab-agent.mjs`;
 }
