@@ -95,15 +95,9 @@ describe('streamTextInput', () => {
 });
 
 describe('text/plain over a real socket', () => {
-  let t: TestApp;
-  let port: number;
   const LIMIT = 8 * 1024 * 1024;
-  beforeAll(async () => {
-    t = await startApp({ bodyLimit: LIMIT });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    port = (t.app.server.address() as { port: number }).port;
-  });
-  afterAll(async () => t.close());
+  let port = 0;
+  listening(LIMIT, (p) => (port = p));
 
   it('a dump arrives in chunks: no string of the whole dump is made, and the id is the whole-text id', async () => {
     const { text } = generateIptables({ services: 300, endpoints: 3, seed: 5 });
@@ -185,15 +179,9 @@ describe('text/plain over a real socket', () => {
 });
 
 describe('JSON over a real socket', () => {
-  let t: TestApp;
-  let port: number;
   const LIMIT = 8 * 1024 * 1024;
-  beforeAll(async () => {
-    t = await startApp({ bodyLimit: LIMIT });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    port = (t.app.server.address() as { port: number }).port;
-  });
-  afterAll(async () => t.close());
+  let port = 0;
+  listening(LIMIT, (p) => (port = p));
   const post = (body: string | Buffer, type = 'application/json', query = '') =>
     fetch(`http://127.0.0.1:${port}/v1/rulesets${query}`, { method: 'POST', headers: { 'content-type': type }, body: body as BodyInit });
   /** JSON with every non-ASCII char, '/' and DEL written as \u escapes: another client's valid spelling of the same bundle. */
@@ -284,6 +272,17 @@ describe('JSON over a real socket', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
   });
 });
+
+/** A real app on a free loopback port for the enclosing describe (body limit `limit`); tells its port. */
+function listening(limit: number, onPort: (port: number) => void): void {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ bodyLimit: limit });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    onPort((t.app.server.address() as { port: number }).port);
+  });
+  afterAll(async () => t.close());
+}
 
 function rawExchange(port: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
