@@ -117,6 +117,8 @@ export class WorkerPool {
   private dispatchScheduled = false;
   /** Threads this pool stopped (a task over its limit): no task is given to them while they exit. */
   private readonly stopped = new Set<number>();
+  /** Gates of the tasks given to each worker, by thread id (see balance). */
+  private readonly held = new Map<number, Int32Array[]>();
   private closing = false;
 
   constructor(opts: PoolOptions) {
@@ -153,6 +155,8 @@ export class WorkerPool {
     // A worker's uncaught error is also emitted here; the failing task already rejects, so the
     // event only needs to not crash the process.
     this.piscina.on('error', () => {});
+    // A worker gone (crash, stopped, closed): the gates it held are no one's.
+    this.piscina.on('workerDestroy', (w: { id: number }) => this.held.delete(w.id));
     this.loader.on('error', () => {});
   }
 
@@ -183,22 +187,49 @@ export class WorkerPool {
 
   /**
    * Piscina's choice of worker for a task: the thread it is addressed to (openEverywhere, warmUp)
-   * while that thread is in the pool, else the least busy worker holding fewer than PER_WORKER.
+   * while that thread is in the pool. Else, with one worker, that worker (up to PER_WORKER tasks:
+   * the next starts without a round trip, and tasks for open rulesets run while others wait for an
+   * open). With several, a worker with no task running or about to run (a task waiting for its
+   * ruleset's open does not count); when every worker has one, the task waits in the pool for the
+   * first that finishes, not behind a long task while another worker is idle. (A worker whose
+   * tasks all start waiting for opens is only seen free at the next task sent or finished.)
    */
   private readonly balance: Balancer = (task, workers) => {
-    const thread = (task[queueOptionsSymbol] as { thread?: number } | null)?.thread;
-    if (thread !== undefined) {
-      const to = workers.find((w) => w.id === thread && !this.stopped.has(w.id));
-      if (to) return to;
+    const opts = task[queueOptionsSymbol] as { thread?: number; gate?: Int32Array } | null;
+    let chosen: (typeof workers)[number] | null = null;
+    if (opts?.thread !== undefined) chosen = workers.find((w) => w.id === opts.thread && !this.stopped.has(w.id)) ?? null;
+    if (!chosen) {
+      for (const w of workers) {
+        if (this.stopped.has(w.id) || w.currentUsage >= PER_WORKER) continue;
+        if (this.size === 1 || this.pendingOn(w.id) === 0) {
+          chosen = w;
+          break;
+        }
+      }
     }
-    let best: (typeof workers)[number] | null = null;
-    for (const w of workers) {
-      if (this.stopped.has(w.id) || w.currentUsage >= PER_WORKER) continue;
-      if (!best || w.currentUsage < best.currentUsage) best = w;
-      if (w.currentUsage === 0) break;
+    if (chosen && opts?.gate && this.size > 1) {
+      let gates = this.held.get(chosen.id);
+      if (!gates) this.held.set(chosen.id, (gates = []));
+      gates.push(opts.gate);
     }
-    return best;
+    return chosen;
   };
+
+  /** Tasks given to a worker that are running or about to run (their gates; done ones are dropped). */
+  private pendingOn(thread: number): number {
+    const gates = this.held.get(thread);
+    if (!gates) return 0;
+    let n = 0;
+    let k = 0;
+    for (const g of gates) {
+      const state = Atomics.load(g, 0);
+      if (state === GATE.done || state === GATE.cancelled) continue;
+      gates[k++] = g;
+      if (state !== GATE.awaiting) n++;
+    }
+    gates.length = k;
+    return n;
+  }
 
   /**
    * A task whose ruleset id is not known yet must parse its input: it gets the load limit. (A
@@ -248,7 +279,8 @@ export class WorkerPool {
   private async exec(task: Task, timeoutMs: number, thread?: number): Promise<TaskResult> {
     for (let attempt = 0; ; attempt++) {
       const gate = new Int32Array(new SharedArrayBuffer(8));
-      const sent = { ...task, gate: gate.buffer as SharedArrayBuffer, ...(thread === undefined ? {} : { [queueOptionsSymbol]: { thread } }) };
+      // The queue options are the balancer's (a symbol key: not sent to the worker).
+      const sent = { ...task, gate: gate.buffer as SharedArrayBuffer, [queueOptionsSymbol]: thread === undefined ? { gate } : { thread, gate } };
       try {
         return await this.attempt(sent, gate, timeoutMs);
       } catch (err) {

@@ -103,6 +103,19 @@ describe('worker pool', () => {
     expect(after.timings.thread).toBe(first.timings.thread);
   });
 
+  it('with several workers, a task none can start now waits in the pool for the first one free, not behind a long task', async () => {
+    const p = make(2, 8);
+    await p.warmUp();
+    const long = p.run(explain('sleep', 4_000));
+    const short = p.run(explain('sleep', 300));
+    await new Promise((r) => setTimeout(r, 100));
+    const next = p.run(explain('10.0.0.9'));
+    expect(await Promise.race([long.then(() => 'long'), next.then(() => 'next')])).toBe('next');
+    const [l, s, n] = await Promise.all([long, short, next]);
+    expect(n.timings.thread).toBe(s.timings.thread);
+    expect(n.timings.thread).not.toBe(l.timings.thread);
+  });
+
   it('a task over its limit while waiting for its ruleset is stopped alone: its worker keeps serving', async () => {
     const p = make(1, 8, 1_500);
     await p.warmUp();
