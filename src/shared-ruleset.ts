@@ -8,7 +8,7 @@
 // objects, so the caller passes `parse`, which is called (once) only then.
 
 import { compileRuleset } from './engine/wasm.js';
-import { openShared, packShared } from './compile/shared.js';
+import { isWhole, openShared, packShared } from './compile/shared.js';
 import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
 import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
 import { createReferenceEngine } from './engine/reference.js';
@@ -134,7 +134,7 @@ export async function openSharedRulesetStepwise(
   opts: OpenOptions & Omit<OpenSteps, 'read'> & { fill?: FillTail },
 ): Promise<SharedRuleset> {
   const view = openShared(sab, opts.tail, { words: false });
-  const whole = sab.byteLength >= view.wordsAt + view.wordBytes;
+  const whole = isWhole(sab);
   if (!whole && !opts.fill) throw new Error('shared ruleset: a resident part opens stepwise only with a way to read its words (fill)');
   const steps: OpenSteps = { yield: opts.yield, ...(opts.pieceBytes ? { pieceBytes: opts.pieceBytes } : {}), ...(opts.pieces ? { pieces: opts.pieces } : {}) };
   if (whole) view.compiled.words = new Int32Array(sab, view.wordsAt, view.wordBytes / 4);

@@ -12,12 +12,12 @@ import bearerAuth from '@fastify/bearer-auth';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServiceConfig } from './config.js';
 import { ApiError, faultToApiError, problem, toProblem } from './errors.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { AnswerCache } from './answer-cache.js';
 import { UploadIndex } from './uploads.js';
 import { WorkerPool } from './pool.js';
 import { namedSchemas } from './schemas.js';
-import { RulesetStore, type StoredRuleset } from './store.js';
+import { RulesetStore } from './store.js';
 import { boot } from './boot.js';
 import type { Landfall } from './landfall.js';
 import type { Task } from './protocol.js';
@@ -55,6 +55,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const metrics = createMetrics();
+  const workerFile = opts.workerFile ?? config.workerFile;
   const pool = new WorkerPool({
     size: config.poolSize,
     queueMax: config.queueMax,
@@ -65,7 +66,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),
       ...(config.engine ? { engine: config.engine } : {}),
     },
-    ...((opts.workerFile ?? config.workerFile) ? { filename: opts.workerFile ?? config.workerFile! } : {}),
+    ...(workerFile ? { filename: workerFile } : {}),
     onCrash: (reason) => app.log.error({ reason }, 'a worker died while running a task; piscina replaces it'),
   });
   const store = new RulesetStore({ dataDir: config.dataDir, maxBytes: config.storeBytes, log: app.log });
@@ -146,7 +147,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       app.verifyBearerAuth!(req, reply, (err) => done(err ? new ApiError('unauthorized', 'send Authorization: Bearer <LANDFALL_TOKEN>') : undefined));
     });
     // Only a token check answers 401. (Hooks run on every request: callback style, no promise.)
-    app.addHook('onSend', (req, reply, payload, done) => {
+    app.addHook('onSend', (_req, reply, payload, done) => {
       if (reply.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="landfall"');
       done(null, payload);
     });

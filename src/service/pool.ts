@@ -26,8 +26,8 @@ const MAX_BATCH = 64;
 
 /**
  * Tasks an answering worker holds at once (the rest wait in the pool). More than one, so that a
- * worker opening rulesets still takes the tasks for rulesets it has open; a sync task runs to its
- * end, so the ones behind it in that worker wait as they would in the queue.
+ * worker opening rulesets still takes the tasks for rulesets it has open; which worker a task goes
+ * to, and when it waits in the pool instead, is the balancer's choice (balance).
  */
 const PER_WORKER = 16;
 
@@ -79,11 +79,9 @@ export interface PoolStats {
   rejected: number;
 }
 
-/** Resolves the worker file for this build: .ts under tsx/vitest (needs the tsx loader), .js in dist/. */
-function defaultWorkerFile(): { filename: string; execArgv: string[] | undefined } {
-  const fromTs = import.meta.url.endsWith('.ts');
-  const filename = fileURLToPath(new URL(fromTs ? './worker.ts' : './worker.js', import.meta.url));
-  return { filename, execArgv: execArgvFor(filename) };
+/** The worker file for this build: .ts under tsx/vitest (execArgvFor adds the tsx loader), .js in dist/. */
+function defaultWorkerFile(): string {
+  return fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
 }
 
 /**
@@ -122,7 +120,7 @@ export class WorkerPool {
   private closing = false;
 
   constructor(opts: PoolOptions) {
-    const filename = opts.filename ?? defaultWorkerFile().filename;
+    const filename = opts.filename ?? defaultWorkerFile();
     this.size = opts.size;
     this.taskTimeoutMs = opts.taskTimeoutMs;
     this.loadTimeoutMs = opts.loadTimeoutMs ?? opts.taskTimeoutMs;
