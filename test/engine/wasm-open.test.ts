@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { generateIptables } from '../../src/kube/generate.js';
 import { compileShared, openSharedRuleset, openSharedRulesetStepwise, residentPart, type FillTail } from '../../src/shared-ruleset.js';
 import { columnsOf } from '../../src/engine/columns.js';
-import type { Query } from '../../src/model/contracts.js';
+import type { Query, RulesetBundle } from '../../src/model/contracts.js';
+import { corpusFile, fixture } from '../helpers/fixtures.js';
 
 const g = generateIptables({ services: 60, endpoints: 3, seed: 31 });
 const { shared } = compileShared({ iptables: g.text, node: g.node });
@@ -57,5 +58,37 @@ describe('opening a shared form stepwise', () => {
 
   it('a resident part without fill is refused', async () => {
     await expect(openSharedRulesetStepwise(residentPart(shared), { yield: async () => {}, tail: () => new Uint8Array(0) })).rejects.toThrow(/fill/);
+  });
+});
+
+// Dumps other people wrote: kube-proxy's own nft rules (upstream's test transaction as the kernel
+// lists it), a user's Calico/k3s `nft list ruleset` (projectcalico/calico#8025) and an OpenShift
+// iptables-save paste (origin#7546), each opened stepwise 4 bytes a turn and as a resident part.
+describe.each([
+  ['kube-proxy nftables (upstream rules, kernel listing)', { nftables: fixture('nft/kube-proxy-v1.35.txt') }],
+  ['Calico k3s nft paste', { nftables: fixture('nft/calico-8025.txt') }],
+  ['OpenShift iptables-save paste', { iptables: corpusFile('openshift3-filter', 'iptables.txt')! }],
+] as [string, RulesetBundle][])('a real dump opened stepwise: %s', (_name, bundle) => {
+  const { shared: real } = compileShared(bundle, { lenient: true });
+  const at = openSharedRuleset(real);
+  const svcQueries: Query[] = (JSON.parse(at.servicesJson()) as { services: { protocol: Query['protocol']; clusterIP?: string; port: number }[] }).services.flatMap((s) =>
+    s.clusterIP ? [{ protocol: s.protocol, destination: s.clusterIP, port: s.port, origin: 'pod' as const, source: '10.244.1.7', sourcePort: 40001 }] : [],
+  );
+  const qs: Query[] = [...svcQueries, { protocol: 'tcp', destination: '10.0.0.1', port: 443, origin: 'external', source: '203.0.113.9', sourcePort: 40002 }];
+  const all = (rs: typeof at) => [...qs.map((q) => JSON.stringify(rs.explain(q))), JSON.stringify(rs.trace(qs, { seed: 5 })), rs.servicesJson()];
+  const want = all(at);
+
+  it('from the whole form, 4 bytes a turn', async () => {
+    let pieces = 0;
+    const rs = await openSharedRulesetStepwise(real, { pieceBytes: 4, yield: async () => {}, pieces: (n) => (pieces = n) });
+    expect(pieces).toBeGreaterThan(100);
+    expect(all(rs)).toEqual(want);
+  });
+
+  it('as a resident part read through fill', async () => {
+    const whole = new Uint8Array(real);
+    const fill: FillTail = async (into, from) => into.set(whole.subarray(from, from + into.length));
+    const rs = await openSharedRulesetStepwise(residentPart(real), { pieceBytes: 256, yield: async () => {}, fill, tail: (from, length) => whole.slice(from, from + length) });
+    expect(all(rs)).toEqual(want);
   });
 });
