@@ -79,37 +79,68 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
  * representative paths repeat the same few rules, and making a step reads the rule's text, line
  * and chain (through the buffer, for a shared compiled form). Direct-mapped by rule id, so the
  * memory kept is bounded whatever the rule set's size; IPVS steps are made per answer.
+ *
+ * A rule's step enters the cache only when an earlier answer showed the rule too (`seen` holds
+ * rule ids, no objects): on a large rule set queried at random most rules are shown once, and a
+ * cache that kept each of them would carry them through every young-generation collection into
+ * the old generation (the collector's time then grows with the rule set). The steps one answer
+ * makes are shared within it through a map of that answer (`local`), garbage when it is dropped.
  */
 const STEP_SLOTS = 1 << 16;
+const SEEN_SLOTS = 1 << 16;
 interface StepCache {
   /** 1 + the rule id a slot holds (0 empty). */
   ids: Int32Array;
   steps: (PathStep | null)[];
+  /** 1 + a rule id some earlier answer showed (direct-mapped, SEEN_SLOTS). */
+  seen: Int32Array;
   policies: Map<number, PathStep>;
 }
 const stepCaches = new WeakMap<Ruleset, StepCache>();
 
 function stepCacheOf(rs: Ruleset): StepCache {
   let c = stepCaches.get(rs);
-  if (!c) stepCaches.set(rs, (c = { ids: new Int32Array(STEP_SLOTS), steps: new Array<PathStep | null>(STEP_SLOTS).fill(null), policies: new Map() }));
+  if (!c) {
+    c = { ids: new Int32Array(STEP_SLOTS), steps: new Array<PathStep | null>(STEP_SLOTS).fill(null), seen: new Int32Array(SEEN_SLOTS), policies: new Map() };
+    stepCaches.set(rs, c);
+  }
   return c;
 }
 
-function cachedStep(rs: Ruleset, c: StepCache, ref: StepRef): PathStep {
-  if (ref.kind === 'rule') {
-    const slot = ref.rule & (STEP_SLOTS - 1);
-    if (c.ids[slot] === ref.rule + 1) return c.steps[slot]!;
-    const step = Object.freeze(pathStep(rs, ref));
-    c.ids[slot] = ref.rule + 1;
-    c.steps[slot] = step;
-    return step;
+/** Path steps of one answer: the shared cache, then the steps this answer made. */
+class AnswerSteps {
+  private local: Map<number, PathStep> | null = null;
+  constructor(
+    private readonly rs: Ruleset,
+    private readonly c: StepCache,
+  ) {}
+
+  step(ref: StepRef): PathStep {
+    const c = this.c;
+    if (ref.kind === 'rule') {
+      const id = ref.rule;
+      const slot = id & (STEP_SLOTS - 1);
+      if (c.ids[slot] === id + 1) return c.steps[slot]!;
+      const mine = this.local?.get(id);
+      if (mine !== undefined) return mine;
+      const step = Object.freeze(pathStep(this.rs, ref));
+      const s = id & (SEEN_SLOTS - 1);
+      if (c.seen[s] === id + 1) {
+        c.ids[slot] = id + 1;
+        c.steps[slot] = step;
+      } else {
+        c.seen[s] = id + 1;
+        (this.local ??= new Map()).set(id, step);
+      }
+      return step;
+    }
+    if (ref.kind === 'policy') {
+      let step = c.policies.get(ref.chain);
+      if (!step) c.policies.set(ref.chain, (step = Object.freeze(pathStep(this.rs, ref))));
+      return step;
+    }
+    return pathStep(this.rs, ref);
   }
-  if (ref.kind === 'policy') {
-    let step = c.policies.get(ref.chain);
-    if (!step) c.policies.set(ref.chain, (step = Object.freeze(pathStep(rs, ref))));
-    return step;
-  }
-  return pathStep(rs, ref);
 }
 
 /**
@@ -152,7 +183,7 @@ function probabilityOf(rec: WalkRecord): number {
  * for one service repeat the same few endpoints, and a string made once also keeps its hash for
  * the merge map.
  */
-const EP_SLOTS = 1 << 12;
+const EP_SLOTS = 1 << 10;
 const epKeys = new Float64Array(EP_SLOTS).fill(-1);
 const epTexts = new Array<string>(EP_SLOTS).fill('');
 
@@ -193,7 +224,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const warnings = [...rp.warnings];
   let localityMet = false;
   const forced: number[] = [];
-  const steps = stepCacheOf(rs);
+  const steps = new AnswerSteps(rs, stepCacheOf(rs));
   // The walks of one packet mostly keep its source: formatted once, not once per walk (the words
   // are copied: an engine may reuse its address objects).
   let lastSrc: number[] = [0];
@@ -248,7 +279,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         m.best = p;
         const refs = rec.path;
         const path = new Array<PathStep>(refs.length);
-        for (let i = 0; i < refs.length; i++) path[i] = cachedStep(rs, steps, refs[i]);
+        for (let i = 0; i < refs.length; i++) path[i] = steps.step(refs[i]);
         o.path = path;
         o.rulesEvaluated = rec.rulesEvaluated;
         if (rec.outIface !== undefined) o.outInterface = rec.outIface;
