@@ -183,7 +183,7 @@ function probabilityOf(rec: WalkRecord): number {
  * for one service repeat the same few endpoints, and a string made once also keeps its hash for
  * the merge map.
  */
-const EP_SLOTS = 1 << 10;
+const EP_SLOTS = 1 << 12;
 const epKeys = new Float64Array(EP_SLOTS).fill(-1);
 const epTexts = new Array<string>(EP_SLOTS).fill('');
 

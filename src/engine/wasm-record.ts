@@ -37,7 +37,7 @@ export function ifaceAt(i32: Int32Array, at: number): Iface {
 }
 
 /** Rule steps interned per engine (a power of two): see DecodeContext.ruleSteps. */
-export const RULE_STEP_SLOTS = 1 << 10;
+export const RULE_STEP_SLOTS = 1 << 14;
 
 export interface DecodeContext {
   rs: Ruleset;
@@ -45,9 +45,7 @@ export interface DecodeContext {
    * Interned, frozen path steps by rule / chain id: explain replays a packet's walks many times
    * and every walk repeats most steps, so steps are made once instead of per walk. Rule steps are
    * direct-mapped (RULE_STEP_SLOTS, slot = id mod size, `ruleStepIds` holds 1 + the id a slot
-   * has): one per rule ever walked (660k at 20k services) would be kept for the engine's life. The
-   * table is small (the few dozen rules of one explain's walks fit; a larger one, on a large rule
-   * set queried at random, carries its steps through every young-generation collection).
+   * has): one per rule ever walked (660k at 20k services) would be kept for the engine's life.
    */
   ruleSteps: StepRef[];
   ruleStepIds: Int32Array;
