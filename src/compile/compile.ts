@@ -6,7 +6,7 @@ import type { Ruleset } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
-import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
+import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys, type Key } from './ops.js';
 import { buildRuns } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
@@ -42,6 +42,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const recent = new StringTable();
   const ctx: EncodeContext = {
     w,
+    tk: 0,
     strings,
     nth: { next: 0, rule: -1, counter: 0 },
     rule: 0,
@@ -63,32 +64,43 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
 
   // Jump targets resolve within the rule's own table: one name map per table id.
   const tableChains: Map<string, number>[] = [];
-  rs.chains.forEach(({ chain, tableId }, id) => (tableChains[tableId] ??= new Map()).set(chain.name, id));
+  const chainTable = new Int32Array(rs.chains.length);
+  for (let id = 0; id < rs.chains.length; id++) {
+    const { chain, tableId } = rs.chains[id]!;
+    chainTable[id] = tableId;
+    (tableChains[tableId] ??= new Map()).set(chain.name, id);
+  }
   let names: Map<string, number> | undefined;
   let namesKey = -1;
   const chainId = (name: string): number => names?.get(name) ?? -1;
 
   // Rules: ops and target blocks interleave after the fixed records; records point at them.
-  const dstKeys: (Key | null)[] = new Array(nrules);
-  const portKeys: (number | null)[] = new Array(nrules);
+  const dstKeys: (Key | null)[] = new Array(nrules).fill(null);
+  const portKeys = new Float64Array(nrules).fill(NaN); // NaN: no port key
+  const keys: IndexKeys = { dst: null, dport: null };
+  const addressesKnown = rs.node.addressesKnown;
+  const ruleChain = rs.ruleChain;
+  let costs = false; // some rule's evalCost is not 1
   for (let id = 0; id < nrules; id++) {
-    const rule = rs.rules[id];
+    const rule = rs.rules[id]!;
     ctx.rule = id;
     ctx.line = rule.line;
+    if (rule.evalCost !== undefined && rule.evalCost !== 1) costs = true;
     const ordered = kernelOrder(rule.matches);
-    const k = indexKeys(ordered, rs.node.addressesKnown);
-    dstKeys[id] = k.dst;
-    portKeys[id] = k.dport;
-    const [ops, nops] = encodeMatches(ctx, ordered);
-    const tk0 = rs.chains[rs.ruleChain[id]].tableId;
+    indexKeys(ordered, addressesKnown, keys);
+    if (keys.dst !== null) dstKeys[id] = keys.dst;
+    if (keys.dport !== null) portKeys[id] = keys.dport;
+    const ops = w.length;
+    const nops = encodeMatches(ctx, ordered);
+    const tk0 = chainTable[ruleChain[id]!]!;
     if (tk0 !== namesKey) {
       namesKey = tk0;
       names = tableChains[tk0];
     }
-    const [tk, targ] = encodeTarget(ctx, rule.target, chainId);
+    const targ = encodeTarget(ctx, rule.target, chainId);
     const r = rulesAt + id * L.RULE_WORDS;
     w.set(r + L.R_OPS, ops);
-    w.set(r + L.R_NOPS_TK, nops | (tk << L.RN_TK_SHIFT));
+    w.set(r + L.R_NOPS_TK, nops | (ctx.tk << L.RN_TK_SHIFT));
     w.set(r + L.R_TARG, targ);
   }
   w.set(L.H_TARGS, w.length);
@@ -135,7 +147,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
 
   // evalCost prefix sums, only when some rule does not cost 1 (the walk then reads them).
-  if (rs.rules.some((r) => r.evalCost !== undefined && r.evalCost !== 1)) {
+  if (costs) {
     const at = w.alloc(nrules + 1);
     let sum = 0;
     for (let id = 0; id < nrules; id++) {

@@ -20,14 +20,8 @@ export function hashKey(k0: number, k1: number, k2: number, k3: number): number 
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-interface Run {
-  start: number;
-  end: number;
-  kind: number;
-}
-
-/** Maximal stretches [i, j) of rules in `first..end` that have a key, at least minRun long. */
-function stretches(first: number, end: number, has: (r: number) => boolean, minRun: number, kind: number, out: Run[]): void {
+/** Maximal stretches [i, j) of rules in `first..end` that have a key, at least minRun long, as (start, end) pairs. */
+function stretches(first: number, end: number, has: (r: number) => boolean, minRun: number, out: number[]): void {
   let i = first;
   while (i < end) {
     if (!has(i)) {
@@ -36,60 +30,113 @@ function stretches(first: number, end: number, has: (r: number) => boolean, minR
     }
     let j = i;
     while (j < end && has(j)) j++;
-    if (j - i >= minRun) out.push({ start: i, end: j, kind });
+    if (j - i >= minRun) out.push(i, j);
     i = j;
   }
 }
 
+/** Equal key words (as numbers: what the keys' decimal texts compared before). */
+const same = (a: number, b: number): boolean => a === b || (a !== a && b !== b);
+
 /**
  * Finds the runs (destination-address runs first; destination-port runs among the rules left),
- * writes the run table, hash tables and L.R_RUN/L.R_NEXT; returns the run count.
+ * writes the run table, hash tables and L.R_RUN/L.R_NEXT; returns the run count. dstKeys[r] is
+ * rule r's address key or null, portKeys[r] its port key or NaN.
  */
-export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKeys: (number | null)[], rulesAt: number, minRun: number): number {
-  const runs: Run[] = [];
+export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKeys: Float64Array, rulesAt: number, minRun: number): number {
+  // (start, end, kind) per run: per chain its port runs, then its address runs
+  const runs: number[] = [];
   const inRun = new Uint8Array(rs.rules.length);
+  const hasDst = (r: number): boolean => dstKeys[r] !== null;
+  const hasPort = (r: number): boolean => !inRun[r] && portKeys[r] === portKeys[r];
+  const dstRuns: number[] = [];
   // numberRules numbers a chain's rules consecutively, in chain order.
   let next = 0;
-  for (const { chain } of rs.chains) {
+  let longest = 0;
+  for (let c = 0; c < rs.chains.length; c++) {
+    const n = rs.chains[c]!.chain.rules.length;
     const first = next;
-    next += chain.rules.length;
-    if (chain.rules.length < minRun) continue;
-    const end = first + chain.rules.length;
-    const dstRuns: Run[] = [];
-    stretches(first, end, (r) => dstKeys[r] !== null, minRun, L.KEY_DST, dstRuns);
-    for (const r of dstRuns) inRun.fill(1, r.start, r.end);
-    stretches(first, end, (r) => !inRun[r] && portKeys[r] !== null, minRun, L.KEY_DPORT, runs);
-    runs.push(...dstRuns);
+    next += n;
+    if (n < minRun) continue;
+    const end = first + n;
+    dstRuns.length = 0;
+    stretches(first, end, hasDst, minRun, dstRuns);
+    for (let i = 0; i < dstRuns.length; i += 2) inRun.fill(1, dstRuns[i], dstRuns[i + 1]);
+    const ports: number[] = [];
+    stretches(first, end, hasPort, minRun, ports);
+    for (let i = 0; i < ports.length; i += 2) runs.push(ports[i]!, ports[i + 1]!, L.KEY_DPORT);
+    for (let i = 0; i < dstRuns.length; i += 2) runs.push(dstRuns[i]!, dstRuns[i + 1]!, L.KEY_DST);
   }
-  const keyOf = (r: number, kind: number): Key => (kind === L.KEY_DST ? dstKeys[r]! : [portKeys[r]!, 0, 0, 0]);
-  const tableAt = w.alloc(runs.length * L.RUN_WORDS);
-  w.set(L.H_NRUNS, runs.length);
+  for (let i = 0; i < runs.length; i += 3) longest = Math.max(longest, runs[i + 1]! - runs[i]!);
+  const nruns = runs.length / 3;
+  const tableAt = w.alloc(nruns * L.RUN_WORDS);
+  w.set(L.H_NRUNS, nruns);
   w.set(L.H_RUNS, tableAt);
-  runs.forEach(({ start, end, kind }, runId) => {
-    // Distinct keys in rule order: the first rule of each key heads its candidate list.
-    const heads = new Map<string, number>();
-    const last = new Map<string, number>();
+  // Per run, key → the last rule seen with it (open addressing over rule ids), and the distinct
+  // keys' first rules in rule order: the first rule of each key heads its candidate list.
+  let seen = 4;
+  while (seen < longest * 2) seen *= 2;
+  const lastOf = new Int32Array(seen);
+  const heads = new Int32Array(longest);
+  const k = [0, 0, 0, 0];
+  const keyOf = (r: number, kind: number): number[] => {
+    if (kind === L.KEY_DST) {
+      const d = dstKeys[r]!;
+      k[0] = d[0];
+      k[1] = d[1];
+      k[2] = d[2];
+      k[3] = d[3];
+    } else {
+      k[0] = portKeys[r]!;
+      k[1] = k[2] = k[3] = 0;
+    }
+    return k;
+  };
+  const sameKey = (a: number, b: number, kind: number): boolean => {
+    if (kind !== L.KEY_DST) return same(portKeys[a]!, portKeys[b]!);
+    const x = dstKeys[a]!;
+    const y = dstKeys[b]!;
+    return same(x[0], y[0]) && same(x[1], y[1]) && same(x[2], y[2]) && same(x[3], y[3]);
+  };
+  for (let runId = 0; runId < nruns; runId++) {
+    const start = runs[3 * runId]!;
+    const end = runs[3 * runId + 1]!;
+    const kind = runs[3 * runId + 2]!;
+    let mask = 3;
+    while (mask + 1 < (end - start) * 2) mask = mask * 2 + 1;
+    lastOf.fill(-1, 0, mask + 1);
+    let nheads = 0;
     for (let r = start; r < end; r++) {
-      const k = keyOf(r, kind);
-      const ks = `${k[0]},${k[1]},${k[2]},${k[3]}`;
+      keyOf(r, kind);
       const rec = rulesAt + r * L.RULE_WORDS;
       w.set(rec + L.R_RUN, runId + 1);
       w.set(rec + L.R_NEXT, end);
-      const prev = last.get(ks);
-      if (prev === undefined) heads.set(ks, r);
-      else w.set(rulesAt + prev * L.RULE_WORDS + L.R_NEXT, r);
-      last.set(ks, r);
+      let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & mask;
+      for (;;) {
+        const prev = lastOf[s]!;
+        if (prev < 0) {
+          heads[nheads++] = r;
+          break;
+        }
+        if (sameKey(prev, r, kind)) {
+          w.set(rulesAt + prev * L.RULE_WORDS + L.R_NEXT, r);
+          break;
+        }
+        s = (s + 1) & mask;
+      }
+      lastOf[s] = r;
     }
     let slots = 4;
-    while (slots < heads.size * 2) slots *= 2;
+    while (slots < nheads * 2) slots *= 2;
     const hashAt = w.alloc(slots * L.SLOT_WORDS);
     for (let s = 0; s < slots; s++) w.set(hashAt + s * L.SLOT_WORDS + 4, -1);
-    for (const r of heads.values()) {
-      const k = keyOf(r, kind);
-      let s = hashKey(k[0], k[1], k[2], k[3]) & (slots - 1);
+    for (let h = 0; h < nheads; h++) {
+      const r = heads[h]!;
+      keyOf(r, kind);
+      let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & (slots - 1);
       while (w.get(hashAt + s * L.SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
       const at = hashAt + s * L.SLOT_WORDS;
-      for (let q = 0; q < 4; q++) w.set(at + q, k[q]);
+      for (let q = 0; q < 4; q++) w.set(at + q, k[q]!);
       w.set(at + 4, r);
     }
     const t = tableAt + runId * L.RUN_WORDS;
@@ -98,6 +145,6 @@ export function buildRuns(w: Words, rs: Ruleset, dstKeys: (Key | null)[], portKe
     w.set(t + L.RU_HASH, hashAt);
     w.set(t + L.RU_MASK, slots - 1);
     w.set(t + L.RU_KIND, kind);
-  });
-  return runs.length;
+  }
+  return nruns;
 }
