@@ -72,7 +72,17 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
   let names: Map<string, number> | undefined;
   let namesKey = -1;
-  const chainId = (name: string): number => names?.get(name) ?? -1;
+  // The parser makes one target object per target chain, and most jumps repeat the one before
+  // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
+  let lastTarget: object | null = null;
+  let lastId = -1;
+  const chainId = (t: { chain: string }): number => {
+    if (t !== lastTarget) {
+      lastTarget = t;
+      lastId = names?.get(t.chain) ?? -1;
+    }
+    return lastId;
+  };
 
   // Rules: ops and target blocks interleave after the fixed records; records point at them.
   const dstKeys: (Key | null)[] = new Array(nrules).fill(null);
@@ -96,6 +106,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     if (tk0 !== namesKey) {
       namesKey = tk0;
       names = tableChains[tk0];
+      lastTarget = null;
     }
     const targ = encodeTarget(ctx, rule.target, chainId);
     const r = rulesAt + id * L.RULE_WORDS;

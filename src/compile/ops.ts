@@ -410,8 +410,8 @@ function pushNat(ctx: EncodeContext, ranges: NatRange[], what: number): number {
   return at;
 }
 
-/** The target's argument word, its kind in ctx.tk; `chainId` resolves jump/goto names in the rule's table. */
-export function encodeTarget(ctx: EncodeContext, t: Target | null, chainId: (name: string) => number): number {
+/** The target's argument word, its kind in ctx.tk; `chainId` resolves a jump/goto's chain in the rule's table. */
+export function encodeTarget(ctx: EncodeContext, t: Target | null, chainId: (t: { chain: string }) => number): number {
   const { w, strings } = ctx;
   if (!t) return kind(ctx, L.T_NONE, 0);
   switch (t.kind) {
@@ -425,7 +425,7 @@ export function encodeTarget(ctx: EncodeContext, t: Target | null, chainId: (nam
       return kind(ctx, L.T_REJECT, strings.id(t.with));
     case 'jump':
     case 'goto': {
-      const id = chainId(t.chain);
+      const id = chainId(t);
       if (id < 0) return kind(ctx, L.T_MISSING_CHAIN, strings.id(`target chain ${t.chain} does not exist`));
       return kind(ctx, t.kind === 'jump' ? L.T_JUMP : L.T_GOTO, id);
     }
