@@ -6,8 +6,8 @@ import type { Ruleset } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
-import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys, type Key } from './ops.js';
-import { buildRuns } from './runs.js';
+import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
+import { buildRuns, type KeyedRules } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
@@ -85,8 +85,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   };
 
   // Rules: ops and target blocks interleave after the fixed records; records point at them.
-  const dstKeys: (Key | null)[] = new Array(nrules).fill(null);
-  const portKeys = new Float64Array(nrules).fill(NaN); // NaN: no port key
+  const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
   const keys: IndexKeys = { dst: null, dport: null };
   const addressesKnown = rs.node.addressesKnown;
   const ruleChain = rs.ruleChain;
@@ -98,8 +97,14 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     if (rule.evalCost !== undefined && rule.evalCost !== 1) costs = true;
     const ordered = kernelOrder(rule.matches);
     indexKeys(ordered, addressesKnown, keys);
-    if (keys.dst !== null) dstKeys[id] = keys.dst;
-    if (keys.dport !== null) portKeys[id] = keys.dport;
+    if (keys.dst !== null) {
+      keyed.dst.push(id);
+      keyed.dstKeys.push(keys.dst);
+    }
+    if (keys.dport !== null) {
+      keyed.port.push(id);
+      keyed.portKeys.push(keys.dport);
+    }
     const ops = w.length;
     const nops = encodeMatches(ctx, ordered);
     const tk0 = chainTable[ruleChain[id]!]!;
@@ -170,7 +175,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
 
   // Index runs over destination-keyed rules.
-  const runs = buildRuns(w, rs, dstKeys, portKeys, rulesAt, opts.minRun ?? 8);
+  const runs = buildRuns(w, ruleChain, keyed, rulesAt, opts.minRun ?? 8);
 
   writeNode(w, rs);
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
