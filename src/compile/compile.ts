@@ -63,11 +63,16 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_OPS, w.length);
 
   // Jump targets resolve within the rule's own table: one name map per table id.
+  // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
   const tableChains: Map<string, number>[] = [];
   const chainTable = new Int32Array(rs.chains.length);
+  const chainCount = new Int32Array(rs.chains.length);
+  const chainPolicy = new Int32Array(rs.chains.length);
   for (let id = 0; id < rs.chains.length; id++) {
     const { chain, tableId } = rs.chains[id]!;
     chainTable[id] = tableId;
+    chainCount[id] = chain.rules.length;
+    chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
     (tableChains[tableId] ??= new Map()).set(chain.name, id);
   }
   let names: Map<string, number> | undefined;
@@ -128,18 +133,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_CHAINS, chainsAt);
   let firstRule = 0;
   for (let cid = 0; cid < nchains; cid++) {
-    const { chain, tableId } = rs.chains[cid];
     const c = chainsAt + cid * L.CHAIN_WORDS;
     // numberRules numbers a chain's rules consecutively, in chain order.
-    const first = firstRule;
-    w.set(c + L.C_FIRST, first);
-    w.set(c + L.C_COUNT, chain.rules.length);
-    w.set(
-      c + L.C_POLICY,
-      !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT,
-    );
-    w.set(c + L.C_TABLE, tableId);
-    firstRule = first + chain.rules.length;
+    w.set(c + L.C_FIRST, firstRule);
+    w.set(c + L.C_COUNT, chainCount[cid]!);
+    w.set(c + L.C_POLICY, chainPolicy[cid]!);
+    w.set(c + L.C_TABLE, chainTable[cid]!);
+    firstRule += chainCount[cid]!;
   }
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).

@@ -200,16 +200,6 @@ interface Packed {
 export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null, blob = ''): SharedArrayBuffer {
   const nrules = rs.rules.length;
   const nchains = rs.chains.length;
-  // Each chain's first rule (numberRules numbers a chain's rules consecutively in chain order) and
-  // family as its rules carry it.
-  const firstOf = new Int32Array(nchains);
-  const familyOfChain: (Family | 'inet')[] = new Array(nchains);
-  for (let c = 0, next = 0; c < nchains; c++) {
-    const ci = rs.chains[c]!;
-    firstOf[c] = next;
-    familyOfChain[c] = familyOf(ci.family);
-    next += ci.chain.rules.length;
-  }
   const core: Core = {
     strings: c.strings,
     recentLists: c.recentLists,
@@ -223,6 +213,22 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     ruleExtras: [],
     chainExtras: [],
   };
+  // One pass over the chains: each one's first rule (numberRules numbers a chain's rules
+  // consecutively in chain order), family as its rules carry it, name and table lengths, and
+  // fields beyond the binary table.
+  const firstOf = new Int32Array(nchains);
+  const familyOfChain: (Family | 'inet')[] = new Array(nchains);
+  const nameChars = new Int32Array(2 * nchains);
+  for (let c = 0, next = 0; c < nchains; c++) {
+    const ci = rs.chains[c]!;
+    firstOf[c] = next;
+    familyOfChain[c] = familyOf(ci.family);
+    next += ci.chain.rules.length;
+    nameChars[2 * c] = ci.chain.name.length;
+    nameChars[2 * c + 1] = String(ci.table).length;
+    const x = extrasOf(ci.chain, chainKnown);
+    if (x) core.chainExtras.push([c, x]);
+  }
   // One pass over the rules: their text parts (character offsets: bytes when all is ASCII, the
   // usual case), their fields beyond the binary tables, and whether any has an nft handle.
   // iptables rule texts repeat their chain's name: `-A KUBE-SEP-… -s …` (a third of a kube-proxy dump).
@@ -247,14 +253,9 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     if (x) core.ruleExtras.push([i, x]);
     if (typeof r.handle === 'number') handles = true;
   }
-  for (let i = 0; i < nchains; i++) {
-    const ci = rs.chains[i]!;
-    offs[nrules + 2 * i] = at;
-    at += ci.chain.name.length;
-    offs[nrules + 2 * i + 1] = at;
-    at += String(ci.table).length;
-    const x = extrasOf(ci.chain, chainKnown);
-    if (x) core.chainExtras.push([i, x]);
+  for (let i = 0; i < 2 * nchains; i++) {
+    offs[nrules + i] = at;
+    at += nameChars[i]!;
   }
   offs[nrules + 2 * nchains] = at;
   const packed: Packed = {
@@ -322,16 +323,7 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
       if (buf.write(s, at.text + offs[i]!, 'utf8') !== s.length) return null;
     }
   }
-  if (ascii) {
-    const base = at.text;
-    for (let i = 0; i < nchains; i++) {
-      const ci = rs.chains[i]!;
-      const name = ci.chain.name;
-      const table = String(ci.table);
-      if (buf.write(name, base + offs[nrules + 2 * i]!, 'utf8') !== name.length) return null;
-      if (buf.write(table, base + offs[nrules + 2 * i + 1]!, 'utf8') !== table.length) return null;
-    }
-  } else buf.write(text.joined!, at.text, text.bytes, 'utf8');
+  if (!ascii) buf.write(text.joined!, at.text, text.bytes, 'utf8');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
   hdr[SH_MAGIC] = SHARED_MAGIC;
   hdr[SH_FORMAT] = SHARED_FORMAT;
@@ -350,9 +342,15 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
   const cm = new Int32Array(sab, at.chains, nchains * CHAIN_META);
   let next = 0;
   for (let i = 0; i < nchains; i++) {
-    const { chain, family, source, tableId } = rs.chains[i]!;
+    const ci = rs.chains[i]!;
+    const { chain, family, source, tableId } = ci;
     const b = i * CHAIN_META;
     const n = nrules + 2 * i;
+    if (ascii) {
+      const table = String(ci.table);
+      if (buf.write(chain.name, at.text + offs[n]!, 'utf8') !== chain.name.length) return null;
+      if (buf.write(table, at.text + offs[n + 1]!, 'utf8') !== table.length) return null;
+    }
     cm[b + CM_NAME] = offs[n]!;
     cm[b + CM_NAMELEN] = offs[n + 1]! - offs[n]!;
     cm[b + CM_TABLE] = offs[n + 1]!;
