@@ -6,8 +6,8 @@ import type { Ruleset } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
-import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type Key } from './ops.js';
-import { buildRuns } from './runs.js';
+import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
+import { buildRuns, type KeyedRules } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
@@ -42,6 +42,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const recent = new StringTable();
   const ctx: EncodeContext = {
     w,
+    tk: 0,
     strings,
     nth: { next: 0, rule: -1, counter: 0 },
     rule: 0,
@@ -62,33 +63,65 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_OPS, w.length);
 
   // Jump targets resolve within the rule's own table: one name map per table id.
+  // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
   const tableChains: Map<string, number>[] = [];
-  rs.chains.forEach(({ chain, tableId }, id) => (tableChains[tableId] ??= new Map()).set(chain.name, id));
+  const chainTable = new Int32Array(rs.chains.length);
+  const chainCount = new Int32Array(rs.chains.length);
+  const chainPolicy = new Int32Array(rs.chains.length);
+  for (let id = 0; id < rs.chains.length; id++) {
+    const { chain, tableId } = rs.chains[id]!;
+    chainTable[id] = tableId;
+    chainCount[id] = chain.rules.length;
+    chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
+    (tableChains[tableId] ??= new Map()).set(chain.name, id);
+  }
   let names: Map<string, number> | undefined;
   let namesKey = -1;
-  const chainId = (name: string): number => names?.get(name) ?? -1;
+  // The parser makes one target object per target chain, and most jumps repeat the one before
+  // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
+  let lastTarget: object | null = null;
+  let lastId = -1;
+  const chainId = (t: { chain: string }): number => {
+    if (t !== lastTarget) {
+      lastTarget = t;
+      lastId = names?.get(t.chain) ?? -1;
+    }
+    return lastId;
+  };
 
   // Rules: ops and target blocks interleave after the fixed records; records point at them.
-  const dstKeys: (Key | null)[] = new Array(nrules);
-  const portKeys: (number | null)[] = new Array(nrules);
+  const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
+  const keys: IndexKeys = { dst: null, dport: null };
+  const addressesKnown = rs.node.addressesKnown;
+  const ruleChain = rs.ruleChain;
+  let costs = false; // some rule's evalCost is not 1
   for (let id = 0; id < nrules; id++) {
-    const rule = rs.rules[id];
+    const rule = rs.rules[id]!;
     ctx.rule = id;
     ctx.line = rule.line;
+    if (rule.evalCost !== undefined && rule.evalCost !== 1) costs = true;
     const ordered = kernelOrder(rule.matches);
-    const k = indexKeys(ordered, rs.node.addressesKnown);
-    dstKeys[id] = k.dst;
-    portKeys[id] = k.dport;
-    const [ops, nops] = encodeMatches(ctx, ordered);
-    const tk0 = rs.chains[rs.ruleChain[id]].tableId;
+    indexKeys(ordered, addressesKnown, keys);
+    if (keys.dst !== null) {
+      keyed.dst.push(id);
+      keyed.dstKeys.push(keys.dst);
+    }
+    if (keys.dport !== null) {
+      keyed.port.push(id);
+      keyed.portKeys.push(keys.dport);
+    }
+    const ops = w.length;
+    const nops = encodeMatches(ctx, ordered);
+    const tk0 = chainTable[ruleChain[id]!]!;
     if (tk0 !== namesKey) {
       namesKey = tk0;
       names = tableChains[tk0];
+      lastTarget = null;
     }
-    const [tk, targ] = encodeTarget(ctx, rule.target, chainId);
+    const targ = encodeTarget(ctx, rule.target, chainId);
     const r = rulesAt + id * L.RULE_WORDS;
     w.set(r + L.R_OPS, ops);
-    w.set(r + L.R_NOPS_TK, nops | (tk << L.RN_TK_SHIFT));
+    w.set(r + L.R_NOPS_TK, nops | (ctx.tk << L.RN_TK_SHIFT));
     w.set(r + L.R_TARG, targ);
   }
   w.set(L.H_TARGS, w.length);
@@ -100,18 +133,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_CHAINS, chainsAt);
   let firstRule = 0;
   for (let cid = 0; cid < nchains; cid++) {
-    const { chain, tableId } = rs.chains[cid];
     const c = chainsAt + cid * L.CHAIN_WORDS;
     // numberRules numbers a chain's rules consecutively, in chain order.
-    const first = firstRule;
-    w.set(c + L.C_FIRST, first);
-    w.set(c + L.C_COUNT, chain.rules.length);
-    w.set(
-      c + L.C_POLICY,
-      !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT,
-    );
-    w.set(c + L.C_TABLE, tableId);
-    firstRule = first + chain.rules.length;
+    w.set(c + L.C_FIRST, firstRule);
+    w.set(c + L.C_COUNT, chainCount[cid]!);
+    w.set(c + L.C_POLICY, chainPolicy[cid]!);
+    w.set(c + L.C_TABLE, chainTable[cid]!);
+    firstRule += chainCount[cid]!;
   }
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
@@ -135,7 +163,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
 
   // evalCost prefix sums, only when some rule does not cost 1 (the walk then reads them).
-  if (rs.rules.some((r) => r.evalCost !== undefined && r.evalCost !== 1)) {
+  if (costs) {
     const at = w.alloc(nrules + 1);
     let sum = 0;
     for (let id = 0; id < nrules; id++) {
@@ -147,7 +175,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
 
   // Index runs over destination-keyed rules.
-  const runs = buildRuns(w, rs, dstKeys, portKeys, rulesAt, opts.minRun ?? 8);
+  const runs = buildRuns(w, ruleChain, keyed, rulesAt, opts.minRun ?? 8);
 
   writeNode(w, rs);
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));

@@ -11,15 +11,23 @@ import type { StringTable, Words } from './words.js';
 import { ADDRTYPE_LIMIT_REASON, ipvsLabel, matchLabel, OWNER_HOST_REASON, ownerLabel, policyLabel, setLabel } from './labels.js';
 
 /** Matches that never decide, note, or touch state: a rule whose key mismatches before any other kind is skippable. */
-const PURE = new Set<Match['kind']>([
-  'src', 'dst', 'proto', 'sport', 'dport', 'multiport', 'tcpFlags', 'icmpType', 'mark', 'connmark',
-  'ctstate', 'ctaddr', 'ctport', 'ctdir', 'ctproto', 'comment', 'nfacct', 'fragment', 'iprange',
-]);
+function isPure(kind: Match['kind']): boolean {
+  switch (kind) {
+    case 'src': case 'dst': case 'proto': case 'sport': case 'dport': case 'multiport': case 'tcpFlags':
+    case 'icmpType': case 'mark': case 'connmark': case 'ctstate': case 'ctaddr': case 'ctport': case 'ctdir':
+    case 'ctproto': case 'comment': case 'nfacct': case 'fragment': case 'iprange':
+      return true;
+    default:
+      return false;
+  }
+}
 
 const CT_FIELD = { origsrc: 0, origdst: 1, replsrc: 2, repldst: 3 } as const;
 
 export interface EncodeContext {
   w: Words;
+  /** The target kind (L.T_*) of the last encodeTarget call (its argument word is the return value). */
+  tk: number;
   strings: StringTable;
   /** Statistic-nth counters: next free one, and the one of the rule being encoded. */
   nth: { next: number; rule: number; counter: number };
@@ -105,7 +113,7 @@ function encodeMatch(ctx: EncodeContext, m: Match): boolean {
     case 'outIface':
       w.push(head(m.kind === 'inIface' ? L.M_IN_IFACE : L.M_OUT_IFACE, inv, 1 + L.IFACE_WORDS));
       if (!pushIface(w, m.name, m.prefix)) {
-        w.length = at;
+        w.truncate(at);
         return false;
       }
       return true;
@@ -317,7 +325,15 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
   w.push(head(L.M_HOST, false, 1));
 }
 
-const HEADER = new Set<Match['kind']>(['src', 'dst', 'proto', 'inIface', 'outIface', 'fragment']);
+/** The fixed IP-header part of a rule (ipt_entry's ip fields). */
+function isHeader(kind: Match['kind']): boolean {
+  switch (kind) {
+    case 'src': case 'dst': case 'proto': case 'inIface': case 'outIface': case 'fragment':
+      return true;
+    default:
+      return false;
+  }
+}
 
 /**
  * The kernel's evaluation order, as the reference walk uses it (src/engine/matches.ts
@@ -328,39 +344,45 @@ export function kernelOrder(ms: Match[]): Match[] {
   // Dumps print the header part first, so the common case needs no copy.
   let seenModule = false;
   let reorder = false;
-  for (const m of ms) {
-    if (!HEADER.has(m.kind)) seenModule = true;
+  for (let i = 0; i < ms.length; i++) {
+    if (!isHeader(ms[i]!.kind)) seenModule = true;
     else if (seenModule) {
       reorder = true;
       break;
     }
   }
   if (!reorder) return ms;
-  return [...ms.filter((m) => HEADER.has(m.kind)), ...ms.filter((m) => !HEADER.has(m.kind))];
+  return [...ms.filter((m) => isHeader(m.kind)), ...ms.filter((m) => !isHeader(m.kind))];
 }
 
-/** Appends the matches' ops (already in kernel order); returns [first word, op count]. */
-export function encodeMatches(ctx: EncodeContext, ordered: Match[]): [number, number] {
-  const start = ctx.w.length;
+/** Appends the matches' ops (already in kernel order) at the end of ctx.w; returns the op count. */
+export function encodeMatches(ctx: EncodeContext, ordered: Match[]): number {
+  const { w } = ctx;
   let n = 0;
-  for (const m of ordered) {
-    const before = ctx.w.length;
+  for (let i = 0; i < ordered.length; i++) {
+    const m = ordered[i]!;
+    const before = w.length;
     if (!encodeMatch(ctx, m)) encodeSpecial(ctx, m);
-    if (ctx.w.length === before) continue;
+    if (w.length === before) continue;
     // The walk steps from op to op by the length in the head word: it must be what was written.
-    const len = ctx.w.get(before) >>> L.OP_LEN_SHIFT;
-    if (len !== ctx.w.length - before) throw new Error(`compile: ${m.kind} op declares ${len} words, wrote ${ctx.w.length - before}`);
+    const len = w.get(before) >>> L.OP_LEN_SHIFT;
+    if (len !== w.length - before) throw new Error(`compile: ${m.kind} op declares ${len} words, wrote ${w.length - before}`);
     n++;
   }
-  return [start, n];
+  return n;
 }
 
-/** Addresses in the range (as a bigint: the uncertain reason prints the exact count). */
-function natCount(r: NatRange): bigint {
-  if (!r.lo || !r.hi) return 1n;
+/** Addresses in the range (exact: the uncertain reason prints the count; a bigint for IPv6). */
+function natCount(r: NatRange): number | bigint {
+  if (!r.lo || !r.hi) return 1;
+  if (r.lo.family === 4) {
+    // one word each: the difference of two u32s is exact in a double
+    const n = (r.hi.w[0] >>> 0) - (r.lo.w[0] >>> 0) + 1;
+    return n < 1 ? 1 : n;
+  }
   let lo = 0n;
   let hi = 0n;
-  for (let k = 0; k < (r.lo.family === 4 ? 1 : 4); k++) {
+  for (let k = 0; k < 4; k++) {
     lo = (lo << 32n) | BigInt(r.lo.w[k] >>> 0);
     hi = (hi << 32n) | BigInt(r.hi.w[k] >>> 0);
   }
@@ -388,59 +410,61 @@ function pushNat(ctx: EncodeContext, ranges: NatRange[], what: number): number {
   return at;
 }
 
-/** Target kind and argument word; `chainId` resolves jump/goto names in the rule's table. */
-export function encodeTarget(
-  ctx: EncodeContext,
-  t: Target | null,
-  chainId: (name: string) => number,
-): [number, number] {
+/** The target's argument word, its kind in ctx.tk; `chainId` resolves a jump/goto's chain in the rule's table. */
+export function encodeTarget(ctx: EncodeContext, t: Target | null, chainId: (t: { chain: string }) => number): number {
   const { w, strings } = ctx;
-  if (!t) return [L.T_NONE, 0];
+  if (!t) return kind(ctx, L.T_NONE, 0);
   switch (t.kind) {
     case 'ACCEPT':
-      return [L.T_ACCEPT, 0];
+      return kind(ctx, L.T_ACCEPT, 0);
     case 'DROP':
-      return [L.T_DROP, 0];
+      return kind(ctx, L.T_DROP, 0);
     case 'RETURN':
-      return [L.T_RETURN, 0];
+      return kind(ctx, L.T_RETURN, 0);
     case 'REJECT':
-      return [L.T_REJECT, strings.id(t.with)];
+      return kind(ctx, L.T_REJECT, strings.id(t.with));
     case 'jump':
     case 'goto': {
-      const id = chainId(t.chain);
-      if (id < 0) return [L.T_MISSING_CHAIN, strings.id(`target chain ${t.chain} does not exist`)];
-      return [t.kind === 'jump' ? L.T_JUMP : L.T_GOTO, id];
+      const id = chainId(t);
+      if (id < 0) return kind(ctx, L.T_MISSING_CHAIN, strings.id(`target chain ${t.chain} does not exist`));
+      return kind(ctx, t.kind === 'jump' ? L.T_JUMP : L.T_GOTO, id);
     }
     case 'DNAT':
-      return [L.T_DNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_DNAT)];
+      return kind(ctx, L.T_DNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_DNAT));
     case 'SNAT':
-      return [L.T_SNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_SNAT)];
+      return kind(ctx, L.T_SNAT, pushNat(ctx, t.ranges, L.NAT_WHAT_SNAT));
     case 'MASQUERADE':
-      return [L.T_MASQUERADE, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_MASQUERADE)];
+      return kind(ctx, L.T_MASQUERADE, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_MASQUERADE));
     case 'REDIRECT':
-      return [L.T_REDIRECT, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_REDIRECT)];
+      return kind(ctx, L.T_REDIRECT, pushNat(ctx, t.ports ? [{ ports: t.ports }] : [], L.NAT_WHAT_REDIRECT));
     case 'MARK': {
       const at = w.push(t.op.value);
       w.push(t.op.mask);
-      return [L.T_MARK, at];
+      return kind(ctx, L.T_MARK, at);
     }
     case 'CONNMARK': {
       if (t.mode === 'set') {
         const at = w.push(t.op.value);
         w.push(t.op.mask);
-        return [L.T_CONNMARK_SET, at];
+        return kind(ctx, L.T_CONNMARK_SET, at);
       }
       const at = w.push(t.nfmask);
       w.push(t.ctmask);
-      return [t.mode === 'save' ? L.T_CONNMARK_SAVE : L.T_CONNMARK_RESTORE, at];
+      return kind(ctx, t.mode === 'save' ? L.T_CONNMARK_SAVE : L.T_CONNMARK_RESTORE, at);
     }
     case 'noop':
-      return [L.T_NOOP, 0];
+      return kind(ctx, L.T_NOOP, 0);
     case 'CT':
-      return [t.notrack ? L.T_NOTRACK : L.T_NOOP, 0];
+      return kind(ctx, t.notrack ? L.T_NOTRACK : L.T_NOOP, 0);
     case 'unknownTarget':
-      return [L.T_UNKNOWN, strings.id(`target ${t.name} not modelled; assumed to continue`)];
+      return kind(ctx, L.T_UNKNOWN, strings.id(`target ${t.name} not modelled; assumed to continue`));
   }
+}
+
+/** Records the target kind; returns the argument word. */
+function kind(ctx: EncodeContext, tk: number, arg: number): number {
+  ctx.tk = tk;
+  return arg;
 }
 
 /**
@@ -449,12 +473,13 @@ export function encodeTarget(
  * and every match before it is pure — so when the packet's key differs the rule fails at that
  * match without deciding, noting or counting anything but itself.
  */
-export function indexKeys(ordered: Match[], addressesKnown: boolean): { dst: Key | null; dport: number | null } {
+export function indexKeys(ordered: Match[], addressesKnown: boolean, out: IndexKeys): void {
   let dst: Key | null = null;
   let dport: number | null = null;
   let dstDone = false;
   let dportDone = false;
-  for (const m of ordered) {
+  for (let i = 0; i < ordered.length; i++) {
+    const m = ordered[i]!;
     if (m.kind === 'dst' && !dstDone) {
       const full = m.cidr.family === 4 ? 32 : 128;
       if (!m.invert && m.cidr.prefix === full) dst = m.cidr.w;
@@ -466,10 +491,17 @@ export function indexKeys(ordered: Match[], addressesKnown: boolean): { dst: Key
     if (dstDone && dportDone) break;
     // addrtype decides on its own unless --limit-iface-* or unknown node addresses make a
     // locality question (an unknown condition, which a skipped rule must not ask)
-    const pure = PURE.has(m.kind) || (m.kind === 'addrtype' && !m.limitIfaceIn && !m.limitIfaceOut && addressesKnown);
+    const pure = isPure(m.kind) || (m.kind === 'addrtype' && !m.limitIfaceIn && !m.limitIfaceOut && addressesKnown);
     if (!pure) break;
   }
-  return { dst, dport };
+  out.dst = dst;
+  out.dport = dport;
+}
+
+/** indexKeys' answer (one object reused for every rule). */
+export interface IndexKeys {
+  dst: Key | null;
+  dport: number | null;
 }
 
 export type Key = readonly [number, number, number, number];

@@ -74,16 +74,31 @@ const CM_SOURCE = 9;
 const CM_TABLEID = 10;
 const TABLE_FAMILIES: readonly TableFamily[] = ['ip', 'ip6', 'inet'];
 /** Rule and chain fields the binary tables carry; any other own field goes to the sparse extras. */
-const RULE_KNOWN = new Set(['line', 'text', 'table', 'chain', 'index', 'matches', 'target', 'family', 'handle']);
-const CHAIN_KNOWN = new Set(['name', 'builtin', 'policy', 'line', 'rules']);
+function ruleKnown(k: string): boolean {
+  switch (k) {
+    case 'line': case 'text': case 'table': case 'chain': case 'index': case 'matches': case 'target': case 'family': case 'handle':
+      return true;
+    default:
+      return false;
+  }
+}
+function chainKnown(k: string): boolean {
+  switch (k) {
+    case 'name': case 'builtin': case 'policy': case 'line': case 'rules':
+      return true;
+    default:
+      return false;
+  }
+}
 
-function extrasOf(o: object, known: Set<string>): Record<string, unknown> | undefined {
+function extrasOf(o: object, known: (k: string) => boolean): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
   // for-in, not Object.entries: no key/value arrays for each of 650k rules (model objects have no
-  // enumerable inherited fields).
+  // enumerable inherited fields); a known field's value is not even read.
   for (const k in o) {
+    if (known(k)) continue;
     const v = (o as Record<string, unknown>)[k];
-    if (known.has(k) || v === undefined) continue;
+    if (v === undefined) continue;
     (out ??= {})[k] = v;
   }
   return out;
@@ -125,25 +140,34 @@ interface Core {
 const align8 = (n: number) => (n + 7) & ~7;
 
 /**
- * Packs a parsed ruleset and its compiled form. `meta` is small JSON and `blob` any text the
- * caller wants to travel with it (the library packs its summary and the services answer).
+ * The text block: each rule's text (without its `-A <chain> ` prefix where it has one), then each
+ * chain's name and table name, end to end; `offs` holds each part's byte offset and the end.
  */
-export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null, blob = ''): SharedArrayBuffer {
+interface TextBlock {
+  bytes: number;
+  offs: Int32Array;
+  /** Offsets counted one byte per character: writing finds out whether every part was ASCII. */
+  assumesAscii: boolean;
+  /** The exact block's joined text (written as one string). */
+  joined?: string;
+}
+
+/** A rule's text as the block keeps it. */
+function ownText(t: string, prefixed: boolean, chars: number): string {
+  return prefixed ? t.slice(t.length - chars) : t;
+}
+
+/**
+ * The text block with UTF-8 byte offsets, as one joined string (the fallback when some text is
+ * not ASCII: the format's offsets and bytes are those of this construction).
+ */
+function exactText(rs: Ruleset, prefixed: Uint8Array): TextBlock {
   const nrules = rs.rules.length;
   const nchains = rs.chains.length;
-  // Text block: rule texts, then chain and table names. One join and one encode; offsets are
-  // character offsets when the text is ASCII (the usual case), else computed per string.
   const parts: string[] = new Array(nrules + nchains * 2);
-  const prefixed = new Uint8Array(nrules);
   for (let i = 0; i < nrules; i++) {
     const r = rs.rules[i]!;
-    // iptables rule texts repeat their chain's name: `-A KUBE-SEP-… -s …` (a third of a kube-proxy dump).
-    const t = r.text;
-    const cut = 3 + r.chain.length;
-    if (t.startsWith('-A ') && t.startsWith(r.chain, 3) && t.charCodeAt(cut) === 32) {
-      parts[i] = t.slice(cut + 1);
-      prefixed[i] = 1;
-    } else parts[i] = t;
+    parts[i] = prefixed[i] ? r.text.slice(3 + r.chain.length + 1) : r.text;
   }
   for (let i = 0; i < nchains; i++) {
     const ch = rs.chains[i]!;
@@ -151,16 +175,31 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     parts[nrules + 2 * i + 1] = String(ch.table);
   }
   const joined = parts.join('');
-  // Encoded straight into the buffer below (no intermediate copy of 50 MB at 20k services).
-  const textBytes = Buffer.byteLength(joined, 'utf8');
-  const ascii = textBytes === joined.length;
+  const bytes = Buffer.byteLength(joined, 'utf8');
+  const ascii = bytes === joined.length;
   const offs = new Int32Array(parts.length + 1);
   for (let i = 0, at = 0; i < parts.length; i++) {
     offs[i] = at;
     at += ascii ? parts[i]!.length : Buffer.byteLength(parts[i]!, 'utf8');
     offs[i + 1] = at;
   }
+  return { bytes, offs, assumesAscii: false, joined };
+}
 
+/** What packShared writes besides the words and the text. */
+interface Packed {
+  prefixed: Uint8Array;
+  handles: boolean;
+  json: Record<'core' | 'ipvs' | 'meta' | 'blob', string>;
+}
+
+/**
+ * Packs a parsed ruleset and its compiled form. `meta` is small JSON and `blob` any text the
+ * caller wants to travel with it (the library packs its summary and the services answer).
+ */
+export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null, blob = ''): SharedArrayBuffer {
+  const nrules = rs.rules.length;
+  const nchains = rs.chains.length;
   const core: Core = {
     strings: c.strings,
     recentLists: c.recentLists,
@@ -174,42 +213,84 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     ruleExtras: [],
     chainExtras: [],
   };
-  // Each chain's first rule (numberRules numbers a chain's rules consecutively in chain order).
+  // One pass over the chains: each one's first rule (numberRules numbers a chain's rules
+  // consecutively in chain order), family as its rules carry it, name and table lengths, and
+  // fields beyond the binary table.
   const firstOf = new Int32Array(nchains);
+  const familyOfChain: (Family | 'inet')[] = new Array(nchains);
+  const nameChars = new Int32Array(2 * nchains);
   for (let c = 0, next = 0; c < nchains; c++) {
+    const ci = rs.chains[c]!;
     firstOf[c] = next;
-    next += rs.chains[c]!.chain.rules.length;
+    familyOfChain[c] = familyOf(ci.family);
+    next += ci.chain.rules.length;
+    nameChars[2 * c] = ci.chain.name.length;
+    nameChars[2 * c + 1] = String(ci.table).length;
+    const x = extrasOf(ci.chain, chainKnown);
+    if (x) core.chainExtras.push([c, x]);
   }
+  // One pass over the rules: their text parts (character offsets: bytes when all is ASCII, the
+  // usual case), their fields beyond the binary tables, and whether any has an nft handle.
+  // iptables rule texts repeat their chain's name: `-A KUBE-SEP-… -s …` (a third of a kube-proxy dump).
+  const offs = new Int32Array(nrules + 2 * nchains + 1);
+  const prefixed = new Uint8Array(nrules);
+  const ruleChain = rs.ruleChain;
   let handles = false;
-  rs.rules.forEach((r, i) => {
-    let x = extrasOf(r, RULE_KNOWN);
-    const c = rs.ruleChain[i]!;
+  let at = 0;
+  for (let i = 0; i < nrules; i++) {
+    const r = rs.rules[i]! as Rule & { handle?: number };
+    const t = r.text;
+    const cut = 3 + r.chain.length;
+    offs[i] = at;
+    if (t.startsWith('-A ') && t.startsWith(r.chain, 3) && t.charCodeAt(cut) === 32) {
+      prefixed[i] = 1;
+      at += t.length - cut - 1;
+    } else at += t.length;
+    let x = extrasOf(r, ruleKnown);
+    const c = ruleChain[i]!;
     if (r.index !== i - firstOf[c]! + 1) (x ??= {}).index = r.index;
-    if (r.family !== familyOf(rs.chains[c]!.family)) (x ??= {}).family = r.family;
+    if (r.family !== familyOfChain[c]) (x ??= {}).family = r.family;
     if (x) core.ruleExtras.push([i, x]);
-    if (typeof (r as Rule & { handle?: number }).handle === 'number') handles = true;
-  });
-  const rw = handles ? 4 : 3;
-  rs.chains.forEach((ci, i) => {
-    const x = extrasOf(ci.chain, CHAIN_KNOWN);
-    if (x) core.chainExtras.push([i, x]);
-  });
-  const json: Record<'core' | 'ipvs' | 'meta' | 'blob', Buffer> = {
-    core: Buffer.from(JSON.stringify(core, replacer), 'utf8'),
-    ipvs: Buffer.from(JSON.stringify(rs.ipvs ?? null, replacer), 'utf8'),
-    meta: Buffer.from(JSON.stringify(meta ?? null), 'utf8'),
-    blob: Buffer.from(blob, 'utf8'),
+    if (typeof r.handle === 'number') handles = true;
+  }
+  for (let i = 0; i < 2 * nchains; i++) {
+    offs[nrules + i] = at;
+    at += nameChars[i]!;
+  }
+  offs[nrules + 2 * nchains] = at;
+  const packed: Packed = {
+    prefixed,
+    handles,
+    json: {
+      core: JSON.stringify(core, replacer),
+      ipvs: JSON.stringify(rs.ipvs ?? null, replacer),
+      meta: JSON.stringify(meta ?? null),
+      blob,
+    },
   };
+  return (
+    assemble(rs, c, packed, { bytes: at, offs, assumesAscii: true }) ??
+    assemble(rs, c, packed, exactText(rs, prefixed))!
+  );
+}
 
+/** Lays out and writes the buffer; null when the text block assumed ASCII and some text was not. */
+function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): SharedArrayBuffer | null {
+  const nrules = rs.rules.length;
+  const nchains = rs.chains.length;
+  const rw = p.handles ? 4 : 3;
+  const jsonBytes = {
+    core: Buffer.byteLength(p.json.core, 'utf8'),
+    ipvs: Buffer.byteLength(p.json.ipvs, 'utf8'),
+    meta: Buffer.byteLength(p.json.meta, 'utf8'),
+    blob: Buffer.byteLength(p.json.blob, 'utf8'),
+  };
   const sizes: Record<Section, number> = {
     words: c.words.byteLength,
     rules: nrules * rw * 4,
     chains: nchains * CHAIN_META * 4,
-    text: textBytes,
-    core: json.core.length,
-    ipvs: json.ipvs.length,
-    meta: json.meta.length,
-    blob: json.blob.length,
+    text: text.bytes,
+    ...jsonBytes,
   };
   const at = {} as Record<Section, number>;
   let total = align8(SH_WORDS * 4);
@@ -218,6 +299,31 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     total = align8(total + sizes[s]);
   }
   const sab = new SharedArrayBuffer(total);
+  const buf = Buffer.from(sab);
+  const { offs } = text;
+  const ascii = text.assumesAscii;
+  // A non-ASCII part encodes to more bytes than its length, which the write below tells apart
+  // from an ASCII one as long as 4 bytes follow the block (a cut-off write stops less than a
+  // character short of the buffer's end).
+  if (ascii && total - (at.text + text.bytes) < 4) return null;
+  const rm = new Int32Array(sab, at.rules, nrules * rw);
+  const ruleChain = rs.ruleChain;
+  for (let i = 0; i < nrules; i++) {
+    const r = rs.rules[i]! as Rule & { handle?: number };
+    const b = i * rw;
+    rm[b + RM_CHAIN] = ruleChain[i]!;
+    rm[b + RM_LINE] = r.line;
+    rm[b + RM_TEXT] = offs[i]! | (p.prefixed[i] ? PREFIXED : 0);
+    if (rw > RM_HANDLE) rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
+    if (ascii) {
+      // Each part straight into the buffer, no joined copy. When one is not ASCII (the write may
+      // run on past the block, up to the buffer's end) this buffer is dropped and the whole form
+      // redone with exactText.
+      const s = ownText(r.text, p.prefixed[i] === 1, offs[i + 1]! - offs[i]!);
+      if (buf.write(s, at.text + offs[i]!, 'utf8') !== s.length) return null;
+    }
+  }
+  if (!ascii) buf.write(text.joined!, at.text, text.bytes, 'utf8');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
   hdr[SH_MAGIC] = SHARED_MAGIC;
   hdr[SH_FORMAT] = SHARED_FORMAT;
@@ -230,28 +336,21 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     hdr[SH_WORDS_AT + 2 * i + 1] = sizes[s];
   });
   new Int32Array(sab, at.words, c.words.length).set(c.words);
-  const u8 = new Uint8Array(sab);
-  Buffer.from(sab, at.text, textBytes).write(joined, 'utf8');
-  u8.set(json.core, at.core);
-  u8.set(json.ipvs, at.ipvs);
-  u8.set(json.meta, at.meta);
-  u8.set(json.blob, at.blob);
+  // JSON and the blob encoded straight into the buffer (no intermediate Buffer of each).
+  for (const s of ['core', 'ipvs', 'meta', 'blob'] as const) buf.write(p.json[s], at[s], jsonBytes[s], 'utf8');
 
-  const rm = new Int32Array(sab, at.rules, nrules * rw);
-  for (let i = 0; i < nrules; i++) {
-    const r = rs.rules[i]! as Rule & { handle?: number };
-    const b = i * rw;
-    rm[b + RM_CHAIN] = rs.ruleChain[i]!;
-    rm[b + RM_LINE] = r.line;
-    rm[b + RM_TEXT] = offs[i]! | (prefixed[i] ? PREFIXED : 0);
-    if (handles) rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
-  }
   const cm = new Int32Array(sab, at.chains, nchains * CHAIN_META);
   let next = 0;
   for (let i = 0; i < nchains; i++) {
-    const { chain, family, source, tableId } = rs.chains[i]!;
+    const ci = rs.chains[i]!;
+    const { chain, family, source, tableId } = ci;
     const b = i * CHAIN_META;
     const n = nrules + 2 * i;
+    if (ascii) {
+      const table = String(ci.table);
+      if (buf.write(chain.name, at.text + offs[n]!, 'utf8') !== chain.name.length) return null;
+      if (buf.write(table, at.text + offs[n + 1]!, 'utf8') !== table.length) return null;
+    }
     cm[b + CM_NAME] = offs[n]!;
     cm[b + CM_NAMELEN] = offs[n + 1]! - offs[n]!;
     cm[b + CM_TABLE] = offs[n + 1]!;

@@ -4,6 +4,8 @@
 export class Words {
   private buf: Int32Array;
   length = 0;
+  /** Every word at or past max(length, clean) is zero (written words lie below length, or below clean after a truncate). */
+  private clean = 0;
 
   constructor(capacity = 1024) {
     this.buf = new Int32Array(Math.max(16, capacity));
@@ -18,10 +20,20 @@ export class Words {
   /** Reserves n zeroed words; returns the offset of the first. */
   alloc(n: number): number {
     const at = this.length;
-    if (at + n > this.buf.length) this.grow(at + n);
-    this.buf.fill(0, at, at + n);
-    this.length += n;
+    const end = at + n;
+    if (end > this.buf.length) this.grow(end);
+    // Only words written once and given back (truncate) need zeroing: the rest are still fresh.
+    const dirty = end < this.clean ? end : this.clean;
+    if (dirty - at > 16) this.buf.fill(0, at, dirty);
+    else for (let i = at; i < dirty; i++) this.buf[i] = 0;
+    this.length = end;
     return at;
+  }
+
+  /** Gives back the words from `at` on (a block that turned out not encodable). */
+  truncate(at: number): void {
+    if (this.length > this.clean) this.clean = this.length;
+    this.length = at;
   }
 
   set(at: number, v: number): void {
@@ -47,6 +59,7 @@ export class Words {
     const next = new Int32Array(n);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
+    this.clean = this.length;
   }
 }
 
