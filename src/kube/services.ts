@@ -18,7 +18,7 @@
 import { formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
 import type { Addr, Family } from '../model/addr.js';
 import type { Service, ServiceEndpoint } from '../model/contracts.js';
-import type { Chain, FamilyRules, NatRange, Rule, Table } from '../model/rule.js';
+import type { Chain, FamilyRules, Match, NatRange, Rule, Table } from '../model/rule.js';
 import { ADDRTYPE, PROTO } from '../model/rule.js';
 import type { NodeContext, Ruleset } from '../model/ruleset.js';
 import { discoverIpvsServices } from './ipvs-services.js';
@@ -339,13 +339,17 @@ function readLadder(chain: Chain, counts: boolean, local: boolean, nat: NatIndex
     // Known SEP chains first: the name check is only needed for a jump to a SEP chain that is missing.
     const slot = nat.seps.get(sep);
     if (slot === undefined && kubeChainKind(sep) !== 'SEP') continue;
-    const recent = r.matches.find((m) => m.kind === 'recent');
-    if (recent && recent.kind === 'recent' && recent.op !== 'set') {
+    // One pass over the matches: the first `recent` one, and the product of the statistic shares.
+    let recent: (Match & { kind: 'recent' }) | undefined;
+    let p = 1;
+    for (const m of r.matches) {
+      if (m.kind === 'recent') recent ??= m;
+      else if (m.kind === 'random') p *= m.invert ? 1 - thresholdProbability(m.threshold) : thresholdProbability(m.threshold);
+    }
+    if (recent && recent.op !== 'set') {
       if (recent.seconds !== undefined) into.affinitySeconds ??= recent.seconds;
       continue;
     }
-    let p = 1;
-    for (const m of r.matches) if (m.kind === 'random') p *= m.invert ? 1 - thresholdProbability(m.threshold) : thresholdProbability(m.threshold);
     const share = remaining * p;
     remaining -= share;
     if (slot === undefined || slot < 0) continue;
