@@ -52,8 +52,6 @@ export function discoverNftServices(ruleset: NftRuleset, node: NodeContext): Ser
 
 function tableServices(table: NftTable, node: NodeContext): Service[] {
   const sets = new Map(table.sets.map((s) => [s.name, s]));
-  const chains = new Map<string, NftChain>();
-  for (const c of table.chains) chains.set(c.name, c);
   const drafts = new Map<string, Draft>();
   const draftFor = (key: string): Draft => {
     let d = drafts.get(key);
@@ -64,22 +62,22 @@ function tableServices(table: NftTable, node: NodeContext): Service[] {
     }
     return d;
   };
-  /** The service port a chain belongs to (`service-H-ns/x/tcp/p` → `ns/x/tcp/p`). */
-  const ownerOf = (chain: string): { kind: string; key: string } | null => {
-    const p = parseNftChain(chain);
-    if (!p || p.kind === 'endpoint' || p.kind === 'affinity') return null;
-    return p.rest.split('/').length === 4 ? { kind: p.kind, key: p.rest } : null;
-  };
   const clusterIPs = new Set<string>();
   for (const e of sets.get('cluster-ips')?.elems ?? []) {
     const a = addrOf(elemKey(e.key));
     if (a) clusterIPs.add(formatAddr(a));
   }
 
-  // Every per-service chain makes its service port known, even one no map element names.
+  // Every per-service chain makes its service port known, even one no map element names; per
+  // service port, its chains by kind (the last of a kind, as a lookup by name would find).
+  const chainsOf = new Map<string, Map<string, NftChain>>();
   for (const c of table.chains) {
     const o = ownerOf(c.name);
-    if (o) draftFor(o.key);
+    if (!o) continue;
+    draftFor(o.key);
+    let m = chainsOf.get(o.key);
+    if (!m) chainsOf.set(o.key, (m = new Map()));
+    m.set(o.kind, c);
   }
 
   // service-ips: cluster IPs → service-/local- chain; external and LB IPs → external- chain.
@@ -174,24 +172,46 @@ function tableServices(table: NftTable, node: NodeContext): Service[] {
     }
   }
 
-  // Per service port: its chains by kind.
-  const chainsOf = new Map<string, Map<string, string>>();
-  for (const c of table.chains) {
-    const o = ownerOf(c.name);
-    if (!o) continue;
-    let m = chainsOf.get(o.key);
-    if (!m) chainsOf.set(o.key, (m = new Map()));
-    m.set(o.kind, c.name);
-  }
-  const look: Lookup = { chains, sets, dnats: endpointDnats(chains) };
+  const look: Lookup = { table, chainsOf, sets, dnats: endpointDnats(table) };
   return [...drafts.values()].map((d) => finish(d, chainsOf.get(d.key) ?? new Map(), look, node));
 }
 
-/** The table's chains and sets by name, and what each chain DNATs to (chainDnat), read once. */
+/** The service port a chain belongs to (`service-H-ns/x/tcp/p` → `ns/x/tcp/p`). */
+function ownerOf(chain: string): { kind: string; key: string } | null {
+  const p = parseNftChain(chain);
+  if (!p || p.kind === 'endpoint' || p.kind === 'affinity') return null;
+  return p.rest.split('/').length === 4 ? { kind: p.kind, key: p.rest } : null;
+}
+
+/**
+ * The table's per-service chains and sets by name, and what each chain DNATs to (chainDnat), read
+ * once. A map of every chain by name is built only when a name outside those is looked up.
+ */
 interface Lookup {
-  chains: Map<string, NftChain>;
+  table: NftTable;
+  chainsOf: Map<string, Map<string, NftChain>>;
   sets: Map<string, NftSet>;
   dnats: Map<string, Endpoint | null>;
+  all?: Map<string, NftChain>;
+}
+
+/**
+ * The chain of that name (the last one, if the table repeats it). A per-service name is answered
+ * from chainsOf: the last chain of its service port and kind is the last chain of its name, unless
+ * another name shares that port and kind — then, and for any other name, from the map of all.
+ */
+function chainNamed(look: Lookup, name: string): NftChain | undefined {
+  const o = ownerOf(name);
+  if (o) {
+    const c = look.chainsOf.get(o.key)?.get(o.kind);
+    if (!c) return undefined;
+    if (c.name === name) return c;
+  }
+  if (!look.all) {
+    look.all = new Map();
+    for (const c of look.table.chains) look.all.set(c.name, c);
+  }
+  return look.all.get(name);
 }
 
 /** An endpoint a ladder step leads to; `key` is its formatted `ip:port`. */
@@ -206,9 +226,9 @@ interface Endpoint {
  * endpoint chains in an order unrelated to where those lie, and on large tables chasing each one
  * from its service cost more than all the rest of discovery.
  */
-function endpointDnats(chains: Map<string, NftChain>): Map<string, Endpoint | null> {
+function endpointDnats(table: NftTable): Map<string, Endpoint | null> {
   const out = new Map<string, Endpoint | null>();
-  for (const [name, c] of chains) if (name.startsWith('endpoint-')) out.set(name, chainDnat(c));
+  for (const c of table.chains) if (c.name.startsWith('endpoint-')) out.set(c.name, chainDnat(c));
   return out;
 }
 
@@ -216,22 +236,20 @@ function endpointDnats(chains: Map<string, NftChain>): Map<string, Endpoint | nu
 function dnatOfChain(look: Lookup, name: string): Endpoint | null {
   let ep = look.dnats.get(name);
   if (ep === undefined) {
-    ep = chainDnat(look.chains.get(name));
+    ep = chainDnat(chainNamed(look, name));
     look.dnats.set(name, ep);
   }
   return ep;
 }
 
-function finish(d: Draft, own: Map<string, string>, look: Lookup, node: NodeContext): Service {
-  const chains = look.chains;
-  const serviceChain = own.get('service');
-  const localChain = own.get('local');
-  const externalChain = own.get('external');
-  const firewallChain = d.firewallChain ?? own.get('firewall');
+function finish(d: Draft, own: Map<string, NftChain>, look: Lookup, node: NodeContext): Service {
+  const serviceChain = own.get('service')?.name;
+  const localChain = own.get('local')?.name;
+  const firewallChain = d.firewallChain ?? own.get('firewall')?.name;
 
   // eTP=Local: the external chain short-circuits pods and the node (`fib saddr type local`) and
   // sends the rest to the local chain — when there is one; without it, external traffic is dropped.
-  const ext = externalChain ? chains.get(externalChain) : undefined;
+  const ext = own.get('external');
   if (ext) {
     const gotoLocal = localChain !== undefined && ext.rules.some((r) => r.expr.some((x) => verdictChain(x) === localChain));
     const fibLocal = ext.rules.some((r) => r.expr.some((x) => tagOf(recordOf(bodyOfTag(x, 'match'))?.left ?? null) === 'fib'));
@@ -245,7 +263,7 @@ function finish(d: Draft, own: Map<string, string>, look: Lookup, node: NodeCont
   // Source ranges: the firewall chain's `ip saddr != { ranges } drop`, minus the LB IPs kube-proxy
   // adds when the node itself is inside a range.
   const sourceRanges: string[] = [];
-  for (const r of (firewallChain ? chains.get(firewallChain)?.rules : undefined) ?? []) {
+  for (const r of (firewallChain ? chainNamed(look, firewallChain)?.rules : undefined) ?? []) {
     for (const x of r.expr) {
       const m = recordOf(bodyOfTag(x, 'match'));
       if (!m || m.op !== '!=' || !isPayload(m.left, 'saddr')) continue;
@@ -274,7 +292,7 @@ function finish(d: Draft, own: Map<string, string>, look: Lookup, node: NodeCont
   }
   const localSeen = new Set<string>();
   for (const l of ladders) {
-    const chain = chains.get(l.chain);
+    const chain = chainNamed(look, l.chain);
     if (!chain) continue;
     const ladder = readLadder(chain, look);
     if (ladder.affinitySeconds !== undefined) affinitySeconds ??= ladder.affinitySeconds;

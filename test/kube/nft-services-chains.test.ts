@@ -42,6 +42,19 @@ describe('nftables-mode endpoint chains', () => {
     expect(after.endpoints).toEqual([{ ...svc!.endpoints[0], probability: 1 }]);
   });
 
+  it('two chains of one service port and kind: the map element names the one cluster-IP traffic takes', () => {
+    const original = 'chain service-ULMVA6XW-ns1/svc1/tcp/p80 {';
+    expect(listing).toContain(original);
+    const at = listing.indexOf('\n\t}\n', listing.indexOf(original)) + 3; // after the chain's closing brace
+    // A second service chain for ns1/svc1 (another hash), after the first: the last of the kind.
+    const text = `${listing.slice(0, at)}\n\tchain service-ZZZZZZZZ-ns1/svc1/tcp/p80 {\n\t\tmeta l4proto tcp dnat to 10.99.9.9:99\n\t}\n${listing.slice(at)}`;
+    const s = discover(text).find((x) => x.name === 'ns1/svc1:p80')!;
+    expect(s.endpoints.map((e) => [e.endpoint, e.probability])).toEqual([
+      ['10.180.0.1:80', 1],
+      ['10.99.9.9:99', 0],
+    ]);
+  });
+
   it('generated tables in every rule shape read the same endpoints as their truth', () => {
     for (const shape of ['v1.35', 'v1.36', 'v1.37'] as const) {
       const g = generateNftables({ services: 40, endpoints: 3, seed: 5, shape });
