@@ -42,8 +42,18 @@ function endpointsKey(vs: VirtualService): string {
   return vs.reals.map((r) => formatEndpoint(r.addr, r.port)).sort().join(' ');
 }
 
-function isNodeAddress(node: NodeContext, a: Addr): boolean {
-  return node.addresses.some((n) => n.family === a.family && n.w[0] === a.w[0] && n.w[1] === a.w[1] && n.w[2] === a.w[2] && n.w[3] === a.w[3]);
+/** An address as a Set key: family and all four words, the equality isNodeAddress needs. */
+function addrKey(a: Addr): string {
+  return `${a.family}:${a.w[0]}:${a.w[1]}:${a.w[2]}:${a.w[3]}`;
+}
+
+/**
+ * Is an address one of the node's? A set of the node's addresses, built once per discovery: an
+ * IPVS node lists every VIP as a node address (kube-ipvs0), so a scan per real server is quadratic.
+ */
+function nodeAddressTest(node: NodeContext): (a: Addr) => boolean {
+  const keys = new Set(node.addresses.map(addrKey));
+  return (a) => keys.has(addrKey(a));
 }
 
 /** kube-proxy's default --service-node-port-range. */
@@ -90,18 +100,18 @@ function classify(vs: VirtualService, sets: IpsetState, node: NodeContext, vips:
   return { vs, kind: nodeAddrs.has(formatAddr(a)) ? 'nodePort' : 'cluster', local: false, key };
 }
 
-function endpointList(vs: VirtualService, node: NodeContext, forCluster: boolean): ServiceEndpoint[] {
+function endpointList(vs: VirtualService, node: NodeContext, isNodeAddress: (a: Addr) => boolean, forCluster: boolean): ServiceEndpoint[] {
   // rr/wrr shares, as the scheduler gives them; only the cluster IP's shares are reported.
   const live = vs.reals.filter((r) => r.weight > 0);
   const total = vs.scheduler === 'rr' ? live.length : live.reduce((s, r) => s + r.weight, 0);
   return vs.reals.map((r) => {
     const share = r.weight > 0 && total > 0 ? (vs.scheduler === 'rr' ? 1 : r.weight) / total : 0;
-    const local = node.podCIDRs.some((c) => cidrContains(c, r.addr)) || isNodeAddress(node, r.addr);
+    const local = node.podCIDRs.some((c) => cidrContains(c, r.addr)) || isNodeAddress(r.addr);
     return { endpoint: formatEndpoint(r.addr, r.port), probability: forCluster ? share : 0, local };
   });
 }
 
-function newService(c: Classified, node: NodeContext): Service {
+function newService(c: Classified, node: NodeContext, isNodeAddress: (a: Addr) => boolean): Service {
   const vs = c.vs;
   const s: Service = {
     name: '',
@@ -116,7 +126,7 @@ function newService(c: Classified, node: NodeContext): Service {
     internalTrafficPolicy: 'Cluster',
     // A service seen only through a NodePort/LB/external virtual server: that server's shares
     // (reporting 0% for every endpoint would read as "never").
-    endpoints: endpointList(vs, node, true),
+    endpoints: endpointList(vs, node, isNodeAddress, true),
     status: vs.reals.some((r) => r.weight > 0) ? 'ok' : 'no-endpoints',
   };
   if (vs.persistent !== undefined) s.affinitySeconds = vs.persistent;
@@ -149,21 +159,18 @@ export function discoverIpvsServices(rs: { ipvs?: IpvsState; ipsets: IpsetState;
   }
   const nodeAddrs = rs.ipsets.supplied ? new Set<string>() : nodePortAddresses(st);
   const classified = st.services.map((vs) => classify(vs, rs.ipsets, rs.node, vips, nodeAddrs)).filter((c): c is Classified => c !== null);
+  const isNodeAddress = nodeAddressTest(rs.node);
   const out: Service[] = [];
   // Cluster services indexed by protocol + endpoint set, and by protocol + each endpoint, to attach the rest.
   const byExact = new Map<string, Service[]>();
   const byEndpoint = new Map<string, Service[]>();
   for (const c of classified) {
     if (c.kind !== 'cluster') continue;
-    const s = newService(c, rs.node);
+    const s = newService(c, rs.node, isNodeAddress);
     out.push(s);
     if (c.key === '') continue;
-    const k = `${s.protocol}|${c.key}`;
-    byExact.set(k, [...(byExact.get(k) ?? []), s]);
-    for (const e of s.endpoints) {
-      const ke = `${s.protocol}|${e.endpoint}`;
-      byEndpoint.set(ke, [...(byEndpoint.get(ke) ?? []), s]);
-    }
+    pushTo(byExact, `${s.protocol}|${c.key}`, s);
+    for (const e of s.endpoints) pushTo(byEndpoint, `${s.protocol}|${e.endpoint}`, s);
   }
   for (const c of classified) {
     if (c.kind === 'cluster') continue;
@@ -182,7 +189,7 @@ export function discoverIpvsServices(rs: { ipvs?: IpvsState; ipsets: IpsetState;
       }
     }
     if (!owner) {
-      owner = newService(c, rs.node);
+      owner = newService(c, rs.node, isNodeAddress);
       out.push(owner);
     }
     const addr = formatAddr(c.vs.addr as Addr);
@@ -198,4 +205,11 @@ export function discoverIpvsServices(rs: { ipvs?: IpvsState; ipsets: IpsetState;
     }
   }
   return out;
+}
+
+/** Appends to a map of lists in place (a copy per append is quadratic when many services share an endpoint). */
+function pushTo<T>(m: Map<string, T[]>, k: string, v: T): void {
+  const xs = m.get(k);
+  if (xs) xs.push(v);
+  else m.set(k, [v]);
 }

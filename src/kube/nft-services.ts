@@ -52,7 +52,6 @@ export function discoverNftServices(ruleset: NftRuleset, node: NodeContext): Ser
 
 function tableServices(table: NftTable, node: NodeContext): Service[] {
   const sets = new Map(table.sets.map((s) => [s.name, s]));
-  const chains = new Map(table.chains.map((c) => [c.name, c]));
   const drafts = new Map<string, Draft>();
   const draftFor = (key: string): Draft => {
     let d = drafts.get(key);
@@ -63,22 +62,22 @@ function tableServices(table: NftTable, node: NodeContext): Service[] {
     }
     return d;
   };
-  /** The service port a chain belongs to (`service-H-ns/x/tcp/p` → `ns/x/tcp/p`). */
-  const ownerOf = (chain: string): { kind: string; key: string } | null => {
-    const p = parseNftChain(chain);
-    if (!p || p.kind === 'endpoint' || p.kind === 'affinity') return null;
-    return p.rest.split('/').length === 4 ? { kind: p.kind, key: p.rest } : null;
-  };
   const clusterIPs = new Set<string>();
   for (const e of sets.get('cluster-ips')?.elems ?? []) {
     const a = addrOf(elemKey(e.key));
     if (a) clusterIPs.add(formatAddr(a));
   }
 
-  // Every per-service chain makes its service port known, even one no map element names.
+  // Every per-service chain makes its service port known, even one no map element names; per
+  // service port, its chains by kind (the last of a kind, as a lookup by name would find).
+  const chainsOf = new Map<string, Map<string, NftChain>>();
   for (const c of table.chains) {
     const o = ownerOf(c.name);
-    if (o) draftFor(o.key);
+    if (!o) continue;
+    draftFor(o.key);
+    let m = chainsOf.get(o.key);
+    if (!m) chainsOf.set(o.key, (m = new Map()));
+    m.set(o.kind, c);
   }
 
   // service-ips: cluster IPs → service-/local- chain; external and LB IPs → external- chain.
@@ -173,27 +172,84 @@ function tableServices(table: NftTable, node: NodeContext): Service[] {
     }
   }
 
-  // Per service port: its chains by kind.
-  const chainsOf = new Map<string, Map<string, string>>();
-  for (const c of table.chains) {
-    const o = ownerOf(c.name);
-    if (!o) continue;
-    let m = chainsOf.get(o.key);
-    if (!m) chainsOf.set(o.key, (m = new Map()));
-    m.set(o.kind, c.name);
-  }
-  return [...drafts.values()].map((d) => finish(d, chainsOf.get(d.key) ?? new Map(), chains, sets, node));
+  const look: Lookup = { table, chainsOf, sets, dnats: endpointDnats(table) };
+  return [...drafts.values()].map((d) => finish(d, chainsOf.get(d.key) ?? new Map(), look, node));
 }
 
-function finish(d: Draft, own: Map<string, string>, chains: Map<string, NftChain>, sets: Map<string, NftSet>, node: NodeContext): Service {
-  const serviceChain = own.get('service');
-  const localChain = own.get('local');
-  const externalChain = own.get('external');
-  const firewallChain = d.firewallChain ?? own.get('firewall');
+/** The service port a chain belongs to (`service-H-ns/x/tcp/p` → `ns/x/tcp/p`). */
+function ownerOf(chain: string): { kind: string; key: string } | null {
+  const p = parseNftChain(chain);
+  if (!p || p.kind === 'endpoint' || p.kind === 'affinity') return null;
+  return p.rest.split('/').length === 4 ? { kind: p.kind, key: p.rest } : null;
+}
+
+/**
+ * The table's per-service chains and sets by name, and what each chain DNATs to (chainDnat), read
+ * once. A map of every chain by name is built only when a name outside those is looked up.
+ */
+interface Lookup {
+  table: NftTable;
+  chainsOf: Map<string, Map<string, NftChain>>;
+  sets: Map<string, NftSet>;
+  dnats: Map<string, Endpoint | null>;
+  all?: Map<string, NftChain>;
+}
+
+/**
+ * The chain of that name (the last one, if the table repeats it). A per-service name is answered
+ * from chainsOf: the last chain of its service port and kind is the last chain of its name, unless
+ * another name shares that port and kind — then, and for any other name, from the map of all.
+ */
+function chainNamed(look: Lookup, name: string): NftChain | undefined {
+  const o = ownerOf(name);
+  if (o) {
+    const c = look.chainsOf.get(o.key)?.get(o.kind);
+    if (!c) return undefined;
+    if (c.name === name) return c;
+  }
+  if (!look.all) {
+    look.all = new Map();
+    for (const c of look.table.chains) look.all.set(c.name, c);
+  }
+  return look.all.get(name);
+}
+
+/** An endpoint a ladder step leads to; `key` is its formatted `ip:port`. */
+interface Endpoint {
+  addr: Addr;
+  port: number | undefined;
+  key: string;
+}
+
+/**
+ * Every endpoint chain's DNAT, read in one pass in the table's order: services reach their
+ * endpoint chains in an order unrelated to where those lie, and on large tables chasing each one
+ * from its service cost more than all the rest of discovery.
+ */
+function endpointDnats(table: NftTable): Map<string, Endpoint | null> {
+  const out = new Map<string, Endpoint | null>();
+  for (const c of table.chains) if (c.name.startsWith('endpoint-')) out.set(c.name, chainDnat(c));
+  return out;
+}
+
+/** chainDnat of a chain by name, from the pass above or (any other chain a vmap names) read now. */
+function dnatOfChain(look: Lookup, name: string): Endpoint | null {
+  let ep = look.dnats.get(name);
+  if (ep === undefined) {
+    ep = chainDnat(chainNamed(look, name));
+    look.dnats.set(name, ep);
+  }
+  return ep;
+}
+
+function finish(d: Draft, own: Map<string, NftChain>, look: Lookup, node: NodeContext): Service {
+  const serviceChain = own.get('service')?.name;
+  const localChain = own.get('local')?.name;
+  const firewallChain = d.firewallChain ?? own.get('firewall')?.name;
 
   // eTP=Local: the external chain short-circuits pods and the node (`fib saddr type local`) and
   // sends the rest to the local chain — when there is one; without it, external traffic is dropped.
-  const ext = externalChain ? chains.get(externalChain) : undefined;
+  const ext = own.get('external');
   if (ext) {
     const gotoLocal = localChain !== undefined && ext.rules.some((r) => r.expr.some((x) => verdictChain(x) === localChain));
     const fibLocal = ext.rules.some((r) => r.expr.some((x) => tagOf(recordOf(bodyOfTag(x, 'match'))?.left ?? null) === 'fib'));
@@ -207,7 +263,7 @@ function finish(d: Draft, own: Map<string, string>, chains: Map<string, NftChain
   // Source ranges: the firewall chain's `ip saddr != { ranges } drop`, minus the LB IPs kube-proxy
   // adds when the node itself is inside a range.
   const sourceRanges: string[] = [];
-  for (const r of (firewallChain ? chains.get(firewallChain)?.rules : undefined) ?? []) {
+  for (const r of (firewallChain ? chainNamed(look, firewallChain)?.rules : undefined) ?? []) {
     for (const x of r.expr) {
       const m = recordOf(bodyOfTag(x, 'match'));
       if (!m || m.op !== '!=' || !isPayload(m.left, 'saddr')) continue;
@@ -223,7 +279,7 @@ function finish(d: Draft, own: Map<string, string>, chains: Map<string, NftChain
 
   // Endpoints: the chain cluster-IP traffic takes decides the probabilities; endpoints only the
   // other policy chain reaches are listed with probability 0 (local ones via the local chain).
-  const endpoints = new Map<string, ServiceEndpoint & { addr: Addr }>();
+  const endpoints = new Map<string, { probability: number; addr: Addr }>();
   let affinitySeconds: number | undefined;
   const internal = d.internalChain ?? (d.itpLocal ? localChain : serviceChain);
   const ladders: { chain: string; counts: boolean; local: boolean }[] = [];
@@ -236,30 +292,32 @@ function finish(d: Draft, own: Map<string, string>, chains: Map<string, NftChain
   }
   const localSeen = new Set<string>();
   for (const l of ladders) {
-    const chain = chains.get(l.chain);
+    const chain = chainNamed(look, l.chain);
     if (!chain) continue;
-    const ladder = readLadder(chain, chains, sets);
+    const ladder = readLadder(chain, look);
     if (ladder.affinitySeconds !== undefined) affinitySeconds ??= ladder.affinitySeconds;
     for (const step of ladder.steps) {
-      const key = formatEndpoint(step.addr, step.port);
+      const key = step.key;
       if (l.local) localSeen.add(key);
       const prev = endpoints.get(key);
       const p = l.counts ? step.probability : 0;
       if (prev) prev.probability += p;
-      else endpoints.set(key, { endpoint: key, probability: p, addr: step.addr });
+      else endpoints.set(key, { probability: p, addr: step.addr });
     }
   }
-  const eps: ServiceEndpoint[] = [...endpoints.values()].map(({ addr, ...e }) => {
-    if (localSeen.has(e.endpoint)) return { ...e, local: true };
-    if (node.podCIDRs.length > 0 || node.addresses.length > 0) return { ...e, local: endpointOnNode(addr, node) };
-    return e;
-  });
+  const onNode = node.podCIDRs.length > 0 || node.addresses.length > 0;
+  const eps: ServiceEndpoint[] = [];
+  for (const [endpoint, { probability, addr }] of endpoints) {
+    if (localSeen.has(endpoint)) eps.push({ endpoint, probability, local: true });
+    else if (onNode) eps.push({ endpoint, probability, local: endpointOnNode(addr, node) });
+    else eps.push({ endpoint, probability });
+  }
 
   return serviceOf(d, sourceRanges, affinitySeconds, eps);
 }
 
 interface Ladder {
-  steps: { addr: Addr; port: number | undefined; probability: number }[];
+  steps: (Endpoint & { probability: number })[];
   affinitySeconds?: number;
 }
 
@@ -268,14 +326,14 @@ interface Ladder {
  * (their timeout noted); the first rule that chooses an endpoint — a numgen vmap to endpoint
  * chains, a DNAT through a numgen map, or a plain DNAT — decides, each numgen value 1/N.
  */
-function readLadder(chain: NftChain, chains: Map<string, NftChain>, sets: Map<string, NftSet>): Ladder {
+function readLadder(chain: NftChain, look: Lookup): Ladder {
   const steps: Ladder['steps'] = [];
   let affinitySeconds: number | undefined;
   for (const r of chain.rules) {
     // `ip saddr @affinity-X goto endpoint-X`: only a returning client takes it.
-    const affinitySet = r.expr.map((x) => recordOf(bodyOfTag(x, 'match'))).find((m) => m && typeof m.right === 'string' && m.right.startsWith('@affinity-'));
+    const affinitySet = affinityMatch(r.expr);
     if (affinitySet) {
-      const set = sets.get((affinitySet.right as string).slice(1));
+      const set = look.sets.get((affinitySet.right as string).slice(1));
       if (set?.timeout !== undefined) affinitySeconds ??= set.timeout;
       continue;
     }
@@ -285,8 +343,8 @@ function readLadder(chain: NftChain, chains: Map<string, NftChain>, sets: Map<st
       if (vmap && mod) {
         for (const [value, verdict] of mapPairs(vmap.data)) {
           const target = verdictChain(verdict);
-          const ep = target ? chainDnat(chains.get(target)) : null;
-          if (ep && numberOf(value) !== undefined) steps.push({ ...ep, probability: 1 / mod });
+          const ep = target ? dnatOfChain(look, target) : null;
+          if (ep && numberOf(value) !== undefined) steps.push({ addr: ep.addr, port: ep.port, key: ep.key, probability: 1 / mod });
         }
         return { steps: merge(steps), ...(affinitySeconds !== undefined ? { affinitySeconds } : {}) };
       }
@@ -298,11 +356,11 @@ function readLadder(chain: NftChain, chains: Map<string, NftChain>, sets: Map<st
         for (const [, target] of mapPairs(map.data)) {
           const parts = concatParts(target);
           const addr = parts ? addrOf(parts[0]) : addrOf(target);
-          if (addr) steps.push({ addr, port: parts ? numberOf(parts[1]) : undefined, probability: 1 / n });
+          if (addr) steps.push(stepOf(addr, parts ? numberOf(parts[1]) : undefined, 1 / n));
         }
       } else {
         const ep = dnatTarget(dnat);
-        if (ep) steps.push({ ...ep, probability: 1 });
+        if (ep) steps.push({ addr: ep.addr, port: ep.port, key: ep.key, probability: 1 });
       }
       return { steps: merge(steps), ...(affinitySeconds !== undefined ? { affinitySeconds } : {}) };
     }
@@ -314,16 +372,28 @@ function readLadder(chain: NftChain, chains: Map<string, NftChain>, sets: Map<st
 function merge(steps: Ladder['steps']): Ladder['steps'] {
   const by = new Map<string, Ladder['steps'][number]>();
   for (const s of steps) {
-    const k = formatEndpoint(s.addr, s.port);
-    const prev = by.get(k);
+    const prev = by.get(s.key);
     if (prev) prev.probability += s.probability;
-    else by.set(k, { ...s });
+    else by.set(s.key, { addr: s.addr, port: s.port, key: s.key, probability: s.probability });
   }
   return [...by.values()];
 }
 
+function stepOf(addr: Addr, port: number | undefined, probability: number): Ladder['steps'][number] {
+  return { addr, port, key: formatEndpoint(addr, port), probability };
+}
+
+/** The first `… @affinity-X` match of a rule (an affinity lookup), if any. */
+function affinityMatch(expr: NftExpr[]): Record<string, NftJson> | undefined {
+  for (const x of expr) {
+    const m = recordOf(bodyOfTag(x, 'match'));
+    if (m && typeof m.right === 'string' && m.right.startsWith('@affinity-')) return m;
+  }
+  return undefined;
+}
+
 /** The `dnat to A:P` of an endpoint chain. */
-function chainDnat(chain: NftChain | undefined): { addr: Addr; port: number | undefined } | null {
+function chainDnat(chain: NftChain | undefined): Endpoint | null {
   for (const r of chain?.rules ?? []) {
     for (const x of r.expr) {
       const dnat = recordOf(bodyOfTag(x, 'dnat'));
@@ -334,9 +404,11 @@ function chainDnat(chain: NftChain | undefined): { addr: Addr; port: number | un
   return null;
 }
 
-function dnatTarget(dnat: Record<string, NftJson>): { addr: Addr; port: number | undefined } | null {
+function dnatTarget(dnat: Record<string, NftJson>): Endpoint | null {
   const addr = addrOf(dnat.addr);
-  return addr ? { addr, port: numberOf(dnat.port) } : null;
+  if (!addr) return null;
+  const port = numberOf(dnat.port);
+  return { addr, port, key: formatEndpoint(addr, port) };
 }
 
 // ---- small readers over libnftables-json expressions ----

@@ -18,12 +18,12 @@
 import { formatAddr, formatCidr, formatEndpoint } from '../model/addr.js';
 import type { Addr, Family } from '../model/addr.js';
 import type { Service, ServiceEndpoint } from '../model/contracts.js';
-import type { Chain, FamilyRules, Rule, Table } from '../model/rule.js';
+import type { Chain, FamilyRules, Match, NatRange, Rule, Table } from '../model/rule.js';
 import { ADDRTYPE, PROTO } from '../model/rule.js';
 import type { NodeContext, Ruleset } from '../model/ruleset.js';
 import { discoverIpvsServices } from './ipvs-services.js';
 import { discoverNftServices } from './nft-services.js';
-import { parseKubeChain, servicePortHash } from './names.js';
+import { kubeChainKind, parseKubeChain, servicePortHash } from './names.js';
 import { endpointOnNode } from './node-local.js';
 import type { KubeChainKind } from './names.js';
 import { thresholdProbability } from './probability.js';
@@ -80,7 +80,66 @@ export function discoverIptablesServices(fam: FamilyRules, node: NodeContext): S
 
   if (nat) readNatEntryPoints(nat, draft);
   if (filter) readFilterRules(filter, draft, (hash) => drafts.get(hash));
-  return [...drafts.values()].map((d) => finish(d, nat, fam.family, node));
+  const index = nat ? indexNat(nat) : undefined;
+  const local = localTest(node);
+  return [...drafts.values()].map((d) => finish(d, index, fam.family, local));
+}
+
+/** A service port's own nat chains (KUBE-<kind>-<its hash>). */
+interface OwnChains {
+  SVC?: Chain;
+  SVL?: Chain;
+  EXT?: Chain;
+  XLB?: Chain;
+  FW?: Chain;
+}
+
+
+/**
+ * The nat table's kube-proxy chains, read in one pass in the table's own order: per-service chains
+ * by hash, and every KUBE-SEP chain's endpoint. A dump lists chains by name (and the parser
+ * allocates them in that order) while services reach their SEP chains in hash order; reading each
+ * SEP chain where it lies, once, instead of chasing it from its service, is what makes large dumps
+ * cheap.
+ */
+interface NatIndex {
+  chains: Map<string, Chain>;
+  own: Map<string, OwnChains>;
+  /** Every KUBE-SEP chain by name: its slot in `text`/`addr`, or -1 when it has no DNAT. */
+  seps: Map<string, number>;
+  /** A SEP chain's endpoint (`ip:port`) and address, by slot. */
+  text: string[];
+  addr: Addr[];
+}
+
+function indexNat(nat: Table): NatIndex {
+  const own = new Map<string, OwnChains>();
+  const seps = new Map<string, number>();
+  const text: string[] = [];
+  const addr: Addr[] = [];
+  for (const [name, chain] of nat.chains) {
+    const kind = kubeChainKind(name);
+    if (kind === null) continue;
+    if (kind === 'SEP') {
+      const range = sepDnat(chain);
+      if (range) {
+        seps.set(name, text.length);
+        text.push(formatEndpoint(range.lo as Addr, range.ports?.lo));
+        addr.push(range.lo as Addr);
+      } else seps.set(name, -1);
+      continue;
+    }
+    const hash = name.slice(name.length - 16);
+    let o = own.get(hash);
+    if (!o) own.set(hash, (o = {}));
+    o[kind] = chain;
+  }
+  return { chains: nat.chains, own, seps, text, addr };
+}
+
+/** Whether an endpoint address is on this node; undefined when the node context says nothing. */
+function localTest(node: NodeContext): ((addr: Addr) => boolean) | undefined {
+  return node.podCIDRs.length > 0 || node.addresses.length > 0 ? (addr) => endpointOnNode(addr, node) : undefined;
 }
 
 type DraftOf = (hash: string, protocol: Service['protocol'] | undefined) => Draft;
@@ -192,20 +251,22 @@ function readFilterRules(filter: Table, draftOf: DraftOf, existing: (hash: strin
   }
 }
 
-function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeContext): Service {
-  const chain = (kind: KubeChainKind): Chain | undefined => nat?.chains.get(`KUBE-${kind}-${d.hash}`);
-  const svc = chain('SVC');
-  const svl = chain('SVL');
-  const ext = chain('EXT');
-  const xlb = chain('XLB');
-  const fw = chain('FW');
+function finish(d: Draft, nat: NatIndex | undefined, family: Family, onNode: ((addr: Addr) => boolean) | undefined): Service {
+  const own = nat?.own.get(d.hash);
+  const svc = own?.SVC;
+  const svl = own?.SVL;
+  const ext = own?.EXT;
+  const xlb = own?.XLB;
+  const fw = own?.FW;
 
   // eTP=Local: KUBE-EXT short-circuits pods and the node itself, then (if any) goes to KUBE-SVL;
   // eTP=Cluster masquerades everything. Before 1.24 the Local chain was KUBE-XLB.
   if (xlb) d.etpLocal = true;
-  const svlName = `KUBE-SVL-${d.hash}`;
-  if (ext && ext.rules.some((r) => targetChain(r) === svlName || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
-  if (ext && d.etpLocal && !ext.rules.some((r) => targetChain(r) === svlName)) d.noLocalEndpoints = true;
+  if (ext) {
+    const svlName = `KUBE-SVL-${d.hash}`;
+    if (ext.rules.some((r) => targetChain(r) === svlName || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
+    if (d.etpLocal && !ext.rules.some((r) => targetChain(r) === svlName)) d.noLocalEndpoints = true;
+  }
 
   // Source ranges: KUBE-FW's `-s range -j KUBE-EXT` rules, minus the LB-IP rules kube-proxy adds
   // when the node itself is inside a range (a hairpin from the VIP, not a configured range).
@@ -225,95 +286,97 @@ function finish(d: Draft, nat: Table | undefined, family: Family, node: NodeCont
 
   // Endpoints: the ladder of the chain cluster-IP traffic takes, then any endpoint only the
   // external path reaches (local ones via SVL/XLB, or all via SVC under iTP=Local).
-  const endpoints = new Map<string, ServiceEndpoint>();
-  const addrs = new Map<string, Addr>();
-  const localSeps = new Set<string>();
-  let affinitySeconds: number | undefined;
-  const ladders: { chain: Chain; counts: boolean; local: boolean }[] = [];
   const internal = d.internalChain ? nat?.chains.get(d.internalChain) : undefined;
-  if (internal) ladders.push({ chain: internal, counts: true, local: internal === svl });
-  for (const [c, local] of [
-    [svc, false],
-    [svl, true],
-    [xlb, true],
-  ] as const) {
-    if (c && c !== internal) ladders.push({ chain: c, counts: false, local });
-  }
-  for (const { chain: c, counts, local } of ladders) {
-    const ladder = readLadder(c);
-    if (ladder.affinitySeconds !== undefined) affinitySeconds ??= ladder.affinitySeconds;
-    for (const step of ladder.steps) {
-      if (local) localSeps.add(step.sep);
-      const endpoint = nat ? sepEndpoint(nat, step.sep) : undefined;
-      if (!endpoint) continue;
-      const prev = endpoints.get(step.sep);
-      const probability = counts ? step.probability : 0;
-      if (prev) prev.probability += probability;
-      else {
-        endpoints.set(step.sep, { endpoint: endpoint.text, probability });
-        addrs.set(step.sep, endpoint.addr);
-      }
-    }
-  }
-  for (const [sep, e] of endpoints) {
-    const addr = addrs.get(sep);
-    if (localSeps.has(sep)) e.local = true;
-    else if (addr && (node.podCIDRs.length > 0 || node.addresses.length > 0)) e.local = endpointOnNode(addr, node);
+  const found: LadderRead = { slots: [], probability: [], local: [], affinitySeconds: undefined };
+  if (nat) {
+    if (internal) readLadder(internal, true, internal === svl, nat, found);
+    if (svc && svc !== internal) readLadder(svc, false, false, nat, found);
+    if (svl && svl !== internal) readLadder(svl, false, true, nat, found);
+    if (xlb && xlb !== internal) readLadder(xlb, false, true, nat, found);
   }
 
-  return serviceOf(d, sourceRanges, affinitySeconds, [...endpoints.values()]);
+  const out: ServiceEndpoint[] = [];
+  for (let i = 0; i < found.slots.length; i++) {
+    const slot = found.slots[i]!;
+    const endpoint = nat!.text[slot]!;
+    const probability = found.probability[i]!;
+    if (found.local[i]) out.push({ endpoint, probability, local: true });
+    else if (onNode) out.push({ endpoint, probability, local: onNode(nat!.addr[slot]!) });
+    else out.push({ endpoint, probability });
+  }
+  return serviceOf(d, sourceRanges, found.affinitySeconds, out);
 }
 
-interface Ladder {
-  steps: { sep: string; probability: number }[];
-  affinitySeconds?: number;
+/**
+ * The endpoints a service's ladders reach, in the order first reached (one per SEP chain, which is
+ * one per index slot): summed share, and whether a Local chain reaches it. Parallel arrays, not a
+ * map of objects: a service has a handful of endpoints and tens of thousands of services are read.
+ */
+interface LadderRead {
+  slots: number[];
+  probability: number[];
+  local: boolean[];
+  affinitySeconds: number | undefined;
+  /** Slot → position, once a service has more endpoints than a scan should cover. */
+  at?: Map<number, number>;
 }
+
+/** Scanning `slots` beats a map up to about this many endpoints. */
+const SCAN_MAX = 32;
 
 /**
  * writeServiceToEndpointRules read back: `recent --rcheck` rules (affinity) are skipped for a first
  * connection; each jump to a KUBE-SEP chain takes its statistic share of what is still falling
  * through (threshold / 2^31, exactly as the kernel compares), an unconditional one takes the rest.
+ * Only the ladder cluster-IP traffic takes (`counts`) adds its shares; the others list endpoints
+ * only they reach with 0. A SEP chain that is missing or has no DNAT adds no endpoint.
  */
-function readLadder(chain: Chain): Ladder {
-  const steps: Ladder['steps'] = [];
-  let affinitySeconds: number | undefined;
+function readLadder(chain: Chain, counts: boolean, local: boolean, nat: NatIndex, into: LadderRead): void {
   let remaining = 1;
   for (const r of chain.rules) {
-    const t = kubeTarget(r);
-    if (!t || t.kind !== 'SEP') continue;
-    const recent = r.matches.find((m) => m.kind === 'recent');
-    if (recent && recent.kind === 'recent' && recent.op !== 'set') {
-      if (recent.seconds !== undefined) affinitySeconds ??= recent.seconds;
+    const sep = targetChain(r);
+    if (sep === undefined) continue;
+    // Known SEP chains first: the name check is only needed for a jump to a SEP chain that is missing.
+    const slot = nat.seps.get(sep);
+    if (slot === undefined && kubeChainKind(sep) !== 'SEP') continue;
+    // One pass over the matches: the first `recent` one, and the product of the statistic shares.
+    let recent: (Match & { kind: 'recent' }) | undefined;
+    let p = 1;
+    for (const m of r.matches) {
+      if (m.kind === 'recent') recent ??= m;
+      else if (m.kind === 'random') p *= m.invert ? 1 - thresholdProbability(m.threshold) : thresholdProbability(m.threshold);
+    }
+    if (recent && recent.op !== 'set') {
+      if (recent.seconds !== undefined) into.affinitySeconds ??= recent.seconds;
       continue;
     }
-    let p = 1;
-    for (const m of r.matches) if (m.kind === 'random') p *= m.invert ? 1 - thresholdProbability(m.threshold) : thresholdProbability(m.threshold);
     const share = remaining * p;
     remaining -= share;
-    steps.push({ sep: targetChain(r) as string, probability: share });
+    if (slot === undefined || slot < 0) continue;
+    const at = into.at ? (into.at.get(slot) ?? -1) : into.slots.indexOf(slot);
+    if (at >= 0) {
+      if (counts) into.probability[at] += share;
+      if (local) into.local[at] = true;
+      continue;
+    }
+    into.at?.set(slot, into.slots.length);
+    into.slots.push(slot);
+    into.probability.push(counts ? share : 0);
+    into.local.push(local);
+    if (!into.at && into.slots.length > SCAN_MAX) into.at = new Map(into.slots.map((s, i) => [s, i]));
   }
-  const out: Ladder = { steps };
-  if (affinitySeconds !== undefined) out.affinitySeconds = affinitySeconds;
-  return out;
 }
 
-/**
- * The DNAT target of a KUBE-SEP chain. Not cached: a SEP chain is read once or twice (its
- * service's SVC and SVL ladders), and a cache keyed by name cost more than the read.
- */
-function sepEndpoint(nat: Table, sep: string): { text: string; addr: Addr } | undefined {
-  const rules = nat.chains.get(sep)?.rules;
-  if (!rules) return undefined;
+/** The DNAT range of a KUBE-SEP chain: its first DNAT rule with an address. */
+function sepDnat(chain: Chain): NatRange | null {
+  const rules = chain.rules;
   for (let i = 0; i < rules.length; i++) {
     const t = rules[i]!.target;
     if (t?.kind !== 'DNAT' || t.ranges.length === 0 || !t.ranges[0].lo) continue;
-    const range = t.ranges[0];
-    const addr = range.lo as Addr;
-    return { text: formatEndpoint(addr, range.ports?.lo), addr };
+    return t.ranges[0];
   }
-  return undefined;
+  return null;
 }
-
 
 // ---- small readers over one rule's typed matches and target ----
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { endpointChain, endpointHash, parseKubeChain, serviceChains, servicePortHash } from '../../src/kube/names.js';
+import fc from 'fast-check';
+import { endpointChain, endpointHash, kubeChainKind, parseKubeChain, serviceChains, servicePortHash } from '../../src/kube/names.js';
 
 // Vectors from upstream kube-proxy (pkg/proxy/iptables proxier_test.go, TestOverallIPTablesRules).
 describe('kube-proxy chain names', () => {
@@ -53,5 +54,52 @@ describe('kube-proxy chain names', () => {
     for (const other of ['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SVC-short', 'KUBE-SVC-XPGD46QRK7WJZT7O1', 'KUBE-SVC-xpgd46qrk7wjzt7o']) {
       expect(parseKubeChain(other)).toBeNull();
     }
+  });
+});
+
+// The chain-name check is written out by hand for speed; the pattern it implements is the spec.
+describe('kubeChainKind', () => {
+  const SPEC = /^KUBE-(SVC|SVL|EXT|FW|SEP|XLB)-([A-Z2-7]{16})$/;
+  const spec = (name: string) => SPEC.exec(name)?.[1] ?? null;
+  it.each([
+    'KUBE-FW-XPGD46QRK7WJZT7O',
+    'KUBE-FWX-XPGD46QRK7WJZT7O',
+    'KUBE-SEP-XPGD46QRK7WJZT71',
+    'KUBE-SEP-XPGD46QRK7WJZT78',
+    'KUBE-SEP_XPGD46QRK7WJZT7O',
+    'KUBE-SEPXXPGD46QRK7WJZT7O',
+    'KUBE-sep-XPGD46QRK7WJZT7O',
+    'KUBE-SEP-XPGD46QRK7WJZT7o',
+    'kube-SEP-XPGD46QRK7WJZT7O',
+    'KUBE-SEP-XPGD46QRK7WJZT7OO',
+    'KUBE-EXT-XPGD46QRK7WJZT7',
+    'KUBE-MARK-MASQ',
+    'KUBE-FW--PGD46QRK7WJZT7O',
+    'KUBE-XLB-AAAAAAAAAAAAAAAA',
+    'KUBE-SVL-2222222277777777',
+  ])('%s as the pattern says', (name) => {
+    expect(kubeChainKind(name)).toBe(spec(name));
+    expect(parseKubeChain(name)).toEqual(spec(name) ? { kind: spec(name), hash: name.slice(-16) } : null);
+  });
+  it('agrees with the pattern on generated names', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567aoz01891-_';
+    const name = fc.tuple(
+      fc.constantFrom('KUBE-', 'KUBE_', 'kube-', 'KUBE-KUBE-', ''),
+      fc.constantFrom('SVC', 'SVL', 'EXT', 'FW', 'SEP', 'XLB', 'SE', 'SEPP', 'MARK', 'FWX', 'F'),
+      fc.constantFrom('-', '_', ''),
+      fc.oneof(
+        fc.string({ unit: fc.constantFrom(...alphabet.slice(0, 32)), minLength: 16, maxLength: 16 }),
+        fc.string({ unit: fc.constantFrom(...alphabet), minLength: 14, maxLength: 18 }),
+      ),
+    ).map((p) => p.join(''));
+    let matched = 0;
+    fc.assert(
+      fc.property(name, (n) => {
+        if (spec(n)) matched++;
+        return kubeChainKind(n) === spec(n);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(matched).toBeGreaterThan(0);
   });
 });
