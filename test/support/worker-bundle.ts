@@ -3,7 +3,8 @@
 // (src/cli.ts), the server process entry (src/service/main.ts, run with LANDFALL_WORKER_FILE
 // pointing at the worker bundle, so neither the process nor its workers go through tsx) and the
 // scaling lab's per-point worker (src/scale/worker.ts, LANDFALL_SCALE_WORKER_FILE) and the kernel
-// lab's in-namespace agent (src/lab/agent.ts, LANDFALL_LAB_AGENT_FILE).
+// lab's in-namespace agent (src/lab/agent.ts, LANDFALL_LAB_AGENT_FILE), and the pool tests' stand-in
+// worker (test/service/fixtures/fake-worker.ts).
 // Started from .ts, each re-imports ~80 TypeScript modules through the tsx loader: ~4-7 s per
 // service-test app boot (~40 in the suite) on 2 loaded cores, ~1-3 s per CLI process. From a
 // bundle they start in a fraction of that. Same source, same code paths: only the loader differs.
@@ -30,6 +31,8 @@ declare module 'vitest' {
     scaleWorkerFile: string;
     /** Absolute path of the bundled kernel-lab agent, src/lab/agent.ts (LANDFALL_LAB_AGENT_FILE). */
     labAgentFile: string;
+    /** Absolute path of the bundled pool-mechanics stand-in, test/service/fixtures/fake-worker.ts. */
+    fakeWorkerFile: string;
   }
 }
 
@@ -102,11 +105,15 @@ export default async function setup(project: TestProject): Promise<void> {
     bundle(`${src}service/main.ts`, `${outDir}main.mjs`),
     bundle(`${src}scale/worker.ts`, `${outDir}scale-worker.mjs`),
     bundle(`${src}lab/agent.ts`, `${outDir}lab-agent.mjs`),
+    // The pool tests' stand-in worker: every pool they make starts threads from it (and replaces
+    // the ones a crash or time limit stops), each paying the tsx loader's start-up when run from .ts.
+    bundle(fileURLToPath(new URL('../service/fixtures/fake-worker.ts', import.meta.url)), `${outDir}fake-worker.mjs`),
   ]);
   project.provide('workerFile', `${outDir}worker.mjs`);
   project.provide('cliFile', `${outDir}cli/cli.mjs`);
   project.provide('serverFile', `${outDir}main.mjs`);
   project.provide('scaleWorkerFile', `${outDir}scale-worker.mjs`);
+  project.provide('fakeWorkerFile', `${outDir}fake-worker.mjs`);
   // Every scaling point starts a worker thread; from src/ that worker re-imports the engine through
   // tsx (seconds per point on a loaded machine). Through the environment so it reaches the scale
   // runs inside test files, the servers they start and the CLI processes they spawn alike.
