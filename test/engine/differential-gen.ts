@@ -114,7 +114,23 @@ const ctField = fc.constantFrom('origsrc' as const, 'origdst' as const, 'replsrc
 const addrTypes = fc.constantFrom(ADDRTYPE.LOCAL, ADDRTYPE.UNICAST, ADDRTYPE.BROADCAST, ADDRTYPE.MULTICAST, ADDRTYPE.LOCAL | ADDRTYPE.BROADCAST);
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 
-function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
+/**
+ * Builds each arbitrary once per distinct argument list. arbScenario's `chain` (and the chains
+ * inside) call these builders for every generated value; an arbitrary is a stateless recipe, so
+ * reusing one draws exactly the same values from the same random stream, without rebuilding
+ * hundreds of combinators per scenario (which was most of the differential tests' CPU time).
+ */
+function memo<A extends unknown[], R>(build: (...args: A) => R): (...args: A) => R {
+  const cache = new Map<string, R>();
+  return (...args: A): R => {
+    const key = JSON.stringify(args);
+    let r = cache.get(key);
+    if (r === undefined) cache.set(key, (r = build(...args)));
+    return r;
+  };
+}
+
+const arbMatch = memo(function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
   // The records below are Match variants; optional parts come out as absent keys (stripUndefined),
   // which the union's inferred type cannot see, hence the one widening cast at the end.
   const any = fc.oneof(
@@ -186,7 +202,7 @@ function arbMatch(f: 4 | 6): fc.Arbitrary<Match> {
     }).map((m) => stripUndefined(m)),
   );
   return any as unknown as fc.Arbitrary<Match>;
-}
+});
 
 function stripUndefined<T extends object>(o: T): T {
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
@@ -199,7 +215,7 @@ const arbNatAddrs = (f: 4 | 6) =>
     return { lo, hi };
   });
 
-function arbTarget(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<Target | null> {
+const arbTarget = memo(function arbTarget(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<Target | null> {
   const base: fc.Arbitrary<Target | null>[] = [
     fc.constant(null),
     fc.constant({ kind: 'ACCEPT' } as Target),
@@ -235,10 +251,10 @@ function arbTarget(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<Ta
   }
   // Terminal verdicts (DROP, REJECT) are a small share so that walks get deep into the hooks.
   return fc.oneof(...base.map((arbitrary, i) => ({ arbitrary, weight: i === 2 || i === 4 ? 1 : 3 })));
-}
+});
 
 /** A run of destination-keyed rules (what the index compiles): `-d X -p tcp --dport P -j …`. */
-function arbKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
+const arbKeyedRule = memo(function arbKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
   return fc.record({
     matches: fc.tuple(arbAddr(f), fc.constantFrom(6, 17), arbPort, fc.array(arbMatch(f), { maxLength: 1 })).map(([a, proto, port, extra]): Match[] => [
       { kind: 'dst', invert: false, cidr: cidrOf(a, f === 4 ? 32 : 128) },
@@ -248,10 +264,10 @@ function arbKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary
     ]),
     target: arbTarget(f, table, later),
   });
-}
+});
 
 /** A run of port-keyed rules (KUBE-NODEPORTS): `-p tcp -m comment --dport P -j …`. */
-function arbPortKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
+const arbPortKeyedRule = memo(function arbPortKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
   return fc.record({
     matches: fc
       .tuple(fc.constantFrom(6, 17), arbPort, fc.array(arbMatch(f), { maxLength: 1 }), fc.constantFrom('none', 'local', 'limited'))
@@ -265,9 +281,9 @@ function arbPortKeyedRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbit
       ]),
     target: arbTarget(f, table, later),
   });
-}
+});
 
-function arbSetRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
+const arbSetRule = memo(function arbSetRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{ matches: Match[]; target: Target | null }> {
   const set = fc.record({
     kind: fc.constant('set' as const),
     invert: fc.boolean(),
@@ -276,9 +292,9 @@ function arbSetRule(f: 4 | 6, table: TableName, later: string[]): fc.Arbitrary<{
     returnNomatch: fc.boolean(),
   });
   return fc.record({ matches: fc.array(set, { minLength: 1, maxLength: 2 }) as fc.Arbitrary<Match[]>, target: arbTarget(f, table, later) });
-}
+});
 
-function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
+const arbChainRules = memo(function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
   const plain = fc.record({ matches: fc.array(arbMatch(f), { maxLength: 4 }), target: arbTarget(f, table, later) });
   return fc
     .array(
@@ -292,7 +308,7 @@ function arbChainRules(f: 4 | 6, table: TableName, later: string[]) {
       { maxLength: 5 },
     )
     .map((xs) => xs.flat());
-}
+});
 
 export interface Scenario {
   rs: Ruleset;
@@ -301,7 +317,7 @@ export interface Scenario {
 
 const USER = ['U0', 'U1', 'U2', 'U3'];
 
-function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
+const arbFamilyRules = memo(function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
   const tables = TABLES.map((t) => {
     const builtins = BUILTIN_CHAINS[t].map((name) =>
       fc.tuple(fc.constantFrom<'ACCEPT' | 'DROP'>('ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'ACCEPT', 'DROP'), arbChainRules(f, t, USER)).map(([policy, rules]) => ({ name, builtin: true, policy: policy as 'ACCEPT' | 'DROP' | undefined, rules })),
@@ -328,10 +344,10 @@ function arbFamilyRules(f: 4 | 6): fc.Arbitrary<FamilyRules> {
     }
     return fr;
   });
-}
+});
 
 /** A family test, or an address match of the other family (never true for this packet, so `!=` always is). */
-function arbCrossMatch(f: 4 | 6): fc.Arbitrary<Match> {
+const arbCrossMatch = memo(function arbCrossMatch(f: 4 | 6): fc.Arbitrary<Match> {
   const o: 4 | 6 = f === 4 ? 6 : 4;
   return fc.oneof(
     fc.record({ kind: fc.constant('nfproto' as const), invert: inv, family: fc.constantFrom<4 | 6>(4, 6) }),
@@ -341,13 +357,13 @@ function arbCrossMatch(f: 4 | 6): fc.Arbitrary<Match> {
     fc.record({ kind: fc.constant('ctaddr' as const), invert: inv, field: ctField, cidr: fc.oneof(arbCidr(o), fc.constant<Cidr>({ family: o, w: [0, 0, 0, 0], prefix: 0 })) }),
     fc.tuple(fc.constantFrom('src' as const, 'dst' as const), inv, arbAddr(o)).map(([dir, invert, a]): Match => ({ kind: 'iprange', invert, dir, lo: a, hi: a })),
   ) as fc.Arbitrary<Match>;
-}
+});
 
 /** Priorities around every fixed one (iptables, the NAT core, IPVS), with repeats so that ties happen. */
 const PRIOS = [-300, -200, -150, -120, -100, -100, -90, -50, 0, 0, 10, 50, 98, 99, 100, 100, 150];
 
 /** An nft table of the packet's family (or inet): 1–4 base chains on random hooks and priorities, and regular chains. */
-function arbNftTable(f: 4 | 6, idx: number): fc.Arbitrary<NftTable> {
+const arbNftTable = memo(function arbNftTable(f: 4 | 6, idx: number): fc.Arbitrary<NftTable> {
   const base = fc
     .record({
       hook: fc.constantFrom<HookName>(...HOOK_NAMES),
@@ -385,13 +401,13 @@ function arbNftTable(f: 4 | 6, idx: number): fc.Arbitrary<NftTable> {
       USER.forEach((name, i) => fill(addNftChain(t, { name, line: line++ }), users[i]));
       return t;
     });
-}
+});
 
 function arbIface(): fc.Arbitrary<Iface> {
   return fc.record({ name: fc.constantFrom('eth0', 'cni0', 'eni', 'eni1a', 'cali', 'lo'), prefix: fc.boolean() });
 }
 
-function arbPacket(f: 4 | 6): fc.Arbitrary<WalkPacket> {
+const arbPacket = memo(function arbPacket(f: 4 | 6): fc.Arbitrary<WalkPacket> {
   return fc
     .record({
       proto: fc.constantFrom(6, 17, 132, f === 4 ? 1 : 58),
@@ -427,12 +443,12 @@ function arbPacket(f: 4 | 6): fc.Arbitrary<WalkPacket> {
       }
       return { family: f, ...p, inIface: p.origin === 'host' ? null : p.inIface, recent, activeConnections: new Map() };
     });
-}
+});
 
 const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'fo', 'ovf', 'sh', 'dh', 'mh', 'lblc', 'lblcr', 'twos', 'unknown'];
 const REAL_PORTS = [0, 80, 8080];
 
-function arbReal(f: 4 | 6, withCounts: boolean): fc.Arbitrary<RealServer> {
+const arbReal = memo(function arbReal(f: 4 | 6, withCounts: boolean): fc.Arbitrary<RealServer> {
   return fc
     .record({
       addr: arbAddr(f),
@@ -444,9 +460,9 @@ function arbReal(f: 4 | 6, withCounts: boolean): fc.Arbitrary<RealServer> {
       inactiveConns: withCounts ? fc.integer({ min: 0, max: 300 }) : fc.constant(undefined),
     })
     .map((r) => stripUndefined({ ...r, line: 1, text: '-a …' }) as RealServer);
-}
+});
 
-function arbService(f: 4 | 6): fc.Arbitrary<VirtualService> {
+const arbService = memo(function arbService(f: 4 | 6): fc.Arbitrary<VirtualService> {
   return fc
     .record({
       protocol: fc.constantFrom('tcp' as const, 'tcp' as const, 'udp' as const, 'sctp' as const, 'fwmark' as const),
@@ -464,20 +480,20 @@ function arbService(f: 4 | 6): fc.Arbitrary<VirtualService> {
       const base = protocol === 'fwmark' ? { protocol, fwmark } : { protocol, addr, port };
       return stripUndefined({ ...base, ...rest, family: f, line: 1, text: protocol === 'fwmark' ? `-A -f ${fwmark}` : `-A -t ${formatEndpoint(addr, port)}` }) as VirtualService;
     });
-}
+});
 
 /** Random IPVS state over the address pool (services' VIPs are node-local, as kube-ipvs0 binds them). */
-function arbIpvs(f: 4 | 6): fc.Arbitrary<IpvsState> {
+const arbIpvs = memo(function arbIpvs(f: 4 | 6): fc.Arbitrary<IpvsState> {
   return fc
     .record({ services: fc.array(arbService(f), { minLength: 1, maxLength: 5 }), realOrder: opt(fc.constantFrom('kernel' as const, 'sorted' as const)) })
     .map((st) => stripUndefined(st) as IpvsState);
-}
+});
 
-function arbConns(f: 4 | 6): fc.Arbitrary<Map<string, number>> {
+const arbConns = memo(function arbConns(f: 4 | 6): fc.Arbitrary<Map<string, number>> {
   return fc
     .array(fc.tuple(arbAddr(f), fc.constantFrom(...REAL_PORTS), fc.integer({ min: 0, max: 4 })), { maxLength: 3 })
     .map((xs) => new Map(xs.map(([a, p, n]) => [formatEndpoint(a, p), n])));
-}
+});
 
 // ---- the node's own routing (ip -j addr / route / rule JSON, as iproute2 prints it) ----
 
@@ -554,7 +570,7 @@ const DEFAULT_RULES = [
 ];
 
 /** A random part of a node's routing, as the JSON text iproute2 prints. */
-function arbRouting(f: 4 | 6): fc.Arbitrary<{ ipAddr: string; ipRoute?: string; ipRule?: string }> {
+const arbRouting = memo(function arbRouting(f: 4 | 6): fc.Arbitrary<{ ipAddr: string; ipRoute?: string; ipRule?: string }> {
   return fc
     .record({
       links: fc.subarray(LINKS[f], { minLength: 1 }),
@@ -567,10 +583,11 @@ function arbRouting(f: 4 | 6): fc.Arbitrary<{ ipAddr: string; ipRoute?: string; 
       if (rules) out.ipRule = JSON.stringify([...DEFAULT_RULES, ...rules]);
       return out;
     });
-}
+});
 
 export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean; nft?: boolean; routing?: boolean } = {}): fc.Arbitrary<Scenario> {
-  return fc.constantFrom<4 | 6>(4, 4, 4, 6).chain((f) =>
+  const byFamily = new Map<4 | 6, fc.Arbitrary<Scenario>>();
+  const build = (f: 4 | 6): fc.Arbitrary<Scenario> =>
     fc
       .record({
         fr: arbFamilyRules(f),
@@ -597,6 +614,10 @@ export function arbScenario(opts: { ipsets?: IpsetState; ipvs?: boolean; nft?: b
           ...numberRules(f === 4 ? fr : undefined, f === 6 ? fr : undefined, nft),
         };
         return { rs, pkts };
-      }),
-  );
+      });
+  return fc.constantFrom<4 | 6>(4, 4, 4, 6).chain((f) => {
+    let a = byFamily.get(f);
+    if (!a) byFamily.set(f, (a = build(f)));
+    return a;
+  });
 }

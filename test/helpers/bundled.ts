@@ -1,8 +1,9 @@
 // The entries test/support/worker-bundle.ts bundled for this run (see there), or undefined outside it.
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 
-function provided(key: 'workerFile' | 'cliFile' | 'serverFile'): string | undefined {
+function provided(key: 'workerFile' | 'cliFile' | 'serverFile' | 'fakeWorkerFile'): string | undefined {
   try {
     return inject(key);
   } catch {
@@ -12,6 +13,9 @@ function provided(key: 'workerFile' | 'cliFile' | 'serverFile'): string | undefi
 
 /** The service pool worker bundle (src/service/worker.ts). */
 export const bundledWorker = (): string | undefined => provided('workerFile');
+
+/** The pool-mechanics stand-in worker (test/service/fixtures/fake-worker.ts): its bundle, else the .ts (under tsx). */
+export const fakeWorkerFile = (): string => provided('fakeWorkerFile') ?? fileURLToPath(new URL('../service/fixtures/fake-worker.ts', import.meta.url));
 
 /** argv for `node …` running the CLI: the bundle when there is one, else src/cli.ts under tsx. */
 export function cliArgv(root: string): string[] {

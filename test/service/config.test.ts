@@ -1,12 +1,13 @@
 // LANDFALL_WORKER_FILE: the pool worker module a server process runs (the test suite points its
 // bundled server entry at the bundled worker; see test/support/worker-bundle.ts), and the default.
 import { describe, expect, it } from 'vitest';
-import { fileURLToPath } from 'node:url';
+import { fakeWorkerFile } from '../helpers/bundled.js';
 import { buildApp } from '../../src/service/app.js';
 import { configFromEnv, defaultConfig } from '../../src/service/config.js';
 
 // Answers an explain with {threadId, destination, port} instead of a real answer (see the file).
-const fake = fileURLToPath(new URL('./fixtures/fake-worker.ts', import.meta.url));
+// Bundled once per run (test/support/worker-bundle.ts): no tsx loader in each worker thread.
+const fake = fakeWorkerFile();
 
 describe('LANDFALL_WORKER_FILE', () => {
   it('is resolved against the working directory; unset, the worker beside the pool', () => {

@@ -2,28 +2,30 @@
 // vitest's own order uses the durations of the previous run on this machine (node_modules/.vite)
 // and, without them (a fresh clone, as in CI), file SIZE, which put the browser test first and the
 // property tests anywhere. Here: the cached duration when there is one, else the seconds below
-// (a full run on 2 cores, 2026-12, with the bundles of test/support/worker-bundle.ts; only their
-// order matters), else 0 (after the listed files).
+// (a full run on 2 cores shared with other jobs, 2026-12-07, after the differential generator and
+// bundle fixes; only their order matters), else 0 (after the listed files).
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 const SECONDS: Record<string, number> = {
-  'test/engine/differential.test.ts': 80,
-  'test/engine/differential-state.test.ts': 67,
-  'test/service/body-limit.test.ts': 58,
-  'test/service/server-process.test.ts': 39,
-  'test/kernel/nft-explain.test.ts': 37,
-  'test/engine/explain.test.ts': 35,
-  'test/cli.test.ts': 31,
-  'test/engine/differential-hooks-ipvs.test.ts': 23,
-  'test/service/pool.test.ts': 22,
-  'test/kernel/generated.test.ts': 21,
-  'test/engine/differential-hooks.test.ts': 17,
-  'test/service/docs-browser.test.ts': 16,
-  'test/web/dashboard.test.ts': 16,
-  'test/scale/cli.test.ts': 13,
-  'test/kernel/nft-kube-proxy-v6.test.ts': 12,
-  'test/service/restart-lazy.test.ts': 11,
+  'test/service/body-limit.test.ts': 98,
+  'test/engine/explain.test.ts': 70,
+  'test/kernel/nft-explain.test.ts': 54,
+  'test/engine/differential-state.test.ts': 39,
+  'test/engine/differential.test.ts': 35,
+  'test/kernel/generated.test.ts': 30,
+  'test/kube/generate.test.ts': 29,
+  'test/service/docs-browser.test.ts': 27,
+  'test/web/dashboard.test.ts': 27,
+  'test/service/pool.test.ts': 26,
+  'test/kernel/nft-kube-proxy-v6.test.ts': 24,
+  'test/cli.test.ts': 21,
+  'test/engine/differential-hooks.test.ts': 20,
+  'test/service/upload-stream.test.ts': 19,
+  'test/service/server-process.test.ts': 16,
+  'test/kernel/kube-proxy.test.ts': 16,
+  'test/kernel/example-node.test.ts': 15,
+  'test/service/ops.test.ts': 15,
 };
 
 export default class LongestFirst extends BaseSequencer {
