@@ -325,10 +325,14 @@ function encodeSpecial(ctx: EncodeContext, m: Match): void {
   w.push(head(L.M_HOST, false, 1));
 }
 
-/** The fixed IP-header part of a rule (ipt_entry's ip fields). */
+/**
+ * The fixed IP-header part of a rule (ipt_entry's ip fields), and an nft rule's `meta nfproto`
+ * (an inet table's family test): pure tests of the packet, taken first, so a rule the header
+ * already rejects asks nothing unknown (an interface the input does not name) and takes no branch.
+ */
 function isHeader(kind: Match['kind']): boolean {
   switch (kind) {
-    case 'src': case 'dst': case 'proto': case 'inIface': case 'outIface': case 'fragment':
+    case 'nfproto': case 'src': case 'dst': case 'proto': case 'inIface': case 'outIface': case 'fragment':
       return true;
     default:
       return false;
@@ -336,9 +340,11 @@ function isHeader(kind: Match['kind']): boolean {
 }
 
 /**
- * The kernel's evaluation order, as the reference walk uses it (src/engine/matches.ts
- * kernelOrder; the differential tests hold the two together): the fixed IP-header part first
- * (addresses, protocol, interfaces, fragment) in dump order, then the -m modules in dump order.
+ * The kernel's evaluation order, the one definition the compiler and the reference walk
+ * (src/engine/reference-index.ts) share: the fixed IP-header part first (addresses, protocol,
+ * interfaces, fragment, nft's nfproto) in dump order, then the -m modules in dump order. The
+ * kernel checks ipt_entry's ip fields before any match, so later modules are only reached when
+ * the header holds; a decision (statistic, an unknown) is never taken for a packet it rejects.
  */
 export function kernelOrder(ms: Match[]): Match[] {
   // Dumps print the header part first, so the common case needs no copy.

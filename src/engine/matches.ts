@@ -270,28 +270,3 @@ export function evalMatch(p: PacketView, m: Match, line: number): boolean {
   }
 }
 
-/**
- * The kernel checks the fixed IP header part of a rule (addresses, protocol, interfaces,
- * fragment) before any -m module, whatever order the dump printed; later modules are only reached
- * when earlier ones hold. Sorting once at engine creation keeps decisions (statistic, uncertain)
- * from being taken for packets the header part already rejects.
- */
-export function kernelOrder(ms: Match[]): Match[] {
-  let seenModule = false;
-  let sorted = true;
-  for (const m of ms) {
-    if (isHeader(m)) {
-      if (seenModule) {
-        sorted = false;
-        break;
-      }
-    } else seenModule = true;
-  }
-  // iptables-save already prints the header part first: keep the array, allocate nothing.
-  if (sorted) return ms;
-  return [...ms.filter(isHeader), ...ms.filter((m) => !isHeader(m))];
-}
-
-function isHeader(m: Match): boolean {
-  return m.kind === 'nfproto' || m.kind === 'src' || m.kind === 'dst' || m.kind === 'proto' || m.kind === 'inIface' || m.kind === 'outIface' || m.kind === 'fragment';
-}

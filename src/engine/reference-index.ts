@@ -7,7 +7,7 @@ import type { Match } from '../model/rule.js';
 import type { Ruleset } from '../model/ruleset.js';
 import { chainInTable } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan, type PlanEntry } from '../model/hooks.js';
-import { kernelOrder } from './matches.js';
+import { kernelOrder } from '../compile/ops.js';
 
 export interface RuleIndex {
   rs: Ruleset;
