@@ -220,6 +220,11 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
   const byEndpoint = new Map<string, Merged>();
   const merged: Merged[] = [];
   const topUncertain = new Map<string, UncertainRule>();
+  // One line per variable in the whole answer: a fact asked at different rules on different paths
+  // ("is X a node address?" at the routing decision on one, at an addrtype rule on another) is one
+  // variable (one value per walk), so every outcome names it by the site where it was first met;
+  // otherwise two outcomes would name one condition by two lines, and a reader would take it for two.
+  const lineOfVariable = new Map<string, number>();
   const cases = new Map<string, number>();
   const warnings = [...rp.warnings];
   let localityMet = false;
@@ -270,7 +275,12 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
         merged.push(m);
         byEndpoint.set(endpoint, m);
         // The case's values, in the order the walk met them.
-        for (const a of rec.assumptions) if (a.how === 'decided') outcome.assumes.push(assumptionOf(rs, a));
+        for (const a of rec.assumptions) {
+          if (a.how !== 'decided') continue;
+          let line = lineOfVariable.get(a.key);
+          if (line === undefined) lineOfVariable.set(a.key, (line = siteOf(rs, a).line));
+          outcome.assumes.push({ line, condition: a.condition, holds: a.holds });
+        }
       }
       const o = m.outcome;
       o.probability += p;
