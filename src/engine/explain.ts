@@ -156,9 +156,9 @@ function uncertainRule(rs: Ruleset, u: WalkAssumption): UncertainRule {
   return { ...siteOf(rs, u), reason: u.reason };
 }
 
-/** An outcome's view of an assumption. */
-export function assumptionOf(rs: Ruleset, a: WalkAssumption): Assumption {
-  return { line: siteOf(rs, a).line, condition: a.condition, holds: a.holds };
+/** An outcome's view of an assumption (named by `line`: explain's line for the variable, else its site's). */
+export function assumptionOf(rs: Ruleset, a: WalkAssumption, line = siteOf(rs, a).line): Assumption {
+  return { line, condition: a.condition, holds: a.holds };
 }
 
 /** A walk's case: the values it assumed, as one key (order-independent). */
@@ -279,7 +279,7 @@ export function explainPacket(rs: Ruleset, engine: Engine, rp: ResolvedPacket, o
           if (a.how !== 'decided') continue;
           let line = lineOfVariable.get(a.key);
           if (line === undefined) lineOfVariable.set(a.key, (line = siteOf(rs, a).line));
-          outcome.assumes.push({ line, condition: a.condition, holds: a.holds });
+          outcome.assumes.push(assumptionOf(rs, a, line));
         }
       }
       const o = m.outcome;
