@@ -96,6 +96,71 @@ class LazyRuleIds implements RuleIdLookup {
   }
 }
 
+/**
+ * chainKey → chain id, filled from the chain list on first use: only the reference walk resolves
+ * jumps by name, so a load that compiles and packs never builds 100k+ key strings (the compiler
+ * resolves targets within a table by name on its own). Behaves as a Map in every other respect.
+ */
+export class LazyChainIds extends Map<string, number> {
+  private pending: readonly ChainInfo[] | null;
+  constructor(chains: readonly ChainInfo[]) {
+    super();
+    this.pending = chains;
+  }
+  private fill(): void {
+    const chains = this.pending;
+    if (!chains) return;
+    this.pending = null;
+    for (let id = 0; id < chains.length; id++) {
+      const c = chains[id]!;
+      super.set(chainKey(c.source === 'nft' ? c.family : c.family === 'ip' ? 4 : 6, c.table, c.chain.name), id);
+    }
+  }
+  override get(key: string): number | undefined {
+    this.fill();
+    return super.get(key);
+  }
+  override has(key: string): boolean {
+    this.fill();
+    return super.has(key);
+  }
+  override set(key: string, id: number): this {
+    this.fill();
+    return super.set(key, id);
+  }
+  override delete(key: string): boolean {
+    this.fill();
+    return super.delete(key);
+  }
+  override clear(): void {
+    this.pending = null;
+    super.clear();
+  }
+  override get size(): number {
+    this.fill();
+    return super.size;
+  }
+  override forEach(fn: (id: number, key: string, map: Map<string, number>) => void, thisArg?: unknown): void {
+    this.fill();
+    super.forEach(fn, thisArg);
+  }
+  override entries(): MapIterator<[string, number]> {
+    this.fill();
+    return super.entries();
+  }
+  override keys(): MapIterator<string> {
+    this.fill();
+    return super.keys();
+  }
+  override values(): MapIterator<number> {
+    this.fill();
+    return super.values();
+  }
+  override [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.entries();
+  }
+}
+
 /** iptables tables are keyed by family 4 / 6, nft tables by their family name (ip, ip6, inet). */
 export function chainKey(family: Family | TableFamily, table: string, chain: string): string {
   return `${family}:${table}:${chain}`;
@@ -114,14 +179,12 @@ export function numberRules(
   const rules: Rule[] = new Array(nrules);
   const owner = new Int32Array(nrules);
   const chains: ChainInfo[] = [];
-  const chainIds = new Map<string, number>();
   const registrations: Registration[] = [];
   let tableId = 0;
   let at = 0;
-  const add = (chain: Chain, info: Omit<ChainInfo, 'chain'>, key: string): number => {
+  const add = (chain: Chain, info: Omit<ChainInfo, 'chain'>): number => {
     const cid = chains.length;
     chains.push({ chain, table: info.table, family: info.family, source: info.source, tableId: info.tableId });
-    chainIds.set(key, cid);
     const rs = chain.rules;
     for (let i = 0; i < rs.length; i++) rules[at + i] = rs[i]!;
     owner.fill(cid, at, at + rs.length);
@@ -134,7 +197,7 @@ export function numberRules(
       const table = fam.tables.get(t);
       if (!table) continue;
       for (const chain of table.chains.values()) {
-        const cid = add(chain, { table: t, family: fam.family === 4 ? 'ip' : 'ip6', source: 'iptables', tableId }, chainKey(fam.family, t, chain.name));
+        const cid = add(chain, { table: t, family: fam.family === 4 ? 'ip' : 'ip6', source: 'iptables', tableId });
         const hook = BUILTIN_CHAINS[t].includes(chain.name) ? hookOfBuiltin(chain.name) : undefined;
         if (!hook) continue;
         const nat = t === 'nat';
@@ -147,7 +210,7 @@ export function numberRules(
   }
   for (const table of nft) {
     for (const chain of table.chains.values()) {
-      const cid = add(chain, { table: table.name, family: table.family, source: 'nft', tableId }, chainKey(table.family, table.name, chain.name));
+      const cid = add(chain, { table: table.name, family: table.family, source: 'nft', tableId });
       const b = chain.base;
       if (!b) continue;
       for (const family of familiesOf(table.family)) {
@@ -156,7 +219,7 @@ export function numberRules(
     }
     tableId++;
   }
-  return { rules, chains, ruleChain: owner, chainIds, ruleIds: new LazyRuleIds(rules), registrations };
+  return { rules, chains, ruleChain: owner, chainIds: new LazyChainIds(chains), ruleIds: new LazyRuleIds(rules), registrations };
 }
 
 /** Chain id of `name` in the table of chain `from` (jump/goto resolution), -1 when the table lacks it. */
