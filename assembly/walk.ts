@@ -147,22 +147,22 @@ function runChain(start: i32): bool {
     const runId = rw(rec + L.R_RUN);
     if (runId == L.R_CASCADE && !S.recording) {
       // Sampled walk through a random cascade: the same draws, counts and loop guard as
-      // evaluating each rule, read from the threshold list (runs.ts buildCascades).
-      let t = rw(rec + L.R_NEXT);
-      let th = rw(t);
+      // evaluating each rule, with the thresholds read as one stride of the ops (runs.ts buildCascades).
+      const stop = rw(rec + L.R_NEXT);
+      let t = rw(rec + L.R_OPS) + 1;
       let hit = false;
-      while (th != L.CASCADE_END) {
+      while (rid < stop) {
         S.countRules(costOf(rid, rid + 1));
         if (++steps > L.MAX_STEPS) {
           S.setStatus(L.ST_LOOP);
           return false;
         }
-        if ((S.nextRandom() & 0x7fffffff) < <u32>th) {
+        if ((S.nextRandom() & 0x7fffffff) < <u32>rw(t)) {
           hit = true;
           break;
         }
         rid++;
-        th = rw(++t);
+        t += L.RANDOM_OP_WORDS;
       }
       pos = rid - first;
       if (!hit) continue;

@@ -158,46 +158,34 @@ export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, ru
   return nruns;
 }
 
-/** The threshold of a rule whose only match op is a non-inverted `statistic --mode random`, else -1. */
-function randomThreshold(w: Words, rec: number): number {
-  if ((w.get(rec + L.R_NOPS_TK) & L.RN_NOPS_MASK) !== 1 || w.get(rec + L.R_RUN) !== 0) return -1;
-  const op = w.get(rec + L.R_OPS);
-  const h = w.get(op);
-  if ((h & 0xff) !== L.M_RANDOM || (h & L.OP_INV_BIT) !== 0) return -1;
-  return w.get(op + 1) | 0; // -1 (never a real threshold) keeps the rule out: it ends the list
+/** Whether a rule's only match op is a non-inverted `statistic --mode random` (and it is in no index run). */
+function randomOnly(w: Words, rec: number): boolean {
+  if ((w.get(rec + L.R_NOPS_TK) & L.RN_NOPS_MASK) !== 1 || w.get(rec + L.R_RUN) !== 0) return false;
+  const h = w.get(w.get(rec + L.R_OPS));
+  return (h & 0xff) === L.M_RANDOM && (h & L.OP_INV_BIT) === 0 && h >>> L.OP_LEN_SHIFT === L.RANDOM_OP_WORDS;
 }
 
 /**
  * Random cascades (layout R_CASCADE): every stretch of at least MIN_CASCADE consecutive rules of
- * one chain whose only match is a random draw gets its thresholds listed in order, ended by
- * CASCADE_END; each of its rules gets R_RUN = R_CASCADE and R_NEXT = the offset of its threshold.
+ * one chain whose only match is a random draw, with each rule's op right after the previous
+ * rule's, gets R_RUN = R_CASCADE and R_NEXT = the stretch's end on each of its rules.
  */
 function buildCascades(w: Words, ruleChain: Int32Array, rulesAt: number): void {
   const nrules = w.get(L.H_NRULES);
-  const th: number[] = [];
+  const rec = (id: number) => rulesAt + id * L.RULE_WORDS;
   let r = 0;
   while (r < nrules) {
-    const t0 = randomThreshold(w, rulesAt + r * L.RULE_WORDS);
-    if (t0 === -1) {
+    if (!randomOnly(w, rec(r))) {
       r++;
       continue;
     }
-    th.length = 0;
-    th.push(t0);
     let e = r + 1;
-    for (; e < nrules && ruleChain[e] === ruleChain[r]; e++) {
-      const t = randomThreshold(w, rulesAt + e * L.RULE_WORDS);
-      if (t === -1) break;
-      th.push(t);
-    }
-    if (th.length >= L.MIN_CASCADE) {
-      const at = w.alloc(th.length + 1);
-      for (let i = 0; i < th.length; i++) {
-        w.set(at + i, th[i]!);
-        w.set(rulesAt + (r + i) * L.RULE_WORDS + L.R_RUN, L.R_CASCADE);
-        w.set(rulesAt + (r + i) * L.RULE_WORDS + L.R_NEXT, at + i);
+    while (e < nrules && ruleChain[e] === ruleChain[r] && randomOnly(w, rec(e)) && w.get(rec(e) + L.R_OPS) === w.get(rec(e - 1) + L.R_OPS) + L.RANDOM_OP_WORDS) e++;
+    if (e - r >= L.MIN_CASCADE) {
+      for (let i = r; i < e; i++) {
+        w.set(rec(i) + L.R_RUN, L.R_CASCADE);
+        w.set(rec(i) + L.R_NEXT, e);
       }
-      w.set(at + th.length, L.CASCADE_END);
     }
     r = e;
   }

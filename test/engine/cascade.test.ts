@@ -1,8 +1,8 @@
 // Random cascades (src/compile/runs.ts buildCascades, assembly/walk.ts): a sampled walk draws
-// through consecutive random-only rules from their threshold list. Same draws, counts and
-// answers as evaluating every rule — including a cascade left and re-entered in the middle (a
-// non-terminal target, a jump that returns), one that ends without a hit, and batches whose
-// packets differ in everything (no state leaks from one packet's walk into the next).
+// through consecutive random-only rules reading their thresholds as one stride of the ops. Same
+// draws, counts and answers as evaluating every rule — including a cascade left and re-entered in
+// the middle (a jump that returns), one that ends without a hit, and batches whose packets differ
+// in everything (no state leaks from one packet's walk into the next).
 import { describe, expect, test } from 'vitest';
 import { loadRuleset } from '../../src/ruleset.js';
 import { compileRuleset } from '../../src/engine/wasm.js';
@@ -76,17 +76,18 @@ describe('random cascades', () => {
   const wasm = loadRuleset(bundle);
   const ref = loadRuleset(bundle, { engine: 'reference' });
 
-  test('consecutive random-only rules of one chain are a cascade; a rule with another match ends it', () => {
+  test('consecutive random-only rules of one chain with their ops end to end are a cascade; another match or a target block ends it', () => {
     const c = compileRuleset(wasm.ruleset);
     const w = c.words;
     const cascade = wasm.ruleset.rules.flatMap((r, id) => (w[w[L.H_RULES]! + id * L.RULE_WORDS + L.R_RUN] === L.R_CASCADE ? [`${r.chain} ${r.index}`] : []));
-    expect(cascade).toEqual(['SVC 1', 'SVC 2', 'SVC 3', 'SVC 4', 'SVC2 1', 'SVC2 2']);
-    // each cascade rule points at its own threshold; the list ends after the cascade's last rule
-    const sv = wasm.ruleset.rules.findIndex((r) => r.chain === 'SVC' && r.index === 1);
-    const t = w[w[L.H_RULES]! + sv * L.RULE_WORDS + L.R_NEXT]!;
-    expect(w[w[L.H_RULES]! + (sv + 1) * L.RULE_WORDS + L.R_NEXT]).toBe(t + 1);
-    expect([w[t], w[t + 1]]).toEqual([2 ** 29, 2 ** 30]); // 0.25 and 0.5 of 2^31
-    expect(w[t + 4]).toBe(L.CASCADE_END);
+    // SVC 1's MARK block lies between its op and the next rule's: the cascade starts after it
+    expect(cascade).toEqual(['SVC 2', 'SVC 3', 'SVC 4', 'SVC2 1', 'SVC2 2']);
+    // each cascade rule knows the cascade's end; the thresholds lie one op stride apart
+    const rec = (id: number) => w[L.H_RULES]! + id * L.RULE_WORDS;
+    const sv = wasm.ruleset.rules.findIndex((r) => r.chain === 'SVC' && r.index === 2);
+    expect([0, 1, 2].map((k) => w[rec(sv + k) + L.R_NEXT])).toEqual([sv + 3, sv + 3, sv + 3]);
+    const t = w[rec(sv) + L.R_OPS]! + 1;
+    expect([w[t], w[t + 2 * L.RANDOM_OP_WORDS]]).toEqual([2 ** 30, 2 ** 30]); // 0.5 of 2^31 each
   });
 
   test('trace and traceColumns equal the reference walk on mixed batches, over many seeds', () => {
