@@ -363,9 +363,26 @@ export function matchRule(rule: i32, rec: i32, nthCounters: usize): i32 {
   const n = meta & L.RN_NOPS_MASK;
   let op = rw(rec + L.R_OPS);
   for (let i = 0; i < n; i++) {
-    const r = evalOp(rule, op, nthCounters);
-    if (r != MATCH) return r;
-    op += <i32>(<u32>rw(op) >>> L.OP_LEN_SHIFT);
+    // The ops most rules are made of, without the call (evalOp has the same cases).
+    const h = rw(op);
+    const kind = h & 0xff;
+    const inv = (h & L.OP_INV_BIT) != 0;
+    let hit: bool;
+    if (kind == L.M_DST4) hit = (S.family == 4 && cidr4(S.DST, rw(op + 1), rw(op + 2))) != inv;
+    else if (kind == L.M_SRC4) hit = (S.family == 4 && cidr4(S.SRC, rw(op + 1), rw(op + 2))) != inv;
+    else if (kind == L.M_PROTO) {
+      const p = rw(op + 1);
+      hit = (p == 0 || p == S.proto) != inv;
+    } else if (kind == L.M_DPORT) hit = inPortRange(S.dport, rw(op + 1)) != inv;
+    else if (kind == L.M_CTSTATE) hit = ((S.ctstate & rw(op + 1)) != 0) != inv;
+    else if (kind == L.M_MARK) hit = ((S.mark & <u32>rw(op + 2)) == <u32>rw(op + 1)) != inv;
+    else {
+      const r = evalOp(rule, op, nthCounters);
+      if (r != MATCH) return r;
+      hit = true;
+    }
+    if (!hit) return NO_MATCH;
+    op += <i32>(<u32>h >>> L.OP_LEN_SHIFT);
   }
   return MATCH;
 }

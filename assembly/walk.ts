@@ -145,34 +145,58 @@ function runChain(start: i32): bool {
     let rid = first + pos;
     let rec = rules + rid * L.RULE_WORDS;
     const runId = rw(rec + L.R_RUN);
-    if (runId != 0) {
-      // Every rule of the run reached before the candidate is one the kernel would evaluate
-      // (and reject on its destination) too.
-      const run = runs + (runId - 1) * L.RUN_WORDS;
-      const c = rid == rw(run + L.RU_START) ? runLookup(run) : rw(rules + (rid - 1) * L.RULE_WORDS + L.R_NEXT);
-      S.countRules(costOf(rid, c));
-      if (c >= rw(run + L.RU_END)) {
-        pos = c - first;
-        continue;
+    if (runId == L.R_CASCADE && !S.recording) {
+      // Sampled walk through a random cascade: the same draws, counts and loop guard as
+      // evaluating each rule, with the thresholds read as one stride of the ops (runs.ts buildCascades).
+      const stop = rw(rec + L.R_NEXT);
+      let t = rw(rec + L.R_OPS) + 1;
+      let hit = false;
+      while (rid < stop) {
+        S.countRules(costOf(rid, rid + 1));
+        if (++steps > L.MAX_STEPS) {
+          S.setStatus(L.ST_LOOP);
+          return false;
+        }
+        if ((S.nextRandom() & 0x7fffffff) < <u32>rw(t)) {
+          hit = true;
+          break;
+        }
+        rid++;
+        t += L.RANDOM_OP_WORDS;
       }
-      rid = c;
-      pos = c - first;
+      pos = rid - first;
+      if (!hit) continue;
       rec = rules + rid * L.RULE_WORDS;
-    }
-    S.countRules(costOf(rid, rid + 1));
-    if (++steps > L.MAX_STEPS) {
-      S.setStatus(L.ST_LOOP);
-      return false;
-    }
-    const m = matchRule(rid, rec, L.STATE_BYTES);
-    if (S.status != L.ST_OK) return false;
-    if (m != MATCH) {
-      if (m == HOST) {
-        S.setStatus(L.ST_HOST);
+    } else {
+      if (runId > 0) {
+        // Every rule of the run reached before the candidate is one the kernel would evaluate
+        // (and reject on its destination) too.
+        const run = runs + (runId - 1) * L.RUN_WORDS;
+        const c = rid == rw(run + L.RU_START) ? runLookup(run) : rw(rules + (rid - 1) * L.RULE_WORDS + L.R_NEXT);
+        S.countRules(costOf(rid, c));
+        if (c >= rw(run + L.RU_END)) {
+          pos = c - first;
+          continue;
+        }
+        rid = c;
+        pos = c - first;
+        rec = rules + rid * L.RULE_WORDS;
+      }
+      S.countRules(costOf(rid, rid + 1));
+      if (++steps > L.MAX_STEPS) {
+        S.setStatus(L.ST_LOOP);
         return false;
       }
-      pos++;
-      continue;
+      const m = matchRule(rid, rec, L.STATE_BYTES);
+      if (S.status != L.ST_OK) return false;
+      if (m != MATCH) {
+        if (m == HOST) {
+          S.setStatus(L.ST_HOST);
+          return false;
+        }
+        pos++;
+        continue;
+      }
     }
     S.pushStep(L.STEP_RULE, rid);
     const meta = rw(rec + L.R_NOPS_TK);

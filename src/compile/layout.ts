@@ -9,7 +9,7 @@
 // so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
 // address every section relative to that base.
 
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 export const MAGIC = 0x4c464c31; // "LFL1"
 
 // ---- header (word index → value) ----
@@ -162,8 +162,10 @@ export const RULE_WORDS = 5;
 export const R_OPS = 0; // word offset (absolute in the buffer) of the first match op
 export const R_NOPS_TK = 1; // bits 0..15 number of match ops, bits 16..23 target kind, bit 24 INDEXABLE
 export const R_TARG = 2; // target argument: chain id (jump/goto) or offset of a target block
-export const R_RUN = 3; // 1 + run id when the rule belongs to an index run, else 0
-export const R_NEXT = 4; // in a run: the next rule id with the same destination key (run end when none)
+export const R_RUN = 3; // 1 + run id when the rule belongs to an index run, R_CASCADE in a random cascade, else 0
+export const R_NEXT = 4; // in a run: the next rule id with the same destination key (run end when none); in a cascade: the cascade's end (rule id one past it)
+/** R_RUN of a rule in a random cascade (runs.ts buildCascades). */
+export const R_CASCADE = -1;
 
 export const RN_TK_SHIFT = 16;
 export const RN_NOPS_MASK = 0xffff;
@@ -209,6 +211,11 @@ export const RU_KIND = 4; // KEY_*: what the hash is keyed on
 export const KEY_DST = 0; // the destination address (4 words)
 export const KEY_DPORT = 1; // the destination port (word 0; words 1..3 are 0)
 export const SLOT_WORDS = 5; // k0 k1 k2 k3 firstRuleId (-1 = empty)
+// ---- random cascades: consecutive rules of one chain whose only match is `statistic --mode
+// random` (kube-proxy's endpoint choice) and whose ops lie end to end (RANDOM_OP_WORDS apart), so
+// a sampled walk reads the thresholds as one stride of the ops without visiting each rule record ----
+export const RANDOM_OP_WORDS = 2; // head, threshold
+export const MIN_CASCADE = 2; // rules
 
 // ---- node context block (at H_NODE) ----
 export const N_UPLINK = 0; // IFACE_WORDS: the uplink interface

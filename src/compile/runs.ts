@@ -154,5 +154,39 @@ export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, ru
     w.set(t + L.RU_MASK, slots - 1);
     w.set(t + L.RU_KIND, kind);
   }
+  buildCascades(w, ruleChain, rulesAt);
   return nruns;
+}
+
+/** Whether a rule's only match op is a non-inverted `statistic --mode random` (and it is in no index run). */
+function randomOnly(w: Words, rec: number): boolean {
+  if ((w.get(rec + L.R_NOPS_TK) & L.RN_NOPS_MASK) !== 1 || w.get(rec + L.R_RUN) !== 0) return false;
+  const h = w.get(w.get(rec + L.R_OPS));
+  return (h & 0xff) === L.M_RANDOM && (h & L.OP_INV_BIT) === 0 && h >>> L.OP_LEN_SHIFT === L.RANDOM_OP_WORDS;
+}
+
+/**
+ * Random cascades (layout R_CASCADE): every stretch of at least MIN_CASCADE consecutive rules of
+ * one chain whose only match is a random draw, with each rule's op right after the previous
+ * rule's, gets R_RUN = R_CASCADE and R_NEXT = the stretch's end on each of its rules.
+ */
+function buildCascades(w: Words, ruleChain: Int32Array, rulesAt: number): void {
+  const nrules = w.get(L.H_NRULES);
+  const rec = (id: number) => rulesAt + id * L.RULE_WORDS;
+  let r = 0;
+  while (r < nrules) {
+    if (!randomOnly(w, rec(r))) {
+      r++;
+      continue;
+    }
+    let e = r + 1;
+    while (e < nrules && ruleChain[e] === ruleChain[r] && randomOnly(w, rec(e)) && w.get(rec(e) + L.R_OPS) === w.get(rec(e - 1) + L.R_OPS) + L.RANDOM_OP_WORDS) e++;
+    if (e - r >= L.MIN_CASCADE) {
+      for (let i = r; i < e; i++) {
+        w.set(rec(i) + L.R_RUN, L.R_CASCADE);
+        w.set(rec(i) + L.R_NEXT, e);
+      }
+    }
+    r = e;
+  }
 }
