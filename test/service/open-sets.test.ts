@@ -30,6 +30,20 @@ describe('OpenSets', () => {
     expect(s.bytes).toBe(90);
   });
 
+  it('spares only the most recently used set: two busy sets and an open stay within budget + two sets', () => {
+    const s = new OpenSets<string>(100);
+    s.add('a', 'A', 60, s.mark());
+    const openingB = s.mark();
+    s.get('a');
+    s.add('b', 'B', 60, openingB); // a spared: 120 held
+    const openingC = s.mark();
+    s.get('a');
+    s.get('b'); // both answered while C opens; b is the most recent
+    s.add('c', 'C', 60, openingC);
+    expect(ids(s, ['a', 'b', 'c'])).toEqual(['b', 'c']);
+    expect(s.bytes).toBe(120);
+  });
+
   it('without a use during the open, the same two sets take turns (a plain LRU)', () => {
     const s = new OpenSets<string>(100);
     s.add('a', 'A', 60, s.mark());
