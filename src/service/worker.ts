@@ -198,7 +198,11 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
     if (!(rs instanceof Promise)) return finish(answer(task, rs, timings), gate);
     if (gate) Atomics.store(gate, 0, GATE.awaiting);
     return rs.then(
-      (opened) => {
+      async (opened) => {
+        // A turn of its own: the open's last step (the engine over the copied words) and each
+        // waiting task's first answer on the new set (several ms) are not one stretch that the
+        // tasks for other sets, arrived meanwhile, wait behind.
+        await turn();
         // Given up on while it waited for the open (the pool answered it with its time limit).
         if (gate && Atomics.compareExchange(gate, 0, GATE.awaiting, GATE.running) !== GATE.awaiting) return finish({ ok: false, fault: { code: 'internal', detail: 'cancelled while its ruleset opened' }, timings }, gate);
         return finish(answer(task, opened, timings), gate);
