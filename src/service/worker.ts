@@ -4,7 +4,6 @@
 
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { threadId } from 'node:worker_threads';
-import { LRUCache } from 'lru-cache';
 import { loadRuleset, buildRuleset } from '../ruleset.js';
 import type { RulesetBundle } from '../model/contracts.js';
 import { readFileSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { compileShared, fileFill, fileTail, isCurrentShared, isWholeShared, open
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
 import { collectIfExposed } from './gc.js';
+import { OpenSets } from './open-sets.js';
 import { GATE, type BatchAnswers, type RulesetRef, type Task, type TaskResult, type TaskTimings, type WorkerConfig } from './protocol.js';
 import type { WorkerFault } from './errors.js';
 
@@ -28,23 +28,11 @@ interface Answering {
 
 const config: WorkerConfig = (workerData as WorkerConfig | undefined) ?? { cacheBytes: 512 * 1024 * 1024 };
 
-/** Loaded rulesets by id, least recently used dropped first, bounded by the memory each holds. */
-const cache = new LRUCache<string, Answering>({ maxSize: Math.max(1, config.cacheBytes), sizeCalculation: (_v, k) => sizes.get(k) ?? 1, dispose: (_v, k) => sizes.delete(k) });
-const sizes = new Map<string, number>();
 /**
- * The newest ruleset larger than the whole budget (lru-cache refuses those): kept until the next
- * one, or every request on a big node would open it again.
+ * Open rulesets by id, bounded by the memory each holds; a set answered while another opens is not
+ * dropped for it (src/service/open-sets.ts).
  */
-let oversize: { id: string; rs: Answering } | undefined;
-
-function remember(id: string, rs: Answering, bytes: number): void {
-  if (bytes > config.cacheBytes) {
-    oversize = { id, rs };
-    return;
-  }
-  sizes.set(id, Math.max(1, bytes));
-  cache.set(id, rs);
-}
+const cache = new OpenSets<Answering>(Math.max(1, config.cacheBytes));
 
 /** Dumps this worker has parsed since it started (the load path's proof: answering never parses). */
 let parses = 0;
@@ -108,12 +96,13 @@ function pump(): void {
  */
 function open(ref: RulesetRef, timings: TaskTimings): Answering | Promise<Answering> {
   if (ref.id) {
-    const hit = cache.get(ref.id) ?? (oversize?.id === ref.id ? oversize.rs : undefined);
+    const hit = cache.get(ref.id);
     if (hit) return hit;
     const inFlight = opening.get(ref.id);
     if (inFlight) return inFlight;
   }
   const t0 = performance.now();
+  const since = cache.mark();
   if (ref.shared && config.engine !== 'reference' && isCurrentShared(ref.shared)) {
     // The usual path: the compiled form, shared with every worker; the dump is parsed only for
     // a walk the wasm engine hands back (src/shared-ruleset.ts).
@@ -135,7 +124,7 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering | Promise<Answer
     }).then((rs: Answering) => {
       timings.loadMs = performance.now() - t0;
       // What this worker holds of its own: the words, copied into its wasm instance.
-      if (ref.id) remember(ref.id, rs, sharedSection(shared, 'words').length);
+      if (ref.id) cache.add(ref.id, rs, sharedSection(shared, 'words').length, since);
       return rs;
     });
     if (ref.id) {
@@ -159,7 +148,7 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering | Promise<Answer
   timings.parseMs = lib.stats.parseMs;
   timings.compileMs = lib.stats.compileMs;
   timings.loadMs = performance.now() - t0;
-  if (ref.id) remember(ref.id, rs, lib.stats.bytes * 25);
+  if (ref.id) cache.add(ref.id, rs, lib.stats.bytes * 25, since);
   collectIfExposed(); // the parse's garbage
   return rs;
 }
@@ -209,7 +198,11 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
     if (!(rs instanceof Promise)) return finish(answer(task, rs, timings), gate);
     if (gate) Atomics.store(gate, 0, GATE.awaiting);
     return rs.then(
-      (opened) => {
+      async (opened) => {
+        // A turn of its own: the open's last step (the engine over the copied words) and each
+        // waiting task's first answer on the new set (several ms) are not one stretch that the
+        // tasks for other sets, arrived meanwhile, wait behind.
+        await turn();
         // Given up on while it waited for the open (the pool answered it with its time limit).
         if (gate && Atomics.compareExchange(gate, 0, GATE.awaiting, GATE.running) !== GATE.awaiting) return finish({ ok: false, fault: { code: 'internal', detail: 'cancelled while its ruleset opened' }, timings }, gate);
         return finish(answer(task, opened, timings), gate);

@@ -40,9 +40,9 @@ afterEach(async () => {
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-function makePool(): WorkerPool {
+function makePool(cacheBytes = 1 << 28): WorkerPool {
   const filename = testWorkerFile();
-  pool = new WorkerPool({ size: 1, queueMax: 64, taskTimeoutMs: 60_000, worker: { cacheBytes: 1 << 28, openPieceBytes: PIECE }, ...(filename ? { filename } : {}) });
+  pool = new WorkerPool({ size: 1, queueMax: 64, taskTimeoutMs: 60_000, worker: { cacheBytes, openPieceBytes: PIECE }, ...(filename ? { filename } : {}) });
   return pool;
 }
 
@@ -147,5 +147,39 @@ describe('a worker opening a ruleset answers the rulesets it has open', () => {
     const onB = ok(await p.explain({ ...refOf(B.entry), id: B.id }, B.queries[2]!));
     expect(onB.timings.loadMs).toBeUndefined();
     expect(text(onB)).toBe(B.answer(B.queries[2]!));
+  });
+});
+
+describe('opening a set does not close the sets answered meanwhile', () => {
+  // A budget that holds B or C but not both (their words are about the same size).
+  const words = (n: { entry: StoredRuleset }) => sharedSection(n.entry.shared!, 'words').length;
+  const budget = Math.max(words(B), words(C)) + Math.min(words(B), words(C)) / 2;
+
+  it('B, answered while C opens, stays open after C is (no second open of B); an open nothing is answered during drops the least recent', async () => {
+    const p = makePool(budget);
+    const [a, b, c] = [A, B, C].map((n) => refOf(n.entry));
+    const onB = ok(await p.run({ op: 'explain', ruleset: b!, query: B.queries[0]! }));
+    expect(onB.timings.loadMs).toBeDefined();
+    // C's open is in progress (the ping behind its task came back) when B is asked again.
+    const opening = p.run({ op: 'explain', ruleset: c!, query: C.queries[0]! });
+    await p.run({ op: 'ping' });
+    const during = ok(await p.run({ op: 'explain', ruleset: b!, query: B.queries[1]! }));
+    const c1 = ok(await opening);
+    expect(during.timings.order).toBeLessThan(c1.timings.order);
+    expect(c1.timings.loadMs).toBeDefined();
+    // Both are open now, over the budget: neither answer opens anything.
+    const [b2, c2] = (await Promise.all([p.run({ op: 'explain', ruleset: b!, query: B.queries[2]! }), p.run({ op: 'explain', ruleset: c!, query: C.queries[1]! })])).map(ok);
+    for (const r of [during, b2!, c2!]) expect(r.timings.loadMs).toBeUndefined();
+    expect(b2!.timings.opens).toBe(c1.timings.opens);
+    expect(c2!.timings.cached).toBe(2);
+    expect(text(b2!)).toBe(B.answer(B.queries[2]!));
+    expect(text(c2!)).toBe(C.answer(C.queries[1]!));
+    // A opens with nothing answered meanwhile: the least recent of B and C (B, asked before C just now) goes.
+    ok(await p.run({ op: 'explain', ruleset: a!, query: A.queries[0]! }));
+    const c3 = ok(await p.run({ op: 'explain', ruleset: c!, query: C.queries[2]! }));
+    expect(c3.timings.loadMs).toBeUndefined();
+    const b3 = ok(await p.run({ op: 'explain', ruleset: b!, query: B.queries[0]! }));
+    expect(b3.timings.loadMs).toBeDefined();
+    expect(text(b3)).toBe(B.answer(B.queries[0]!));
   });
 });
