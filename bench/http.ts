@@ -349,8 +349,9 @@ CPU per request is read from /proc over each whole load (warm-up included): the 
 its other threads (the worker, GC helpers) and the load generator, which share the same two cores.
 A new query costs a walk and the JSON of its ~11 KB answer (every outcome's path with its rule text)
 in the one worker a 2-core machine leaves after the event loop. Explains that arrive while the worker
-is busy go to it together as one task (src/service/pool.ts), so the task round trip (two thread
-wake-ups and the messages, more than a walk on this machine) is paid once per batch, and answers
-come back as UTF-8 bytes in transferred buffers that the route sends and caches as they are.
+is busy go to it together as one task (src/service/pool.ts; two batches in flight per worker, so it
+finds the next when it finishes one), so the task round trip (two thread wake-ups and the messages,
+more than a walk on this machine) is paid once per batch, and a batch's answers come back as UTF-8
+views into one transferred buffer that the route sends and caches as they are.
 `;
 }
