@@ -4,7 +4,8 @@
 // requests sent and CPU used over warm-up and run together (CPU per request).
 //
 // Input (a JSON file named by argv[2]): { url, concurrency, durationMs, warmupMs, requests: [{method, path, body?}] }
-// Requests are taken round-robin from the list, so a run exercises many different queries.
+// Requests are taken round-robin from the list (warm-up and run one pass), so a run exercises many
+// different queries.
 
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
@@ -21,11 +22,13 @@ const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Spec;
 const pool = new Pool(spec.url, { connections: spec.concurrency, pipelining: 1 });
 
 let sent = 0;
+// The run goes on through the list where the warm-up stopped: starting again at the top would ask
+// the warm-up's queries again, and a run of new queries would begin with answer-cache hits.
+let next = 0;
 async function phase(durationMs: number, record: boolean) {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   let errors = 0;
-  let next = 0;
   const end = performance.now() + durationMs;
   const loop = async () => {
     while (performance.now() < end) {

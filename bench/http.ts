@@ -206,17 +206,24 @@ try {
   }));
   const bareReqs = [{ method: 'POST', path: '/bare', body: JSON.stringify(query()) }];
 
+  // Worker tasks the server completed so far (its /metrics): requests per task is the explain batch size.
+  const tasksDone = async (url: string): Promise<number> => {
+    const text = await (await fetch(`${url}/metrics`)).text().catch(() => '');
+    return Number(/^landfall_pool_tasks_completed_total (\d+)/m.exec(text)?.[1] ?? NaN);
+  };
   const run = async (name: string, url: string, requests: unknown[], pid: number, warmupMs = 2000) => {
     const rssBefore = rssMiB(pid);
+    const tasks0 = await tasksDone(url);
     // CPU is read over the whole load (warm-up included) and divided by every request sent.
     const cpu0 = cpuSeconds(pid);
     const r = await load({ url, concurrency: C, durationMs: DURATION, warmupMs, requests });
     const cpu1 = cpuSeconds(pid);
     const rssAfter = rssMiB(pid);
+    const tasks = (await tasksDone(url)) - tasks0;
     const perReq = (s: number) => Number(((s * 1e6) / r.sent).toFixed(1));
     const cpu = { mainUs: perReq(cpu1.main - cpu0.main), otherUs: perReq(cpu1.other - cpu0.other), loadGeneratorUs: perReq(r.cpuSeconds) };
     process.stderr.write(
-      `${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}; CPU µs/request: server main ${cpu.mainUs}, server other threads ${cpu.otherUs}, load generator ${cpu.loadGeneratorUs}\n`,
+      `${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}; CPU µs/request: server main ${cpu.mainUs}, server other threads ${cpu.otherUs}, load generator ${cpu.loadGeneratorUs}${Number.isNaN(tasks) ? '' : `; ${tasks} worker tasks (${(r.sent / Math.max(1, tasks)).toFixed(1)} requests each)`}\n`,
     );
     return { name, concurrency: C, ...r, cpuPerRequest: cpu, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter };
   };
@@ -342,8 +349,9 @@ CPU per request is read from /proc over each whole load (warm-up included): the 
 its other threads (the worker, GC helpers) and the load generator, which share the same two cores.
 A new query costs a walk and the JSON of its ~11 KB answer (every outcome's path with its rule text)
 in the one worker a 2-core machine leaves after the event loop. Explains that arrive while the worker
-is busy go to it together as one task (src/service/pool.ts), so the task round trip (two thread
-wake-ups and the messages, more than a walk on this machine) is paid once per batch, and answers
-come back as UTF-8 bytes in transferred buffers that the route sends and caches as they are.
+is busy go to it together as one task (src/service/pool.ts; two batches in flight per worker, so it
+finds the next when it finishes one), so the task round trip (two thread wake-ups and the messages,
+more than a walk on this machine) is paid once per batch, and a batch's answers come back as UTF-8
+views into one transferred buffer that the route sends and caches as they are.
 `;
 }

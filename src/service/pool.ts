@@ -25,11 +25,21 @@ import type { Query } from '../model/contracts.js';
 const MAX_BATCH = 64;
 
 /**
+ * Explain batches of one ruleset in flight per worker. Two: the worker finds the next batch waiting
+ * when it finishes one (no round trip to the event loop in between), and the event loop sends one
+ * batch's answers while the worker walks the next, so neither thread idles for the other.
+ */
+const BATCHES_PER_WORKER = 2;
+
+/**
  * Tasks an answering worker holds at once (the rest wait in the pool). More than one, so that a
  * worker opening rulesets still takes the tasks for rulesets it has open; which worker a task goes
  * to, and when it waits in the pool instead, is the balancer's choice (balance).
  */
 const PER_WORKER = 16;
+
+/** Times a task that did not kill its worker runs again after the worker died (exec). */
+const RERUNS = 2;
 
 /** A worker that died with tasks: `culprit` when this task was the one running (it is not rerun). */
 class WorkerDied extends Error {
@@ -271,8 +281,10 @@ export class WorkerPool {
   /**
    * Runs a task on an answering worker within `timeoutMs` (see the header). A task that was not the
    * one running when its worker died (it waited behind it, or for its ruleset to open, or its worker
-   * was stopped for another task's limit) runs once more, on a fresh limit; the one running is
-   * the culprit and throws WorkerDied (culprit: true), as does a second death.
+   * was stopped for another task's limit, or it had finished but its answer was not read yet) runs
+   * again, on a fresh limit, up to RERUNS times: a worker holds two explain batches, and a culprit
+   * from one, run again alone (runBatch), can take the other's rerun down with it once more. The
+   * one running is the culprit and throws WorkerDied (culprit: true), as does a death past RERUNS.
    */
   private async exec(task: Task, timeoutMs: number, thread?: number): Promise<TaskResult> {
     for (let attempt = 0; ; attempt++) {
@@ -284,7 +296,7 @@ export class WorkerPool {
       } catch (err) {
         if (!(err instanceof WorkerDied)) throw err;
         if (this.closing) throw new ApiError('overloaded', 'the server is shutting down', {}, 1);
-        if (err.culprit || attempt > 0) throw err;
+        if (err.culprit || attempt >= RERUNS) throw err;
       }
     }
   }
@@ -389,7 +401,7 @@ export class WorkerPool {
       for (const [id, w] of [...this.waiting]) {
         if (this.batchesRunning >= this.size * PER_WORKER) return;
         const running = this.batchesOf.get(id) ?? 0;
-        if (running >= this.size) continue;
+        if (running >= this.size * BATCHES_PER_WORKER) continue;
         const batch = w.queries.splice(0, MAX_BATCH);
         // Whatever is left goes behind the other rulesets' waiting queries.
         this.waiting.delete(id);
@@ -397,22 +409,33 @@ export class WorkerPool {
         this.batchesRunning++;
         this.batchesOf.set(id, running + 1);
         started = true;
-        void this.runBatch(w.ruleset, batch).finally(() => {
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
           this.batchesRunning--;
           const n = (this.batchesOf.get(id) ?? 1) - 1;
           if (n > 0) this.batchesOf.set(id, n);
           else this.batchesOf.delete(id);
           this.dispatch();
-        });
+        };
+        void this.runBatch(w.ruleset, batch, release).finally(release);
       }
     }
   }
 
-  private async runBatch(ruleset: RulesetRef, batch: Waiting[]): Promise<void> {
+  /**
+   * Runs one batch. `release` frees its slot and starts the next batch; it is called as soon as the
+   * answers are back, before they are handed out: the waiting queries then go to the worker while
+   * this thread sends these answers (handing them out runs every request's reply, a write each),
+   * instead of the worker idling until the last reply is written.
+   */
+  private async runBatch(ruleset: RulesetRef, batch: Waiting[], release: () => void): Promise<void> {
     const timeoutMs = Math.max(1, Math.round(this.taskTimeoutMs - (performance.now() - batch[0]!.since)));
     let res: TaskResult;
     try {
       res = await this.exec({ op: 'explainBatch', ruleset, queries: batch.map((w) => w.query) }, timeoutMs);
+      release();
     } catch (err) {
       if (!(err instanceof WorkerDied) || batch.length === 1) {
         const e = err instanceof WorkerDied ? this.crashed(err) : err;

@@ -111,9 +111,9 @@ export type TaskResult =
   | { ok: false; fault: WorkerFault; timings: TaskTimings };
 
 /**
- * An explainBatch answer: each query's JSON answer as UTF-8 in a buffer of its own (transferred:
- * the main thread sends and caches it as it is, without a copy), or null with the fault that
- * stopped it.
+ * An explainBatch answer: each query's JSON answer as UTF-8, a view into one buffer made for the
+ * batch (transferred: the main thread sends and caches the views as they are, without a copy), or
+ * null with the fault that stopped it.
  */
 export interface BatchAnswers {
   answers: (Uint8Array | null)[];

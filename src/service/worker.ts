@@ -160,19 +160,50 @@ function utf8(json: string): Uint8Array {
   return bytes;
 }
 
-/** Each query's answer, or the fault that stopped it (the others still run). */
+/**
+ * Where a batch's answers are encoded, reused from batch to batch (grown for a large batch, and
+ * given back after one over STAGING_KEEP): the batch's answers are then copied at once into one
+ * buffer of its own.
+ */
+const STAGING_KEEP = 4 << 20;
+let staging = Buffer.allocUnsafeSlow(64 << 10);
+
+/**
+ * Each query's answer, or the fault that stopped it (the others still run). The answers are views
+ * into one buffer made for the batch: one allocation and one transfer per batch, not one per answer
+ * (each costs more than encoding the answer; src/service/answer-cache.ts keeps such views).
+ */
 function explainBatch(rs: Answering, task: Task & { op: 'explainBatch' }): BatchAnswers {
-  const answers: (Uint8Array | null)[] = [];
+  const ends: number[] = [];
   const faults: (WorkerFault | null)[] = [];
+  let at = 0;
   for (const q of task.queries) {
     try {
-      answers.push(utf8(JSON.stringify(rs.explain(q))));
+      const json = JSON.stringify(rs.explain(q));
+      // A UTF-16 unit is at most 3 bytes of UTF-8.
+      if (staging.length - at < 3 * json.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(2 * staging.length, at + 3 * json.length));
+        staging.copy(grown, 0, 0, at);
+        staging = grown;
+      }
+      at += staging.write(json, at, 'utf8');
+      ends.push(at);
       faults.push(null);
     } catch (err) {
-      answers.push(null);
+      ends.push(-1);
       faults.push(toFault(err));
     }
   }
+  const bytes = Buffer.allocUnsafeSlow(at);
+  staging.copy(bytes, 0, 0, at);
+  if (staging.length > STAGING_KEEP) staging = Buffer.allocUnsafeSlow(64 << 10);
+  let start = 0;
+  const answers = ends.map((end) => {
+    if (end < 0) return null;
+    const view = bytes.subarray(start, end);
+    start = end;
+    return view;
+  });
   return { answers, faults };
 }
 
@@ -228,8 +259,11 @@ function finish(res: TaskResult, gate: Int32Array | undefined): TaskResult {
   res.timings.order = ++finished;
   if (gate) Atomics.store(gate, 0, GATE.done);
   if (!res.ok) return res;
-  const buffers = [res.binary, ...(res.answers?.answers ?? [])].flatMap((b) => (b ? [b.buffer as ArrayBuffer] : []));
-  return transferring(res, buffers);
+  // Answers of a batch share one buffer: each buffer is listed once.
+  const buffers = new Set<ArrayBuffer>();
+  if (res.binary) buffers.add(res.binary.buffer as ArrayBuffer);
+  for (const b of res.answers?.answers ?? []) if (b) buffers.add(b.buffer as ArrayBuffer);
+  return transferring(res, [...buffers]);
 }
 
 /** The loader thread (src/service/pool.ts): parse and compile once, for every worker. */

@@ -48,6 +48,33 @@ describe('explain answers under concurrency', () => {
     expect(again.body).toBe(answers[0]!.body);
   });
 
+  it('a query the library refuses in the middle of a batch gets its 400; its neighbours get their own bytes', async () => {
+    const generated = loadRuleset(bundle, { engine: testEngine() ?? 'wasm' });
+    const services = dump.services.filter((s) => s.clusterIP && s.port);
+    // The schema admits 32 characters; the library's interface names are at most 15.
+    const bad = (i: number) => i % 4 === 1;
+    const queries = Array.from({ length: 40 }, (_, i) => {
+      const s = services[(i * 13) % services.length]!;
+      const q = { protocol: s.protocol, destination: s.clusterIP!, port: s.port!, origin: 'pod' as const, sourcePort: 40000 + i };
+      return bad(i) ? { ...q, inInterface: 'an-interface-name-of-24' } : q;
+    });
+    const answers = await Promise.all(
+      queries.map((q) => t.app.inject({ method: 'POST', url: `/v1/rulesets/${generatedId}/explain`, payload: q })),
+    );
+    answers.forEach((res, i) => {
+      if (bad(i)) {
+        expect(res.statusCode).toBe(400);
+        expect(res.json()).toMatchObject({ code: 'invalid-field', field: 'body/inInterface' });
+      } else {
+        expect(res.statusCode).toBe(200);
+        expect(res.body).toBe(JSON.stringify(generated.explain(queries[i]!)));
+      }
+    });
+    // A repeat of an answer that came in a batch is the same bytes, from the cache.
+    const again = await t.app.inject({ method: 'POST', url: `/v1/rulesets/${generatedId}/explain`, payload: queries[2] });
+    expect(again.body).toBe(answers[2]!.body);
+  });
+
   it('over a real listening socket, concurrent answers are the library’s bytes with their own lengths', async () => {
     const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
     const generated = loadRuleset(bundle, { engine: testEngine() ?? 'wasm' });

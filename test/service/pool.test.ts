@@ -170,6 +170,24 @@ describe('worker pool', () => {
       answers.forEach((a, i) => expect(JSON.parse(text(a))).toMatchObject({ destination: `10.0.0.${i}`, port: 1000 + i }));
     });
 
+    it('a second batch goes to a busy worker at once (it finds it when it is done); a third group waits and goes as one', async () => {
+      const p = make(1, 64);
+      await p.warmUp();
+      const before = p.stats().completed;
+      const first = p.explain(ref, q('sleep', 300));
+      await turn();
+      const second = Array.from({ length: 5 }, (_, i) => p.explain(ref, q(`10.0.1.${i}`, 2000 + i)));
+      await turn();
+      const third = Array.from({ length: 5 }, (_, i) => p.explain(ref, q(`10.0.2.${i}`, 3000 + i)));
+      await turn();
+      const third2 = Array.from({ length: 5 }, (_, i) => p.explain(ref, q(`10.0.3.${i}`, 4000 + i)));
+      const answers = await Promise.all([...second, ...third, ...third2]);
+      await first;
+      // The sleeper; the five sent while it ran; the ten that waited for a slot, together.
+      expect(p.stats().completed - before).toBe(3);
+      answers.forEach((a, i) => expect(JSON.parse(text(a))).toMatchObject({ destination: `10.0.${1 + Math.floor(i / 5)}.${i % 5}` }));
+    });
+
     it('a query the library refuses fails alone; the rest of its batch is answered', async () => {
       const p = make(1, 64);
       await p.warmUp();
