@@ -6,7 +6,7 @@
 import * as L from '../src/compile/layout';
 import { ld, rw, rsAddr } from './mem';
 import * as S from './state';
-import { HOST, MATCH, matchRule } from './match';
+import { drawRandom, HOST, MATCH, matchRule } from './match';
 import { IPVS_NONE, IPVS_STOP, ipvsStage, rejectReason } from './ipvs';
 import { firstNodeAddress, isLoopback, onPodsExact, podGateway, isLocal, LO_IFACE, loopbackAddr, podsIface, route, routeFailCode } from './node';
 import { hasAddrs, linkIface, linkOf, rejectId, selectSource } from './routing';
@@ -157,7 +157,7 @@ function runChain(start: i32): bool {
           S.setStatus(L.ST_LOOP);
           return false;
         }
-        if ((S.nextRandom() & 0x7fffffff) < <u32>rw(t)) {
+        if (drawRandom(<u32>rw(t))) {
           hit = true;
           break;
         }

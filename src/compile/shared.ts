@@ -33,7 +33,7 @@
 import type { Family } from '../model/addr.js';
 import type { Chain, Rule } from '../model/rule.js';
 import type { ChainInfo, Ruleset } from '../model/ruleset.js';
-import { chainKey } from '../model/ruleset.js';
+import { chainKey, keyFamily } from '../model/ruleset.js';
 import type { TableFamily } from '../model/hooks.js';
 import type { IpvsState } from '../model/ipvs.js';
 import type { CompiledRuleset } from './compile.js';
@@ -574,10 +574,8 @@ export function openShared(sab: SharedArrayBuffer, tail?: ReadTail, opts: { word
       if (!chainIds) {
         chainIds = new Map();
         for (let c = 0; c < nchains; c++) {
-          // chainKey: iptables tables by family 4 / 6, nft tables by family name.
           const fam = TABLE_FAMILIES[cm[c * CHAIN_META + CM_FAMILY]!]!;
-          const key = cm[c * CHAIN_META + CM_SOURCE] === 1 ? fam : fam === 'ip' ? 4 : 6;
-          chainIds.set(chainKey(key, chainTable(c), chainName(c)), c);
+          chainIds.set(chainKey(keyFamily(cm[c * CHAIN_META + CM_SOURCE] === 1 ? 'nft' : 'iptables', fam), chainTable(c), chainName(c)), c);
         }
       }
       return chainIds;

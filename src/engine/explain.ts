@@ -85,8 +85,7 @@ export function pathStep(rs: Ruleset, ref: StepRef): PathStep {
  * cache that kept each of them would carry them through every young-generation collection into
  * the old generation (the collector's time then grows with the rule set). The steps one answer
  * makes are shared within it through a map of that answer (`local`), garbage when it is dropped.
- */
-/**
+ *
  * Slots (steps and seen marks alike): the rule count rounded up to a power of two, at most
  * MAX_SLOTS. A kube-proxy rule set shows most of its rules (every service's chains), so slots
  * fewer than its rules collide and a rule shown again is made again (at 10k services, 184k rules,

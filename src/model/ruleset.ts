@@ -113,7 +113,7 @@ export class LazyChainIds extends Map<string, number> {
     this.pending = null;
     for (let id = 0; id < chains.length; id++) {
       const c = chains[id]!;
-      super.set(chainKey(c.source === 'nft' ? c.family : c.family === 'ip' ? 4 : 6, c.table, c.chain.name), id);
+      super.set(chainKey(keyFamily(c.source, c.family), c.table, c.chain.name), id);
     }
   }
   override get(key: string): number | undefined {
@@ -159,6 +159,11 @@ export class LazyChainIds extends Map<string, number> {
   override [Symbol.iterator](): MapIterator<[string, number]> {
     return this.entries();
   }
+}
+
+/** The family a chain's table is keyed by in chainKey: iptables tables by 4 / 6, nft tables by their family name. */
+export function keyFamily(source: ChainInfo['source'], family: TableFamily): Family | TableFamily {
+  return source === 'nft' ? family : family === 'ip' ? 4 : 6;
 }
 
 /** iptables tables are keyed by family 4 / 6, nft tables by their family name (ip, ip6, inet). */
@@ -225,6 +230,5 @@ export function numberRules(
 /** Chain id of `name` in the table of chain `from` (jump/goto resolution), -1 when the table lacks it. */
 export function chainInTable(rs: Pick<Ruleset, 'chains' | 'chainIds'>, from: number, name: string): number {
   const c = rs.chains[from];
-  const fam: Family | TableFamily = c.source === 'nft' ? c.family : c.family === 'ip' ? 4 : 6;
-  return rs.chainIds.get(chainKey(fam, c.table, name)) ?? -1;
+  return rs.chainIds.get(chainKey(keyFamily(c.source, c.family), c.table, name)) ?? -1;
 }

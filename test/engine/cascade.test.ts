@@ -118,3 +118,47 @@ describe('random cascades', () => {
     expect(a.outcomes.length).toBeGreaterThan(3);
   });
 });
+
+// A user's `iptables-save` lines for one Service with four endpoints, pasted as they were in a
+// public transcript (a kubeadm worker, pods 10.244.0.0/16; found through the code search of public
+// repositories): kube-proxy's ladder 1/4, 1/3, 1/2, rest, with the per-endpoint comments real
+// kube-proxy writes. A headerless grep: loaded leniently (nat inferred; KUBE-MARK-MASQ missing).
+const PASTED = `  -A KUBE-SEP-CISMZ23HQSZ6RDHC -p tcp -m comment --comment "s11-compare/web" -m tcp -j DNAT --to-destination 10.244.2.192:80
+  -A KUBE-SEP-GGPFKOT3GZQELAAZ -p tcp -m comment --comment "s11-compare/web" -m tcp -j DNAT --to-destination 10.244.1.153:80
+  -A KUBE-SEP-U5VXLVRUYKI2MYEE -p tcp -m comment --comment "s11-compare/web" -m tcp -j DNAT --to-destination 10.244.1.154:80
+  -A KUBE-SEP-XJO4MPNWJDJWPIW3 -p tcp -m comment --comment "s11-compare/web" -m tcp -j DNAT --to-destination 10.244.2.191:80
+  -A KUBE-SERVICES -d 10.96.99.252/32 -p tcp -m comment --comment "s11-compare/web cluster IP" -m tcp --dport 80 -j KUBE-SVC-UOOQVBDHNTKI3TCP
+  -A KUBE-SVC-UOOQVBDHNTKI3TCP ! -s 10.244.0.0/16 -d 10.96.99.252/32 -p tcp -m comment --comment "s11-compare/web cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+  -A KUBE-SVC-UOOQVBDHNTKI3TCP -m comment --comment "s11-compare/web -> 10.244.1.153:80" -m statistic --mode random --probability 0.25000000000 -j KUBE-SEP-GGPFKOT3GZQELAAZ
+  -A KUBE-SVC-UOOQVBDHNTKI3TCP -m comment --comment "s11-compare/web -> 10.244.1.154:80" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-U5VXLVRUYKI2MYEE
+  -A KUBE-SVC-UOOQVBDHNTKI3TCP -m comment --comment "s11-compare/web -> 10.244.2.191:80" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-XJO4MPNWJDJWPIW3
+  -A KUBE-SVC-UOOQVBDHNTKI3TCP -m comment --comment "s11-compare/web -> 10.244.2.192:80" -j KUBE-SEP-CISMZ23HQSZ6RDHC
+`;
+
+describe('random cascades on a real kube-proxy paste', () => {
+  // The grep left out the built-in chains' jump into KUBE-SERVICES; kube-proxy's own line restores it.
+  const ENTRY = '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n';
+  const bundle = { iptables: ENTRY + PASTED, node: { podCIDRs: ['10.244.1.0/24'] } };
+  const wasm = loadRuleset(bundle, { lenient: true });
+  const ref = loadRuleset(bundle, { lenient: true, engine: 'reference' });
+
+  test('the three random rules (comments and all) are one cascade; sampled walks equal the reference', () => {
+    const w = compileRuleset(wasm.ruleset).words;
+    const cascade = wasm.ruleset.rules.flatMap((r, id) => (w[w[L.H_RULES]! + id * L.RULE_WORDS + L.R_RUN] === L.R_CASCADE ? [r.line] : []));
+    expect(cascade).toEqual([8, 9, 10]);
+    const q: Query = { protocol: 'tcp', destination: '10.96.99.252', port: 80, origin: 'pod', source: '10.244.1.20' };
+    const qs = Array.from({ length: 400 }, (_, i) => ({ ...q, sourcePort: 2000 + i }));
+    const cols = columnsOf(qs);
+    const seen = new Map<string, number>();
+    for (let seed = 1; seed <= 10; seed++) {
+      const want = ref.trace(qs, { seed }).map(fields);
+      expect(wasm.trace(qs, { seed }).map(fields)).toEqual(want);
+      const res = wasm.traceColumns(cols, { seed });
+      expect(qs.map((_, k) => resultAt(res, cols, k))).toEqual(want);
+      for (const r of want) seen.set(r.endpoint, (seen.get(r.endpoint) ?? 0) + 1);
+    }
+    // every endpoint of the ladder is drawn, each about a quarter of the 4,000 packets
+    expect([...seen.keys()].sort()).toEqual(['10.244.1.153:80', '10.244.1.154:80', '10.244.2.191:80', '10.244.2.192:80']);
+    for (const n of seen.values()) expect(n).toBeGreaterThan(800);
+  });
+});
