@@ -61,6 +61,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     queueMax: config.queueMax,
     taskTimeoutMs: config.taskTimeoutMs,
     loadTimeoutMs: config.loadTimeoutMs,
+    loaderIdleMs: config.loaderIdleMs,
     worker: {
       cacheBytes: config.workerCacheBytes,
       ...(config.maxPaths ? { maxPaths: config.maxPaths } : {}),

@@ -25,14 +25,19 @@ export interface ServiceConfig {
    * with the dump (a 21 MB, 10k-service dump takes ~10 s), so it gets its own, larger limit.
    */
   loadTimeoutMs: number;
+  /**
+   * How long the loader thread stays after its last task. It starts on demand (an upload starts it
+   * as its body begins to arrive) and gives its memory back when it exits; kept longer, a burst of
+   * uploads spaced further apart does not pay its start (importing the library) each time.
+   */
+  loaderIdleMs: number;
   /** Budget of the in-memory ruleset LRU (bytes of input held); persisted ones reload on demand. */
   storeBytes: number;
   /** Budget of the explain-answer cache (bytes); 0 turns it off. */
   answerCacheBytes: number;
   /**
-   * Input bytes of rulesets each worker keeps parsed. A parsed ruleset costs ~25× its input in
-   * heap (a 21 MB dump ≈ 550 MB), so this is far below storeBytes; the least recently used is
-   * dropped and re-parsed from its input when asked for again.
+   * Bytes of compiled words each worker keeps open in its wasm memory (src/service/open-sets.ts);
+   * a dropped ruleset is reopened from its shared compiled form, never parsed, when asked for again.
    */
   workerCacheBytes: number;
   /** Access-Control-Allow-Origin value; CORS stays off when null. */
@@ -95,6 +100,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = proces
     queueMax: int(env, 'LANDFALL_QUEUE_MAX', 256, 0),
     taskTimeoutMs: int(env, 'LANDFALL_TASK_TIMEOUT_MS', 30_000, 1),
     loadTimeoutMs: int(env, 'LANDFALL_LOAD_TIMEOUT_MS', 180_000, 1),
+    loaderIdleMs: int(env, 'LANDFALL_LOADER_IDLE_MS', 10_000, 1),
     storeBytes: int(env, 'LANDFALL_STORE_BYTES', 512 * MiB, 1),
     workerCacheBytes: int(env, 'LANDFALL_WORKER_CACHE_BYTES', 64 * MiB, 1),
     answerCacheBytes: int(env, 'LANDFALL_ANSWER_CACHE_BYTES', 64 * MiB, 0),

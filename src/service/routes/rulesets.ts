@@ -58,11 +58,13 @@ export const rulesetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const limitOf = (req: FastifyRequest) => ({ limit: req.routeOptions.bodyLimit ?? lf.config.bodyLimit, contentLength: req.headers['content-length'] });
     up.removeContentTypeParser(['text/plain', 'application/json']);
     up.addContentTypeParser('text/plain', async (req: FastifyRequest, payload: IncomingMessage) => {
+      lf.pool.prepareLoad();
       const input = await streamTextInput(payload, { ...limitOf(req), lenient: (req.query as { lenient?: string }).lenient === 'true' });
       streamed.set(req, input);
       return '';
     });
     up.addContentTypeParser('application/json', async (req: FastifyRequest, payload: IncomingMessage) => {
+      lf.pool.prepareLoad();
       const { value, reader } = await streamJsonInput(payload, limitOf(req));
       readers.set(req, reader);
       return value;
