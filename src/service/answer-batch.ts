@@ -48,3 +48,14 @@ export function encodeAnswers<Q>(queries: readonly Q[], write: (out: JsonBytes, 
   });
   return { answers, faults };
 }
+
+/** One answer, written by `write`, as UTF-8 in a buffer of its own (transferred); throws what `write` throws. */
+export function encodeAnswer(write: (out: JsonBytes) => void): Uint8Array {
+  const out = staging;
+  out.at = 0;
+  write(out);
+  const bytes = Buffer.allocUnsafeSlow(out.at);
+  out.buf.copy(bytes, 0, 0, out.at);
+  if (out.buf.length > STAGING_KEEP) staging = new JsonBytes();
+  return bytes;
+}

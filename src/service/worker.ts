@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { compileShared, fileFill, fileTail, isCurrentShared, isWholeShared, openSharedRulesetStepwise, sharedSection } from '../shared-ruleset.js';
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
-import { encodeAnswers } from './answer-batch.js';
-import { explainJson, writeExplainJson } from '../engine/explain-json.js';
+import { encodeAnswer, encodeAnswers } from './answer-batch.js';
+import { writeExplainJson } from '../engine/explain-json.js';
 import { collectIfExposed } from './gc.js';
 import { OpenSets } from './open-sets.js';
 import { GATE, type BatchAnswers, type RulesetRef, type Task, type TaskResult, type TaskTimings, type WorkerConfig } from './protocol.js';
@@ -154,13 +154,6 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering | Promise<Answer
   return rs;
 }
 
-/** A JSON answer as UTF-8 in an ArrayBuffer of its own (not Node's shared pool: it is transferred). */
-function utf8(json: string): Uint8Array {
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
-  bytes.write(json, 0, 'utf8');
-  return bytes;
-}
-
 /** A result whose buffers piscina transfers to the main thread instead of copying them. */
 function transferring(res: TaskResult, buffers: ArrayBuffer[]): TaskResult {
   if (buffers.length === 0) return res;
@@ -204,7 +197,7 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
 
 /**
  * Stamps the counters a result reports, marks its gate done (its answer is on its way) and wraps
- * it so that the buffers made for it alone (utf8(), encodeResults) go over without a copy.
+ * it so that the buffers made for it alone (encodeAnswer(s), encodeResults) go over without a copy.
  */
 function finish(res: TaskResult, gate: Int32Array | undefined): TaskResult {
   res.timings.cached = cache.size;
@@ -255,7 +248,7 @@ function answer(task: Exclude<Task, { op: 'ping' | 'load' }>, rs: Answering, tim
         json = '{}';
         break;
       case 'explain':
-        binary = utf8(explainJson(rs.explain(task.query)));
+        binary = encodeAnswer((out) => writeExplainJson(out, rs.explain(task.query)));
         break;
       case 'explainBatch':
         answers = encodeAnswers(task.queries, (out, q) => writeExplainJson(out, rs.explain(q)));

@@ -3,7 +3,7 @@
 // before failing is dropped), and the answers travel in one buffer of their own (transferred).
 
 import { describe, expect, it } from 'vitest';
-import { encodeAnswers } from '../../src/service/answer-batch.js';
+import { encodeAnswer, encodeAnswers } from '../../src/service/answer-batch.js';
 
 /** An answer of `n` bytes with a recognisable content (and some non-ASCII). */
 function text(i: number, n: number): string {
@@ -54,5 +54,19 @@ describe('encodeAnswers', () => {
     expect(Buffer.from(first.answers[0]!).toString()).toBe('"a"');
     expect(Buffer.from(second.answers[0]!).toString()).toBe('"b"');
     expect(first.answers[0]!.buffer).not.toBe(second.answers[0]!.buffer);
+  });
+});
+
+describe('encodeAnswer', () => {
+  it('gives one answer in a buffer of exactly its bytes, and throws what the writer throws', () => {
+    const a = encodeAnswer((out) => out.utf8('{"é":1}'));
+    expect(Buffer.from(a).toString('utf8')).toBe('{"é":1}');
+    expect(a.buffer.byteLength).toBe(a.byteLength);
+    expect(() => encodeAnswer(() => {
+      throw new RangeError('no answer');
+    })).toThrow(RangeError);
+    // The staging it shares with batches is not handed out: the next answer does not overwrite it.
+    encodeAnswer((out) => out.utf8('{"x":2}'));
+    expect(Buffer.from(a).toString('utf8')).toBe('{"é":1}');
   });
 });
