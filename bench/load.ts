@@ -29,6 +29,8 @@ const { values: args } = parseArgs({
     'no-restore': { type: 'boolean', default: false },
     'no-server': { type: 'boolean', default: false },
     'no-library': { type: 'boolean', default: false },
+    /** Run the built server (dist/, as `npm start` does) instead of src/ under tsx, whose loader thread spends ~1 s compiling TypeScript each time it starts. */
+    dist: { type: 'boolean', default: false },
     packets: { type: 'string', default: '200000' },
     /** iptables-restore --test only up to this many services (it takes minutes at 20k on a busy machine). */
     'restore-max': { type: 'string', default: '20000' },
@@ -135,7 +137,7 @@ const server: { points: ServerPoint[]; baseRssMiB: number; restart?: Record<stri
 if (!args['no-server']) {
   const dataDir = mkdtempSync(join(tmpdir(), 'lf-loadpath-data-'));
   try {
-    let s = await startServer(dataDir);
+    let s = await startServer(dataDir, { dist: args.dist });
     await until200(`${s.url}/readyz`);
     await new Promise((r) => setTimeout(r, 12_000)); // the loader exits when idle
     server.baseRssMiB = rssMiB(s.proc.pid!);
@@ -193,7 +195,7 @@ if (!args['no-server']) {
 
     // Restart: SIGTERM, then a new process on the same data directory.
     const sigtermMs = await stopServer(s.proc);
-    s = await startServer(dataDir);
+    s = await startServer(dataDir, { dist: args.dist });
     await until200(`${s.url}/healthz`);
     const liveMs = Math.round(performance.now() - s.t0);
     await until200(`${s.url}/readyz`);
@@ -216,7 +218,7 @@ const report = {
   machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? '', node: process.version, loadAverage: Number(loadavg()[0]!.toFixed(2)) },
   endpoints: EP,
   library: lib,
-  server,
+  server: { ...server, runs: args.dist ? 'dist' : 'src under tsx' },
 };
 await mkdir(join(root, 'bench/results'), { recursive: true });
 await writeFile(join(root, 'bench/results/load.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -238,7 +240,7 @@ Library (one core; CPU time):
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
-Server (a real process from src/ under tsx, default pool; RSS of the whole process, every worker included, after the loader thread has exited):
+Server (a real process from ${args.dist ? 'the build in dist/, as `npm start` runs it' : 'src/ under tsx'}, default pool; RSS of the whole process, every worker included, after the loader thread has exited):
 idle ${server.baseRssMiB} MiB.
 
 | services | POST → 201 ms | first explain after 201 ms | second explain ms | RSS added MiB | RSS added ÷ dump bytes | store in memory, all sets, MiB |

@@ -68,18 +68,93 @@ export interface LoadedRuleset {
  * sorted at every level, so the same node state always gets the same id.
  */
 export function rulesetId(bundle: LoadInput): string {
-  // canonicalBundle's bytes, hashed piece by piece: the dumps are not joined into one more string.
-  const h = createHash('sha256');
+  // canonicalBundle's bytes, hashed piece by piece: no JSON of the whole bundle, and each long
+  // dump is escaped and encoded a cache-sized slice at a time (one 36 MB string JSON-escaped and
+  // then converted to UTF-8 as a whole cost 5x more, and left two copies for the collector).
+  const h = new PieceHash();
   let sep = '{';
   for (const k of BUNDLE_KEYS_SORTED) {
     const v = bundle[k];
     if (v === undefined) continue;
-    h.update(`${sep}${JSON.stringify(k)}:`);
-    h.update(canonicalJson(v));
+    h.add(`${sep}${JSON.stringify(k)}:`);
+    hashCanonical(h, v, false);
     sep = ',';
   }
-  h.update(sep === '{' ? '{}' : '}');
-  return h.digest('hex');
+  h.add(sep === '{' ? '{}' : '}');
+  return h.digest();
+}
+
+/** Strings up to this many UTF-16 units are escaped whole; longer ones a slice of about this size at a time. */
+const HASH_SLICE = 64 * 1024;
+
+/** SHA-256 over text pieces, short ones gathered into one update. */
+class PieceHash {
+  private readonly h = createHash('sha256');
+  private pending = '';
+  add(s: string): void {
+    this.pending += s;
+    if (this.pending.length >= HASH_SLICE) this.flush();
+  }
+  flush(): void {
+    if (this.pending === '') return;
+    this.h.update(this.pending, 'utf8');
+    this.pending = '';
+  }
+  digest(): string {
+    this.flush();
+    return this.h.digest('hex');
+  }
+  /**
+   * JSON.stringify(s)'s UTF-8, a slice at a time. JSON.stringify escapes each UTF-16 unit on its
+   * own except a surrogate pair, which stays whole when valid: a slice never ends between the two
+   * halves of a pair, so the slices' escapes join to exactly the whole string's.
+   */
+  addLongString(s: string): void {
+    this.add('"');
+    this.flush();
+    for (let a = 0; a < s.length; ) {
+      let b = Math.min(s.length, a + HASH_SLICE);
+      const last = s.charCodeAt(b - 1);
+      if (b < s.length && last >= 0xd800 && last <= 0xdbff) b++;
+      const j = JSON.stringify(s.slice(a, b));
+      this.h.update(j.slice(1, j.length - 1), 'utf8');
+      a = b;
+    }
+    this.add('"');
+  }
+}
+
+/**
+ * canonicalJson(v) into `h`, piece by piece; the same text (src/model/canonical-json.ts), long
+ * strings escaped a slice at a time. `inArray`: an array joins a member canonicalJson leaves
+ * undefined (a function, a symbol) as '', an object's template literal as 'undefined'.
+ */
+function hashCanonical(h: PieceHash, v: unknown, inArray: boolean): void {
+  if (typeof v === 'string' && v.length > HASH_SLICE) return h.addLongString(v);
+  if (v === null || typeof v !== 'object') {
+    const s = canonicalJson(v) as string | undefined;
+    h.add(s === undefined && inArray ? '' : `${s}`);
+    return;
+  }
+  if (Array.isArray(v)) {
+    h.add('[');
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) h.add(',');
+      hashCanonical(h, v[i], true);
+    }
+    h.add(']');
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  h.add('{');
+  keys.forEach((k, i) => {
+    h.add(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
+    hashCanonical(h, o[k], false);
+  });
+  h.add('}');
 }
 
 const BUNDLE_KEYS = ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const;

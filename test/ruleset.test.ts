@@ -29,6 +29,27 @@ describe('loadRuleset', () => {
     for (const b of [BASIC, quoted, { snapshot: '{"v":1}' }, {}] as RulesetBundle[]) expect(rulesetId(b)).toBe(sha(canonicalBundle(b)));
   });
 
+  test('id: a long dump hashed a slice at a time gives the same id, whatever lies on a slice boundary', () => {
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const S = 64 * 1024; // rulesetId's slice length
+    const pair = '\u{1F600}'; // one surrogate pair
+    const around = (mid: string, at: number) => `${'a'.repeat(at)}${mid}${'-A X -m comment --comment "q\\"\n'.repeat(3)}`;
+    const dumps = [
+      around(pair, S - 1), // the pair straddles the first boundary
+      around(pair, S - 2),
+      around(pair + pair, S - 1),
+      around('\ud83d', S - 1), // a lone high surrogate at the boundary: escaped as itself
+      around('\ude00', S), // a lone low surrogate just after it
+      around('\u0001\t"\\é', S - 3), // escapes and non-ASCII across it
+      `${'x'.repeat(3 * S + 5)}${pair}`,
+    ];
+    for (const d of dumps) {
+      for (const b of [{ iptables: d }, { ip6tables: d, iptables: 'y', node: NODE }, { snapshot: { iptables: d, list: [d, 1, null] } }] as unknown as RulesetBundle[]) {
+        expect(rulesetId(b)).toBe(sha(canonicalBundle(b)));
+      }
+    }
+  });
+
   test('stats count rules, chains, tables and bytes', () => {
     expect(rs.stats).toMatchObject({ rules: 43, chains: 29, bytes: Buffer.byteLength(BASIC.iptables ?? ''), ipvsServices: 0, ipsets: 0 });
     expect(rs.stats.parseMs).toBeGreaterThan(0);

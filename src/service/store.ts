@@ -144,8 +144,12 @@ export class RulesetStore {
     // its transient size would evict others for the moment before it shrinks.
     this.pending.set(entry.id, entry);
     try {
-      await this.persist(entry);
-      this.slim(entry);
+      // The resident part is copied while the thread pool writes the files (the copy is mostly
+      // first touches of fresh memory, which this VM makes slow): not after them, on the way to 201.
+      let resident: SharedArrayBuffer | undefined;
+      const whole = entry.shared && isWholeShared(entry.shared) ? entry.shared : undefined;
+      await this.persist(entry, whole ? () => (resident ??= residentPart(whole)) : undefined);
+      this.slim(entry, resident);
       this.remember(entry);
     } finally {
       if (this.pending.get(entry.id) === entry) this.pending.delete(entry.id);
@@ -156,13 +160,13 @@ export class RulesetStore {
    * Once on disk, memory keeps only the compiled form's resident part; the input and the rest are
    * read back from the files (tasks already holding the whole buffers finish with them).
    */
-  private slim(entry: StoredRuleset): void {
+  private slim(entry: StoredRuleset, resident?: SharedArrayBuffer): void {
     const base = join(this.opts.dataDir!, entry.id);
     entry.inputFile = `${base}.ruleset`;
     delete entry.input;
     if (entry.shared && isWholeShared(entry.shared)) {
       entry.compiledFile = `${base}.compiled`;
-      entry.shared = residentPart(entry.shared);
+      entry.shared = resident ?? residentPart(entry.shared);
     }
   }
 
@@ -259,7 +263,8 @@ export class RulesetStore {
     this.lru.set(entry.id, entry);
   }
 
-  private persist(entry: StoredRuleset): Promise<void> {
+  /** `meanwhile`: run once while the first file is being written (see put). */
+  private persist(entry: StoredRuleset, meanwhile?: () => void): Promise<void> {
     // Concurrent uploads of the same dump share one write; a compiled form arriving later waits for it.
     const before = this.writing.get(entry.id) ?? Promise.resolve();
     const p = before
@@ -270,11 +275,11 @@ export class RulesetStore {
         if (!(await exists(`${base}.ruleset`))) {
           if (!entry.input) throw new Error(`ruleset ${entry.id}: no input to write`);
           const header = JSON.stringify({ format: FORMAT, id: entry.id, stats: entry.stats, warnings: entry.warnings });
-          await writeAtomic(dir, `${base}.ruleset`, [Buffer.from(`${header}\n`, 'utf8'), Buffer.from(entry.input)]);
+          await writeAtomic(dir, `${base}.ruleset`, [Buffer.from(`${header}\n`, 'utf8'), Buffer.from(entry.input)], meanwhile);
         }
         this.onDisk.add(entry.id);
         if (entry.shared && isWholeShared(entry.shared) && !(await this.compiledCurrent(`${base}.compiled`))) {
-          await writeAtomic(dir, `${base}.compiled`, [Buffer.from(entry.shared)]);
+          await writeAtomic(dir, `${base}.compiled`, [Buffer.from(entry.shared)], meanwhile);
         }
       })
       .finally(() => {
@@ -405,11 +410,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function writeAtomic(dir: string, path: string, parts: Uint8Array[]): Promise<void> {
+/**
+ * Writes `parts` to `path` atomically. `meanwhile` runs on this thread once the writes are under way:
+ * each part goes in one write request (FileHandle#writeFile would cut it into 512 KiB requests,
+ * each waiting for this thread between them), so the thread pool writes while this thread works.
+ */
+async function writeAtomic(dir: string, path: string, parts: Uint8Array[], meanwhile?: () => void): Promise<void> {
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.${process.pid}.tmp`);
   const fh = await open(tmp, 'w', 0o600);
   try {
-    for (const p of parts) await fh.writeFile(p);
+    const writing = writeParts(fh, parts);
+    meanwhile?.();
+    await writing;
     await fh.sync();
   } catch (err) {
     await fh.close();
@@ -424,5 +436,11 @@ async function writeAtomic(dir: string, path: string, parts: Uint8Array[]): Prom
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+async function writeParts(fh: import('node:fs/promises').FileHandle, parts: Uint8Array[]): Promise<void> {
+  for (const p of parts) {
+    for (let done = 0; done < p.length; ) done += (await fh.write(p, done, p.length - done)).bytesWritten;
   }
 }
