@@ -78,15 +78,16 @@ function rssMiB(pid: number): number {
  * CPU seconds a process has used so far: its main thread (tid = pid) and all its other threads
  * (workers, GC helpers, libuv), from /proc (clock ticks, 100 Hz).
  */
-function cpuSeconds(pid: number): { main: number; other: number } {
-  const ticks = (stat: string) => {
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14 and 15)
-  };
+function cpuSeconds(pid: number): { main: number; other: number; faults: number; mainFaults: number } {
+  const fields = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = (f: string[]) => Number(f[11]) + Number(f[12]); // utime + stime (fields 14 and 15)
   // The process's own figure includes threads that have exited (the loader does when idle).
-  const all = ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / 100;
-  const main = ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')) / 100;
-  return { main, other: all - main };
+  const proc = fields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const all = ticks(proc) / 100;
+  const mainFields = fields(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+  const main = ticks(mainFields) / 100;
+  // Minor page faults (field 10): fresh memory touched for the first time; all threads, and the main one.
+  return { main, other: all - main, faults: Number(proc[7]), mainFaults: Number(mainFields[7]) };
 }
 
 interface LoadResult {
@@ -222,10 +223,12 @@ try {
     const tasks = (await tasksDone(url)) - tasks0;
     const perReq = (s: number) => Number(((s * 1e6) / r.sent).toFixed(1));
     const cpu = { mainUs: perReq(cpu1.main - cpu0.main), otherUs: perReq(cpu1.other - cpu0.other), loadGeneratorUs: perReq(r.cpuSeconds) };
+    const faults = Number(((cpu1.faults - cpu0.faults) / r.sent).toFixed(2));
+    const mainFaults = Number(((cpu1.mainFaults - cpu0.mainFaults) / r.sent).toFixed(2));
     process.stderr.write(
-      `${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}; CPU µs/request: server main ${cpu.mainUs}, server other threads ${cpu.otherUs}, load generator ${cpu.loadGeneratorUs}${Number.isNaN(tasks) ? '' : `; ${tasks} worker tasks (${(r.sent / Math.max(1, tasks)).toFixed(1)} requests each)`}\n`,
+      `${name}: ${r.rps} req/s p50 ${r.p50} ms p99 ${r.p99} ms errors ${r.errors}; CPU µs/request: server main ${cpu.mainUs}, server other threads ${cpu.otherUs}, load generator ${cpu.loadGeneratorUs}; server page faults/request ${faults} (main thread ${mainFaults})${Number.isNaN(tasks) ? '' : `; ${tasks} worker tasks (${(r.sent / Math.max(1, tasks)).toFixed(1)} requests each)`}\n`,
     );
-    return { name, concurrency: C, ...r, cpuPerRequest: cpu, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter };
+    return { name, concurrency: C, ...r, cpuPerRequest: cpu, pageFaultsPerRequest: { all: faults, main: mainFaults }, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter };
   };
   type Result = Awaited<ReturnType<typeof run>>;
   const results: Result[] = [];

@@ -27,6 +27,7 @@ import type { Engine, StepRef, WalkAssumption, WalkRecord } from './types.js';
 import { LOCALITY_WARNING } from './assume.js';
 import { A_LOCAL } from '../compile/layout.js';
 import { conditionSite } from './order.js';
+import { rememberOwnJson } from './explain-json.js';
 
 export const DEFAULT_MAX_PATHS = 10_000;
 
@@ -134,7 +135,8 @@ class AnswerSteps {
       const step = Object.freeze(pathStep(this.rs, ref));
       if (c.seen[slot] === id + 1) {
         c.ids[slot] = id + 1;
-        c.steps[slot] = step;
+        // Shared from now on: its JSON is written once (explain-json.ts).
+        c.steps[slot] = rememberOwnJson(step);
       } else {
         c.seen[slot] = id + 1;
         (this.local ??= new Map()).set(id, step);
@@ -143,7 +145,7 @@ class AnswerSteps {
     }
     if (ref.kind === 'policy') {
       let step = c.policies.get(ref.chain);
-      if (!step) c.policies.set(ref.chain, (step = Object.freeze(pathStep(this.rs, ref))));
+      if (!step) c.policies.set(ref.chain, (step = rememberOwnJson(Object.freeze(pathStep(this.rs, ref)))));
       return step;
     }
     return pathStep(this.rs, ref);

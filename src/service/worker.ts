@@ -10,10 +10,11 @@ import { readFileSync } from 'node:fs';
 import { compileShared, fileFill, fileTail, isCurrentShared, isWholeShared, openSharedRulesetStepwise, sharedSection } from '../shared-ruleset.js';
 import { decodePackets, encodeResults } from '../engine/columns-wire.js';
 import { toFault } from './errors.js';
+import { encodeAnswer, encodeAnswers } from './answer-batch.js';
+import { writeExplainJson } from '../engine/explain-json.js';
 import { collectIfExposed } from './gc.js';
 import { OpenSets } from './open-sets.js';
 import { GATE, type BatchAnswers, type RulesetRef, type Task, type TaskResult, type TaskTimings, type WorkerConfig } from './protocol.js';
-import type { WorkerFault } from './errors.js';
 
 /** What a worker answers from: a shared compiled form opened here, or (reference engine) a parsed ruleset. */
 interface Answering {
@@ -153,60 +154,6 @@ function open(ref: RulesetRef, timings: TaskTimings): Answering | Promise<Answer
   return rs;
 }
 
-/** A JSON answer as UTF-8 in an ArrayBuffer of its own (not Node's shared pool: it is transferred). */
-function utf8(json: string): Uint8Array {
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
-  bytes.write(json, 0, 'utf8');
-  return bytes;
-}
-
-/**
- * Where a batch's answers are encoded, reused from batch to batch (grown for a large batch, and
- * given back after one over STAGING_KEEP): the batch's answers are then copied at once into one
- * buffer of its own.
- */
-const STAGING_KEEP = 4 << 20;
-let staging = Buffer.allocUnsafeSlow(64 << 10);
-
-/**
- * Each query's answer, or the fault that stopped it (the others still run). The answers are views
- * into one buffer made for the batch: one allocation and one transfer per batch, not one per answer
- * (each costs more than encoding the answer; src/service/answer-cache.ts keeps such views).
- */
-function explainBatch(rs: Answering, task: Task & { op: 'explainBatch' }): BatchAnswers {
-  const ends: number[] = [];
-  const faults: (WorkerFault | null)[] = [];
-  let at = 0;
-  for (const q of task.queries) {
-    try {
-      const json = JSON.stringify(rs.explain(q));
-      // A UTF-16 unit is at most 3 bytes of UTF-8.
-      if (staging.length - at < 3 * json.length) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(2 * staging.length, at + 3 * json.length));
-        staging.copy(grown, 0, 0, at);
-        staging = grown;
-      }
-      at += staging.write(json, at, 'utf8');
-      ends.push(at);
-      faults.push(null);
-    } catch (err) {
-      ends.push(-1);
-      faults.push(toFault(err));
-    }
-  }
-  const bytes = Buffer.allocUnsafeSlow(at);
-  staging.copy(bytes, 0, 0, at);
-  if (staging.length > STAGING_KEEP) staging = Buffer.allocUnsafeSlow(64 << 10);
-  let start = 0;
-  const answers = ends.map((end) => {
-    if (end < 0) return null;
-    const view = bytes.subarray(start, end);
-    start = end;
-    return view;
-  });
-  return { answers, faults };
-}
-
 /** A result whose buffers piscina transfers to the main thread instead of copying them. */
 function transferring(res: TaskResult, buffers: ArrayBuffer[]): TaskResult {
   if (buffers.length === 0) return res;
@@ -250,7 +197,7 @@ export default function run(task: Task): TaskResult | Promise<TaskResult> {
 
 /**
  * Stamps the counters a result reports, marks its gate done (its answer is on its way) and wraps
- * it so that the buffers made for it alone (utf8(), encodeResults) go over without a copy.
+ * it so that the buffers made for it alone (encodeAnswer(s), encodeResults) go over without a copy.
  */
 function finish(res: TaskResult, gate: Int32Array | undefined): TaskResult {
   res.timings.cached = cache.size;
@@ -301,10 +248,10 @@ function answer(task: Exclude<Task, { op: 'ping' | 'load' }>, rs: Answering, tim
         json = '{}';
         break;
       case 'explain':
-        binary = utf8(JSON.stringify(rs.explain(task.query)));
+        binary = encodeAnswer((out) => writeExplainJson(out, rs.explain(task.query)));
         break;
       case 'explainBatch':
-        answers = explainBatch(rs, task);
+        answers = encodeAnswers(task.queries, (out, q) => writeExplainJson(out, rs.explain(q)));
         break;
       case 'trace':
         json = JSON.stringify({ results: rs.trace(task.packets, task.seed === undefined ? {} : { seed: task.seed }) });

@@ -75,6 +75,26 @@ describe('explain answers under concurrency', () => {
     expect(again.body).toBe(answers[2]!.body);
   });
 
+  it('new queries on services asked before are the library’s bytes (path steps the worker shares and encodes once)', async () => {
+    const generated = loadRuleset(bundle, { engine: testEngine() ?? 'wasm' });
+    const services = dump.services.filter((s) => s.clusterIP && s.port).slice(0, 20);
+    // Each service four times from each origin, a new source port each time (no answer-cache hit):
+    // from the second answer on, the worker writes the service's rules from their remembered bytes.
+    const queries = Array.from({ length: 4 * 3 * services.length }, (_, i) => {
+      const s = services[i % services.length]!;
+      const origin = (['pod', 'host', 'external'] as const)[Math.floor(i / services.length) % 3]!;
+      return { protocol: s.protocol, destination: s.clusterIP!, port: s.port!, origin, sourcePort: 50000 + i };
+    });
+    for (let round = 0; round < 4; round++) {
+      const part = queries.slice(round * 3 * services.length, (round + 1) * 3 * services.length);
+      const answers = await Promise.all(part.map((q) => t.app.inject({ method: 'POST', url: `/v1/rulesets/${generatedId}/explain`, payload: q })));
+      answers.forEach((res, i) => {
+        expect(res.statusCode).toBe(200);
+        expect(res.body).toBe(JSON.stringify(generated.explain(part[i]!)));
+      });
+    }
+  });
+
   it('over a real listening socket, concurrent answers are the library’s bytes with their own lengths', async () => {
     const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
     const generated = loadRuleset(bundle, { engine: testEngine() ?? 'wasm' });
