@@ -3,11 +3,12 @@
 // Rule and chain ids are the model's flat ids, so the walk's path/uncertain records need no mapping.
 
 import type { Ruleset } from '../model/ruleset.js';
+import type { Match } from '../model/rule.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
-import { buildRuns, type KeyedRules } from './runs.js';
+import { buildCascades, buildRuns, planRuns, randomOnly, walkOrder, type KeyedRules } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
@@ -57,51 +58,46 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_VERSION, L.LAYOUT_VERSION);
 
   const nrules = rs.rules.length;
-  const rulesAt = w.alloc(nrules * L.RULE_WORDS);
   w.set(L.H_NRULES, nrules);
-  w.set(L.H_RULES, rulesAt);
-  w.set(L.H_OPS, w.length);
 
   // Jump targets resolve within the rule's own table: one name map per table id.
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
+  const nchains = rs.chains.length;
   const tableChains: Map<string, number>[] = [];
-  const chainTable = new Int32Array(rs.chains.length);
-  const chainCount = new Int32Array(rs.chains.length);
-  const chainPolicy = new Int32Array(rs.chains.length);
-  for (let id = 0; id < rs.chains.length; id++) {
+  const chainTable = new Int32Array(nchains);
+  const chainCount = new Int32Array(nchains);
+  const chainFirst = new Int32Array(nchains);
+  const chainPolicy = new Int32Array(nchains);
+  for (let id = 0, first = 0; id < nchains; id++) {
     const { chain, tableId } = rs.chains[id]!;
     chainTable[id] = tableId;
     chainCount[id] = chain.rules.length;
+    // numberRules numbers a chain's rules consecutively, in chain order.
+    chainFirst[id] = first;
+    first += chain.rules.length;
     chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
     (tableChains[tableId] ??= new Map()).set(chain.name, id);
   }
+
+  // Pass 1, in rule id order: matches in kernel order, index keys, jump targets (chain ids).
+  const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
+  const keys: IndexKeys = { dst: null, dport: null };
+  const addressesKnown = rs.node.addressesKnown;
+  const ruleChain = rs.ruleChain;
+  const ordered = new Array<Match[]>(nrules);
+  const jumpTo = new Int32Array(nrules).fill(-1);
   let names: Map<string, number> | undefined;
   let namesKey = -1;
   // The parser makes one target object per target chain, and most jumps repeat the one before
   // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
   let lastTarget: object | null = null;
   let lastId = -1;
-  const chainId = (t: { chain: string }): number => {
-    if (t !== lastTarget) {
-      lastTarget = t;
-      lastId = names?.get(t.chain) ?? -1;
-    }
-    return lastId;
-  };
-
-  // Rules: ops and target blocks interleave after the fixed records; records point at them.
-  const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
-  const keys: IndexKeys = { dst: null, dport: null };
-  const addressesKnown = rs.node.addressesKnown;
-  const ruleChain = rs.ruleChain;
   let costs = false; // some rule's evalCost is not 1
   for (let id = 0; id < nrules; id++) {
     const rule = rs.rules[id]!;
-    ctx.rule = id;
-    ctx.line = rule.line;
     if (rule.evalCost !== undefined && rule.evalCost !== 1) costs = true;
-    const ordered = kernelOrder(rule.matches);
-    indexKeys(ordered, addressesKnown, keys);
+    const o = (ordered[id] = kernelOrder(rule.matches));
+    indexKeys(o, addressesKnown, keys);
     if (keys.dst !== null) {
       keyed.dst.push(id);
       keyed.dstKeys.push(keys.dst);
@@ -110,37 +106,57 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       keyed.port.push(id);
       keyed.portKeys.push(keys.dport);
     }
-    const ops = w.length;
-    const nops = encodeMatches(ctx, ordered);
-    const tk0 = chainTable[ruleChain[id]!]!;
-    if (tk0 !== namesKey) {
-      namesKey = tk0;
-      names = tableChains[tk0];
-      lastTarget = null;
+    const t = rule.target;
+    if (t && (t.kind === 'jump' || t.kind === 'goto')) {
+      const tk0 = chainTable[ruleChain[id]!]!;
+      if (tk0 !== namesKey) {
+        namesKey = tk0;
+        names = tableChains[tk0];
+        lastTarget = null;
+      }
+      if (t !== lastTarget) {
+        lastTarget = t;
+        lastId = names?.get(t.chain) ?? -1;
+      }
+      jumpTo[id] = lastId;
     }
-    const targ = encodeTarget(ctx, rule.target, chainId);
-    const r = rulesAt + id * L.RULE_WORDS;
-    w.set(r + L.R_OPS, ops);
-    w.set(r + L.R_NOPS_TK, nops | (ctx.tk << L.RN_TK_SHIFT));
-    w.set(r + L.R_TARG, targ);
   }
-  w.set(L.H_TARGS, w.length);
+  const plan = planRuns(ruleChain, keyed, opts.minRun ?? 8);
 
-  // Chains.
-  const nchains = rs.chains.length;
-  const chainsAt = w.alloc(nchains * L.CHAIN_WORDS);
+  // Pass 2, chain by chain in walk order: each chain's region (layout.ts "chain regions").
+  const chainsAt = w.alloc(nchains);
   w.set(L.H_NCHAINS, nchains);
   w.set(L.H_CHAINS, chainsAt);
-  let firstRule = 0;
-  for (let cid = 0; cid < nchains; cid++) {
-    const c = chainsAt + cid * L.CHAIN_WORDS;
-    // numberRules numbers a chain's rules consecutively, in chain order.
-    w.set(c + L.C_FIRST, firstRule);
-    w.set(c + L.C_COUNT, chainCount[cid]!);
-    w.set(c + L.C_POLICY, chainPolicy[cid]!);
-    w.set(c + L.C_TABLE, chainTable[cid]!);
-    firstRule += chainCount[cid]!;
+  const recOf = new Int32Array(nrules);
+  const jumps: number[] = []; // records whose R_TARG is a chain id until every region is placed
+  let rid = 0;
+  const target = (): number => jumpTo[rid]!;
+  for (const cid of walkOrder(chainFirst, chainCount, jumpTo)) {
+    const region = w.alloc(L.CHAIN_WORDS);
+    w.set(chainsAt + cid, region);
+    w.set(region + L.C_FIRST, chainFirst[cid]!);
+    w.set(region + L.C_COUNT, chainCount[cid]!);
+    w.set(region + L.C_POLICY, chainPolicy[cid]!);
+    w.set(region + L.C_ID, cid);
+    const end = chainFirst[cid]! + chainCount[cid]!;
+    for (rid = chainFirst[cid]!; rid < end; rid++) {
+      const rule = rs.rules[rid]!;
+      ctx.rule = rid;
+      ctx.line = rule.line;
+      const inRun = plan.runOf[rid]! !== 0;
+      const rec = w.alloc(inRun ? L.RUN_RULE_WORDS : L.RULE_WORDS);
+      recOf[rid] = rec;
+      const nops = encodeMatches(ctx, ordered[rid]!);
+      // a random-only rule gets the cascade count word after its op (runs.ts buildCascades)
+      if (!inRun && randomOnly(w, rec + L.RULE_WORDS, nops)) w.push(0);
+      const targ = encodeTarget(ctx, rule.target, target);
+      if (ctx.tk === L.T_JUMP || ctx.tk === L.T_GOTO) jumps.push(rec);
+      w.set(rec + L.R_META, nops | (ctx.tk << L.RN_TK_SHIFT) | (inRun ? L.RF_RUN : 0));
+      w.set(rec + L.R_TARG, targ);
+      w.set(rec + L.R_SIZE, w.length - rec);
+    }
   }
+  for (const rec of jumps) w.set(rec + L.R_TARG, w.get(chainsAt + w.get(rec + L.R_TARG)));
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
   const hooksAt = w.alloc(2 * L.NHOOKS * 2);
@@ -174,8 +190,9 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     w.set(L.H_COSTS, at);
   }
 
-  // Index runs over destination-keyed rules.
-  const runs = buildRuns(w, ruleChain, keyed, rulesAt, opts.minRun ?? 8);
+  // Index runs over destination-keyed rules, and random cascades.
+  const runs = buildRuns(w, plan, keyed, recOf);
+  buildCascades(w, ruleChain, recOf);
 
   writeNode(w, rs);
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
@@ -249,4 +266,20 @@ function writeNode(w: Words, rs: Ruleset): void {
   w.set(L.H_NODEHASH, ht);
   w.set(L.H_NODEFLAGS, node.addressesKnown ? L.NF_ADDRS_KNOWN : 0);
   w.set(L.H_NODEMASK, slots - 1);
+}
+
+/** Record offset of every rule by rule id, read from the chain regions (for tests and tools; the walk never needs it). */
+export function ruleRecords(words: Int32Array): Int32Array {
+  const out = new Int32Array(words[L.H_NRULES]!);
+  const chains = words[L.H_CHAINS]!;
+  for (let cid = 0; cid < words[L.H_NCHAINS]!; cid++) {
+    const region = words[chains + cid]!;
+    let rec = region + L.CHAIN_WORDS;
+    const first = words[region + L.C_FIRST]!;
+    for (let i = 0; i < words[region + L.C_COUNT]!; i++) {
+      out[first + i] = rec;
+      rec += words[rec + L.R_SIZE]!;
+    }
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import { explain } from '../../src/engine/explain.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
+import { ruleRecords } from '../../src/compile/compile.js';
 import { generateIptables } from '../../src/kube/generate.js';
 import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from '../engine/build.js';
@@ -36,11 +37,28 @@ describe('compileRuleset', () => {
     expect(w[L.H_NRULES]).toBe(rs.rules.length);
     expect(w[L.H_NCHAINS]).toBe(rs.chains.length);
     expect(w[L.H_TOTAL_WORDS]).toBe(w.length);
-    // chain records point at the model's rule ids
+    // chain regions point at the model's rule ids, and their records span the region to the next one
+    const regions: number[] = [];
     rs.chains.forEach(({ chain }, id) => {
-      const at = w[L.H_CHAINS] + id * L.CHAIN_WORDS;
-      expect(w[at + L.C_COUNT]).toBe(chain.rules.length);
-      if (chain.rules.length) expect(w[at + L.C_FIRST]).toBe(rs.ruleIds.get(chain.rules[0]));
+      const at = w[L.H_CHAINS] + id;
+      const region = w[at];
+      regions.push(region);
+      expect(w[region + L.C_COUNT]).toBe(chain.rules.length);
+      expect(w[region + L.C_ID]).toBe(id);
+      if (chain.rules.length) expect(w[region + L.C_FIRST]).toBe(rs.ruleIds.get(chain.rules[0]));
+    });
+    const recs = ruleRecords(w);
+    const sorted = [...regions].sort((a, b) => a - b);
+    sorted.forEach((region, i) => {
+      const cid = w[region + L.C_ID];
+      const { chain } = rs.chains[cid];
+      const first = w[region + L.C_FIRST];
+      let end = region + L.CHAIN_WORDS;
+      for (let k = 0; k < chain.rules.length; k++) {
+        expect(recs[first + k]).toBe(end);
+        end += w[end + L.R_SIZE];
+      }
+      if (i + 1 < sorted.length) expect(end).toBe(sorted[i + 1]);
     });
   });
 
@@ -56,7 +74,9 @@ describe('compileRuleset', () => {
     const svc = rs.chains[rs.chainIds.get('4:filter:SVC')!].chain;
     const a = rs.ruleIds.get(svc.rules[0])!; // 10.96.0.0:80
     const b = rs.ruleIds.get(svc.rules[1])!; // 10.96.0.0:443
-    expect(c.words[c.words[L.H_RULES] + a * L.RULE_WORDS + L.R_NEXT]).toBe(b);
+    const recs = ruleRecords(c.words);
+    expect(c.words[recs[a] + L.R_NEXTID]).toBe(b);
+    expect(c.words[recs[a] + L.R_NEXT]).toBe(recs[b]);
   });
 
   test('over a SharedArrayBuffer when asked', () => {
