@@ -123,7 +123,11 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
   const plan = planRuns(ruleChain, keyed, opts.minRun ?? 8);
 
-  // Pass 2, chain by chain in walk order: each chain's region (layout.ts "chain regions").
+  // Pass 2, chain by chain in walk order: each chain's region (layout.ts "chain regions"). The
+  // rules of an index run after its first are reached only through the run's hash and links, never
+  // by stepping, so their records lie out of line: just before the region of the chain they jump
+  // to (the packet's next stop: KUBE-SERVICES' rule for a service, then its KUBE-SVC chain), or
+  // after their own chain's region when they jump nowhere or to a chain placed before.
   const chainsAt = w.alloc(nchains);
   w.set(L.H_NCHAINS, nchains);
   w.set(L.H_CHAINS, chainsAt);
@@ -131,29 +135,46 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const jumps: number[] = []; // records whose R_TARG is a chain id until every region is placed
   let rid = 0;
   const target = (): number => jumpTo[rid]!;
-  for (const cid of walkOrder(chainFirst, chainCount, jumpTo)) {
+  const order = walkOrder(chainFirst, chainCount, jumpTo);
+  const placedAt = new Int32Array(nchains);
+  order.forEach((cid, i) => (placedAt[cid] = i));
+  const before: number[][] = []; // by chain: out-of-line run records written before its region
+  const outOfLine = (id: number): boolean => plan.runOf[id]! !== 0 && plan.runs[4 * (plan.runOf[id]! - 1)] !== id;
+  for (let id = 0; id < nrules; id++) {
+    const t = jumpTo[id]!;
+    if (t >= 0 && outOfLine(id) && placedAt[t]! >= placedAt[ruleChain[id]!]!) (before[t] ??= []).push(id);
+  }
+  const record = (id: number): void => {
+    rid = id;
+    const rule = rs.rules[id]!;
+    ctx.rule = id;
+    ctx.line = rule.line;
+    const inRun = plan.runOf[id]! !== 0;
+    const rec = w.alloc(inRun ? L.RUN_RULE_WORDS : L.RULE_WORDS);
+    recOf[id] = rec;
+    const nops = encodeMatches(ctx, ordered[id]!);
+    // a random-only rule gets the cascade count word after its op (runs.ts buildCascades)
+    if (!inRun && randomOnly(w, rec + L.RULE_WORDS, nops)) w.push(0);
+    const targ = encodeTarget(ctx, rule.target, target);
+    if (ctx.tk === L.T_JUMP || ctx.tk === L.T_GOTO) jumps.push(rec);
+    w.set(rec + L.R_META, nops | (ctx.tk << L.RN_TK_SHIFT) | (inRun ? L.RF_RUN : 0));
+    w.set(rec + L.R_TARG, targ);
+    w.set(rec + L.R_SIZE, w.length - rec);
+  };
+  for (const cid of order) {
+    for (const id of before[cid] ?? []) record(id);
     const region = w.alloc(L.CHAIN_WORDS);
     w.set(chainsAt + cid, region);
     w.set(region + L.C_FIRST, chainFirst[cid]!);
     w.set(region + L.C_COUNT, chainCount[cid]!);
     w.set(region + L.C_POLICY, chainPolicy[cid]!);
     w.set(region + L.C_ID, cid);
-    const end = chainFirst[cid]! + chainCount[cid]!;
-    for (rid = chainFirst[cid]!; rid < end; rid++) {
-      const rule = rs.rules[rid]!;
-      ctx.rule = rid;
-      ctx.line = rule.line;
-      const inRun = plan.runOf[rid]! !== 0;
-      const rec = w.alloc(inRun ? L.RUN_RULE_WORDS : L.RULE_WORDS);
-      recOf[rid] = rec;
-      const nops = encodeMatches(ctx, ordered[rid]!);
-      // a random-only rule gets the cascade count word after its op (runs.ts buildCascades)
-      if (!inRun && randomOnly(w, rec + L.RULE_WORDS, nops)) w.push(0);
-      const targ = encodeTarget(ctx, rule.target, target);
-      if (ctx.tk === L.T_JUMP || ctx.tk === L.T_GOTO) jumps.push(rec);
-      w.set(rec + L.R_META, nops | (ctx.tk << L.RN_TK_SHIFT) | (inRun ? L.RF_RUN : 0));
-      w.set(rec + L.R_TARG, targ);
-      w.set(rec + L.R_SIZE, w.length - rec);
+    const first = chainFirst[cid]!;
+    const end = first + chainCount[cid]!;
+    for (let id = first; id < end; id++) if (!outOfLine(id)) record(id);
+    for (let id = first; id < end; id++) {
+      const t = jumpTo[id]!;
+      if (outOfLine(id) && (t < 0 || placedAt[t]! < placedAt[cid]!)) record(id);
     }
   }
   for (const rec of jumps) w.set(rec + L.R_TARG, w.get(chainsAt + w.get(rec + L.R_TARG)));
@@ -268,17 +289,37 @@ function writeNode(w: Words, rs: Ruleset): void {
   w.set(L.H_NODEMASK, slots - 1);
 }
 
-/** Record offset of every rule by rule id, read from the chain regions (for tests and tools; the walk never needs it). */
+/**
+ * Record offset of every rule by rule id, found as the walk finds them: stepping through each chain
+ * region, and through each index run's hash and links (for tests and tools; the walk never needs it).
+ */
 export function ruleRecords(words: Int32Array): Int32Array {
-  const out = new Int32Array(words[L.H_NRULES]!);
+  const out = new Int32Array(words[L.H_NRULES]!).fill(-1);
   const chains = words[L.H_CHAINS]!;
   for (let cid = 0; cid < words[L.H_NCHAINS]!; cid++) {
     const region = words[chains + cid]!;
     let rec = region + L.CHAIN_WORDS;
-    const first = words[region + L.C_FIRST]!;
-    for (let i = 0; i < words[region + L.C_COUNT]!; i++) {
-      out[first + i] = rec;
-      rec += words[rec + L.R_SIZE]!;
+    let id = words[region + L.C_FIRST]!;
+    const end = id + words[region + L.C_COUNT]!;
+    while (id < end) {
+      out[id] = rec;
+      if ((words[rec + L.R_META]! & L.RF_START) === 0) {
+        rec += words[rec + L.R_SIZE]!;
+        id++;
+        continue;
+      }
+      const run = words[rec + L.R_RUN]!;
+      const runEnd = words[run + L.RU_END]!;
+      for (let s = 0; s <= words[run + L.RU_MASK]!; s++) {
+        const slot = words[run + L.RU_HASH]! + s * L.SLOT_WORDS;
+        for (let r = words[slot + L.SL_ID]!, at = words[slot + L.SL_REC]!; r >= 0 && r < runEnd; ) {
+          out[r] = at;
+          r = words[at + L.R_NEXTID]!;
+          at = words[at + L.R_NEXT]!;
+        }
+      }
+      id = runEnd;
+      rec = words[run + L.RU_ENDREC]!;
     }
   }
   return out;

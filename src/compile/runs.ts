@@ -81,11 +81,6 @@ export function planRuns(ruleChain: Int32Array, keyed: KeyedRules, minRun: numbe
   return { runs, runOf };
 }
 
-/** The record offset of the rule one past `id` in its chain: where the walk goes on. */
-function after(w: Words, recOf: Int32Array, id: number): number {
-  const rec = recOf[id]!;
-  return rec + w.get(rec + L.R_SIZE);
-}
 
 /**
  * Writes the run table, the hash tables and each run rule's R_RUN / R_NEXT / R_NEXTID (and
@@ -139,7 +134,8 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
     base = runs[4 * runId + 2]!;
     kind = runs[4 * runId + 3]!;
     const t = tableAt + runId * L.RUN_WORDS;
-    const endRec = after(w, recOf, end - 1);
+    // the run's first record is the only one in line (compile.ts): the rule one past the run follows it
+    const endRec = recOf[start]! + w.get(recOf[start]! + L.R_SIZE);
     const n = end - start;
     let mask = 3;
     while (mask + 1 < n * 2) mask = mask * 2 + 1;

@@ -47,19 +47,31 @@ describe('compileRuleset', () => {
       expect(w[region + L.C_ID]).toBe(id);
       if (chain.rules.length) expect(w[region + L.C_FIRST]).toBe(rs.ruleIds.get(chain.rules[0]));
     });
+    // every rule has its own record
     const recs = ruleRecords(w);
-    const sorted = [...regions].sort((a, b) => a - b);
-    sorted.forEach((region, i) => {
-      const cid = w[region + L.C_ID];
-      const { chain } = rs.chains[cid];
-      const first = w[region + L.C_FIRST];
-      let end = region + L.CHAIN_WORDS;
-      for (let k = 0; k < chain.rules.length; k++) {
-        expect(recs[first + k]).toBe(end);
-        end += w[end + L.R_SIZE];
-      }
-      if (i + 1 < sorted.length) expect(end).toBe(sorted[i + 1]);
+    expect(recs.every((r) => r > 0 && r < w.length)).toBe(true);
+    expect(new Set(recs).size).toBe(recs.length);
+  });
+
+  test('chain regions follow the jump graph depth first; run records after the first lie before their target\'s region', () => {
+    const gen = generateIptables({ services: 30, endpoints: 3, seed: 4 });
+    const g = buildRs(gen.text, { node: gen.node });
+    const cw = compileRuleset(g).words;
+    const recs = ruleRecords(cw);
+    const region = (name: string) => cw[cw[L.H_CHAINS] + g.chainIds.get(`4:nat:${name}`)!];
+    let checked = 0;
+    g.rules.forEach((r, id) => {
+      if (r.table !== 'nat' || r.chain !== 'KUBE-SERVICES' || r.target?.kind !== 'jump' || !r.target.chain.startsWith('KUBE-SVC-')) return;
+      if ((cw[recs[id] + L.R_META] & L.RF_RUN) === 0 || (cw[recs[id] + L.R_META] & L.RF_START) !== 0) return;
+      // the record, then the service chain's region, then its endpoint chains
+      const svc = region(r.target.chain);
+      expect(recs[id] + cw[recs[id] + L.R_SIZE]).toBe(svc);
+      const seps = g.chains[g.chainIds.get(`4:nat:${r.target.chain}`)!].chain.rules.flatMap((x) => (x.target?.kind === 'jump' && x.target.chain.startsWith('KUBE-SEP-') ? [region(x.target.chain)] : []));
+      expect(seps.length).toBeGreaterThan(0);
+      for (const sep of seps) expect(sep).toBeGreaterThan(svc);
+      checked++;
     });
+    expect(checked).toBeGreaterThan(20);
   });
 
   test('the destination-keyed rules of SVC form one index run; the catch-all is outside it', () => {
