@@ -139,17 +139,31 @@ function runLookup(): bool {
   const k2 = byPort ? 0 : load<i32>(S.DST, 8);
   const k3 = byPort ? 0 : load<i32>(S.DST, 12);
   let s = hashKey(<u32>k0, <u32>k1, <u32>k2, <u32>k3) & mask;
-  for (;;) {
-    const slot = hash + s * L.SLOT_WORDS;
-    const first = rw(slot + L.SL_ID);
-    if (first < 0) break;
-    if (rw(slot) == k0 && rw(slot + 1) == k1 && rw(slot + 2) == k2 && rw(slot + 3) == k3) {
-      S.countRules(costOf(rid, first));
-      rid = first;
-      rec = rw(slot + L.SL_REC);
-      return true;
+  let r = 0;
+  if (rw(run + L.RU_SLOTW) == L.SLOT_COMPACT) {
+    // every key's words 1..3 are 0: a packet whose aren't has no candidate
+    if ((k1 | k2 | k3) == 0) {
+      for (;;) {
+        const slot = hash + s * L.SLOT_COMPACT;
+        r = rw(slot + L.SC_REC);
+        if (r == 0 || rw(slot) == k0) break;
+        s = (s + 1) & mask;
+      }
     }
-    s = (s + 1) & mask;
+  } else {
+    for (;;) {
+      const slot = hash + s * L.SLOT_WORDS;
+      r = rw(slot + L.SL_REC);
+      if (r == 0 || (rw(slot) == k0 && rw(slot + 1) == k1 && rw(slot + 2) == k2 && rw(slot + 3) == k3)) break;
+      s = (s + 1) & mask;
+    }
+  }
+  if (r != 0) {
+    const first = rw(r + L.R_ID);
+    S.countRules(costOf(rid, first));
+    rid = first;
+    rec = r;
+    return true;
   }
   const e = rw(run + L.RU_END);
   S.countRules(costOf(rid, e));

@@ -310,9 +310,11 @@ export function ruleRecords(words: Int32Array): Int32Array {
       }
       const run = words[rec + L.R_RUN]!;
       const runEnd = words[run + L.RU_END]!;
+      const sw = words[run + L.RU_SLOTW]!;
       for (let s = 0; s <= words[run + L.RU_MASK]!; s++) {
-        const slot = words[run + L.RU_HASH]! + s * L.SLOT_WORDS;
-        for (let r = words[slot + L.SL_ID]!, at = words[slot + L.SL_REC]!; r >= 0 && r < runEnd; ) {
+        let at = words[words[run + L.RU_HASH]! + s * sw + (sw === L.SLOT_COMPACT ? L.SC_REC : L.SL_REC)]!;
+        if (at === 0) continue;
+        for (let r = words[at + L.R_ID]!; r < runEnd; ) {
           out[r] = at;
           r = words[at + L.R_NEXTID]!;
           at = words[at + L.R_NEXT]!;

@@ -176,7 +176,8 @@ export const R_SIZE = 2; // words of the record, its ops and its target block: t
 export const R_RUN = 3; // offset of the run's record (RUN_WORDS)
 export const R_NEXT = 4; // record offset of the next rule of the run with the same key, or of the rule one past the run
 export const R_NEXTID = 5; // that rule's id
-export const RUN_RULE_WORDS = 6;
+export const R_ID = 6; // the rule's own id (a hash slot names only the record)
+export const RUN_RULE_WORDS = 7;
 export const RF_RUN = 16777216; // bit 24: the rule is in an index run
 export const RF_START = 33554432; // bit 25: the first rule of an index run (the walk looks the packet's key up here)
 export const RF_CASCADE = 67108864; // bit 26: in a random cascade: the word after its one op is the count of cascade rules from it on
@@ -208,19 +209,24 @@ export const MAX_TIE = 64; // entries at one priority the wasm walk orders; more
 
 // ---- index runs: consecutive rules keyed on an exact destination address, or on one
 // destination port (KUBE-NODEPORTS) ----
-export const RUN_WORDS = 6;
+export const RUN_WORDS = 7;
 export const RU_START = 0; // first rule id of the run
 export const RU_END = 1; // rule id one past the run
 export const RU_HASH = 2; // absolute word offset of the hash table
 export const RU_MASK = 3; // slots - 1 (power of two)
 export const RU_KIND = 4; // KEY_*: what the hash is keyed on
 export const RU_ENDREC = 5; // record offset of the rule one past the run (may be the chain region's end)
+export const RU_SLOTW = 6; // words per hash slot: SLOT_WORDS, or SLOT_COMPACT when every key's words 1..3 are 0
 export const KEY_DST = 0; // the destination address (4 words)
 export const KEY_DPORT = 1; // the destination port (word 0; words 1..3 are 0)
-// slots are 8 words on 32-byte boundaries: one probe reads one cache line
-export const SLOT_WORDS = 8; // k0 k1 k2 k3, first rule id (-1 = empty), its record offset, 2 unused
-export const SL_ID = 4;
-export const SL_REC = 5;
+// Hash slots name the first candidate's record (0 = empty slot; its id is the record's R_ID).
+// Full slots are 8 words on 32-byte boundaries (one probe, one cache line): k0 k1 k2 k3, record, 3 unused.
+// Compact slots (port keys, IPv4 addresses) are 2 words, k0 and record, so the table of a
+// 20,000-service KUBE-SERVICES stays a few hundred KB: the cache keeps it between packets.
+export const SLOT_WORDS = 8;
+export const SL_REC = 4;
+export const SLOT_COMPACT = 2;
+export const SC_REC = 1;
 // ---- random cascades: consecutive rules of one chain whose only match is `statistic --mode
 // random` (kube-proxy's endpoint choice) and whose records lie CASCADE_WORDS apart (no target
 // block), so a sampled walk reads the thresholds as one stride ----

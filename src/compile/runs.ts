@@ -145,6 +145,7 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
       keyAt(i);
       const rec = recOf[start + i]!;
       w.set(rec + L.R_RUN, t);
+      w.set(rec + L.R_ID, start + i);
       link(start + i, end, endRec);
       let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & mask;
       for (;;) {
@@ -163,20 +164,26 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
     }
     const first = recOf[start]!;
     w.set(first + L.R_META, w.get(first + L.R_META) | L.RF_START);
+    let compact = true;
+    for (let h = 0; h < nheads && compact; h++) {
+      keyAt(heads[h]!);
+      compact = (k[1]! | k[2]! | k[3]!) === 0;
+    }
+    // compact tables fill to at most 2/3 (probes stay within a line or two), full ones to 1/2
     let slots = 4;
-    while (slots < nheads * 2) slots *= 2;
-    // 32-byte aligned slots: one probe is one cache line (RS_BASE_BYTES is 64-byte aligned)
-    w.alloc((L.SLOT_WORDS - (w.length % L.SLOT_WORDS)) % L.SLOT_WORDS);
-    const hashAt = w.alloc(slots * L.SLOT_WORDS);
-    for (let s = 0; s < slots; s++) w.set(hashAt + s * L.SLOT_WORDS + L.SL_ID, -1);
+    while (compact ? slots * 2 < nheads * 3 : slots < nheads * 2) slots *= 2;
+    const sw = compact ? L.SLOT_COMPACT : L.SLOT_WORDS;
+    const rat = compact ? L.SC_REC : L.SL_REC;
+    // slots aligned to their size: one probe is one cache line (RS_BASE_BYTES is 64-byte aligned)
+    w.alloc((sw - (w.length % sw)) % sw);
+    const hashAt = w.alloc(slots * sw);
     for (let h = 0; h < nheads; h++) {
       keyAt(heads[h]!);
       let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & (slots - 1);
-      while (w.get(hashAt + s * L.SLOT_WORDS + L.SL_ID) !== -1) s = (s + 1) & (slots - 1);
-      const at = hashAt + s * L.SLOT_WORDS;
-      for (let q = 0; q < 4; q++) w.set(at + q, k[q]!);
-      w.set(at + L.SL_ID, start + heads[h]!);
-      w.set(at + L.SL_REC, recOf[start + heads[h]!]!);
+      while (w.get(hashAt + s * sw + rat) !== 0) s = (s + 1) & (slots - 1);
+      const at = hashAt + s * sw;
+      for (let q = 0; q < (compact ? 1 : 4); q++) w.set(at + q, k[q]!);
+      w.set(at + rat, recOf[start + heads[h]!]!);
     }
     w.set(t + L.RU_START, start);
     w.set(t + L.RU_END, end);
@@ -184,6 +191,7 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
     w.set(t + L.RU_MASK, slots - 1);
     w.set(t + L.RU_KIND, kind);
     w.set(t + L.RU_ENDREC, endRec);
+    w.set(t + L.RU_SLOTW, sw);
   }
   return nruns;
 }

@@ -9,7 +9,10 @@ import { describe, expect, test } from 'vitest';
 import * as L from '../../src/compile/layout.js';
 import { openShared } from '../../src/compile/shared.js';
 import { Words } from '../../src/compile/words.js';
-import { compileRuleset } from '../../src/engine/wasm.js';
+import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
+import { createReferenceEngine } from '../../src/engine/reference.js';
+import { resolveQuery } from '../../src/engine/packet.js';
+import type { WalkPacket } from '../../src/engine/types.js';
 import { ruleRecords } from '../../src/compile/compile.js';
 import type { Ruleset } from '../../src/model/ruleset.js';
 import { buildRuleset } from '../../src/ruleset.js';
@@ -60,11 +63,15 @@ function checkRuns(rs: Ruleset, words: Int32Array, keyOf: (r: number, kind: numb
     const slots = words[t + L.RU_MASK]! + 1;
     const seen = new Set<number>();
     const keys = new Set<string>();
+    const sw = words[t + L.RU_SLOTW]!;
+    const compact = sw === L.SLOT_COMPACT;
+    expect(compact ? L.SLOT_COMPACT : L.SLOT_WORDS).toBe(sw);
     for (let s = 0; s < slots; s++) {
-      const head = words[hash + s * L.SLOT_WORDS + L.SL_ID]!;
-      if (head === -1) continue;
-      expect(words[hash + s * L.SLOT_WORDS + L.SL_REC]).toBe(recs[head]);
-      const key = [0, 1, 2, 3].map((q) => words[hash + s * L.SLOT_WORDS + q]!);
+      const at = words[hash + s * sw + (compact ? L.SC_REC : L.SL_REC)]!;
+      if (at === 0) continue;
+      const head = words[at + L.R_ID]!;
+      expect(at).toBe(recs[head]);
+      const key = [0, 1, 2, 3].map((q) => (compact && q > 0 ? 0 : words[hash + s * sw + q]!));
       expect(keys.has(key.join())).toBe(false);
       keys.add(key.join());
       // the head is the first rule of the run with this key
@@ -75,6 +82,7 @@ function checkRuns(rs: Ruleset, words: Int32Array, keyOf: (r: number, kind: numb
         expect(words[recs[r]! + L.R_RUN]).toBe(t);
         expect(words[recs[r]! + L.R_META]! & L.RF_RUN).toBe(L.RF_RUN);
         expect((words[recs[r]! + L.R_META]! & L.RF_START) !== 0).toBe(r === start);
+        expect(words[recs[r]! + L.R_ID]).toBe(r);
         const next = words[recs[r]! + L.R_NEXTID]!;
         expect(words[recs[r]! + L.R_NEXT]).toBe(next < end ? recs[next] : words[t + L.RU_ENDREC]);
         seen.add(r);
@@ -115,6 +123,30 @@ describe('index runs', () => {
       expect(checkRuns(rs, c.words, modelKey(rs))).toBeGreaterThanOrEqual(4);
     });
   }
+
+  test('walks through compact (port, IPv4) and full (IPv6) slot tables equal the reference walk', () => {
+    const ref = createReferenceEngine(rs);
+    const pkts: WalkPacket[] = [];
+    const dsts = [
+      ...Array.from({ length: 14 }, (_, i) => `10.96.0.${i}`),
+      '10.97.0.0', '10.97.0.1', '192.168.1.10',
+      ...Array.from({ length: 10 }, (_, i) => `fd00::${i.toString(16)}:ffff:a`),
+      'fd00::3:ffff:b', '::a', '0:0:0:1::',
+    ];
+    for (const destination of dsts) {
+      for (const port of [80, 81, 82, 83, 30000, 30001, 30004, 30005]) {
+        for (const protocol of ['tcp', 'udp'] as const) pkts.push(resolveQuery({ protocol, destination, port, origin: 'external' }, rs.node).pkt);
+      }
+    }
+    const want = ref.trace(pkts, 3);
+    for (const minRun of [1, 2, 8]) {
+      const c = compileRuleset(rs, { minRun });
+      const slotWidths = new Set<number>();
+      for (let id = 0; id < c.words[L.H_NRUNS]!; id++) slotWidths.add(c.words[c.words[L.H_RUNS]! + id * L.RUN_WORDS + L.RU_SLOTW]!);
+      expect([...slotWidths].sort()).toEqual([L.SLOT_COMPACT, L.SLOT_WORDS]);
+      expect(createWasmEngine(rs, c).trace(pkts, 3)).toEqual(want);
+    }
+  });
 
   test('the port run is cut where the address run takes its rules', () => {
     const c = compileRuleset(rs);
