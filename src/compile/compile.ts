@@ -3,7 +3,6 @@
 // Rule and chain ids are the model's flat ids, so the walk's path/uncertain records need no mapping.
 
 import type { Ruleset } from '../model/ruleset.js';
-import type { Match } from '../model/rule.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
@@ -39,10 +38,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   // ~14.5 words per kube-proxy rule: sized up front with headroom so the buffer does not regrow
   // (a regrowth doubles it and copies everything written so far).
   const w = new Words(rs.rules.length * 16 + 4096);
+  // Rules are encoded in id order (the model's objects read in memory order) into `enc`, then
+  // copied into their chain regions in walk order.
+  const enc = new Words(rs.rules.length * 14 + 1024);
   const strings = new StringTable();
   const recent = new StringTable();
   const ctx: EncodeContext = {
-    w,
+    w: enc,
     tk: 0,
     strings,
     nth: { next: 0, rule: -1, counter: 0 },
@@ -79,13 +81,14 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     (tableChains[tableId] ??= new Map()).set(chain.name, id);
   }
 
-  // Pass 1, in rule id order: matches in kernel order, index keys, jump targets (chain ids).
+  // Pass 1, in rule id order: index keys, jump targets (chain ids), and each rule encoded into
+  // `enc` as [R_META, R_TARG, unused, ops…, target block] (encAt: where each starts).
   const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
   const keys: IndexKeys = { dst: null, dport: null };
   const addressesKnown = rs.node.addressesKnown;
   const ruleChain = rs.ruleChain;
-  const ordered = new Array<Match[]>(nrules);
   const jumpTo = new Int32Array(nrules).fill(-1);
+  const encAt = new Int32Array(nrules + 1);
   let names: Map<string, number> | undefined;
   let namesKey = -1;
   // The parser makes one target object per target chain, and most jumps repeat the one before
@@ -93,11 +96,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   let lastTarget: object | null = null;
   let lastId = -1;
   let costs = false; // some rule's evalCost is not 1
+  let rid = 0;
+  const target = (): number => jumpTo[rid]!;
   for (let id = 0; id < nrules; id++) {
     const rule = rs.rules[id]!;
     if (rule.evalCost !== undefined && rule.evalCost !== 1) costs = true;
-    const o = (ordered[id] = kernelOrder(rule.matches));
-    indexKeys(o, addressesKnown, keys);
+    const ordered = kernelOrder(rule.matches);
+    indexKeys(ordered, addressesKnown, keys);
     if (keys.dst !== null) {
       keyed.dst.push(id);
       keyed.dstKeys.push(keys.dst);
@@ -120,7 +125,19 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       }
       jumpTo[id] = lastId;
     }
+    rid = id;
+    ctx.rule = id;
+    ctx.line = rule.line;
+    const rec = enc.alloc(L.RULE_WORDS);
+    encAt[id] = rec;
+    const nops = encodeMatches(ctx, ordered);
+    // a random-only rule (never in an index run: it has no key) gets the cascade count word after its op (runs.ts buildCascades)
+    if (randomOnly(enc, rec + L.RULE_WORDS, nops)) enc.push(0);
+    const targ = encodeTarget(ctx, rule.target, target);
+    enc.set(rec + L.R_META, nops | (ctx.tk << L.RN_TK_SHIFT));
+    enc.set(rec + L.R_TARG, targ);
   }
+  encAt[nrules] = enc.length;
   const plan = planRuns(ruleChain, keyed, opts.minRun ?? 8);
 
   // Pass 2, chain by chain in walk order: each chain's region (layout.ts "chain regions"). The
@@ -131,53 +148,69 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const chainsAt = w.alloc(nchains);
   w.set(L.H_NCHAINS, nchains);
   w.set(L.H_CHAINS, chainsAt);
-  const recOf = new Int32Array(nrules);
-  const jumps: number[] = []; // records whose R_TARG is a chain id until every region is placed
-  let rid = 0;
-  const target = (): number => jumpTo[rid]!;
   const order = walkOrder(chainFirst, chainCount, jumpTo);
   const placedAt = new Int32Array(nchains);
   order.forEach((cid, i) => (placedAt[cid] = i));
-  const before: number[][] = []; // by chain: out-of-line run records written before its region
   const outOfLine = (id: number): boolean => plan.runOf[id]! !== 0 && plan.runs[4 * (plan.runOf[id]! - 1)] !== id;
+  // by chain: the out-of-line run records written before its region, as linked lists (head, next)
+  const beforeHead = new Int32Array(nchains).fill(-1);
+  const beforeNext = new Int32Array(nrules).fill(-1);
+  const beforeTail = new Int32Array(nchains).fill(-1);
   for (let id = 0; id < nrules; id++) {
     const t = jumpTo[id]!;
-    if (t >= 0 && outOfLine(id) && placedAt[t]! >= placedAt[ruleChain[id]!]!) (before[t] ??= []).push(id);
+    if (t < 0 || !outOfLine(id) || placedAt[t]! < placedAt[ruleChain[id]!]!) continue;
+    if (beforeTail[t]! < 0) beforeHead[t] = id;
+    else beforeNext[beforeTail[t]!] = id;
+    beforeTail[t] = id;
   }
-  const record = (id: number): void => {
-    rid = id;
-    const rule = rs.rules[id]!;
-    ctx.rule = id;
-    ctx.line = rule.line;
-    const inRun = plan.runOf[id]! !== 0;
-    const rec = w.alloc(inRun ? L.RUN_RULE_WORDS : L.RULE_WORDS);
-    recOf[id] = rec;
-    const nops = encodeMatches(ctx, ordered[id]!);
-    // a random-only rule gets the cascade count word after its op (runs.ts buildCascades)
-    if (!inRun && randomOnly(w, rec + L.RULE_WORDS, nops)) w.push(0);
-    const targ = encodeTarget(ctx, rule.target, target);
-    if (ctx.tk === L.T_JUMP || ctx.tk === L.T_GOTO) jumps.push(rec);
-    w.set(rec + L.R_META, nops | (ctx.tk << L.RN_TK_SHIFT) | (inRun ? L.RF_RUN : 0));
-    w.set(rec + L.R_TARG, targ);
-    w.set(rec + L.R_SIZE, w.length - rec);
+  // Where every record and region goes, in walk order (sizes are known from the encoding); the
+  // words are then copied in rule id order, reading `enc` front to back.
+  const hdrOf = (id: number): number => (plan.runOf[id]! !== 0 ? L.RUN_RULE_WORDS : L.RULE_WORDS);
+  const recOf = new Int32Array(nrules);
+  const regionOf = new Int32Array(nchains);
+  let at = w.length;
+  const place = (id: number): void => {
+    recOf[id] = at;
+    at += hdrOf(id) + encAt[id + 1]! - encAt[id]! - L.RULE_WORDS;
   };
   for (const cid of order) {
-    for (const id of before[cid] ?? []) record(id);
-    const region = w.alloc(L.CHAIN_WORDS);
+    for (let id = beforeHead[cid]!; id >= 0; id = beforeNext[id]!) place(id);
+    regionOf[cid] = at;
+    at += L.CHAIN_WORDS;
+    const first = chainFirst[cid]!;
+    const end = first + chainCount[cid]!;
+    for (let id = first; id < end; id++) if (!outOfLine(id)) place(id);
+    for (let id = first; id < end; id++) {
+      const t = jumpTo[id]!;
+      if (outOfLine(id) && (t < 0 || placedAt[t]! < placedAt[cid]!)) place(id);
+    }
+  }
+  w.alloc(at - w.length);
+  for (let cid = 0; cid < nchains; cid++) {
+    const region = regionOf[cid]!;
     w.set(chainsAt + cid, region);
     w.set(region + L.C_FIRST, chainFirst[cid]!);
     w.set(region + L.C_COUNT, chainCount[cid]!);
     w.set(region + L.C_POLICY, chainPolicy[cid]!);
     w.set(region + L.C_ID, cid);
-    const first = chainFirst[cid]!;
-    const end = first + chainCount[cid]!;
-    for (let id = first; id < end; id++) if (!outOfLine(id)) record(id);
-    for (let id = first; id < end; id++) {
-      const t = jumpTo[id]!;
-      if (outOfLine(id) && (t < 0 || placedAt[t]! < placedAt[cid]!)) record(id);
-    }
   }
-  for (const rec of jumps) w.set(rec + L.R_TARG, w.get(chainsAt + w.get(rec + L.R_TARG)));
+  // A rule's header (three words more in a run), its ops and target block after it; a target
+  // block's offset moves with it, a jump names its target's region.
+  for (let id = 0; id < nrules; id++) {
+    const from = encAt[id]!;
+    const body = encAt[id + 1]! - from - L.RULE_WORDS;
+    const hdr = hdrOf(id);
+    const rec = recOf[id]!;
+    w.copyFrom(rec + hdr, enc, from + L.RULE_WORDS, body);
+    const meta = enc.get(from + L.R_META);
+    const tk = (meta >>> L.RN_TK_SHIFT) & 0xff;
+    let targ = enc.get(from + L.R_TARG);
+    if (tk === L.T_JUMP || tk === L.T_GOTO) targ = regionOf[targ]!;
+    else if (hasBlock(tk)) targ += rec + hdr - (from + L.RULE_WORDS);
+    w.set(rec + L.R_META, meta | (hdr === L.RUN_RULE_WORDS ? L.RF_RUN : 0));
+    w.set(rec + L.R_TARG, targ);
+    w.set(rec + L.R_SIZE, hdr + body);
+  }
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
   const hooksAt = w.alloc(2 * L.NHOOKS * 2);
@@ -237,6 +270,23 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     ipvs,
     stats: { rules: nrules, chains: nchains, runs, bytes, bytesPerRule: nrules ? bytes / nrules : 0 },
   };
+}
+
+/** Target kinds whose R_TARG is the offset of a block written after the rule's ops. */
+function hasBlock(tk: number): boolean {
+  switch (tk) {
+    case L.T_DNAT:
+    case L.T_SNAT:
+    case L.T_MASQUERADE:
+    case L.T_REDIRECT:
+    case L.T_MARK:
+    case L.T_CONNMARK_SET:
+    case L.T_CONNMARK_SAVE:
+    case L.T_CONNMARK_RESTORE:
+      return true;
+    default:
+      return false;
+  }
 }
 
 function writeNode(w: Words, rs: Ruleset): void {
