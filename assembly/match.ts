@@ -351,11 +351,8 @@ function evalOp(rule: i32, op: i32, nthCounters: usize): i32 {
   }
 }
 
-/** All of a rule's ops in order, stopping at the first that fails. */
-export function matchRule(rule: i32, rec: i32, nthCounters: usize): i32 {
-  const meta = rw(rec + L.R_NOPS_TK);
-  const n = meta & L.RN_NOPS_MASK;
-  let op = rw(rec + L.R_OPS);
+/** All n ops of a rule (the first at word `op`) in order, stopping at the first that fails. */
+export function matchRule(rule: i32, op: i32, n: i32, nthCounters: usize): i32 {
   for (let i = 0; i < n; i++) {
     // The ops most rules are made of, tested here without a call (evalOp has every other kind).
     // An IPv4 address never matches a packet of the other family (an nft inet table walks both).

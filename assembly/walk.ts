@@ -28,10 +28,8 @@ let natSet: bool = false;
 let steps: i32 = 0;
 
 // ruleset section offsets, read once per call by load()
-let rules: i32 = 0;
 let chains: i32 = 0;
 let hooks: i32 = 0;
-let runs: i32 = 0;
 let flags: i32 = 0;
 /** evalCost prefix sums (layout H_COSTS), 0 when every rule costs 1. */
 let costs: i32 = 0;
@@ -39,10 +37,8 @@ let costs: i32 = 0;
 /** Validates the ruleset header and caches section offsets; false when it is not a ruleset. */
 export function loadRuleset(): bool {
   if (rw(L.H_MAGIC) != L.MAGIC || rw(L.H_VERSION) != L.LAYOUT_VERSION) return false;
-  rules = rw(L.H_RULES);
   chains = rw(L.H_CHAINS);
   hooks = rw(L.H_HOOKS);
-  runs = rw(L.H_RUNS);
   flags = rw(L.H_FLAGS);
   costs = rw(L.H_COSTS);
   return true;
@@ -77,32 +73,11 @@ export function outIfaceCode(): i32 {
   return false;
 }
 
-/** A built-in chain's end: its policy (a path step when the chain has rules or drops). */
-function policy(cid: i32): bool {
-  const c = chains + cid * L.CHAIN_WORDS;
-  const pol = rw(c + L.C_POLICY);
-  if (rw(c + L.C_COUNT) > 0 || pol == L.POLICY_DROP) S.pushStep(L.STEP_POLICY, cid);
+/** A built-in chain's end (its region at `region`): its policy (a path step when the chain has rules or drops). */
+function policy(region: i32): bool {
+  const pol = rw(region + L.C_POLICY);
+  if (rw(region + L.C_COUNT) > 0 || pol == L.POLICY_DROP) S.pushStep(L.STEP_POLICY, rw(region + L.C_ID));
   return pol == L.POLICY_DROP ? end(L.VERDICT_DROP, -1) : true;
-}
-
-/** Hash lookup of the packet's destination (address or port) in a run: the first candidate rule, or the run end. */
-function runLookup(run: i32): i32 {
-  const hash = rw(run + L.RU_HASH);
-  const mask = rw(run + L.RU_MASK);
-  const byPort = rw(run + L.RU_KIND) == L.KEY_DPORT;
-  const k0 = byPort ? S.dport : load<i32>(S.DST);
-  const k1 = byPort ? 0 : load<i32>(S.DST, 4);
-  const k2 = byPort ? 0 : load<i32>(S.DST, 8);
-  const k3 = byPort ? 0 : load<i32>(S.DST, 12);
-  let s = hashKey(<u32>k0, <u32>k1, <u32>k2, <u32>k3) & mask;
-  for (;;) {
-    const slot = hash + s * L.SLOT_WORDS;
-    const first = rw(slot + 4);
-    if (first < 0) return rw(run + L.RU_END);
-    if (rw(slot) == k0 && rw(slot + 1) == k1 && rw(slot + 2) == k2 && rw(slot + 3) == k3) return first;
-    s = (s + 1) & mask;
-  }
-  return unreachable();
 }
 
 /** src/compile/runs.ts hashKey, the same bits. */
@@ -121,6 +96,82 @@ const STACK: usize = L.STACK_BYTES;
   return costs == 0 ? b - a : rw(costs + b) - rw(costs + a);
 }
 
+// The walk's place in a chain: the record of rule `rid` at `rec`; the chain's rules end at `endRid`.
+let rec: i32 = 0;
+let rid: i32 = 0;
+let endRid: i32 = 0;
+
+/** Enters the chain whose region is at `region` (its first rule). */
+@inline function enter(region: i32): void {
+  rid = rw(region + L.C_FIRST);
+  endRid = rid + rw(region + L.C_COUNT);
+  rec = region + L.CHAIN_WORDS;
+}
+
+/**
+ * Moves past rule `rid` (walked, not matched or returned to): to the next record, or in an
+ * index run to the next rule with the packet's key (or the run's end), counting the rules the
+ * kernel would evaluate (and reject on the destination) in between.
+ */
+@inline function advance(meta: i32): void {
+  if ((meta & L.RF_RUN) != 0) {
+    const next = rw(rec + L.R_NEXTID);
+    S.countRules(costOf(rid + 1, next));
+    rec = rw(rec + L.R_NEXT);
+    rid = next;
+  } else {
+    rec += rw(rec + L.R_SIZE);
+    rid++;
+  }
+}
+
+/**
+ * Hash lookup of the packet's destination (address or port) in the run starting at `rec`: moves
+ * to the first candidate rule (true) or to the rule one past the run (false).
+ */
+function runLookup(): bool {
+  const run = rw(rec + L.R_RUN);
+  const hash = rw(run + L.RU_HASH);
+  const mask = rw(run + L.RU_MASK);
+  const byPort = rw(run + L.RU_KIND) == L.KEY_DPORT;
+  const k0 = byPort ? S.dport : load<i32>(S.DST);
+  const k1 = byPort ? 0 : load<i32>(S.DST, 4);
+  const k2 = byPort ? 0 : load<i32>(S.DST, 8);
+  const k3 = byPort ? 0 : load<i32>(S.DST, 12);
+  let s = hashKey(<u32>k0, <u32>k1, <u32>k2, <u32>k3) & mask;
+  let r = 0;
+  if (rw(run + L.RU_SLOTW) == L.SLOT_COMPACT) {
+    // every key's words 1..3 are 0: a packet whose aren't has no candidate
+    if ((k1 | k2 | k3) == 0) {
+      for (;;) {
+        const slot = hash + s * L.SLOT_COMPACT;
+        r = rw(slot + L.SC_REC);
+        if (r == 0 || rw(slot) == k0) break;
+        s = (s + 1) & mask;
+      }
+    }
+  } else {
+    for (;;) {
+      const slot = hash + s * L.SLOT_WORDS;
+      r = rw(slot + L.SL_REC);
+      if (r == 0 || (rw(slot) == k0 && rw(slot + 1) == k1 && rw(slot + 2) == k2 && rw(slot + 3) == k3)) break;
+      s = (s + 1) & mask;
+    }
+  }
+  if (r != 0) {
+    const first = rw(r + L.R_ID);
+    S.countRules(costOf(rid, first));
+    rid = first;
+    rec = r;
+    return true;
+  }
+  const e = rw(run + L.RU_END);
+  S.countRules(costOf(rid, e));
+  rid = e;
+  rec = rw(run + L.RU_ENDREC);
+  return false;
+}
+
 /**
  * Walks one base chain. true: go on to the next base chain; false: the walk ended (verdict set)
  * or failed (status set).
@@ -128,78 +179,71 @@ const STACK: usize = L.STACK_BYTES;
 function runChain(start: i32): bool {
   if (S.status != L.ST_OK) return false;
   let depth = 0;
-  let cid = start;
-  let first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
-  let count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
-  let pos = 0;
+  const region0 = rw(chains + start);
+  enter(region0);
   for (;;) {
-    if (pos >= count) {
-      if (depth == 0) return policy(start);
+    if (rid >= endRid) {
+      if (depth == 0) return policy(region0);
+      // back in the calling chain: past the rule that jumped
       depth--;
-      cid = load<i32>(STACK + (<usize>depth << 3));
-      pos = load<i32>(STACK + (<usize>depth << 3), 4);
-      first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
-      count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
+      const f = STACK + (<usize>depth << 4);
+      rec = load<i32>(f);
+      rid = load<i32>(f, 4);
+      endRid = load<i32>(f, 8);
+      advance(rw(rec + L.R_META));
       continue;
     }
-    let rid = first + pos;
-    let rec = rules + rid * L.RULE_WORDS;
-    const runId = rw(rec + L.R_RUN);
-    if (runId == L.R_CASCADE && !S.recording) {
+    let meta = rw(rec + L.R_META);
+    if ((meta & L.RF_CASCADE) != 0 && !S.recording) {
       // Sampled walk through a random cascade: the same draws, counts and loop guard as
-      // evaluating each rule, with the thresholds read as one stride of the ops (runs.ts buildCascades).
-      const stop = rw(rec + L.R_NEXT);
-      let t = rw(rec + L.R_OPS) + 1;
+      // evaluating each rule, with the thresholds read at a fixed stride (runs.ts buildCascades).
+      const stop = rid + rw(rec + L.RULE_WORDS + L.RANDOM_OP_WORDS);
       let hit = false;
-      while (rid < stop) {
+      for (;;) {
         S.countRules(costOf(rid, rid + 1));
         if (++steps > L.MAX_STEPS) {
           S.setStatus(L.ST_LOOP);
           return false;
         }
-        if (drawRandom(<u32>rw(t))) {
+        if (drawRandom(<u32>rw(rec + L.RULE_WORDS + 1))) {
           hit = true;
           break;
         }
+        if (rid + 1 == stop) break;
         rid++;
-        t += L.RANDOM_OP_WORDS;
+        rec += L.CASCADE_WORDS;
       }
-      pos = rid - first;
-      if (!hit) continue;
-      rec = rules + rid * L.RULE_WORDS;
+      if (!hit) {
+        rec += rw(rec + L.R_SIZE);
+        rid++;
+        continue;
+      }
+      meta = rw(rec + L.R_META);
     } else {
-      if (runId > 0) {
-        // Every rule of the run reached before the candidate is one the kernel would evaluate
-        // (and reject on its destination) too.
-        const run = runs + (runId - 1) * L.RUN_WORDS;
-        const c = rid == rw(run + L.RU_START) ? runLookup(run) : rw(rules + (rid - 1) * L.RULE_WORDS + L.R_NEXT);
-        S.countRules(costOf(rid, c));
-        if (c >= rw(run + L.RU_END)) {
-          pos = c - first;
-          continue;
-        }
-        rid = c;
-        pos = c - first;
-        rec = rules + rid * L.RULE_WORDS;
+      // The first rule of an index run: straight to the first rule with the packet's key. Every
+      // rule of the run before it is one the kernel would evaluate (and reject on its destination) too.
+      if ((meta & L.RF_START) != 0) {
+        if (!runLookup()) continue;
+        meta = rw(rec + L.R_META);
       }
       S.countRules(costOf(rid, rid + 1));
       if (++steps > L.MAX_STEPS) {
         S.setStatus(L.ST_LOOP);
         return false;
       }
-      const m = matchRule(rid, rec, L.STATE_BYTES);
+      const ops = rec + ((meta & L.RF_RUN) != 0 ? L.RUN_RULE_WORDS : L.RULE_WORDS);
+      const m = matchRule(rid, ops, meta & L.RN_NOPS_MASK, L.STATE_BYTES);
       if (S.status != L.ST_OK) return false;
       if (m != MATCH) {
         if (m == HOST) {
           S.setStatus(L.ST_HOST);
           return false;
         }
-        pos++;
+        advance(meta);
         continue;
       }
     }
     S.pushStep(L.STEP_RULE, rid);
-    const meta = rw(rec + L.R_NOPS_TK);
     const tk = (meta >>> L.RN_TK_SHIFT) & 0xff;
     const targ = rw(rec + L.R_TARG);
     switch (tk) {
@@ -213,12 +257,7 @@ function runChain(start: i32): bool {
       case L.T_REJECT:
         return end(L.VERDICT_REJECT, targ);
       case L.T_RETURN:
-        if (depth == 0) return policy(start);
-        depth--;
-        cid = load<i32>(STACK + (<usize>depth << 3));
-        pos = load<i32>(STACK + (<usize>depth << 3), 4);
-        first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
-        count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
+        endRid = rid; // as the chain's end: its policy at depth 0, else back to the caller
         continue;
       case L.T_JUMP:
       case L.T_GOTO:
@@ -227,14 +266,13 @@ function runChain(start: i32): bool {
             S.setStatus(L.ST_DEPTH);
             return false;
           }
-          store<i32>(STACK + (<usize>depth << 3), cid);
-          store<i32>(STACK + (<usize>depth << 3), pos + 1, 4);
+          const f = STACK + (<usize>depth << 4);
+          store<i32>(f, rec);
+          store<i32>(f, rid, 4);
+          store<i32>(f, endRid, 8);
           depth++;
         }
-        cid = targ;
-        first = rw(chains + cid * L.CHAIN_WORDS + L.C_FIRST);
-        count = rw(chains + cid * L.CHAIN_WORDS + L.C_COUNT);
-        pos = 0;
+        enter(targ);
         continue;
       case L.T_MISSING_CHAIN:
         assumeNote(rid, targ);
@@ -268,7 +306,7 @@ function runChain(start: i32): bool {
         S.setStatus(L.ST_BAD_RULESET);
         return false;
     }
-    pos++;
+    advance(meta);
   }
   return unreachable();
 }

@@ -7,7 +7,7 @@ import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
 import * as L from './layout.js';
 
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
-import { buildRuns, type KeyedRules } from './runs.js';
+import { buildCascades, buildRuns, planRuns, randomOnly, walkOrder, type KeyedRules } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, Words } from './words.js';
@@ -38,10 +38,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   // ~14.5 words per kube-proxy rule: sized up front with headroom so the buffer does not regrow
   // (a regrowth doubles it and copies everything written so far).
   const w = new Words(rs.rules.length * 16 + 4096);
+  // Rules are encoded in id order (the model's objects read in memory order) into `enc`, then
+  // copied into their chain regions in walk order.
+  const enc = new Words(rs.rules.length * 14 + 1024);
   const strings = new StringTable();
   const recent = new StringTable();
   const ctx: EncodeContext = {
-    w,
+    w: enc,
     tk: 0,
     strings,
     nth: { next: 0, rule: -1, counter: 0 },
@@ -57,48 +60,46 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_VERSION, L.LAYOUT_VERSION);
 
   const nrules = rs.rules.length;
-  const rulesAt = w.alloc(nrules * L.RULE_WORDS);
   w.set(L.H_NRULES, nrules);
-  w.set(L.H_RULES, rulesAt);
-  w.set(L.H_OPS, w.length);
 
   // Jump targets resolve within the rule's own table: one name map per table id.
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
+  const nchains = rs.chains.length;
   const tableChains: Map<string, number>[] = [];
-  const chainTable = new Int32Array(rs.chains.length);
-  const chainCount = new Int32Array(rs.chains.length);
-  const chainPolicy = new Int32Array(rs.chains.length);
-  for (let id = 0; id < rs.chains.length; id++) {
+  const chainTable = new Int32Array(nchains);
+  const chainCount = new Int32Array(nchains);
+  const chainFirst = new Int32Array(nchains);
+  const chainPolicy = new Int32Array(nchains);
+  for (let id = 0, first = 0; id < nchains; id++) {
     const { chain, tableId } = rs.chains[id]!;
     chainTable[id] = tableId;
     chainCount[id] = chain.rules.length;
+    // numberRules numbers a chain's rules consecutively, in chain order.
+    chainFirst[id] = first;
+    first += chain.rules.length;
     chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
     (tableChains[tableId] ??= new Map()).set(chain.name, id);
   }
+
+  // Pass 1, in rule id order: index keys, jump targets (chain ids), and each rule encoded into
+  // `enc` as [R_META, R_TARG, unused, ops…, target block] (encAt: where each starts).
+  const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
+  const keys: IndexKeys = { dst: null, dport: null };
+  const addressesKnown = rs.node.addressesKnown;
+  const ruleChain = rs.ruleChain;
+  const jumpTo = new Int32Array(nrules).fill(-1);
+  const encAt = new Int32Array(nrules + 1);
   let names: Map<string, number> | undefined;
   let namesKey = -1;
   // The parser makes one target object per target chain, and most jumps repeat the one before
   // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
   let lastTarget: object | null = null;
   let lastId = -1;
-  const chainId = (t: { chain: string }): number => {
-    if (t !== lastTarget) {
-      lastTarget = t;
-      lastId = names?.get(t.chain) ?? -1;
-    }
-    return lastId;
-  };
-
-  // Rules: ops and target blocks interleave after the fixed records; records point at them.
-  const keyed: KeyedRules = { dst: [], dstKeys: [], port: [], portKeys: [] };
-  const keys: IndexKeys = { dst: null, dport: null };
-  const addressesKnown = rs.node.addressesKnown;
-  const ruleChain = rs.ruleChain;
   let costs = false; // some rule's evalCost is not 1
+  let rid = 0;
+  const target = (): number => jumpTo[rid]!;
   for (let id = 0; id < nrules; id++) {
     const rule = rs.rules[id]!;
-    ctx.rule = id;
-    ctx.line = rule.line;
     if (rule.evalCost !== undefined && rule.evalCost !== 1) costs = true;
     const ordered = kernelOrder(rule.matches);
     indexKeys(ordered, addressesKnown, keys);
@@ -110,36 +111,105 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       keyed.port.push(id);
       keyed.portKeys.push(keys.dport);
     }
-    const ops = w.length;
-    const nops = encodeMatches(ctx, ordered);
-    const tk0 = chainTable[ruleChain[id]!]!;
-    if (tk0 !== namesKey) {
-      namesKey = tk0;
-      names = tableChains[tk0];
-      lastTarget = null;
+    const t = rule.target;
+    if (t && (t.kind === 'jump' || t.kind === 'goto')) {
+      const tk0 = chainTable[ruleChain[id]!]!;
+      if (tk0 !== namesKey) {
+        namesKey = tk0;
+        names = tableChains[tk0];
+        lastTarget = null;
+      }
+      if (t !== lastTarget) {
+        lastTarget = t;
+        lastId = names?.get(t.chain) ?? -1;
+      }
+      jumpTo[id] = lastId;
     }
-    const targ = encodeTarget(ctx, rule.target, chainId);
-    const r = rulesAt + id * L.RULE_WORDS;
-    w.set(r + L.R_OPS, ops);
-    w.set(r + L.R_NOPS_TK, nops | (ctx.tk << L.RN_TK_SHIFT));
-    w.set(r + L.R_TARG, targ);
+    rid = id;
+    ctx.rule = id;
+    ctx.line = rule.line;
+    const rec = enc.alloc(L.RULE_WORDS);
+    encAt[id] = rec;
+    const nops = encodeMatches(ctx, ordered);
+    // a random-only rule (never in an index run: it has no key) gets the cascade count word after its op (runs.ts buildCascades)
+    if (randomOnly(enc, rec + L.RULE_WORDS, nops)) enc.push(0);
+    const targ = encodeTarget(ctx, rule.target, target);
+    enc.set(rec + L.R_META, nops | (ctx.tk << L.RN_TK_SHIFT));
+    enc.set(rec + L.R_TARG, targ);
   }
-  w.set(L.H_TARGS, w.length);
+  encAt[nrules] = enc.length;
+  const plan = planRuns(ruleChain, keyed, opts.minRun ?? 8);
 
-  // Chains.
-  const nchains = rs.chains.length;
-  const chainsAt = w.alloc(nchains * L.CHAIN_WORDS);
+  // Pass 2, chain by chain in walk order: each chain's region (layout.ts "chain regions"). The
+  // rules of an index run after its first are reached only through the run's hash and links, never
+  // by stepping, so their records lie out of line: just before the region of the chain they jump
+  // to (the packet's next stop: KUBE-SERVICES' rule for a service, then its KUBE-SVC chain), or
+  // after their own chain's region when they jump nowhere or to a chain placed before.
+  const chainsAt = w.alloc(nchains);
   w.set(L.H_NCHAINS, nchains);
   w.set(L.H_CHAINS, chainsAt);
-  let firstRule = 0;
+  const order = walkOrder(chainFirst, chainCount, jumpTo);
+  const placedAt = new Int32Array(nchains);
+  order.forEach((cid, i) => (placedAt[cid] = i));
+  const outOfLine = (id: number): boolean => plan.runOf[id]! !== 0 && plan.runs[4 * (plan.runOf[id]! - 1)] !== id;
+  // by chain: the out-of-line run records written before its region, as linked lists (head, next)
+  const beforeHead = new Int32Array(nchains).fill(-1);
+  const beforeNext = new Int32Array(nrules).fill(-1);
+  const beforeTail = new Int32Array(nchains).fill(-1);
+  for (let id = 0; id < nrules; id++) {
+    const t = jumpTo[id]!;
+    if (t < 0 || !outOfLine(id) || placedAt[t]! < placedAt[ruleChain[id]!]!) continue;
+    if (beforeTail[t]! < 0) beforeHead[t] = id;
+    else beforeNext[beforeTail[t]!] = id;
+    beforeTail[t] = id;
+  }
+  // Where every record and region goes, in walk order (sizes are known from the encoding); the
+  // words are then copied in rule id order, reading `enc` front to back.
+  const hdrOf = (id: number): number => (plan.runOf[id]! !== 0 ? L.RUN_RULE_WORDS : L.RULE_WORDS);
+  const recOf = new Int32Array(nrules);
+  const regionOf = new Int32Array(nchains);
+  let at = w.length;
+  const place = (id: number): void => {
+    recOf[id] = at;
+    at += hdrOf(id) + encAt[id + 1]! - encAt[id]! - L.RULE_WORDS;
+  };
+  for (const cid of order) {
+    for (let id = beforeHead[cid]!; id >= 0; id = beforeNext[id]!) place(id);
+    regionOf[cid] = at;
+    at += L.CHAIN_WORDS;
+    const first = chainFirst[cid]!;
+    const end = first + chainCount[cid]!;
+    for (let id = first; id < end; id++) if (!outOfLine(id)) place(id);
+    for (let id = first; id < end; id++) {
+      const t = jumpTo[id]!;
+      if (outOfLine(id) && (t < 0 || placedAt[t]! < placedAt[cid]!)) place(id);
+    }
+  }
+  w.alloc(at - w.length);
   for (let cid = 0; cid < nchains; cid++) {
-    const c = chainsAt + cid * L.CHAIN_WORDS;
-    // numberRules numbers a chain's rules consecutively, in chain order.
-    w.set(c + L.C_FIRST, firstRule);
-    w.set(c + L.C_COUNT, chainCount[cid]!);
-    w.set(c + L.C_POLICY, chainPolicy[cid]!);
-    w.set(c + L.C_TABLE, chainTable[cid]!);
-    firstRule += chainCount[cid]!;
+    const region = regionOf[cid]!;
+    w.set(chainsAt + cid, region);
+    w.set(region + L.C_FIRST, chainFirst[cid]!);
+    w.set(region + L.C_COUNT, chainCount[cid]!);
+    w.set(region + L.C_POLICY, chainPolicy[cid]!);
+    w.set(region + L.C_ID, cid);
+  }
+  // A rule's header (three words more in a run), its ops and target block after it; a target
+  // block's offset moves with it, a jump names its target's region.
+  for (let id = 0; id < nrules; id++) {
+    const from = encAt[id]!;
+    const body = encAt[id + 1]! - from - L.RULE_WORDS;
+    const hdr = hdrOf(id);
+    const rec = recOf[id]!;
+    w.copyFrom(rec + hdr, enc, from + L.RULE_WORDS, body);
+    const meta = enc.get(from + L.R_META);
+    const tk = (meta >>> L.RN_TK_SHIFT) & 0xff;
+    let targ = enc.get(from + L.R_TARG);
+    if (tk === L.T_JUMP || tk === L.T_GOTO) targ = regionOf[targ]!;
+    else if (hasBlock(tk)) targ += rec + hdr - (from + L.RULE_WORDS);
+    w.set(rec + L.R_META, meta | (hdr === L.RUN_RULE_WORDS ? L.RF_RUN : 0));
+    w.set(rec + L.R_TARG, targ);
+    w.set(rec + L.R_SIZE, hdr + body);
   }
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
@@ -174,8 +244,9 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     w.set(L.H_COSTS, at);
   }
 
-  // Index runs over destination-keyed rules.
-  const runs = buildRuns(w, ruleChain, keyed, rulesAt, opts.minRun ?? 8);
+  // Index runs over destination-keyed rules, and random cascades.
+  const runs = buildRuns(w, plan, keyed, recOf);
+  buildCascades(w, ruleChain, recOf);
 
   writeNode(w, rs);
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
@@ -199,6 +270,23 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     ipvs,
     stats: { rules: nrules, chains: nchains, runs, bytes, bytesPerRule: nrules ? bytes / nrules : 0 },
   };
+}
+
+/** Target kinds whose R_TARG is the offset of a block written after the rule's ops. */
+function hasBlock(tk: number): boolean {
+  switch (tk) {
+    case L.T_DNAT:
+    case L.T_SNAT:
+    case L.T_MASQUERADE:
+    case L.T_REDIRECT:
+    case L.T_MARK:
+    case L.T_CONNMARK_SET:
+    case L.T_CONNMARK_SAVE:
+    case L.T_CONNMARK_RESTORE:
+      return true;
+    default:
+      return false;
+  }
 }
 
 function writeNode(w: Words, rs: Ruleset): void {
@@ -249,4 +337,42 @@ function writeNode(w: Words, rs: Ruleset): void {
   w.set(L.H_NODEHASH, ht);
   w.set(L.H_NODEFLAGS, node.addressesKnown ? L.NF_ADDRS_KNOWN : 0);
   w.set(L.H_NODEMASK, slots - 1);
+}
+
+/**
+ * Record offset of every rule by rule id, found as the walk finds them: stepping through each chain
+ * region, and through each index run's hash and links (for tests and tools; the walk never needs it).
+ */
+export function ruleRecords(words: Int32Array): Int32Array {
+  const out = new Int32Array(words[L.H_NRULES]!).fill(-1);
+  const chains = words[L.H_CHAINS]!;
+  for (let cid = 0; cid < words[L.H_NCHAINS]!; cid++) {
+    const region = words[chains + cid]!;
+    let rec = region + L.CHAIN_WORDS;
+    let id = words[region + L.C_FIRST]!;
+    const end = id + words[region + L.C_COUNT]!;
+    while (id < end) {
+      out[id] = rec;
+      if ((words[rec + L.R_META]! & L.RF_START) === 0) {
+        rec += words[rec + L.R_SIZE]!;
+        id++;
+        continue;
+      }
+      const run = words[rec + L.R_RUN]!;
+      const runEnd = words[run + L.RU_END]!;
+      const sw = words[run + L.RU_SLOTW]!;
+      for (let s = 0; s <= words[run + L.RU_MASK]!; s++) {
+        let at = words[words[run + L.RU_HASH]! + s * sw + (sw === L.SLOT_COMPACT ? L.SC_REC : L.SL_REC)]!;
+        if (at === 0) continue;
+        for (let r = words[at + L.R_ID]!; r < runEnd; ) {
+          out[r] = at;
+          r = words[at + L.R_NEXTID]!;
+          at = words[at + L.R_NEXT]!;
+        }
+      }
+      id = runEnd;
+      rec = words[run + L.RU_ENDREC]!;
+    }
+  }
+  return out;
 }

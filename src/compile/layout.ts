@@ -9,7 +9,7 @@
 // so JS can copy the whole thing into wasm memory at RS_BASE_BYTES in one `set` and the walk can
 // address every section relative to that base.
 
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 export const MAGIC = 0x4c464c31; // "LFL1"
 
 // ---- header (word index → value) ----
@@ -17,11 +17,9 @@ export const H_MAGIC = 0;
 export const H_VERSION = 1;
 export const H_TOTAL_WORDS = 2;
 export const H_NRULES = 3;
-export const H_RULES = 4; // rule records, RULE_WORDS each, indexed by flat rule id
-export const H_OPS = 5; // match op lists (variable length)
-export const H_TARGS = 6; // target argument blocks (variable length)
+// words 4..6: unused since layout 7 (rules live in their chain's region)
 export const H_NCHAINS = 7;
-export const H_CHAINS = 8; // chain records, CHAIN_WORDS each, by flat chain id
+export const H_CHAINS = 8; // by flat chain id: the offset of the chain's region (CHAIN_WORDS header, then its rule records)
 export const H_HOOKS = 9; // hook plans: [family 0/1][hook 0..4] → 2 words: absolute offset of the first PLAN_WORDS entry, entry count
 export const H_NRUNS = 10;
 export const H_RUNS = 11; // index runs, RUN_WORDS each
@@ -157,25 +155,34 @@ export const PRA_UNREACHABLE = 2;
 export const PRA_PROHIBIT = 3;
 export const PRA_NOP = 4;
 
-// ---- rule record ----
-export const RULE_WORDS = 5;
-export const R_OPS = 0; // word offset (absolute in the buffer) of the first match op
-export const R_NOPS_TK = 1; // bits 0..15 number of match ops, bits 16..23 target kind, bit 24 INDEXABLE
-export const R_TARG = 2; // target argument: chain id (jump/goto) or offset of a target block
-export const R_RUN = 3; // 1 + run id when the rule belongs to an index run, R_CASCADE in a random cascade, else 0
-export const R_NEXT = 4; // in a run: the next rule id with the same destination key (run end when none); in a cascade: the cascade's end (rule id one past it)
-/** R_RUN of a rule in a random cascade (runs.ts buildCascades). */
-export const R_CASCADE = -1;
-
-export const RN_TK_SHIFT = 16;
-export const RN_NOPS_MASK = 0xffff;
-
-// ---- chain record ----
+// ---- chain regions (layout 7) ----
+// Each chain is one contiguous region: a CHAIN_WORDS header, then its rules' records in chain
+// order, each record followed by its match ops and its target block. Regions are laid out in walk
+// order (a depth-first visit of the jump graph: KUBE-SERVICES, KUBE-SVC-A, its KUBE-SEPs,
+// KUBE-SVC-B, …), so a packet's visit of a chain reads one stretch of memory, and a service's
+// chains sit side by side, instead of touching records, ops and chain tables spread over the buffer.
 export const CHAIN_WORDS = 4;
-export const C_FIRST = 0; // first rule id
+export const C_FIRST = 0; // first rule id (a chain's rules have consecutive ids)
 export const C_COUNT = 1; // number of rules
 export const C_POLICY = 2; // POLICY_*
-export const C_TABLE = 3; // table id (ChainInfo.tableId; not read by the walk)
+export const C_ID = 3; // the chain id (the policy step names it)
+
+// ---- rule record (at a variable offset in its chain's region) ----
+export const RULE_WORDS = 3; // words of a record outside index runs; ops follow at rec + RULE_WORDS
+export const R_META = 0; // bits 0..15 number of match ops, bits 16..23 target kind, RF_* flags above
+export const R_TARG = 1; // target argument: chain region offset (jump/goto) or offset of a target block
+export const R_SIZE = 2; // words of the record, its ops and its target block: the next rule's record follows
+// a record in an index run (RF_RUN) has three more words; its ops follow at rec + RUN_RULE_WORDS
+export const R_RUN = 3; // offset of the run's record (RUN_WORDS)
+export const R_NEXT = 4; // record offset of the next rule of the run with the same key, or of the rule one past the run
+export const R_NEXTID = 5; // that rule's id
+export const R_ID = 6; // the rule's own id (a hash slot names only the record)
+export const RUN_RULE_WORDS = 7;
+export const RF_RUN = 16777216; // bit 24: the rule is in an index run
+export const RF_START = 33554432; // bit 25: the first rule of an index run (the walk looks the packet's key up here)
+export const RF_CASCADE = 67108864; // bit 26: in a random cascade: the word after its one op is the count of cascade rules from it on
+export const RN_TK_SHIFT = 16;
+export const RN_NOPS_MASK = 0xffff;
 
 export const POLICY_NONE = 0; // user chain
 export const POLICY_ACCEPT = 1;
@@ -202,19 +209,30 @@ export const MAX_TIE = 64; // entries at one priority the wasm walk orders; more
 
 // ---- index runs: consecutive rules keyed on an exact destination address, or on one
 // destination port (KUBE-NODEPORTS) ----
-export const RUN_WORDS = 5;
+export const RUN_WORDS = 7;
 export const RU_START = 0; // first rule id of the run
 export const RU_END = 1; // rule id one past the run
 export const RU_HASH = 2; // absolute word offset of the hash table
 export const RU_MASK = 3; // slots - 1 (power of two)
 export const RU_KIND = 4; // KEY_*: what the hash is keyed on
+export const RU_ENDREC = 5; // record offset of the rule one past the run (may be the chain region's end)
+export const RU_SLOTW = 6; // words per hash slot: SLOT_WORDS, or SLOT_COMPACT when every key's words 1..3 are 0
 export const KEY_DST = 0; // the destination address (4 words)
 export const KEY_DPORT = 1; // the destination port (word 0; words 1..3 are 0)
-export const SLOT_WORDS = 5; // k0 k1 k2 k3 firstRuleId (-1 = empty)
+// Hash slots name the first candidate's record (0 = empty slot; its id is the record's R_ID).
+// Full slots are 8 words on 32-byte boundaries (one probe, one cache line): k0 k1 k2 k3, record, 3 unused.
+// Compact slots (port keys, IPv4 addresses) are 2 words, k0 and record, so the table of a
+// 20,000-service KUBE-SERVICES stays a few hundred KB: the cache keeps it between packets.
+export const SLOT_WORDS = 8;
+export const SL_REC = 4;
+export const SLOT_COMPACT = 2;
+export const SC_REC = 1;
 // ---- random cascades: consecutive rules of one chain whose only match is `statistic --mode
-// random` (kube-proxy's endpoint choice) and whose ops lie end to end (RANDOM_OP_WORDS apart), so
-// a sampled walk reads the thresholds as one stride of the ops without visiting each rule record ----
+// random` (kube-proxy's endpoint choice) and whose records lie CASCADE_WORDS apart (no target
+// block), so a sampled walk reads the thresholds as one stride ----
 export const RANDOM_OP_WORDS = 2; // head, threshold
+// a record whose only op is a random draw: header, op, and one word for the cascade count
+export const CASCADE_WORDS = 6;
 export const MIN_CASCADE = 2; // rules
 
 // ---- node context block (at H_NODE) ----
@@ -494,12 +512,12 @@ export const O_DEC = O_ASM + MAX_ASM * ASM_WORDS; // MAX_DEC × 3 words: first p
 export const O_NOTES = O_DEC + MAX_DEC * 3; // MAX_NOTES × NOTE_WORDS
 export const O_WORDS = O_NOTES + MAX_NOTES * 7;
 export const PROBS_BYTES = OUT_BYTES + O_WORDS * 4; // MAX_PROBS f64
-// persistent trace state: nth counters; then the jump stack (MAX_DEPTH × 2 words)
+// persistent trace state: nth counters; then the jump stack (MAX_DEPTH × 4 words: record, rule id, chain end)
 export const STATE_BYTES = PROBS_BYTES + MAX_PROBS * 8;
 export const STACK_BYTES = STATE_BYTES + 65536 * 4;
 export const MAX_NTH = 65536; // rules with a statistic-nth match (one counter per rule, as the reference)
 // recent lists (open addressing): slot = [list id + 1 (0 empty), a0..a3, secondsAgo, hits (-1 removed), 0]
-export const RECENT_BYTES = STACK_BYTES + 1024 * 8;
+export const RECENT_BYTES = STACK_BYTES + 1024 * 16;
 export const RECENT_SLOTS = 65536;
 export const RECENT_WORDS = 8;
 export const RECENT_MAX = 32768; // entries before the walk hands the batch to the host (keeps probes short)
@@ -535,7 +553,7 @@ export const CT_KEYS = 3 * 2 * 256;
 export const MAX_TEMPLATES = 32;
 export const CT_PKTS = CT_INDEX + CT_KEYS * 4;
 export const CO_STATUS = CT_PKTS + MAX_TEMPLATES * PKT_WORDS * 4; // i32: status of the packet traceCols stopped at
-export const RS_BASE_BYTES = CO_STATUS + 8; // the compiled ruleset is copied here
+export const RS_BASE_BYTES = CO_STATUS + 64; // the compiled ruleset is copied here (64-byte aligned: cache lines)
 
 export const STEP_RULE = 0;
 export const STEP_POLICY = 1;

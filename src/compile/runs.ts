@@ -1,6 +1,6 @@
 // Index runs: inside one chain, a maximal stretch of consecutive rules keyed on an exact
 // destination address or one destination port (ops.ts indexKeys) gets an open-addressing hash table key → first rule with
-// that key, and every rule in the run links to the next rule with the same key. The walk jumps
+// that key, and every rule in the run links to the next rule with the same key (or the run's end). The walk jumps
 // from candidate to candidate and adds the skipped rules to rulesEvaluated, so first-match order
 // and the kernel's linear count are both kept while KUBE-SERVICES is not scanned.
 
@@ -49,11 +49,16 @@ function stretches(ids: number[], ruleChain: Int32Array, minRun: number, skip: (
 /** Equal key words (as numbers: what the keys' decimal texts compared before). */
 const same = (a: number, b: number): boolean => a === b || (a !== a && b !== b);
 
-/**
- * Finds the runs (destination-address runs first; destination-port runs among the rules left),
- * writes the run table, hash tables and L.R_RUN/L.R_NEXT; returns the run count.
- */
-export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, rulesAt: number, minRun: number): number {
+/** Which rules are in index runs, decided before any record is written (a run record is longer). */
+export interface RunPlan {
+  /** (start, end, index of start in its key list, KEY_*) per run, chain by chain. */
+  runs: number[];
+  /** By rule id: 1 + the run's index, 0 outside runs. */
+  runOf: Int32Array;
+}
+
+/** The runs: destination-address runs first; destination-port runs among the rules left. */
+export function planRuns(ruleChain: Int32Array, keyed: KeyedRules, minRun: number): RunPlan {
   const dstRuns: number[] = [];
   stretches(keyed.dst, ruleChain, minRun, () => false, dstRuns);
   // A port-keyed rule inside an address run is not a port candidate (ids and runs both ascend).
@@ -65,13 +70,26 @@ export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, ru
   const portRuns: number[] = [];
   stretches(keyed.port, ruleChain, minRun, inDstRun, portRuns);
   // Run order: chain by chain, its port runs, then its address runs.
-  const runs: number[] = []; // (start, end, index of start in its key list, kind)
-  let longest = 0;
+  const runs: number[] = [];
   for (let p = 0, q = 0; p < portRuns.length || q < dstRuns.length; ) {
     const c = Math.min(p < portRuns.length ? portRuns[p + 3]! : Infinity, q < dstRuns.length ? dstRuns[q + 3]! : Infinity);
     for (; p < portRuns.length && portRuns[p + 3] === c; p += 4) runs.push(portRuns[p]!, portRuns[p + 1]!, portRuns[p + 2]!, L.KEY_DPORT);
     for (; q < dstRuns.length && dstRuns[q + 3] === c; q += 4) runs.push(dstRuns[q]!, dstRuns[q + 1]!, dstRuns[q + 2]!, L.KEY_DST);
   }
+  const runOf = new Int32Array(ruleChain.length);
+  for (let i = 0; i < runs.length; i += 4) runOf.fill(i / 4 + 1, runs[i]!, runs[i + 1]!);
+  return { runs, runOf };
+}
+
+
+/**
+ * Writes the run table, the hash tables and each run rule's R_RUN / R_NEXT / R_NEXTID (and
+ * RF_START on a run's first rule); returns the run count. Records are already written (recOf:
+ * record offset by rule id).
+ */
+export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int32Array): number {
+  const runs = plan.runs;
+  let longest = 0;
   for (let i = 0; i < runs.length; i += 4) longest = Math.max(longest, runs[i + 1]! - runs[i]!);
   const nruns = runs.length / 4;
   const tableAt = w.alloc(nruns * L.RUN_WORDS);
@@ -105,11 +123,19 @@ export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, ru
     const y = keyed.dstKeys[base + j]!;
     return same(x[0], y[0]) && same(x[1], y[1]) && same(x[2], y[2]) && same(x[3], y[3]);
   };
+  const link = (from: number, to: number, toRec: number): void => {
+    const rec = recOf[from]!;
+    w.set(rec + L.R_NEXT, toRec);
+    w.set(rec + L.R_NEXTID, to);
+  };
   for (let runId = 0; runId < nruns; runId++) {
     const start = runs[4 * runId]!;
     const end = runs[4 * runId + 1]!;
     base = runs[4 * runId + 2]!;
     kind = runs[4 * runId + 3]!;
+    const t = tableAt + runId * L.RUN_WORDS;
+    // the run's first record is the only one in line (compile.ts): the rule one past the run follows it
+    const endRec = recOf[start]! + w.get(recOf[start]! + L.R_SIZE);
     const n = end - start;
     let mask = 3;
     while (mask + 1 < n * 2) mask = mask * 2 + 1;
@@ -117,9 +143,10 @@ export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, ru
     let nheads = 0;
     for (let i = 0; i < n; i++) {
       keyAt(i);
-      const rec = rulesAt + (start + i) * L.RULE_WORDS;
-      w.set(rec + L.R_RUN, runId + 1);
-      w.set(rec + L.R_NEXT, end);
+      const rec = recOf[start + i]!;
+      w.set(rec + L.R_RUN, t);
+      w.set(rec + L.R_ID, start + i);
+      link(start + i, end, endRec);
       let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & mask;
       for (;;) {
         const prev = lastOf[s]!;
@@ -128,65 +155,113 @@ export function buildRuns(w: Words, ruleChain: Int32Array, keyed: KeyedRules, ru
           break;
         }
         if (sameKey(prev, i)) {
-          w.set(rulesAt + (start + prev) * L.RULE_WORDS + L.R_NEXT, start + i);
+          link(start + prev, start + i, rec);
           break;
         }
         s = (s + 1) & mask;
       }
       lastOf[s] = i;
     }
+    const first = recOf[start]!;
+    w.set(first + L.R_META, w.get(first + L.R_META) | L.RF_START);
+    let compact = true;
+    for (let h = 0; h < nheads && compact; h++) {
+      keyAt(heads[h]!);
+      compact = (k[1]! | k[2]! | k[3]!) === 0;
+    }
+    // compact tables fill to at most 2/3 (probes stay within a line or two), full ones to 1/2
     let slots = 4;
-    while (slots < nheads * 2) slots *= 2;
-    const hashAt = w.alloc(slots * L.SLOT_WORDS);
-    for (let s = 0; s < slots; s++) w.set(hashAt + s * L.SLOT_WORDS + 4, -1);
+    while (compact ? slots * 2 < nheads * 3 : slots < nheads * 2) slots *= 2;
+    const sw = compact ? L.SLOT_COMPACT : L.SLOT_WORDS;
+    const rat = compact ? L.SC_REC : L.SL_REC;
+    // slots aligned to their size: one probe is one cache line (RS_BASE_BYTES is 64-byte aligned)
+    w.alloc((sw - (w.length % sw)) % sw);
+    const hashAt = w.alloc(slots * sw);
     for (let h = 0; h < nheads; h++) {
       keyAt(heads[h]!);
       let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & (slots - 1);
-      while (w.get(hashAt + s * L.SLOT_WORDS + 4) !== -1) s = (s + 1) & (slots - 1);
-      const at = hashAt + s * L.SLOT_WORDS;
-      for (let q = 0; q < 4; q++) w.set(at + q, k[q]!);
-      w.set(at + 4, start + heads[h]!);
+      while (w.get(hashAt + s * sw + rat) !== 0) s = (s + 1) & (slots - 1);
+      const at = hashAt + s * sw;
+      for (let q = 0; q < (compact ? 1 : 4); q++) w.set(at + q, k[q]!);
+      w.set(at + rat, recOf[start + heads[h]!]!);
     }
-    const t = tableAt + runId * L.RUN_WORDS;
     w.set(t + L.RU_START, start);
     w.set(t + L.RU_END, end);
     w.set(t + L.RU_HASH, hashAt);
     w.set(t + L.RU_MASK, slots - 1);
     w.set(t + L.RU_KIND, kind);
+    w.set(t + L.RU_ENDREC, endRec);
+    w.set(t + L.RU_SLOTW, sw);
   }
-  buildCascades(w, ruleChain, rulesAt);
   return nruns;
 }
 
-/** Whether a rule's only match op is a non-inverted `statistic --mode random` (and it is in no index run). */
-function randomOnly(w: Words, rec: number): boolean {
-  if ((w.get(rec + L.R_NOPS_TK) & L.RN_NOPS_MASK) !== 1 || w.get(rec + L.R_RUN) !== 0) return false;
-  const h = w.get(w.get(rec + L.R_OPS));
+/** Whether the nops ops at `ops` are one non-inverted `statistic --mode random` (a cascade candidate). */
+export function randomOnly(w: Words, ops: number, nops: number): boolean {
+  if (nops !== 1) return false;
+  const h = w.get(ops);
   return (h & 0xff) === L.M_RANDOM && (h & L.OP_INV_BIT) === 0 && h >>> L.OP_LEN_SHIFT === L.RANDOM_OP_WORDS;
 }
 
+/** A record written as a cascade candidate: outside runs, random-only, with its count word. */
+function cascadable(w: Words, rec: number): boolean {
+  const meta = w.get(rec + L.R_META);
+  return (meta & L.RF_RUN) === 0 && randomOnly(w, rec + L.RULE_WORDS, meta & L.RN_NOPS_MASK);
+}
+
 /**
- * Random cascades (layout R_CASCADE): every stretch of at least MIN_CASCADE consecutive rules of
- * one chain whose only match is a random draw, with each rule's op right after the previous
- * rule's, gets R_RUN = R_CASCADE and R_NEXT = the stretch's end on each of its rules.
+ * Random cascades (layout RF_CASCADE): every stretch of at least MIN_CASCADE consecutive rules of
+ * one chain whose only match is a random draw, each record CASCADE_WORDS after the previous one
+ * (no target block in between), gets RF_CASCADE and, in its count word, the rules left in the
+ * stretch from it on.
  */
-function buildCascades(w: Words, ruleChain: Int32Array, rulesAt: number): void {
-  const nrules = w.get(L.H_NRULES);
-  const rec = (id: number) => rulesAt + id * L.RULE_WORDS;
+export function buildCascades(w: Words, ruleChain: Int32Array, recOf: Int32Array): void {
+  const nrules = recOf.length;
   let r = 0;
   while (r < nrules) {
-    if (!randomOnly(w, rec(r))) {
+    if (!cascadable(w, recOf[r]!)) {
       r++;
       continue;
     }
     let e = r + 1;
-    while (e < nrules && ruleChain[e] === ruleChain[r] && randomOnly(w, rec(e)) && w.get(rec(e) + L.R_OPS) === w.get(rec(e - 1) + L.R_OPS) + L.RANDOM_OP_WORDS) e++;
+    while (e < nrules && ruleChain[e] === ruleChain[r] && cascadable(w, recOf[e]!) && recOf[e] === recOf[e - 1]! + L.CASCADE_WORDS) e++;
     if (e - r >= L.MIN_CASCADE) {
       for (let i = r; i < e; i++) {
-        w.set(rec(i) + L.R_RUN, L.R_CASCADE);
-        w.set(rec(i) + L.R_NEXT, e);
+        const rec = recOf[i]!;
+        w.set(rec + L.R_META, w.get(rec + L.R_META) | L.RF_CASCADE);
+        w.set(rec + L.RULE_WORDS + L.RANDOM_OP_WORDS, e - i);
       }
     }
     r = e;
   }
+}
+
+/**
+ * The order chain regions are written in: a depth-first visit of the jump graph from each chain
+ * in id order, a chain placed when first reached, its jump/goto targets in rule order after it.
+ * A kube-proxy service's KUBE-SVC chain is followed by its KUBE-SEP chains, so one packet's
+ * chains lie in one stretch of memory.
+ */
+export function walkOrder(chainFirst: Int32Array, chainCount: Int32Array, jumpTo: Int32Array): Int32Array {
+  const n = chainFirst.length;
+  const order = new Int32Array(n);
+  const placed = new Uint8Array(n);
+  const stack: number[] = [];
+  let k = 0;
+  for (let root = 0; root < n; root++) {
+    if (placed[root]) continue;
+    stack.push(root);
+    while (stack.length > 0) {
+      const c = stack.pop()!;
+      if (placed[c]) continue;
+      placed[c] = 1;
+      order[k++] = c;
+      // targets pushed last first, so the first is visited next
+      for (let r = chainFirst[c]! + chainCount[c]! - 1; r >= chainFirst[c]!; r--) {
+        const t = jumpTo[r]!;
+        if (t >= 0 && !placed[t]) stack.push(t);
+      }
+    }
+  }
+  return order;
 }

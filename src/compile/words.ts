@@ -44,6 +44,13 @@ export class Words {
     return this.buf[at];
   }
 
+  /** Copies n words of `src` from `from` to `at` (inside what was allocated). */
+  copyFrom(at: number, src: Words, from: number, n: number): void {
+    const a = this.buf;
+    const b = src.buf;
+    for (let i = 0; i < n; i++) a[at + i] = b[from + i]!;
+  }
+
   /** Copies the words into a fresh Int32Array over an ArrayBuffer or SharedArrayBuffer. */
   finish(shared: boolean): Int32Array {
     const bytes = this.length * 4;

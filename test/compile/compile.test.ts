@@ -7,6 +7,7 @@ import { explain } from '../../src/engine/explain.js';
 import { resolveQuery } from '../../src/engine/packet.js';
 import { createReferenceEngine } from '../../src/engine/reference.js';
 import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
+import { ruleRecords } from '../../src/compile/compile.js';
 import { generateIptables } from '../../src/kube/generate.js';
 import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from '../engine/build.js';
@@ -36,12 +37,41 @@ describe('compileRuleset', () => {
     expect(w[L.H_NRULES]).toBe(rs.rules.length);
     expect(w[L.H_NCHAINS]).toBe(rs.chains.length);
     expect(w[L.H_TOTAL_WORDS]).toBe(w.length);
-    // chain records point at the model's rule ids
+    // chain regions point at the model's rule ids, and their records span the region to the next one
+    const regions: number[] = [];
     rs.chains.forEach(({ chain }, id) => {
-      const at = w[L.H_CHAINS] + id * L.CHAIN_WORDS;
-      expect(w[at + L.C_COUNT]).toBe(chain.rules.length);
-      if (chain.rules.length) expect(w[at + L.C_FIRST]).toBe(rs.ruleIds.get(chain.rules[0]));
+      const at = w[L.H_CHAINS] + id;
+      const region = w[at];
+      regions.push(region);
+      expect(w[region + L.C_COUNT]).toBe(chain.rules.length);
+      expect(w[region + L.C_ID]).toBe(id);
+      if (chain.rules.length) expect(w[region + L.C_FIRST]).toBe(rs.ruleIds.get(chain.rules[0]));
     });
+    // every rule has its own record
+    const recs = ruleRecords(w);
+    expect(recs.every((r) => r > 0 && r < w.length)).toBe(true);
+    expect(new Set(recs).size).toBe(recs.length);
+  });
+
+  test('chain regions follow the jump graph depth first; run records after the first lie before their target\'s region', () => {
+    const gen = generateIptables({ services: 30, endpoints: 3, seed: 4 });
+    const g = buildRs(gen.text, { node: gen.node });
+    const cw = compileRuleset(g).words;
+    const recs = ruleRecords(cw);
+    const region = (name: string) => cw[cw[L.H_CHAINS] + g.chainIds.get(`4:nat:${name}`)!];
+    let checked = 0;
+    g.rules.forEach((r, id) => {
+      if (r.table !== 'nat' || r.chain !== 'KUBE-SERVICES' || r.target?.kind !== 'jump' || !r.target.chain.startsWith('KUBE-SVC-')) return;
+      if ((cw[recs[id] + L.R_META] & L.RF_RUN) === 0 || (cw[recs[id] + L.R_META] & L.RF_START) !== 0) return;
+      // the record, then the service chain's region, then its endpoint chains
+      const svc = region(r.target.chain);
+      expect(recs[id] + cw[recs[id] + L.R_SIZE]).toBe(svc);
+      const seps = g.chains[g.chainIds.get(`4:nat:${r.target.chain}`)!].chain.rules.flatMap((x) => (x.target?.kind === 'jump' && x.target.chain.startsWith('KUBE-SEP-') ? [region(x.target.chain)] : []));
+      expect(seps.length).toBeGreaterThan(0);
+      for (const sep of seps) expect(sep).toBeGreaterThan(svc);
+      checked++;
+    });
+    expect(checked).toBeGreaterThan(20);
   });
 
   test('the destination-keyed rules of SVC form one index run; the catch-all is outside it', () => {
@@ -56,7 +86,9 @@ describe('compileRuleset', () => {
     const svc = rs.chains[rs.chainIds.get('4:filter:SVC')!].chain;
     const a = rs.ruleIds.get(svc.rules[0])!; // 10.96.0.0:80
     const b = rs.ruleIds.get(svc.rules[1])!; // 10.96.0.0:443
-    expect(c.words[c.words[L.H_RULES] + a * L.RULE_WORDS + L.R_NEXT]).toBe(b);
+    const recs = ruleRecords(c.words);
+    expect(c.words[recs[a] + L.R_NEXTID]).toBe(b);
+    expect(c.words[recs[a] + L.R_NEXT]).toBe(recs[b]);
   });
 
   test('over a SharedArrayBuffer when asked', () => {

@@ -9,7 +9,11 @@ import { describe, expect, test } from 'vitest';
 import * as L from '../../src/compile/layout.js';
 import { openShared } from '../../src/compile/shared.js';
 import { Words } from '../../src/compile/words.js';
-import { compileRuleset } from '../../src/engine/wasm.js';
+import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
+import { createReferenceEngine } from '../../src/engine/reference.js';
+import { resolveQuery } from '../../src/engine/packet.js';
+import type { WalkPacket } from '../../src/engine/types.js';
+import { ruleRecords } from '../../src/compile/compile.js';
 import type { Ruleset } from '../../src/model/ruleset.js';
 import { buildRuleset } from '../../src/ruleset.js';
 import { compileShared } from '../../src/shared-ruleset.js';
@@ -49,7 +53,7 @@ describe('Words', () => {
 /** Every run: its hash slots hold distinct keys, each slot's chain walks all rules of that key in order, and together they cover the run once. */
 function checkRuns(rs: Ruleset, words: Int32Array, keyOf: (r: number, kind: number) => number[]): number {
   const runs = words[L.H_RUNS]!;
-  const rulesAt = words[L.H_RULES]!;
+  const recs = ruleRecords(words);
   for (let id = 0; id < words[L.H_NRUNS]!; id++) {
     const t = runs + id * L.RUN_WORDS;
     const start = words[t + L.RU_START]!;
@@ -59,18 +63,28 @@ function checkRuns(rs: Ruleset, words: Int32Array, keyOf: (r: number, kind: numb
     const slots = words[t + L.RU_MASK]! + 1;
     const seen = new Set<number>();
     const keys = new Set<string>();
+    const sw = words[t + L.RU_SLOTW]!;
+    const compact = sw === L.SLOT_COMPACT;
+    expect(compact ? L.SLOT_COMPACT : L.SLOT_WORDS).toBe(sw);
     for (let s = 0; s < slots; s++) {
-      const head = words[hash + s * L.SLOT_WORDS + 4]!;
-      if (head === -1) continue;
-      const key = [0, 1, 2, 3].map((q) => words[hash + s * L.SLOT_WORDS + q]!);
+      const at = words[hash + s * sw + (compact ? L.SC_REC : L.SL_REC)]!;
+      if (at === 0) continue;
+      const head = words[at + L.R_ID]!;
+      expect(at).toBe(recs[head]);
+      const key = [0, 1, 2, 3].map((q) => (compact && q > 0 ? 0 : words[hash + s * sw + q]!));
       expect(keys.has(key.join())).toBe(false);
       keys.add(key.join());
       // the head is the first rule of the run with this key
       for (let r = start; r < head; r++) expect(keyOf(r, kind).map((x) => x | 0)).not.toEqual(key);
-      for (let r = head, prev = start - 1; r < end; prev = r, r = words[rulesAt + r * L.RULE_WORDS + L.R_NEXT]!) {
+      for (let r = head, prev = start - 1; r < end; prev = r, r = words[recs[r]! + L.R_NEXTID]!) {
         expect(r).toBeGreaterThan(prev);
         expect(keyOf(r, kind).map((x) => x | 0)).toEqual(key);
-        expect(words[rulesAt + r * L.RULE_WORDS + L.R_RUN]).toBe(id + 1);
+        expect(words[recs[r]! + L.R_RUN]).toBe(t);
+        expect(words[recs[r]! + L.R_META]! & L.RF_RUN).toBe(L.RF_RUN);
+        expect((words[recs[r]! + L.R_META]! & L.RF_START) !== 0).toBe(r === start);
+        expect(words[recs[r]! + L.R_ID]).toBe(r);
+        const next = words[recs[r]! + L.R_NEXTID]!;
+        expect(words[recs[r]! + L.R_NEXT]).toBe(next < end ? recs[next] : words[t + L.RU_ENDREC]);
         seen.add(r);
       }
     }
@@ -110,6 +124,30 @@ describe('index runs', () => {
     });
   }
 
+  test('walks through compact (port, IPv4) and full (IPv6) slot tables equal the reference walk', () => {
+    const ref = createReferenceEngine(rs);
+    const pkts: WalkPacket[] = [];
+    const dsts = [
+      ...Array.from({ length: 14 }, (_, i) => `10.96.0.${i}`),
+      '10.97.0.0', '10.97.0.1', '192.168.1.10',
+      ...Array.from({ length: 10 }, (_, i) => `fd00::${i.toString(16)}:ffff:a`),
+      'fd00::3:ffff:b', '::a', '0:0:0:1::',
+    ];
+    for (const destination of dsts) {
+      for (const port of [80, 81, 82, 83, 30000, 30001, 30004, 30005]) {
+        for (const protocol of ['tcp', 'udp'] as const) pkts.push(resolveQuery({ protocol, destination, port, origin: 'external' }, rs.node).pkt);
+      }
+    }
+    const want = ref.trace(pkts, 3);
+    for (const minRun of [1, 2, 8]) {
+      const c = compileRuleset(rs, { minRun });
+      const slotWidths = new Set<number>();
+      for (let id = 0; id < c.words[L.H_NRUNS]!; id++) slotWidths.add(c.words[c.words[L.H_RUNS]! + id * L.RUN_WORDS + L.RU_SLOTW]!);
+      expect([...slotWidths].sort()).toEqual([L.SLOT_COMPACT, L.SLOT_WORDS]);
+      expect(createWasmEngine(rs, c).trace(pkts, 3)).toEqual(want);
+    }
+  });
+
   test('the port run is cut where the address run takes its rules', () => {
     const c = compileRuleset(rs);
     const kinds: [number, number, number][] = [];
@@ -136,15 +174,17 @@ describe('jump targets', () => {
     const dump = `${t('filter', 'INPUT')}${t('nat', 'PREROUTING')}${t('mangle', 'OUTPUT')}`;
     const rs = buildRs(dump, { ip6tables: dump });
     const c = compileRuleset(rs);
-    const rulesAt = c.words[L.H_RULES]!;
+    const recs = ruleRecords(c.words);
     let jumps = 0;
     rs.rules.forEach((r, id) => {
       if (r.target?.kind !== 'jump' && r.target?.kind !== 'goto') return;
       const fam = r.family === 6 ? 6 : 4;
       const want = rs.chainIds.get(`${fam}:${r.table}:${r.target.chain}`);
-      const tk = (c.words[rulesAt + id * L.RULE_WORDS + L.R_NOPS_TK]! >>> L.RN_TK_SHIFT) & 0xff;
+      const tk = (c.words[recs[id]! + L.R_META]! >>> L.RN_TK_SHIFT) & 0xff;
       expect(tk).toBe(r.target.kind === 'jump' ? L.T_JUMP : L.T_GOTO);
-      expect(c.words[rulesAt + id * L.RULE_WORDS + L.R_TARG]).toBe(want);
+      // the target chain's region
+      expect(c.words[recs[id]! + L.R_TARG]).toBe(c.words[c.words[L.H_CHAINS]! + want!]);
+      expect(c.words[c.words[recs[id]! + L.R_TARG]! + L.C_ID]).toBe(want);
       jumps++;
     });
     expect(jumps).toBe(2 * 3 * 5);
@@ -157,7 +197,7 @@ describe('NAT range counts', () => {
   const count = (to: string) => {
     const rs = nat(to);
     const c = compileRuleset(rs);
-    const block = c.words[c.words[L.H_RULES]! + L.R_TARG]!;
+    const block = c.words[ruleRecords(c.words)[0]! + L.R_TARG]!;
     const n = c.words[block + L.NR_COUNT]!;
     return { n, reason: n > L.NAT_MAX_BRANCHES ? c.strings[c.words[block + L.NR_REASON]!] : undefined };
   };

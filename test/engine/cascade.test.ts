@@ -6,6 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadRuleset } from '../../src/ruleset.js';
 import { compileRuleset } from '../../src/engine/wasm.js';
+import { ruleRecords } from '../../src/compile/compile.js';
 import { columnsOf, resultAt } from '../../src/engine/columns.js';
 import * as L from '../../src/compile/layout.js';
 import type { Query } from '../../src/model/contracts.js';
@@ -79,15 +80,16 @@ describe('random cascades', () => {
   test('consecutive random-only rules of one chain with their ops end to end are a cascade; another match or a target block ends it', () => {
     const c = compileRuleset(wasm.ruleset);
     const w = c.words;
-    const cascade = wasm.ruleset.rules.flatMap((r, id) => (w[w[L.H_RULES]! + id * L.RULE_WORDS + L.R_RUN] === L.R_CASCADE ? [`${r.chain} ${r.index}`] : []));
-    // SVC 1's MARK block lies between its op and the next rule's: the cascade starts after it
+    const recs = ruleRecords(w);
+    const cascade = wasm.ruleset.rules.flatMap((r, id) => ((w[recs[id]! + L.R_META]! & L.RF_CASCADE) !== 0 ? [`${r.chain} ${r.index}`] : []));
+    // SVC 1's MARK block lies between its record and the next rule's: the cascade starts after it
     expect(cascade).toEqual(['SVC 2', 'SVC 3', 'SVC 4', 'SVC2 1', 'SVC2 2']);
-    // each cascade rule knows the cascade's end; the thresholds lie one op stride apart
-    const rec = (id: number) => w[L.H_RULES]! + id * L.RULE_WORDS;
+    // each cascade rule knows how many cascade rules follow from it; the records lie one stride apart
     const sv = wasm.ruleset.rules.findIndex((r) => r.chain === 'SVC' && r.index === 2);
-    expect([0, 1, 2].map((k) => w[rec(sv + k) + L.R_NEXT])).toEqual([sv + 3, sv + 3, sv + 3]);
-    const t = w[rec(sv) + L.R_OPS]! + 1;
-    expect([w[t], w[t + 2 * L.RANDOM_OP_WORDS]]).toEqual([2 ** 30, 2 ** 30]); // 0.5 of 2^31 each
+    expect([0, 1, 2].map((k) => w[recs[sv + k]! + L.RULE_WORDS + L.RANDOM_OP_WORDS])).toEqual([3, 2, 1]);
+    expect([1, 2].map((k) => recs[sv + k]! - recs[sv]!)).toEqual([L.CASCADE_WORDS, 2 * L.CASCADE_WORDS]);
+    const t = recs[sv]! + L.RULE_WORDS + 1;
+    expect([w[t], w[t + 2 * L.CASCADE_WORDS]]).toEqual([2 ** 30, 2 ** 30]); // 0.5 of 2^31 each
   });
 
   test('trace and traceColumns equal the reference walk on mixed batches, over many seeds', () => {
@@ -144,7 +146,8 @@ describe('random cascades on a real kube-proxy paste', () => {
 
   test('the three random rules (comments and all) are one cascade; sampled walks equal the reference', () => {
     const w = compileRuleset(wasm.ruleset).words;
-    const cascade = wasm.ruleset.rules.flatMap((r, id) => (w[w[L.H_RULES]! + id * L.RULE_WORDS + L.R_RUN] === L.R_CASCADE ? [r.line] : []));
+    const recs = ruleRecords(w);
+    const cascade = wasm.ruleset.rules.flatMap((r, id) => ((w[recs[id]! + L.R_META]! & L.RF_CASCADE) !== 0 ? [r.line] : []));
     expect(cascade).toEqual([8, 9, 10]);
     const q: Query = { protocol: 'tcp', destination: '10.96.99.252', port: 80, origin: 'pod', source: '10.244.1.20' };
     const qs = Array.from({ length: 400 }, (_, i) => ({ ...q, sourcePort: 2000 + i }));
