@@ -280,7 +280,8 @@ async function writeBundle(dir: string, files: Record<string, string>): Promise<
 async function serveCmd(args: string[]): Promise<void> {
   const { values: v } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
   if (v.help) return void process.stdout.write(USAGE + '\n');
-  const { startServer } = await import('./service/server.js');
+  const bundled = (await import('./service/bundles.js')).serverBundleUrl();
+  const { startServer } = bundled ? ((await import(bundled)) as typeof import('./service/server.js')) : await import('./service/server.js');
   const overrides: { port?: number; host?: string } = {};
   if (v.port !== undefined) {
     const p = intOpt(v, 'port')!;

@@ -16,9 +16,9 @@
 
 import { Piscina, queueOptionsSymbol } from 'piscina';
 import { createRequire } from 'node:module';
-import { statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { builtFile } from './bundles.js';
 import { ApiError } from './errors.js';
 import { GATE, type RulesetRef, type Task, type TaskResult, type TaskTimings, type WorkerConfig } from './protocol.js';
 import type { Query } from '../model/contracts.js';
@@ -93,22 +93,10 @@ export interface PoolStats {
   rejected: number;
 }
 
-/** The worker file for this build: .ts under tsx/vitest (execArgvFor adds the tsx loader), the bundle in dist/. */
+/** The worker file for this build: .ts under tsx/vitest (execArgvFor adds the tsx loader), the bundle in dist/ (bundles.ts). */
 function defaultWorkerFile(): string {
   if (import.meta.url.endsWith('.ts')) return fileURLToPath(new URL('./worker.ts', import.meta.url));
-  return builtWorkerFile(dirname(fileURLToPath(import.meta.url)));
-}
-
-/**
- * In a build: worker.bundle.js (src/service/worker-bundle.ts; a thread starts from it in a quarter
- * of the CPU), unless it is missing or older than worker.js (tsc run without the bundling step).
- */
-export function builtWorkerFile(dir: string): string {
-  const plain = join(dir, 'worker.js');
-  const bundle = join(dir, 'worker.bundle.js');
-  const b = statSync(bundle, { throwIfNoEntry: false });
-  const p = statSync(plain, { throwIfNoEntry: false });
-  return b && (!p || b.mtimeMs >= p.mtimeMs) ? bundle : plain;
+  return builtFile(dirname(fileURLToPath(import.meta.url)), 'worker');
 }
 
 /**

@@ -1,10 +1,12 @@
-// The pool worker as one file (`npm run build:ts` runs this after tsc): dist/service/worker.bundle.js.
-// Every thread the pool starts (the workers at boot, the loader on each upload after it idled out)
-// imports the library; unbundled that is ~300 module files of typebox, ip-num and lru-cache plus
-// ours, each resolved and compiled on its own: ~0.7 s of CPU a thread, ~0.2 s from the bundle.
-// Packages with files or native parts of their own stay external (piscina). Each bundled module's
-// `import.meta.url` becomes its own file's URL, written relative to the bundle, so paths built from
-// it (the wasm binary, examples/) resolve exactly as unbundled, wherever the package is installed.
+// Bundles run by `npm run build:ts` after tsc: dist/service/worker.bundle.js (every pool thread:
+// the workers at boot, the loader on each upload after it idled out) and server.bundle.js (the
+// server `landfall serve`, `npm start` and main.js start; bundles.ts picks them). Unbundled, a
+// thread or process imports ~300 module files of typebox, ip-num and lru-cache plus ours, each
+// resolved and compiled on its own (~0.74 s of CPU for the worker, ~0.12 s from its bundle).
+// Packages with files or native parts of their own (fastify and its plugins, piscina) stay
+// external. Each bundled module's `import.meta.url` becomes its own file's URL, written relative
+// to the bundle, so paths built from it (the wasm binary, examples/, the web build, package.json,
+// the worker file) resolve exactly as unbundled, wherever the package is installed.
 
 import { build, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
@@ -44,11 +46,10 @@ function plugins(outfile: string, root: string): Plugin[] {
 }
 
 /**
- * Bundles the worker module `entry` (dist/service/worker.js, or src/service/worker.ts) into
- * `outfile`. `root`: the folder whose modules get their own import.meta.url (default: entry's
- * grandparent, dist/ or src/).
+ * Bundles the module `entry` (dist/service/worker.js, or src/service/worker.ts in tests) into
+ * `outfile`. `root`: the folder whose modules get their own import.meta.url (dist/ or src/).
  */
-export async function bundleWorker(entry: string, outfile: string, root = dirname(dirname(entry))): Promise<void> {
+export async function bundleModule(entry: string, outfile: string, root: string): Promise<void> {
   await build({
     entryPoints: [entry],
     bundle: true,
@@ -63,5 +64,6 @@ export async function bundleWorker(entry: string, outfile: string, root = dirnam
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
   const here = dirname(fileURLToPath(import.meta.url));
-  await bundleWorker(`${here}/worker.js`, `${here}/worker.bundle.js`);
+  const dist = dirname(here);
+  await Promise.all(['worker', 'server'].map((m) => bundleModule(`${here}/${m}.js`, `${here}/${m}.bundle.js`, dist)));
 }
