@@ -231,7 +231,10 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   }
 
   // Index runs over destination-keyed rules (their records' run words logged in runRecs).
-  const runRecs = new Words(1024);
+  // at most six (offset, word) pairs per run rule: R_RUN, R_ID, two links of R_NEXT and R_NEXTID
+  let runRules = 0;
+  for (let r = 0; r < plan.runs.length; r += 4) runRules += plan.runs[r + 1]! - plan.runs[r]!;
+  const runRecs = new Words(12 * runRules);
   const runs = buildRuns(w, plan, keyed, recOf, (id) => (inRun[id] !== 0 ? runExtra : 0) + encAt[id + 1]! - encAt[id]!, runRecs);
 
   writeNode(w, rs);
