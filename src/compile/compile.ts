@@ -151,17 +151,18 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     inRun.fill(2, start + 1, end);
     inRun[start] = 1;
   }
-  // by chain: the out-of-line run records written before its region, as linked lists (head, next)
-  const beforeHead = new Int32Array(nchains).fill(-1);
-  const beforeNext = new Int32Array(nrules).fill(-1);
-  const beforeTail = new Int32Array(nchains).fill(-1);
-  for (let id = 0; id < nrules; id++) {
+  // by chain: the out-of-line run records written before its region, in id order (a counting
+  // sort over those records only: beforeAt[t] .. beforeAt[t + 1] in `before`)
+  const goesBefore = (id: number): boolean => {
     const t = jumpTo[id]!;
-    if (t < 0 || inRun[id] !== 2 || placedAt[t]! < placedAt[ruleChain[id]!]!) continue;
-    if (beforeTail[t]! < 0) beforeHead[t] = id;
-    else beforeNext[beforeTail[t]!] = id;
-    beforeTail[t] = id;
-  }
+    return t >= 0 && placedAt[t]! >= placedAt[ruleChain[id]!]!;
+  };
+  const beforeAt = new Int32Array(nchains + 1);
+  for (let id = 0; id < nrules; id++) if (inRun[id] === 2 && goesBefore(id)) beforeAt[jumpTo[id]! + 1]++;
+  for (let c = 0; c < nchains; c++) beforeAt[c + 1] += beforeAt[c]!;
+  const before = new Int32Array(beforeAt[nchains]!);
+  const fillAt = beforeAt.slice(0, nchains);
+  for (let id = 0; id < nrules; id++) if (inRun[id] === 2 && goesBefore(id)) before[fillAt[jumpTo[id]!]!++] = id;
   // Where every record and region goes, in walk order (sizes are known from the encoding); the
   // words are copied later in rule id order, reading `enc` front to back.
   const runExtra = L.RUN_RULE_WORDS - L.RULE_WORDS;
@@ -170,7 +171,8 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   let at = chainsAt + nchains;
   for (let k = 0; k < nchains; k++) {
     const cid = order[k]!;
-    for (let id = beforeHead[cid]!; id >= 0; id = beforeNext[id]!) {
+    for (let b = beforeAt[cid]!, bend = beforeAt[cid + 1]!; b < bend; b++) {
+      const id = before[b]!;
       recOf[id] = at;
       at += runExtra + encAt[id + 1]! - encAt[id]!;
     }
@@ -184,9 +186,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       at += (inRun[id] !== 0 ? runExtra : 0) + encAt[id + 1]! - encAt[id]!;
     }
     for (let id = first; id < end; id++) {
-      if (inRun[id] !== 2) continue;
-      const t = jumpTo[id]!;
-      if (t >= 0 && placedAt[t]! >= placedAt[cid]!) continue;
+      if (inRun[id] !== 2 || goesBefore(id)) continue;
       recOf[id] = at;
       at += runExtra + encAt[id + 1]! - encAt[id]!;
     }
