@@ -9,7 +9,6 @@ import * as L from './layout.js';
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
 import { buildCascades, buildRuns, planRuns, randomOnly, walkOrder, type KeyedRules } from './runs.js';
 import { setHash, writeSets } from './sets.js';
-import { ChainNames } from './chain-names.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
 import { StringTable, TailWords, Words } from './words.js';
 import { writeRouting } from './routing.js';
@@ -57,10 +56,10 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   };
   const nrules = rs.rules.length;
 
-  // Jump targets resolve within the rule's own table: one name table keyed by (table id, name).
+  // Jump targets resolve within the rule's own table: one name map per table id.
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
   const nchains = rs.chains.length;
-  const chainName: string[] = new Array(nchains);
+  const tableChains: Map<string, number>[] = [];
   const chainTable = new Int32Array(nchains);
   const chainCount = new Int32Array(nchains);
   const chainFirst = new Int32Array(nchains);
@@ -73,9 +72,8 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     chainFirst[id] = first;
     first += chain.rules.length;
     chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
-    chainName[id] = chain.name;
+    (tableChains[tableId] ??= new Map()).set(chain.name, id);
   }
-  const chainIds = new ChainNames(chainName, chainTable);
 
   // Pass 1, in rule id order: index keys, jump targets (chain ids), and each rule encoded into
   // `enc` as [R_META, R_TARG, unused, ops…, target block] (encAt: where each starts).
@@ -85,6 +83,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const ruleChain = rs.ruleChain;
   const jumpTo = new Int32Array(nrules).fill(-1);
   const encAt = new Int32Array(nrules + 1);
+  let names: Map<string, number> | undefined;
   let namesKey = -1;
   // The parser makes one target object per target chain, and most jumps repeat the one before
   // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
@@ -111,11 +110,12 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       const tk0 = chainTable[ruleChain[id]!]!;
       if (tk0 !== namesKey) {
         namesKey = tk0;
+        names = tableChains[tk0];
         lastTarget = null;
       }
       if (t !== lastTarget) {
         lastTarget = t;
-        lastId = chainIds.get(tk0, t.chain);
+        lastId = names?.get(t.chain) ?? -1;
       }
       jumpTo[id] = lastId;
     }
