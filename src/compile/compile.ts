@@ -10,7 +10,7 @@ import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type En
 import { buildCascades, buildRuns, planRuns, randomOnly, walkOrder, type KeyedRules } from './runs.js';
 import { setHash, writeSets } from './sets.js';
 import { writeIpvs, type CompiledIpvs, type IpvsNotes } from './ipvs.js';
-import { StringTable, Words } from './words.js';
+import { StringTable, TailWords, Words } from './words.js';
 import { writeRouting } from './routing.js';
 
 export interface CompiledRuleset {
@@ -35,11 +35,10 @@ export interface CompileOptions {
 }
 
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
-  // ~14.5 words per kube-proxy rule: sized up front with headroom so the buffer does not regrow
-  // (a regrowth doubles it and copies everything written so far).
-  const w = new Words(rs.rules.length * 16 + 4096);
   // Rules are encoded in id order (the model's objects read in memory order) into `enc`, then
-  // copied into their chain regions in walk order.
+  // copied into their chain regions in walk order. The sections after the regions are written
+  // next into `tail` (its offsets start where the regions end), so the ruleset's words are
+  // allocated once, at their final size, and every big buffer is touched once.
   const enc = new Words(rs.rules.length * 14 + 1024);
   const strings = new StringTable();
   const recent = new StringTable();
@@ -55,12 +54,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     recentId: (name) => recent.id(name),
     host: { used: false },
   };
-  w.alloc(L.HDR_WORDS);
-  w.set(L.H_MAGIC, L.MAGIC);
-  w.set(L.H_VERSION, L.LAYOUT_VERSION);
-
   const nrules = rs.rules.length;
-  w.set(L.H_NRULES, nrules);
 
   // Jump targets resolve within the rule's own table: one name map per table id.
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
@@ -145,72 +139,64 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   // by stepping, so their records lie out of line: just before the region of the chain they jump
   // to (the packet's next stop: KUBE-SERVICES' rule for a service, then its KUBE-SVC chain), or
   // after their own chain's region when they jump nowhere or to a chain placed before.
-  const chainsAt = w.alloc(nchains);
-  w.set(L.H_NCHAINS, nchains);
-  w.set(L.H_CHAINS, chainsAt);
+  const chainsAt = L.HDR_WORDS;
   const order = walkOrder(chainFirst, chainCount, jumpTo);
   const placedAt = new Int32Array(nchains);
-  order.forEach((cid, i) => (placedAt[cid] = i));
-  const outOfLine = (id: number): boolean => plan.runOf[id]! !== 0 && plan.runs[4 * (plan.runOf[id]! - 1)] !== id;
-  // by chain: the out-of-line run records written before its region, as linked lists (head, next)
-  const beforeHead = new Int32Array(nchains).fill(-1);
-  const beforeNext = new Int32Array(nrules).fill(-1);
-  const beforeTail = new Int32Array(nchains).fill(-1);
-  for (let id = 0; id < nrules; id++) {
-    const t = jumpTo[id]!;
-    if (t < 0 || !outOfLine(id) || placedAt[t]! < placedAt[ruleChain[id]!]!) continue;
-    if (beforeTail[t]! < 0) beforeHead[t] = id;
-    else beforeNext[beforeTail[t]!] = id;
-    beforeTail[t] = id;
+  for (let i = 0; i < nchains; i++) placedAt[order[i]!] = i;
+  // By rule id: 1 when the rule is in an index run, 2 when out of line (a run's rule after its first).
+  const inRun = new Uint8Array(nrules);
+  for (let r = 0; r < plan.runs.length; r += 4) {
+    const start = plan.runs[r]!;
+    const end = plan.runs[r + 1]!;
+    inRun.fill(2, start + 1, end);
+    inRun[start] = 1;
   }
+  // by chain: the out-of-line run records written before its region, in id order (a counting
+  // sort over those records only: beforeAt[t] .. beforeAt[t + 1] in `before`)
+  const goesBefore = (id: number): boolean => {
+    const t = jumpTo[id]!;
+    return t >= 0 && placedAt[t]! >= placedAt[ruleChain[id]!]!;
+  };
+  const beforeAt = new Int32Array(nchains + 1);
+  for (let id = 0; id < nrules; id++) if (inRun[id] === 2 && goesBefore(id)) beforeAt[jumpTo[id]! + 1]++;
+  for (let c = 0; c < nchains; c++) beforeAt[c + 1] += beforeAt[c]!;
+  const before = new Int32Array(beforeAt[nchains]!);
+  const fillAt = beforeAt.slice(0, nchains);
+  for (let id = 0; id < nrules; id++) if (inRun[id] === 2 && goesBefore(id)) before[fillAt[jumpTo[id]!]!++] = id;
   // Where every record and region goes, in walk order (sizes are known from the encoding); the
-  // words are then copied in rule id order, reading `enc` front to back.
-  const hdrOf = (id: number): number => (plan.runOf[id]! !== 0 ? L.RUN_RULE_WORDS : L.RULE_WORDS);
+  // words are copied later in rule id order, reading `enc` front to back.
+  const runExtra = L.RUN_RULE_WORDS - L.RULE_WORDS;
   const recOf = new Int32Array(nrules);
   const regionOf = new Int32Array(nchains);
-  let at = w.length;
-  const place = (id: number): void => {
-    recOf[id] = at;
-    at += hdrOf(id) + encAt[id + 1]! - encAt[id]! - L.RULE_WORDS;
-  };
-  for (const cid of order) {
-    for (let id = beforeHead[cid]!; id >= 0; id = beforeNext[id]!) place(id);
+  let at = chainsAt + nchains;
+  for (let k = 0; k < nchains; k++) {
+    const cid = order[k]!;
+    for (let b = beforeAt[cid]!, bend = beforeAt[cid + 1]!; b < bend; b++) {
+      const id = before[b]!;
+      recOf[id] = at;
+      at += runExtra + encAt[id + 1]! - encAt[id]!;
+    }
     regionOf[cid] = at;
     at += L.CHAIN_WORDS;
     const first = chainFirst[cid]!;
     const end = first + chainCount[cid]!;
-    for (let id = first; id < end; id++) if (!outOfLine(id)) place(id);
     for (let id = first; id < end; id++) {
-      const t = jumpTo[id]!;
-      if (outOfLine(id) && (t < 0 || placedAt[t]! < placedAt[cid]!)) place(id);
+      if (inRun[id] === 2) continue;
+      recOf[id] = at;
+      at += (inRun[id] !== 0 ? runExtra : 0) + encAt[id + 1]! - encAt[id]!;
+    }
+    for (let id = first; id < end; id++) {
+      if (inRun[id] !== 2 || goesBefore(id)) continue;
+      recOf[id] = at;
+      at += runExtra + encAt[id + 1]! - encAt[id]!;
     }
   }
-  w.alloc(at - w.length);
-  for (let cid = 0; cid < nchains; cid++) {
-    const region = regionOf[cid]!;
-    w.set(chainsAt + cid, region);
-    w.set(region + L.C_FIRST, chainFirst[cid]!);
-    w.set(region + L.C_COUNT, chainCount[cid]!);
-    w.set(region + L.C_POLICY, chainPolicy[cid]!);
-    w.set(region + L.C_ID, cid);
-  }
-  // A rule's header (three words more in a run), its ops and target block after it; a target
-  // block's offset moves with it, a jump names its target's region.
-  for (let id = 0; id < nrules; id++) {
-    const from = encAt[id]!;
-    const body = encAt[id + 1]! - from - L.RULE_WORDS;
-    const hdr = hdrOf(id);
-    const rec = recOf[id]!;
-    w.copyFrom(rec + hdr, enc, from + L.RULE_WORDS, body);
-    const meta = enc.get(from + L.R_META);
-    const tk = (meta >>> L.RN_TK_SHIFT) & 0xff;
-    let targ = enc.get(from + L.R_TARG);
-    if (tk === L.T_JUMP || tk === L.T_GOTO) targ = regionOf[targ]!;
-    else if (hasBlock(tk)) targ += rec + hdr - (from + L.RULE_WORDS);
-    w.set(rec + L.R_META, meta | (hdr === L.RUN_RULE_WORDS ? L.RF_RUN : 0));
-    w.set(rec + L.R_TARG, targ);
-    w.set(rec + L.R_SIZE, hdr + body);
-  }
+  const w = new TailWords(at, L.HDR_WORDS, 4096 + (nrules >> 2));
+  w.set(L.H_MAGIC, L.MAGIC);
+  w.set(L.H_VERSION, L.LAYOUT_VERSION);
+  w.set(L.H_NRULES, nrules);
+  w.set(L.H_NCHAINS, nchains);
+  w.set(L.H_CHAINS, chainsAt);
 
   // Hook plans: per (family, hook) the base chains in walk order (the reference walk's own plan).
   const hooksAt = w.alloc(2 * L.NHOOKS * 2);
@@ -244,9 +230,12 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     w.set(L.H_COSTS, at);
   }
 
-  // Index runs over destination-keyed rules, and random cascades.
-  const runs = buildRuns(w, plan, keyed, recOf);
-  buildCascades(w, ruleChain, recOf);
+  // Index runs over destination-keyed rules (their records' run words logged in runRecs).
+  // at most six (offset, word) pairs per run rule: R_RUN, R_ID, two links of R_NEXT and R_NEXTID
+  let runRules = 0;
+  for (let r = 0; r < plan.runs.length; r += 4) runRules += plan.runs[r + 1]! - plan.runs[r]!;
+  const runRecs = new Words(12 * runRules);
+  const runs = buildRuns(w, plan, keyed, recOf, (id) => (inRun[id] !== 0 ? runExtra : 0) + encAt[id + 1]! - encAt[id]!, runRecs);
 
   writeNode(w, rs);
   w.set(L.H_ROUTING, writeRouting(w, rs.node.routing, strings));
@@ -261,7 +250,41 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   w.set(L.H_STRINGS, strings.list.length);
   w.set(L.H_TOTAL_WORDS, w.length);
 
-  const words = w.finish(opts.shared ?? false);
+  // The ruleset's words, allocated once at their size: header and tail, chain table and regions,
+  // each rule's header (four words more in a run), its ops and target block after it; a target
+  // block's offset moves with it, a jump names its target's region.
+  const total = w.length;
+  const words = new Int32Array(opts.shared ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4));
+  w.writeTo(words);
+  for (let cid = 0; cid < nchains; cid++) {
+    const region = regionOf[cid]!;
+    words[chainsAt + cid] = region;
+    words[region + L.C_FIRST] = chainFirst[cid]!;
+    words[region + L.C_COUNT] = chainCount[cid]!;
+    words[region + L.C_POLICY] = chainPolicy[cid]!;
+    words[region + L.C_ID] = cid;
+  }
+  const e = enc.view();
+  for (let id = 0; id < nrules; id++) {
+    const from = encAt[id]!;
+    const body = encAt[id + 1]! - from - L.RULE_WORDS;
+    const run = inRun[id]!;
+    const hdr = run !== 0 ? L.RUN_RULE_WORDS : L.RULE_WORDS;
+    const rec = recOf[id]!;
+    for (let i = 0, src = from + L.RULE_WORDS, dst = rec + hdr; i < body; i++) words[dst + i] = e[src + i]!;
+    const meta = e[from + L.R_META]!;
+    const tk = (meta >>> L.RN_TK_SHIFT) & 0xff;
+    let targ = e[from + L.R_TARG]!;
+    if (tk === L.T_JUMP || tk === L.T_GOTO) targ = regionOf[targ]!;
+    else if (hasBlock(tk)) targ += rec + hdr - (from + L.RULE_WORDS);
+    words[rec + L.R_META] = meta | (run !== 0 ? L.RF_RUN : 0) | (run === 1 ? L.RF_START : 0);
+    words[rec + L.R_TARG] = targ;
+    words[rec + L.R_SIZE] = hdr + body;
+  }
+  const rr = runRecs.view();
+  for (let i = 0; i < rr.length; i += 2) words[rr[i]!] = rr[i + 1]!;
+  // Random cascades, over the records as written.
+  buildCascades(words, ruleChain, recOf);
   const bytes = words.byteLength;
   return {
     words,

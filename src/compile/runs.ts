@@ -83,11 +83,12 @@ export function planRuns(ruleChain: Int32Array, keyed: KeyedRules, minRun: numbe
 
 
 /**
- * Writes the run table, the hash tables and each run rule's R_RUN / R_NEXT / R_NEXTID (and
- * RF_START on a run's first rule); returns the run count. Records are already written (recOf:
- * record offset by rule id).
+ * Writes the run table and the hash tables into `w`, and logs each run rule's R_RUN / R_ID /
+ * R_NEXT / R_NEXTID into `recs` as (offset, word) pairs, to be written in that order once the records
+ * exist (compile.ts; a run's first rule gets RF_START there); returns the run count. recOf: record
+ * offset by rule id; sizeOf: a record's R_SIZE by rule id.
  */
-export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int32Array): number {
+export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int32Array, sizeOf: (id: number) => number, recs: Words): number {
   const runs = plan.runs;
   let longest = 0;
   for (let i = 0; i < runs.length; i += 4) longest = Math.max(longest, runs[i + 1]! - runs[i]!);
@@ -125,8 +126,10 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
   };
   const link = (from: number, to: number, toRec: number): void => {
     const rec = recOf[from]!;
-    w.set(rec + L.R_NEXT, toRec);
-    w.set(rec + L.R_NEXTID, to);
+    recs.push(rec + L.R_NEXT);
+    recs.push(toRec);
+    recs.push(rec + L.R_NEXTID);
+    recs.push(to);
   };
   for (let runId = 0; runId < nruns; runId++) {
     const start = runs[4 * runId]!;
@@ -135,7 +138,7 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
     kind = runs[4 * runId + 3]!;
     const t = tableAt + runId * L.RUN_WORDS;
     // the run's first record is the only one in line (compile.ts): the rule one past the run follows it
-    const endRec = recOf[start]! + w.get(recOf[start]! + L.R_SIZE);
+    const endRec = recOf[start]! + sizeOf(start);
     const n = end - start;
     let mask = 3;
     while (mask + 1 < n * 2) mask = mask * 2 + 1;
@@ -144,8 +147,10 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
     for (let i = 0; i < n; i++) {
       keyAt(i);
       const rec = recOf[start + i]!;
-      w.set(rec + L.R_RUN, t);
-      w.set(rec + L.R_ID, start + i);
+      recs.push(rec + L.R_RUN);
+      recs.push(t);
+      recs.push(rec + L.R_ID);
+      recs.push(start + i);
       link(start + i, end, endRec);
       let s = hashKey(k[0]!, k[1]!, k[2]!, k[3]!) & mask;
       for (;;) {
@@ -162,8 +167,6 @@ export function buildRuns(w: Words, plan: RunPlan, keyed: KeyedRules, recOf: Int
       }
       lastOf[s] = i;
     }
-    const first = recOf[start]!;
-    w.set(first + L.R_META, w.get(first + L.R_META) | L.RF_START);
     let compact = true;
     for (let h = 0; h < nheads && compact; h++) {
       keyAt(heads[h]!);
@@ -203,10 +206,12 @@ export function randomOnly(w: Words, ops: number, nops: number): boolean {
   return (h & 0xff) === L.M_RANDOM && (h & L.OP_INV_BIT) === 0 && h >>> L.OP_LEN_SHIFT === L.RANDOM_OP_WORDS;
 }
 
-/** A record written as a cascade candidate: outside runs, random-only, with its count word. */
-function cascadable(w: Words, rec: number): boolean {
-  const meta = w.get(rec + L.R_META);
-  return (meta & L.RF_RUN) === 0 && randomOnly(w, rec + L.RULE_WORDS, meta & L.RN_NOPS_MASK);
+/** A record written as a cascade candidate: outside runs, random-only (randomOnly), with its count word. */
+function cascadable(w: Int32Array, rec: number): boolean {
+  const meta = w[rec + L.R_META]!;
+  if ((meta & L.RF_RUN) !== 0 || (meta & L.RN_NOPS_MASK) !== 1) return false;
+  const h = w[rec + L.RULE_WORDS]!;
+  return (h & 0xff) === L.M_RANDOM && (h & L.OP_INV_BIT) === 0 && h >>> L.OP_LEN_SHIFT === L.RANDOM_OP_WORDS;
 }
 
 /**
@@ -215,7 +220,7 @@ function cascadable(w: Words, rec: number): boolean {
  * (no target block in between), gets RF_CASCADE and, in its count word, the rules left in the
  * stretch from it on.
  */
-export function buildCascades(w: Words, ruleChain: Int32Array, recOf: Int32Array): void {
+export function buildCascades(w: Int32Array, ruleChain: Int32Array, recOf: Int32Array): void {
   const nrules = recOf.length;
   let r = 0;
   while (r < nrules) {
@@ -228,8 +233,8 @@ export function buildCascades(w: Words, ruleChain: Int32Array, recOf: Int32Array
     if (e - r >= L.MIN_CASCADE) {
       for (let i = r; i < e; i++) {
         const rec = recOf[i]!;
-        w.set(rec + L.R_META, w.get(rec + L.R_META) | L.RF_CASCADE);
-        w.set(rec + L.RULE_WORDS + L.RANDOM_OP_WORDS, e - i);
+        w[rec + L.R_META] |= L.RF_CASCADE;
+        w[rec + L.RULE_WORDS + L.RANDOM_OP_WORDS] = e - i;
       }
     }
     r = e;

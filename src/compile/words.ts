@@ -2,10 +2,10 @@
 // Plain doubling keeps compile linear in the ruleset size (20k services ≈ 640k rules).
 
 export class Words {
-  private buf: Int32Array;
+  protected buf: Int32Array;
   length = 0;
   /** Every word at or past max(length, clean) is zero (written words lie below length, or below clean after a truncate). */
-  private clean = 0;
+  protected clean = 0;
 
   constructor(capacity = 1024) {
     this.buf = new Int32Array(Math.max(16, capacity));
@@ -44,11 +44,9 @@ export class Words {
     return this.buf[at];
   }
 
-  /** Copies n words of `src` from `from` to `at` (inside what was allocated). */
-  copyFrom(at: number, src: Words, from: number, n: number): void {
-    const a = this.buf;
-    const b = src.buf;
-    for (let i = 0; i < n; i++) a[at + i] = b[from + i]!;
+  /** The words written so far (a view: valid until the next push or alloc). */
+  view(): Int32Array {
+    return this.buf.subarray(0, this.length);
   }
 
   /** Copies the words into a fresh Int32Array over an ArrayBuffer or SharedArrayBuffer. */
@@ -60,13 +58,88 @@ export class Words {
     return out;
   }
 
-  private grow(min: number): void {
+  protected grow(min: number): void {
     let n = this.buf.length * 2;
     while (n < min) n *= 2;
     const next = new Int32Array(n);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
     this.clean = this.length;
+  }
+}
+
+/**
+ * The words from `base` on, written before the words below them exist (compile.ts writes the
+ * sections after the chain regions first, so the whole ruleset is then allocated once at its final
+ * size): offsets are absolute, header words (below HDR words) are kept aside, and any other word
+ * below `base` is out of reach.
+ */
+export class TailWords extends Words {
+  readonly head: Int32Array;
+
+  constructor(
+    readonly base: number,
+    headWords: number,
+    capacity = 1024,
+  ) {
+    super(capacity);
+    this.head = new Int32Array(headWords);
+    this.length = base;
+    this.clean = base;
+  }
+
+  override push(v: number): number {
+    const i = this.length - this.base;
+    if (i === this.buf.length) this.grow(i + 1);
+    this.buf[i] = v | 0;
+    return this.length++;
+  }
+
+  override alloc(n: number): number {
+    const at = this.length;
+    const end = at + n;
+    if (end - this.base > this.buf.length) this.grow(end - this.base);
+    const dirty = end < this.clean ? end : this.clean;
+    for (let i = at; i < dirty; i++) this.buf[i - this.base] = 0;
+    this.length = end;
+    return at;
+  }
+
+  override set(at: number, v: number): void {
+    if (at >= this.base) this.buf[at - this.base] = v | 0;
+    else this.head[this.headIndex(at)] = v | 0;
+  }
+
+  override get(at: number): number {
+    return at >= this.base ? this.buf[at - this.base]! : this.head[this.headIndex(at)]!;
+  }
+
+  override view(): Int32Array {
+    throw new Error('TailWords.view is not supported: copy it with writeTo');
+  }
+
+  override finish(): Int32Array {
+    throw new Error('TailWords.finish is not supported: copy it with writeTo');
+  }
+
+  /** Copies the header and the words from base on into `out` (the whole ruleset's words). */
+  writeTo(out: Int32Array): void {
+    out.set(this.head, 0);
+    out.set(this.buf.subarray(0, this.length - this.base), this.base);
+  }
+
+  protected override grow(min: number): void {
+    let n = this.buf.length * 2;
+    while (n < min) n *= 2;
+    const next = new Int32Array(n);
+    next.set(this.buf.subarray(0, this.length - this.base));
+    this.buf = next;
+    this.clean = this.length;
+  }
+
+  private headIndex(at: number): number {
+    if (at < 0 || at >= this.head.length) throw new RangeError(`word ${at} lies below the tail (${this.base}) outside the header`);
+    return at;
   }
 }
 
