@@ -3,7 +3,7 @@
 // and answers explain / trace / services with the same JSON the HTTP API returns.
 
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './model/canonical-json.js';
+import { canonicalJson, writeCanonicalJson } from './model/canonical-json.js';
 import type { IpsetState } from './model/ipset.js';
 import type { IpvsState } from './model/ipvs.js';
 import type { ExplainResult, NodeInput, NodeSnapshot, Query, RulesetBundle, RulesetStats, Service, TableStats, TraceResult } from './model/contracts.js';
@@ -77,7 +77,7 @@ export function rulesetId(bundle: LoadInput): string {
     const v = bundle[k];
     if (v === undefined) continue;
     h.add(`${sep}${JSON.stringify(k)}:`);
-    hashCanonical(h, v, false);
+    writeCanonicalJson(v, (text) => h.add(text), (str) => (str.length > HASH_SLICE ? h.addLongString(str) : h.add(JSON.stringify(str))));
     sep = ',';
   }
   h.add(sep === '{' ? '{}' : '}');
@@ -122,39 +122,6 @@ class PieceHash {
     }
     this.add('"');
   }
-}
-
-/**
- * canonicalJson(v) into `h`, piece by piece; the same text (src/model/canonical-json.ts), long
- * strings escaped a slice at a time. `inArray`: an array joins a member canonicalJson leaves
- * undefined (a function, a symbol) as '', an object's template literal as 'undefined'.
- */
-function hashCanonical(h: PieceHash, v: unknown, inArray: boolean): void {
-  if (typeof v === 'string' && v.length > HASH_SLICE) return h.addLongString(v);
-  if (v === null || typeof v !== 'object') {
-    const s = canonicalJson(v) as string | undefined;
-    h.add(s === undefined && inArray ? '' : `${s}`);
-    return;
-  }
-  if (Array.isArray(v)) {
-    h.add('[');
-    for (let i = 0; i < v.length; i++) {
-      if (i > 0) h.add(',');
-      hashCanonical(h, v[i], true);
-    }
-    h.add(']');
-    return;
-  }
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort();
-  h.add('{');
-  keys.forEach((k, i) => {
-    h.add(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
-    hashCanonical(h, o[k], false);
-  });
-  h.add('}');
 }
 
 const BUNDLE_KEYS = ['iptables', 'ip6tables', 'nftables', 'ipvs', 'ipsets', 'node', 'snapshot'] as const;
