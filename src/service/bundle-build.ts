@@ -13,36 +13,36 @@ import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** Pure-JS packages inlined into the bundle (the rest stay imports, resolved from node_modules). */
+/** Pure-JS packages inlined into a bundle (no files of their own to find, no native parts). */
 const INLINED = new Set(['typebox', 'ip-num', 'lru-cache']);
 
-function plugins(outfile: string, root: string): Plugin[] {
-  const outDir = dirname(outfile);
-  return [
-    {
-      name: 'own-import-meta-url',
-      setup(b) {
-        b.onLoad({ filter: /\.[jt]s$/ }, async (args) => {
-          const text = await readFile(args.path, 'utf8');
-          const loader = args.path.endsWith('.ts') ? 'ts' : 'js';
-          if (!args.path.startsWith(root)) return { contents: text, loader };
-          const rel = relative(outDir, args.path).split(sep).join('/');
-          return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader };
-        });
-      },
+/** Bare imports stay imports (resolved from node_modules) but for the INLINED packages. */
+export const packagesExternalButInlined: Plugin = {
+  name: 'packages-external-but-inlined',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:')) return { path: args.path, external: true };
+      const parts = args.path.split('/');
+      const pkg = args.path.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+      return INLINED.has(pkg) ? undefined : { path: args.path, external: true };
+    });
+  },
+};
+
+/** Each module under `root` gets its own file's URL for import.meta.url, relative to the bundle in `outDir`. */
+function ownImportMetaUrl(outDir: string, root: string): Plugin {
+  return {
+    name: 'own-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /\.[jt]s$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        const loader = args.path.endsWith('.ts') ? 'ts' : 'js';
+        if (!args.path.startsWith(root)) return { contents: text, loader };
+        const rel = relative(outDir, args.path).split(sep).join('/');
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader };
+      });
     },
-    {
-      name: 'packages-external-but-inlined',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) => {
-          if (args.path.startsWith('node:')) return { path: args.path, external: true };
-          const parts = args.path.split('/');
-          const pkg = args.path.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-          return INLINED.has(pkg) ? undefined : { path: args.path, external: true };
-        });
-      },
-    },
-  ];
+  };
 }
 
 /**
@@ -58,7 +58,7 @@ export async function bundleModule(entry: string, outfile: string, root: string)
     target: 'node20',
     outfile,
     logLevel: 'warning',
-    plugins: plugins(outfile, resolve(root) + sep),
+    plugins: [ownImportMetaUrl(dirname(outfile), resolve(root) + sep), packagesExternalButInlined],
   });
 }
 

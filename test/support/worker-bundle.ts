@@ -15,6 +15,7 @@
 // binary, examples/, collect.sh, a .ts worker under tsx) resolve exactly as they do under tsx.
 // The one exception is src/cli.ts, whose "am I the main module" check compares it to argv[1].
 import { build, type Plugin } from 'esbuild';
+import { packagesExternalButInlined } from '../../src/service/bundle-build.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -39,7 +40,11 @@ declare module 'vitest' {
 const src = fileURLToPath(new URL('../../src/', import.meta.url));
 const cliEntry = `${src}cli.ts`;
 
-/** `import.meta.url` → the source file's URL, in every src/ module but the CLI entry. */
+/**
+ * `import.meta.url` → the source file's URL, in every src/ module but the CLI entry. Absolute, not
+ * relative to the bundle as in the build's bundles (src/service/bundle-build.ts): the split CLI
+ * bundle moves modules into chunks/, where a path relative to the entry would miss.
+ */
 const sourceUrls: Plugin = {
   name: 'source-import-meta-url',
   setup(b) {
@@ -47,19 +52,6 @@ const sourceUrls: Plugin = {
       const text = await readFile(args.path, 'utf8');
       if (args.path === cliEntry) return { contents: text, loader: 'ts' };
       return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' };
-    });
-  },
-};
-
-/** Bare imports stay external but for these packages (no files of their own to find, no native parts). */
-const INLINED = new Set(['typebox', 'ip-num', 'lru-cache']);
-const packagesExternal: Plugin = {
-  name: 'packages-external-but-inlined',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      const parts = args.path.split('/');
-      const pkg = args.path.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-      return INLINED.has(pkg) ? undefined : { path: args.path, external: true };
     });
   },
 };
@@ -78,7 +70,7 @@ export default async function setup(project: TestProject): Promise<void> {
       sourcemap: 'inline',
       outfile,
       logLevel: 'warning',
-      plugins: [sourceUrls, packagesExternal],
+      plugins: [sourceUrls, packagesExternalButInlined],
     });
   // The CLI imports its commands' modules (the server, fastify and its plugins, piscina, the
   // scaling lab…) with `await import()` when a command needs them. One bundle file would hoist
@@ -97,7 +89,7 @@ export default async function setup(project: TestProject): Promise<void> {
       outExtension: { '.js': '.mjs' },
       chunkNames: 'chunks/[name]-[hash]',
       logLevel: 'warning',
-      plugins: [sourceUrls, packagesExternal],
+      plugins: [sourceUrls, packagesExternalButInlined],
     });
   await Promise.all([
     bundle(`${src}service/worker.ts`, `${outDir}worker.mjs`),
