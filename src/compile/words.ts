@@ -49,15 +49,6 @@ export class Words {
     return this.buf.subarray(0, this.length);
   }
 
-  /** Copies the words into a fresh Int32Array over an ArrayBuffer or SharedArrayBuffer. */
-  finish(shared: boolean): Int32Array {
-    const bytes = this.length * 4;
-    const ab = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-    const out = new Int32Array(ab);
-    out.set(this.buf.subarray(0, this.length));
-    return out;
-  }
-
   protected grow(min: number): void {
     let n = this.buf.length * 2;
     while (n < min) n *= 2;
@@ -116,10 +107,6 @@ export class TailWords extends Words {
 
   override view(): Int32Array {
     throw new Error('TailWords.view is not supported: copy it with writeTo');
-  }
-
-  override finish(): Int32Array {
-    throw new Error('TailWords.finish is not supported: copy it with writeTo');
   }
 
   /** Copies the header and the words from base on into `out` (the whole ruleset's words). */

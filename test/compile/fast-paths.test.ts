@@ -34,7 +34,7 @@ describe('Words', () => {
     for (let i = 0; i < 40; i++) expect(w.get(big + i)).toBe(0);
     expect([0, 1, 2, 3].map((i) => w.get(i))).toEqual([1, 2, 3, 4]);
     expect(w.get(12)).toBe(99);
-    const out = w.finish(false);
+    const out = w.view();
     expect(out.length).toBe(w.length);
     expect(out[12]).toBe(99);
   });
