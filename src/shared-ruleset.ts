@@ -46,20 +46,37 @@ export function fileTail(path: string): ReadTail {
 /** Reads bytes of a whole shared form kept in a file into `into`, asynchronously (openSharedRulesetStepwise). */
 export type FillTail = (into: Uint8Array, at: number) => Promise<void>;
 
-/** fileTail without blocking: each call reads one range with the thread pool's file reads. */
+/**
+ * This thread's fills, one at a time (see fileFill): the tail of the chain of those in flight.
+ * Module state, so one per thread, whatever the number of opens.
+ */
+let filling: Promise<void> = Promise.resolve();
+
+/**
+ * fileTail without blocking: each call reads one range with the thread pool's file reads. A
+ * thread's fills run one after the other, however many opens are in flight: each read is mostly
+ * first touches of fresh memory (page faults) on one of libuv's pool threads, which every thread of
+ * the process shares, and several at once would take the cores from the threads answering requests.
+ */
 export function fileFill(path: string): FillTail {
-  return async (into, at) => {
-    const fh = await openFile(path, 'r');
-    try {
-      for (let done = 0; done < into.length; ) {
-        const { bytesRead } = await fh.read(into, done, into.length - done, at + done);
-        if (bytesRead === 0) throw new Error(`${path}: shorter than its shared form says`);
-        done += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
+  return (into, at) => {
+    const p = filling.then(() => readRange(path, into, at));
+    filling = p.catch(() => {});
+    return p;
   };
+}
+
+async function readRange(path: string, into: Uint8Array, at: number): Promise<void> {
+  const fh = await openFile(path, 'r');
+  try {
+    for (let done = 0; done < into.length; ) {
+      const { bytesRead } = await fh.read(into, done, into.length - done, at + done);
+      if (bytesRead === 0) throw new Error(`${path}: shorter than its shared form says`);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

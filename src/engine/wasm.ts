@@ -99,7 +99,11 @@ function instantiate(c: CompiledRuleset): EngineExports {
 
 /** How openWasmEngine copies the words into the instance: in pieces, yielding between them. */
 export interface OpenSteps {
-  /** Bytes copied (or read) per piece; default 1 MiB. */
+  /**
+   * Bytes copied (or read) per piece; default 256 KiB. A piece is mostly first touches of the
+   * instance's fresh memory (page faults: several ms per MiB on a busy VM), which is what a task
+   * for another ruleset may wait behind.
+   */
   pieceBytes?: number;
   /** Awaited between pieces (the caller's event loop answers other requests meanwhile). */
   yield: () => Promise<void>;
@@ -112,12 +116,13 @@ export interface OpenSteps {
   pieces?: (n: number) => void;
 }
 
-const DEFAULT_PIECE_BYTES = 1024 * 1024;
+const DEFAULT_PIECE_BYTES = 256 * 1024;
 
 /**
  * createWasmEngine for a caller that must stay responsive: the instance is made, then the words are
- * copied into its memory (or read straight into it) a piece at a time with `steps.yield()` awaited
- * between pieces; the engine is the same as createWasmEngine's (same words, same init).
+ * copied into its memory (or read straight into it) a piece at a time, then checked and wrapped,
+ * with `steps.yield()` awaited between any two of these steps (pieces + 1 yields); the engine is
+ * the same as createWasmEngine's (same words, same init).
  */
 export async function openWasmEngine(rs: Ruleset, compiled: CompiledRuleset, host: (() => Engine) | undefined, steps: OpenSteps): Promise<WasmEngine> {
   const total = steps.read ? steps.read.wordBytes : compiled.words.byteLength;
@@ -128,7 +133,9 @@ export async function openWasmEngine(rs: Ruleset, compiled: CompiledRuleset, hos
   const src = steps.read ? undefined : new Uint8Array(compiled.words.buffer, compiled.words.byteOffset, total);
   let n = 0;
   for (let at = 0; at < total; at += piece) {
-    if (n++ > 0) await steps.yield();
+    // Making the instance (and growing its memory) is a step of its own, as is each piece.
+    await steps.yield();
+    n++;
     const end = Math.min(total, at + piece);
     if (src) mem.set(src.subarray(at, end), at);
     else await steps.read!.fill(mem.subarray(at, end), at);
@@ -235,7 +242,9 @@ function engineOver(rs: Ruleset, c: CompiledRuleset, ex: EngineExports, host?: (
     ruleSteps: new Array<StepRef>(RULE_STEP_SLOTS),
     ruleStepIds: new Int32Array(RULE_STEP_SLOTS),
     ipvsReals: c.ipvs.reals,
-    policySteps: new Array<StepRef>(rs.chains.length),
+    // Sparse: a walk meets a few chains' policies, and an array sized for every chain (250k at 20k
+    // services) costs an open tens of ms of fresh memory before its first answer.
+    policySteps: [],
   };
   // From the instance's copy: an opener may have dropped (or never held) c.words.
   const nth = i32[L.RS_BASE_BYTES / 4 + L.H_NNTH];
@@ -253,11 +262,16 @@ function engineOver(rs: Ruleset, c: CompiledRuleset, ex: EngineExports, host?: (
   };
   /** The packet in input record 0, when walk() wrote it and nothing has overwritten it since. */
   let written: WalkPacket | null = null;
-  const recentIds = new Map(c.recentLists.map((name, i) => [name, i]));
+  // Recent list ids by name, made when a packet first brings recent history: a kube-proxy node has
+  // one list per affinity service (20k at 20k services), which an open need not index.
+  const hasRecent = c.recentLists.length > 0;
+  let recentIds: Map<string, number> | undefined;
   const byEndpoint = c.ipvs.byEndpoint;
 
   /** Loads a packet's earlier connections into the recent table; false when it is full. */
   const loadRecent = (pkt: WalkPacket): boolean => {
+    if (pkt.recent.size === 0) return true;
+    recentIds ??= new Map(c.recentLists.map((name, i) => [name, i]));
     for (const [name, entries] of pkt.recent) {
       const id = recentIds.get(name);
       if (id === undefined) continue; // no rule reads this list
@@ -357,7 +371,7 @@ function engineOver(rs: Ruleset, c: CompiledRuleset, ex: EngineExports, host?: (
         if (!writePacket(i32, 0, pkt, { next: 0, byEndpoint })) return hostWalk(pkt, forced);
         written = pkt;
       }
-      if (recentIds.size > 0) {
+      if (hasRecent) {
         ex.recentReset();
         if (!loadRecent(pkt)) return hostWalk(pkt, forced);
       }
@@ -376,7 +390,7 @@ function engineOver(rs: Ruleset, c: CompiledRuleset, ex: EngineExports, host?: (
       // its own walk (as the reference does), so the batch is cut there.
       let from = 0;
       for (let i = 0; i < pkts.length; i++) {
-        if (recentIds.size === 0 || pkts[i].recent.size === 0) continue;
+        if (!hasRecent || pkts[i].recent.size === 0) continue;
         if (!traceRun(pkts, from, i, out) || !loadRecent(pkts[i])) return hostTrace(pkts, seed);
         from = i;
       }

@@ -100,6 +100,15 @@ export class RulesetStore {
   private readonly onDisk = new Set<string>();
   /** Entries being written (put): answered from here until they join the LRU. */
   private readonly pending = new Map<string, StoredRuleset>();
+  /**
+   * The big reads (resident parts, inputs), one piece at a time whatever the number of sets being
+   * read: a piece is mostly first touches of fresh memory (page faults) on one of libuv's pool
+   * threads, and sets read back all at once (a restart's first requests) would otherwise take
+   * every pool thread, and the cores from the threads answering requests for sets already open.
+   * Pieces of concurrent reads alternate, so a small set asked for behind a big one is not held
+   * back until the big one is read.
+   */
+  private readonly reads = new OneAtATime();
 
   constructor(private readonly opts: StoreOptions) {
     this.lru = new LRUCache({ maxSize: Math.max(1, opts.maxBytes), sizeCalculation: sizeOf });
@@ -178,7 +187,7 @@ export class RulesetStore {
     try {
       const size = (await fh.stat()).size;
       const input = new SharedArrayBuffer(entry.inputBytes);
-      await readFully(fh, new Uint8Array(input), size - entry.inputBytes);
+      await readFully(fh, new Uint8Array(input), size - entry.inputBytes, this.reads);
       return input;
     } finally {
       await fh.close();
@@ -371,7 +380,7 @@ export class RulesetStore {
           const blob = sharedSection(head, 'blob');
           if (size < blob.at + blob.length) throw new Error('shorter than its header says');
           const sab = new SharedArrayBuffer(sharedSection(head, 'words').at);
-          await readFully(fh, new Uint8Array(sab), 0);
+          await readFully(fh, new Uint8Array(sab), 0, this.reads);
           return sab;
         }
         this.opts.log.info({ file: path }, 'compiled form from another build; recompiling from the bundle');
@@ -390,12 +399,27 @@ export class RulesetStore {
  * so a 65 MB resident part read in one piece would hold a thread that other file reads (a services
  * answer streaming, another set) and the process's exit (it joins those threads) wait for.
  */
-const READ_PIECE = 4 * 1024 * 1024;
+const READ_PIECE = 1024 * 1024;
 
-async function readFully(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number): Promise<void> {
+/** Jobs run one after the other, in the order they were asked for. */
+class OneAtATime {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(job);
+    this.tail = p.catch(() => {});
+    return p;
+  }
+}
+
+/**
+ * Reads `into.length` bytes from `position` on, a piece at a time; with `turns`, each piece waits
+ * for the pieces other reads asked for first (see RulesetStore.reads).
+ */
+async function readFully(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number, turns?: OneAtATime): Promise<void> {
   let done = 0;
   while (done < into.length) {
-    const { bytesRead } = await fh.read(into, done, Math.min(READ_PIECE, into.length - done), position + done);
+    const read = () => fh.read(into, done, Math.min(READ_PIECE, into.length - done), position + done);
+    const { bytesRead } = await (turns ? turns.run(read) : read());
     if (bytesRead === 0) throw new Error('file shorter than it was');
     done += bytesRead;
   }
