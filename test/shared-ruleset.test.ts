@@ -10,7 +10,9 @@ import { EXAMPLES_DIR, readNodeDir } from '../src/examples.js';
 import { generateIptables } from '../src/kube/generate.js';
 import { buildRuleset, loadRuleset } from '../src/ruleset.js';
 import type { RulesetBundle } from '../src/model/contracts.js';
-import { compileShared, isCurrentShared, openSharedRuleset } from '../src/shared-ruleset.js';
+import { compileShared, fileFill, isCurrentShared, openSharedRuleset } from '../src/shared-ruleset.js';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { Query } from '../src/model/contracts.js';
 
 function queriesFor(rs: ReturnType<typeof loadRuleset>): Query[] {
@@ -108,5 +110,55 @@ describe('shared compiled form', () => {
     new Int32Array(shared)[2]! += 1;
     expect(isCurrentShared(shared)).toBe(false);
     expect(() => openSharedRuleset(shared)).toThrow(/version/);
+  });
+});
+
+describe('fileFill (a resident part reading its words from its file)', () => {
+  test("a thread's fills run one at a time, in the order asked, whatever the file: each reads its range exactly", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'landfall-fill-'));
+    try {
+      // Two files of distinct bytes; fills of both asked for at once, as two opens in flight would.
+      const bytes = [0, 1].map((k) => Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 7 + k * 13) & 255));
+      const paths = bytes.map((_, k) => join(dir, `${k}.compiled`));
+      await Promise.all(paths.map((p, k) => writeFile(p, bytes[k]!)));
+      const fills = paths.map(fileFill);
+      // FileHandle#read is what every fill reads with: count those in flight.
+      const probe = await open(paths[0]!, 'r');
+      const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<unknown> };
+      await probe.close();
+      const read = proto.read;
+      let inFlight = 0;
+      let most = 0;
+      proto.read = async function (this: unknown, ...a: unknown[]) {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await read.apply(this, a);
+        } finally {
+          inFlight--;
+        }
+      };
+      // A big range, then a small one of the other file, then more of the first.
+      const asked: [number, number, number][] = [[0, 0, 2 << 20], [1, 5, 16], [0, 2 << 20, 1 << 20], [1, 1 << 20, 1 << 20]];
+      const done: number[] = [];
+      try {
+        const outs = await Promise.all(
+          asked.map(([k, at, length], i) => {
+            const into = new Uint8Array(length);
+            return fills[k]!(into, at).then(() => (done.push(i), into));
+          }),
+        );
+        outs.forEach((into, i) => {
+          const [k, at, length] = asked[i]!;
+          expect(Buffer.from(into).equals(Buffer.from(bytes[k]!.subarray(at, at + length)))).toBe(true);
+        });
+      } finally {
+        proto.read = read;
+      }
+      expect(most).toBe(1);
+      // The small read asked second waits for the big one asked first.
+      expect(done).toEqual([0, 1, 2, 3]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,12 +1,13 @@
 // The ruleset store on its own: byte-bounded LRU backed by the data directory, atomic files,
 // corrupt and foreign files skipped with a log line.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeInput, FORMAT, RulesetStore, type StoredRuleset } from '../../src/service/store.js';
 import { tempDir } from './helpers.js';
 import { compileShared } from '../../src/shared-ruleset.js';
 import { residentBytes } from '../../src/compile/shared.js';
+import { generateIptables } from '../../src/kube/generate.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -142,6 +143,51 @@ describe('RulesetStore', () => {
     // Putting it back with a fresh compiled form replaces the stale file.
     await again.put({ ...noCompiled!, shared });
     expect((await readFile(join(dir!, `${e.id}.compiled`))).equals(Buffer.from(shared))).toBe(true);
+  });
+
+  it('sets read back at once take turns: one big read at a time, their pieces alternating, each read whole', async () => {
+    const { s, dir } = await store(1 << 30);
+    // Resident parts of two read pieces or more each (generated nodes: rule tables and texts).
+    const sets = [1, 2, 3].map((seed) => {
+      const g = generateIptables({ services: 1000, endpoints: 3, seed });
+      return { ...entry(100 + seed), shared: compileShared({ iptables: g.text, node: g.node }).shared };
+    });
+    for (const e of sets) expect(residentBytes(e.shared)).toBeGreaterThan(1 << 20); // pieces are 1 MiB
+    for (const e of sets) await s.put({ ...e });
+    const fresh = new RulesetStore({ dataDir: dir, maxBytes: 1 << 30, log: logger().log });
+    // Every file read of the store goes through FileHandle#read: the big ones (resident parts;
+    // headers are read in small pieces) are counted while in flight, and their files noted in order.
+    const probe = await open(join(dir!, `${sets[0]!.id}.ruleset`), 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<{ bytesRead: number }> };
+    await probe.close();
+    const read = proto.read;
+    let inFlight = 0;
+    let most = 0;
+    const order: number[] = [];
+    proto.read = async function (this: { fd: number }, ...a: unknown[]) {
+      const big = typeof a[2] === 'number' && a[2] >= 65536;
+      if (big) {
+        most = Math.max(most, ++inFlight);
+        order.push(this.fd);
+      }
+      try {
+        return await read.apply(this, a);
+      } finally {
+        if (big) inFlight--;
+      }
+    };
+    try {
+      const back = await Promise.all(sets.map((e) => fresh.get(e.id)));
+      back.forEach((b, i) => expect(Buffer.from(b!.shared!).equals(Buffer.from(sets[i]!.shared, 0, residentBytes(sets[i]!.shared)))).toBe(true));
+    } finally {
+      proto.read = read;
+    }
+    expect(most).toBe(1);
+    // Three files, each read in several pieces, the pieces taking turns: no file's pieces all in a row.
+    const fds = [...new Set(order)];
+    expect(fds).toHaveLength(3);
+    const runs = order.filter((fd, i) => i === 0 || fd !== order[i - 1]).length;
+    expect(runs).toBeGreaterThan(fds.length);
   });
 
   it('only resolves 64-hex ids and known aliases', async () => {
