@@ -315,15 +315,10 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
     rm[b + RM_LINE] = r.line;
     rm[b + RM_TEXT] = offs[i]! | (p.prefixed[i] ? PREFIXED : 0);
     if (rw > RM_HANDLE) rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
-    if (ascii) {
-      // Each part straight into the buffer, no joined copy. When one is not ASCII (the write may
-      // run on past the block, up to the buffer's end) this buffer is dropped and the whole form
-      // redone with exactText.
-      const s = ownText(r.text, p.prefixed[i] === 1, offs[i + 1]! - offs[i]!);
-      if (buf.write(s, at.text + offs[i]!, 'utf8') !== s.length) return null;
-    }
   }
-  if (!ascii) buf.write(text.joined!, at.text, text.bytes, 'utf8');
+  if (ascii) {
+    if (!writeAsciiText(buf, at.text, rs, p.prefixed, offs)) return null;
+  } else buf.write(text.joined!, at.text, text.bytes, 'utf8');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
   hdr[SH_MAGIC] = SHARED_MAGIC;
   hdr[SH_FORMAT] = SHARED_FORMAT;
@@ -346,11 +341,6 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
     const { chain, family, source, tableId } = ci;
     const b = i * CHAIN_META;
     const n = nrules + 2 * i;
-    if (ascii) {
-      const table = String(ci.table);
-      if (buf.write(chain.name, at.text + offs[n]!, 'utf8') !== chain.name.length) return null;
-      if (buf.write(table, at.text + offs[n + 1]!, 'utf8') !== table.length) return null;
-    }
     cm[b + CM_NAME] = offs[n]!;
     cm[b + CM_NAMELEN] = offs[n + 1]! - offs[n]!;
     cm[b + CM_TABLE] = offs[n + 1]!;
@@ -366,6 +356,48 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
     next += chain.rules.length;
   }
   return sab;
+}
+
+/** Characters the ASCII text writer joins before each write into the buffer. */
+const TEXT_CHUNK = 1 << 16;
+
+/**
+ * The text block's parts (rule texts, then each chain's name and table name) written in order, a
+ * joined chunk per write: one write per part (a million at 20k services) cost more than the bytes.
+ * False when some part was not ASCII: a chunk then encodes to more bytes than its characters (a
+ * write cut off at the buffer's end still writes more, as at least 4 bytes follow the block), and
+ * the caller redoes the whole form with exactText.
+ */
+function writeAsciiText(buf: Buffer, at: number, rs: Ruleset, prefixed: Uint8Array, offs: Int32Array): boolean {
+  const nrules = rs.rules.length;
+  const nchains = rs.chains.length;
+  const parts: string[] = [];
+  let from = 0; // offset of the chunk's first part
+  let chars = 0;
+  const flush = (to: number): boolean => {
+    if (parts.length === 0) return true;
+    const s = parts.join('');
+    parts.length = 0;
+    chars = 0;
+    const ok = buf.write(s, at + from, 'utf8') === s.length;
+    from = to;
+    return ok;
+  };
+  const add = (s: string, end: number): boolean => {
+    parts.push(s);
+    chars += s.length;
+    return chars < TEXT_CHUNK || flush(end);
+  };
+  for (let i = 0; i < nrules; i++) {
+    const r = rs.rules[i]!;
+    if (!add(ownText(r.text, prefixed[i] === 1, offs[i + 1]! - offs[i]!), offs[i + 1]!)) return false;
+  }
+  for (let i = 0; i < nchains; i++) {
+    const ci = rs.chains[i]!;
+    if (!add(ci.chain.name, offs[nrules + 2 * i + 1]!)) return false;
+    if (!add(String(ci.table), offs[nrules + 2 * i + 2]!)) return false;
+  }
+  return flush(offs[nrules + 2 * nchains]!);
 }
 
 /** True when the buffer is a shared form this build can read (else: recompile from the bytes). */
