@@ -121,9 +121,10 @@ function indexNat(nat: Table, onNode: ((addr: Addr) => boolean) | undefined): Na
   const seps = new Map<string, number>();
   const text: string[] = [];
   let local = new Int8Array(onNode ? 1024 : 0);
-  for (const [name, chain] of nat.chains) {
+  // forEach, not for-of over the entries: no [name, chain] array for each of 100k+ chains.
+  nat.chains.forEach((chain, name) => {
     const kind = kubeChainKind(name);
-    if (kind === null) continue;
+    if (kind === null) return;
     if (kind === 'SEP') {
       const range = sepDnat(chain);
       if (range) {
@@ -139,13 +140,13 @@ function indexNat(nat: Table, onNode: ((addr: Addr) => boolean) | undefined): Na
           local[slot] = onNode(range.lo as Addr) ? 1 : 0;
         }
       } else seps.set(name, -1);
-      continue;
+      return;
     }
     const hash = name.slice(name.length - 16);
     let o = own.get(hash);
     if (!o) own.set(hash, (o = {}));
     o[kind] = chain;
-  }
+  });
   return { chains: nat.chains, own, seps, text, local: onNode ? local : undefined };
 }
 
