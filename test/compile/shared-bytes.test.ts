@@ -14,7 +14,7 @@ import { generateIptables } from '../../src/kube/generate.js';
 import { generateIpvs } from '../../src/kube/generate-ipvs.js';
 import { generateNftables } from '../../src/kube/generate-nft.js';
 import { LandfallError } from '../../src/model/errors.js';
-import type { LoadInput } from '../../src/ruleset.js';
+import type { RulesetBundle } from '../../src/model/contracts.js';
 import { compileShared, sharedServicesJson } from '../../src/shared-ruleset.js';
 
 const FIXTURE = fileURLToPath(new URL('./shared-bytes.fixture.json', import.meta.url));
@@ -23,7 +23,7 @@ const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('h
 
 interface Case {
   name: string;
-  bundle: LoadInput;
+  bundle: RulesetBundle;
   lenient?: boolean;
 }
 
@@ -35,7 +35,7 @@ function cases(): Case[] {
   }
   for (const name of readdirSync(root('test/corpus')).sort()) {
     const dir = root(`test/corpus/${name}`);
-    const b: LoadInput = {};
+    const b: RulesetBundle = {};
     if (existsSync(`${dir}/iptables.txt`)) b.iptables = readFileSync(`${dir}/iptables.txt`, 'utf8');
     if (existsSync(`${dir}/ipvs.txt`)) b.ipvs = readFileSync(`${dir}/ipvs.txt`, 'utf8');
     for (const lenient of [false, true]) out.push({ name: `corpus/${name}${lenient ? ' (lenient)' : ''}`, bundle: b, lenient });
