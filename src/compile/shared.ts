@@ -189,11 +189,7 @@ function exactText(rs: Ruleset, prefixed: Uint8Array): TextBlock {
 /** What packShared writes besides the words and the text. */
 interface Packed {
   prefixed: Uint8Array;
-  /** Each rule's line, and nft handle (-1 none) when some rule has one: read in packShared's one pass over the rules. */
-  lines: Int32Array;
-  handles: Int32Array | undefined;
-  /** The chain table with everything but the text offsets, from packShared's one pass over the chains. */
-  chainMeta: Int32Array;
+  handles: boolean;
   json: Record<'core' | 'ipvs' | 'meta' | 'blob', string>;
 }
 
@@ -223,21 +219,11 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
   const firstOf = new Int32Array(nchains);
   const familyOfChain: (Family | 'inet')[] = new Array(nchains);
   const nameChars = new Int32Array(2 * nchains);
-  const chainMeta = new Int32Array(nchains * CHAIN_META);
   for (let c = 0, next = 0; c < nchains; c++) {
     const ci = rs.chains[c]!;
-    const { chain, family, source, tableId } = ci;
-    const b = c * CHAIN_META;
-    chainMeta[b + CM_FAMILY] = TABLE_FAMILIES.indexOf(family);
-    chainMeta[b + CM_SOURCE] = source === 'nft' ? 1 : 0;
-    chainMeta[b + CM_TABLEID] = tableId;
-    chainMeta[b + CM_LINE] = chain.line;
-    chainMeta[b + CM_POLICY] = !chain.builtin ? 0 : chain.policy === 'ACCEPT' ? 1 : chain.policy === 'DROP' ? 2 : 3;
-    chainMeta[b + CM_FIRST] = next;
-    chainMeta[b + CM_COUNT] = chain.rules.length;
     firstOf[c] = next;
-    familyOfChain[c] = familyOf(family);
-    next += chain.rules.length;
+    familyOfChain[c] = familyOf(ci.family);
+    next += ci.chain.rules.length;
     nameChars[2 * c] = ci.chain.name.length;
     nameChars[2 * c + 1] = String(ci.table).length;
     const x = extrasOf(ci.chain, chainKnown);
@@ -248,9 +234,8 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
   // iptables rule texts repeat their chain's name: `-A KUBE-SEP-… -s …` (a third of a kube-proxy dump).
   const offs = new Int32Array(nrules + 2 * nchains + 1);
   const prefixed = new Uint8Array(nrules);
-  const lines = new Int32Array(nrules);
-  let handles: Int32Array | undefined;
   const ruleChain = rs.ruleChain;
+  let handles = false;
   let at = 0;
   for (let i = 0; i < nrules; i++) {
     const r = rs.rules[i]! as Rule & { handle?: number };
@@ -266,8 +251,7 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
     if (r.index !== i - firstOf[c]! + 1) (x ??= {}).index = r.index;
     if (r.family !== familyOfChain[c]) (x ??= {}).family = r.family;
     if (x) core.ruleExtras.push([i, x]);
-    lines[i] = r.line;
-    if (typeof r.handle === 'number') (handles ??= new Int32Array(nrules).fill(-1))[i] = r.handle;
+    if (typeof r.handle === 'number') handles = true;
   }
   for (let i = 0; i < 2 * nchains; i++) {
     offs[nrules + i] = at;
@@ -276,9 +260,7 @@ export function packShared(rs: Ruleset, c: CompiledRuleset, meta: unknown = null
   offs[nrules + 2 * nchains] = at;
   const packed: Packed = {
     prefixed,
-    lines,
     handles,
-    chainMeta,
     json: {
       core: JSON.stringify(core, replacer),
       ipvs: JSON.stringify(rs.ipvs ?? null, replacer),
@@ -297,7 +279,6 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
   const nrules = rs.rules.length;
   const nchains = rs.chains.length;
   const rw = p.handles ? 4 : 3;
-  const handles = p.handles;
   const jsonBytes = {
     core: Buffer.byteLength(p.json.core, 'utf8'),
     ipvs: Buffer.byteLength(p.json.ipvs, 'utf8'),
@@ -327,18 +308,22 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
   if (ascii && total - (at.text + text.bytes) < 4) return null;
   const rm = new Int32Array(sab, at.rules, nrules * rw);
   const ruleChain = rs.ruleChain;
-  // From packShared's arrays, not the rule objects: a second pass over 650k objects at 20k services is mostly cache misses.
-  const lines = p.lines;
   for (let i = 0; i < nrules; i++) {
+    const r = rs.rules[i]! as Rule & { handle?: number };
     const b = i * rw;
     rm[b + RM_CHAIN] = ruleChain[i]!;
-    rm[b + RM_LINE] = lines[i]!;
+    rm[b + RM_LINE] = r.line;
     rm[b + RM_TEXT] = offs[i]! | (p.prefixed[i] ? PREFIXED : 0);
-    if (handles) rm[b + RM_HANDLE] = handles[i]!;
+    if (rw > RM_HANDLE) rm[b + RM_HANDLE] = typeof r.handle === 'number' ? r.handle : -1;
+    if (ascii) {
+      // Each part straight into the buffer, no joined copy. When one is not ASCII (the write may
+      // run on past the block, up to the buffer's end) this buffer is dropped and the whole form
+      // redone with exactText.
+      const s = ownText(r.text, p.prefixed[i] === 1, offs[i + 1]! - offs[i]!);
+      if (buf.write(s, at.text + offs[i]!, 'utf8') !== s.length) return null;
+    }
   }
-  if (ascii) {
-    if (!writeAsciiText(buf, at.text, rs, p.prefixed, offs)) return null;
-  } else buf.write(text.joined!, at.text, text.bytes, 'utf8');
+  if (!ascii) buf.write(text.joined!, at.text, text.bytes, 'utf8');
   const hdr = new Int32Array(sab, 0, SH_WORDS);
   hdr[SH_MAGIC] = SHARED_MAGIC;
   hdr[SH_FORMAT] = SHARED_FORMAT;
@@ -355,58 +340,32 @@ function assemble(rs: Ruleset, c: CompiledRuleset, p: Packed, text: TextBlock): 
   for (const s of ['core', 'ipvs', 'meta', 'blob'] as const) buf.write(p.json[s], at[s], jsonBytes[s], 'utf8');
 
   const cm = new Int32Array(sab, at.chains, nchains * CHAIN_META);
-  cm.set(p.chainMeta);
+  let next = 0;
   for (let i = 0; i < nchains; i++) {
+    const ci = rs.chains[i]!;
+    const { chain, family, source, tableId } = ci;
     const b = i * CHAIN_META;
     const n = nrules + 2 * i;
+    if (ascii) {
+      const table = String(ci.table);
+      if (buf.write(chain.name, at.text + offs[n]!, 'utf8') !== chain.name.length) return null;
+      if (buf.write(table, at.text + offs[n + 1]!, 'utf8') !== table.length) return null;
+    }
     cm[b + CM_NAME] = offs[n]!;
     cm[b + CM_NAMELEN] = offs[n + 1]! - offs[n]!;
     cm[b + CM_TABLE] = offs[n + 1]!;
     cm[b + CM_TABLELEN] = offs[n + 2]! - offs[n + 1]!;
+    cm[b + CM_FAMILY] = TABLE_FAMILIES.indexOf(family);
+    cm[b + CM_SOURCE] = source === 'nft' ? 1 : 0;
+    cm[b + CM_TABLEID] = tableId;
+    cm[b + CM_LINE] = chain.line;
+    cm[b + CM_POLICY] = !chain.builtin ? 0 : chain.policy === 'ACCEPT' ? 1 : chain.policy === 'DROP' ? 2 : 3;
+    // numberRules numbers a chain's rules consecutively in chain order.
+    cm[b + CM_FIRST] = next;
+    cm[b + CM_COUNT] = chain.rules.length;
+    next += chain.rules.length;
   }
   return sab;
-}
-
-/** Characters the ASCII text writer joins before each write into the buffer. */
-const TEXT_CHUNK = 1 << 16;
-
-/**
- * The text block's parts (rule texts, then each chain's name and table name) written in order, a
- * joined chunk per write: one write per part (a million at 20k services) cost more than the bytes.
- * False when some part was not ASCII: a chunk then encodes to more bytes than its characters (a
- * write cut off at the buffer's end still writes more, as at least 4 bytes follow the block), and
- * the caller redoes the whole form with exactText.
- */
-function writeAsciiText(buf: Buffer, at: number, rs: Ruleset, prefixed: Uint8Array, offs: Int32Array): boolean {
-  const nrules = rs.rules.length;
-  const nchains = rs.chains.length;
-  const parts: string[] = [];
-  let from = 0; // offset of the chunk's first part
-  let chars = 0;
-  const flush = (to: number): boolean => {
-    if (parts.length === 0) return true;
-    const s = parts.join('');
-    parts.length = 0;
-    chars = 0;
-    const ok = buf.write(s, at + from, 'utf8') === s.length;
-    from = to;
-    return ok;
-  };
-  const add = (s: string, end: number): boolean => {
-    parts.push(s);
-    chars += s.length;
-    return chars < TEXT_CHUNK || flush(end);
-  };
-  for (let i = 0; i < nrules; i++) {
-    const r = rs.rules[i]!;
-    if (!add(ownText(r.text, prefixed[i] === 1, offs[i + 1]! - offs[i]!), offs[i + 1]!)) return false;
-  }
-  for (let i = 0; i < nchains; i++) {
-    const ci = rs.chains[i]!;
-    if (!add(ci.chain.name, offs[nrules + 2 * i + 1]!)) return false;
-    if (!add(String(ci.table), offs[nrules + 2 * i + 2]!)) return false;
-  }
-  return flush(offs[nrules + 2 * nchains]!);
 }
 
 /** True when the buffer is a shared form this build can read (else: recompile from the bytes). */
