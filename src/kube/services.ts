@@ -80,9 +80,9 @@ export function discoverIptablesServices(fam: FamilyRules, node: NodeContext): S
 
   if (nat) readNatEntryPoints(nat, draft);
   if (filter) readFilterRules(filter, draft, (hash) => drafts.get(hash));
-  const index = nat ? indexNat(nat) : undefined;
-  const local = localTest(node);
-  return [...drafts.values()].map((d) => finish(d, index, fam.family, local));
+  const index = nat ? indexNat(nat, localTest(node)) : undefined;
+  const found: LadderRead = { slots: [], probability: [], local: [], affinitySeconds: undefined };
+  return [...drafts.values()].map((d) => finish(d, index, fam.family, found));
 }
 
 /** A service port's own nat chains (KUBE-<kind>-<its hash>). */
@@ -105,36 +105,49 @@ interface OwnChains {
 interface NatIndex {
   chains: Map<string, Chain>;
   own: Map<string, OwnChains>;
-  /** Every KUBE-SEP chain by name: its slot in `text`/`addr`, or -1 when it has no DNAT. */
+  /** Every KUBE-SEP chain by name: its slot in `text`/`local`, or -1 when it has no DNAT. */
   seps: Map<string, number>;
-  /** A SEP chain's endpoint (`ip:port`) and address, by slot. */
+  /** A SEP chain's endpoint (`ip:port`), by slot. */
   text: string[];
-  addr: Addr[];
+  /**
+   * Whether a slot's endpoint is on this node (1 / 0), or -1 when the node context says nothing:
+   * settled here, where the address was just read, rather than when a service reaches it.
+   */
+  local: Int8Array | undefined;
 }
 
-function indexNat(nat: Table): NatIndex {
+function indexNat(nat: Table, onNode: ((addr: Addr) => boolean) | undefined): NatIndex {
   const own = new Map<string, OwnChains>();
   const seps = new Map<string, number>();
   const text: string[] = [];
-  const addr: Addr[] = [];
-  for (const [name, chain] of nat.chains) {
+  let local = new Int8Array(onNode ? 1024 : 0);
+  // forEach, not for-of over the entries: no [name, chain] array for each of 100k+ chains.
+  nat.chains.forEach((chain, name) => {
     const kind = kubeChainKind(name);
-    if (kind === null) continue;
+    if (kind === null) return;
     if (kind === 'SEP') {
       const range = sepDnat(chain);
       if (range) {
-        seps.set(name, text.length);
+        const slot = text.length;
+        seps.set(name, slot);
         text.push(formatEndpoint(range.lo as Addr, range.ports?.lo));
-        addr.push(range.lo as Addr);
+        if (onNode) {
+          if (slot === local.length) {
+            const grown = new Int8Array(slot * 2);
+            grown.set(local);
+            local = grown;
+          }
+          local[slot] = onNode(range.lo as Addr) ? 1 : 0;
+        }
       } else seps.set(name, -1);
-      continue;
+      return;
     }
     const hash = name.slice(name.length - 16);
     let o = own.get(hash);
     if (!o) own.set(hash, (o = {}));
     o[kind] = chain;
-  }
-  return { chains: nat.chains, own, seps, text, addr };
+  });
+  return { chains: nat.chains, own, seps, text, local: onNode ? local : undefined };
 }
 
 /** Whether an endpoint address is on this node; undefined when the node context says nothing. */
@@ -251,7 +264,8 @@ function readFilterRules(filter: Table, draftOf: DraftOf, existing: (hash: strin
   }
 }
 
-function finish(d: Draft, nat: NatIndex | undefined, family: Family, onNode: ((addr: Addr) => boolean) | undefined): Service {
+/** `found`: the ladder reader's arrays, emptied and reused for each service. */
+function finish(d: Draft, nat: NatIndex | undefined, family: Family, found: LadderRead): Service {
   const own = nat?.own.get(d.hash);
   const svc = own?.SVC;
   const svl = own?.SVL;
@@ -264,8 +278,14 @@ function finish(d: Draft, nat: NatIndex | undefined, family: Family, onNode: ((a
   if (xlb) d.etpLocal = true;
   if (ext) {
     const svlName = `KUBE-SVL-${d.hash}`;
-    if (ext.rules.some((r) => targetChain(r) === svlName || hasAddrtypeSrcLocal(r))) d.etpLocal = true;
-    if (d.etpLocal && !ext.rules.some((r) => targetChain(r) === svlName)) d.noLocalEndpoints = true;
+    let toSvl = false;
+    let srcLocal = false;
+    for (const r of ext.rules) {
+      if (targetChain(r) === svlName) toSvl = true;
+      else if (!srcLocal && hasAddrtypeSrcLocal(r)) srcLocal = true;
+    }
+    if (toSvl || srcLocal) d.etpLocal = true;
+    if (d.etpLocal && !toSvl) d.noLocalEndpoints = true;
   }
 
   // Source ranges: KUBE-FW's `-s range -j KUBE-EXT` rules, minus the LB-IP rules kube-proxy adds
@@ -287,7 +307,11 @@ function finish(d: Draft, nat: NatIndex | undefined, family: Family, onNode: ((a
   // Endpoints: the ladder of the chain cluster-IP traffic takes, then any endpoint only the
   // external path reaches (local ones via SVL/XLB, or all via SVC under iTP=Local).
   const internal = d.internalChain ? nat?.chains.get(d.internalChain) : undefined;
-  const found: LadderRead = { slots: [], probability: [], local: [], affinitySeconds: undefined };
+  found.slots.length = 0;
+  found.probability.length = 0;
+  found.local.length = 0;
+  found.affinitySeconds = undefined;
+  found.at = undefined;
   if (nat) {
     if (internal) readLadder(internal, true, internal === svl, nat, found);
     if (svc && svc !== internal) readLadder(svc, false, false, nat, found);
@@ -301,7 +325,7 @@ function finish(d: Draft, nat: NatIndex | undefined, family: Family, onNode: ((a
     const endpoint = nat!.text[slot]!;
     const probability = found.probability[i]!;
     if (found.local[i]) out.push({ endpoint, probability, local: true });
-    else if (onNode) out.push({ endpoint, probability, local: onNode(nat!.addr[slot]!) });
+    else if (nat!.local) out.push({ endpoint, probability, local: nat!.local[slot] === 1 });
     else out.push({ endpoint, probability });
   }
   return serviceOf(d, sourceRanges, found.affinitySeconds, out);
