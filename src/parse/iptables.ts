@@ -51,15 +51,8 @@ function protoMatch(proto: number, invert: boolean): Match {
 type AddrMatch = Extract<Match, { kind: 'src' }> | Extract<Match, { kind: 'dst' }>;
 /** Cache bounds: interning saves memory and time on kube-proxy dumps, never unbounded growth. */
 const MAX_INTERNED = 200_000;
-
-/** A chain's jump/goto edges: the rule and the chain it goes to, side by side. */
-interface Edge {
-  rules: Rule[];
-  to: Chain[];
-  /** checkLoops: 0 unvisited, 1 on the path, 2 done. */
-  state: 0 | 1 | 2;
-}
-type Edges = Map<Chain, Edge>;
+/** Chains up to this many rules get exact-size rule arrays as they are read (rule()); COMMIT trims the longer ones. */
+const EXACT_RULES = 2;
 
 /**
  * A table's targets to resolve at COMMIT, one slot per rule with a target, side by side (a
@@ -68,7 +61,8 @@ type Edges = Map<Chain, Edge>;
 class PendingTargets {
   readonly rule: Rule[] = [];
   readonly chain: Chain[] = [];
-  readonly name: string[] = [];
+  /** The target's name; null when `resolved` holds the chain (its name), so 300k name strings need not stay alive until COMMIT. */
+  readonly name: (string | null)[] = [];
   readonly isGoto: boolean[] = [];
   readonly col: number[] = [];
   /** The chain the name named when the rule was read; slots before `stale` must look again (a chain was deleted since). */
@@ -117,6 +111,9 @@ class Parser {
   private readonly bareTargets = new Map<string, Target>();
   private readonly jumps = new Map<Chain, Target>();
   private readonly gotos = new Map<Chain, Target>();
+  /** Shared match lists (matchList): the empty one, and one per match record of one-match rules. */
+  private readonly noMatches: Match[] = [];
+  private readonly oneMatch = new Map<Match, Match[]>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
   private lastChain: Chain | null = null;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
@@ -682,8 +679,7 @@ class Parser {
       table: table.name,
       chain: chain.name,
       index: 0,
-      // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
-      matches: matches.slice(),
+      matches: this.matchList(matches),
       target: null,
       family: dump.family ?? 4,
     };
@@ -695,24 +691,48 @@ class Parser {
       const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
       if (built) rule.target = built;
       else if (target.opts.length) pt.opts.set(slot, target.opts);
+      const resolved = table.chains.get(target.name);
       pt.rule.push(rule);
       pt.chain.push(chain);
-      pt.name.push(target.name);
+      pt.name.push(resolved === undefined ? target.name : null);
       pt.isGoto.push(target.isGoto);
       pt.col.push(target.col);
-      pt.resolved.push(table.chains.get(target.name));
+      pt.resolved.push(resolved);
     }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
     if (insertAt < 0) {
-      chain.rules.push(rule);
-      rule.index = chain.rules.length;
+      // Most kube-proxy chains hold one or two rules (an endpoint's): those arrays are written at
+      // their exact size, since a pushed-to array reserves 17+ slots, and all of them survive.
+      const rs = chain.rules;
+      const len = rs.length;
+      if (len === 0) chain.rules = [rule];
+      else if (len === 1) chain.rules = [rs[0]!, rule];
+      else rs.push(rule);
+      rule.index = len + 1;
     } else {
       chain.rules.splice(insertAt, 0, rule);
       this.inserted.add(this.table!);
     }
     // Only a rule read before the dump's family was known may need its family set at the end.
     if (dump.family === undefined) dump.rules.push(rule);
+  }
+
+  /**
+   * The rule's own match list: a pushed-to array keeps spare capacity (16+ slots), so an exact
+   * copy, except that lists of no match or of one shared record are shared too (immutable, like
+   * the records): most kube-proxy rules hold one match (-s of an endpoint, -p tcp, a probability).
+   */
+  private matchList(ms: Match[]): Match[] {
+    if (ms.length === 0) return this.noMatches;
+    if (ms.length !== 1) return ms.slice();
+    const m = ms[0]!;
+    let list = this.oneMatch.get(m);
+    if (!list) {
+      list = [m];
+      if (this.oneMatch.size < MAX_INTERNED) this.oneMatch.set(m, list);
+    }
+    return list;
   }
 
   /**
@@ -740,18 +760,28 @@ class Parser {
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
   private commit(): void {
     const table = this.table!;
-    const edges: Edges = new Map();
-    let from: Chain | null = null;
-    let out: Edge | undefined;
     const pt = this.pending.get(table) ?? new PendingTargets();
-    for (let k = 0; k < pt.rule.length; k++) {
+    const n = pt.rule.length;
+    // The jump/goto edges, for checkLoops, in flat arrays (a kube-proxy nat table has 300k edges
+    // out of 100k chains: objects or growing arrays per chain would all survive until the check).
+    // Chains with edges are numbered in first-seen order; an edge is its source's number and its
+    // pending slot, whose `resolved` then holds the chain it goes to.
+    const nodeOf = new Map<Chain, number>();
+    const nodes: Chain[] = [];
+    const edgeFrom = new Int32Array(n);
+    const edgeSlot = new Int32Array(n);
+    let ne = 0;
+    let from: Chain | null = null;
+    let fromId = -1;
+    for (let k = 0; k < n; k++) {
       const rule = pt.rule[k]!;
-      const name = pt.name[k]!;
       const col = pt.col[k]!;
       const isGoto = pt.isGoto[k]!;
       // A chain found when the rule was read is still the one of that name unless one was deleted
       // since (a name can be declared later, so a miss is looked up again).
-      const ch = k >= pt.stale && pt.resolved[k] !== undefined ? pt.resolved[k] : table.chains.get(name);
+      const seen = pt.resolved[k];
+      const name = pt.name[k] ?? seen!.name;
+      const ch = k >= pt.stale && seen !== undefined ? seen : table.chains.get(name);
       let t: Target;
       if (ch) {
         if (ch.builtin) this.fail(`cannot jump to built-in chain ${name}`, col, rule.line, rule.text);
@@ -763,11 +793,16 @@ class Parser {
         const rc = pt.chain[k]!;
         if (rc !== from) {
           from = rc;
-          out = edges.get(from);
-          if (!out) edges.set(from, (out = { rules: [], to: [], state: 0 }));
+          fromId = nodeOf.get(rc) ?? -1;
+          if (fromId < 0) {
+            fromId = nodes.length;
+            nodes.push(rc);
+            nodeOf.set(rc, fromId);
+          }
         }
-        out!.rules.push(rule);
-        out!.to.push(ch);
+        pt.resolved[k] = ch;
+        edgeFrom[ne] = fromId;
+        edgeSlot[ne++] = k;
       } else if (isGoto) {
         this.softAt(`goto to missing chain ${quote(name)}`, col, rule);
         t = { kind: 'unknownTarget', name, text: `-g ${name}` };
@@ -789,13 +824,13 @@ class Parser {
       rule.target = t;
     }
     this.pending.delete(table);
-    // Rules arrays grown by push keep spare capacity (most chains hold a few rules): keep exact copies.
-    for (const ch of table.chains.values()) if (ch.rules.length) ch.rules = ch.rules.slice();
+    // A chain's rules array is exact while short (append); a longer one grown by push keeps spare capacity: copy it.
+    for (const ch of table.chains.values()) if (ch.rules.length > EXACT_RULES) ch.rules = ch.rules.slice();
     if (this.inserted.has(table)) {
       for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
     }
-    this.checkLoops(edges);
+    this.checkLoops(pt, nodes, nodeOf, edgeFrom, edgeSlot, ne);
     this.table = null;
     this.lastChain = null;
   }
@@ -807,41 +842,56 @@ class Parser {
 
   /**
    * iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. Only the jump/goto
-   * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack).
+   * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack), as
+   * adjacency lists in pending order (a counting sort of the edges by source).
    */
-  private checkLoops(edges: Edges): void {
-    // Only chains with edges can be on a cycle: a chain's visit state lives on its Edge record
-    // (no per-chain Map of states; a chain without edges is done as soon as it is reached).
-    for (const [start, first] of edges) {
-      if (first.state !== 0) continue;
-      const path: Chain[] = [start];
-      const outs: Edge[] = [first];
-      const next: number[] = [0];
-      first.state = 1;
-      while (path.length) {
-        const top = path.length - 1;
-        const out = outs[top]!;
+  private checkLoops(pt: PendingTargets, nodes: Chain[], nodeOf: Map<Chain, number>, edgeFrom: Int32Array, edgeSlot: Int32Array, ne: number): void {
+    const nn = nodes.length;
+    if (nn === 0) return;
+    const first = new Int32Array(nn + 1);
+    for (let e = 0; e < ne; e++) first[edgeFrom[e]! + 1]++;
+    for (let v = 0; v < nn; v++) first[v + 1] += first[v]!;
+    const fill = first.slice(0, nn);
+    // adjTo: the target's node number, -1 when it has no edges (then it is done as soon as reached).
+    const adjTo = new Int32Array(ne);
+    const adjSlot = new Int32Array(ne);
+    for (let e = 0; e < ne; e++) {
+      const at = fill[edgeFrom[e]!]!++;
+      const k = edgeSlot[e]!;
+      adjTo[at] = nodeOf.get(pt.resolved[k]!) ?? -1;
+      adjSlot[at] = k;
+    }
+    // 0 unvisited, 1 on the path, 2 done.
+    const state = new Uint8Array(nn);
+    const path = new Int32Array(nn);
+    const next = new Int32Array(nn);
+    for (let start = 0; start < nn; start++) {
+      if (state[start] !== 0) continue;
+      let top = 0;
+      path[0] = start;
+      next[0] = first[start]!;
+      state[start] = 1;
+      while (top >= 0) {
+        const v = path[top]!;
         const i = next[top]++;
-        if (i >= out.to.length) {
-          out.state = 2;
-          path.pop();
-          outs.pop();
-          next.pop();
+        if (i >= first[v + 1]!) {
+          state[v] = 2;
+          top--;
           continue;
         }
-        const to = out.to[i]!;
-        const toOut = edges.get(to);
-        if (toOut === undefined) continue;
-        if (toOut.state === 1) {
-          const r = out.rules[i]!;
-          const cycle = [...path.slice(path.indexOf(to)), to].map((c) => c.name).join(' -> ');
-          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(to.name) + 1 || 1, r.line, r.text);
+        const to = adjTo[i]!;
+        if (to < 0) continue;
+        if (state[to] === 1) {
+          const r = pt.rule[adjSlot[i]!]!;
+          const on = Array.from(path.subarray(0, top + 1));
+          const cycle = [...on.slice(on.indexOf(to)), to].map((c) => nodes[c]!.name).join(' -> ');
+          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(nodes[to]!.name) + 1 || 1, r.line, r.text);
         }
-        if (toOut.state === 0) {
-          toOut.state = 1;
-          path.push(to);
-          outs.push(toOut);
-          next.push(0);
+        if (state[to] === 0) {
+          state[to] = 1;
+          top++;
+          path[top] = to;
+          next[top] = first[to]!;
         }
       }
     }
