@@ -116,6 +116,23 @@ class Parser {
   private readonly oneMatch = new Map<Match, Match[]>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
   private lastChain: Chain | null = null;
+  /**
+   * The open table's chains in `:CHAIN` order. iptables-save writes the rules chain by chain in
+   * that order, so the chain of a rule is usually one of the next few after the previous rule's:
+   * found by comparing names, not by a lookup in a 100k-entry Map. Off (null) once -X deletes.
+   */
+  private declared: Chain[] | null = null;
+  private declaredTable: Table | null = null;
+  /** Where in `declared` the previous found chain was: the search for the next starts after it. */
+  private declaredAt = -1;
+  /**
+   * The last two target names looked up and what they named (kube-proxy endpoint chains alternate
+   * KUBE-MARK-MASQ and DNAT); forgotten whenever a chain is added or deleted.
+   */
+  private targetName: [string | null, string | null] = [null, null];
+  private targetChain: [Chain | undefined, Chain | undefined] = [undefined, undefined];
+  private targetTable: Table | null = null;
+  private targetNext = 0;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
   private readonly inserted = new Set<Table>();
   private familyHint: Family | undefined;
@@ -339,6 +356,7 @@ class Parser {
     const dump = this.dump!;
     const table: Table = { name: t, family: dump.family ?? 4, chains: new Map(), line: this.lineNo };
     for (const b of BUILTIN_CHAINS[t]) table.chains.set(b, { name: b, builtin: true, policy: 'ACCEPT', line: this.lineNo, rules: [] });
+    this.chainsChanged();
     dump.tables.set(t, table);
     this.pending.set(table, new PendingTargets());
     return table;
@@ -360,6 +378,7 @@ class Parser {
       ch.policy = policy;
       ch.line = this.lineNo;
       this.policyLines.add(ch);
+      this.declaredChain(table, ch);
       return;
     }
     if (policy !== '-') this.fail(`user chain ${quote(name)} cannot have a policy (${quote(policy)}); expected -`, cols[1]);
@@ -367,7 +386,42 @@ class Parser {
       this.soft(`chain ${quote(name)} declared twice`, cols[0]);
       return;
     }
-    table.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
+    const ch: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
+    table.chains.set(name, ch);
+    this.chainsChanged();
+    this.declaredChain(table, ch);
+  }
+
+  private declaredChain(table: Table, ch: Chain): void {
+    if (this.declaredTable !== table) {
+      this.declaredTable = table;
+      this.declared = [];
+      this.declaredAt = -1;
+    }
+    this.declared?.push(ch);
+  }
+
+  private chainsChanged(): void {
+    this.targetName[0] = this.targetName[1] = null;
+  }
+
+  /** The open table's chain of a target's name, as the rule is read (COMMIT looks again if one was deleted since). */
+  private targetChainOf(name: string): Chain | undefined {
+    const table = this.table!;
+    const names = this.targetName;
+    if (this.targetTable === table) {
+      if (name === names[0]) return this.targetChain[0];
+      if (name === names[1]) return this.targetChain[1];
+    } else {
+      this.targetTable = table;
+      names[0] = names[1] = null;
+    }
+    const ch = table.chains.get(name);
+    const k = this.targetNext;
+    this.targetNext = 1 - k;
+    names[k] = name;
+    this.targetChain[k] = ch;
+    return ch;
   }
 
   private words(line: string, start: number) {
@@ -383,11 +437,21 @@ class Parser {
     if (!name) this.fail('missing chain name', col);
     const last = this.lastChain;
     if (last !== null && last.name === name) return last;
+    const d = this.declared;
+    if (d !== null && this.declaredTable === this.table) {
+      for (let k = this.declaredAt + 1, end = Math.min(d.length, k + 4); k < end; k++) {
+        if (d[k]!.name === name) {
+          this.declaredAt = k;
+          return (this.lastChain = d[k]!);
+        }
+      }
+    }
     const ch = this.table!.chains.get(name);
     if (ch) return (this.lastChain = ch);
     this.soft(`rule in undeclared chain ${quote(name)}`, col);
     const created: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
     this.table!.chains.set(name, created);
+    this.chainsChanged();
     return created;
   }
 
@@ -416,7 +480,10 @@ class Parser {
         const name = words[1];
         if (!name) this.fail('-N needs a chain name', cols[0] + 3);
         if (this.table!.chains.has(name)) this.soft(`chain ${quote(name)} already exists`, cols[1]);
-        else this.table!.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
+        else {
+          this.table!.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
+          this.chainsChanged();
+        }
         return;
       }
       case '-X':
@@ -424,6 +491,8 @@ class Parser {
         const name = words[1];
         const pt = this.pending.get(this.table!);
         if (pt) pt.stale = pt.rule.length;
+        this.chainsChanged();
+        if (this.declaredTable === this.table) this.declared = null;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -691,7 +760,7 @@ class Parser {
       const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
       if (built) rule.target = built;
       else if (target.opts.length) pt.opts.set(slot, target.opts);
-      const resolved = table.chains.get(target.name);
+      const resolved = this.targetChainOf(target.name);
       pt.rule.push(rule);
       pt.chain.push(chain);
       pt.name.push(resolved === undefined ? target.name : null);

@@ -303,6 +303,15 @@ describe('chain loops and shared records', () => {
     expect(chains.get('E2')!.rules.map((x) => x.index)).toEqual([1, 2, 3]);
   });
 
+  it('puts rules in their chains whatever the order of the rules, the declarations and -X/-N', () => {
+    const lines = ['-A C -j ACCEPT', '-A A -j C', '-A B -j DROP', '-A A -j B', '-A C -j B', '-X D', '-N D', '-A D -j RETURN', '-A B -j D', '-A X -j D', '-N X'];
+    const r = parseIptablesSave(filter(lines, ['A', 'B', 'C', 'D', 'X']).replace(':X - [0:0]\n', ''), { lenient: true });
+    const ch = r.v4!.tables.get('filter')!.chains;
+    const got = Object.fromEntries([...ch].map(([n, c]) => [n, c.rules.map((x) => `${x.index}:${x.line}:${x.target!.kind === 'jump' ? x.target!.chain : x.target!.kind}`)]));
+    expect(got).toEqual({ INPUT: [], FORWARD: [], OUTPUT: [], A: ['1:7:C', '2:9:B'], B: ['1:8:DROP', '2:14:D'], C: ['1:6:ACCEPT', '2:10:B'], D: ['1:13:RETURN'], X: ['1:15:D'] });
+    expect(r.warnings.map((w) => [w.line, w.message])).toEqual([[15, 'rule in undeclared chain "X"'], [16, 'chain "X" already exists']]);
+  });
+
   it('-I and -F keep positions right in chains of one, two and many rules', () => {
     const lines = ['-A A -j ACCEPT', '-A A -j DROP', '-I A 2 -j RETURN', '-A B -j DROP', '-F B', '-A B -j ACCEPT'];
     for (let i = 0; i < 20; i++) lines.push(`-A M -s 10.0.0.${i}/32 -j ACCEPT`);
