@@ -4,6 +4,7 @@
 
 import type { Ruleset } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
+import { targetChainPosition } from '../model/rule.js';
 import * as L from './layout.js';
 
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
@@ -56,10 +57,20 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   };
   const nrules = rs.rules.length;
 
-  // Jump targets resolve within the rule's own table: one name map per table id.
+  // Jump targets resolve within the rule's own table: by the position the parser recorded on the
+  // target (numberRules numbers a table's chains consecutively, in `chains` order, from the
+  // table's first id), else by name through one name map per table id, built on first need.
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
   const nchains = rs.chains.length;
-  const tableChains: Map<string, number>[] = [];
+  const tableFirst: number[] = [];
+  let tableChains: Map<string, number>[] | null = null;
+  const chainByName = (table: number, name: string): number => {
+    if (!tableChains) {
+      tableChains = [];
+      for (let id = 0; id < nchains; id++) (tableChains[chainTable[id]!] ??= new Map()).set(rs.chains[id]!.chain.name, id);
+    }
+    return tableChains[table]?.get(name) ?? -1;
+  };
   const chainTable = new Int32Array(nchains);
   const chainCount = new Int32Array(nchains);
   const chainFirst = new Int32Array(nchains);
@@ -72,7 +83,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     chainFirst[id] = first;
     first += chain.rules.length;
     chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
-    (tableChains[tableId] ??= new Map()).set(chain.name, id);
+    tableFirst[tableId] ??= id;
   }
 
   // Pass 1, in rule id order: index keys, jump targets (chain ids), and each rule encoded into
@@ -83,7 +94,6 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const ruleChain = rs.ruleChain;
   const jumpTo = new Int32Array(nrules).fill(-1);
   const encAt = new Int32Array(nrules + 1);
-  let names: Map<string, number> | undefined;
   let namesKey = -1;
   // The parser makes one target object per target chain, and most jumps repeat the one before
   // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
@@ -110,12 +120,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       const tk0 = chainTable[ruleChain[id]!]!;
       if (tk0 !== namesKey) {
         namesKey = tk0;
-        names = tableChains[tk0];
         lastTarget = null;
       }
       if (t !== lastTarget) {
         lastTarget = t;
-        lastId = names?.get(t.chain) ?? -1;
+        const pos = targetChainPosition(t);
+        const at = pos < 0 ? -1 : tableFirst[tk0]! + pos;
+        lastId = at >= 0 && at < nchains && chainTable[at] === tk0 && rs.chains[at]!.chain.name === t.chain ? at : chainByName(tk0, t.chain);
       }
       jumpTo[id] = lastId;
     }

@@ -5,7 +5,7 @@
 
 import { parseCidr } from '../model/addr.js';
 import type { Cidr, Family } from '../model/addr.js';
-import { BUILTIN_CHAINS, TABLES } from '../model/rule.js';
+import { BUILTIN_CHAINS, setTargetChainPosition, TABLES } from '../model/rule.js';
 import type { Chain, FamilyRules, Match, ParseWarning, Rule, Table, TableName, Target } from '../model/rule.js';
 import { ColumnError, ParseError, quote } from './errors.js';
 import { buildModule, moduleSpec, optionArity, protoModule, type OptWord } from './matches.js';
@@ -893,8 +893,18 @@ class Parser {
       rule.target = t;
     }
     this.pending.delete(table);
-    // A chain's rules array is exact while short (append); a longer one grown by push keeps spare capacity: copy it.
-    for (const ch of table.chains.values()) if (ch.rules.length > EXACT_RULES) ch.rules = ch.rules.slice();
+    // A chain's rules array is exact while short (append); a longer one grown by push keeps spare
+    // capacity: copy it. Each chain's jump and goto record learns the chain's position (compile).
+    let position = 0;
+    const gotos = this.gotos.size > 0;
+    for (const ch of table.chains.values()) {
+      if (ch.rules.length > EXACT_RULES) ch.rules = ch.rules.slice();
+      const j = this.jumps.get(ch);
+      if (j !== undefined) setTargetChainPosition(j as Extract<Target, { kind: 'jump' }>, position);
+      const g = gotos ? this.gotos.get(ch) : undefined;
+      if (g !== undefined) setTargetChainPosition(g as Extract<Target, { kind: 'goto' }>, position);
+      position++;
+    }
     if (this.inserted.has(table)) {
       for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
