@@ -63,8 +63,8 @@ class PendingTargets {
   readonly chain: Chain[] = [];
   /** The target's name; null when `resolved` holds the chain (its name), so 300k name strings need not stay alive until COMMIT. */
   readonly name: (string | null)[] = [];
-  readonly isGoto: boolean[] = [];
-  readonly col: number[] = [];
+  /** The target name's column × 2, + 1 for a goto (one small integer per slot). */
+  readonly colGoto: number[] = [];
   /** The chain the name named when the rule was read; slots before `stale` must look again (a chain was deleted since). */
   readonly resolved: (Chain | undefined)[] = [];
   stale = 0;
@@ -764,8 +764,7 @@ class Parser {
       pt.rule.push(rule);
       pt.chain.push(chain);
       pt.name.push(resolved === undefined ? target.name : null);
-      pt.isGoto.push(target.isGoto);
-      pt.col.push(target.col);
+      pt.colGoto.push(target.col * 2 + (target.isGoto ? 1 : 0));
       pt.resolved.push(resolved);
     }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
@@ -844,8 +843,9 @@ class Parser {
     let fromId = -1;
     for (let k = 0; k < n; k++) {
       const rule = pt.rule[k]!;
-      const col = pt.col[k]!;
-      const isGoto = pt.isGoto[k]!;
+      const cg = pt.colGoto[k]!;
+      const col = cg >> 1;
+      const isGoto = (cg & 1) === 1;
       // A chain found when the rule was read is still the one of that name unless one was deleted
       // since (a name can be declared later, so a miss is looked up again).
       const seen = pt.resolved[k];
