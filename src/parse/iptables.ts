@@ -109,8 +109,6 @@ class Parser {
    */
   private readonly addrMatches = [new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>()];
   private readonly bareTargets = new Map<string, Target>();
-  private readonly jumps = new Map<Chain, Target>();
-  private readonly gotos = new Map<Chain, Target>();
   /** Shared match lists (matchList): the empty one, and one per match record of one-match rules. */
   private readonly noMatches: Match[] = [];
   private readonly oneMatch = new Map<Match, Match[]>();
@@ -830,17 +828,24 @@ class Parser {
     const table = this.table!;
     const pt = this.pending.get(table) ?? new PendingTargets();
     const n = pt.rule.length;
+    // Chains by position in the table: the order numberRules numbers them in, recorded on each
+    // chain's one jump (and goto) record for the compiler, and the node numbers of the loop check.
+    const chains: Chain[] = [];
+    const posOf = new Map<Chain, number>();
+    for (const ch of table.chains.values()) {
+      posOf.set(ch, chains.length);
+      chains.push(ch);
+    }
+    const jumpOf: (Target | undefined)[] = [];
+    const gotoOf: (Target | undefined)[] = [];
     // The jump/goto edges, for checkLoops, in flat arrays (a kube-proxy nat table has 300k edges
-    // out of 100k chains: objects or growing arrays per chain would all survive until the check).
-    // Chains with edges are numbered in first-seen order; an edge is its source's number and its
-    // pending slot, whose `resolved` then holds the chain it goes to.
-    const nodeOf = new Map<Chain, number>();
-    const nodes: Chain[] = [];
+    // out of 100k chains): source and target positions, and the pending slot of the rule.
     const edgeFrom = new Int32Array(n);
+    const edgeTo = new Int32Array(n);
     const edgeSlot = new Int32Array(n);
     let ne = 0;
     let from: Chain | null = null;
-    let fromId = -1;
+    let fromPos = -1;
     for (let k = 0; k < n; k++) {
       const rule = pt.rule[k]!;
       const cg = pt.colGoto[k]!;
@@ -854,24 +859,27 @@ class Parser {
       let t: Target;
       if (ch) {
         if (ch.builtin) this.fail(`cannot jump to built-in chain ${name}`, col, rule.line, rule.text);
-        const interned = isGoto ? this.gotos : this.jumps;
-        const jt = interned.get(ch);
-        if (jt) t = jt;
-        else interned.set(ch, (t = { kind: isGoto ? 'goto' : 'jump', chain: ch.name }));
-        // Pending targets come in rule order, so one chain's edges are mostly consecutive.
+        const p = posOf.get(ch)!;
+        const interned = isGoto ? gotoOf : jumpOf;
+        const jt = interned[p];
+        if (jt !== undefined) t = jt;
+        else {
+          const made: Extract<Target, { kind: 'jump' | 'goto' }> = { kind: isGoto ? 'goto' : 'jump', chain: ch.name };
+          setTargetChainPosition(made, p);
+          interned[p] = t = made;
+        }
+        // Pending targets come in rule order, so one chain's edges are mostly consecutive. A rule
+        // whose chain was deleted since (-X) has no position: nothing can reach it, so no edge.
         const rc = pt.chain[k]!;
         if (rc !== from) {
           from = rc;
-          fromId = nodeOf.get(rc) ?? -1;
-          if (fromId < 0) {
-            fromId = nodes.length;
-            nodes.push(rc);
-            nodeOf.set(rc, fromId);
-          }
+          fromPos = posOf.get(rc) ?? -1;
         }
-        pt.resolved[k] = ch;
-        edgeFrom[ne] = fromId;
-        edgeSlot[ne++] = k;
+        if (fromPos >= 0) {
+          edgeFrom[ne] = fromPos;
+          edgeTo[ne] = p;
+          edgeSlot[ne++] = k;
+        }
       } else if (isGoto) {
         this.softAt(`goto to missing chain ${quote(name)}`, col, rule);
         t = { kind: 'unknownTarget', name, text: `-g ${name}` };
@@ -893,23 +901,13 @@ class Parser {
       rule.target = t;
     }
     this.pending.delete(table);
-    // A chain's rules array is exact while short (append); a longer one grown by push keeps spare
-    // capacity: copy it. Each chain's jump and goto record learns the chain's position (compile).
-    let position = 0;
-    const gotos = this.gotos.size > 0;
-    for (const ch of table.chains.values()) {
-      if (ch.rules.length > EXACT_RULES) ch.rules = ch.rules.slice();
-      const j = this.jumps.get(ch);
-      if (j !== undefined) setTargetChainPosition(j as Extract<Target, { kind: 'jump' }>, position);
-      const g = gotos ? this.gotos.get(ch) : undefined;
-      if (g !== undefined) setTargetChainPosition(g as Extract<Target, { kind: 'goto' }>, position);
-      position++;
-    }
+    // A chain's rules array is exact while short (append); a longer one grown by push keeps spare capacity: copy it.
+    for (const ch of chains) if (ch.rules.length > EXACT_RULES) ch.rules = ch.rules.slice();
     if (this.inserted.has(table)) {
-      for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
+      for (const ch of chains) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
     }
-    this.checkLoops(pt, nodes, nodeOf, edgeFrom, edgeSlot, ne);
+    this.checkLoops(pt, chains, edgeFrom, edgeTo, edgeSlot, ne);
     this.table = null;
     this.lastChain = null;
   }
@@ -922,29 +920,32 @@ class Parser {
   /**
    * iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. Only the jump/goto
    * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack), as
-   * adjacency lists in pending order (a counting sort of the edges by source).
+   * adjacency lists in pending order (a counting sort of the edges by source), from each source
+   * chain in the order its first edge was read.
    */
-  private checkLoops(pt: PendingTargets, nodes: Chain[], nodeOf: Map<Chain, number>, edgeFrom: Int32Array, edgeSlot: Int32Array, ne: number): void {
-    const nn = nodes.length;
-    if (nn === 0) return;
+  private checkLoops(pt: PendingTargets, chains: Chain[], edgeFrom: Int32Array, edgeTo: Int32Array, edgeSlot: Int32Array, ne: number): void {
+    if (ne === 0) return;
+    const nn = chains.length;
     const first = new Int32Array(nn + 1);
-    for (let e = 0; e < ne; e++) first[edgeFrom[e]! + 1]++;
+    const starts: number[] = [];
+    for (let e = 0; e < ne; e++) {
+      const v = edgeFrom[e]!;
+      if (first[v + 1]++ === 0) starts.push(v);
+    }
     for (let v = 0; v < nn; v++) first[v + 1] += first[v]!;
     const fill = first.slice(0, nn);
-    // adjTo: the target's node number, -1 when it has no edges (then it is done as soon as reached).
     const adjTo = new Int32Array(ne);
     const adjSlot = new Int32Array(ne);
     for (let e = 0; e < ne; e++) {
       const at = fill[edgeFrom[e]!]!++;
-      const k = edgeSlot[e]!;
-      adjTo[at] = nodeOf.get(pt.resolved[k]!) ?? -1;
-      adjSlot[at] = k;
+      adjTo[at] = edgeTo[e]!;
+      adjSlot[at] = edgeSlot[e]!;
     }
-    // 0 unvisited, 1 on the path, 2 done.
+    // 0 unvisited, 1 on the path, 2 done; a chain without edges is done as soon as it is reached.
     const state = new Uint8Array(nn);
     const path = new Int32Array(nn);
     const next = new Int32Array(nn);
-    for (let start = 0; start < nn; start++) {
+    for (const start of starts) {
       if (state[start] !== 0) continue;
       let top = 0;
       path[0] = start;
@@ -959,12 +960,12 @@ class Parser {
           continue;
         }
         const to = adjTo[i]!;
-        if (to < 0) continue;
+        if (first[to] === first[to + 1]) continue;
         if (state[to] === 1) {
           const r = pt.rule[adjSlot[i]!]!;
           const on = Array.from(path.subarray(0, top + 1));
-          const cycle = [...on.slice(on.indexOf(to)), to].map((c) => nodes[c]!.name).join(' -> ');
-          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(nodes[to]!.name) + 1 || 1, r.line, r.text);
+          const cycle = [...on.slice(on.indexOf(to)), to].map((c) => chains[c]!.name).join(' -> ');
+          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(chains[to]!.name) + 1 || 1, r.line, r.text);
         }
         if (state[to] === 0) {
           state[to] = 1;
