@@ -35,6 +35,16 @@ export interface CompileOptions {
   ipvsNotes?: IpvsNotes;
 }
 
+/** Chain ids by name, one map per table id: jump resolution for targets without a recorded position. */
+function chainIdsByName(rs: Ruleset): Map<string, number>[] {
+  const byTable: Map<string, number>[] = [];
+  for (let id = 0; id < rs.chains.length; id++) {
+    const c = rs.chains[id]!;
+    (byTable[c.tableId] ??= new Map()).set(c.chain.name, id);
+  }
+  return byTable;
+}
+
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
   // Rules are encoded in id order (the model's objects read in memory order) into `enc`, then
   // copied into their chain regions in walk order. The sections after the regions are written
@@ -63,14 +73,10 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
   const nchains = rs.chains.length;
   const tableFirst: number[] = [];
+  // Chain names by id, read in the chain pass: checking a recorded position costs one array read.
+  const chainName: string[] = [];
+  // (Not a closure: a closure over the hot loops' variables would move them to the heap.)
   let tableChains: Map<string, number>[] | null = null;
-  const chainByName = (table: number, name: string): number => {
-    if (!tableChains) {
-      tableChains = [];
-      for (let id = 0; id < nchains; id++) (tableChains[chainTable[id]!] ??= new Map()).set(rs.chains[id]!.chain.name, id);
-    }
-    return tableChains[table]?.get(name) ?? -1;
-  };
   const chainTable = new Int32Array(nchains);
   const chainCount = new Int32Array(nchains);
   const chainFirst = new Int32Array(nchains);
@@ -84,6 +90,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     first += chain.rules.length;
     chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
     tableFirst[tableId] ??= id;
+    chainName.push(chain.name);
   }
 
   // Pass 1, in rule id order: index keys, jump targets (chain ids), and each rule encoded into
@@ -126,7 +133,7 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
         lastTarget = t;
         const pos = targetChainPosition(t);
         const at = pos < 0 ? -1 : tableFirst[tk0]! + pos;
-        lastId = at >= 0 && at < nchains && chainTable[at] === tk0 && rs.chains[at]!.chain.name === t.chain ? at : chainByName(tk0, t.chain);
+        lastId = at >= 0 && at < nchains && chainTable[at] === tk0 && chainName[at] === t.chain ? at : ((tableChains ??= chainIdsByName(rs))[tk0]?.get(t.chain) ?? -1);
       }
       jumpTo[id] = lastId;
     }
