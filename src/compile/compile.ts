@@ -4,6 +4,7 @@
 
 import type { Ruleset } from '../model/ruleset.js';
 import { HOOK_NAMES, hookPlan } from '../model/hooks.js';
+import { targetChainPosition } from '../model/rule.js';
 import * as L from './layout.js';
 
 import { encodeMatches, encodeTarget, indexKeys, kernelOrder, pushIface, type EncodeContext, type IndexKeys } from './ops.js';
@@ -34,6 +35,16 @@ export interface CompileOptions {
   ipvsNotes?: IpvsNotes;
 }
 
+/** Chain ids by name, one map per table id: jump resolution for targets without a recorded position. */
+function chainIdsByName(rs: Ruleset): Map<string, number>[] {
+  const byTable: Map<string, number>[] = [];
+  for (let id = 0; id < rs.chains.length; id++) {
+    const c = rs.chains[id]!;
+    (byTable[c.tableId] ??= new Map()).set(c.chain.name, id);
+  }
+  return byTable;
+}
+
 export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): CompiledRuleset {
   // Rules are encoded in id order (the model's objects read in memory order) into `enc`, then
   // copied into their chain regions in walk order. The sections after the regions are written
@@ -56,10 +67,16 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   };
   const nrules = rs.rules.length;
 
-  // Jump targets resolve within the rule's own table: one name map per table id.
+  // Jump targets resolve within the rule's own table: by the position the parser recorded on the
+  // target (numberRules numbers a table's chains consecutively, in `chains` order, from the
+  // table's first id), else by name through one name map per table id, built on first need.
   // The chain records' fields are read in the same pass (one walk over 100k+ chain objects).
   const nchains = rs.chains.length;
-  const tableChains: Map<string, number>[] = [];
+  const tableFirst: number[] = [];
+  // Chain names by id, read in the chain pass: checking a recorded position costs one array read.
+  const chainName: string[] = [];
+  // (Not a closure: a closure over the hot loops' variables would move them to the heap.)
+  let tableChains: Map<string, number>[] | null = null;
   const chainTable = new Int32Array(nchains);
   const chainCount = new Int32Array(nchains);
   const chainFirst = new Int32Array(nchains);
@@ -72,7 +89,8 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
     chainFirst[id] = first;
     first += chain.rules.length;
     chainPolicy[id] = !chain.builtin ? L.POLICY_NONE : chain.policy === 'DROP' ? L.POLICY_DROP : L.POLICY_ACCEPT;
-    (tableChains[tableId] ??= new Map()).set(chain.name, id);
+    tableFirst[tableId] ??= id;
+    chainName.push(chain.name);
   }
 
   // Pass 1, in rule id order: index keys, jump targets (chain ids), and each rule encoded into
@@ -83,7 +101,6 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
   const ruleChain = rs.ruleChain;
   const jumpTo = new Int32Array(nrules).fill(-1);
   const encAt = new Int32Array(nrules + 1);
-  let names: Map<string, number> | undefined;
   let namesKey = -1;
   // The parser makes one target object per target chain, and most jumps repeat the one before
   // (KUBE-MARK-MASQ): the same object resolves to the same id without a lookup.
@@ -110,12 +127,13 @@ export function compileRuleset(rs: Ruleset, opts: CompileOptions = {}): Compiled
       const tk0 = chainTable[ruleChain[id]!]!;
       if (tk0 !== namesKey) {
         namesKey = tk0;
-        names = tableChains[tk0];
         lastTarget = null;
       }
       if (t !== lastTarget) {
         lastTarget = t;
-        lastId = names?.get(t.chain) ?? -1;
+        const pos = targetChainPosition(t);
+        const at = pos < 0 ? -1 : tableFirst[tk0]! + pos;
+        lastId = at >= 0 && at < nchains && chainTable[at] === tk0 && chainName[at] === t.chain ? at : ((tableChains ??= chainIdsByName(rs))[tk0]?.get(t.chain) ?? -1);
       }
       jumpTo[id] = lastId;
     }

@@ -196,6 +196,25 @@ export type Target =
   /** A target landfall does not model: reported as uncertain; the walk continues past it. */
   | { kind: 'unknownTarget'; name: string; text: string };
 
+/**
+ * A jump/goto target's chain, as its position in its table's `chains` (iteration order), when the
+ * producer knows it: the iptables parser sets it at COMMIT on the one target record it makes per
+ * chain, so the compiler resolves jumps without looking 100k chain names up. A non-enumerable
+ * symbol property: JSON, structuredClone, spread and deep equality do not see it. A reader must
+ * check the name it finds there (a table edited after parsing may have moved its chains).
+ */
+const CHAIN_POSITION = Symbol('landfall.chainPosition');
+
+/** The position recorded by setTargetChainPosition, -1 when none. */
+export function targetChainPosition(t: Target): number {
+  const p = (t as { [CHAIN_POSITION]?: number })[CHAIN_POSITION];
+  return p === undefined ? -1 : p;
+}
+
+export function setTargetChainPosition(t: Extract<Target, { kind: 'jump' | 'goto' }>, position: number): void {
+  Object.defineProperty(t, CHAIN_POSITION, { value: position, writable: true, configurable: true, enumerable: false });
+}
+
 export interface Rule {
   /** 1-based line in the dump. */
   line: number;

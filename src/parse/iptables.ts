@@ -5,7 +5,7 @@
 
 import { parseCidr } from '../model/addr.js';
 import type { Cidr, Family } from '../model/addr.js';
-import { BUILTIN_CHAINS, TABLES } from '../model/rule.js';
+import { BUILTIN_CHAINS, setTargetChainPosition, TABLES } from '../model/rule.js';
 import type { Chain, FamilyRules, Match, ParseWarning, Rule, Table, TableName, Target } from '../model/rule.js';
 import { ColumnError, ParseError, quote } from './errors.js';
 import { buildModule, moduleSpec, optionArity, protoModule, type OptWord } from './matches.js';
@@ -51,15 +51,8 @@ function protoMatch(proto: number, invert: boolean): Match {
 type AddrMatch = Extract<Match, { kind: 'src' }> | Extract<Match, { kind: 'dst' }>;
 /** Cache bounds: interning saves memory and time on kube-proxy dumps, never unbounded growth. */
 const MAX_INTERNED = 200_000;
-
-/** A chain's jump/goto edges: the rule and the chain it goes to, side by side. */
-interface Edge {
-  rules: Rule[];
-  to: Chain[];
-  /** checkLoops: 0 unvisited, 1 on the path, 2 done. */
-  state: 0 | 1 | 2;
-}
-type Edges = Map<Chain, Edge>;
+/** Chains up to this many rules get exact-size rule arrays as they are read (rule()); COMMIT trims the longer ones. */
+const EXACT_RULES = 2;
 
 /**
  * A table's targets to resolve at COMMIT, one slot per rule with a target, side by side (a
@@ -68,9 +61,10 @@ type Edges = Map<Chain, Edge>;
 class PendingTargets {
   readonly rule: Rule[] = [];
   readonly chain: Chain[] = [];
-  readonly name: string[] = [];
-  readonly isGoto: boolean[] = [];
-  readonly col: number[] = [];
+  /** The target's name; null when `resolved` holds the chain (its name), so 300k name strings need not stay alive until COMMIT. */
+  readonly name: (string | null)[] = [];
+  /** The target name's column × 2, + 1 for a goto (one small integer per slot). */
+  readonly colGoto: number[] = [];
   /** The chain the name named when the rule was read; slots before `stale` must look again (a chain was deleted since). */
   readonly resolved: (Chain | undefined)[] = [];
   stale = 0;
@@ -115,10 +109,28 @@ class Parser {
    */
   private readonly addrMatches = [new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>(), new Map<string, AddrMatch>()];
   private readonly bareTargets = new Map<string, Target>();
-  private readonly jumps = new Map<Chain, Target>();
-  private readonly gotos = new Map<Chain, Target>();
+  /** Shared match lists (matchList): the empty one, and one per match record of one-match rules. */
+  private readonly noMatches: Match[] = [];
+  private readonly oneMatch = new Map<Match, Match[]>();
   /** The chain of the previous rule line: consecutive rules usually share it (reset by anything that changes chains). */
   private lastChain: Chain | null = null;
+  /**
+   * The open table's chains in `:CHAIN` order. iptables-save writes the rules chain by chain in
+   * that order, so the chain of a rule is usually one of the next few after the previous rule's:
+   * found by comparing names, not by a lookup in a 100k-entry Map. Off (null) once -X deletes.
+   */
+  private declared: Chain[] | null = null;
+  private declaredTable: Table | null = null;
+  /** Where in `declared` the previous found chain was: the search for the next starts after it. */
+  private declaredAt = -1;
+  /**
+   * The last two target names looked up and what they named (kube-proxy endpoint chains alternate
+   * KUBE-MARK-MASQ and DNAT); forgotten whenever a chain is added or deleted.
+   */
+  private targetName: [string | null, string | null] = [null, null];
+  private targetChain: [Chain | undefined, Chain | undefined] = [undefined, undefined];
+  private targetTable: Table | null = null;
+  private targetNext = 0;
   /** Tables where -I or -F changed positions: renumber their rules at COMMIT. */
   private readonly inserted = new Set<Table>();
   private familyHint: Family | undefined;
@@ -342,6 +354,7 @@ class Parser {
     const dump = this.dump!;
     const table: Table = { name: t, family: dump.family ?? 4, chains: new Map(), line: this.lineNo };
     for (const b of BUILTIN_CHAINS[t]) table.chains.set(b, { name: b, builtin: true, policy: 'ACCEPT', line: this.lineNo, rules: [] });
+    this.chainsChanged();
     dump.tables.set(t, table);
     this.pending.set(table, new PendingTargets());
     return table;
@@ -363,6 +376,7 @@ class Parser {
       ch.policy = policy;
       ch.line = this.lineNo;
       this.policyLines.add(ch);
+      this.declaredChain(table, ch);
       return;
     }
     if (policy !== '-') this.fail(`user chain ${quote(name)} cannot have a policy (${quote(policy)}); expected -`, cols[1]);
@@ -370,7 +384,42 @@ class Parser {
       this.soft(`chain ${quote(name)} declared twice`, cols[0]);
       return;
     }
-    table.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
+    const ch: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
+    table.chains.set(name, ch);
+    this.chainsChanged();
+    this.declaredChain(table, ch);
+  }
+
+  private declaredChain(table: Table, ch: Chain): void {
+    if (this.declaredTable !== table) {
+      this.declaredTable = table;
+      this.declared = [];
+      this.declaredAt = -1;
+    }
+    this.declared?.push(ch);
+  }
+
+  private chainsChanged(): void {
+    this.targetName[0] = this.targetName[1] = null;
+  }
+
+  /** The open table's chain of a target's name, as the rule is read (COMMIT looks again if one was deleted since). */
+  private targetChainOf(name: string): Chain | undefined {
+    const table = this.table!;
+    const names = this.targetName;
+    if (this.targetTable === table) {
+      if (name === names[0]) return this.targetChain[0];
+      if (name === names[1]) return this.targetChain[1];
+    } else {
+      this.targetTable = table;
+      names[0] = names[1] = null;
+    }
+    const ch = table.chains.get(name);
+    const k = this.targetNext;
+    this.targetNext = 1 - k;
+    names[k] = name;
+    this.targetChain[k] = ch;
+    return ch;
   }
 
   private words(line: string, start: number) {
@@ -386,11 +435,21 @@ class Parser {
     if (!name) this.fail('missing chain name', col);
     const last = this.lastChain;
     if (last !== null && last.name === name) return last;
+    const d = this.declared;
+    if (d !== null && this.declaredTable === this.table) {
+      for (let k = this.declaredAt + 1, end = Math.min(d.length, k + 4); k < end; k++) {
+        if (d[k]!.name === name) {
+          this.declaredAt = k;
+          return (this.lastChain = d[k]!);
+        }
+      }
+    }
     const ch = this.table!.chains.get(name);
     if (ch) return (this.lastChain = ch);
     this.soft(`rule in undeclared chain ${quote(name)}`, col);
     const created: Chain = { name, builtin: false, line: this.lineNo, rules: [] };
     this.table!.chains.set(name, created);
+    this.chainsChanged();
     return created;
   }
 
@@ -419,7 +478,10 @@ class Parser {
         const name = words[1];
         if (!name) this.fail('-N needs a chain name', cols[0] + 3);
         if (this.table!.chains.has(name)) this.soft(`chain ${quote(name)} already exists`, cols[1]);
-        else this.table!.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
+        else {
+          this.table!.chains.set(name, { name, builtin: false, line: this.lineNo, rules: [] });
+          this.chainsChanged();
+        }
         return;
       }
       case '-X':
@@ -427,6 +489,8 @@ class Parser {
         const name = words[1];
         const pt = this.pending.get(this.table!);
         if (pt) pt.stale = pt.rule.length;
+        this.chainsChanged();
+        if (this.declaredTable === this.table) this.declared = null;
         if (!name) {
           for (const [k, ch] of this.table!.chains) if (!ch.builtin) this.table!.chains.delete(k);
           return;
@@ -682,8 +746,7 @@ class Parser {
       table: table.name,
       chain: chain.name,
       index: 0,
-      // A pushed-to array keeps spare capacity (16+ slots); the rule keeps an exact copy.
-      matches: matches.slice(),
+      matches: this.matchList(matches),
       target: null,
       family: dump.family ?? 4,
     };
@@ -695,24 +758,47 @@ class Parser {
       const built = target.isGoto ? null : this.prebuild(target.name, target.opts);
       if (built) rule.target = built;
       else if (target.opts.length) pt.opts.set(slot, target.opts);
+      const resolved = this.targetChainOf(target.name);
       pt.rule.push(rule);
       pt.chain.push(chain);
-      pt.name.push(target.name);
-      pt.isGoto.push(target.isGoto);
-      pt.col.push(target.col);
-      pt.resolved.push(table.chains.get(target.name));
+      pt.name.push(resolved === undefined ? target.name : null);
+      pt.colGoto.push(target.col * 2 + (target.isGoto ? 1 : 0));
+      pt.resolved.push(resolved);
     }
     // A headerless paste never declares its built-in chains: their policy step points at their first rule.
     if (chain.builtin && this.loose.size && chain.line === table.line && chain.rules.length === 0 && !this.policyLines.has(chain)) chain.line = this.lineNo;
     if (insertAt < 0) {
-      chain.rules.push(rule);
-      rule.index = chain.rules.length;
+      // Most kube-proxy chains hold one or two rules (an endpoint's): those arrays are written at
+      // their exact size, since a pushed-to array reserves 17+ slots, and all of them survive.
+      const rs = chain.rules;
+      const len = rs.length;
+      if (len === 0) chain.rules = [rule];
+      else if (len === 1) chain.rules = [rs[0]!, rule];
+      else rs.push(rule);
+      rule.index = len + 1;
     } else {
       chain.rules.splice(insertAt, 0, rule);
       this.inserted.add(this.table!);
     }
     // Only a rule read before the dump's family was known may need its family set at the end.
     if (dump.family === undefined) dump.rules.push(rule);
+  }
+
+  /**
+   * The rule's own match list: a pushed-to array keeps spare capacity (16+ slots), so an exact
+   * copy, except that lists of no match or of one shared record are shared too (immutable, like
+   * the records): most kube-proxy rules hold one match (-s of an endpoint, -p tcp, a probability).
+   */
+  private matchList(ms: Match[]): Match[] {
+    if (ms.length === 0) return this.noMatches;
+    if (ms.length !== 1) return ms.slice();
+    const m = ms[0]!;
+    let list = this.oneMatch.get(m);
+    if (!list) {
+      list = [m];
+      if (this.oneMatch.size < MAX_INTERNED) this.oneMatch.set(m, list);
+    }
+    return list;
   }
 
   /**
@@ -740,34 +826,60 @@ class Parser {
   /** COMMIT: resolve targets now that every chain of the table is known, then check for loops. */
   private commit(): void {
     const table = this.table!;
-    const edges: Edges = new Map();
-    let from: Chain | null = null;
-    let out: Edge | undefined;
     const pt = this.pending.get(table) ?? new PendingTargets();
-    for (let k = 0; k < pt.rule.length; k++) {
+    const n = pt.rule.length;
+    // Chains by position in the table: the order numberRules numbers them in, recorded on each
+    // chain's one jump (and goto) record for the compiler, and the node numbers of the loop check.
+    const chains: Chain[] = [];
+    const posOf = new Map<Chain, number>();
+    for (const ch of table.chains.values()) {
+      posOf.set(ch, chains.length);
+      chains.push(ch);
+    }
+    const jumpOf: (Target | undefined)[] = [];
+    const gotoOf: (Target | undefined)[] = [];
+    // The jump/goto edges, for checkLoops, in flat arrays (a kube-proxy nat table has 300k edges
+    // out of 100k chains): source and target positions, and the pending slot of the rule.
+    const edgeFrom = new Int32Array(n);
+    const edgeTo = new Int32Array(n);
+    const edgeSlot = new Int32Array(n);
+    let ne = 0;
+    let from: Chain | null = null;
+    let fromPos = -1;
+    for (let k = 0; k < n; k++) {
       const rule = pt.rule[k]!;
-      const name = pt.name[k]!;
-      const col = pt.col[k]!;
-      const isGoto = pt.isGoto[k]!;
+      const cg = pt.colGoto[k]!;
+      const col = cg >> 1;
+      const isGoto = (cg & 1) === 1;
       // A chain found when the rule was read is still the one of that name unless one was deleted
       // since (a name can be declared later, so a miss is looked up again).
-      const ch = k >= pt.stale && pt.resolved[k] !== undefined ? pt.resolved[k] : table.chains.get(name);
+      const seen = pt.resolved[k];
+      const name = pt.name[k] ?? seen!.name;
+      const ch = k >= pt.stale && seen !== undefined ? seen : table.chains.get(name);
       let t: Target;
       if (ch) {
         if (ch.builtin) this.fail(`cannot jump to built-in chain ${name}`, col, rule.line, rule.text);
-        const interned = isGoto ? this.gotos : this.jumps;
-        const jt = interned.get(ch);
-        if (jt) t = jt;
-        else interned.set(ch, (t = { kind: isGoto ? 'goto' : 'jump', chain: ch.name }));
-        // Pending targets come in rule order, so one chain's edges are mostly consecutive.
+        const p = posOf.get(ch)!;
+        const interned = isGoto ? gotoOf : jumpOf;
+        const jt = interned[p];
+        if (jt !== undefined) t = jt;
+        else {
+          const made: Extract<Target, { kind: 'jump' | 'goto' }> = { kind: isGoto ? 'goto' : 'jump', chain: ch.name };
+          setTargetChainPosition(made, p);
+          interned[p] = t = made;
+        }
+        // Pending targets come in rule order, so one chain's edges are mostly consecutive. A rule
+        // whose chain was deleted since (-X) has no position: nothing can reach it, so no edge.
         const rc = pt.chain[k]!;
         if (rc !== from) {
           from = rc;
-          out = edges.get(from);
-          if (!out) edges.set(from, (out = { rules: [], to: [], state: 0 }));
+          fromPos = posOf.get(rc) ?? -1;
         }
-        out!.rules.push(rule);
-        out!.to.push(ch);
+        if (fromPos >= 0) {
+          edgeFrom[ne] = fromPos;
+          edgeTo[ne] = p;
+          edgeSlot[ne++] = k;
+        }
       } else if (isGoto) {
         this.softAt(`goto to missing chain ${quote(name)}`, col, rule);
         t = { kind: 'unknownTarget', name, text: `-g ${name}` };
@@ -789,13 +901,13 @@ class Parser {
       rule.target = t;
     }
     this.pending.delete(table);
-    // Rules arrays grown by push keep spare capacity (most chains hold a few rules): keep exact copies.
-    for (const ch of table.chains.values()) if (ch.rules.length) ch.rules = ch.rules.slice();
+    // A chain's rules array is exact while short (append); a longer one grown by push keeps spare capacity: copy it.
+    for (const ch of chains) if (ch.rules.length > EXACT_RULES) ch.rules = ch.rules.slice();
     if (this.inserted.has(table)) {
-      for (const ch of table.chains.values()) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
+      for (const ch of chains) for (let i = 0; i < ch.rules.length; i++) ch.rules[i].index = i + 1;
       this.inserted.delete(table);
     }
-    this.checkLoops(edges);
+    this.checkLoops(pt, chains, edgeFrom, edgeTo, edgeSlot, ne);
     this.table = null;
     this.lastChain = null;
   }
@@ -807,41 +919,59 @@ class Parser {
 
   /**
    * iptables-restore refuses chain loops (ELOOP); so do we, naming the cycle. Only the jump/goto
-   * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack).
+   * edges are walked (iteratively: a deep chain of jumps must not overflow the JS stack), as
+   * adjacency lists in pending order (a counting sort of the edges by source), from each source
+   * chain in the order its first edge was read.
    */
-  private checkLoops(edges: Edges): void {
-    // Only chains with edges can be on a cycle: a chain's visit state lives on its Edge record
-    // (no per-chain Map of states; a chain without edges is done as soon as it is reached).
-    for (const [start, first] of edges) {
-      if (first.state !== 0) continue;
-      const path: Chain[] = [start];
-      const outs: Edge[] = [first];
-      const next: number[] = [0];
-      first.state = 1;
-      while (path.length) {
-        const top = path.length - 1;
-        const out = outs[top]!;
+  private checkLoops(pt: PendingTargets, chains: Chain[], edgeFrom: Int32Array, edgeTo: Int32Array, edgeSlot: Int32Array, ne: number): void {
+    if (ne === 0) return;
+    const nn = chains.length;
+    const first = new Int32Array(nn + 1);
+    const starts: number[] = [];
+    for (let e = 0; e < ne; e++) {
+      const v = edgeFrom[e]!;
+      if (first[v + 1]++ === 0) starts.push(v);
+    }
+    for (let v = 0; v < nn; v++) first[v + 1] += first[v]!;
+    const fill = first.slice(0, nn);
+    const adjTo = new Int32Array(ne);
+    const adjSlot = new Int32Array(ne);
+    for (let e = 0; e < ne; e++) {
+      const at = fill[edgeFrom[e]!]!++;
+      adjTo[at] = edgeTo[e]!;
+      adjSlot[at] = edgeSlot[e]!;
+    }
+    // 0 unvisited, 1 on the path, 2 done; a chain without edges is done as soon as it is reached.
+    const state = new Uint8Array(nn);
+    const path = new Int32Array(nn);
+    const next = new Int32Array(nn);
+    for (const start of starts) {
+      if (state[start] !== 0) continue;
+      let top = 0;
+      path[0] = start;
+      next[0] = first[start]!;
+      state[start] = 1;
+      while (top >= 0) {
+        const v = path[top]!;
         const i = next[top]++;
-        if (i >= out.to.length) {
-          out.state = 2;
-          path.pop();
-          outs.pop();
-          next.pop();
+        if (i >= first[v + 1]!) {
+          state[v] = 2;
+          top--;
           continue;
         }
-        const to = out.to[i]!;
-        const toOut = edges.get(to);
-        if (toOut === undefined) continue;
-        if (toOut.state === 1) {
-          const r = out.rules[i]!;
-          const cycle = [...path.slice(path.indexOf(to)), to].map((c) => c.name).join(' -> ');
-          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(to.name) + 1 || 1, r.line, r.text);
+        const to = adjTo[i]!;
+        if (first[to] === first[to + 1]) continue;
+        if (state[to] === 1) {
+          const r = pt.rule[adjSlot[i]!]!;
+          const on = Array.from(path.subarray(0, top + 1));
+          const cycle = [...on.slice(on.indexOf(to)), to].map((c) => chains[c]!.name).join(' -> ');
+          this.fail(`chain loop: ${cycle}`, r.text.lastIndexOf(chains[to]!.name) + 1 || 1, r.line, r.text);
         }
-        if (toOut.state === 0) {
-          toOut.state = 1;
-          path.push(to);
-          outs.push(toOut);
-          next.push(0);
+        if (state[to] === 0) {
+          state[to] = 1;
+          top++;
+          path[top] = to;
+          next[top] = first[to]!;
         }
       }
     }

@@ -58,11 +58,39 @@ function unknownOpt(module: string, o: OptWord): Match {
   return { kind: 'unknown', module, text, reason: `option --${o.name} of match "${module}" is not modelled` };
 }
 
+/**
+ * Shared --sport/--dport records (immutable), by kind and sense, keyed by their interned range: a
+ * kube-proxy dump writes a service's port in several rules and a few hundred ports thousands of
+ * times, and every record a rule keeps is one more object the GC copies.
+ */
+const PORT_MATCHES = [new Map<PortRange, Match>(), new Map<PortRange, Match>(), new Map<PortRange, Match>(), new Map<PortRange, Match>()];
+function portMatch(dst: boolean, invert: boolean, r: PortRange): Match {
+  const shared = PORT_MATCHES[(dst ? 2 : 0) + (invert ? 1 : 0)]!;
+  let m = shared.get(r);
+  if (!m) {
+    m = dst ? { kind: 'dport', invert, range: r } : { kind: 'sport', invert, range: r };
+    if (shared.size < 100_000) shared.set(r, m);
+  }
+  return m;
+}
+
+/** Shared statistic --mode random records by sense and threshold: endpoint counts repeat 1/n. */
+const RANDOM_MATCHES = new Map<number, Match>();
+function randomMatch(invert: boolean, threshold: number): Match {
+  const key = invert ? -1 - threshold : threshold;
+  let m = RANDOM_MATCHES.get(key);
+  if (!m) {
+    m = { kind: 'random', invert, threshold };
+    if (RANDOM_MATCHES.size < 100_000) RANDOM_MATCHES.set(key, m);
+  }
+  return m;
+}
+
 const ports: ModuleSpec['build'] = (opts) => {
   const out: Match[] = [];
   for (const o of opts) {
-    if (o.name === 'sport' || o.name === 'source-port') out.push({ kind: 'sport', invert: o.invert, range: range(o) });
-    else if (o.name === 'dport' || o.name === 'destination-port') out.push({ kind: 'dport', invert: o.invert, range: range(o) });
+    if (o.name === 'sport' || o.name === 'source-port') out.push(portMatch(false, o.invert, range(o)));
+    else if (o.name === 'dport' || o.name === 'destination-port') out.push(portMatch(true, o.invert, range(o)));
     else if (o.name === 'tcp-flags') {
       const mask = parseTcpFlags(o.args[0]) ?? bad(o, 'TCP flags', 0);
       const comp = parseTcpFlags(o.args[1]) ?? bad(o, 'TCP flags', 1);
@@ -191,7 +219,7 @@ const SPECS: Record<string, ModuleSpec> = {
       if (mode.args[0] === 'random') {
         const p = get('probability');
         if (!p) throw new ColumnError('statistic --mode random needs --probability', mode.col);
-        return [{ kind: 'random', invert, threshold: parseProbability(p.args[0]) ?? bad(p, 'probability') }];
+        return [randomMatch(invert, parseProbability(p.args[0]) ?? bad(p, 'probability'))];
       }
       if (mode.args[0] === 'nth') {
         const e = get('every');

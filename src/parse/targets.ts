@@ -2,7 +2,7 @@
 // carries are typed; targets that only observe (LOG, NFLOG, …) are no-ops; anything else is kept
 // as `unknownTarget` and reported by the walk.
 
-import { parseAddr } from '../model/addr.js';
+import { parseAddr, parseIPv4 } from '../model/addr.js';
 import type { Addr } from '../model/addr.js';
 import type { NatRange, PortRange, Target } from '../model/rule.js';
 import { ColumnError } from './errors.js';
@@ -67,6 +67,36 @@ function bad(o: OptWord, what: string): never {
   throw new ColumnError(`invalid ${what} ${JSON.stringify(o.args[0] ?? '')} for --${o.name}`, o.argCols[0] ?? o.col);
 }
 
+/**
+ * NAT addresses and port ranges, shared between targets (immutable): a kube-proxy dump names each
+ * endpoint address in one DNAT per port and a few ports thousands of times.
+ */
+const NAT_ADDRS = new Map<number, Addr>();
+const NAT_PORTS = new Map<string, PortRange>();
+const MAX_SHARED = 100_000;
+
+function natAddr(s: string): Addr | null {
+  if (s.includes(':')) return parseAddr(s);
+  const v = parseIPv4(s);
+  if (v === null) return null;
+  let a = NAT_ADDRS.get(v);
+  if (!a) {
+    a = { family: 4, w: [v, 0, 0, 0] };
+    if (NAT_ADDRS.size < MAX_SHARED) NAT_ADDRS.set(v, a);
+  }
+  return a;
+}
+
+function natPorts(s: string): PortRange | null {
+  let p = NAT_PORTS.get(s);
+  if (!p) {
+    p = parsePortRange(s, '-') ?? undefined;
+    if (!p) return null;
+    if (NAT_PORTS.size < MAX_SHARED) NAT_PORTS.set(s, p);
+  }
+  return p;
+}
+
 /** `a[-b][:p[-q]]`, with IPv6 addresses in brackets when a port follows. */
 export function parseNatRange(s: string): NatRange | null {
   let addrPart = s;
@@ -93,14 +123,14 @@ export function parseNatRange(s: string): NatRange | null {
   const r: NatRange = {};
   if (addrPart.length) {
     const dash = addrPart.indexOf('-');
-    const lo: Addr | null = parseAddr(dash < 0 ? addrPart : addrPart.slice(0, dash));
-    const hi: Addr | null = dash < 0 ? lo : parseAddr(addrPart.slice(dash + 1));
+    const lo: Addr | null = natAddr(dash < 0 ? addrPart : addrPart.slice(0, dash));
+    const hi: Addr | null = dash < 0 ? lo : natAddr(addrPart.slice(dash + 1));
     if (!lo || !hi || lo.family !== hi.family) return null;
     r.lo = lo;
     r.hi = hi;
   }
   if (portPart !== undefined) {
-    const p: PortRange | null = parsePortRange(portPart, '-');
+    const p: PortRange | null = natPorts(portPart);
     if (!p) return null;
     r.ports = p;
   }

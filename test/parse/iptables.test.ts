@@ -247,6 +247,86 @@ describe('errors name the line and the column', () => {
   });
 });
 
+describe('chain loops and shared records', () => {
+  const filter = (lines: string[], chains: string[]) => ['*filter', ...chains.map((c) => `:${c} - [0:0]`), ...lines, 'COMMIT', ''].join('\n');
+
+  it('finds a loop whose chains\' rules are interleaved, through a goto, and names the rule that closes it', () => {
+    const text = filter(['-A A -j B', '-A C -j D', '-A B -j RETURN', '-A A -g C', '-A D -j ACCEPT', '-A D -j A'], ['A', 'B', 'C', 'D']);
+    const e = perr(text);
+    expect(e.message).toMatch(/chain loop: A -> C -> D -> A$/);
+    expect([e.line, e.column]).toEqual([11, 9]);
+  });
+
+  it('accepts diamonds, self-free deep chains and chains reached from many rules', () => {
+    const depth = 5000;
+    const chains = Array.from({ length: depth }, (_, i) => `C${i}`);
+    const lines = chains.slice(0, -1).map((c, i) => `-A ${c} -j C${i + 1}`);
+    lines.push('-A INPUT -j C0', '-A INPUT -j C2', '-A C1 -j C3', '-A C0 -j C4');
+    const r = parseIptablesSave(filter(lines, chains));
+    expect(r.v4!.tables.get('filter')!.chains.get('C0')!.rules.map((x) => x.target)).toEqual([{ kind: 'jump', chain: 'C1' }, { kind: 'jump', chain: 'C4' }]);
+    const loop = perr(filter([...lines, `-A C${depth - 1} -j C1`], chains)).message;
+    expect(loop).toContain(`chain loop: ${chains.slice(1).join(' -> ')} -> C1`);
+  });
+
+  it('rules of one dump share immutable records: jump targets, ports, probabilities, NAT addresses and one-match lists', () => {
+    const r = parseIptablesSave(
+      nat(
+        [
+          '-A S -m statistic --mode random --probability 0.5 -j E1',
+          '-A S -m statistic --mode random --probability 0.5 -j E2',
+          '-A S -m statistic --mode random --probability 0.25 -j E2',
+          '-A E1 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1:8080',
+          '-A E2 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1:8080',
+          '-A E2 -p tcp -m tcp ! --dport 80 -j DNAT --to-destination 10.0.0.2:8080',
+          '-A E2 -j RETURN',
+        ],
+        ['S', 'E1', 'E2'],
+      ),
+    );
+    const chains = r.v4!.tables.get('nat')!.chains;
+    const [s1, s2, s3] = chains.get('S')!.rules;
+    expect(s2.matches).toBe(s1.matches);
+    expect(s3.matches).not.toBe(s1.matches);
+    expect(s3.matches).toEqual([{ kind: 'random', invert: false, threshold: 0x20000000 }]);
+    expect(s3.target).toBe(s2.target);
+    const [e1] = chains.get('E1')!.rules;
+    const [e2, e3, e4] = chains.get('E2')!.rules;
+    expect(e2.matches[1]).toBe(e1.matches[1]);
+    expect(e3.matches[1]).not.toBe(e1.matches[1]);
+    expect(e3.matches[1]).toEqual({ kind: 'dport', invert: true, range: { lo: 80, hi: 80 } });
+    const nat1 = (t: Rule['target']) => (t as Extract<Rule['target'], { kind: 'DNAT' }>).ranges[0];
+    expect(nat1(e2.target).lo).toBe(nat1(e1.target).lo);
+    expect(nat1(e2.target).ports).toBe(nat1(e1.target).ports);
+    expect(nat1(e3.target).lo).toEqual({ family: 4, w: [0x0a000002, 0, 0, 0] });
+    expect(nat1(e3.target).hi).toBe(nat1(e3.target).lo);
+    expect(e4.matches).toEqual([]);
+    expect(chains.get('E2')!.rules.map((x) => x.index)).toEqual([1, 2, 3]);
+  });
+
+  it('puts rules in their chains whatever the order of the rules, the declarations and -X/-N', () => {
+    const lines = ['-A C -j ACCEPT', '-A A -j C', '-A B -j DROP', '-A A -j B', '-A C -j B', '-X D', '-N D', '-A D -j RETURN', '-A B -j D', '-A X -j D', '-N X'];
+    const r = parseIptablesSave(filter(lines, ['A', 'B', 'C', 'D', 'X']).replace(':X - [0:0]\n', ''), { lenient: true });
+    const ch = r.v4!.tables.get('filter')!.chains;
+    const got = Object.fromEntries([...ch].map(([n, c]) => [n, c.rules.map((x) => `${x.index}:${x.line}:${x.target!.kind === 'jump' ? x.target!.chain : x.target!.kind}`)]));
+    expect(got).toEqual({ INPUT: [], FORWARD: [], OUTPUT: [], A: ['1:7:C', '2:9:B'], B: ['1:8:DROP', '2:14:D'], C: ['1:6:ACCEPT', '2:10:B'], D: ['1:13:RETURN'], X: ['1:15:D'] });
+    expect(r.warnings.map((w) => [w.line, w.message])).toEqual([[15, 'rule in undeclared chain "X"'], [16, 'chain "X" already exists']]);
+  });
+
+  it('-I and -F keep positions right in chains of one, two and many rules', () => {
+    const lines = ['-A A -j ACCEPT', '-A A -j DROP', '-I A 2 -j RETURN', '-A B -j DROP', '-F B', '-A B -j ACCEPT'];
+    for (let i = 0; i < 20; i++) lines.push(`-A M -s 10.0.0.${i}/32 -j ACCEPT`);
+    lines.push('-I M 20 -j DROP');
+    const r = parseIptablesSave(filter(lines, ['A', 'B', 'M']));
+    const ch = r.v4!.tables.get('filter')!.chains;
+    expect(ch.get('A')!.rules.map((x) => [x.index, x.target!.kind])).toEqual([[1, 'ACCEPT'], [2, 'RETURN'], [3, 'DROP']]);
+    expect(ch.get('B')!.rules.map((x) => [x.index, x.target!.kind, x.line])).toEqual([[1, 'ACCEPT', 10]]);
+    const m = ch.get('M')!.rules;
+    expect(m.map((x) => x.index)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(m[19].target).toEqual({ kind: 'DROP' });
+    expect(m[20].matches).toEqual([{ kind: 'src', invert: false, cidr: { family: 4, w: [0x0a000013, 0, 0, 0], prefix: 32 } }]);
+  });
+});
+
 describe('fuzzing: mutated dumps never crash or hang', () => {
   const base = nat(
     [
