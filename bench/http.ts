@@ -5,6 +5,7 @@
 //
 //   npx tsx bench/http.ts [--services 10000] [--duration 20] [--soak 60] [--concurrency 32]
 //     [--runs bare,cached,uncached,trace] [--server-root DIR] [--cpu-prof DIR] [--out NAME]
+//     [--node-args="FLAGS"] [--server-log FILE]
 //
 // The server runs from dist/ when it has been built (production), else from src/ under tsx.
 // --server-root runs another checkout's server (a before/after comparison: each run's ratio to the
@@ -12,7 +13,7 @@
 // CPU profiles (main thread and each worker) into DIR; --out names the results files (default http).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: 'bare,cached,uncached,trace' },
     'server-root': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'node-args': { type: 'string', default: '' },
+    'server-log': { type: 'string' },
     out: { type: 'string', default: 'http' },
   },
 });
@@ -58,11 +61,12 @@ function tsxArgs(file: string): string[] {
 }
 
 /** Spawns a server that logs "Server listening at URL" as JSON on stdout. */
-function startProcess(args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+function startProcess(args: string[], env: Record<string, string>, log?: string): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (log) appendFileSync(log, `${line}\n`);
       const m = /Server listening at (http:\/\/[\d.]+:\d+)/.exec(line);
       if (m) resolve({ proc, url: m[1]! });
     });
@@ -168,14 +172,16 @@ const uniqueQuery = () => ({ ...query(), sourcePort: 1024 + (unique++ % 64512) }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'landfall-bench-'));
 const profArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`] : [];
-const server = await startProcess([...profArgs, ...tsxArgs(fromDist ? distMain : join(serverRoot, 'src/service/main.ts'))], {
+// --node-args: flags for the server's node (V8 GC flags, --trace-gc with --server-log FILE for its stdout).
+const nodeArgs = args['node-args'].split(' ').filter(Boolean);
+const server = await startProcess([...profArgs, ...nodeArgs, ...tsxArgs(fromDist ? distMain : join(serverRoot, 'src/service/main.ts'))], {
   PORT: '0',
   HOST: '127.0.0.1',
   LANDFALL_DATA_DIR: dataDir,
   LOG_LEVEL: 'info',
   LANDFALL_BODY_LIMIT: String(256 * 1024 * 1024),
   ...(args.pool ? { LANDFALL_POOL_SIZE: args.pool } : {}),
-});
+}, args['server-log']);
 // Other work on the machine skews latency tails: record how busy it was.
 const loadBefore = loadavg()[0]!;
 const bare = await startProcess(tsxArgs(join(root, 'bench/http-bare.ts')), {});

@@ -2,9 +2,10 @@
 // faster by what explain answers repeat: most of a 10k-service answer (~11 KB) is path steps, and a
 // path step shared across answers (explain.ts keeps one frozen step per rule) is the same bytes
 // every time. Such a step's bytes are made once (rememberJson) and copied; the rest is written
-// straight into the output (ASCII strings without escapes, numbers, booleans), or goes through
-// JSON.stringify itself. Objects are walked only down to the path steps (the result, its outcomes):
-// below that, JSON.stringify writes every other member.
+// straight into the output: plain objects and arrays are walked, their ASCII strings without
+// escapes, numbers and booleans written as bytes (a step shown for the first time, an outcome's
+// assumptions, the query: no JSON string is made and encoded again); anything else (escapes,
+// toJSON, class instances) goes through JSON.stringify itself.
 
 import type { ExplainResult } from '../model/contracts.js';
 
@@ -106,10 +107,19 @@ export class JsonBytes {
 }
 
 /**
- * A value as JSON.stringify writes it as an object member or array element; false when it leaves
- * the member out (undefined, a function, a symbol), nothing written then.
+ * Plain objects and arrays nested deeper than this go through JSON.stringify itself, which also
+ * reports a cycle as it does (an explain answer is 5 levels deep).
  */
-function value(out: JsonBytes, v: unknown): boolean {
+const MAX_DEPTH = 32;
+
+/**
+ * A value as JSON.stringify writes it as an object member or array element; false when it leaves
+ * the member out (undefined, a function, a symbol), nothing written then. Plain objects and arrays
+ * are walked here (their strings and numbers written straight into the output, no JSON string
+ * made and encoded again); anything else (toJSON, a class instance, a boxed primitive) goes
+ * through JSON.stringify.
+ */
+function value(out: JsonBytes, v: unknown, depth: number): boolean {
   switch (typeof v) {
     case 'string':
       out.string(v);
@@ -128,7 +138,11 @@ function value(out: JsonBytes, v: unknown): boolean {
       }
       const frag = fragments.get(v);
       if (frag !== undefined) out.bytes(frag);
-      else if (Array.isArray(v) && v.length === 0 && isPlainArray(v)) out.ascii('[]');
+      else if (depth >= MAX_DEPTH) out.utf8(JSON.stringify(v));
+      else if (Array.isArray(v)) {
+        if (isPlainArray(v)) array(out, v, depth + 1);
+        else out.utf8(JSON.stringify(v));
+      } else if (isPlain(v)) object(out, v, depth + 1);
       else out.utf8(JSON.stringify(v));
       return true;
     }
@@ -164,10 +178,8 @@ function isPlainArray(a: unknown[]): boolean {
   return Object.getPrototypeOf(a) === Array.prototype && !('toJSON' in a);
 }
 
-type Member = (out: JsonBytes, key: string, v: unknown) => boolean;
-
-/** An object, `member` writing each member's value. */
-function object(out: JsonBytes, o: Record<string, unknown>, member: Member): void {
+/** A plain object, each member's value written by value(). */
+function object(out: JsonBytes, o: Record<string, unknown>, depth: number): void {
   out.ascii('{');
   let first = true;
   // for-in, not Object.keys: the same keys in the same order here (isPlain: nothing inherited is
@@ -177,47 +189,25 @@ function object(out: JsonBytes, o: Record<string, unknown>, member: Member): voi
     if (!first) out.ascii(',');
     out.string(k);
     out.ascii(':');
-    if (member(out, k, o[k])) first = false;
+    if (value(out, o[k], depth)) first = false;
     else out.at = mark; // left out, key and all
   }
   out.ascii('}');
 }
 
-/** An array; elements JSON.stringify leaves out are null. */
-function array(out: JsonBytes, a: unknown[], element: (out: JsonBytes, v: unknown) => boolean): void {
+/** A plain array; elements JSON.stringify leaves out are null. */
+function array(out: JsonBytes, a: unknown[], depth: number): void {
   out.ascii('[');
   for (let i = 0; i < a.length; i++) {
     if (i > 0) out.ascii(',');
-    if (!element(out, a[i])) out.ascii('null');
+    if (!value(out, a[i], depth)) out.ascii('null');
   }
   out.ascii(']');
 }
 
-function outcomeMember(out: JsonBytes, k: string, v: unknown): boolean {
-  if (k === 'path' && Array.isArray(v) && isPlainArray(v)) {
-    array(out, v, value);
-    return true;
-  }
-  return value(out, v);
-}
-
-function outcome(out: JsonBytes, v: unknown): boolean {
-  if (!isPlain(v)) return value(out, v);
-  object(out, v, outcomeMember);
-  return true;
-}
-
-function resultMember(out: JsonBytes, k: string, v: unknown): boolean {
-  if (k === 'outcomes' && Array.isArray(v) && isPlainArray(v)) {
-    array(out, v, outcome);
-    return true;
-  }
-  return value(out, v);
-}
-
 /** Writes the UTF-8 of JSON.stringify(result), exactly, at out.at. */
 export function writeExplainJson(out: JsonBytes, result: ExplainResult): void {
-  if (isPlain(result) && inheritsNothingEnumerable()) object(out, result as unknown as Record<string, unknown>, resultMember);
+  if (isPlain(result) && inheritsNothingEnumerable()) object(out, result as unknown as Record<string, unknown>, 1);
   else out.utf8(JSON.stringify(result));
 }
 
