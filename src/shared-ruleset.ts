@@ -9,7 +9,7 @@
 
 import { compileRuleset } from './engine/wasm.js';
 import { isWhole, openShared, packShared } from './compile/shared.js';
-import { DEFAULT_MAX_PATHS, explain, traceAll } from './engine/explain.js';
+import { DEFAULT_MAX_PATHS, explain, prepareExplain, traceAll } from './engine/explain.js';
 import { traceColumns, type PacketColumns, type ResultColumns } from './engine/columns.js';
 import { createReferenceEngine } from './engine/reference.js';
 import { createWasmEngine, openWasmEngine, type OpenSteps } from './engine/wasm.js';
@@ -158,6 +158,8 @@ export async function openSharedRulesetStepwise(
   else steps.read = { wordBytes: view.wordBytes, fill: (into, from) => opts.fill!(into, view.wordsAt + from) };
   await opts.yield(); // the tables and JSON sections were read: a turn for others before the words
   const engine = await openWasmEngine(view.ruleset, view.compiled, hostOf(opts), steps);
+  await opts.yield();
+  await prepareExplain(view.ruleset, opts.yield);
   return answering(view, engine, opts);
 }
 

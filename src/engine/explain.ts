@@ -105,15 +105,42 @@ interface StepCache {
 }
 const stepCaches = new WeakMap<Ruleset, StepCache>();
 
+function slotsFor(rs: Ruleset): number {
+  let slots = 1 << 10;
+  while (slots < rs.rules.length && slots < MAX_SLOTS) slots <<= 1;
+  return slots;
+}
+
 function stepCacheOf(rs: Ruleset): StepCache {
   let c = stepCaches.get(rs);
   if (!c) {
-    let slots = 1 << 10;
-    while (slots < rs.rules.length && slots < MAX_SLOTS) slots <<= 1;
+    const slots = slotsFor(rs);
     c = { mask: slots - 1, ids: new Int32Array(slots), steps: new Array<PathStep | null>(slots).fill(null), seen: new Int32Array(slots), policies: new Map() };
     stepCaches.set(rs, c);
   }
   return c;
+}
+
+/**
+ * Makes a rule set's step cache ahead of its first answer, `pause` awaited between pieces: a thread
+ * that opens a set while answering others (the service's workers) would otherwise make it in one
+ * stretch inside the set's first explain (up to 256k slots, mostly first touches of fresh memory),
+ * and the other sets' requests would wait behind it. The same cache as stepCacheOf's.
+ */
+export async function prepareExplain(rs: Ruleset, pause: () => Promise<void>, pieceSlots = 1 << 15): Promise<void> {
+  if (stepCaches.has(rs)) return;
+  const slots = slotsFor(rs);
+  const steps: (PathStep | null)[] = [];
+  // Pushed, not allocated at full length: an array made with `new Array(n)` for n this large has
+  // dictionary elements; pushes keep it a packed array like stepCacheOf's.
+  for (let at = 0; at < slots; at += pieceSlots) {
+    if (at > 0) await pause();
+    for (let i = at, end = Math.min(slots, at + pieceSlots); i < end; i++) steps.push(null);
+  }
+  await pause();
+  const ids = new Int32Array(slots);
+  const seen = new Int32Array(slots);
+  if (!stepCaches.has(rs)) stepCaches.set(rs, { mask: slots - 1, ids, steps, seen, policies: new Map() });
 }
 
 /** Path steps of one answer: the shared cache, then the steps this answer made. */

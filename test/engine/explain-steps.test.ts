@@ -4,10 +4,10 @@
 // cannot be changed through one of them.
 
 import { describe, expect, test } from 'vitest';
-import { explain } from '../../src/engine/explain.js';
+import { explain, prepareExplain } from '../../src/engine/explain.js';
 import { compileRuleset, createWasmEngine } from '../../src/engine/wasm.js';
 import { generateIptables } from '../../src/kube/generate.js';
-import { compileShared, openSharedRuleset } from '../../src/shared-ruleset.js';
+import { compileShared, openSharedRuleset, openSharedRulesetStepwise } from '../../src/shared-ruleset.js';
 import type { Query } from '../../src/model/contracts.js';
 import { buildRs } from './build.js';
 
@@ -73,5 +73,41 @@ describe('explain path steps', () => {
     }
     expect(JSON.stringify(explain(rs, engine, q))).toBe(before);
     expect(JSON.stringify(again)).toBe(before);
+  });
+
+  test('a step cache made ahead in pieces (prepareExplain) pauses between them and answers the same', async () => {
+    const rs = buildRs(gen.text, { node: gen.node });
+    const engine = createWasmEngine(rs, compileRuleset(rs));
+    let slots = 1 << 10;
+    while (slots < rs.rules.length) slots <<= 1;
+    let pauses = 0;
+    const pause = async () => {
+      pauses++;
+    };
+    await prepareExplain(rs, pause, 1024);
+    expect(pauses).toBe(slots / 1024);
+    await prepareExplain(rs, pause, 1024); // made once: nothing more to do
+    expect(pauses).toBe(slots / 1024);
+    const fresh = buildRs(gen.text, { node: gen.node });
+    const freshEngine = createWasmEngine(fresh, compileRuleset(fresh));
+    for (const q of queries.slice(0, 80)) expect(JSON.stringify(explain(rs, engine, q))).toBe(JSON.stringify(explain(fresh, freshEngine, q)));
+  });
+
+  test('a set opened stepwise has its step cache made during the open, between its pauses', async () => {
+    const shared = compileShared({ iptables: gen.text, node: gen.node });
+    let pauses = 0;
+    const opened = await openSharedRulesetStepwise(shared.shared, {
+      yield: async () => {
+        pauses++;
+      },
+    });
+    const during = pauses;
+    // made already: preparing again pauses no more
+    await prepareExplain(opened.ruleset, async () => {
+      pauses++;
+    });
+    expect(pauses).toBe(during);
+    const plain = openSharedRuleset(shared.shared);
+    for (const q of queries.slice(0, 80)) expect(JSON.stringify(opened.explain(q))).toBe(JSON.stringify(plain.explain(q)));
   });
 });
