@@ -110,17 +110,17 @@ interface NatIndex {
   /** A SEP chain's endpoint (`ip:port`), by slot. */
   text: string[];
   /**
-   * Whether a slot's endpoint is on this node (1 / 0), or -1 when the node context says nothing:
-   * settled here, where the address was just read, rather than when a service reaches it.
+   * Whether a slot's endpoint is on this node; undefined when the node context says nothing.
+   * Settled here, where the address was just read, rather than when a service reaches it.
    */
-  local: Int8Array | undefined;
+  local: boolean[] | undefined;
 }
 
 function indexNat(nat: Table, onNode: ((addr: Addr) => boolean) | undefined): NatIndex {
   const own = new Map<string, OwnChains>();
   const seps = new Map<string, number>();
   const text: string[] = [];
-  let local = new Int8Array(onNode ? 1024 : 0);
+  const local: boolean[] | undefined = onNode ? [] : undefined;
   // forEach, not for-of over the entries: no [name, chain] array for each of 100k+ chains.
   nat.chains.forEach((chain, name) => {
     const kind = kubeChainKind(name);
@@ -131,14 +131,7 @@ function indexNat(nat: Table, onNode: ((addr: Addr) => boolean) | undefined): Na
         const slot = text.length;
         seps.set(name, slot);
         text.push(formatEndpoint(range.lo as Addr, range.ports?.lo));
-        if (onNode) {
-          if (slot === local.length) {
-            const grown = new Int8Array(slot * 2);
-            grown.set(local);
-            local = grown;
-          }
-          local[slot] = onNode(range.lo as Addr) ? 1 : 0;
-        }
+        if (onNode) local!.push(onNode(range.lo as Addr));
       } else seps.set(name, -1);
       return;
     }
@@ -147,7 +140,7 @@ function indexNat(nat: Table, onNode: ((addr: Addr) => boolean) | undefined): Na
     if (!o) own.set(hash, (o = {}));
     o[kind] = chain;
   });
-  return { chains: nat.chains, own, seps, text, local: onNode ? local : undefined };
+  return { chains: nat.chains, own, seps, text, local };
 }
 
 /** Whether an endpoint address is on this node; undefined when the node context says nothing. */
@@ -325,7 +318,7 @@ function finish(d: Draft, nat: NatIndex | undefined, family: Family, found: Ladd
     const endpoint = nat!.text[slot]!;
     const probability = found.probability[i]!;
     if (found.local[i]) out.push({ endpoint, probability, local: true });
-    else if (nat!.local) out.push({ endpoint, probability, local: nat!.local[slot] === 1 });
+    else if (nat!.local) out.push({ endpoint, probability, local: nat!.local[slot]! });
     else out.push({ endpoint, probability });
   }
   return serviceOf(d, sourceRanges, found.affinitySeconds, out);

@@ -2,7 +2,7 @@
 // carries are typed; targets that only observe (LOG, NFLOG, …) are no-ops; anything else is kept
 // as `unknownTarget` and reported by the walk.
 
-import { parseAddr, parseIPv4 } from '../model/addr.js';
+import { parseAddr } from '../model/addr.js';
 import type { Addr } from '../model/addr.js';
 import type { NatRange, PortRange, Target } from '../model/rule.js';
 import { ColumnError } from './errors.js';
@@ -71,18 +71,16 @@ function bad(o: OptWord, what: string): never {
  * NAT addresses and port ranges, shared between targets (immutable): a kube-proxy dump names each
  * endpoint address in one DNAT per port and a few ports thousands of times.
  */
-const NAT_ADDRS = new Map<number, Addr>();
+const NAT_ADDRS = new Map<string, Addr>();
 const NAT_PORTS = new Map<string, PortRange>();
 const MAX_SHARED = 100_000;
 
 function natAddr(s: string): Addr | null {
-  if (s.includes(':')) return parseAddr(s);
-  const v = parseIPv4(s);
-  if (v === null) return null;
-  let a = NAT_ADDRS.get(v);
+  let a = NAT_ADDRS.get(s);
   if (!a) {
-    a = { family: 4, w: [v, 0, 0, 0] };
-    if (NAT_ADDRS.size < MAX_SHARED) NAT_ADDRS.set(v, a);
+    a = parseAddr(s) ?? undefined;
+    if (!a) return null;
+    if (NAT_ADDRS.size < MAX_SHARED) NAT_ADDRS.set(s, a);
   }
   return a;
 }
